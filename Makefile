@@ -1,0 +1,65 @@
+# Rapport: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The PostgreSQL server the tests create their databases on.
+RAPPORT_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+export RAPPORT_TEST_POSTGRES_URL
+# Pinned: later releases need Node.js 22.
+REDOCLY := npx --yes @redocly/cli@2.77.0
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## Start the server on SQLite (./data), creating and migrating it
+	cargo run -p rapport-server -- serve
+
+.PHONY: test
+test: ## Run every test: unit, store and API, on SQLite and PostgreSQL
+	@if scripts/postgres-reachable "$(RAPPORT_TEST_POSTGRES_URL)"; then \
+		cargo nextest run --workspace && cargo test --doc --workspace; \
+	elif [ -n "$$RAPPORT_REQUIRE_POSTGRES" ]; then \
+		echo "PostgreSQL is not reachable at $(RAPPORT_TEST_POSTGRES_URL), and RAPPORT_REQUIRE_POSTGRES is set." >&2; exit 1; \
+	else \
+		echo ""; \
+		echo "################################################################################"; \
+		echo "##  WARNING: PostgreSQL is NOT reachable at $(RAPPORT_TEST_POSTGRES_URL)"; \
+		echo "##  Running the SQLite tests ONLY. Set RAPPORT_TEST_POSTGRES_URL to test both."; \
+		echo "################################################################################"; \
+		echo ""; \
+		cargo nextest run --workspace -E 'not test(/postgres/)' && cargo test --doc --workspace; \
+	fi
+
+.PHONY: openapi
+openapi: ## Rewrite openapi/openapi.json from the code
+	cargo run -q -p rapport-server -- openapi > openapi/openapi.json
+
+.PHONY: openapi-check
+openapi-check: ## Fail when openapi/openapi.json differs from what the code generates
+	@cargo run -q -p rapport-server -- openapi | diff -u openapi/openapi.json - \
+		|| { echo "openapi/openapi.json is stale: run 'make openapi' and commit it." >&2; exit 1; }
+
+.PHONY: openapi-lint
+openapi-lint: ## Lint the OpenAPI document with Redocly's recommended rules
+	$(REDOCLY) lint openapi/openapi.json
+
+.PHONY: purity
+purity: ## Check that the domain crate depends on no web or database crate
+	@if cargo tree -p rapport-domain -e normal --prefix none | grep -Ei '^(actix|sea-orm|sea-query|sqlx|utoipa|tokio)'; then \
+		echo "rapport-domain must not depend on the crates above." >&2; exit 1; \
+	else echo "rapport-domain is pure."; fi
+
+.PHONY: fmt
+fmt: ## Format the code
+	cargo fmt --all
+
+.PHONY: lint
+lint: ## rustfmt check and clippy, as CI runs them
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+.PHONY: ci
+ci: ## Everything CI runs
+	.ci/run

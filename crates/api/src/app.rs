@@ -1,0 +1,69 @@
+//! The actix application: middleware, routes, the OpenAPI document and the docs page.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, web};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use crate::error::ApiError;
+use crate::extract::path_config;
+use crate::middleware::problem::render_problems;
+use crate::middleware::request_id::request_id;
+use crate::middleware::telemetry::{Metrics, telemetry};
+use crate::state::AppState;
+
+/// The OpenAPI document as served: the same bytes as `openapi/openapi.json`.
+#[derive(Debug, Clone)]
+pub struct OpenApiJson(pub String);
+
+/// Builds the application for one worker.
+pub fn app(
+    state: web::Data<AppState>,
+    metrics: web::Data<Metrics>,
+    openapi: web::Data<OpenApiJson>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .app_data(metrics)
+        .app_data(openapi)
+        .app_data(path_config())
+        // Outermost last: the request id exists before telemetry logs it and before problems
+        // quote it.
+        .wrap(from_fn(render_problems))
+        .wrap(from_fn(telemetry))
+        .wrap(from_fn(request_id))
+        .into_utoipa_app()
+        .configure(crate::routes::configure)
+        .into_app()
+        .route("/openapi.json", web::get().to(serve_openapi))
+        .route("/docs", web::get().to(redirect_to_docs))
+        .service(SwaggerUi::new("/docs/{_:.*}").config(Config::from("/openapi.json")))
+        .default_service(web::to(not_found))
+}
+
+async fn serve_openapi(doc: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.0.clone())
+}
+
+async fn redirect_to_docs() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}

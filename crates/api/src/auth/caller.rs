@@ -1,0 +1,196 @@
+//! The authenticated caller of a request, and the scope check every handler goes through.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use rapport_domain::access::Visibility;
+use rapport_domain::auth::{Role, Scope, ScopeSet};
+use rapport_domain::identity::Actor;
+use rapport_store::StoreError;
+use rapport_store::repos::{clients, users};
+use uuid::Uuid;
+
+use crate::audit::Origin;
+use crate::auth::jwt::Claims;
+use crate::auth::scopes::RequiredScope;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Who is calling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    User {
+        id: Uuid,
+        role: Role,
+        team_id: Option<Uuid>,
+    },
+    Client {
+        id: Uuid,
+    },
+}
+
+/// An authenticated caller: its identity, its scopes, and where the request came from (for
+/// the audit trail).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub scopes: ScopeSet,
+    pub origin: Origin,
+}
+
+impl Caller {
+    /// # Errors
+    /// `Forbidden` naming the scope when the caller lacks it.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::missing_scope(scope))
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        self.origin.actor
+    }
+
+    /// The role (`integration` for clients).
+    pub fn role(&self) -> Role {
+        match self.principal {
+            Principal::User { role, .. } => role,
+            Principal::Client { .. } => Role::Integration,
+        }
+    }
+
+    pub fn user_id(&self) -> Option<Uuid> {
+        match self.principal {
+            Principal::User { id, .. } => Some(id),
+            Principal::Client { .. } => None,
+        }
+    }
+
+    /// Which customers the caller can see and change.
+    pub fn visibility(&self) -> Visibility {
+        match self.principal {
+            Principal::User { id, role, team_id } => Visibility::of(role, id, team_id),
+            Principal::Client { .. } => Visibility::All,
+        }
+    }
+
+    async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, token) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .ok_or(ApiError::Unauthorized)?;
+        let claims = state.jwt.verify(token, state.clock.now())?;
+        let principal = principal_of(state, &claims).await?;
+        let scopes = ScopeSet::parse(&claims.scope).map_err(|_| ApiError::Unauthorized)?;
+        let actor = match principal {
+            Principal::User { id, .. } => Actor::User(id),
+            Principal::Client { id } => Actor::Client(id),
+        };
+        Ok(Caller {
+            principal,
+            scopes,
+            origin: Origin::of_request(&req, actor),
+        })
+    }
+}
+
+/// Checks that the token's user or client still exists, is enabled and has not had its tokens
+/// revoked since: one primary-key read.
+async fn principal_of(state: &AppState, claims: &Claims) -> Result<Principal, ApiError> {
+    let revoked = |disabled: bool, version: i32| disabled || version != claims.ver;
+    let role: Role = claims.role.parse().map_err(|_| ApiError::Unauthorized)?;
+    let db = state.store.conn();
+    let result = if role == Role::Integration {
+        clients::auth_state(db, claims.sub).await.map(|(s, _)| {
+            (
+                revoked(s.disabled, s.token_version),
+                Principal::Client { id: claims.sub },
+            )
+        })
+    } else {
+        users::auth_state(db, claims.sub).await.map(|s| {
+            let principal = Principal::User {
+                id: claims.sub,
+                role,
+                team_id: claims.team_id,
+            };
+            (revoked(s.disabled, s.token_version), principal)
+        })
+    };
+    match result {
+        Ok((false, principal)) => Ok(principal),
+        Ok((true, _)) | Err(StoreError::NotFound) => Err(ApiError::Unauthorized),
+        Err(other) => Err(other.into()),
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            // Cached: several extractors of one request authenticate once.
+            if let Some(caller) = req.extensions().get::<Caller>() {
+                return Ok(caller.clone());
+            }
+            let caller = Caller::authenticate(req.clone()).await?;
+            req.extensions_mut().insert(caller.clone());
+            Ok(caller)
+        })
+    }
+}
+
+/// A caller that holds the scope `S`; the only way handlers get a caller for scoped routes.
+#[derive(Debug, Clone)]
+pub struct Authorized<S> {
+    caller: Caller,
+    scope: PhantomData<S>,
+}
+
+impl<S> Authorized<S> {
+    pub fn into_caller(self) -> Caller {
+        self.caller
+    }
+}
+
+impl<S> Deref for Authorized<S> {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+impl<S: RequiredScope + 'static> FromRequest for Authorized<S> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Caller::from_request(req, payload);
+        Box::pin(async move {
+            let caller = caller.await?;
+            caller.require(S::SCOPE)?;
+            Ok(Authorized {
+                caller,
+                scope: PhantomData,
+            })
+        })
+    }
+}

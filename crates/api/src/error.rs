@@ -1,0 +1,404 @@
+//! Every error the API answers, as RFC 9457 `application/problem+json`.
+//!
+//! Handlers return [`ApiError`]; its `error_response` sets the status and headers, and the
+//! [`crate::middleware::problem`] middleware writes the body, because only it knows the
+//! request id and the caller's language.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, ResponseError};
+use rapport_domain::ValidationErrors;
+use rapport_domain::auth::Scope;
+use rapport_store::StoreError;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::i18n::{self, Lang};
+
+/// What went wrong, by kind; each maps to one status and one stable `code`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: malformed JSON, bad query or path parameter.
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// 400: query parameters or headers that do not parse, each named.
+    #[error("{0}")]
+    BadParameters(ValidationErrors),
+    /// 400 with a specific code (`unsupported_grant_type`, …).
+    #[error("bad request: {code}")]
+    BadRequest { code: &'static str, detail: String },
+    /// 401: no or bad credentials (`WWW-Authenticate: Bearer`).
+    #[error("unauthorized")]
+    Unauthorized,
+    /// 401 from the token endpoint: the same answer for an unknown user and a wrong password.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// 403: the token lacks the scope (or the role may not do this).
+    #[error("forbidden")]
+    Forbidden {
+        scope: Option<Scope>,
+        detail: Option<String>,
+    },
+    /// 404: unknown, or outside the caller's view.
+    #[error("not found")]
+    NotFound,
+    /// 405.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: a duplicate, or a state that forbids the change. `extra` members are added to the
+    /// problem (`duplicate_ids`, `allowed_stages`, …).
+    #[error("conflict: {code}: {detail}")]
+    Conflict {
+        code: &'static str,
+        detail: String,
+        extra: Map<String, Value>,
+    },
+    /// 412: `If-Match` names an older version.
+    #[error("stale If-Match")]
+    PreconditionFailed { current_version: i32 },
+    /// 413.
+    #[error("payload too large")]
+    PayloadTooLarge { limit: usize },
+    /// 415.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// 422: one entry per refused field.
+    #[error("{0}")]
+    Validation(ValidationErrors),
+    /// 422 with a specific code (`idempotency_key_reused`, …).
+    #[error("unprocessable: {code}")]
+    Unprocessable { code: &'static str, detail: String },
+    /// 429 (`Retry-After`).
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
+    /// 503: the database is unreachable.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// 500: logged with the request id, never returned.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Malformed(_) | ApiError::BadParameters(_) => "malformed_request",
+            ApiError::BadRequest { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::Unprocessable { code, .. } => code,
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::Forbidden { .. } => "forbidden",
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::PreconditionFailed { .. } => "precondition_failed",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// A conflict without extra members.
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError::Conflict {
+            code,
+            detail: detail.into(),
+            extra: Map::new(),
+        }
+    }
+
+    /// A 403 for a missing scope.
+    pub fn missing_scope(scope: Scope) -> Self {
+        ApiError::Forbidden {
+            scope: Some(scope),
+            detail: None,
+        }
+    }
+
+    /// A 403 for a rule of the role (not a scope).
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        ApiError::Forbidden {
+            scope: None,
+            detail: Some(detail.into()),
+        }
+    }
+
+    /// A 422 for one field.
+    pub fn invalid(field: impl Into<String>, invalid: rapport_domain::Invalid) -> Self {
+        ApiError::Validation(ValidationErrors::single(field, invalid))
+    }
+
+    /// The problem document in `lang`, without the request id (the middleware adds it).
+    pub fn to_problem(&self, lang: Lang) -> Problem {
+        let code = self.code();
+        let status = self.status_code().as_u16();
+        let mut problem = Problem::new(status, code, lang);
+        match self {
+            ApiError::Malformed(detail)
+            | ApiError::BadRequest { detail, .. }
+            | ApiError::Unprocessable { detail, .. }
+                if !detail.is_empty() =>
+            {
+                problem.detail = Some(detail.clone());
+            }
+            ApiError::Conflict { detail, extra, .. } => {
+                problem.detail = Some(detail.clone());
+                problem.extra = extra.clone();
+            }
+            ApiError::Forbidden {
+                scope: Some(scope), ..
+            } => {
+                problem.detail = Some(match lang {
+                    Lang::En => format!("This operation needs the `{scope}` scope."),
+                    Lang::ZhCn => format!("此操作需要 `{scope}` 权限范围。"),
+                });
+                problem
+                    .extra
+                    .insert("required_scope".into(), scope.as_str().into());
+            }
+            ApiError::Forbidden {
+                detail: Some(detail),
+                ..
+            } => {
+                problem.detail = Some(detail.clone());
+            }
+            ApiError::PreconditionFailed { current_version } => {
+                problem
+                    .extra
+                    .insert("current_version".into(), (*current_version).into());
+            }
+            ApiError::PayloadTooLarge { limit } => {
+                problem.extra.insert("limit_bytes".into(), (*limit).into());
+            }
+            ApiError::Validation(errors) | ApiError::BadParameters(errors) => {
+                problem.errors = Some(
+                    errors
+                        .errors()
+                        .iter()
+                        .map(|e| ProblemField {
+                            field: e.field.clone(),
+                            code: e.invalid.code().to_owned(),
+                            message: i18n::field_message(&e.invalid, lang),
+                        })
+                        .collect(),
+                );
+            }
+            ApiError::RateLimited { retry_after_secs } => {
+                problem
+                    .extra
+                    .insert("retry_after".into(), (*retry_after_secs).into());
+            }
+            _ => {}
+        }
+        problem
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Malformed(_) | ApiError::BadRequest { .. } | ApiError::BadParameters(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) | ApiError::Unprocessable { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Status and headers only; the problem middleware renders the body in the caller's
+    /// language. Without it (it is always installed) the English problem is answered.
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::Unauthorized | ApiError::InvalidCredentials => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::RateLimited { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            ApiError::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            _ => {}
+        }
+        response
+            .content_type(PROBLEM_JSON)
+            .json(self.to_problem(Lang::En))
+    }
+}
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "https://rapport.dev/problems/validation_failed",
+    "title": "Validation failed",
+    "status": 422,
+    "detail": "One or more fields are invalid.",
+    "code": "validation_failed",
+    "request_id": "0193a8f2-8a7e-7c3e-9d1a-2f8f3c1e4b5a",
+    "errors": [{"field": "contacts[0].phones[0].number", "code": "invalid_phone", "message": "Not a valid phone number."}]
+}))]
+pub struct Problem {
+    /// A URI naming the problem type: `https://rapport.dev/problems/<code>`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Stable machine-readable code; see the `x-problem-codes` list of the document.
+    pub code: String,
+    /// The `X-Request-Id` of the request: quote it when reporting a problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// For `validation_failed`: every refused field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<ProblemField>>,
+    /// Extension members of some problems: `duplicate_ids`, `allowed_stages`,
+    /// `current_version`, `required_scope`, `retry_after`, `limit_bytes`.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extra: Map<String, Value>,
+}
+
+impl Problem {
+    /// A problem with the default title and detail of `code`.
+    pub fn new(status: u16, code: &str, lang: Lang) -> Problem {
+        let detail = i18n::detail(code, lang);
+        Problem {
+            type_uri: format!("https://rapport.dev/problems/{code}"),
+            title: i18n::title(code, lang).to_owned(),
+            status,
+            detail: (!detail.is_empty()).then(|| detail.to_owned()),
+            code: code.to_owned(),
+            request_id: None,
+            errors: None,
+            extra: Map::new(),
+        }
+    }
+}
+
+/// One refused field of a `validation_failed` problem.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProblemField {
+    /// Where in the request: `name`, `contacts[1].phones[0].number`, or a query parameter.
+    pub field: String,
+    /// Stable machine-readable code (`required`, `invalid_phone`, `unknown_field`, …).
+    pub code: String,
+    /// A message for people, in the language of `Accept-Language`.
+    pub message: String,
+}
+
+/// Every problem `code`, for the OpenAPI document.
+pub const PROBLEM_CODES: &[&str] = &[
+    "malformed_request",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "unauthorized",
+    "invalid_credentials",
+    "forbidden",
+    "not_found",
+    "method_not_allowed",
+    "conflict",
+    "duplicate",
+    "invalid_transition",
+    "precondition_failed",
+    "payload_too_large",
+    "unsupported_media_type",
+    "validation_failed",
+    "idempotency_key_reused",
+    "rate_limited",
+    "service_unavailable",
+    "internal_error",
+];
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Conflict(msg) => ApiError::conflict("conflict", msg),
+            StoreError::Stale => ApiError::conflict(
+                "conflict",
+                "The record changed while this request ran; read it again and retry.",
+            ),
+            StoreError::Unavailable(err) => ApiError::Unavailable(err.to_string()),
+            StoreError::Db(err) => ApiError::Internal(err.to_string()),
+        }
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        ApiError::Validation(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_listed_and_titled() {
+        let samples = [
+            ApiError::Malformed(String::new()),
+            ApiError::Unauthorized,
+            ApiError::InvalidCredentials,
+            ApiError::missing_scope(Scope::AuditRead),
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed,
+            ApiError::conflict("duplicate", "x"),
+            ApiError::PreconditionFailed { current_version: 2 },
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::UnsupportedMediaType,
+            ApiError::invalid("a", rapport_domain::Invalid::Required),
+            ApiError::RateLimited {
+                retry_after_secs: 1,
+            },
+            ApiError::Unavailable(String::new()),
+            ApiError::Internal(String::new()),
+        ];
+        for err in samples {
+            assert!(PROBLEM_CODES.contains(&err.code()), "{}", err.code());
+            assert_ne!(i18n::title(err.code(), Lang::En), "", "{}", err.code());
+        }
+    }
+
+    #[test]
+    fn internal_errors_never_leak_their_message() {
+        let problem = ApiError::Internal("secret table users_password".into()).to_problem(Lang::En);
+        let text = serde_json::to_string(&problem).unwrap();
+        assert!(!text.contains("users_password"));
+    }
+
+    #[test]
+    fn validation_lists_fields_in_the_callers_language() {
+        let err = ApiError::invalid(
+            "contacts[0].phones[0].number",
+            rapport_domain::Invalid::InvalidPhone,
+        );
+        let problem = err.to_problem(Lang::ZhCn);
+        let fields = problem.errors.unwrap();
+        assert_eq!(fields[0].field, "contacts[0].phones[0].number");
+        assert_eq!(fields[0].code, "invalid_phone");
+        assert_eq!(fields[0].message, "电话号码无效。");
+    }
+}

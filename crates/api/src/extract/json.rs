@@ -1,0 +1,216 @@
+//! `Json<T>`: a JSON body that must say it is JSON (415), fit the limit (413), parse (400),
+//! and match the type (422 naming the field, including unknown fields).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest};
+use rapport_domain::{Invalid, ValidationErrors};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::extract::read_body;
+
+/// A JSON request body, deserialized with precise errors.
+///
+/// Extraction itself never fails: actix resolves a handler's extractors together, and a body
+/// error must not answer before the auth extractor had its say (an anonymous caller gets 401,
+/// not a validation report). The handler takes the body with [`Json::into_inner`] after auth.
+#[derive(Debug)]
+pub struct Json<T>(Result<T, ApiError>);
+
+impl<T> Json<T> {
+    /// # Errors
+    /// 400, 413, 415 or 422 when the body was refused.
+    pub fn into_inner(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
+
+/// Is this media type (lower-case, without parameters) JSON: `application/json` or `+json`?
+pub fn is_json_content_type(media_type: &str) -> bool {
+    media_type == "application/json"
+        || (media_type.starts_with("application/") && media_type.ends_with("+json"))
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|v| is_json_content_type(&v))
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json(&req) {
+                return Ok(Json(Err(ApiError::UnsupportedMediaType)));
+            }
+            let parsed = match read_body(&req, &mut payload).await {
+                Ok(body) => parse_json(&body),
+                Err(e) => Err(e),
+            };
+            Ok(Json(parsed))
+        })
+    }
+}
+
+/// An optional JSON body: `None` when the request has none, parsed like [`Json`] otherwise.
+///
+/// # Errors
+/// As [`Json`].
+pub async fn optional_json<T: DeserializeOwned>(
+    req: &HttpRequest,
+    mut payload: actix_web::web::Payload,
+) -> Result<Option<T>, ApiError> {
+    let body = read_body(req, &mut payload).await?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if !is_json(req) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    parse_json(&body).map(Some)
+}
+
+/// Deserializes `body`, turning serde's first error into a 400 (not JSON) or a 422 naming the
+/// field (`contacts[1].phones[0].number`).
+///
+/// # Errors
+/// See above.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let (field, invalid) = classify_data_error(&path, &inner.to_string());
+                ApiError::Validation(ValidationErrors::single(field, invalid))
+            }
+            _ => ApiError::Malformed(format!("The body is not valid JSON: {inner}")),
+        }
+    })
+}
+
+/// Names the field and the reason of a serde data error. `path` is where serde was (`.` at
+/// the top); the message says what it found.
+fn classify_data_error(path: &str, message: &str) -> (String, Invalid) {
+    let path = if path == "." { "" } else { path };
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
+    if let Some(name) = quoted("unknown field `") {
+        // serde_path_to_error's path already ends at the unknown key.
+        let field = if path.ends_with(&name) {
+            path.to_owned()
+        } else {
+            join(path, &name)
+        };
+        return (field, Invalid::UnknownField);
+    }
+    if let Some(name) = quoted("missing field `") {
+        return (join(path, &name), Invalid::Required);
+    }
+    if message.starts_with("unknown variant") {
+        return (path.to_owned(), Invalid::NotOneOf { allowed: &[] });
+    }
+    (path.to_owned(), Invalid::InvalidType)
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Phone {
+        number: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Contact {
+        name: String,
+        #[serde(default)]
+        phones: Vec<Phone>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        #[serde(default)]
+        contacts: Vec<Contact>,
+    }
+
+    fn field_of(body: &str) -> (String, &'static str) {
+        match parse_json::<Body>(body.as_bytes()) {
+            Err(ApiError::Validation(errors)) => {
+                let e = &errors.errors()[0];
+                (e.field.clone(), e.invalid.code())
+            }
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_unknown_fields_where_they_are() {
+        assert_eq!(
+            field_of(r#"{"name":"a","nmae":"b"}"#),
+            ("nmae".into(), "unknown_field")
+        );
+        assert_eq!(
+            field_of(
+                r#"{"name":"a","contacts":[{"name":"b"},{"name":"c","phones":[{"number":"1","x":2}]}]}"#
+            ),
+            ("contacts[1].phones[0].x".into(), "unknown_field")
+        );
+    }
+
+    #[test]
+    fn names_missing_and_mistyped_fields() {
+        assert_eq!(field_of(r#"{}"#), ("name".into(), "required"));
+        assert_eq!(
+            field_of(r#"{"name":"a","contacts":[{}]}"#),
+            ("contacts[0].name".into(), "required")
+        );
+        assert_eq!(field_of(r#"{"name":5}"#), ("name".into(), "invalid_type"));
+    }
+
+    #[test]
+    fn malformed_json_is_400() {
+        assert!(matches!(
+            parse_json::<Body>(b"{\"name\":"),
+            Err(ApiError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(b"not json"),
+            Err(ApiError::Malformed(_))
+        ));
+    }
+}

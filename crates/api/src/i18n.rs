@@ -1,0 +1,260 @@
+//! Messages in the caller's language (`Accept-Language`: `en` or `zh-CN`).
+
+use rapport_domain::Invalid;
+
+/// The languages Rapport answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    ZhCn,
+}
+
+impl Lang {
+    /// Picks the best supported language of an `Accept-Language` header (RFC 9110 q-values).
+    pub fn from_accept_language(header: Option<&str>) -> Lang {
+        let Some(header) = header else {
+            return Lang::En;
+        };
+        let mut best = (Lang::En, -1.0_f32);
+        for part in header.split(',') {
+            let mut pieces = part.split(';');
+            let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = pieces
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
+                .unwrap_or(1.0);
+            let lang = if tag == "zh" || tag.starts_with("zh-") {
+                Some(Lang::ZhCn)
+            } else if tag == "en" || tag.starts_with("en-") || tag == "*" {
+                Some(Lang::En)
+            } else {
+                None
+            };
+            if let Some(lang) = lang
+                && q > best.1
+            {
+                best = (lang, q);
+            }
+        }
+        best.0
+    }
+
+    /// The `Content-Language` value.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::ZhCn => "zh-CN",
+        }
+    }
+}
+
+/// The title of a problem, by its code.
+pub fn title(code: &str, lang: Lang) -> &'static str {
+    let (en, zh) = match code {
+        "malformed_request" => ("Malformed request", "请求格式错误"),
+        "unauthorized" => ("Authentication required", "需要身份验证"),
+        "invalid_credentials" => ("Invalid credentials", "凭据无效"),
+        "unsupported_grant_type" => ("Unsupported grant type", "不支持的授权类型"),
+        "invalid_scope" => ("Invalid scope", "无效的权限范围"),
+        "forbidden" => ("Forbidden", "禁止访问"),
+        "not_found" => ("Not found", "未找到"),
+        "method_not_allowed" => ("Method not allowed", "不允许的方法"),
+        "conflict" => ("Conflict", "冲突"),
+        "duplicate" => ("Duplicate", "重复记录"),
+        "invalid_transition" => ("Transition not allowed", "不允许的状态变更"),
+        "precondition_failed" => ("Precondition failed", "前提条件不满足"),
+        "payload_too_large" => ("Payload too large", "请求体过大"),
+        "unsupported_media_type" => ("Unsupported media type", "不支持的媒体类型"),
+        "validation_failed" => ("Validation failed", "数据校验失败"),
+        "idempotency_key_reused" => ("Idempotency key reused", "幂等键已被使用"),
+        "rate_limited" => ("Too many requests", "请求过于频繁"),
+        "service_unavailable" => ("Service unavailable", "服务不可用"),
+        _ => ("Internal server error", "服务器内部错误"),
+    };
+    pick(lang, en, zh)
+}
+
+/// The default explanation of a problem, when the error carries none of its own.
+pub fn detail(code: &str, lang: Lang) -> &'static str {
+    let (en, zh) = match code {
+        "malformed_request" => ("The request could not be parsed.", "无法解析该请求。"),
+        "unauthorized" => (
+            "A valid bearer token is required.",
+            "需要有效的 Bearer 令牌。",
+        ),
+        "invalid_credentials" => ("The credentials are not valid.", "提供的凭据无效。"),
+        "forbidden" => (
+            "The token does not allow this operation.",
+            "该令牌无权执行此操作。",
+        ),
+        "not_found" => (
+            "No such resource, or it is not visible to you.",
+            "资源不存在或您无权查看。",
+        ),
+        "method_not_allowed" => (
+            "The method is not allowed on this resource.",
+            "该资源不支持此方法。",
+        ),
+        "precondition_failed" => (
+            "The resource changed since you read it (If-Match is stale).",
+            "资源在您读取后已被修改（If-Match 已过期）。",
+        ),
+        "payload_too_large" => ("The request body is too large.", "请求体过大。"),
+        "unsupported_media_type" => (
+            "The request body must be JSON (Content-Type: application/json).",
+            "请求体必须为 JSON（Content-Type: application/json）。",
+        ),
+        "validation_failed" => ("One or more fields are invalid.", "一个或多个字段无效。"),
+        "idempotency_key_reused" => (
+            "This Idempotency-Key was used with a different request.",
+            "该幂等键已用于另一个不同的请求。",
+        ),
+        "rate_limited" => (
+            "Too many attempts; retry after the time in Retry-After.",
+            "尝试次数过多，请在 Retry-After 指定的时间后重试。",
+        ),
+        "service_unavailable" => (
+            "The database is unavailable; retry later.",
+            "数据库暂不可用，请稍后重试。",
+        ),
+        "internal_error" => (
+            "Something went wrong on our side; quote the request id when reporting it.",
+            "服务器出现错误；报告问题时请提供请求 ID。",
+        ),
+        _ => ("", ""),
+    };
+    pick(lang, en, zh)
+}
+
+/// The message of one refused field.
+pub fn field_message(invalid: &Invalid, lang: Lang) -> String {
+    let zh = lang == Lang::ZhCn;
+    match invalid {
+        Invalid::Required => t(zh, "This field is required.", "此字段为必填项。"),
+        Invalid::TooLong { max } => {
+            if zh {
+                format!("长度不能超过 {max}。")
+            } else {
+                format!("At most {max} allowed.")
+            }
+        }
+        Invalid::TooShort { min } => {
+            if zh {
+                format!("长度不能少于 {min}。")
+            } else {
+                format!("At least {min} required.")
+            }
+        }
+        Invalid::OutOfRange { min, max } => {
+            if zh {
+                format!("取值必须在 {min} 到 {max} 之间。")
+            } else {
+                format!("Must be between {min} and {max}.")
+            }
+        }
+        Invalid::NotOneOf { allowed } => {
+            let list = allowed.join(", ");
+            if zh {
+                format!("取值必须是以下之一：{list}。")
+            } else {
+                format!("Must be one of: {list}.")
+            }
+        }
+        Invalid::InvalidEmail => t(zh, "Not a valid email address.", "电子邮件地址无效。"),
+        Invalid::InvalidPhone => t(zh, "Not a valid phone number.", "电话号码无效。"),
+        Invalid::InvalidCountry => t(
+            zh,
+            "Not an ISO 3166-1 alpha-2 country code.",
+            "不是有效的 ISO 3166-1 两位国家代码。",
+        ),
+        Invalid::InvalidCurrency => t(
+            zh,
+            "Not an ISO 4217 currency code.",
+            "不是有效的 ISO 4217 货币代码。",
+        ),
+        Invalid::InvalidAmount => t(
+            zh,
+            "Not a valid amount for this currency (a decimal string).",
+            "金额无效（应为符合该货币精度的十进制字符串）。",
+        ),
+        Invalid::InvalidUrl => t(zh, "Not a valid http(s) URL.", "不是有效的 http(s) 网址。"),
+        Invalid::InvalidRegistrationNumber => t(
+            zh,
+            "Not a valid registration number (checksum or format).",
+            "注册号无效（格式或校验位错误）。",
+        ),
+        Invalid::InvalidTag => t(
+            zh,
+            "Tags are 1 to 50 letters, digits, '-', '_', '.' or ':'.",
+            "标签应为 1 到 50 个字母、数字或 '-'、'_'、'.'、':'。",
+        ),
+        Invalid::InvalidUuid => t(zh, "Not a valid id.", "ID 无效。"),
+        Invalid::InvalidDate => t(zh, "Not a valid date or time.", "日期或时间无效。"),
+        Invalid::Duplicate => t(zh, "This value appears more than once.", "该值重复出现。"),
+        Invalid::UnknownReference => t(zh, "No such record.", "引用的记录不存在。"),
+        Invalid::NotAllowed => t(zh, "You may not set this field.", "您无权设置此字段。"),
+        Invalid::UnknownField => t(zh, "Unknown field.", "未知字段。"),
+        Invalid::InvalidType => t(zh, "Wrong type for this field.", "字段类型错误。"),
+        Invalid::Incorrect => t(zh, "This is not correct.", "该值不正确。"),
+        Invalid::WeakPassword { min } => {
+            if zh {
+                format!("密码至少需要 {min} 个字符，且不能只由同一字符组成。")
+            } else {
+                format!("Use at least {min} characters, not all the same.")
+            }
+        }
+    }
+}
+
+fn t(zh: bool, en: &str, zh_text: &str) -> String {
+    if zh {
+        zh_text.to_owned()
+    } else {
+        en.to_owned()
+    }
+}
+
+fn pick(lang: Lang, en: &'static str, zh: &'static str) -> &'static str {
+    match lang {
+        Lang::En => en,
+        Lang::ZhCn => zh,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_language_by_q_value() {
+        assert_eq!(Lang::from_accept_language(None), Lang::En);
+        assert_eq!(Lang::from_accept_language(Some("zh-CN")), Lang::ZhCn);
+        assert_eq!(
+            Lang::from_accept_language(Some("zh-CN,zh;q=0.9,en;q=0.8")),
+            Lang::ZhCn
+        );
+        assert_eq!(
+            Lang::from_accept_language(Some("en;q=0.9, zh;q=0.5")),
+            Lang::En
+        );
+        assert_eq!(Lang::from_accept_language(Some("fr")), Lang::En);
+    }
+
+    #[test]
+    fn every_field_code_has_both_languages() {
+        for invalid in [
+            Invalid::Required,
+            Invalid::InvalidPhone,
+            Invalid::TooLong { max: 3 },
+        ] {
+            assert_ne!(
+                field_message(&invalid, Lang::En),
+                field_message(&invalid, Lang::ZhCn)
+            );
+        }
+    }
+}

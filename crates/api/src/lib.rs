@@ -1,0 +1,19 @@
+//! Rapport's HTTP API: actix-web handlers, request and response types with their OpenAPI
+//! schemas, authentication and scopes, and problem+json errors.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod i18n;
+pub mod middleware;
+pub mod openapi;
+pub mod pagination;
+pub mod patch;
+pub mod respond;
+pub mod routes;
+pub mod state;
+
+pub use error::ApiError;
+pub use state::{ApiSettings, AppState};

@@ -1,0 +1,91 @@
+//! Renders every error as `application/problem+json` in the caller's language with the request
+//! id — handler errors, extractor errors, and the framework's own 404 and 405 alike, so that no
+//! plain-text error ever leaves the server.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage};
+
+use crate::error::{ApiError, PROBLEM_JSON, Problem};
+use crate::i18n::Lang;
+use crate::middleware::request_id::RequestId;
+
+/// Middleware: see the module documentation.
+///
+/// # Errors
+/// None of its own: inner errors become problem responses.
+pub async fn render_problems(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let lang = Lang::from_accept_language(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    // Handler and extractor errors arrive as responses carrying their error; inner middleware
+    // answers with responses too (never `Err`), so every error passes through here.
+    let res = next.call(req).await?.map_into_boxed_body();
+    let status = res.status();
+    let problem = match res.response().error() {
+        Some(err) => match err.as_error::<ApiError>() {
+            Some(api_error) => {
+                if let ApiError::Internal(message) | ApiError::Unavailable(message) = api_error {
+                    tracing::error!(request_id = request_id.as_deref(), error = %message, "request failed");
+                }
+                Some(api_error.to_problem(lang))
+            }
+            None => {
+                tracing::debug!(request_id = request_id.as_deref(), error = %err, "framework error");
+                Some(generic(status, lang))
+            }
+        },
+        None if status.is_client_error() || status.is_server_error() => {
+            let is_problem = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|ct| ct.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+            (!is_problem).then(|| generic(status, lang))
+        }
+        None => None,
+    };
+    let Some(mut problem) = problem else {
+        return Ok(res);
+    };
+    problem.request_id = request_id;
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    Ok(res.map_body(|head, _| {
+        head.headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        head.headers.insert(
+            header::CONTENT_LANGUAGE,
+            HeaderValue::from_static(lang.tag()),
+        );
+        head.headers.remove(header::CONTENT_LENGTH);
+        BoxBody::new(body)
+    }))
+}
+
+/// The problem for a status that no [`ApiError`] described (the framework's own answers).
+fn generic(status: StatusCode, lang: Lang) -> Problem {
+    let code = match status.as_u16() {
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        409 => "conflict",
+        412 => "precondition_failed",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "validation_failed",
+        429 => "rate_limited",
+        503 => "service_unavailable",
+        s if s >= 500 => "internal_error",
+        _ => "malformed_request",
+    };
+    Problem::new(status.as_u16(), code, lang)
+}

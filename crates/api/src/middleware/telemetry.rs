@@ -1,0 +1,124 @@
+//! Prometheus metrics and the access log: one line per request with method, route, status,
+//! latency and request id. The route is the pattern (`/v1/users/{id}`), never the raw path, so
+//! ids and tokens in paths stay out of logs and label values stay few.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, web};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+use crate::middleware::request_id::RequestId;
+
+/// The server's metrics, in a registry of their own (so tests can run several servers).
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl Metrics {
+    /// # Errors
+    /// Only if the metric definitions are invalid (a bug caught by the unit tests).
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new_custom(Some("rapport".into()), None)?;
+        let labels = ["method", "route", "status"];
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests answered, by route and status",
+            ),
+            &labels,
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency").buckets(
+                vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ],
+            ),
+            &labels,
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            latency,
+        })
+    }
+
+    fn observe(&self, method: &str, route: &str, status: &str, seconds: f64) {
+        let labels = [method, route, status];
+        self.requests.with_label_values(&labels).inc();
+        self.latency.with_label_values(&labels).observe(seconds);
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        let encoder = TextEncoder::new();
+        if let Err(err) = encoder.encode(&self.registry.gather(), &mut buffer) {
+            tracing::error!(error = %err, "encoding metrics failed");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+/// Middleware: counts and times each request and writes its access-log line.
+///
+/// # Errors
+/// Whatever the inner service fails with.
+pub async fn telemetry(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let method = req.method().to_string();
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let res = next.call(req).await?;
+    let elapsed = started.elapsed();
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let status = res.status().as_u16();
+    if let Some(metrics) = metrics {
+        metrics.observe(&method, &route, &status.to_string(), elapsed.as_secs_f64());
+    }
+    tracing::info!(
+        target: "rapport::access",
+        method,
+        route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        request_id,
+        "request"
+    );
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts_and_histograms() {
+        let metrics = Metrics::new().unwrap();
+        metrics.observe("GET", "/v1/me", "200", 0.003);
+        let text = metrics.render();
+        assert!(text.contains(
+            r#"rapport_http_requests_total{method="GET",route="/v1/me",status="200"} 1"#
+        ));
+        assert!(text.contains("rapport_http_request_duration_seconds_bucket"));
+    }
+}

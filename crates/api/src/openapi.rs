@@ -1,0 +1,284 @@
+//! The OpenAPI 3.1 document, generated from the code: utoipa collects each registered route's
+//! operation, and [`document`] adds what every operation shares (the security scheme and
+//! the problem responses) so that no handler can forget them.
+
+use actix_web::App;
+use rapport_domain::auth::Scope;
+use serde_json::{Map, Value, json};
+use utoipa::openapi::security::{
+    ClientCredentials, Flow, OAuth2, Password, Scopes, SecurityScheme,
+};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+
+use crate::error::{PROBLEM_CODES, Problem, ProblemField};
+
+/// The token endpoint, for the OAuth2 flows.
+const TOKEN_URL: &str = "/v1/auth/token";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Rapport API",
+        description = "Rapport is a CRM backend: customers and contacts with standardized, validated \
+fields, the sales pipeline, service tickets with SLA rules, satisfaction surveys, activities and \
+tasks, and an audit trail of every change.\n\n\
+Conventions: JSON in and out, `snake_case` fields, unknown body fields refused (422). Ids are \
+UUIDv7, times RFC 3339 UTC. Lists take `limit` (1–200) and an opaque `cursor`, and answer \
+`{\"data\": [...], \"next_cursor\": ...}`. Records carry `version` and an `ETag`; `PATCH` and \
+`DELETE` accept `If-Match` (412 when stale). Errors are RFC 9457 problem+json with a stable \
+`code`; messages follow `Accept-Language` (`en`, `zh-CN`). Every response has `X-Request-Id`.\n\n\
+Authentication: get a token from `POST /v1/auth/token` (password, client_credentials or \
+refresh_token grant) and send it as `Authorization: Bearer <token>`. Each operation lists the \
+OAuth2 scopes it needs.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+        version = "1.0.0"
+    ),
+    servers((url = "/", description = "This server")),
+    components(schemas(Problem, ProblemField)),
+    modifiers(&Security),
+    tags(
+        (name = "auth", description = "Tokens and the caller itself"),
+        (name = "users", description = "User accounts (users:write)"),
+        (name = "teams", description = "Teams and their managers"),
+        (name = "clients", description = "Integration clients with OAuth2 client credentials (users:write)"),
+        (name = "audit", description = "The audit trail (audit:read)"),
+        (name = "operations", description = "Health checks and metrics for operators")
+    )
+)]
+struct ApiDoc;
+
+/// Registers the OAuth2 security scheme with every scope and what it allows.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let scopes = || Scopes::from_iter(Scope::ALL.map(|s| (s.as_str(), s.description())));
+        let scheme = OAuth2::with_description(
+            [
+                Flow::Password(Password::with_refresh_url(TOKEN_URL, scopes(), TOKEN_URL)),
+                Flow::ClientCredentials(ClientCredentials::new(TOKEN_URL, scopes())),
+            ],
+            "Users sign in with the password grant and get the scopes of their role; integration \
+clients use client credentials and get the scopes they were granted. Send the access token as \
+`Authorization: Bearer <token>`.",
+        );
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme("oauth2", SecurityScheme::OAuth2(scheme));
+        }
+    }
+}
+
+/// Builds the document from the routes of `configure`.
+pub fn document() -> Value {
+    let (_, doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::routes::configure)
+        .split_for_parts();
+    let mut value = serde_json::to_value(&doc).unwrap_or(Value::Null);
+    add_problem_responses(&mut value);
+    value
+}
+
+/// The document as served and committed: pretty JSON with a final newline.
+pub fn document_json() -> String {
+    let mut text = serde_json::to_string_pretty(&document()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The reusable problem responses: name, status, description.
+const PROBLEM_RESPONSES: &[(&str, u16, &str)] = &[
+    ("BadRequest", 400, "Malformed JSON or parameters"),
+    ("Unauthorized", 401, "No or bad credentials"),
+    (
+        "Forbidden",
+        403,
+        "The token lacks the scope, or the role may not do this",
+    ),
+    ("NotFound", 404, "Unknown, or not visible to the caller"),
+    (
+        "PreconditionFailed",
+        412,
+        "`If-Match` names an older version",
+    ),
+    ("PayloadTooLarge", 413, "The body is too large"),
+    ("UnsupportedMediaType", 415, "The body is not JSON"),
+    (
+        "ValidationFailed",
+        422,
+        "Invalid fields, each named in `errors`",
+    ),
+    ("TooManyRequests", 429, "Rate limited; see `Retry-After`"),
+    (
+        "InternalError",
+        500,
+        "A bug: quote `request_id` when reporting it",
+    ),
+    (
+        "ServiceUnavailable",
+        503,
+        "The database is unavailable; retry later",
+    ),
+];
+
+fn problem_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/responses/{name}") })
+}
+
+/// Adds to each operation the problem responses its shape implies, and defines them once
+/// under `components.responses`.
+fn add_problem_responses(doc: &mut Value) {
+    let mut defined = Map::new();
+    for (name, _, description) in PROBLEM_RESPONSES {
+        defined.insert(
+            (*name).to_owned(),
+            json!({
+                "description": description,
+                "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+            }),
+        );
+    }
+    if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
+        components.insert("responses".into(), Value::Object(defined));
+    }
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            let Some(op) = op.as_object_mut() else {
+                continue;
+            };
+            let implied = implied_problems(path, method, op);
+            let responses = op.entry("responses").or_insert_with(|| json!({}));
+            let Some(responses) = responses.as_object_mut() else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                describe_if_blank(status, response);
+            }
+            for (name, status, _) in PROBLEM_RESPONSES {
+                if implied.contains(name) {
+                    responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| problem_ref(name));
+                }
+            }
+        }
+    }
+}
+
+/// utoipa leaves a success response's description empty unless told; give it the status's.
+fn describe_if_blank(status: &str, response: &mut Value) {
+    let blank = response
+        .get("description")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty);
+    if blank && let Some(obj) = response.as_object_mut() {
+        let text = match status {
+            "200" => "OK",
+            "201" => "Created",
+            "204" => "No content",
+            _ => "Answer",
+        };
+        obj.insert("description".into(), text.into());
+    }
+}
+
+/// Which problems an operation can answer, from its shape.
+fn implied_problems(path: &str, method: &str, op: &Map<String, Value>) -> Vec<&'static str> {
+    let mut implied = Vec::new();
+    let params = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let has_in = |place: &str| {
+        params
+            .iter()
+            .any(|p| p.get("in").and_then(Value::as_str) == Some(place))
+    };
+    let secured = op
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|s| !s.is_empty());
+    let has_body = op.contains_key("requestBody");
+    if has_body || has_in("query") {
+        implied.push("BadRequest");
+    }
+    if secured || path == TOKEN_URL {
+        implied.push("Unauthorized");
+    }
+    if secured {
+        implied.push("Forbidden");
+    }
+    if has_in("path") {
+        implied.push("NotFound");
+    }
+    if has_in("header") && (method == "patch" || method == "delete") {
+        implied.push("PreconditionFailed");
+    }
+    if has_body {
+        implied.extend([
+            "PayloadTooLarge",
+            "UnsupportedMediaType",
+            "ValidationFailed",
+        ]);
+    }
+    if path == TOKEN_URL {
+        implied.push("TooManyRequests");
+    }
+    if path.starts_with("/v1") || path == "/health/ready" {
+        implied.extend(["InternalError", "ServiceUnavailable"]);
+    }
+    implied
+}
+
+/// Every problem `code`, listed in the document's description of `Problem.code`.
+pub fn problem_codes() -> &'static [&'static str] {
+    PROBLEM_CODES
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_v1_operation_is_secured_or_public_on_purpose() {
+        let doc = document();
+        let public = ["/v1/auth/token", "/v1/auth/revoke"];
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            if !path.starts_with("/v1") || public.contains(&path.as_str()) {
+                continue;
+            }
+            for (method, op) in item.as_object().unwrap() {
+                assert!(
+                    op.get("security").is_some(),
+                    "{method} {path} has no security"
+                );
+                assert!(
+                    op["responses"].get("401").is_some(),
+                    "{method} {path} lacks 401"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn declares_the_oauth2_scopes() {
+        let doc = document();
+        let flows = &doc["components"]["securitySchemes"]["oauth2"]["flows"];
+        assert_eq!(flows["password"]["tokenUrl"], TOKEN_URL);
+        assert!(flows["clientCredentials"]["scopes"]["audit:read"].is_string());
+    }
+
+    #[test]
+    fn is_stable() {
+        assert_eq!(document_json(), document_json());
+    }
+}

@@ -1,0 +1,108 @@
+//! The audit trail, for `audit:read`.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use rapport_domain::audit as domain;
+use rapport_store::repos::audit::{self, AuditFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use crate::auth::Authorized;
+use crate::auth::scopes::AuditRead;
+use crate::error::ApiError;
+use crate::extract::Query;
+use crate::pagination::{Paged, page_params};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_audit_events);
+}
+
+/// One recorded write.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEvent {
+    pub id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    /// `user`, `client` or `system`.
+    #[schema(example = "user")]
+    pub actor_type: String,
+    pub actor_id: Option<Uuid>,
+    #[schema(example = "customer")]
+    pub entity_type: String,
+    pub entity_id: Uuid,
+    /// `create`, `update`, `delete`, `restore`, `merge`, `erase`, `sign_in`, …
+    #[schema(example = "update")]
+    pub action: String,
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+    /// `{"field": {"before": …, "after": …}}` for the fields that changed. Never secrets.
+    #[schema(value_type = Object, example = json!({"grade": {"before": "standard", "after": "vip"}}))]
+    pub changes: serde_json::Value,
+}
+
+crate::list_type!(AuditEventList, AuditEvent);
+
+impl From<domain::AuditEvent> for AuditEvent {
+    fn from(e: domain::AuditEvent) -> Self {
+        AuditEvent {
+            id: e.id,
+            occurred_at: e.occurred_at,
+            actor_type: e.actor.kind().to_owned(),
+            actor_id: e.actor.id(),
+            entity_type: e.entity_type,
+            entity_id: e.entity_id,
+            action: e.action,
+            request_id: e.request_id,
+            ip: e.ip,
+            changes: e.changes,
+        }
+    }
+}
+
+/// Filters of the audit trail, combined with AND.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditListParams {
+    /// `customer`, `contact`, `user`, …
+    pub entity_type: Option<String>,
+    pub entity_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub action: Option<String>,
+    /// Events at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Events before this time.
+    pub to: Option<DateTime<Utc>>,
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// List audit events, newest first.
+#[utoipa::path(
+    tag = "audit",
+    params(AuditListParams),
+    responses((status = 200, body = AuditEventList)),
+    security(("oauth2" = ["audit:read"]))
+)]
+#[get("/audit-events")]
+async fn list_audit_events(
+    state: web::Data<AppState>,
+    _auth: Authorized<AuditRead>,
+    params: Query<AuditListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner()?;
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-occurred_at")?;
+    let filter = AuditFilter {
+        entity_type: p.entity_type,
+        entity_id: p.entity_id,
+        actor_id: p.actor_id,
+        action: p.action,
+        from: p.from,
+        to: p.to,
+    };
+    let page = audit::list(state.store.conn(), &filter, cursor, limit).await?;
+    let list = AuditEventList::from(Paged::from_page(page, "-occurred_at", AuditEvent::from));
+    Ok(HttpResponse::Ok().json(list))
+}

@@ -1,0 +1,26 @@
+//! The routes, one module per resource. Each module's `configure` registers its handlers so
+//! that utoipa-actix-web collects their OpenAPI operations.
+
+pub mod audit_events;
+pub mod clients;
+pub mod health;
+pub mod me;
+pub mod teams;
+pub mod token;
+pub mod users;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Registers every documented route.
+pub fn configure(cfg: &mut ServiceConfig) {
+    health::configure(cfg);
+    cfg.service(
+        utoipa_actix_web::scope("/v1")
+            .configure(token::configure)
+            .configure(me::configure)
+            .configure(users::configure)
+            .configure(teams::configure)
+            .configure(clients::configure)
+            .configure(audit_events::configure),
+    );
+}

@@ -1,0 +1,303 @@
+//! Teams: read by any signed-in caller, managed with `users:write`.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use rapport_domain::Invalid;
+use rapport_domain::identity as domain;
+use rapport_domain::name::OrgName;
+use rapport_domain::validation::Errors;
+use rapport_store::repos::{teams, users};
+use rapport_store::{Conn, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use crate::audit;
+use crate::auth::scopes::UsersWrite;
+use crate::auth::{Authorized, Caller};
+use crate::error::ApiError;
+use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::pagination::{Paged, page_params};
+use crate::patch::Patch;
+use crate::respond;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_teams)
+        .service(create_team)
+        .service(get_team)
+        .service(update_team)
+        .service(delete_team);
+}
+
+/// A team, led by a manager.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Team {
+    pub id: Uuid,
+    #[schema(example = "East China sales")]
+    pub name: String,
+    /// The user who leads the team: escalations and alerts go to it.
+    pub manager_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+crate::list_type!(TeamList, Team);
+
+impl From<domain::Team> for Team {
+    fn from(t: domain::Team) -> Self {
+        Team {
+            id: t.id,
+            name: t.name,
+            manager_id: t.manager_id,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            version: t.version,
+        }
+    }
+}
+
+/// A new team.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTeam {
+    #[schema(example = "East China sales")]
+    pub name: String,
+    pub manager_id: Option<Uuid>,
+}
+
+/// Changes to a team; `null` clears the manager.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTeam {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>, nullable)]
+    pub manager_id: Patch<Uuid>,
+}
+
+/// Paging of the team list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TeamListParams {
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+async fn check_manager(
+    db: &impl Conn,
+    manager_id: Option<Uuid>,
+    errors: &mut Errors,
+) -> Result<(), ApiError> {
+    if let Some(id) = manager_id {
+        match users::get(db, id).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => errors.add("manager_id", Invalid::UnknownReference),
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(())
+}
+
+fn name_taken(err: StoreError) -> ApiError {
+    if err.is_conflict_on(&teams::NAME_TAKEN) {
+        ApiError::conflict("duplicate", "A team with this name already exists.")
+    } else {
+        err.into()
+    }
+}
+
+/// List teams.
+#[utoipa::path(
+    tag = "teams",
+    params(TeamListParams),
+    responses((status = 200, body = TeamList)),
+    security(("oauth2" = []))
+)]
+#[get("/teams")]
+async fn list_teams(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    params: Query<TeamListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner()?;
+    let (limit, cursor) = page_params(params.limit, params.cursor.as_deref(), "id")?;
+    let page = teams::list(state.store.conn(), cursor, limit).await?;
+    Ok(HttpResponse::Ok().json(TeamList::from(Paged::from_page(page, "id", Team::from))))
+}
+
+/// Create a team.
+#[utoipa::path(
+    tag = "teams",
+    request_body = CreateTeam,
+    responses(
+        (status = 201, body = Team, headers(("Location" = String), ("ETag" = String))),
+        (status = 409, description = "The name is taken", body = crate::error::Problem, content_type = "application/problem+json")
+    ),
+    security(("oauth2" = ["users:write"]))
+)]
+#[post("/teams")]
+async fn create_team(
+    state: web::Data<AppState>,
+    auth: Authorized<UsersWrite>,
+    body: Json<CreateTeam>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let mut errors = Errors::default();
+    let name = errors.check("name", OrgName::parse(&body.name));
+    check_manager(state.store.conn(), body.manager_id, &mut errors).await?;
+    let name = errors.finish_with(name)?;
+    let tx = state.store.begin().await?;
+    let team: Team = teams::insert(
+        &tx,
+        Uuid::now_v7(),
+        name.into_string(),
+        body.manager_id,
+        state.clock.now(),
+    )
+    .await
+    .map_err(name_taken)?
+    .into();
+    audit::record(
+        &tx,
+        &state,
+        &auth.origin,
+        "team",
+        team.id,
+        "create",
+        audit::changes(None, Some(&team)),
+    )
+    .await?;
+    rapport_store::commit(tx).await?;
+    Ok(respond::created(
+        &team,
+        team.version,
+        format!("/v1/teams/{}", team.id),
+    ))
+}
+
+/// Get a team.
+#[utoipa::path(
+    tag = "teams",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Team, headers(("ETag" = String)))),
+    security(("oauth2" = []))
+)]
+#[get("/teams/{id}")]
+async fn get_team(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let team = Team::from(teams::get(state.store.conn(), id.into_inner()).await?);
+    Ok(respond::ok(&team, team.version))
+}
+
+/// Update a team.
+#[utoipa::path(
+    tag = "teams",
+    params(("id" = Uuid, Path), IfMatchParam),
+    request_body = UpdateTeam,
+    responses(
+        (status = 200, body = Team, headers(("ETag" = String))),
+        (status = 409, description = "The name is taken", body = crate::error::Problem, content_type = "application/problem+json")
+    ),
+    security(("oauth2" = ["users:write"]))
+)]
+#[patch("/teams/{id}")]
+async fn update_team(
+    state: web::Data<AppState>,
+    auth: Authorized<UsersWrite>,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: Json<UpdateTeam>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let tx = state.store.begin().await?;
+    let before = teams::get(&tx, id.into_inner()).await?;
+    if_match.check(before.version)?;
+    let mut after = before.clone();
+    let mut errors = Errors::default();
+    match body.name {
+        Patch::Absent => {}
+        Patch::Null => errors.add("name", Invalid::Required),
+        Patch::Value(v) => {
+            if let Some(name) = errors.check("name", OrgName::parse(&v)) {
+                after.name = name.into_string();
+            }
+        }
+    }
+    after.manager_id = body.manager_id.apply_to(after.manager_id);
+    check_manager(
+        &tx,
+        after.manager_id.filter(|m| Some(*m) != before.manager_id),
+        &mut errors,
+    )
+    .await?;
+    errors.finish()?;
+    let saved = Team::from(
+        teams::save(&tx, &after, state.clock.now())
+            .await
+            .map_err(name_taken)?,
+    );
+    let before = Team::from(before);
+    audit::record(
+        &tx,
+        &state,
+        &auth.origin,
+        "team",
+        saved.id,
+        "update",
+        audit::changes(Some(&before), Some(&saved)),
+    )
+    .await?;
+    rapport_store::commit(tx).await?;
+    Ok(respond::ok(&saved, saved.version))
+}
+
+/// Delete a team that has no members.
+#[utoipa::path(
+    tag = "teams",
+    params(("id" = Uuid, Path), IfMatchParam),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The team still has members", body = crate::error::Problem, content_type = "application/problem+json")
+    ),
+    security(("oauth2" = ["users:write"]))
+)]
+#[delete("/teams/{id}")]
+async fn delete_team(
+    state: web::Data<AppState>,
+    auth: Authorized<UsersWrite>,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let tx = state.store.begin().await?;
+    let team = teams::get(&tx, id.into_inner()).await?;
+    if_match.check(team.version)?;
+    if users::count_in_team(&tx, team.id).await? > 0 {
+        return Err(ApiError::conflict(
+            "conflict",
+            "The team still has members: move them first.",
+        ));
+    }
+    teams::delete(&tx, team.id).await?;
+    let team = Team::from(team);
+    audit::record(
+        &tx,
+        &state,
+        &auth.origin,
+        "team",
+        team.id,
+        "delete",
+        audit::changes(Some(&team), None),
+    )
+    .await?;
+    rapport_store::commit(tx).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

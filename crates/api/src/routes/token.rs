@@ -1,0 +1,458 @@
+//! The OAuth2 token endpoint (password, client_credentials and refresh_token grants) and token
+//! revocation (RFC 7009).
+//!
+//! Both accept JSON or a form body, and ignore parameters they do not know, as RFC 6749
+//! requires of a token endpoint.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::Duration;
+use rapport_domain::auth::{Role, ScopeSet};
+use rapport_domain::email::Email;
+use rapport_domain::identity::Actor;
+use rapport_store::Conn;
+use rapport_store::repos::{clients, refresh_tokens, users};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use crate::auth::jwt::Claims;
+use serde_json::json;
+
+use crate::audit::{self, Origin};
+use crate::auth::{password, secret};
+use crate::error::ApiError;
+use crate::extract::{is_json_content_type, parse_form, parse_json, read_body};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(issue_token).service(revoke_token);
+}
+
+/// A token request (`application/json` or `application/x-www-form-urlencoded`).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// `password`, `client_credentials` or `refresh_token`.
+    #[schema(example = "password")]
+    pub grant_type: String,
+    /// The user's email (password grant).
+    pub username: Option<String>,
+    /// The user's password (password grant).
+    pub password: Option<String>,
+    /// The integration client's id (client_credentials grant; or HTTP Basic auth).
+    pub client_id: Option<String>,
+    /// The integration client's secret (client_credentials grant; or HTTP Basic auth).
+    pub client_secret: Option<String>,
+    /// The refresh token (refresh_token grant).
+    pub refresh_token: Option<String>,
+    /// Optional: narrow the token to these space-separated scopes.
+    pub scope: Option<String>,
+}
+
+/// An issued token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT to send as `Authorization: Bearer <token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: i64,
+    /// For the password and refresh_token grants: exchange it for a new access token. Each
+    /// refresh token works once; the answer carries its successor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The granted scopes, space-separated.
+    #[schema(example = "customers:read customers:write")]
+    pub scope: String,
+}
+
+/// A revocation request.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RevokeRequest {
+    /// The refresh token to revoke (with every token rotated from the same sign-in).
+    pub token: String,
+    /// Optional, RFC 7009: `refresh_token`.
+    pub token_type_hint: Option<String>,
+}
+
+/// The (empty) answer of a revocation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revoked {}
+
+/// Parses a JSON or form body.
+async fn json_or_form<T: DeserializeOwned>(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<T, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let is_form = content_type == "application/x-www-form-urlencoded";
+    if !is_form && !is_json_content_type(&content_type) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let body = read_body(req, &mut payload).await?;
+    if is_form {
+        parse_form(&body)
+    } else {
+        parse_json(&body)
+    }
+}
+
+/// Get an access token.
+///
+/// Wrong credentials answer 401 whether or not the user exists. Repeated failures per account
+/// and per IP answer 429 with `Retry-After`.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content(
+        (TokenRequest = "application/json"),
+        (TokenRequest = "application/x-www-form-urlencoded")
+    )),
+    responses((status = 200, description = "The token", body = TokenResponse)),
+    security(())
+)]
+#[post("/auth/token")]
+async fn issue_token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut body: TokenRequest = json_or_form(&req, payload).await?;
+    if let Some((id, secret)) = basic_credentials(&req) {
+        body.client_id.get_or_insert(id);
+        body.client_secret.get_or_insert(secret);
+    }
+    let requested = body
+        .scope
+        .as_deref()
+        .map(ScopeSet::parse)
+        .transpose()
+        .map_err(|e| ApiError::BadRequest {
+            code: "invalid_scope",
+            detail: e.to_string(),
+        })?;
+    let issued = match body.grant_type.as_str() {
+        "password" => password_grant(&state, &req, body, requested).await?,
+        "client_credentials" => client_credentials_grant(&state, &req, body, requested).await?,
+        "refresh_token" => refresh_grant(&state, body, requested).await?,
+        other => {
+            return Err(ApiError::BadRequest {
+                code: "unsupported_grant_type",
+                detail: format!(
+                    "`{other}` is not supported: use password, client_credentials or refresh_token."
+                ),
+            });
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(issued))
+}
+
+/// `Authorization: Basic base64(client_id:client_secret)`, as OAuth2 clients send it.
+fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((id.to_owned(), secret.to_owned()))
+}
+
+/// The scopes to grant: all of `available`, or the requested subset of them.
+fn grant_scopes(available: ScopeSet, requested: Option<ScopeSet>) -> Result<ScopeSet, ApiError> {
+    match requested {
+        None => Ok(available),
+        Some(requested) if requested.is_subset_of(available) => Ok(requested),
+        Some(requested) => Err(ApiError::BadRequest {
+            code: "invalid_scope",
+            detail: format!("Not all of `{requested}` can be granted to this account."),
+        }),
+    }
+}
+
+fn access_token(
+    state: &AppState,
+    sub: Uuid,
+    role: Role,
+    team_id: Option<Uuid>,
+    scopes: ScopeSet,
+    token_version: i32,
+) -> Result<String, ApiError> {
+    let claims = Claims::new(
+        sub,
+        role.as_str(),
+        team_id,
+        scopes.to_string(),
+        token_version,
+        state.clock.now(),
+        state.settings.access_token_ttl_secs,
+    );
+    state.jwt.issue(&claims)
+}
+
+/// Stores a new refresh token of `family` and returns it (the only time it is seen).
+async fn new_refresh_token(
+    db: &impl Conn,
+    state: &AppState,
+    family: Uuid,
+    user_id: Uuid,
+    scopes: ScopeSet,
+) -> Result<String, ApiError> {
+    let token = secret::random_token(32);
+    let now = state.clock.now();
+    let expires = now + Duration::seconds(state.settings.refresh_token_ttl_secs);
+    refresh_tokens::insert(
+        db,
+        secret::sha256_hex(&token),
+        family,
+        user_id,
+        scopes.to_string(),
+        expires,
+        now,
+    )
+    .await?;
+    Ok(token)
+}
+
+async fn password_grant(
+    state: &AppState,
+    req: &HttpRequest,
+    body: TokenRequest,
+    requested: Option<ScopeSet>,
+) -> Result<TokenResponse, ApiError> {
+    let ip = peer_ip(req);
+    let (Some(username), Some(given)) = (body.username, body.password) else {
+        return Err(missing_fields(&["username", "password"]));
+    };
+    state.login_limiter.check(&username, ip.as_deref())?;
+    let found = match Email::parse(&username) {
+        Ok(email) => users::find_credentials(state.store.conn(), &email).await?,
+        Err(_) => None,
+    };
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let verified = password::verify(given, hash).await?;
+    let user = match user {
+        Some(user) if verified && !user.disabled => user,
+        _ => {
+            state
+                .login_limiter
+                .record_failure(&username, ip.as_deref())?;
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    let scopes = grant_scopes(user.role.scopes(), requested)?;
+    let tx = state.store.begin().await?;
+    let refresh = new_refresh_token(&tx, state, Uuid::now_v7(), user.id, scopes).await?;
+    let origin = Origin::of_request(req, Actor::User(user.id));
+    audit::record(&tx, state, &origin, "user", user.id, "sign_in", json!({})).await?;
+    rapport_store::commit(tx).await?;
+    Ok(TokenResponse {
+        access_token: access_token(
+            state,
+            user.id,
+            user.role,
+            user.team_id,
+            scopes,
+            user.token_version,
+        )?,
+        token_type: "Bearer",
+        expires_in: state.settings.access_token_ttl_secs,
+        refresh_token: Some(refresh),
+        scope: scopes.to_string(),
+    })
+}
+
+async fn client_credentials_grant(
+    state: &AppState,
+    req: &HttpRequest,
+    body: TokenRequest,
+    requested: Option<ScopeSet>,
+) -> Result<TokenResponse, ApiError> {
+    let ip = peer_ip(req);
+    let (Some(client_id), Some(given)) = (body.client_id, body.client_secret) else {
+        return Err(missing_fields(&["client_id", "client_secret"]));
+    };
+    state.login_limiter.check(&client_id, ip.as_deref())?;
+    let found = match client_id.parse::<Uuid>() {
+        Ok(id) => clients::find_credentials(state.store.conn(), id).await?,
+        Err(_) => None,
+    };
+    let client = match found {
+        Some((client, hash))
+            if secret::same_hash(&hash, &secret::sha256_hex(&given)) && !client.disabled =>
+        {
+            client
+        }
+        _ => {
+            state
+                .login_limiter
+                .record_failure(&client_id, ip.as_deref())?;
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    let scopes = grant_scopes(client.scopes, requested)?;
+    Ok(TokenResponse {
+        access_token: access_token(
+            state,
+            client.id,
+            Role::Integration,
+            None,
+            scopes,
+            client.token_version,
+        )?,
+        token_type: "Bearer",
+        expires_in: state.settings.access_token_ttl_secs,
+        refresh_token: None,
+        scope: scopes.to_string(),
+    })
+}
+
+async fn refresh_grant(
+    state: &AppState,
+    body: TokenRequest,
+    requested: Option<ScopeSet>,
+) -> Result<TokenResponse, ApiError> {
+    let Some(presented) = body.refresh_token else {
+        return Err(missing_fields(&["refresh_token"]));
+    };
+    let now = state.clock.now();
+    let tx = state.store.begin().await?;
+    let Some(stored) = refresh_tokens::find_by_hash(&tx, &secret::sha256_hex(&presented)).await?
+    else {
+        return Err(ApiError::InvalidCredentials);
+    };
+    if stored.revoked_at.is_some() || stored.expires_at <= now {
+        return Err(ApiError::InvalidCredentials);
+    }
+    // A used token coming back means two parties hold it: end the whole sign-in.
+    if stored.used_at.is_some() || !refresh_tokens::mark_used(&tx, stored.id, now).await? {
+        refresh_tokens::revoke_family(&tx, stored.family_id, now).await?;
+        rapport_store::commit(tx).await?;
+        tracing::warn!(family = %stored.family_id, "refresh token reused; sign-in revoked");
+        return Err(ApiError::InvalidCredentials);
+    }
+    let user = users::get(&tx, stored.user_id).await?;
+    if user.disabled {
+        return Err(ApiError::InvalidCredentials);
+    }
+    // The original grant, narrowed to what the role still allows.
+    let granted = ScopeSet::parse(&stored.scope).unwrap_or_default();
+    let available: ScopeSet = granted
+        .iter()
+        .filter(|s| user.role.scopes().contains(*s))
+        .collect();
+    let scopes = grant_scopes(available, requested)?;
+    let refresh = new_refresh_token(&tx, state, stored.family_id, user.id, scopes).await?;
+    rapport_store::commit(tx).await?;
+    Ok(TokenResponse {
+        access_token: access_token(
+            state,
+            user.id,
+            user.role,
+            user.team_id,
+            scopes,
+            user.token_version,
+        )?,
+        token_type: "Bearer",
+        expires_in: state.settings.access_token_ttl_secs,
+        refresh_token: Some(refresh),
+        scope: scopes.to_string(),
+    })
+}
+
+fn peer_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
+}
+
+fn missing_fields(fields: &[&str]) -> ApiError {
+    let mut errors = rapport_domain::validation::Errors::default();
+    for field in fields {
+        errors.add(*field, rapport_domain::Invalid::Required);
+    }
+    match errors.finish() {
+        Err(errors) => ApiError::Validation(errors),
+        Ok(()) => ApiError::Malformed(String::new()),
+    }
+}
+
+/// Revoke a refresh token (sign out).
+///
+/// Revokes the token and every token rotated from the same sign-in. Answers 200 whether or not
+/// the token was valid (RFC 7009), so it tells nothing to someone guessing.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content(
+        (RevokeRequest = "application/json"),
+        (RevokeRequest = "application/x-www-form-urlencoded")
+    )),
+    responses((status = 200, description = "Revoked, or unknown", body = Revoked)),
+    security(())
+)]
+#[post("/auth/revoke")]
+async fn revoke_token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: RevokeRequest = json_or_form(&req, payload).await?;
+    let now = state.clock.now();
+    let tx = state.store.begin().await?;
+    if let Some(stored) =
+        refresh_tokens::find_by_hash(&tx, &secret::sha256_hex(&body.token)).await?
+        && refresh_tokens::revoke_family(&tx, stored.family_id, now).await? > 0
+    {
+        let origin = Origin::of_request(&req, Actor::User(stored.user_id));
+        audit::record(
+            &tx,
+            &state,
+            &origin,
+            "user",
+            stored.user_id,
+            "sign_out",
+            json!({}),
+        )
+        .await?;
+    }
+    rapport_store::commit(tx).await?;
+    Ok(HttpResponse::Ok().json(Revoked {}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rapport_domain::auth::Scope;
+
+    #[test]
+    fn narrows_but_never_widens_scopes() {
+        let rep = Role::SalesRep.scopes();
+        assert_eq!(grant_scopes(rep, None).unwrap(), rep);
+        let narrow: ScopeSet = [Scope::CustomersRead].into_iter().collect();
+        assert_eq!(grant_scopes(rep, Some(narrow)).unwrap(), narrow);
+        let wide: ScopeSet = [Scope::AuditRead].into_iter().collect();
+        assert!(grant_scopes(rep, Some(wide)).is_err());
+    }
+}

@@ -1,0 +1,47 @@
+//! What every handler shares: the store, the clock, the keys and the settings.
+
+use std::sync::Arc;
+
+use rapport_domain::clock::Clock;
+use rapport_store::Store;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::rate_limit::LoginLimiter;
+
+/// Settings of the API that come from the configuration.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Lifetime of an access token.
+    pub access_token_ttl_secs: i64,
+    /// Lifetime of a refresh token.
+    pub refresh_token_ttl_secs: i64,
+    /// Region for phone numbers written without a country code (ISO 3166-1 alpha-2).
+    pub default_region: String,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            default_region: "US".into(),
+            max_body_bytes: AppState::DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+/// Shared application state (`web::Data<AppState>`).
+pub struct AppState {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub jwt: JwtKeys,
+    pub settings: ApiSettings,
+    pub login_limiter: LoginLimiter,
+}
+
+impl AppState {
+    /// 1 MiB: generous for JSON records, small enough to refuse abuse early.
+    pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+}

@@ -1,0 +1,27 @@
+//! Rapport's domain: the value types that can only hold valid values, the entities' rules
+//! (lifecycle transitions, lead follow-up, ownership) and the role → scope policy.
+//!
+//! Plain Rust with no I/O: no web framework, no database, no clock of its own (callers pass
+//! the time in), so every rule is a unit test away.
+
+pub mod access;
+pub mod address;
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod country;
+pub mod currency;
+pub mod email;
+pub mod enums;
+pub mod identity;
+pub mod lifecycle;
+pub mod money;
+pub mod name;
+pub mod password;
+pub mod phone;
+pub mod registration_number;
+pub mod tag;
+pub mod validation;
+pub mod web_url;
+
+pub use validation::{FieldError, Invalid, ValidationErrors};

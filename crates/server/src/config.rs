@@ -1,0 +1,485 @@
+//! Configuration: command-line flags and environment variables (the names of the API
+//! contract's "Operating" table), over an optional TOML file, over defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+
+/// Options shared by every subcommand. Each is also an environment variable and a key of the
+/// TOML file given with `--config`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigArgs {
+    /// TOML file with any of the settings below (snake_case keys, e.g. `bind = "0.0.0.0:8080"`).
+    #[arg(long, env = "RAPPORT_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "RAPPORT_BIND", global = true)]
+    pub bind: Option<String>,
+    /// `sqlite://...` or `postgres://...` [default: SQLite file in the data folder]
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Where the SQLite file and generated secrets live [default: ./data]
+    #[arg(long, env = "RAPPORT_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// HS256 secret, at least 32 bytes [default: generated once, kept in the data folder]
+    #[arg(
+        long,
+        env = "RAPPORT_JWT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub jwt_secret: Option<String>,
+    /// JWT algorithm: HS256, RS256 or EdDSA [default: HS256]
+    #[arg(long, env = "RAPPORT_JWT_ALGORITHM", global = true)]
+    pub jwt_algorithm: Option<String>,
+    /// PEM private key file for RS256/EdDSA
+    #[arg(long, env = "RAPPORT_JWT_PRIVATE_KEY_FILE", global = true)]
+    pub jwt_private_key_file: Option<PathBuf>,
+    /// PEM public key file for RS256/EdDSA
+    #[arg(long, env = "RAPPORT_JWT_PUBLIC_KEY_FILE", global = true)]
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// Access token lifetime in seconds [default: 900]
+    #[arg(long, env = "RAPPORT_ACCESS_TOKEN_TTL", global = true)]
+    pub access_token_ttl: Option<i64>,
+    /// Refresh token lifetime in seconds [default: 2592000, 30 days]
+    #[arg(long, env = "RAPPORT_REFRESH_TOKEN_TTL", global = true)]
+    pub refresh_token_ttl: Option<i64>,
+    /// Create this admin at start when no user exists
+    #[arg(long, env = "RAPPORT_ADMIN_EMAIL", global = true)]
+    pub admin_email: Option<String>,
+    /// Password of that admin (no one-time password is printed then)
+    #[arg(
+        long,
+        env = "RAPPORT_ADMIN_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
+    pub admin_password: Option<String>,
+    /// Region for phone numbers written without a country code [default: US]
+    #[arg(long, env = "RAPPORT_DEFAULT_REGION", global = true)]
+    pub default_region: Option<String>,
+    /// Log filter, e.g. `info` or `rapport=debug,info` [default: info]
+    #[arg(long, env = "RAPPORT_LOG", global = true)]
+    pub log: Option<String>,
+    /// Log format: `text` or `json` [default: text]
+    #[arg(long, env = "RAPPORT_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+    /// Database pool size [default: 1 for SQLite, 10 for PostgreSQL]
+    #[arg(long, env = "RAPPORT_DB_MAX_CONNECTIONS", global = true)]
+    pub db_max_connections: Option<u32>,
+    /// Largest accepted request body in bytes [default: 1048576]
+    #[arg(long, env = "RAPPORT_MAX_BODY_BYTES", global = true)]
+    pub max_body_bytes: Option<usize>,
+    /// HTTP worker threads [default: one per CPU core]
+    #[arg(long, env = "RAPPORT_WORKERS", global = true)]
+    pub workers: Option<usize>,
+}
+
+/// The TOML file: the same settings as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    bind: Option<String>,
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    jwt_secret: Option<String>,
+    jwt_algorithm: Option<String>,
+    jwt_private_key_file: Option<PathBuf>,
+    jwt_public_key_file: Option<PathBuf>,
+    access_token_ttl: Option<i64>,
+    refresh_token_ttl: Option<i64>,
+    admin_email: Option<String>,
+    admin_password: Option<String>,
+    default_region: Option<String>,
+    log: Option<String>,
+    log_format: Option<String>,
+    db_max_connections: Option<u32>,
+    max_body_bytes: Option<usize>,
+    workers: Option<usize>,
+}
+
+/// How access tokens are signed.
+#[derive(Clone)]
+pub enum JwtKeySource {
+    /// A configured HS256 secret.
+    Secret(String),
+    /// Generate one secret and keep it in the data folder.
+    Generated,
+    /// RS256 or EdDSA key files.
+    KeyPair {
+        algorithm: String,
+        private_key: PathBuf,
+        public_key: PathBuf,
+    },
+}
+
+impl std::fmt::Debug for JwtKeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JwtKeySource::Secret(_) => f.write_str("Secret(***)"),
+            JwtKeySource::Generated => f.write_str("Generated"),
+            JwtKeySource::KeyPair { algorithm, .. } => write!(f, "KeyPair({algorithm})"),
+        }
+    }
+}
+
+/// The first admin to create when no user exists.
+#[derive(Clone)]
+pub struct AdminSeed {
+    pub email: String,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for AdminSeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "AdminSeed({}, password: {})",
+            self.email,
+            self.password.is_some()
+        )
+    }
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub jwt: JwtKeySource,
+    pub access_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+    pub admin: AdminSeed,
+    pub default_region: String,
+    pub log: String,
+    pub log_json: bool,
+    pub db_max_connections: Option<u32>,
+    pub max_body_bytes: usize,
+    pub workers: Option<usize>,
+}
+
+/// A configuration that cannot be used, with what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {source}")]
+    ParseFile {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("{name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+fn invalid(name: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// Layers the flags and environment over the file over the defaults, and validates.
+    ///
+    /// # Errors
+    /// The file cannot be read or parsed, or a value is invalid.
+    pub fn load(args: &ConfigArgs) -> Result<Settings, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let bind_text = args
+            .bind
+            .clone()
+            .or(file.bind)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind = bind_text.parse::<SocketAddr>().map_err(|e| {
+            invalid(
+                "RAPPORT_BIND",
+                format!("`{bind_text}` is not an address:port ({e})"),
+            )
+        })?;
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = args
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| default_sqlite_url(&data_dir));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "DATABASE_URL",
+                "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        let jwt = jwt_source(
+            args.jwt_secret.clone().or(file.jwt_secret),
+            args.jwt_algorithm.clone().or(file.jwt_algorithm),
+            args.jwt_private_key_file
+                .clone()
+                .or(file.jwt_private_key_file),
+            args.jwt_public_key_file
+                .clone()
+                .or(file.jwt_public_key_file),
+        )?;
+        let access_token_ttl = args
+            .access_token_ttl
+            .or(file.access_token_ttl)
+            .unwrap_or(900);
+        let refresh_token_ttl = args
+            .refresh_token_ttl
+            .or(file.refresh_token_ttl)
+            .unwrap_or(30 * 24 * 3600);
+        if !(30..=86_400).contains(&access_token_ttl) {
+            return Err(invalid(
+                "RAPPORT_ACCESS_TOKEN_TTL",
+                "must be 30 to 86400 seconds",
+            ));
+        }
+        if !(300..=31_536_000).contains(&refresh_token_ttl) {
+            return Err(invalid(
+                "RAPPORT_REFRESH_TOKEN_TTL",
+                "must be 300 seconds to 365 days",
+            ));
+        }
+        let admin = AdminSeed {
+            email: args
+                .admin_email
+                .clone()
+                .or(file.admin_email)
+                .unwrap_or_else(|| "admin@rapport.local".into()),
+            password: args.admin_password.clone().or(file.admin_password),
+        };
+        rapport_domain::email::Email::parse(&admin.email)
+            .map_err(|e| invalid("RAPPORT_ADMIN_EMAIL", format!("not a valid email ({e})")))?;
+        if let Some(password) = &admin.password {
+            rapport_domain::password::Password::parse(password).map_err(|_| {
+                invalid(
+                    "RAPPORT_ADMIN_PASSWORD",
+                    "use at least 10 characters, not all the same",
+                )
+            })?;
+        }
+        let default_region = args
+            .default_region
+            .clone()
+            .or(file.default_region)
+            .unwrap_or_else(|| "US".into());
+        let default_region = rapport_domain::phone::Region::parse(&default_region)
+            .map_err(|_| {
+                invalid(
+                    "RAPPORT_DEFAULT_REGION",
+                    format!("`{default_region}` is not a region with phone numbers"),
+                )
+            })?
+            .as_str()
+            .to_owned();
+        let log_format = args
+            .log_format
+            .clone()
+            .or(file.log_format)
+            .unwrap_or_else(|| "text".into());
+        let log_json = match log_format.as_str() {
+            "text" => false,
+            "json" => true,
+            other => {
+                return Err(invalid(
+                    "RAPPORT_LOG_FORMAT",
+                    format!("`{other}`: use text or json"),
+                ));
+            }
+        };
+        let db_max_connections = args.db_max_connections.or(file.db_max_connections);
+        if db_max_connections == Some(0) {
+            return Err(invalid("RAPPORT_DB_MAX_CONNECTIONS", "must be at least 1"));
+        }
+        let max_body_bytes = args
+            .max_body_bytes
+            .or(file.max_body_bytes)
+            .unwrap_or(1024 * 1024);
+        if max_body_bytes < 1024 {
+            return Err(invalid("RAPPORT_MAX_BODY_BYTES", "must be at least 1024"));
+        }
+        let workers = args.workers.or(file.workers);
+        if workers == Some(0) {
+            return Err(invalid("RAPPORT_WORKERS", "must be at least 1"));
+        }
+        Ok(Settings {
+            bind,
+            database_url,
+            data_dir,
+            jwt,
+            access_token_ttl,
+            refresh_token_ttl,
+            admin,
+            default_region,
+            log: args
+                .log
+                .clone()
+                .or(file.log)
+                .unwrap_or_else(|| "info".into()),
+            log_json,
+            db_max_connections,
+            max_body_bytes,
+            workers,
+        })
+    }
+
+    /// Is the database the default SQLite file (so the data folder must exist)?
+    pub fn uses_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::ParseFile {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// `sqlite://<data_dir>/rapport.db?mode=rwc` (rwc: create the file when missing).
+pub fn default_sqlite_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("rapport.db").display()
+    )
+}
+
+fn jwt_source(
+    secret: Option<String>,
+    algorithm: Option<String>,
+    private_key: Option<PathBuf>,
+    public_key: Option<PathBuf>,
+) -> Result<JwtKeySource, ConfigError> {
+    let algorithm = algorithm.unwrap_or_else(|| "HS256".into());
+    match algorithm.as_str() {
+        "HS256" => match secret {
+            Some(s) if s.len() < 32 => {
+                Err(invalid("RAPPORT_JWT_SECRET", "must be at least 32 bytes"))
+            }
+            Some(s) => Ok(JwtKeySource::Secret(s)),
+            None => Ok(JwtKeySource::Generated),
+        },
+        "RS256" | "EdDSA" => match (private_key, public_key) {
+            (Some(private_key), Some(public_key)) => Ok(JwtKeySource::KeyPair {
+                algorithm,
+                private_key,
+                public_key,
+            }),
+            _ => Err(invalid(
+                "RAPPORT_JWT_ALGORITHM",
+                "RS256 and EdDSA need RAPPORT_JWT_PRIVATE_KEY_FILE and RAPPORT_JWT_PUBLIC_KEY_FILE",
+            )),
+        },
+        other => Err(invalid(
+            "RAPPORT_JWT_ALGORITHM",
+            format!("`{other}`: use HS256, RS256 or EdDSA"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_run_on_sqlite_in_the_data_folder() {
+        let s = Settings::load(&ConfigArgs::default()).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert!(s.uses_sqlite());
+        assert!(s.database_url.contains("rapport.db"));
+        assert!(matches!(s.jwt, JwtKeySource::Generated));
+        assert_eq!(s.default_region, "US");
+    }
+
+    #[test]
+    fn refuses_bad_values_naming_the_variable() {
+        let bad = |args: ConfigArgs, name: &str| {
+            let err = Settings::load(&args).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        };
+        bad(
+            ConfigArgs {
+                bind: Some("nowhere".into()),
+                ..Default::default()
+            },
+            "RAPPORT_BIND",
+        );
+        bad(
+            ConfigArgs {
+                jwt_secret: Some("short".into()),
+                ..Default::default()
+            },
+            "RAPPORT_JWT_SECRET",
+        );
+        bad(
+            ConfigArgs {
+                default_region: Some("XX".into()),
+                ..Default::default()
+            },
+            "RAPPORT_DEFAULT_REGION",
+        );
+        bad(
+            ConfigArgs {
+                database_url: Some("mysql://x".into()),
+                ..Default::default()
+            },
+            "DATABASE_URL",
+        );
+        bad(
+            ConfigArgs {
+                jwt_algorithm: Some("RS256".into()),
+                ..Default::default()
+            },
+            "RAPPORT_JWT_ALGORITHM",
+        );
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let dir = std::env::temp_dir().join(format!("rapport-config-{}", uuid_like()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("rapport.toml");
+        std::fs::write(&path, "bind = \"0.0.0.0:9000\"\ndefault_region = \"CN\"\n").unwrap();
+        let args = ConfigArgs {
+            config: Some(path.clone()),
+            bind: Some("127.0.0.1:9001".into()),
+            ..Default::default()
+        };
+        let s = Settings::load(&args).unwrap();
+        assert_eq!(s.bind.port(), 9001);
+        assert_eq!(s.default_region, "CN");
+        std::fs::write(&path, "bnid = \"x\"\n").unwrap();
+        let err = Settings::load(&ConfigArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("bnid"), "{err}");
+    }
+
+    fn uuid_like() -> u128 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    }
+}

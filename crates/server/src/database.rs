@@ -1,0 +1,83 @@
+//! Connecting and migrating, safely when several instances start at once.
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use rapport_migrations::{Migrator, MigratorTrait};
+use rapport_store::{Backend, DbOptions, Store};
+use sea_orm::{ConnectionTrait, TransactionTrait};
+
+use crate::config::Settings;
+
+/// An arbitrary constant naming Rapport's migration lock among PostgreSQL advisory locks.
+const MIGRATION_LOCK_KEY: i64 = 0x0052_4150_504f_5254;
+
+/// Connects to the configured database, creating the data folder for the default SQLite file.
+///
+/// # Errors
+/// The folder cannot be created or the database cannot be reached.
+pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
+    if settings.uses_sqlite() {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating the data folder {}", settings.data_dir.display()))?;
+    }
+    let mut options = DbOptions::new(settings.database_url.clone());
+    if let Some(max) = settings.db_max_connections {
+        options.max_connections = max;
+    }
+    Store::connect(&options)
+        .await
+        .context("connecting to the database")
+}
+
+/// Brings the schema up to date. On PostgreSQL, in one transaction holding an advisory lock,
+/// so instances starting together migrate one after the other; on SQLite, under a file lock
+/// beside the database file.
+///
+/// # Errors
+/// A migration failed (nothing of it is kept on PostgreSQL).
+pub async fn migrate(store: &Store) -> anyhow::Result<()> {
+    match store.backend() {
+        Backend::Postgres => {
+            let tx = store.conn().begin().await?;
+            tx.execute_unprepared(&format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+            ))
+            .await?;
+            Migrator::up(&tx, None)
+                .await
+                .context("running migrations")?;
+            tx.commit().await?;
+        }
+        Backend::Sqlite => {
+            let _lock = sqlite_lock(store)?;
+            Migrator::up(store.conn(), None)
+                .await
+                .context("running migrations")?;
+        }
+    }
+    Ok(())
+}
+
+/// An exclusive lock on `<database file>.migrate.lock`, released when dropped.
+fn sqlite_lock(store: &Store) -> anyhow::Result<Option<File>> {
+    let Some(path) = sqlite_file(store) else {
+        return Ok(None);
+    };
+    let lock_path = PathBuf::from(format!("{}.migrate.lock", path.display()));
+    let file =
+        File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
+    file.lock()
+        .with_context(|| format!("locking {}", lock_path.display()))?;
+    Ok(Some(file))
+}
+
+fn sqlite_file(store: &Store) -> Option<PathBuf> {
+    let url = store.url();
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
+}

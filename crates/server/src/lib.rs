@@ -1,0 +1,9 @@
+//! The `rapport` server: configuration, startup, background jobs and subcommands. The binary
+//! (`main.rs`) only parses the command line; tests start [`startup::Application`] directly.
+
+pub mod bootstrap;
+pub mod config;
+pub mod database;
+pub mod jobs;
+pub mod startup;
+pub mod telemetry;

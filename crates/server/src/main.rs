@@ -1,0 +1,174 @@
+//! `rapport`: the Rapport CRM server.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use rapport_domain::auth::Role;
+use rapport_domain::clock::SystemClock;
+use rapport_domain::email::Email;
+use rapport_domain::password::Password;
+use rapport_server::bootstrap;
+use rapport_server::config::{ConfigArgs, Settings};
+use rapport_server::startup::Application;
+use rapport_server::{database, telemetry};
+
+/// Rapport: a CRM backend with a JSON REST API.
+#[derive(Debug, Parser)]
+#[command(name = "rapport", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the server (the default): migrates the database, creates the first admin when
+    /// there is no user, and serves HTTP until SIGINT or SIGTERM.
+    Serve,
+    /// Bring the database schema up to date, then exit.
+    Migrate,
+    /// Print the OpenAPI document (the same bytes as `GET /openapi.json`).
+    Openapi,
+    /// Create a user (first setup, scripts). Prints the one-time password when none is given.
+    CreateUser {
+        /// The user's email (its sign-in name).
+        #[arg(long)]
+        email: String,
+        /// The user's display name.
+        #[arg(long)]
+        name: String,
+        /// admin, sales_manager, sales_rep, marketing, service_manager, service_agent or auditor.
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// The password; read from RAPPORT_NEW_USER_PASSWORD so it stays out of the shell
+        /// history. Without it a one-time password is printed.
+        #[arg(long, env = "RAPPORT_NEW_USER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        print!("{}", rapport_api::openapi::document_json());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::load(&cli.config) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("rapport: invalid configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log, settings.log_json);
+    let result = actix_web::rt::System::new().block_on(async move {
+        match cli.command {
+            None | Some(Command::Serve) => serve(&settings).await,
+            Some(Command::Migrate) => migrate(&settings).await,
+            Some(Command::CreateUser {
+                email,
+                name,
+                role,
+                password,
+            }) => create_user(&settings, &email, &name, &role, password).await,
+            Some(Command::Openapi) => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rapport: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings, Arc::new(SystemClock)).await?;
+    let base = format!("http://{}:{}", display_host(settings), app.port());
+    println!("Rapport is running.");
+    println!("  API:      {base}/v1");
+    println!("  Docs:     {base}/docs");
+    println!("  OpenAPI:  {base}/openapi.json");
+    println!("  Health:   {base}/health/ready    Metrics: {base}/metrics");
+    if let Some(first) = &app.first_admin {
+        println!();
+        println!("Created the first admin: {}", first.user.email);
+        let password = match &first.one_time_password {
+            Some(otp) => {
+                println!("  One-time password (shown only now): {otp}");
+                otp.as_str()
+            }
+            None => {
+                println!("  Password: the one in RAPPORT_ADMIN_PASSWORD");
+                "$RAPPORT_ADMIN_PASSWORD"
+            }
+        };
+        println!();
+        println!("Get a token:");
+        println!(
+            "  curl -s {base}/v1/auth/token -H 'Content-Type: application/json' \\\n    -d '{{\"grant_type\":\"password\",\"username\":\"{}\",\"password\":\"{password}\"}}'",
+            first.user.email
+        );
+        println!("Then: curl -s {base}/v1/me -H \"Authorization: Bearer <access_token>\"");
+    }
+    tracing::info!(port = app.port(), "listening");
+    app.run().await
+}
+
+/// 0.0.0.0 is where the server listens, not an address to browse to.
+fn display_host(settings: &Settings) -> String {
+    let ip = settings.bind.ip();
+    if ip.is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        ip.to_string()
+    }
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let store = database::connect(settings).await?;
+    database::migrate(&store).await?;
+    println!("The database schema is up to date.");
+    Ok(())
+}
+
+async fn create_user(
+    settings: &Settings,
+    email: &str,
+    name: &str,
+    role: &str,
+    password: Option<String>,
+) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let role = Role::parse_user_role(role)
+        .map_err(|_| anyhow::anyhow!("--role: unknown role `{role}`"))?;
+    if let Some(p) = &password {
+        Password::parse(p)
+            .map_err(|_| anyhow::anyhow!("--password: use at least 10 characters"))?;
+    }
+    let store = database::connect(settings).await?;
+    database::migrate(&store).await?;
+    let one_time = password
+        .is_none()
+        .then(rapport_api::auth::secret::one_time_password);
+    let chosen = password.or_else(|| one_time.clone()).unwrap_or_default();
+    let user = bootstrap::create_user(
+        &store,
+        email,
+        name,
+        role,
+        &chosen,
+        one_time.is_some(),
+        &SystemClock,
+    )
+    .await?;
+    println!("Created {} ({}) with id {}", user.email, user.role, user.id);
+    if let Some(otp) = one_time {
+        println!("One-time password (shown only now): {otp}");
+    }
+    Ok(())
+}

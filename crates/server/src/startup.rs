@@ -1,0 +1,100 @@
+//! Building and running the server: database, migrations, keys, first admin, HTTP.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{HttpServer, web};
+use anyhow::Context;
+use rapport_api::app::{OpenApiJson, app};
+use rapport_api::auth::rate_limit::{LoginLimiter, LoginQuota};
+use rapport_api::middleware::telemetry::Metrics;
+use rapport_api::{ApiSettings, AppState};
+use rapport_domain::clock::Clock;
+use rapport_store::Store;
+use tokio::task::JoinHandle;
+
+use crate::bootstrap::{self, FirstAdmin};
+use crate::config::Settings;
+use crate::database;
+use crate::jobs;
+
+/// A built server, bound to its port, not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Store,
+    jobs: JoinHandle<()>,
+    /// Set when this start created the first admin.
+    pub first_admin: Option<FirstAdmin>,
+}
+
+impl Application {
+    /// Connects, migrates, loads keys, creates the first admin when needed, and binds.
+    ///
+    /// # Errors
+    /// Any step failing, with what it was doing.
+    pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+        let store = database::connect(settings).await?;
+        database::migrate(&store).await?;
+        let jwt = bootstrap::jwt_keys(&settings.jwt, &settings.data_dir)?;
+        let first_admin = bootstrap::first_admin(&store, &settings.admin, clock.as_ref()).await?;
+
+        let state = web::Data::new(AppState {
+            store: store.clone(),
+            clock: clock.clone(),
+            jwt,
+            settings: ApiSettings {
+                access_token_ttl_secs: settings.access_token_ttl,
+                refresh_token_ttl_secs: settings.refresh_token_ttl,
+                default_region: settings.default_region.clone(),
+                max_body_bytes: settings.max_body_bytes,
+            },
+            login_limiter: LoginLimiter::new(LoginQuota::default()),
+        });
+        let metrics = web::Data::new(Metrics::new()?);
+        let openapi = web::Data::new(OpenApiJson(rapport_api::openapi::document_json()));
+
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let mut server =
+            HttpServer::new(move || app(state.clone(), metrics.clone(), openapi.clone()))
+                .listen(listener)?;
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        let server = server.shutdown_timeout(30).run();
+        let jobs = jobs::spawn(store.clone(), clock);
+        Ok(Application {
+            port,
+            server,
+            store,
+            jobs,
+            first_admin,
+        })
+    }
+
+    /// The port it listens on (useful when binding port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT or SIGTERM, finishing in-flight requests, then closes the pool.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let result = self.server.await;
+        self.jobs.abort();
+        if let Err(e) = self.store.close().await {
+            tracing::warn!(error = %e, "closing the database pool failed");
+        }
+        result.context("serving HTTP")
+    }
+
+    /// A handle to stop the server (graceful) from elsewhere, e.g. a test.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}

@@ -1,0 +1,67 @@
+//! What a repository call can fail with.
+
+use sea_orm::{DbErr, RuntimeErr, SqlErr, sqlx};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such row (or not in the caller's view).
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint refused the write; carries the database's message, which names
+    /// the constraint or the columns.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The row changed since the caller read it (optimistic concurrency).
+    #[error("stale version")]
+    Stale,
+    /// The database cannot be reached (down, restarting, network): retry later.
+    #[error("database unavailable: {0}")]
+    Unavailable(DbErr),
+    /// Anything else: a bug, a broken schema, …
+    #[error("database error: {0}")]
+    Db(DbErr),
+}
+
+impl StoreError {
+    /// Did the write break the unique constraint (or index) with this name? SQLite names the
+    /// columns instead of the index, so callers pass both spellings.
+    pub fn is_conflict_on(&self, names: &[&str]) -> bool {
+        matches!(self, StoreError::Conflict(msg) if names.iter().any(|n| msg.contains(n)))
+    }
+}
+
+impl From<DbErr> for StoreError {
+    fn from(err: DbErr) -> Self {
+        if let Some(SqlErr::UniqueConstraintViolation(msg)) = err.sql_err() {
+            return StoreError::Conflict(msg);
+        }
+        match err {
+            DbErr::RecordNotFound(_) => StoreError::NotFound,
+            err if is_unreachable(&err) => StoreError::Unavailable(err),
+            other => StoreError::Db(other),
+        }
+    }
+}
+
+/// Is this the database being unreachable rather than a failing statement?
+fn is_unreachable(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                // PostgreSQL: the server is shutting down, or the database was dropped.
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|c| c.starts_with("57P") || c == "3D000" || c.starts_with("08")),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}

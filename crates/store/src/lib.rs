@@ -1,0 +1,27 @@
+//! Rapport's persistence: sea-orm entities (private to this crate), repositories that speak
+//! domain types, and the database handle for SQLite and PostgreSQL.
+//!
+//! Every repository function takes a connection (`&impl Conn`): the API passes one
+//! transaction per request, so a write and its audit event commit together or not at all.
+
+mod db;
+mod entities;
+mod error;
+pub mod page;
+pub mod repos;
+
+pub use db::{Backend, DbOptions, Store};
+pub use error::StoreError;
+pub use page::{Cursor, Page, SortDir, SortValue};
+/// A connection or a transaction: what every repository function runs on.
+pub use sea_orm::ConnectionTrait as Conn;
+/// One request's transaction.
+pub use sea_orm::DatabaseTransaction as Tx;
+
+/// Commits a request's transaction.
+///
+/// # Errors
+/// The commit failed: nothing was written.
+pub async fn commit(tx: Tx) -> Result<(), StoreError> {
+    tx.commit().await.map_err(StoreError::from)
+}

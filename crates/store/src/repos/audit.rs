@@ -1,0 +1,116 @@
+//! The audit trail.
+
+use chrono::{DateTime, Utc};
+use rapport_domain::audit::AuditEvent;
+use rapport_domain::identity::Actor;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::entities::audit_event::{self, Column, Entity};
+use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::{Conn, StoreError};
+
+/// Filters of the audit trail; all optional, combined with AND.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub entity_type: Option<String>,
+    pub entity_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub action: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+fn to_domain(m: audit_event::Model) -> AuditEvent {
+    AuditEvent {
+        id: m.id,
+        occurred_at: m.occurred_at,
+        actor: Actor::from_parts(&m.actor_type, m.actor_id),
+        entity_type: m.entity_type,
+        entity_id: m.entity_id,
+        action: m.action,
+        request_id: m.request_id,
+        ip: m.ip,
+        changes: m.changes,
+    }
+}
+
+/// Records one event. Call it on the transaction of the write it describes.
+///
+/// # Errors
+/// Database failures.
+pub async fn record(db: &impl Conn, event: AuditEvent) -> Result<(), StoreError> {
+    let model = audit_event::ActiveModel {
+        id: Set(event.id),
+        occurred_at: Set(event.occurred_at),
+        actor_type: Set(event.actor.kind().to_owned()),
+        actor_id: Set(event.actor.id()),
+        entity_type: Set(event.entity_type),
+        entity_id: Set(event.entity_id),
+        action: Set(event.action),
+        request_id: Set(event.request_id),
+        ip: Set(event.ip),
+        changes: Set(event.changes),
+    };
+    Entity::insert(model).exec_without_returning(db).await?;
+    Ok(())
+}
+
+fn filtered(filter: &AuditFilter) -> sea_orm::Select<Entity> {
+    let mut select = Entity::find();
+    if let Some(t) = &filter.entity_type {
+        select = select.filter(Column::EntityType.eq(t.as_str()));
+    }
+    if let Some(id) = filter.entity_id {
+        select = select.filter(Column::EntityId.eq(id));
+    }
+    if let Some(id) = filter.actor_id {
+        select = select.filter(Column::ActorId.eq(id));
+    }
+    if let Some(action) = &filter.action {
+        select = select.filter(Column::Action.eq(action.as_str()));
+    }
+    if let Some(from) = filter.from {
+        select = select.filter(Column::OccurredAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        select = select.filter(Column::OccurredAt.lt(to));
+    }
+    select
+}
+
+/// Newest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn list(
+    db: &impl Conn,
+    filter: &AuditFilter,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<AuditEvent>, StoreError> {
+    let rows = keyset(
+        filtered(filter),
+        Column::OccurredAt,
+        Column::Id,
+        SortDir::Desc,
+        after,
+        limit,
+    )
+    .all(db)
+    .await?;
+    Ok(Page::from_rows(
+        rows.into_iter().map(to_domain).collect(),
+        limit,
+        |e| Cursor {
+            value: SortValue::Time(e.occurred_at),
+            id: e.id,
+        },
+    ))
+}
+
+/// # Errors
+/// Database failures.
+pub async fn count(db: &impl Conn, filter: &AuditFilter) -> Result<u64, StoreError> {
+    Ok(filtered(filter).count(db).await?)
+}

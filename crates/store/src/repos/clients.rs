@@ -1,0 +1,202 @@
+//! Integration clients (OAuth2 client credentials).
+
+use chrono::{DateTime, Utc};
+use rapport_domain::auth::ScopeSet;
+use rapport_domain::identity::Client;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use crate::entities::client::{self, Column, Entity};
+use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::repos::users::{AuthState, corrupt};
+use crate::{Conn, StoreError};
+
+fn to_domain(m: client::Model) -> Result<Client, StoreError> {
+    Ok(Client {
+        id: m.id,
+        name: m.name,
+        scopes: ScopeSet::parse(&m.scopes).map_err(|e| corrupt("clients.scopes", e))?,
+        disabled: m.disabled,
+        token_version: m.token_version,
+        created_by: m.created_by,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        version: m.version,
+    })
+}
+
+/// A client to create; the caller generates the secret and hashes it.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    pub id: Uuid,
+    pub name: String,
+    pub scopes: ScopeSet,
+    pub secret_hash: String,
+    pub created_by: Option<Uuid>,
+}
+
+/// # Errors
+/// Database failures.
+pub async fn insert(
+    db: &impl Conn,
+    new: NewClient,
+    now: DateTime<Utc>,
+) -> Result<Client, StoreError> {
+    let model = client::ActiveModel {
+        id: Set(new.id),
+        name: Set(new.name),
+        secret_hash: Set(new.secret_hash),
+        scopes: Set(new.scopes.to_string()),
+        disabled: Set(false),
+        token_version: Set(0),
+        created_by: Set(new.created_by),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+    };
+    to_domain(Entity::insert(model).exec_with_returning(db).await?)
+}
+
+/// # Errors
+/// `NotFound` when there is no such client.
+pub async fn get(db: &impl Conn, id: Uuid) -> Result<Client, StoreError> {
+    Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+        .and_then(to_domain)
+}
+
+/// The client and its secret hash, for the client-credentials grant.
+///
+/// # Errors
+/// Database failures; an unknown id is `Ok(None)`.
+pub async fn find_credentials(
+    db: &impl Conn,
+    id: Uuid,
+) -> Result<Option<(Client, String)>, StoreError> {
+    match Entity::find_by_id(id).one(db).await? {
+        Some(m) => {
+            let hash = m.secret_hash.clone();
+            Ok(Some((to_domain(m)?, hash)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// # Errors
+/// `NotFound` when there is no such client.
+pub async fn auth_state(db: &impl Conn, id: Uuid) -> Result<(AuthState, ScopeSet), StoreError> {
+    let (disabled, token_version, scopes) = Entity::find_by_id(id)
+        .select_only()
+        .column(Column::Disabled)
+        .column(Column::TokenVersion)
+        .column(Column::Scopes)
+        .into_tuple::<(bool, i32, String)>()
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let scopes = ScopeSet::parse(&scopes).map_err(|e| corrupt("clients.scopes", e))?;
+    Ok((
+        AuthState {
+            disabled,
+            token_version,
+        },
+        scopes,
+    ))
+}
+
+/// Clients in creation order.
+///
+/// # Errors
+/// Database failures.
+pub async fn list(
+    db: &impl Conn,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Client>, StoreError> {
+    let rows = keyset(
+        Entity::find(),
+        Column::Id,
+        Column::Id,
+        SortDir::Asc,
+        after,
+        limit,
+    )
+    .all(db)
+    .await?;
+    let clients = rows
+        .into_iter()
+        .map(to_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(clients, limit, |c| Cursor {
+        value: SortValue::Id,
+        id: c.id,
+    }))
+}
+
+/// Writes the name, scopes and disabled flag of `client`, bumping its version, and its token
+/// version when `revoke_tokens`.
+///
+/// # Errors
+/// `Stale` when the stored version is no longer `client.version`.
+pub async fn save(
+    db: &impl Conn,
+    client: &Client,
+    revoke_tokens: bool,
+    now: DateTime<Utc>,
+) -> Result<Client, StoreError> {
+    let result = Entity::update_many()
+        .col_expr(Column::Name, Expr::value(client.name.clone()))
+        .col_expr(Column::Scopes, Expr::value(client.scopes.to_string()))
+        .col_expr(Column::Disabled, Expr::value(client.disabled))
+        .col_expr(
+            Column::TokenVersion,
+            Expr::col(Column::TokenVersion).add(i32::from(revoke_tokens)),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .filter(Column::Id.eq(client.id))
+        .filter(Column::Version.eq(client.version))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::Stale);
+    }
+    get(db, client.id).await
+}
+
+/// Replaces the secret and revokes the client's tokens.
+///
+/// # Errors
+/// `NotFound` when there is no such client.
+pub async fn set_secret(
+    db: &impl Conn,
+    id: Uuid,
+    secret_hash: String,
+    now: DateTime<Utc>,
+) -> Result<Client, StoreError> {
+    let result = Entity::update_many()
+        .col_expr(Column::SecretHash, Expr::value(secret_hash))
+        .col_expr(Column::TokenVersion, Expr::col(Column::TokenVersion).add(1))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    get(db, id).await
+}
+
+/// # Errors
+/// `NotFound` when there is no such client.
+pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
+    let result = Entity::delete_by_id(id).exec(db).await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}

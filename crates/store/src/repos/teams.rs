@@ -1,0 +1,116 @@
+//! Teams.
+
+use chrono::{DateTime, Utc};
+use rapport_domain::identity::Team;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::entities::team::{self, Column, Entity};
+use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::{Conn, StoreError};
+
+/// The unique index on the team name; SQLite reports the column instead.
+pub const NAME_TAKEN: [&str; 2] = ["teams_name_key", "teams.name"];
+
+fn to_domain(m: team::Model) -> Team {
+    Team {
+        id: m.id,
+        name: m.name,
+        manager_id: m.manager_id,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        version: m.version,
+    }
+}
+
+/// # Errors
+/// `Conflict` when the name is taken (see [`NAME_TAKEN`]).
+pub async fn insert(
+    db: &impl Conn,
+    id: Uuid,
+    name: String,
+    manager_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Team, StoreError> {
+    let model = team::ActiveModel {
+        id: Set(id),
+        name: Set(name),
+        manager_id: Set(manager_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+    };
+    Ok(to_domain(
+        Entity::insert(model).exec_with_returning(db).await?,
+    ))
+}
+
+/// # Errors
+/// `NotFound` when there is no such team.
+pub async fn get(db: &impl Conn, id: Uuid) -> Result<Team, StoreError> {
+    Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(to_domain)
+        .ok_or(StoreError::NotFound)
+}
+
+/// Teams in creation order.
+///
+/// # Errors
+/// Database failures.
+pub async fn list(
+    db: &impl Conn,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Team>, StoreError> {
+    let rows = keyset(
+        Entity::find(),
+        Column::Id,
+        Column::Id,
+        SortDir::Asc,
+        after,
+        limit,
+    )
+    .all(db)
+    .await?;
+    Ok(Page::from_rows(
+        rows.into_iter().map(to_domain).collect(),
+        limit,
+        |t| Cursor {
+            value: SortValue::Id,
+            id: t.id,
+        },
+    ))
+}
+
+/// Writes the name and manager of `team`, bumping its version.
+///
+/// # Errors
+/// `Stale` when the stored version is no longer `team.version`; `Conflict` on a taken name.
+pub async fn save(db: &impl Conn, team: &Team, now: DateTime<Utc>) -> Result<Team, StoreError> {
+    let result = Entity::update_many()
+        .col_expr(Column::Name, Expr::value(team.name.clone()))
+        .col_expr(Column::ManagerId, Expr::value(team.manager_id))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .filter(Column::Id.eq(team.id))
+        .filter(Column::Version.eq(team.version))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::Stale);
+    }
+    get(db, team.id).await
+}
+
+/// # Errors
+/// `NotFound` when there is no such team.
+pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
+    let result = Entity::delete_by_id(id).exec(db).await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! User accounts.
+
+use chrono::{DateTime, Utc};
+use rapport_domain::auth::Role;
+use rapport_domain::email::Email;
+use rapport_domain::identity::User;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::entities::user::{self, Column, Entity};
+use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::{Conn, StoreError};
+
+/// The unique index on email; SQLite reports the column instead.
+pub const EMAIL_TAKEN: [&str; 2] = ["users_email_key", "users.email"];
+
+/// A user to create. The caller hashes the password.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: Uuid,
+    pub email: Email,
+    pub name: String,
+    pub role: Role,
+    pub team_id: Option<Uuid>,
+    pub password_hash: String,
+    pub must_change_password: bool,
+}
+
+/// Filters of the user list.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub role: Option<Role>,
+    pub team_id: Option<Uuid>,
+    pub disabled: Option<bool>,
+}
+
+/// What access-token checks need, read in one primary-key lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthState {
+    pub disabled: bool,
+    pub token_version: i32,
+}
+
+fn to_domain(m: user::Model) -> Result<User, StoreError> {
+    Ok(User {
+        id: m.id,
+        email: Email::parse(&m.email).map_err(|e| corrupt("users.email", e))?,
+        name: m.name,
+        role: m.role.parse().map_err(|e| corrupt("users.role", e))?,
+        team_id: m.team_id,
+        disabled: m.disabled,
+        must_change_password: m.must_change_password,
+        token_version: m.token_version,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        version: m.version,
+    })
+}
+
+/// A stored value that no longer parses: a bug or a manual edit, never the client's fault.
+pub(crate) fn corrupt(column: &str, err: impl std::fmt::Display) -> StoreError {
+    StoreError::Db(sea_orm::DbErr::Type(format!("{column}: {err}")))
+}
+
+/// # Errors
+/// `Conflict` when the email is taken (see [`EMAIL_TAKEN`]).
+pub async fn insert(db: &impl Conn, new: NewUser, now: DateTime<Utc>) -> Result<User, StoreError> {
+    let model = user::ActiveModel {
+        id: Set(new.id),
+        email: Set(new.email.into_string()),
+        name: Set(new.name),
+        role: Set(new.role.as_str().to_owned()),
+        team_id: Set(new.team_id),
+        password_hash: Set(new.password_hash),
+        must_change_password: Set(new.must_change_password),
+        disabled: Set(false),
+        token_version: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        version: Set(1),
+    };
+    to_domain(Entity::insert(model).exec_with_returning(db).await?)
+}
+
+/// # Errors
+/// `NotFound` when there is no such user.
+pub async fn get(db: &impl Conn, id: Uuid) -> Result<User, StoreError> {
+    Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+        .and_then(to_domain)
+}
+
+/// The user with this email and its password hash, for sign-in.
+///
+/// # Errors
+/// Database failures only; an unknown email is `Ok(None)`.
+pub async fn find_credentials(
+    db: &impl Conn,
+    email: &Email,
+) -> Result<Option<(User, String)>, StoreError> {
+    match Entity::find()
+        .filter(Column::Email.eq(email.as_str()))
+        .one(db)
+        .await?
+    {
+        Some(m) => {
+            let hash = m.password_hash.clone();
+            Ok(Some((to_domain(m)?, hash)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// # Errors
+/// `NotFound` when there is no such user.
+pub async fn password_hash(db: &impl Conn, id: Uuid) -> Result<String, StoreError> {
+    Entity::find_by_id(id)
+        .select_only()
+        .column(Column::PasswordHash)
+        .into_tuple::<String>()
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// # Errors
+/// `NotFound` when there is no such user.
+pub async fn auth_state(db: &impl Conn, id: Uuid) -> Result<AuthState, StoreError> {
+    let (disabled, token_version) = Entity::find_by_id(id)
+        .select_only()
+        .column(Column::Disabled)
+        .column(Column::TokenVersion)
+        .into_tuple::<(bool, i32)>()
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok(AuthState {
+        disabled,
+        token_version,
+    })
+}
+
+/// Users in creation order (ids are UUIDv7).
+///
+/// # Errors
+/// Database failures.
+pub async fn list(
+    db: &impl Conn,
+    filter: &UserFilter,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<User>, StoreError> {
+    let mut select = Entity::find();
+    if let Some(role) = filter.role {
+        select = select.filter(Column::Role.eq(role.as_str()));
+    }
+    if let Some(team_id) = filter.team_id {
+        select = select.filter(Column::TeamId.eq(team_id));
+    }
+    if let Some(disabled) = filter.disabled {
+        select = select.filter(Column::Disabled.eq(disabled));
+    }
+    let rows = keyset(select, Column::Id, Column::Id, SortDir::Asc, after, limit)
+        .all(db)
+        .await?;
+    let users = rows
+        .into_iter()
+        .map(to_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(users, limit, |u| Cursor {
+        value: SortValue::Id,
+        id: u.id,
+    }))
+}
+
+/// # Errors
+/// Database failures.
+pub async fn count(db: &impl Conn) -> Result<u64, StoreError> {
+    Ok(Entity::find().count(db).await?)
+}
+
+/// # Errors
+/// Database failures.
+pub async fn count_in_team(db: &impl Conn, team_id: Uuid) -> Result<u64, StoreError> {
+    Ok(Entity::find()
+        .filter(Column::TeamId.eq(team_id))
+        .count(db)
+        .await?)
+}
+
+/// Writes the changed profile of `user` (name, email, role, team, disabled), bumping its
+/// version, and its token version when `revoke_tokens`.
+///
+/// # Errors
+/// `Stale` when the stored version is no longer `user.version`; `Conflict` on a taken email.
+pub async fn save(
+    db: &impl Conn,
+    user: &User,
+    revoke_tokens: bool,
+    now: DateTime<Utc>,
+) -> Result<User, StoreError> {
+    let result = Entity::update_many()
+        .col_expr(Column::Email, Expr::value(user.email.as_str()))
+        .col_expr(Column::Name, Expr::value(user.name.clone()))
+        .col_expr(Column::Role, Expr::value(user.role.as_str()))
+        .col_expr(Column::TeamId, Expr::value(user.team_id))
+        .col_expr(Column::Disabled, Expr::value(user.disabled))
+        .col_expr(
+            Column::TokenVersion,
+            Expr::col(Column::TokenVersion).add(i32::from(revoke_tokens)),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .filter(Column::Id.eq(user.id))
+        .filter(Column::Version.eq(user.version))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::Stale);
+    }
+    get(db, user.id).await
+}
+
+/// Replaces the password hash and revokes every token of the user.
+///
+/// # Errors
+/// `NotFound` when there is no such user.
+pub async fn set_password(
+    db: &impl Conn,
+    id: Uuid,
+    password_hash: String,
+    must_change_password: bool,
+    now: DateTime<Utc>,
+) -> Result<User, StoreError> {
+    let result = Entity::update_many()
+        .col_expr(Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(
+            Column::MustChangePassword,
+            Expr::value(must_change_password),
+        )
+        .col_expr(Column::TokenVersion, Expr::col(Column::TokenVersion).add(1))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    get(db, id).await
+}

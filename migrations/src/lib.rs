@@ -1,0 +1,19 @@
+//! Rapport's schema. Each migration runs on SQLite and PostgreSQL; backend-specific parts
+//! (full-text search) branch on the backend inside the migration.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261129_000001_identity;
+mod m20261129_000002_audit;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261129_000001_identity::Migration),
+            Box::new(m20261129_000002_audit::Migration),
+        ]
+    }
+}

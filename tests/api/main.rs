@@ -1,0 +1,14 @@
+//! Black-box API tests. Each test runs twice: `<name>::sqlite` and `<name>::postgres`.
+
+// The test bodies are plain async fns the generated `#[test]`s call: clippy does not see them
+// as tests.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod audit;
+mod auth;
+mod clients;
+mod http;
+mod operations;
+mod teams;
+mod tokens;
+mod users;

@@ -1,0 +1,85 @@
+//! Checks over every operation of the OpenAPI document: each one is guarded, and a token
+//! without its scope is refused. A route added without its guard fails here.
+
+use rapport_tests::{TestApp, backend_tests};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+backend_tests!(
+    every_operation_refuses_anonymous_callers,
+    every_scoped_operation_refuses_a_token_without_its_scope
+);
+
+/// Public on purpose: the token endpoints, health, metrics.
+const PUBLIC: [&str; 2] = ["/v1/auth/token", "/v1/auth/revoke"];
+
+fn operations(doc: &Value) -> Vec<(Method, String, Vec<String>)> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/v1") || PUBLIC.contains(&path.as_str()) {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let scopes = op["security"][0]["oauth2"]
+                .as_array()
+                .map(|s| {
+                    s.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let concrete = path.replace("{id}", &uuid::Uuid::now_v7().to_string());
+            ops.push((method, concrete, scopes));
+        }
+    }
+    assert!(ops.len() > 10, "the document lists the operations");
+    ops
+}
+
+async fn every_operation_refuses_anonymous_callers(app: TestApp) {
+    let doc = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    for (method, path, _) in operations(&doc) {
+        let reply = app.call(method.clone(), &path, None, Some(json!({}))).await;
+        assert_eq!(
+            reply.status, 401,
+            "{method} {path} answered {} without a token",
+            reply.status
+        );
+    }
+}
+
+async fn every_scoped_operation_refuses_a_token_without_its_scope(app: TestApp) {
+    let doc = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let no_scopes = app.client_token(&[]).await;
+    for (method, path, scopes) in operations(&doc) {
+        if scopes.is_empty() {
+            continue;
+        }
+        let reply = app
+            .call(method.clone(), &path, Some(&no_scopes), Some(json!({})))
+            .await;
+        assert_eq!(
+            reply.status, 403,
+            "{method} {path} answered {} to a token without {scopes:?}",
+            reply.status
+        );
+        assert_eq!(reply.body["required_scope"], scopes[0], "{method} {path}");
+    }
+}

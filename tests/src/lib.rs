@@ -1,0 +1,393 @@
+//! Black-box test helpers: the real server on a random port, against a fresh SQLite file or a
+//! fresh PostgreSQL database, driven over HTTP like any client.
+
+// A test harness: a failed expectation is a failed test, so panicking is the point.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+pub mod pg;
+pub mod proxy;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rapport_domain::clock::ShiftedClock;
+use rapport_server::config::{ConfigArgs, Settings};
+use rapport_server::startup::Application;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// The JWT secret of test servers, so tests can forge tokens.
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+pub const ADMIN_EMAIL: &str = "admin@rapport.test";
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+/// The password of users that [`TestApp::user`] creates.
+pub const USER_PASSWORD: &str = "user-password-for-tests";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running server with its own database.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: ShiftedClock,
+    pub backend: Backend,
+    handle: actix_web::dev::ServerHandle,
+    _data_dir: TempDir,
+    database: Option<pg::TestDatabase>,
+}
+
+/// A user made for a test, with its token.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: Uuid,
+    pub email: String,
+    pub token: String,
+}
+
+/// A response, read.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The field paths of a validation problem.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errs| {
+                errs.iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self
+    }
+
+    /// Asserts an RFC 9457 problem with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) -> &Self {
+        self.assert_status(status);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.body
+        );
+        assert_eq!(self.body["code"], code, "{}", self.body);
+        assert_eq!(self.body["status"], status, "{}", self.body);
+        assert!(
+            self.body["request_id"].is_string(),
+            "no request_id: {}",
+            self.body
+        );
+        self
+    }
+}
+
+/// A temporary folder, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(format!("rapport-test-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Default for TempDir {
+    fn default() -> Self {
+        TempDir::new()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Settings of a test server; `database_url` is filled in by [`TestApp::spawn_with`].
+pub fn test_args(data_dir: &TempDir) -> ConfigArgs {
+    ConfigArgs {
+        bind: Some("127.0.0.1:0".into()),
+        data_dir: Some(data_dir.0.clone()),
+        jwt_secret: Some(JWT_SECRET.into()),
+        admin_email: Some(ADMIN_EMAIL.into()),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        log: Some(std::env::var("RAPPORT_TEST_LOG").unwrap_or_else(|_| "error".into())),
+        workers: Some(2),
+        ..ConfigArgs::default()
+    }
+}
+
+impl TestApp {
+    /// A server with default test settings.
+    pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    /// A server with settings changed by `adjust` (the database URL is already set).
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut ConfigArgs)) -> TestApp {
+        let data_dir = TempDir::new();
+        let mut args = test_args(&data_dir);
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let db = pg::TestDatabase::create().await;
+                args.database_url = Some(db.url.clone());
+                Some(db)
+            }
+        };
+        adjust(&mut args);
+        let settings = Settings::load(&args).expect("test settings");
+        rapport_server::telemetry::init(&settings.log, false);
+        let clock = ShiftedClock::default();
+        let app = Application::build(&settings, Arc::new(clock.clone()))
+            .await
+            .expect("server starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run());
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            clock,
+            backend,
+            handle,
+            _data_dir: data_dir,
+            database,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request with an optional bearer token and JSON body, and reads the answer.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Signs in with the password grant.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Reply {
+        self.call(
+            Method::POST,
+            "/v1/auth/token",
+            None,
+            Some(json!({"grant_type": "password", "username": email, "password": password})),
+        )
+        .await
+    }
+
+    /// The first admin's access token.
+    pub async fn admin_token(&self) -> String {
+        let reply = self.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        reply.assert_status(200);
+        reply.body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// Creates a user with `role` (and team) through the API and signs it in.
+    pub async fn user(&self, role: &str, team_id: Option<Uuid>) -> TestUser {
+        let admin = self.admin_token().await;
+        let email = format!("{role}.{}@rapport.test", Uuid::now_v7().simple());
+        let created = self
+            .post(
+                "/v1/users",
+                &admin,
+                json!({"email": email, "name": format!("Test {role}"), "role": role, "team_id": team_id, "password": USER_PASSWORD}),
+            )
+            .await;
+        created.assert_status(201);
+        let id = created.body["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("user id");
+        let signed_in = self.sign_in(&email, USER_PASSWORD).await;
+        signed_in.assert_status(200);
+        let token = signed_in.body["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        TestUser { id, email, token }
+    }
+
+    /// Creates a team through the API.
+    pub async fn team(&self, name: &str) -> Uuid {
+        let admin = self.admin_token().await;
+        let reply = self.post("/v1/teams", &admin, json!({"name": name})).await;
+        reply.assert_status(201);
+        reply.body["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("team id")
+    }
+
+    /// Creates an integration client with `scopes` and gets a client-credentials token.
+    pub async fn client_token(&self, scopes: &[&str]) -> String {
+        let admin = self.admin_token().await;
+        let created = self
+            .post(
+                "/v1/clients",
+                &admin,
+                json!({"name": "test client", "scopes": scopes}),
+            )
+            .await;
+        created.assert_status(201);
+        let reply = self
+            .call(
+                Method::POST,
+                "/v1/auth/token",
+                None,
+                Some(json!({
+                    "grant_type": "client_credentials",
+                    "client_id": created.body["client_id"],
+                    "client_secret": created.body["client_secret"],
+                })),
+            )
+            .await;
+        reply.assert_status(200);
+        reply.body["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    /// Counts audit events about one entity (through the API, as an admin).
+    pub async fn audit_count(&self, entity_id: &str) -> usize {
+        let admin = self.admin_token().await;
+        let reply = self
+            .get(
+                &format!("/v1/audit-events?entity_id={entity_id}&limit=200"),
+                &admin,
+            )
+            .await;
+        reply.assert_status(200);
+        reply.body["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .filter(|e| e["action"] != "sign_in")
+            .count()
+    }
+}
+
+/// Reads a response: status, headers and JSON body (`Null` when empty, a string when not
+/// JSON).
+pub async fn read(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop the server before its database goes away.
+        let handle = self.handle.clone();
+        let database = self.database.take();
+        std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                handle.stop(false).await;
+                if let Some(db) = database {
+                    db.drop_now().await;
+                }
+            });
+        })
+        .join()
+        .ok();
+    }
+}
+
+/// Generates one test per backend from `async fn name(app: TestApp)`:
+/// `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::TestApp::spawn($crate::Backend::Sqlite).await).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::TestApp::spawn($crate::Backend::Postgres).await).await;
+                }
+            }
+        )*
+    };
+}
