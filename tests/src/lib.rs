@@ -4,8 +4,9 @@
 // A test harness: a failed expectation is a failed test, so panicking is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-pub mod pg;
 pub mod proxy;
+
+pub use rapport_testdb as pg;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,5 +1,9 @@
 //! Fresh PostgreSQL databases for tests: a template migrated once per build, and a
-//! `CREATE DATABASE ... TEMPLATE` per test, dropped afterwards.
+//! `CREATE DATABASE ... TEMPLATE` per test, dropped afterwards. Used by the store's tests and
+//! the black-box API tests.
+
+// A test harness: a failed expectation is a failed test, so panicking is the point.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use rapport_migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
@@ -150,5 +154,56 @@ impl TestDatabase {
             ))
             .await;
         conn.close().await.ok();
+    }
+}
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, migrated database of either backend, removed by [`FreshDb::drop_now`].
+pub struct FreshDb {
+    pub url: String,
+    postgres: Option<TestDatabase>,
+    sqlite_dir: Option<std::path::PathBuf>,
+}
+
+impl FreshDb {
+    pub async fn create(backend: Backend) -> FreshDb {
+        match backend {
+            Backend::Postgres => {
+                let db = TestDatabase::create().await;
+                FreshDb {
+                    url: db.url.clone(),
+                    postgres: Some(db),
+                    sqlite_dir: None,
+                }
+            }
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("rapport-testdb-{}", Uuid::now_v7()));
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.join("test.db").display());
+                let conn = Database::connect(&url).await.expect("open sqlite");
+                Migrator::up(&conn, None).await.expect("migrate sqlite");
+                conn.close().await.ok();
+                FreshDb {
+                    url,
+                    postgres: None,
+                    sqlite_dir: Some(dir),
+                }
+            }
+        }
+    }
+
+    pub async fn drop_now(self) {
+        if let Some(db) = self.postgres {
+            db.drop_now().await;
+        }
+        if let Some(dir) = self.sqlite_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

@@ -1,0 +1,382 @@
+//! Repository tests, each on SQLite and PostgreSQL (`<name>::sqlite`, `<name>::postgres`).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use chrono::{Duration, Utc};
+use rapport_domain::audit::AuditEvent;
+use rapport_domain::auth::Role;
+use rapport_domain::clock::{Clock, SystemClock};
+use rapport_domain::email::Email;
+use rapport_domain::identity::Actor;
+use rapport_store::repos::audit::{self, AuditFilter};
+use rapport_store::repos::{refresh_tokens, teams, users};
+use rapport_store::{DbOptions, Store, StoreError};
+use rapport_testdb::{Backend, FreshDb};
+use uuid::Uuid;
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() { super::run(rapport_testdb::Backend::Sqlite, super::$name).await }
+            #[tokio::test]
+            async fn postgres() { super::run(rapport_testdb::Backend::Postgres, super::$name).await }
+        }
+    )*};
+}
+
+async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let db = FreshDb::create(backend).await;
+    let store = Store::connect(&DbOptions::new(db.url.clone()))
+        .await
+        .unwrap();
+    test(store.clone()).await;
+    store.close().await.unwrap();
+    db.drop_now().await;
+}
+
+both!(
+    users_round_trip_and_refuse_a_taken_email,
+    saves_are_refused_when_stale,
+    password_changes_revoke_tokens,
+    user_lists_page_by_keyset,
+    audit_events_roll_back_with_their_write,
+    audit_lists_newest_first_and_filter,
+    refresh_tokens_are_used_once,
+    refresh_tokens_purge_when_expired,
+    teams_refuse_a_taken_name,
+);
+
+fn new_user(email: &str, role: Role) -> users::NewUser {
+    users::NewUser {
+        id: Uuid::now_v7(),
+        email: Email::parse(email).unwrap(),
+        name: "Test".into(),
+        role,
+        team_id: None,
+        password_hash: "$argon2id$placeholder".into(),
+        must_change_password: false,
+    }
+}
+
+fn event(entity_id: Uuid, action: &str) -> AuditEvent {
+    AuditEvent {
+        id: Uuid::now_v7(),
+        occurred_at: SystemClock.now(),
+        actor: Actor::System,
+        entity_type: "user".into(),
+        entity_id,
+        action: action.into(),
+        request_id: Some("req-1".into()),
+        ip: None,
+        changes: serde_json::json!({"name": {"before": null, "after": "Test"}}),
+    }
+}
+
+async fn users_round_trip_and_refuse_a_taken_email(store: Store) {
+    let now = SystemClock.now();
+    let user = users::insert(
+        store.conn(),
+        new_user("a@rapport.test", Role::SalesRep),
+        now,
+    )
+    .await
+    .unwrap();
+    let got = users::get(store.conn(), user.id).await.unwrap();
+    assert_eq!(got, user);
+    assert_eq!(got.created_at, now, "times keep microsecond precision");
+    let (found, hash) =
+        users::find_credentials(store.conn(), &Email::parse("A@rapport.test").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(found.id, user.id);
+    assert_eq!(hash, "$argon2id$placeholder");
+    let err = users::insert(store.conn(), new_user("a@rapport.test", Role::Admin), now)
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict_on(&users::EMAIL_TAKEN), "{err}");
+    assert!(matches!(
+        users::get(store.conn(), Uuid::now_v7()).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn saves_are_refused_when_stale(store: Store) {
+    let now = SystemClock.now();
+    let user = users::insert(
+        store.conn(),
+        new_user("s@rapport.test", Role::SalesRep),
+        now,
+    )
+    .await
+    .unwrap();
+    let mut changed = user.clone();
+    changed.name = "Changed".into();
+    let saved = users::save(store.conn(), &changed, false, now)
+        .await
+        .unwrap();
+    assert_eq!(saved.version, 2);
+    assert_eq!(saved.token_version, user.token_version);
+    // `changed` still says version 1: someone else saved in between.
+    assert!(matches!(
+        users::save(store.conn(), &changed, false, now).await,
+        Err(StoreError::Stale)
+    ));
+    let revoked = users::save(store.conn(), &saved, true, now).await.unwrap();
+    assert_eq!(revoked.token_version, user.token_version + 1);
+}
+
+async fn password_changes_revoke_tokens(store: Store) {
+    let now = SystemClock.now();
+    let user = users::insert(store.conn(), new_user("p@rapport.test", Role::Auditor), now)
+        .await
+        .unwrap();
+    let before = users::auth_state(store.conn(), user.id).await.unwrap();
+    users::set_password(store.conn(), user.id, "$new".into(), true, now)
+        .await
+        .unwrap();
+    let after = users::auth_state(store.conn(), user.id).await.unwrap();
+    assert_eq!(after.token_version, before.token_version + 1);
+    assert_eq!(
+        users::password_hash(store.conn(), user.id).await.unwrap(),
+        "$new"
+    );
+}
+
+async fn user_lists_page_by_keyset(store: Store) {
+    let now = SystemClock.now();
+    for i in 0..7 {
+        let role = if i % 2 == 0 {
+            Role::SalesRep
+        } else {
+            Role::Marketing
+        };
+        users::insert(
+            store.conn(),
+            new_user(&format!("u{i}@rapport.test"), role),
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    let filter = users::UserFilter {
+        role: Some(Role::SalesRep),
+        ..Default::default()
+    };
+    let first = users::list(store.conn(), &filter, None, 3).await.unwrap();
+    assert_eq!(first.items.len(), 3);
+    let second = users::list(store.conn(), &filter, first.next.clone(), 3)
+        .await
+        .unwrap();
+    assert_eq!(second.items.len(), 1);
+    assert!(second.next.is_none());
+    assert!(
+        first
+            .items
+            .iter()
+            .chain(&second.items)
+            .all(|u| u.role == Role::SalesRep)
+    );
+    assert!(
+        first.items.last().unwrap().id < second.items[0].id,
+        "ordered by id"
+    );
+}
+
+async fn audit_events_roll_back_with_their_write(store: Store) {
+    let now = SystemClock.now();
+    let tx = store.begin().await.unwrap();
+    let user = users::insert(&tx, new_user("r@rapport.test", Role::SalesRep), now)
+        .await
+        .unwrap();
+    audit::record(&tx, event(user.id, "create")).await.unwrap();
+    drop(tx); // rolled back: a failure after the audit insert
+    let filter = AuditFilter {
+        entity_id: Some(user.id),
+        ..Default::default()
+    };
+    assert_eq!(audit::count(store.conn(), &filter).await.unwrap(), 0);
+    assert!(matches!(
+        users::get(store.conn(), user.id).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let tx = store.begin().await.unwrap();
+    let user = users::insert(&tx, new_user("r@rapport.test", Role::SalesRep), now)
+        .await
+        .unwrap();
+    audit::record(&tx, event(user.id, "create")).await.unwrap();
+    rapport_store::commit(tx).await.unwrap();
+    let filter = AuditFilter {
+        entity_id: Some(user.id),
+        ..Default::default()
+    };
+    assert_eq!(audit::count(store.conn(), &filter).await.unwrap(), 1);
+}
+
+async fn audit_lists_newest_first_and_filter(store: Store) {
+    let entity = Uuid::now_v7();
+    for action in ["create", "update", "update", "delete"] {
+        audit::record(store.conn(), event(entity, action))
+            .await
+            .unwrap();
+    }
+    audit::record(store.conn(), event(Uuid::now_v7(), "create"))
+        .await
+        .unwrap();
+    let filter = AuditFilter {
+        entity_id: Some(entity),
+        ..Default::default()
+    };
+    let page = audit::list(store.conn(), &filter, None, 3).await.unwrap();
+    let actions: Vec<_> = page.items.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["delete", "update", "update"]);
+    let rest = audit::list(store.conn(), &filter, page.next, 3)
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items[0].action, "create");
+    let updates = AuditFilter {
+        action: Some("update".into()),
+        ..Default::default()
+    };
+    assert_eq!(audit::count(store.conn(), &updates).await.unwrap(), 2);
+    let future = AuditFilter {
+        from: Some(Utc::now() + Duration::hours(1)),
+        ..Default::default()
+    };
+    assert_eq!(audit::count(store.conn(), &future).await.unwrap(), 0);
+}
+
+async fn refresh_tokens_are_used_once(store: Store) {
+    let now = SystemClock.now();
+    let user = users::insert(
+        store.conn(),
+        new_user("t@rapport.test", Role::SalesRep),
+        now,
+    )
+    .await
+    .unwrap();
+    let family = Uuid::now_v7();
+    let token = refresh_tokens::insert(
+        store.conn(),
+        "h1".into(),
+        family,
+        user.id,
+        "".into(),
+        now + Duration::days(1),
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(
+        refresh_tokens::mark_used(store.conn(), token.id, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !refresh_tokens::mark_used(store.conn(), token.id, now)
+            .await
+            .unwrap(),
+        "second use loses"
+    );
+    refresh_tokens::insert(
+        store.conn(),
+        "h2".into(),
+        family,
+        user.id,
+        "".into(),
+        now + Duration::days(1),
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        refresh_tokens::revoke_family(store.conn(), family, now)
+            .await
+            .unwrap(),
+        2
+    );
+    let stored = refresh_tokens::find_by_hash(store.conn(), "h2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.revoked_at.is_some());
+}
+
+async fn refresh_tokens_purge_when_expired(store: Store) {
+    let now = SystemClock.now();
+    let user = users::insert(
+        store.conn(),
+        new_user("x@rapport.test", Role::SalesRep),
+        now,
+    )
+    .await
+    .unwrap();
+    let family = Uuid::now_v7();
+    refresh_tokens::insert(
+        store.conn(),
+        "old".into(),
+        family,
+        user.id,
+        "".into(),
+        now - Duration::days(3),
+        now,
+    )
+    .await
+    .unwrap();
+    refresh_tokens::insert(
+        store.conn(),
+        "new".into(),
+        family,
+        user.id,
+        "".into(),
+        now + Duration::days(3),
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        refresh_tokens::purge_expired(store.conn(), now - Duration::days(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        refresh_tokens::find_by_hash(store.conn(), "old")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        refresh_tokens::find_by_hash(store.conn(), "new")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn teams_refuse_a_taken_name(store: Store) {
+    let now = SystemClock.now();
+    teams::insert(store.conn(), Uuid::now_v7(), "East".into(), None, now)
+        .await
+        .unwrap();
+    let err = teams::insert(store.conn(), Uuid::now_v7(), "East".into(), None, now)
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict_on(&teams::NAME_TAKEN), "{err}");
+}
+
+/// An unreachable PostgreSQL is "unavailable", not a bug.
+#[tokio::test]
+async fn unreachable_database_is_unavailable() {
+    let mut options = DbOptions::new("postgresql://postgres@127.0.0.1:1/none");
+    options.acquire_timeout = std::time::Duration::from_millis(500);
+    let err = Store::connect(&options).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}
