@@ -5,6 +5,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261129_000001_identity;
 mod m20261129_000002_audit;
+mod m20261129_000003_customers;
+mod m20261129_000004_idempotency;
 
 pub struct Migrator;
 
@@ -14,6 +16,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261129_000001_identity::Migration),
             Box::new(m20261129_000002_audit::Migration),
+            Box::new(m20261129_000003_customers::Migration),
+            Box::new(m20261129_000004_idempotency::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::error::ApiError;
 use crate::extract::path_config;
+use crate::middleware::idempotency::idempotency;
 use crate::middleware::problem::render_problems;
 use crate::middleware::request_id::request_id;
 use crate::middleware::telemetry::{Metrics, telemetry};
@@ -39,7 +40,8 @@ pub fn app(
         .app_data(openapi)
         .app_data(path_config())
         // Outermost last: the request id exists before telemetry logs it and before problems
-        // quote it.
+        // quote it; idempotency sits inside, so its refusals are problems too.
+        .wrap(from_fn(idempotency))
         .wrap(from_fn(render_problems))
         .wrap(from_fn(telemetry))
         .wrap(from_fn(request_id))

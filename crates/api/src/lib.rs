@@ -13,6 +13,7 @@ pub mod pagination;
 pub mod patch;
 pub mod respond;
 pub mod routes;
+pub mod schemas;
 pub mod state;
 
 pub use error::ApiError;

@@ -42,6 +42,11 @@ OAuth2 scopes it needs.",
         (name = "users", description = "User accounts (users:write)"),
         (name = "teams", description = "Teams and their managers"),
         (name = "clients", description = "Integration clients with OAuth2 client credentials (users:write)"),
+        (name = "customers", description = "Customers: standardized fields, ownership, lifecycle, search, duplicates and merges"),
+        (name = "contacts", description = "The people at a customer"),
+        (name = "activities", description = "Recorded interactions: calls, emails, meetings, visits, chats, notes"),
+        (name = "tasks", description = "Follow-ups assigned to users"),
+        (name = "privacy", description = "Export and erasure of a customer's personal data (customers:privacy)"),
         (name = "audit", description = "The audit trail (audit:read)"),
         (name = "operations", description = "Health checks and metrics for operators")
     )
@@ -142,6 +147,19 @@ fn add_problem_responses(doc: &mut Value) {
     }
     if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
         components.insert("responses".into(), Value::Object(defined));
+        components.insert(
+            "parameters".into(),
+            json!({"IdempotencyKey": {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": false,
+                "description": "Makes the POST safe to retry: the same key and body within 24 hours answer the first \
+answer again (same status, same id, with `Idempotent-Replayed: true`); the same key with another body is 422 \
+`idempotency_key_reused`. Keys are per caller. Secrets shown once (one-time passwords, client secrets) are \
+`null` in a replay.",
+                "schema": {"type": "string", "maxLength": 255}
+            }}),
+        );
     }
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
@@ -155,6 +173,12 @@ fn add_problem_responses(doc: &mut Value) {
                 continue;
             };
             let implied = implied_problems(path, method, op);
+            if method == "post" && path.starts_with("/v1") && !path.starts_with("/v1/auth/") {
+                let params = op.entry("parameters").or_insert_with(|| json!([]));
+                if let Some(params) = params.as_array_mut() {
+                    params.push(json!({"$ref": "#/components/parameters/IdempotencyKey"}));
+                }
+            }
             let responses = op.entry("responses").or_insert_with(|| json!({}));
             let Some(responses) = responses.as_object_mut() else {
                 continue;

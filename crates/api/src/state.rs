@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use rapport_domain::clock::Clock;
+use rapport_domain::customer::LeadFollowUp;
+use rapport_domain::phone::Region;
 use rapport_store::Store;
 
 use crate::auth::jwt::JwtKeys;
@@ -15,8 +17,10 @@ pub struct ApiSettings {
     pub access_token_ttl_secs: i64,
     /// Lifetime of a refresh token.
     pub refresh_token_ttl_secs: i64,
-    /// Region for phone numbers written without a country code (ISO 3166-1 alpha-2).
-    pub default_region: String,
+    /// Region for phone numbers written without a country code.
+    pub default_region: Region,
+    /// How soon a new lead must be contacted.
+    pub lead_follow_up: LeadFollowUp,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
 }
@@ -26,7 +30,9 @@ impl Default for ApiSettings {
         ApiSettings {
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
-            default_region: "US".into(),
+            default_region: Region::parse("US")
+                .unwrap_or_else(|_| unreachable!("US has phone numbers")),
+            lead_follow_up: LeadFollowUp::default(),
             max_body_bytes: AppState::DEFAULT_BODY_LIMIT,
         }
     }

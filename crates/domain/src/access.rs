@@ -79,3 +79,117 @@ mod tests {
         }
     }
 }
+
+/// Why an owner or team assignment is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssignmentRefusal {
+    /// Only sales managers and admins reassign customers (403).
+    NotPermitted,
+    /// The value lies outside what the caller may give (422 naming the field).
+    OutsideTeam,
+}
+
+/// Who sets an owner or team: a user with its role and team, or an integration client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assigner {
+    pub role: crate::auth::Role,
+    pub user_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+}
+
+impl Assigner {
+    /// May the caller make `owner` (a user in `owner_team`) the owner of a customer? A sales
+    /// rep owns what it creates and reassigns nothing; a sales manager assigns within its
+    /// team; other writers (admins, integrations) assign freely.
+    ///
+    /// # Errors
+    /// The refusal.
+    pub fn may_assign_owner(
+        self,
+        owner: Uuid,
+        owner_team: Option<Uuid>,
+    ) -> Result<(), AssignmentRefusal> {
+        match self.role {
+            Role::SalesRep if Some(owner) != self.user_id => Err(AssignmentRefusal::NotPermitted),
+            Role::SalesManager if owner_team.is_none() || owner_team != self.team_id => {
+                Err(AssignmentRefusal::OutsideTeam)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// May the caller put a customer in `team`? Sales reps and managers keep customers in
+    /// their own team (or none, for a rep without one).
+    ///
+    /// # Errors
+    /// `OutsideTeam`.
+    pub fn may_assign_team(self, team: Option<Uuid>) -> Result<(), AssignmentRefusal> {
+        match self.role {
+            Role::SalesRep | Role::SalesManager if team != self.team_id => {
+                Err(AssignmentRefusal::OutsideTeam)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod assignment_tests {
+    use super::*;
+
+    #[test]
+    fn reps_own_what_they_create_and_reassign_nothing() {
+        let me = Uuid::now_v7();
+        let team = Some(Uuid::now_v7());
+        let rep = Assigner {
+            role: Role::SalesRep,
+            user_id: Some(me),
+            team_id: team,
+        };
+        assert_eq!(rep.may_assign_owner(me, team), Ok(()));
+        assert_eq!(
+            rep.may_assign_owner(Uuid::now_v7(), team),
+            Err(AssignmentRefusal::NotPermitted)
+        );
+        assert_eq!(rep.may_assign_team(team), Ok(()));
+        assert_eq!(
+            rep.may_assign_team(Some(Uuid::now_v7())),
+            Err(AssignmentRefusal::OutsideTeam)
+        );
+    }
+
+    #[test]
+    fn managers_assign_within_their_team() {
+        let team = Some(Uuid::now_v7());
+        let manager = Assigner {
+            role: Role::SalesManager,
+            user_id: Some(Uuid::now_v7()),
+            team_id: team,
+        };
+        assert_eq!(manager.may_assign_owner(Uuid::now_v7(), team), Ok(()));
+        assert_eq!(
+            manager.may_assign_owner(Uuid::now_v7(), Some(Uuid::now_v7())),
+            Err(AssignmentRefusal::OutsideTeam)
+        );
+        assert_eq!(
+            manager.may_assign_owner(Uuid::now_v7(), None),
+            Err(AssignmentRefusal::OutsideTeam)
+        );
+    }
+
+    #[test]
+    fn admins_and_integrations_assign_freely() {
+        for role in [Role::Admin, Role::Integration] {
+            let a = Assigner {
+                role,
+                user_id: None,
+                team_id: None,
+            };
+            assert_eq!(
+                a.may_assign_owner(Uuid::now_v7(), Some(Uuid::now_v7())),
+                Ok(())
+            );
+            assert_eq!(a.may_assign_team(Some(Uuid::now_v7())), Ok(()));
+        }
+    }
+}

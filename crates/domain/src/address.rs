@@ -11,7 +11,8 @@ pub type AddressLine = Name<200>;
 pub type PostalCode = Name<20>;
 
 /// A postal address. `line1`, `city` and `country` are required.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Address {
     pub label: AddressLabel,
     pub line1: AddressLine,

@@ -64,6 +64,8 @@ impl AsRef<str> for CountryCode {
     }
 }
 
+crate::serde_str::serde_as_str!(CountryCode, CountryCode::parse);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,6 +57,8 @@ impl AsRef<str> for Email {
     }
 }
 
+crate::serde_str::serde_as_str!(Email, Email::parse);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,6 +68,8 @@ macro_rules! string_enum {
                 Self::parse(s)
             }
         }
+
+        crate::serde_str::serde_as_str!($name, $name::parse);
     };
 }
 

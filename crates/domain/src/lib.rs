@@ -5,12 +5,16 @@
 //! the time in), so every rule is a unit test away.
 
 pub mod access;
+pub mod activity;
 pub mod address;
 pub mod audit;
 pub mod auth;
 pub mod clock;
+pub mod contact;
 pub mod country;
 pub mod currency;
+pub mod customer;
+pub mod dedupe;
 pub mod email;
 pub mod enums;
 pub mod identity;
@@ -20,6 +24,8 @@ pub mod name;
 pub mod password;
 pub mod phone;
 pub mod registration_number;
+pub mod search;
+mod serde_str;
 pub mod tag;
 pub mod validation;
 pub mod web_url;

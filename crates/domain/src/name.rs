@@ -49,6 +49,19 @@ impl<const MAX: usize> fmt::Display for Name<MAX> {
     }
 }
 
+impl<const MAX: usize> serde::Serialize for Name<MAX> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de, const MAX: usize> serde::Deserialize<'de> for Name<MAX> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+        Name::parse(&text).map_err(|e| serde::de::Error::custom(format!("`{text}`: {e}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

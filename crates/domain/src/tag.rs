@@ -76,6 +76,8 @@ pub fn parse_tags(inputs: &[String], field: &str, errors: &mut Errors) -> Vec<Ta
     tags
 }
 
+crate::serde_str::serde_as_str!(Tag, Tag::parse);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,6 +83,8 @@ impl AsRef<str> for WebUrl {
     }
 }
 
+crate::serde_str::serde_as_str!(WebUrl, WebUrl::parse);
+
 #[cfg(test)]
 mod tests {
     use super::*;

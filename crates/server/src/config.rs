@@ -60,6 +60,9 @@ pub struct ConfigArgs {
     /// Region for phone numbers written without a country code [default: US]
     #[arg(long, env = "RAPPORT_DEFAULT_REGION", global = true)]
     pub default_region: Option<String>,
+    /// Hours within which a new lead must be contacted [default: 24]
+    #[arg(long, env = "RAPPORT_LEAD_FOLLOW_UP_HOURS", global = true)]
+    pub lead_follow_up_hours: Option<i64>,
     /// Log filter, e.g. `info` or `rapport=debug,info` [default: info]
     #[arg(long, env = "RAPPORT_LOG", global = true)]
     pub log: Option<String>,
@@ -93,6 +96,7 @@ struct FileConfig {
     admin_email: Option<String>,
     admin_password: Option<String>,
     default_region: Option<String>,
+    lead_follow_up_hours: Option<i64>,
     log: Option<String>,
     log_format: Option<String>,
     db_max_connections: Option<u32>,
@@ -153,7 +157,8 @@ pub struct Settings {
     pub access_token_ttl: i64,
     pub refresh_token_ttl: i64,
     pub admin: AdminSeed,
-    pub default_region: String,
+    pub default_region: rapport_domain::phone::Region,
+    pub lead_follow_up_hours: i64,
     pub log: String,
     pub log_json: bool,
     pub db_max_connections: Option<u32>,
@@ -278,15 +283,23 @@ impl Settings {
             .clone()
             .or(file.default_region)
             .unwrap_or_else(|| "US".into());
-        let default_region = rapport_domain::phone::Region::parse(&default_region)
-            .map_err(|_| {
+        let default_region =
+            rapport_domain::phone::Region::parse(&default_region).map_err(|_| {
                 invalid(
                     "RAPPORT_DEFAULT_REGION",
                     format!("`{default_region}` is not a region with phone numbers"),
                 )
-            })?
-            .as_str()
-            .to_owned();
+            })?;
+        let lead_follow_up_hours = args
+            .lead_follow_up_hours
+            .or(file.lead_follow_up_hours)
+            .unwrap_or(24);
+        if !(1..=24 * 365).contains(&lead_follow_up_hours) {
+            return Err(invalid(
+                "RAPPORT_LEAD_FOLLOW_UP_HOURS",
+                "must be 1 to 8760 hours",
+            ));
+        }
         let log_format = args
             .log_format
             .clone()
@@ -326,6 +339,7 @@ impl Settings {
             refresh_token_ttl,
             admin,
             default_region,
+            lead_follow_up_hours,
             log: args
                 .log
                 .clone()
@@ -407,7 +421,8 @@ mod tests {
         assert!(s.uses_sqlite());
         assert!(s.database_url.contains("rapport.db"));
         assert!(matches!(s.jwt, JwtKeySource::Generated));
-        assert_eq!(s.default_region, "US");
+        assert_eq!(s.default_region.as_str(), "US");
+        assert_eq!(s.lead_follow_up_hours, 24);
     }
 
     #[test]
@@ -466,7 +481,7 @@ mod tests {
         };
         let s = Settings::load(&args).unwrap();
         assert_eq!(s.bind.port(), 9001);
-        assert_eq!(s.default_region, "CN");
+        assert_eq!(s.default_region.as_str(), "CN");
         std::fs::write(&path, "bnid = \"x\"\n").unwrap();
         let err = Settings::load(&ConfigArgs {
             config: Some(path),

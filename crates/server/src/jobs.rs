@@ -7,13 +7,14 @@ use std::time::Duration;
 use chrono::Duration as Span;
 use rapport_domain::clock::Clock;
 use rapport_store::Store;
-use rapport_store::repos::refresh_tokens;
+use rapport_store::repos::{idempotency, refresh_tokens};
 use tokio::task::JoinHandle;
 
 /// How often maintenance runs.
 const EVERY: Duration = Duration::from_secs(15 * 60);
 
-/// Starts the maintenance loop: purging refresh tokens expired for a day.
+/// Starts the maintenance loop: purging refresh tokens expired for a day and idempotency keys
+/// past their 24 hours.
 pub fn spawn(store: Store, clock: Arc<dyn Clock>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(EVERY);
@@ -24,6 +25,11 @@ pub fn spawn(store: Store, clock: Arc<dyn Clock>) -> JoinHandle<()> {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "expired refresh tokens purged"),
                 Err(e) => tracing::warn!(error = %e, "purging refresh tokens failed; will retry"),
+            }
+            match idempotency::purge_expired(store.conn(), clock.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "expired idempotency keys purged"),
+                Err(e) => tracing::warn!(error = %e, "purging idempotency keys failed; will retry"),
             }
         }
     })

@@ -11,6 +11,7 @@ use rapport_api::auth::rate_limit::{LoginLimiter, LoginQuota};
 use rapport_api::middleware::telemetry::Metrics;
 use rapport_api::{ApiSettings, AppState};
 use rapport_domain::clock::Clock;
+use rapport_domain::customer::LeadFollowUp;
 use rapport_store::Store;
 use tokio::task::JoinHandle;
 
@@ -47,7 +48,10 @@ impl Application {
             settings: ApiSettings {
                 access_token_ttl_secs: settings.access_token_ttl,
                 refresh_token_ttl_secs: settings.refresh_token_ttl,
-                default_region: settings.default_region.clone(),
+                default_region: settings.default_region,
+                lead_follow_up: LeadFollowUp {
+                    hours: settings.lead_follow_up_hours,
+                },
                 max_body_bytes: settings.max_body_bytes,
             },
             login_limiter: LoginLimiter::new(LoginQuota::default()),

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use rapport_domain::access::Visibility;
+use rapport_domain::access::{Assigner, Visibility};
 use rapport_domain::auth::{Role, Scope, ScopeSet};
 use rapport_domain::identity::Actor;
 use rapport_store::StoreError;
@@ -70,6 +70,22 @@ impl Caller {
         match self.principal {
             Principal::User { id, .. } => Some(id),
             Principal::Client { .. } => None,
+        }
+    }
+
+    /// The caller as someone who assigns owners and teams.
+    pub fn assigner(&self) -> Assigner {
+        match self.principal {
+            Principal::User { id, role, team_id } => Assigner {
+                role,
+                user_id: Some(id),
+                team_id,
+            },
+            Principal::Client { .. } => Assigner {
+                role: Role::Integration,
+                user_id: None,
+                team_id: None,
+            },
         }
     }
 

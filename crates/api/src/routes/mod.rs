@@ -1,10 +1,14 @@
 //! The routes, one module per resource. Each module's `configure` registers its handlers so
 //! that utoipa-actix-web collects their OpenAPI operations.
 
+pub mod activities;
 pub mod audit_events;
 pub mod clients;
+pub mod contacts;
+pub mod customers;
 pub mod health;
 pub mod me;
+pub mod tasks;
 pub mod teams;
 pub mod token;
 pub mod users;
@@ -21,6 +25,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(users::configure)
             .configure(teams::configure)
             .configure(clients::configure)
-            .configure(audit_events::configure),
+            .configure(audit_events::configure)
+            .configure(customers::configure)
+            .configure(contacts::configure)
+            .configure(activities::configure)
+            .configure(tasks::configure),
     );
 }

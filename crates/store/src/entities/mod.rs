@@ -1,8 +1,14 @@
 //! sea-orm entities: one per table, private to the store. Repositories map them to domain
 //! types, so nothing outside this crate sees a `Model`.
 
+pub mod activity;
 pub mod audit_event;
 pub mod client;
+pub mod contact;
+pub mod customer;
+pub mod idempotency_key;
 pub mod refresh_token;
+pub mod stage_change;
+pub mod task;
 pub mod team;
 pub mod user;

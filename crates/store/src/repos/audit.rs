@@ -114,3 +114,39 @@ pub async fn list(
 pub async fn count(db: &impl Conn, filter: &AuditFilter) -> Result<u64, StoreError> {
     Ok(filtered(filter).count(db).await?)
 }
+
+/// Every event about these entities, oldest first (personal data exports).
+///
+/// # Errors
+/// Database failures.
+pub async fn of_entities(
+    db: &impl Conn,
+    entity_ids: &[Uuid],
+) -> Result<Vec<AuditEvent>, StoreError> {
+    use sea_orm::QueryOrder;
+    let rows = Entity::find()
+        .filter(Column::EntityId.is_in(entity_ids.iter().copied()))
+        .order_by_asc(Column::OccurredAt)
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(to_domain).collect())
+}
+
+/// Replaces the recorded changes of one event (erasure scrubs personal values).
+///
+/// # Errors
+/// Database failures.
+pub async fn replace_changes(
+    db: &impl Conn,
+    id: Uuid,
+    changes: serde_json::Value,
+) -> Result<(), StoreError> {
+    use sea_orm::sea_query::Expr;
+    Entity::update_many()
+        .col_expr(Column::Changes, Expr::value(changes))
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use crate::entities::client::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
-use crate::repos::users::{AuthState, corrupt};
+use crate::repos::corrupt;
+use crate::repos::users::AuthState;
 use crate::{Conn, StoreError};
 
 fn to_domain(m: client::Model) -> Result<Client, StoreError> {

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::entities::user::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::repos::corrupt;
 use crate::{Conn, StoreError};
 
 /// The unique index on email; SQLite reports the column instead.
@@ -58,11 +59,6 @@ fn to_domain(m: user::Model) -> Result<User, StoreError> {
         updated_at: m.updated_at,
         version: m.version,
     })
-}
-
-/// A stored value that no longer parses: a bug or a manual edit, never the client's fault.
-pub(crate) fn corrupt(column: &str, err: impl std::fmt::Display) -> StoreError {
-    StoreError::Db(sea_orm::DbErr::Type(format!("{column}: {err}")))
 }
 
 /// # Errors

@@ -1,0 +1,228 @@
+//! `Idempotency-Key` on every `POST`, for every route at once: the first answer to a key is
+//! kept for 24 hours and replayed to the same caller for the same request; the same key with
+//! another request is refused (422). Concurrent requests with one key wait for the first and
+//! get its answer, so ten of them create one record.
+//!
+//! Secrets that an answer shows once (one-time passwords, client secrets, tokens) are not
+//! kept: a replay shows them as `null`.
+
+use std::time::Duration;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::web::Bytes;
+use actix_web::{Error, HttpResponse, web};
+use rapport_store::repos::idempotency::{self, Claim, StoredResponse};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::extract::{IdempotencyKey, read_body};
+use crate::state::AppState;
+
+/// How long a key is remembered.
+const TTL_HOURS: i64 = 24;
+/// How long a request waits for a concurrent one with the same key.
+const WAIT: Duration = Duration::from_secs(10);
+const POLL: Duration = Duration::from_millis(50);
+/// Fields of answers that must not be stored.
+const SECRET_FIELDS: [&str; 4] = [
+    "one_time_password",
+    "client_secret",
+    "access_token",
+    "refresh_token",
+];
+/// Headers kept with an answer.
+const KEPT_HEADERS: [HeaderName; 4] = [
+    header::LOCATION,
+    header::ETAG,
+    header::CONTENT_TYPE,
+    header::CONTENT_LANGUAGE,
+];
+pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// Middleware: see the module documentation.
+///
+/// # Errors
+/// Whatever the inner service fails with.
+pub async fn idempotency(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let applies = req.method() == Method::POST && !req.path().starts_with("/v1/auth/");
+    let header = req
+        .headers()
+        .get(IdempotencyKey::HEADER)
+        .map(|v| v.as_bytes().to_vec());
+    let (Some(header), true) = (header, applies) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let key = match IdempotencyKey::parse(Some(&header)) {
+        Ok(IdempotencyKey(Some(key))) => key,
+        Ok(IdempotencyKey(None)) => return Ok(next.call(req).await?.map_into_boxed_body()),
+        Err(e) => return Ok(req.error_response(e)),
+    };
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    // Keys are per caller. Without a valid token the handler answers 401 itself.
+    let Some(caller) = caller_of(&req, &state) else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let (http_req, mut payload) = req.into_parts();
+    let body = match read_body(&http_req, &mut payload).await {
+        Ok(body) => body,
+        Err(e) => return Ok(ServiceResponse::from_err(e, http_req)),
+    };
+    let hash = request_hash(&http_req, &body);
+    let db = state.store.conn();
+    let started = std::time::Instant::now();
+    loop {
+        let now = state.clock.now();
+        let claim = idempotency::claim(
+            db,
+            &caller,
+            &key,
+            &hash,
+            now,
+            chrono::Duration::hours(TTL_HOURS),
+        )
+        .await;
+        let refused = |e: ApiError| Ok(ServiceResponse::from_err(e, http_req.clone()));
+        match claim {
+            Ok(Claim::Claimed) => break,
+            Ok(Claim::Done { request_hash, .. } | Claim::InProgress { request_hash })
+                if request_hash != hash =>
+            {
+                return refused(ApiError::Unprocessable {
+                    code: "idempotency_key_reused",
+                    detail: "This Idempotency-Key was used with a different request.".into(),
+                });
+            }
+            Ok(Claim::Done { response, .. }) => {
+                return Ok(ServiceResponse::new(http_req, replay(&response)));
+            }
+            Ok(Claim::InProgress { .. }) if started.elapsed() < WAIT => {
+                tokio::time::sleep(POLL).await
+            }
+            Ok(Claim::InProgress { .. }) => {
+                return refused(ApiError::conflict(
+                    "conflict",
+                    "A request with this Idempotency-Key is still being processed; retry later.",
+                ));
+            }
+            Err(e) => return refused(e.into()),
+        }
+    }
+
+    let req = ServiceRequest::from_parts(http_req, Payload::from(body));
+    let res = next.call(req).await?;
+    let (http_req, res) = res.into_parts();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let (head, body) = res.into_parts();
+    let bytes = match actix_web::body::to_bytes(body).await {
+        Ok(bytes) => bytes,
+        Err(_) => Bytes::new(),
+    };
+    let outcome = if status.is_server_error() {
+        idempotency::release(db, &caller, &key).await
+    } else {
+        let stored = StoredResponse {
+            status: status.as_u16(),
+            headers: KEPT_HEADERS
+                .iter()
+                .filter_map(|name| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(|v| (name.as_str().to_owned(), v.to_owned()))
+                })
+                .collect(),
+            body: without_secrets(&bytes),
+        };
+        idempotency::complete(db, &caller, &key, &stored).await
+    };
+    if let Err(e) = outcome {
+        tracing::warn!(error = %e, "could not record the idempotency key's answer");
+    }
+    let res = head.set_body(bytes).map_into_boxed_body();
+    Ok(ServiceResponse::new(http_req, res))
+}
+
+/// `user:<id>` or `client:<id>` from a valid bearer token.
+fn caller_of(req: &ServiceRequest, state: &AppState) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let claims = state.jwt.verify(token.trim(), state.clock.now()).ok()?;
+    let kind = if claims.role == "integration" {
+        "client"
+    } else {
+        "user"
+    };
+    Some(format!("{kind}:{}", claims.sub))
+}
+
+/// What makes two requests the same: method, path with query, and body.
+fn request_hash(req: &actix_web::HttpRequest, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(req.method().as_str());
+    hasher.update(b" ");
+    hasher.update(req.uri().path_and_query().map_or("", |p| p.as_str()));
+    hasher.update(b"\n");
+    hasher.update(body);
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The body to keep: JSON with its shown-once secrets set to `null`.
+fn without_secrets(body: &[u8]) -> String {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            for field in SECRET_FIELDS {
+                if let Some(value) = map.get_mut(field) {
+                    *value = serde_json::Value::Null;
+                }
+            }
+            serde_json::Value::Object(map).to_string()
+        }
+        _ => String::from_utf8_lossy(body).into_owned(),
+    }
+}
+
+fn replay(stored: &StoredResponse) -> HttpResponse {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut res = HttpResponse::build(status);
+    for (name, value) in &stored.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::from_str(value),
+        ) {
+            res.insert_header((name, value));
+        }
+    }
+    res.insert_header((REPLAYED, "true"));
+    res.body(stored.body.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_not_kept() {
+        let kept = without_secrets(br#"{"id":"x","client_secret":"s3cret","name":"n"}"#);
+        assert!(!kept.contains("s3cret"));
+        assert!(kept.contains(r#""client_secret":null"#));
+        assert!(kept.contains(r#""id":"x""#));
+        assert_eq!(without_secrets(b"plain"), "plain");
+    }
+}

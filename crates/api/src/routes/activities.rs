@@ -1,0 +1,483 @@
+//! Activities: calls, emails, meetings, visits, chats and notes recorded against customers.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use rapport_domain::activity::Activity as DomainActivity;
+use rapport_domain::enums::{ActivityKind, Channel, Direction};
+use rapport_domain::name::Name;
+use rapport_domain::validation::Errors;
+use rapport_domain::{Invalid, ValidationErrors};
+use rapport_store::repos::activities::{self, ActivityFilter};
+use rapport_store::repos::{contacts, customers, tasks};
+use rapport_store::{Conn, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use crate::audit;
+use crate::auth::scopes::{CustomersRead, CustomersWrite};
+use crate::auth::{Authorized, Caller};
+use crate::error::ApiError;
+use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::pagination::{Paged, page_params};
+use crate::patch::Patch;
+use crate::respond;
+use crate::routes::customers::access;
+use crate::schemas;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_activities)
+        .service(create_activity)
+        .service(get_activity)
+        .service(update_activity)
+        .service(delete_activity);
+}
+
+type Summary = Name<500>;
+type Details = Name<10_000>;
+type Outcome = Name<500>;
+
+/// A recorded interaction with a customer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Activity {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub contact_id: Option<Uuid>,
+    #[schema(schema_with = schemas::activity_kind)]
+    pub kind: String,
+    #[schema(schema_with = schemas::direction_or_null)]
+    pub direction: Option<String>,
+    #[schema(schema_with = schemas::channel_or_null)]
+    pub channel: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    #[schema(example = "Discussed the Q3 order")]
+    pub summary: String,
+    pub details: Option<String>,
+    pub outcome: Option<String>,
+    /// The user or client who recorded it.
+    pub recorded_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+impl From<DomainActivity> for Activity {
+    fn from(a: DomainActivity) -> Self {
+        Activity {
+            id: a.id,
+            customer_id: a.customer_id,
+            contact_id: a.contact_id,
+            kind: a.kind.as_str().to_owned(),
+            direction: a.direction.map(|d| d.as_str().to_owned()),
+            channel: a.channel.map(|c| c.as_str().to_owned()),
+            occurred_at: a.occurred_at,
+            summary: a.summary,
+            details: a.details,
+            outcome: a.outcome,
+            recorded_by: a.recorded_by,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+            version: a.version,
+        }
+    }
+}
+
+crate::list_type!(ActivityList, Activity);
+
+/// A new activity.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateActivity {
+    #[schema(required = true)]
+    pub customer_id: Option<Uuid>,
+    /// A contact of that customer.
+    pub contact_id: Option<Uuid>,
+    #[schema(schema_with = schemas::activity_kind, required = true)]
+    pub kind: Option<String>,
+    #[schema(schema_with = schemas::direction_or_null)]
+    pub direction: Option<String>,
+    #[schema(schema_with = schemas::channel_or_null)]
+    pub channel: Option<String>,
+    /// Default: now.
+    pub occurred_at: Option<DateTime<Utc>>,
+    #[schema(required = true, example = "Discussed the Q3 order")]
+    pub summary: Option<String>,
+    pub details: Option<String>,
+    pub outcome: Option<String>,
+}
+
+/// Changes to an activity; `null` clears optional fields.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateActivity {
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>, nullable)]
+    pub contact_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(schema_with = schemas::activity_kind)]
+    pub kind: Patch<String>,
+    #[serde(default)]
+    #[schema(schema_with = schemas::direction_or_null)]
+    pub direction: Patch<String>,
+    #[serde(default)]
+    #[schema(schema_with = schemas::channel_or_null)]
+    pub channel: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub occurred_at: Patch<DateTime<Utc>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub summary: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, nullable)]
+    pub details: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, nullable)]
+    pub outcome: Patch<String>,
+}
+
+/// Filters of the activity list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityListParams {
+    pub customer_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    #[param(schema_with = schemas::activity_kind)]
+    pub kind: Option<String>,
+    /// Occurred at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Occurred before.
+    pub to: Option<DateTime<Utc>>,
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Checks that `contact_id` is a contact of `customer_id`.
+async fn check_contact(
+    db: &impl Conn,
+    customer_id: Uuid,
+    contact_id: Option<Uuid>,
+    errors: &mut Errors,
+) -> Result<(), ApiError> {
+    if let Some(id) = contact_id {
+        match contacts::get(db, id).await {
+            Ok(c) if c.customer_id == customer_id => {}
+            Ok(_) | Err(StoreError::NotFound) => {
+                errors.add("contact_id", Invalid::UnknownReference)
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// An activity whose customer the caller sees; 404 otherwise.
+async fn visible_activity(
+    db: &impl Conn,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<DomainActivity, ApiError> {
+    let activity = activities::get(db, id).await?;
+    access::visible(db, caller, activity.customer_id).await?;
+    Ok(activity)
+}
+
+/// List activities of the customers the caller can see, newest first.
+#[utoipa::path(
+    tag = "activities",
+    params(ActivityListParams),
+    responses((status = 200, body = ActivityList)),
+    security(("oauth2" = ["customers:read"]))
+)]
+#[get("/activities")]
+async fn list_activities(
+    state: web::Data<AppState>,
+    auth: Authorized<CustomersRead>,
+    params: Query<ActivityListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner()?;
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-occurred_at")?;
+    let kind = p
+        .kind
+        .as_deref()
+        .map(ActivityKind::parse)
+        .transpose()
+        .map_err(|e| ApiError::BadParameters(ValidationErrors::single("kind", e)))?;
+    let filter = ActivityFilter {
+        customer_id: p.customer_id,
+        contact_id: p.contact_id,
+        kind,
+        from: p.from,
+        to: p.to,
+    };
+    let page = activities::list(
+        state.store.conn(),
+        auth.visibility(),
+        &filter,
+        cursor,
+        limit,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(ActivityList::from(Paged::from_page(
+        page,
+        "-occurred_at",
+        Activity::from,
+    ))))
+}
+
+/// Record an activity.
+///
+/// It keeps the customer's `last_activity_at` up to date; the first one that reaches the
+/// customer (anything but a note) sets `first_contacted_at` and completes the lead follow-up
+/// task.
+#[utoipa::path(
+    tag = "activities",
+    request_body = CreateActivity,
+    responses((status = 201, body = Activity, headers(("Location" = String), ("ETag" = String)))),
+    security(("oauth2" = ["customers:write"]))
+)]
+#[post("/activities")]
+async fn create_activity(
+    state: web::Data<AppState>,
+    auth: Authorized<CustomersWrite>,
+    body: Json<CreateActivity>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let now = state.clock.now();
+    let tx = state.store.begin().await?;
+    let mut errors = Errors::default();
+    let customer = match body.customer_id {
+        None => {
+            errors.add("customer_id", Invalid::Required);
+            None
+        }
+        Some(id) => match access::visible(&tx, &auth, id).await {
+            Ok(c) => Some(c),
+            Err(ApiError::NotFound) => {
+                errors.add("customer_id", Invalid::UnknownReference);
+                None
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    if let Some(c) = &customer {
+        check_contact(&tx, c.id, body.contact_id, &mut errors).await?;
+    }
+    let kind = match body.kind.as_deref() {
+        Some(k) => errors.check("kind", ActivityKind::parse(k)),
+        None => {
+            errors.add("kind", Invalid::Required);
+            None
+        }
+    };
+    let direction = errors.check_opt("direction", body.direction.as_deref(), Direction::parse);
+    let channel = errors.check_opt("channel", body.channel.as_deref(), Channel::parse);
+    let summary = match body.summary.as_deref() {
+        Some(s) => errors.check("summary", Summary::parse(s)),
+        None => {
+            errors.add("summary", Invalid::Required);
+            None
+        }
+    };
+    let details = errors.check_opt("details", body.details.as_deref(), Details::parse);
+    let outcome = errors.check_opt("outcome", body.outcome.as_deref(), Outcome::parse);
+    let (customer, kind, direction, channel, summary, details, outcome) =
+        errors.finish_with((|| {
+            Some((
+                customer?, kind?, direction?, channel?, summary?, details?, outcome?,
+            ))
+        })())?;
+    let activity = DomainActivity {
+        id: uuid::Uuid::now_v7(),
+        customer_id: customer.id,
+        contact_id: body.contact_id,
+        kind,
+        direction,
+        channel,
+        occurred_at: body
+            .occurred_at
+            .map_or(now, rapport_domain::clock::to_micros),
+        summary: summary.into_string(),
+        details: details.map(Name::into_string),
+        outcome: outcome.map(Name::into_string),
+        recorded_by: auth.actor().id(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    activities::insert(&tx, &activity).await?;
+    let reached = kind.reaches_customer();
+    customers::touch_activity(&tx, customer.id, activity.occurred_at, reached, now).await?;
+    if reached && customer.first_contacted_at.is_none() {
+        tasks::complete_lead_follow_ups(&tx, customer.id, now).await?;
+    }
+    let body = Activity::from(activity);
+    audit::record(
+        &tx,
+        &state,
+        &auth.origin,
+        "activity",
+        body.id,
+        "create",
+        audit::changes(None, Some(&body)),
+    )
+    .await?;
+    rapport_store::commit(tx).await?;
+    Ok(respond::created(
+        &body,
+        body.version,
+        format!("/v1/activities/{}", body.id),
+    ))
+}
+
+/// Get an activity.
+#[utoipa::path(
+    tag = "activities",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Activity, headers(("ETag" = String)))),
+    security(("oauth2" = ["customers:read"]))
+)]
+#[get("/activities/{id}")]
+async fn get_activity(
+    state: web::Data<AppState>,
+    auth: Authorized<CustomersRead>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let activity =
+        Activity::from(visible_activity(state.store.conn(), &auth, id.into_inner()).await?);
+    Ok(respond::ok(&activity, activity.version))
+}
+
+/// Change an activity.
+#[utoipa::path(
+    tag = "activities",
+    params(("id" = Uuid, Path), IfMatchParam),
+    request_body = UpdateActivity,
+    responses((status = 200, body = Activity, headers(("ETag" = String)))),
+    security(("oauth2" = ["customers:write"]))
+)]
+#[patch("/activities/{id}")]
+async fn update_activity(
+    state: web::Data<AppState>,
+    auth: Authorized<CustomersWrite>,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: Json<UpdateActivity>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let tx = state.store.begin().await?;
+    let before = visible_activity(&tx, &auth, id.into_inner()).await?;
+    if_match.check(before.version)?;
+    let mut a = before.clone();
+    let mut errors = Errors::default();
+    a.contact_id = body.contact_id.apply_to(a.contact_id);
+    if a.contact_id != before.contact_id {
+        check_contact(&tx, a.customer_id, a.contact_id, &mut errors).await?;
+    }
+    match body.kind {
+        Patch::Absent => {}
+        Patch::Null => errors.add("kind", Invalid::Required),
+        Patch::Value(v) => {
+            a.kind = errors
+                .check("kind", ActivityKind::parse(&v))
+                .unwrap_or(a.kind)
+        }
+    }
+    match body.direction {
+        Patch::Absent => {}
+        Patch::Null => a.direction = None,
+        Patch::Value(v) => {
+            a.direction = errors
+                .check("direction", Direction::parse(&v))
+                .or(a.direction)
+        }
+    }
+    match body.channel {
+        Patch::Absent => {}
+        Patch::Null => a.channel = None,
+        Patch::Value(v) => a.channel = errors.check("channel", Channel::parse(&v)).or(a.channel),
+    }
+    match body.occurred_at {
+        Patch::Absent => {}
+        Patch::Null => errors.add("occurred_at", Invalid::Required),
+        Patch::Value(t) => a.occurred_at = rapport_domain::clock::to_micros(t),
+    }
+    match body.summary {
+        Patch::Absent => {}
+        Patch::Null => errors.add("summary", Invalid::Required),
+        Patch::Value(v) => {
+            if let Some(s) = errors.check("summary", Summary::parse(&v)) {
+                a.summary = s.into_string();
+            }
+        }
+    }
+    match body.details {
+        Patch::Absent => {}
+        Patch::Null => a.details = None,
+        Patch::Value(v) => {
+            if let Some(d) = errors.check("details", Details::parse(&v)) {
+                a.details = Some(d.into_string());
+            }
+        }
+    }
+    match body.outcome {
+        Patch::Absent => {}
+        Patch::Null => a.outcome = None,
+        Patch::Value(v) => {
+            if let Some(o) = errors.check("outcome", Outcome::parse(&v)) {
+                a.outcome = Some(o.into_string());
+            }
+        }
+    }
+    errors.finish()?;
+    let saved = Activity::from(activities::save(&tx, &a, state.clock.now()).await?);
+    let before = Activity::from(before);
+    audit::record(
+        &tx,
+        &state,
+        &auth.origin,
+        "activity",
+        saved.id,
+        "update",
+        audit::changes(Some(&before), Some(&saved)),
+    )
+    .await?;
+    rapport_store::commit(tx).await?;
+    Ok(respond::ok(&saved, saved.version))
+}
+
+/// Delete an activity.
+#[utoipa::path(
+    tag = "activities",
+    params(("id" = Uuid, Path), IfMatchParam),
+    responses((status = 204, description = "Deleted")),
+    security(("oauth2" = ["customers:write"]))
+)]
+#[delete("/activities/{id}")]
+async fn delete_activity(
+    state: web::Data<AppState>,
+    auth: Authorized<CustomersWrite>,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let tx = state.store.begin().await?;
+    let activity = visible_activity(&tx, &auth, id.into_inner()).await?;
+    if_match.check(activity.version)?;
+    activities::delete(&tx, activity.id).await?;
+    let before = Activity::from(activity);
+    audit::record(
+        &tx,
+        &state,
+        &auth.origin,
+        "activity",
+        before.id,
+        "delete",
+        audit::changes(Some(&before), None),
+    )
+    .await?;
+    rapport_store::commit(tx).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,154 @@
+//! Who sees which customer, and who may give it to whom.
+
+use rapport_domain::Invalid;
+use rapport_domain::access::AssignmentRefusal;
+use rapport_domain::customer::Customer;
+use rapport_domain::validation::Errors;
+use rapport_store::repos::{customers, teams, users};
+use rapport_store::{Conn, StoreError};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::patch::Patch;
+
+/// A customer the caller can see, deleted or not; 404 otherwise (never 403: a record outside
+/// the caller's view does not exist for it).
+///
+/// # Errors
+/// `NotFound`.
+pub async fn any_visible(db: &impl Conn, caller: &Caller, id: Uuid) -> Result<Customer, ApiError> {
+    match customers::get(db, id).await {
+        Ok(c) if caller.visibility().allows(c.owner_id, c.team_id) => Ok(c),
+        Ok(_) | Err(StoreError::NotFound) => Err(ApiError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A live (not deleted) customer the caller can see; 404 otherwise.
+///
+/// # Errors
+/// `NotFound`.
+pub async fn visible(db: &impl Conn, caller: &Caller, id: Uuid) -> Result<Customer, ApiError> {
+    let customer = any_visible(db, caller, id).await?;
+    if customer.deleted_at.is_some() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(customer)
+}
+
+fn refusal(field: &str, refusal: AssignmentRefusal, errors: &mut Errors) -> Result<(), ApiError> {
+    match refusal {
+        AssignmentRefusal::NotPermitted => Err(ApiError::forbidden(
+            "Reassigning a customer's owner needs a sales manager or an admin.",
+        )),
+        AssignmentRefusal::OutsideTeam => {
+            errors.add(field, Invalid::NotAllowed);
+            Ok(())
+        }
+    }
+}
+
+/// Checks that `owner` is an enabled user the caller may give customers to; answers its team.
+async fn check_owner(
+    db: &impl Conn,
+    caller: &Caller,
+    owner: Uuid,
+    errors: &mut Errors,
+) -> Result<Option<Uuid>, ApiError> {
+    match users::get(db, owner).await {
+        Ok(user) if !user.disabled => {
+            if let Err(r) = caller.assigner().may_assign_owner(owner, user.team_id) {
+                refusal("owner_id", r, errors)?;
+            }
+            Ok(user.team_id)
+        }
+        Ok(_) | Err(StoreError::NotFound) => {
+            errors.add("owner_id", Invalid::UnknownReference);
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn check_team(
+    db: &impl Conn,
+    caller: &Caller,
+    team: Option<Uuid>,
+    errors: &mut Errors,
+) -> Result<(), ApiError> {
+    if let Some(id) = team {
+        match teams::get(db, id).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => {
+                errors.add("team_id", Invalid::UnknownReference);
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Err(r) = caller.assigner().may_assign_team(team) {
+        refusal("team_id", r, errors)?;
+    }
+    Ok(())
+}
+
+/// The owner and team of a new customer: as given, or the caller and the owner's team.
+///
+/// # Errors
+/// 403 when a sales rep gives the customer to someone else; field errors go to `errors`.
+pub async fn on_create(
+    db: &impl Conn,
+    caller: &Caller,
+    owner: Option<Uuid>,
+    team: Option<Uuid>,
+    errors: &mut Errors,
+) -> Result<(Option<Uuid>, Option<Uuid>), ApiError> {
+    let owner = owner.or(caller.user_id());
+    let owner_team = match owner {
+        Some(id) => check_owner(db, caller, id, errors).await?,
+        None => None,
+    };
+    let team = team.or(owner_team).or(caller.assigner().team_id);
+    check_team(db, caller, team, errors).await?;
+    Ok((owner, team))
+}
+
+/// The owner and team after a change: a new owner brings its team unless a team is given.
+///
+/// # Errors
+/// 403 when a sales rep reassigns; field errors go to `errors`.
+pub async fn on_update(
+    db: &impl Conn,
+    caller: &Caller,
+    current: &Customer,
+    owner: Patch<Uuid>,
+    team: Patch<Uuid>,
+    errors: &mut Errors,
+) -> Result<(Option<Uuid>, Option<Uuid>), ApiError> {
+    let new_owner = owner.apply_to(current.owner_id);
+    let owner_changed = new_owner != current.owner_id;
+    let mut owner_team = current.team_id;
+    if owner_changed {
+        match new_owner {
+            Some(id) => owner_team = check_owner(db, caller, id, errors).await?,
+            None => {
+                if let Err(r) = caller.assigner().may_assign_owner(Uuid::nil(), None) {
+                    refusal("owner_id", r, errors)?;
+                }
+            }
+        }
+    }
+    let team_given = !team.is_absent();
+    let new_team = if team_given {
+        team.apply_to(current.team_id)
+    } else if owner_changed && new_owner.is_some() {
+        owner_team
+    } else {
+        current.team_id
+    };
+    if new_team != current.team_id {
+        check_team(db, caller, new_team, errors).await?;
+    }
+    Ok((new_owner, new_team))
+}

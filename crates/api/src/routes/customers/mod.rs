@@ -1,0 +1,34 @@
+//! Customers and what hangs off them: contacts, timeline, duplicates and merges, personal
+//! data export and erasure.
+
+pub mod access;
+mod crud;
+mod input;
+mod merge;
+mod privacy;
+mod timeline;
+pub mod types;
+mod write;
+
+pub use input::{
+    ContactFields, consent as parse_consent, contact as parse_contact, emails as parse_emails,
+    phones as parse_phones,
+};
+pub use write::{contact_from_fields, reindex};
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    // `/customers/duplicates` before `/customers/{id}`, which would take it for an id.
+    cfg.service(merge::list_duplicates)
+        .service(crud::list_customers)
+        .service(crud::create_customer)
+        .service(crud::get_customer)
+        .service(crud::update_customer)
+        .service(crud::delete_customer)
+        .service(crud::restore_customer)
+        .service(merge::merge_customers)
+        .service(timeline::customer_timeline)
+        .service(privacy::export_customer)
+        .service(privacy::erase_customer);
+}

@@ -1,0 +1,139 @@
+//! A customer's timeline: activities, stage changes and tasks in time order.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use rapport_domain::access::Visibility;
+use rapport_domain::activity::StageChange as DomainStageChange;
+use rapport_store::repos::activities::{self, ActivityFilter};
+use rapport_store::repos::{stage_changes, tasks};
+use rapport_store::{Cursor, Page, SortValue};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::access;
+use crate::auth::Authorized;
+use crate::auth::scopes::CustomersRead;
+use crate::error::ApiError;
+use crate::extract::Query;
+use crate::pagination::{Paged, page_params};
+use crate::routes::activities::Activity;
+use crate::routes::tasks::Task;
+use crate::schemas;
+use crate::state::AppState;
+
+/// A move of a customer from one lifecycle stage to another.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StageChange {
+    pub id: Uuid,
+    /// `null` when the customer was created in `to`.
+    #[schema(schema_with = schemas::lifecycle_stage_or_null)]
+    pub from: Option<String>,
+    #[schema(schema_with = schemas::lifecycle_stage)]
+    pub to: String,
+    pub changed_at: DateTime<Utc>,
+    pub changed_by: Option<Uuid>,
+}
+
+impl From<DomainStageChange> for StageChange {
+    fn from(s: DomainStageChange) -> Self {
+        StageChange {
+            id: s.id,
+            from: s.from.map(|f| f.as_str().to_owned()),
+            to: s.to.as_str().to_owned(),
+            changed_at: s.changed_at,
+            changed_by: s.changed_by,
+        }
+    }
+}
+
+/// One entry of a timeline: exactly one of `activity`, `stage_change` and `task` is set, as
+/// `type` says.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    /// `activity`, `stage_change` or `task`.
+    #[serde(rename = "type")]
+    #[schema(example = "activity")]
+    pub kind: &'static str,
+    pub id: Uuid,
+    /// When it happened: the activity's time, the stage change's, the task's creation.
+    pub at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activity: Option<Activity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage_change: Option<StageChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
+}
+
+crate::list_type!(Timeline, TimelineEntry);
+
+/// Paging of a timeline.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TimelineParams {
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// A customer's timeline, newest first.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path), TimelineParams),
+    responses((status = 200, body = Timeline)),
+    security(("oauth2" = ["customers:read"]))
+)]
+#[get("/customers/{id}/timeline")]
+pub async fn customer_timeline(
+    state: web::Data<AppState>,
+    auth: Authorized<CustomersRead>,
+    id: web::Path<Uuid>,
+    params: Query<TimelineParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner()?;
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-at")?;
+    let db = state.store.conn();
+    let customer = access::visible(db, &auth, id.into_inner()).await?;
+    let now = state.clock.now();
+    // Each source gives its next `limit` entries after the cursor; the newest `limit` of
+    // their union are the page, and its last entry is the next cursor for all three.
+    let filter = ActivityFilter {
+        customer_id: Some(customer.id),
+        ..Default::default()
+    };
+    let acts = activities::list(db, Visibility::All, &filter, cursor.clone(), limit).await?;
+    let changes = stage_changes::of_customer(db, customer.id, cursor.clone(), limit).await?;
+    let task_page = tasks::of_customer(db, customer.id, cursor, limit).await?;
+    let mut entries: Vec<TimelineEntry> = Vec::new();
+    entries.extend(acts.items.into_iter().map(|a| TimelineEntry {
+        kind: "activity",
+        id: a.id,
+        at: a.occurred_at,
+        activity: Some(Activity::from(a)),
+        stage_change: None,
+        task: None,
+    }));
+    entries.extend(changes.items.into_iter().map(|s| TimelineEntry {
+        kind: "stage_change",
+        id: s.id,
+        at: s.changed_at,
+        activity: None,
+        stage_change: Some(StageChange::from(s)),
+        task: None,
+    }));
+    entries.extend(task_page.items.into_iter().map(|t| TimelineEntry {
+        kind: "task",
+        id: t.id,
+        at: t.created_at,
+        activity: None,
+        stage_change: None,
+        task: Some(Task::new(t, now)),
+    }));
+    entries.sort_by_key(|e| std::cmp::Reverse((e.at, e.id)));
+    let page = Page::from_rows(entries, limit, |e| Cursor {
+        value: SortValue::Time(e.at),
+        id: e.id,
+    });
+    Ok(HttpResponse::Ok().json(Timeline::from(Paged::from_page(page, "-at", |e| e))))
+}

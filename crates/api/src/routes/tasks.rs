@@ -1,0 +1,454 @@
+//! Tasks: follow-ups assigned to users, made by people or by rules.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use rapport_domain::activity::{Task as DomainTask, TaskOrigin};
+use rapport_domain::enums::TaskStatus;
+use rapport_domain::name::{Name, Title};
+use rapport_domain::validation::Errors;
+use rapport_domain::{Invalid, ValidationErrors};
+use rapport_store::repos::tasks::{self, TaskFilter, TaskScope};
+use rapport_store::repos::{contacts, users};
+use rapport_store::{Conn, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use crate::audit;
+use crate::auth::scopes::{TasksRead, TasksWrite};
+use crate::auth::{Authorized, Caller};
+use crate::error::ApiError;
+use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::pagination::{Paged, page_params};
+use crate::patch::Patch;
+use crate::respond;
+use crate::routes::customers::access;
+use crate::schemas;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_tasks)
+        .service(create_task)
+        .service(get_task)
+        .service(update_task)
+        .service(delete_task);
+}
+
+type Description = Name<5000>;
+
+/// A follow-up to do.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Task {
+    pub id: Uuid,
+    #[schema(example = "Send the quotation")]
+    pub title: String,
+    pub description: Option<String>,
+    pub customer_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    pub assignee_id: Uuid,
+    pub due_at: Option<DateTime<Utc>>,
+    pub reminder_at: Option<DateTime<Utc>>,
+    #[schema(schema_with = schemas::task_status)]
+    pub status: String,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// `manual`, or `lead_follow_up` when the lead follow-up rule made it.
+    #[schema(example = "manual")]
+    pub origin: String,
+    /// Open and past its due time.
+    pub overdue: bool,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+impl Task {
+    /// The answer for a task, as of `now`.
+    pub fn new(t: DomainTask, now: DateTime<Utc>) -> Task {
+        Task {
+            overdue: t.is_overdue(now),
+            id: t.id,
+            title: t.title,
+            description: t.description,
+            customer_id: t.customer_id,
+            contact_id: t.contact_id,
+            assignee_id: t.assignee_id,
+            due_at: t.due_at,
+            reminder_at: t.reminder_at,
+            status: t.status.as_str().to_owned(),
+            completed_at: t.completed_at,
+            origin: t.origin.as_str().to_owned(),
+            created_by: t.created_by,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            version: t.version,
+        }
+    }
+}
+
+crate::list_type!(TaskList, Task);
+
+/// A new task.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTask {
+    #[schema(required = true, example = "Send the quotation")]
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub customer_id: Option<Uuid>,
+    /// A contact of `customer_id`.
+    pub contact_id: Option<Uuid>,
+    /// Default: the caller (required for integration clients).
+    pub assignee_id: Option<Uuid>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub reminder_at: Option<DateTime<Utc>>,
+}
+
+/// Changes to a task; `status: done` stamps `completed_at`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTask {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub title: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, nullable)]
+    pub description: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub assignee_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>, nullable)]
+    pub due_at: Patch<DateTime<Utc>>,
+    #[serde(default)]
+    #[schema(value_type = Option<DateTime<Utc>>, nullable)]
+    pub reminder_at: Patch<DateTime<Utc>>,
+    #[serde(default)]
+    #[schema(schema_with = schemas::task_status)]
+    pub status: Patch<String>,
+}
+
+/// Filters of the task list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TaskListParams {
+    /// A user id, or `me`.
+    pub assignee_id: Option<String>,
+    pub customer_id: Option<Uuid>,
+    #[param(schema_with = schemas::task_status)]
+    pub status: Option<String>,
+    /// `true`: only open tasks past their due time.
+    pub overdue: Option<bool>,
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+fn scope_of(caller: &Caller) -> TaskScope {
+    TaskScope {
+        me: caller.user_id(),
+        customers: caller.visibility(),
+    }
+}
+
+/// A task the caller sees (its own, or one of a customer it sees); 404 otherwise.
+async fn visible_task(db: &impl Conn, caller: &Caller, id: Uuid) -> Result<DomainTask, ApiError> {
+    let task = tasks::get(db, id).await?;
+    let customer_visible = match task.customer_id {
+        Some(customer) => access::visible(db, caller, customer).await.is_ok(),
+        None => false,
+    };
+    if tasks::is_visible(&task, scope_of(caller), customer_visible) {
+        Ok(task)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+async fn check_assignee(db: &impl Conn, id: Uuid, errors: &mut Errors) -> Result<(), ApiError> {
+    match users::get(db, id).await {
+        Ok(u) if !u.disabled => Ok(()),
+        Ok(_) | Err(StoreError::NotFound) => {
+            errors.add("assignee_id", Invalid::UnknownReference);
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// List tasks: the caller's own, and those of customers it sees, newest first.
+#[utoipa::path(
+    tag = "tasks",
+    params(TaskListParams),
+    responses((status = 200, body = TaskList)),
+    security(("oauth2" = ["tasks:read"]))
+)]
+#[get("/tasks")]
+async fn list_tasks(
+    state: web::Data<AppState>,
+    auth: Authorized<TasksRead>,
+    params: Query<TaskListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner()?;
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
+    let bad = |field: &str, invalid: Invalid| {
+        ApiError::BadParameters(ValidationErrors::single(field, invalid))
+    };
+    let assignee_id = match p.assignee_id.as_deref() {
+        None => None,
+        Some("me") => Some(
+            auth.user_id()
+                .ok_or_else(|| bad("assignee_id", Invalid::NotAllowed))?,
+        ),
+        Some(id) => Some(
+            id.parse::<Uuid>()
+                .map_err(|_| bad("assignee_id", Invalid::InvalidUuid))?,
+        ),
+    };
+    let status = p
+        .status
+        .as_deref()
+        .map(TaskStatus::parse)
+        .transpose()
+        .map_err(|e| bad("status", e))?;
+    let now = state.clock.now();
+    let filter = TaskFilter {
+        assignee_id,
+        customer_id: p.customer_id,
+        status,
+        overdue_at: p.overdue.unwrap_or(false).then_some(now),
+    };
+    let page = tasks::list(state.store.conn(), scope_of(&auth), &filter, cursor, limit).await?;
+    Ok(
+        HttpResponse::Ok().json(TaskList::from(Paged::from_page(page, "-created_at", |t| {
+            Task::new(t, now)
+        }))),
+    )
+}
+
+/// Create a task.
+#[utoipa::path(
+    tag = "tasks",
+    request_body = CreateTask,
+    responses((status = 201, body = Task, headers(("Location" = String), ("ETag" = String)))),
+    security(("oauth2" = ["tasks:write"]))
+)]
+#[post("/tasks")]
+async fn create_task(
+    state: web::Data<AppState>,
+    auth: Authorized<TasksWrite>,
+    body: Json<CreateTask>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let now = state.clock.now();
+    let tx = state.store.begin().await?;
+    let mut errors = Errors::default();
+    let title = match body.title.as_deref() {
+        Some(t) => errors.check("title", Title::parse(t)),
+        None => {
+            errors.add("title", Invalid::Required);
+            None
+        }
+    };
+    let description = errors.check_opt(
+        "description",
+        body.description.as_deref(),
+        Description::parse,
+    );
+    if let Some(id) = body.customer_id {
+        match access::visible(&tx, &auth, id).await {
+            Ok(_) => {}
+            Err(ApiError::NotFound) => errors.add("customer_id", Invalid::UnknownReference),
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(contact) = body.contact_id {
+        match (contacts::get(&tx, contact).await, body.customer_id) {
+            (Ok(c), Some(customer)) if c.customer_id == customer => {}
+            (Err(e @ StoreError::Db(_)), _) | (Err(e @ StoreError::Unavailable(_)), _) => {
+                return Err(e.into());
+            }
+            _ => errors.add("contact_id", Invalid::UnknownReference),
+        }
+    }
+    let assignee = body.assignee_id.or(auth.user_id());
+    match assignee {
+        Some(id) => check_assignee(&tx, id, &mut errors).await?,
+        None => errors.add("assignee_id", Invalid::Required),
+    }
+    let (title, description, assignee_id) =
+        errors.finish_with((|| Some((title?, description?, assignee?)))())?;
+    let task = DomainTask {
+        id: Uuid::now_v7(),
+        title: title.into_string(),
+        description: description.map(Name::into_string),
+        customer_id: body.customer_id,
+        contact_id: body.contact_id,
+        assignee_id,
+        due_at: body.due_at.map(rapport_domain::clock::to_micros),
+        reminder_at: body.reminder_at.map(rapport_domain::clock::to_micros),
+        status: TaskStatus::Open,
+        completed_at: None,
+        origin: TaskOrigin::Manual,
+        created_by: auth.user_id(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    tasks::insert(&tx, &task).await?;
+    let body = Task::new(task, now);
+    audit::record(
+        &tx,
+        &state,
+        &auth.origin,
+        "task",
+        body.id,
+        "create",
+        audit::changes(None, Some(&body)),
+    )
+    .await?;
+    rapport_store::commit(tx).await?;
+    Ok(respond::created(
+        &body,
+        body.version,
+        format!("/v1/tasks/{}", body.id),
+    ))
+}
+
+/// Get a task.
+#[utoipa::path(
+    tag = "tasks",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Task, headers(("ETag" = String)))),
+    security(("oauth2" = ["tasks:read"]))
+)]
+#[get("/tasks/{id}")]
+async fn get_task(
+    state: web::Data<AppState>,
+    auth: Authorized<TasksRead>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let task = Task::new(
+        visible_task(state.store.conn(), &auth, id.into_inner()).await?,
+        state.clock.now(),
+    );
+    Ok(respond::ok(&task, task.version))
+}
+
+/// Change a task.
+#[utoipa::path(
+    tag = "tasks",
+    params(("id" = Uuid, Path), IfMatchParam),
+    request_body = UpdateTask,
+    responses((status = 200, body = Task, headers(("ETag" = String)))),
+    security(("oauth2" = ["tasks:write"]))
+)]
+#[patch("/tasks/{id}")]
+async fn update_task(
+    state: web::Data<AppState>,
+    auth: Authorized<TasksWrite>,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: Json<UpdateTask>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let now = state.clock.now();
+    let tx = state.store.begin().await?;
+    let before = visible_task(&tx, &auth, id.into_inner()).await?;
+    if_match.check(before.version)?;
+    let mut t = before.clone();
+    let mut errors = Errors::default();
+    match body.title {
+        Patch::Absent => {}
+        Patch::Null => errors.add("title", Invalid::Required),
+        Patch::Value(v) => {
+            if let Some(title) = errors.check("title", Title::parse(&v)) {
+                t.title = title.into_string();
+            }
+        }
+    }
+    match body.description {
+        Patch::Absent => {}
+        Patch::Null => t.description = None,
+        Patch::Value(v) => {
+            if let Some(d) = errors.check("description", Description::parse(&v)) {
+                t.description = Some(d.into_string());
+            }
+        }
+    }
+    match body.assignee_id {
+        Patch::Absent => {}
+        Patch::Null => errors.add("assignee_id", Invalid::Required),
+        Patch::Value(id) => {
+            check_assignee(&tx, id, &mut errors).await?;
+            t.assignee_id = id;
+        }
+    }
+    t.due_at = body
+        .due_at
+        .map(rapport_domain::clock::to_micros)
+        .apply_to(t.due_at);
+    t.reminder_at = body
+        .reminder_at
+        .map(rapport_domain::clock::to_micros)
+        .apply_to(t.reminder_at);
+    match body.status {
+        Patch::Absent => {}
+        Patch::Null => errors.add("status", Invalid::Required),
+        Patch::Value(v) => {
+            if let Some(status) = errors.check("status", TaskStatus::parse(&v)) {
+                t.set_status(status, now);
+            }
+        }
+    }
+    errors.finish()?;
+    let saved = Task::new(tasks::save(&tx, &t, now).await?, now);
+    let before = Task::new(before, now);
+    audit::record(
+        &tx,
+        &state,
+        &auth.origin,
+        "task",
+        saved.id,
+        "update",
+        audit::changes(Some(&before), Some(&saved)),
+    )
+    .await?;
+    rapport_store::commit(tx).await?;
+    Ok(respond::ok(&saved, saved.version))
+}
+
+/// Delete a task.
+#[utoipa::path(
+    tag = "tasks",
+    params(("id" = Uuid, Path), IfMatchParam),
+    responses((status = 204, description = "Deleted")),
+    security(("oauth2" = ["tasks:write"]))
+)]
+#[delete("/tasks/{id}")]
+async fn delete_task(
+    state: web::Data<AppState>,
+    auth: Authorized<TasksWrite>,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let tx = state.store.begin().await?;
+    let task = visible_task(&tx, &auth, id.into_inner()).await?;
+    if_match.check(task.version)?;
+    tasks::delete(&tx, task.id).await?;
+    let before = Task::new(task, now);
+    audit::record(
+        &tx,
+        &state,
+        &auth.origin,
+        "task",
+        before.id,
+        "delete",
+        audit::changes(Some(&before), None),
+    )
+    .await?;
+    rapport_store::commit(tx).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

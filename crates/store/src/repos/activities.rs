@@ -1,0 +1,207 @@
+//! Activities: recorded interactions with customers.
+
+use chrono::{DateTime, Utc};
+use rapport_domain::access::Visibility;
+use rapport_domain::activity::Activity;
+use rapport_domain::enums::{ActivityKind, Channel, Direction};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::entities::activity::{self, Column, Entity};
+use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::repos::{customer_visible, parse_column};
+use crate::{Conn, StoreError};
+
+fn to_domain(m: activity::Model) -> Result<Activity, StoreError> {
+    Ok(Activity {
+        id: m.id,
+        customer_id: m.customer_id,
+        contact_id: m.contact_id,
+        kind: parse_column("activities.kind", &m.kind, ActivityKind::parse)?,
+        direction: m
+            .direction
+            .as_deref()
+            .map(|v| parse_column("activities.direction", v, Direction::parse))
+            .transpose()?,
+        channel: m
+            .channel
+            .as_deref()
+            .map(|v| parse_column("activities.channel", v, Channel::parse))
+            .transpose()?,
+        occurred_at: m.occurred_at,
+        summary: m.summary,
+        details: m.details,
+        outcome: m.outcome,
+        recorded_by: m.recorded_by,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        version: m.version,
+    })
+}
+
+fn to_active(a: &Activity) -> activity::ActiveModel {
+    activity::ActiveModel {
+        id: Set(a.id),
+        customer_id: Set(a.customer_id),
+        contact_id: Set(a.contact_id),
+        kind: Set(a.kind.as_str().to_owned()),
+        direction: Set(a.direction.map(|d| d.as_str().to_owned())),
+        channel: Set(a.channel.map(|c| c.as_str().to_owned())),
+        occurred_at: Set(a.occurred_at),
+        summary: Set(a.summary.clone()),
+        details: Set(a.details.clone()),
+        outcome: Set(a.outcome.clone()),
+        recorded_by: Set(a.recorded_by),
+        created_at: Set(a.created_at),
+        updated_at: Set(a.updated_at),
+        version: Set(a.version),
+    }
+}
+
+/// Filters of the activity list.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityFilter {
+    pub customer_id: Option<Uuid>,
+    pub contact_id: Option<Uuid>,
+    pub kind: Option<ActivityKind>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// # Errors
+/// Database failures.
+pub async fn insert(db: &impl Conn, activity: &Activity) -> Result<(), StoreError> {
+    Entity::insert(to_active(activity))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// # Errors
+/// `NotFound` when there is no such activity.
+pub async fn get(db: &impl Conn, id: Uuid) -> Result<Activity, StoreError> {
+    Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+        .and_then(to_domain)
+}
+
+/// Activities of visible customers, newest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn list(
+    db: &impl Conn,
+    visibility: Visibility,
+    filter: &ActivityFilter,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Activity>, StoreError> {
+    let mut select = Entity::find().filter(customer_visible("activities.customer_id", visibility));
+    if let Some(id) = filter.customer_id {
+        select = select.filter(Column::CustomerId.eq(id));
+    }
+    if let Some(id) = filter.contact_id {
+        select = select.filter(Column::ContactId.eq(id));
+    }
+    if let Some(kind) = filter.kind {
+        select = select.filter(Column::Kind.eq(kind.as_str()));
+    }
+    if let Some(from) = filter.from {
+        select = select.filter(Column::OccurredAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        select = select.filter(Column::OccurredAt.lt(to));
+    }
+    let rows = keyset(
+        select,
+        Column::OccurredAt,
+        Column::Id,
+        SortDir::Desc,
+        after,
+        limit,
+    )
+    .all(db)
+    .await?;
+    let items = rows
+        .into_iter()
+        .map(to_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(items, limit, |a| Cursor {
+        value: SortValue::Time(a.occurred_at),
+        id: a.id,
+    }))
+}
+
+/// All activities of some customers (exports).
+///
+/// # Errors
+/// Database failures.
+pub async fn of_customers(
+    db: &impl Conn,
+    customer_ids: &[Uuid],
+) -> Result<Vec<Activity>, StoreError> {
+    let rows = Entity::find()
+        .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
+        .all(db)
+        .await?;
+    rows.into_iter().map(to_domain).collect()
+}
+
+/// Writes every field of `activity` if its stored version is still `activity.version`.
+///
+/// # Errors
+/// `Stale` when someone saved it in between.
+pub async fn save(
+    db: &impl Conn,
+    activity: &Activity,
+    now: DateTime<Utc>,
+) -> Result<Activity, StoreError> {
+    let mut saved = activity.clone();
+    saved.version = activity.version + 1;
+    saved.updated_at = now;
+    let result = Entity::update_many()
+        .set(to_active(&saved))
+        .filter(Column::Id.eq(activity.id))
+        .filter(Column::Version.eq(activity.version))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::Stale);
+    }
+    Ok(saved)
+}
+
+/// # Errors
+/// `NotFound` when there is no such activity.
+pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
+    if Entity::delete_by_id(id).exec(db).await?.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Replaces the text of a customer's activities with the erasure tombstone; kinds and times
+/// stay for reports.
+///
+/// # Errors
+/// Database failures.
+pub async fn erase_text(
+    db: &impl Conn,
+    customer_id: Uuid,
+    tombstone: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    use sea_orm::sea_query::Expr;
+    let result = Entity::update_many()
+        .col_expr(Column::Summary, Expr::value(tombstone))
+        .col_expr(Column::Details, Expr::value(Option::<String>::None))
+        .col_expr(Column::Outcome, Expr::value(Option::<String>::None))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .filter(Column::CustomerId.eq(customer_id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}

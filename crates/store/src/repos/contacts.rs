@@ -1,0 +1,161 @@
+//! Contacts of customers.
+
+use chrono::{DateTime, Utc};
+use rapport_domain::contact::{Contact, MarketingConsent};
+use rapport_domain::enums::{ConsentSource, PreferredChannel};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::entities::contact::{self, Column, Entity};
+use crate::repos::{corrupt, parse_column};
+use crate::{Conn, StoreError};
+
+fn to_domain(m: contact::Model) -> Result<Contact, StoreError> {
+    let consent = match (
+        m.marketing_consent,
+        m.marketing_consent_at,
+        m.marketing_consent_source.as_deref(),
+    ) {
+        (Some(granted), Some(at), Some(source)) => Some(MarketingConsent {
+            granted,
+            at,
+            source: parse_column(
+                "contacts.marketing_consent_source",
+                source,
+                ConsentSource::parse,
+            )?,
+        }),
+        _ => None,
+    };
+    Ok(Contact {
+        id: m.id,
+        customer_id: m.customer_id,
+        first_name: m.first_name,
+        last_name: m.last_name,
+        title: m.title,
+        emails: serde_json::from_value(m.emails).map_err(|e| corrupt("contacts.emails", e))?,
+        phones: serde_json::from_value(m.phones).map_err(|e| corrupt("contacts.phones", e))?,
+        preferred_channel: m
+            .preferred_channel
+            .as_deref()
+            .map(|v| parse_column("contacts.preferred_channel", v, PreferredChannel::parse))
+            .transpose()?,
+        marketing_consent: consent,
+        is_primary: m.is_primary,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        version: m.version,
+    })
+}
+
+fn to_active(c: &Contact) -> contact::ActiveModel {
+    let json = |v: serde_json::Result<serde_json::Value>| v.unwrap_or(serde_json::Value::Null);
+    contact::ActiveModel {
+        id: Set(c.id),
+        customer_id: Set(c.customer_id),
+        first_name: Set(c.first_name.clone()),
+        last_name: Set(c.last_name.clone()),
+        title: Set(c.title.clone()),
+        emails: Set(json(serde_json::to_value(&c.emails))),
+        phones: Set(json(serde_json::to_value(&c.phones))),
+        preferred_channel: Set(c.preferred_channel.map(|p| p.as_str().to_owned())),
+        marketing_consent: Set(c.marketing_consent.map(|m| m.granted)),
+        marketing_consent_at: Set(c.marketing_consent.map(|m| m.at)),
+        marketing_consent_source: Set(c.marketing_consent.map(|m| m.source.as_str().to_owned())),
+        is_primary: Set(c.is_primary),
+        created_at: Set(c.created_at),
+        updated_at: Set(c.updated_at),
+        version: Set(c.version),
+    }
+}
+
+/// Inserts contacts as given (the caller sets ids, times and version 1).
+///
+/// # Errors
+/// Database failures.
+pub async fn insert_many(db: &impl Conn, contacts: &[Contact]) -> Result<(), StoreError> {
+    if contacts.is_empty() {
+        return Ok(());
+    }
+    Entity::insert_many(contacts.iter().map(to_active))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// # Errors
+/// `NotFound` when there is no such contact.
+pub async fn get(db: &impl Conn, id: Uuid) -> Result<Contact, StoreError> {
+    Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+        .and_then(to_domain)
+}
+
+/// The contacts of a customer: the primary first, then in creation order.
+///
+/// # Errors
+/// Database failures.
+pub async fn of_customer(db: &impl Conn, customer_id: Uuid) -> Result<Vec<Contact>, StoreError> {
+    let rows = Entity::find()
+        .filter(Column::CustomerId.eq(customer_id))
+        .order_by_desc(Column::IsPrimary)
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?;
+    rows.into_iter().map(to_domain).collect()
+}
+
+/// Writes every field of `contact` if its stored version is still `contact.version`.
+///
+/// # Errors
+/// `Stale` when someone saved it in between.
+pub async fn save(
+    db: &impl Conn,
+    contact: &Contact,
+    now: DateTime<Utc>,
+) -> Result<Contact, StoreError> {
+    let mut saved = contact.clone();
+    saved.version = contact.version + 1;
+    saved.updated_at = now;
+    let result = Entity::update_many()
+        .set(to_active(&saved))
+        .filter(Column::Id.eq(contact.id))
+        .filter(Column::Version.eq(contact.version))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::Stale);
+    }
+    Ok(saved)
+}
+
+/// Makes `primary` the only primary contact of its customer.
+///
+/// # Errors
+/// Database failures.
+pub async fn clear_other_primaries(
+    db: &impl Conn,
+    customer_id: Uuid,
+    primary: Uuid,
+) -> Result<(), StoreError> {
+    Entity::update_many()
+        .col_expr(Column::IsPrimary, Expr::value(false))
+        .filter(Column::CustomerId.eq(customer_id))
+        .filter(Column::Id.ne(primary))
+        .filter(Column::IsPrimary.eq(true))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// # Errors
+/// `NotFound` when there is no such contact.
+pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
+    if Entity::delete_by_id(id).exec(db).await?.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}

@@ -1,0 +1,319 @@
+//! Customer lists: filters, free-text search, keyset pages on four sorts; and duplicates.
+
+use chrono::{DateTime, Utc};
+use rapport_domain::access::Visibility;
+use rapport_domain::customer::Customer;
+use rapport_domain::enums::{
+    Channel, CustomerKind, Grade, Industry, LifecycleStage, SizeBand, Source,
+};
+use rapport_domain::search::SearchQuery;
+use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
+use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, Select};
+use uuid::Uuid;
+
+use super::{epoch, to_domain};
+use crate::entities::customer::{Column, Entity};
+use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::{Conn, StoreError};
+
+/// What a customer list is ordered by (then by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerSort {
+    CreatedAt,
+    UpdatedAt,
+    /// Case-insensitive.
+    Name,
+    /// Customers without activity come first ascending, last descending.
+    LastActivityAt,
+}
+
+/// Filters of the customer list; all combine with AND.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerFilter {
+    pub kind: Option<CustomerKind>,
+    pub industry: Option<Industry>,
+    pub size: Option<SizeBand>,
+    pub grade: Option<Grade>,
+    pub lifecycle_stage: Option<LifecycleStage>,
+    pub owner_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    pub tag: Option<String>,
+    pub source: Option<Source>,
+    pub channel: Option<Channel>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub updated_from: Option<DateTime<Utc>>,
+    pub updated_to: Option<DateTime<Utc>>,
+    /// Leads whose first contact is overdue at this time.
+    pub first_contact_overdue_at: Option<DateTime<Utc>>,
+    pub search: Option<SearchQuery>,
+    /// List soft-deleted customers instead of live ones.
+    pub deleted: bool,
+}
+
+/// Restricts a customer query to what `visibility` allows.
+pub(crate) fn visible(select: Select<Entity>, visibility: Visibility) -> Select<Entity> {
+    match visibility {
+        Visibility::All => select,
+        Visibility::Owner(user) => select.filter(Column::OwnerId.eq(user)),
+        Visibility::Team(team) => select.filter(Column::TeamId.eq(team)),
+        Visibility::Nothing => select.filter(Expr::cust("1 = 0")),
+    }
+}
+
+fn search_condition(backend: DatabaseBackend, query: &SearchQuery) -> SimpleExpr {
+    match backend {
+        DatabaseBackend::Postgres => {
+            Expr::cust_with_values("search_vector @@ ?::tsquery", [query.to_tsquery()])
+        }
+        _ => Expr::cust_with_values(
+            "search_rowid IN (SELECT rowid FROM customer_search WHERE customer_search MATCH ?)",
+            [query.to_fts5()],
+        ),
+    }
+}
+
+fn filtered(
+    backend: DatabaseBackend,
+    visibility: Visibility,
+    f: &CustomerFilter,
+) -> Select<Entity> {
+    let mut s = visible(Entity::find(), visibility);
+    s = if f.deleted {
+        s.filter(Column::DeletedAt.is_not_null())
+    } else {
+        s.filter(Column::DeletedAt.is_null())
+    };
+    let eq_str = |s: Select<Entity>, col: Column, v: Option<&'static str>| match v {
+        Some(v) => s.filter(col.eq(v)),
+        None => s,
+    };
+    s = eq_str(s, Column::Kind, f.kind.map(CustomerKind::as_str));
+    s = eq_str(s, Column::Industry, f.industry.map(Industry::as_str));
+    s = eq_str(s, Column::Size, f.size.map(SizeBand::as_str));
+    s = eq_str(s, Column::Grade, f.grade.map(Grade::as_str));
+    s = eq_str(
+        s,
+        Column::LifecycleStage,
+        f.lifecycle_stage.map(LifecycleStage::as_str),
+    );
+    s = eq_str(s, Column::Source, f.source.map(Source::as_str));
+    s = eq_str(s, Column::Channel, f.channel.map(Channel::as_str));
+    if let Some(owner) = f.owner_id {
+        s = s.filter(Column::OwnerId.eq(owner));
+    }
+    if let Some(team) = f.team_id {
+        s = s.filter(Column::TeamId.eq(team));
+    }
+    if let Some(tag) = &f.tag {
+        s = s.filter(Expr::cust_with_values(
+            "id IN (SELECT customer_id FROM customer_keys WHERE kind = 'tag' AND value = ?)",
+            [tag.clone()],
+        ));
+    }
+    if let Some(t) = f.created_from {
+        s = s.filter(Column::CreatedAt.gte(t));
+    }
+    if let Some(t) = f.created_to {
+        s = s.filter(Column::CreatedAt.lt(t));
+    }
+    if let Some(t) = f.updated_from {
+        s = s.filter(Column::UpdatedAt.gte(t));
+    }
+    if let Some(t) = f.updated_to {
+        s = s.filter(Column::UpdatedAt.lt(t));
+    }
+    if let Some(now) = f.first_contact_overdue_at {
+        s = s
+            .filter(Column::FirstContactedAt.is_null())
+            .filter(Column::FirstContactDueAt.lt(now));
+    }
+    if let Some(query) = &f.search {
+        s = s.filter(search_condition(backend, query));
+    }
+    s
+}
+
+/// One page of the customers `visibility` allows that match `filter`, in `sort` order.
+///
+/// # Errors
+/// Database failures.
+pub async fn list(
+    db: &impl Conn,
+    visibility: Visibility,
+    filter: &CustomerFilter,
+    sort: CustomerSort,
+    dir: SortDir,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Customer>, StoreError> {
+    let select = filtered(db.get_database_backend(), visibility, filter);
+    let column = match sort {
+        CustomerSort::CreatedAt => Column::CreatedAt,
+        CustomerSort::UpdatedAt => Column::UpdatedAt,
+        CustomerSort::Name => Column::SortName,
+        CustomerSort::LastActivityAt => Column::LastActivitySort,
+    };
+    let rows = keyset(select, column, Column::Id, dir, after, limit)
+        .all(db)
+        .await?;
+    let customers = rows
+        .into_iter()
+        .map(to_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(customers, limit, |c| Cursor {
+        value: match sort {
+            CustomerSort::CreatedAt => SortValue::Time(c.created_at),
+            CustomerSort::UpdatedAt => SortValue::Time(c.updated_at),
+            CustomerSort::Name => SortValue::Text(c.name.to_lowercase()),
+            CustomerSort::LastActivityAt => {
+                SortValue::Time(c.last_activity_at.unwrap_or_else(epoch))
+            }
+        },
+        id: c.id,
+    }))
+}
+
+/// Live customers visible to the caller that share a key (`("email", "a@b.cn")`) with the
+/// given ones, except `except`.
+///
+/// # Errors
+/// Database failures.
+pub async fn find_duplicates(
+    db: &impl Conn,
+    visibility: Visibility,
+    keys: &[(&str, String)],
+    except: Option<Uuid>,
+) -> Result<Vec<Uuid>, StoreError> {
+    let keys: Vec<_> = keys.iter().filter(|(kind, _)| *kind != "tag").collect();
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut any_key = sea_orm::Condition::any();
+    for (kind, value) in keys {
+        any_key = any_key.add(
+            sea_orm::Condition::all()
+                .add(Expr::cust_with_values("kind = ?", [kind.to_string()]))
+                .add(Expr::cust_with_values("value = ?", [value.clone()])),
+        );
+    }
+    let sub = Query::select()
+        .column(Alias::new("customer_id"))
+        .from(Alias::new("customer_keys"))
+        .cond_where(any_key)
+        .to_owned();
+    let mut select = visible(Entity::find(), visibility)
+        .filter(Column::DeletedAt.is_null())
+        .filter(Column::Id.in_subquery(sub));
+    if let Some(id) = except {
+        select = select.filter(Column::Id.ne(id));
+    }
+    let rows = select.all(db).await?;
+    Ok(rows.into_iter().map(|m| m.id).collect())
+}
+
+/// Customers that are probably one and the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateGroup {
+    /// `email`, `phone`, `registration_number` or `name`.
+    pub reason: String,
+    /// The shared value (for names: the normalized name key).
+    pub value: String,
+    pub customer_ids: Vec<Uuid>,
+}
+
+/// Groups of two or more live customers visible to the caller that share a key or a name
+/// key, ordered by (reason, value), starting after `after`.
+///
+/// # Errors
+/// Database failures.
+pub async fn duplicate_groups(
+    db: &impl Conn,
+    visibility: Visibility,
+    after: Option<(String, String)>,
+    limit: u64,
+) -> Result<Vec<DuplicateGroup>, StoreError> {
+    let backend = db.get_database_backend();
+    let vis = crate::repos::customer_visible("customers.id", visibility);
+    let (after_reason, after_value) = after.unwrap_or_default();
+    // Shared keys and shared name keys, as (reason, value) rows, merged in one ordered list.
+    let mut keys = Query::select()
+        .expr_as(
+            Expr::col((Alias::new("k"), Alias::new("kind"))),
+            Alias::new("reason"),
+        )
+        .expr_as(
+            Expr::col((Alias::new("k"), Alias::new("value"))),
+            Alias::new("value"),
+        )
+        .from_as(Alias::new("customer_keys"), Alias::new("k"))
+        .inner_join(
+            Alias::new("customers"),
+            Expr::cust("customers.id = k.customer_id"),
+        )
+        .and_where(Expr::cust("customers.deleted_at IS NULL"))
+        .and_where(Expr::cust("k.kind <> 'tag'"))
+        .and_where(vis.clone())
+        .group_by_columns([
+            (Alias::new("k"), Alias::new("kind")),
+            (Alias::new("k"), Alias::new("value")),
+        ])
+        .and_having(Expr::cust("COUNT(DISTINCT k.customer_id) > 1"))
+        .to_owned();
+    let names = Query::select()
+        .expr_as(Expr::val("name"), Alias::new("reason"))
+        .expr_as(Expr::col(Alias::new("name_key")), Alias::new("value"))
+        .from(Alias::new("customers"))
+        .and_where(Expr::cust("customers.deleted_at IS NULL"))
+        .and_where(Expr::cust("name_key <> ''"))
+        .and_where(vis)
+        .group_by_col(Alias::new("name_key"))
+        .and_having(Expr::cust("COUNT(*) > 1"))
+        .to_owned();
+    let union = keys
+        .union(sea_orm::sea_query::UnionType::All, names)
+        .to_owned();
+    let page = Query::select()
+        .columns([Alias::new("reason"), Alias::new("value")])
+        .from_subquery(union, Alias::new("g"))
+        .and_where(
+            Expr::tuple([
+                Expr::col(Alias::new("reason")).into(),
+                Expr::col(Alias::new("value")).into(),
+            ])
+            .gt(Expr::tuple([
+                Expr::val(after_reason).into(),
+                Expr::val(after_value).into(),
+            ])),
+        )
+        .order_by(Alias::new("reason"), sea_orm::Order::Asc)
+        .order_by(Alias::new("value"), sea_orm::Order::Asc)
+        .limit(limit)
+        .to_owned();
+    let rows = db.query_all(backend.build(&page)).await?;
+    let mut groups = Vec::with_capacity(rows.len());
+    for row in rows {
+        let reason: String = row.try_get("", "reason")?;
+        let value: String = row.try_get("", "value")?;
+        let members = if reason == "name" {
+            visible(Entity::find(), visibility)
+                .filter(Column::DeletedAt.is_null())
+                .filter(Column::NameKey.eq(value.clone()))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|m| m.id)
+                .collect()
+        } else {
+            find_duplicates(db, visibility, &[(reason.as_str(), value.clone())], None).await?
+        };
+        let mut customer_ids: Vec<Uuid> = members;
+        customer_ids.sort();
+        groups.push(DuplicateGroup {
+            reason,
+            value,
+            customer_ids,
+        });
+    }
+    Ok(groups)
+}

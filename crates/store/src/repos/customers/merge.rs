@@ -1,0 +1,82 @@
+//! Moving what hangs off duplicates onto the surviving customer.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::entities::{activity, contact, stage_change, task};
+use crate::{Conn, StoreError};
+
+/// How many records a merge moves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Moved {
+    pub contacts: u64,
+    pub activities: u64,
+    pub tasks: u64,
+    pub stage_changes: u64,
+}
+
+/// Counts (with `dry_run`) or moves the contacts, activities, tasks and stage changes of
+/// `from` onto `to`. The primary contact stays the survivor's: moved contacts lose the flag.
+///
+/// # Errors
+/// Database failures.
+pub async fn move_children(
+    db: &impl Conn,
+    from: &[Uuid],
+    to: Uuid,
+    dry_run: bool,
+) -> Result<Moved, StoreError> {
+    let ids = || from.iter().copied();
+    if dry_run {
+        return Ok(Moved {
+            contacts: contact::Entity::find()
+                .filter(contact::Column::CustomerId.is_in(ids()))
+                .count(db)
+                .await?,
+            activities: activity::Entity::find()
+                .filter(activity::Column::CustomerId.is_in(ids()))
+                .count(db)
+                .await?,
+            tasks: task::Entity::find()
+                .filter(task::Column::CustomerId.is_in(ids()))
+                .count(db)
+                .await?,
+            stage_changes: stage_change::Entity::find()
+                .filter(stage_change::Column::CustomerId.is_in(ids()))
+                .count(db)
+                .await?,
+        });
+    }
+    let contacts = contact::Entity::update_many()
+        .col_expr(contact::Column::CustomerId, Expr::value(to))
+        .col_expr(contact::Column::IsPrimary, Expr::value(false))
+        .filter(contact::Column::CustomerId.is_in(ids()))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let activities = activity::Entity::update_many()
+        .col_expr(activity::Column::CustomerId, Expr::value(to))
+        .filter(activity::Column::CustomerId.is_in(ids()))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let tasks = task::Entity::update_many()
+        .col_expr(task::Column::CustomerId, Expr::value(to))
+        .filter(task::Column::CustomerId.is_in(ids()))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let stage_changes = stage_change::Entity::update_many()
+        .col_expr(stage_change::Column::CustomerId, Expr::value(to))
+        .filter(stage_change::Column::CustomerId.is_in(ids()))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(Moved {
+        contacts,
+        activities,
+        tasks,
+        stage_changes,
+    })
+}

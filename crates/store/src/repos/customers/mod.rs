@@ -1,0 +1,259 @@
+//! Customers: rows, their search terms and duplicate keys, lists, and merges.
+
+mod index;
+mod list;
+mod merge;
+
+pub use index::{duplicate_keys, reindex};
+pub use list::{
+    CustomerFilter, CustomerSort, DuplicateGroup, duplicate_groups, find_duplicates, list,
+};
+pub use merge::{Moved, move_children};
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rapport_domain::customer::Customer;
+use rapport_domain::dedupe::name_key;
+use rapport_domain::enums::{
+    Channel, CustomerKind, Grade, Industry, LifecycleStage, SizeBand, Source,
+};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::entities::customer::{self, Column, Entity};
+use crate::repos::parse_column;
+use crate::{Conn, StoreError};
+
+/// Where `last_activity_sort` puts customers that never had an activity: first ascending,
+/// last descending.
+fn epoch() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
+/// Reads a JSON column.
+fn json<T: serde::de::DeserializeOwned>(
+    column: &str,
+    value: serde_json::Value,
+) -> Result<T, StoreError> {
+    serde_json::from_value(value).map_err(|e| crate::repos::corrupt(column, e))
+}
+
+fn to_domain(m: customer::Model) -> Result<Customer, StoreError> {
+    Ok(Customer {
+        id: m.id,
+        name: m.name,
+        kind: parse_column("customers.kind", &m.kind, CustomerKind::parse)?,
+        industry: m
+            .industry
+            .as_deref()
+            .map(|v| parse_column("customers.industry", v, Industry::parse))
+            .transpose()?,
+        size: m
+            .size
+            .as_deref()
+            .map(|v| parse_column("customers.size", v, SizeBand::parse))
+            .transpose()?,
+        grade: parse_column("customers.grade", &m.grade, Grade::parse)?,
+        lifecycle_stage: parse_column(
+            "customers.lifecycle_stage",
+            &m.lifecycle_stage,
+            LifecycleStage::parse,
+        )?,
+        owner_id: m.owner_id,
+        team_id: m.team_id,
+        tags: json("customers.tags", m.tags)?,
+        source: m
+            .source
+            .as_deref()
+            .map(|v| parse_column("customers.source", v, Source::parse))
+            .transpose()?,
+        channel: m
+            .channel
+            .as_deref()
+            .map(|v| parse_column("customers.channel", v, Channel::parse))
+            .transpose()?,
+        website: m.website,
+        registration_number: m.registration_number,
+        country: m
+            .country
+            .as_deref()
+            .map(|v| {
+                parse_column(
+                    "customers.country",
+                    v,
+                    rapport_domain::country::CountryCode::parse,
+                )
+            })
+            .transpose()?,
+        addresses: json("customers.addresses", m.addresses)?,
+        external_ids: json::<BTreeMap<String, String>>("customers.external_ids", m.external_ids)?,
+        description: m.description,
+        first_contact_due_at: m.first_contact_due_at,
+        first_contacted_at: m.first_contacted_at,
+        last_activity_at: m.last_activity_at,
+        deleted_at: m.deleted_at,
+        merged_into_id: m.merged_into_id,
+        erased_at: m.erased_at,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        version: m.version,
+    })
+}
+
+fn to_active(c: &Customer) -> customer::ActiveModel {
+    let json = |v: serde_json::Result<serde_json::Value>| v.unwrap_or(serde_json::Value::Null);
+    customer::ActiveModel {
+        id: Set(c.id),
+        name: Set(c.name.clone()),
+        sort_name: Set(c.name.to_lowercase()),
+        name_key: Set(name_key(&c.name)),
+        kind: Set(c.kind.as_str().to_owned()),
+        industry: Set(c.industry.map(|v| v.as_str().to_owned())),
+        size: Set(c.size.map(|v| v.as_str().to_owned())),
+        grade: Set(c.grade.as_str().to_owned()),
+        lifecycle_stage: Set(c.lifecycle_stage.as_str().to_owned()),
+        owner_id: Set(c.owner_id),
+        team_id: Set(c.team_id),
+        tags: Set(json(serde_json::to_value(&c.tags))),
+        source: Set(c.source.map(|v| v.as_str().to_owned())),
+        channel: Set(c.channel.map(|v| v.as_str().to_owned())),
+        website: Set(c.website.clone()),
+        registration_number: Set(c.registration_number.clone()),
+        country: Set(c.country.map(|v| v.as_str().to_owned())),
+        addresses: Set(json(serde_json::to_value(&c.addresses))),
+        external_ids: Set(json(serde_json::to_value(&c.external_ids))),
+        description: Set(c.description.clone()),
+        first_contact_due_at: Set(c.first_contact_due_at),
+        first_contacted_at: Set(c.first_contacted_at),
+        last_activity_at: Set(c.last_activity_at),
+        last_activity_sort: Set(c.last_activity_at.unwrap_or_else(epoch)),
+        deleted_at: Set(c.deleted_at),
+        merged_into_id: Set(c.merged_into_id),
+        erased_at: Set(c.erased_at),
+        created_at: Set(c.created_at),
+        updated_at: Set(c.updated_at),
+        version: Set(c.version),
+    }
+}
+
+/// Inserts a customer as given (the caller sets id, times and version 1). Call [`reindex`]
+/// once its contacts are in.
+///
+/// # Errors
+/// Database failures.
+pub async fn insert(db: &impl Conn, customer: &Customer) -> Result<(), StoreError> {
+    Entity::insert(to_active(customer))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Inserts many customers in one statement (bulk loads).
+///
+/// # Errors
+/// Database failures.
+pub async fn insert_many(db: &impl Conn, customers: &[Customer]) -> Result<(), StoreError> {
+    if customers.is_empty() {
+        return Ok(());
+    }
+    Entity::insert_many(customers.iter().map(to_active))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// A customer, deleted or not (callers decide what a deleted one means to them).
+///
+/// # Errors
+/// `NotFound` when there is no such customer.
+pub async fn get(db: &impl Conn, id: Uuid) -> Result<Customer, StoreError> {
+    Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+        .and_then(to_domain)
+}
+
+/// The customers with these ids that exist, in no particular order.
+///
+/// # Errors
+/// Database failures.
+pub async fn get_many(db: &impl Conn, ids: &[Uuid]) -> Result<Vec<Customer>, StoreError> {
+    let rows = Entity::find()
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    rows.into_iter().map(to_domain).collect()
+}
+
+/// Writes every field of `customer`, if its stored version is still `customer.version`;
+/// answers the saved customer (version + 1, `updated_at` = `now`).
+///
+/// # Errors
+/// `Stale` when someone saved it in between.
+pub async fn save(
+    db: &impl Conn,
+    customer: &Customer,
+    now: DateTime<Utc>,
+) -> Result<Customer, StoreError> {
+    let mut saved = customer.clone();
+    saved.version = customer.version + 1;
+    saved.updated_at = now;
+    let result = Entity::update_many()
+        .set(to_active(&saved))
+        .filter(Column::Id.eq(customer.id))
+        .filter(Column::Version.eq(customer.version))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::Stale);
+    }
+    Ok(saved)
+}
+
+/// Records an activity at `at` on a customer without a read-modify-write race: the latest
+/// time wins `last_activity_at`, and when the activity reached the customer, the first one
+/// wins `first_contacted_at`. Bumps the version like any change.
+///
+/// # Errors
+/// `NotFound` when there is no such customer.
+pub async fn touch_activity(
+    db: &impl Conn,
+    id: Uuid,
+    at: DateTime<Utc>,
+    reached_customer: bool,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use sea_orm::sea_query::Expr;
+    let mut update = Entity::update_many()
+        .col_expr(
+            Column::LastActivityAt,
+            Expr::cust_with_values("CASE WHEN last_activity_at IS NULL OR last_activity_at < ? THEN ? ELSE last_activity_at END", [at, at]),
+        )
+        .col_expr(
+            Column::LastActivitySort,
+            Expr::cust_with_values("CASE WHEN last_activity_sort < ? THEN ? ELSE last_activity_sort END", [at, at]),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1));
+    if reached_customer {
+        update = update.col_expr(
+            Column::FirstContactedAt,
+            Expr::cust_with_values(
+                "CASE WHEN first_contacted_at IS NULL THEN ? ELSE first_contacted_at END",
+                [at],
+            ),
+        );
+    }
+    if update
+        .filter(Column::Id.eq(id))
+        .exec(db)
+        .await?
+        .rows_affected
+        == 0
+    {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! Idempotency keys: the first answer to a `POST` with an `Idempotency-Key`, kept to replay.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::entities::idempotency_key::{self, Column, Entity};
+use crate::{Conn, StoreError};
+
+/// A stored answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// What claiming a key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is new: this request runs, and must [`complete`] or [`release`] it.
+    Claimed,
+    /// Another request with the key is still running.
+    InProgress { request_hash: String },
+    /// A request with the key was answered.
+    Done {
+        request_hash: String,
+        response: StoredResponse,
+    },
+}
+
+/// A pending claim older than this belongs to a request that died (a crash or a killed
+/// process): the key is free again.
+const ABANDONED_AFTER: Duration = Duration::seconds(60);
+
+/// Claims `key` for `caller` with a request of hash `request_hash`, valid `ttl`.
+///
+/// # Errors
+/// Database failures.
+pub async fn claim(
+    db: &impl Conn,
+    caller: &str,
+    key: &str,
+    request_hash: &str,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<Claim, StoreError> {
+    for _ in 0..2 {
+        let row = idempotency_key::ActiveModel {
+            caller: Set(caller.to_owned()),
+            key: Set(key.to_owned()),
+            request_hash: Set(request_hash.to_owned()),
+            state: Set("pending".into()),
+            status: Set(None),
+            headers: Set(None),
+            body: Set(None),
+            created_at: Set(now),
+            expires_at: Set(now + ttl),
+        };
+        match Entity::insert(row)
+            .exec_without_returning(db)
+            .await
+            .map_err(StoreError::from)
+        {
+            Ok(_) => return Ok(Claim::Claimed),
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => return Err(other),
+        }
+        let Some(existing) = Entity::find_by_id((caller.to_owned(), key.to_owned()))
+            .one(db)
+            .await?
+        else {
+            continue;
+        };
+        let abandoned = existing.state == "pending" && existing.created_at < now - ABANDONED_AFTER;
+        if existing.expires_at <= now || abandoned {
+            Entity::delete_many()
+                .filter(Column::Caller.eq(caller))
+                .filter(Column::Key.eq(key))
+                .filter(Column::CreatedAt.eq(existing.created_at))
+                .exec(db)
+                .await?;
+            continue;
+        }
+        return Ok(match (existing.state.as_str(), existing.status) {
+            ("done", Some(status)) => Claim::Done {
+                request_hash: existing.request_hash,
+                response: StoredResponse {
+                    status: u16::try_from(status).unwrap_or(500),
+                    headers: existing
+                        .headers
+                        .and_then(|h| serde_json::from_value(h).ok())
+                        .unwrap_or_default(),
+                    body: existing.body.unwrap_or_default(),
+                },
+            },
+            _ => Claim::InProgress {
+                request_hash: existing.request_hash,
+            },
+        });
+    }
+    Ok(Claim::InProgress {
+        request_hash: request_hash.to_owned(),
+    })
+}
+
+/// Stores the answer of a claimed key.
+///
+/// # Errors
+/// Database failures.
+pub async fn complete(
+    db: &impl Conn,
+    caller: &str,
+    key: &str,
+    response: &StoredResponse,
+) -> Result<(), StoreError> {
+    Entity::update_many()
+        .col_expr(Column::State, Expr::value("done"))
+        .col_expr(Column::Status, Expr::value(i32::from(response.status)))
+        .col_expr(
+            Column::Headers,
+            Expr::value(serde_json::to_value(&response.headers).unwrap_or_default()),
+        )
+        .col_expr(Column::Body, Expr::value(response.body.clone()))
+        .filter(Column::Caller.eq(caller))
+        .filter(Column::Key.eq(key))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Frees a claimed key whose request failed on the server's side, so a retry can run.
+///
+/// # Errors
+/// Database failures.
+pub async fn release(db: &impl Conn, caller: &str, key: &str) -> Result<(), StoreError> {
+    Entity::delete_many()
+        .filter(Column::Caller.eq(caller))
+        .filter(Column::Key.eq(key))
+        .filter(Column::State.eq("pending"))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Deletes expired keys. Idempotent: safe on several instances.
+///
+/// # Errors
+/// Database failures.
+pub async fn purge_expired(db: &impl Conn, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    Ok(Entity::delete_many()
+        .filter(Column::ExpiresAt.lt(now))
+        .exec(db)
+        .await?
+        .rows_affected)
+}

@@ -1,0 +1,273 @@
+//! Tasks: follow-ups assigned to users.
+
+use chrono::{DateTime, Utc};
+use rapport_domain::access::Visibility;
+use rapport_domain::activity::{Task, TaskOrigin};
+use rapport_domain::enums::TaskStatus;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::entities::task::{self, Column, Entity};
+use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::repos::{customer_visible, parse_column};
+use crate::{Conn, StoreError};
+
+fn to_domain(m: task::Model) -> Result<Task, StoreError> {
+    Ok(Task {
+        id: m.id,
+        title: m.title,
+        description: m.description,
+        customer_id: m.customer_id,
+        contact_id: m.contact_id,
+        assignee_id: m.assignee_id,
+        due_at: m.due_at,
+        reminder_at: m.reminder_at,
+        status: parse_column("tasks.status", &m.status, TaskStatus::parse)?,
+        completed_at: m.completed_at,
+        origin: TaskOrigin::parse(&m.origin),
+        created_by: m.created_by,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        version: m.version,
+    })
+}
+
+fn to_active(t: &Task) -> task::ActiveModel {
+    task::ActiveModel {
+        id: Set(t.id),
+        title: Set(t.title.clone()),
+        description: Set(t.description.clone()),
+        customer_id: Set(t.customer_id),
+        contact_id: Set(t.contact_id),
+        assignee_id: Set(t.assignee_id),
+        due_at: Set(t.due_at),
+        reminder_at: Set(t.reminder_at),
+        status: Set(t.status.as_str().to_owned()),
+        completed_at: Set(t.completed_at),
+        origin: Set(t.origin.as_str().to_owned()),
+        created_by: Set(t.created_by),
+        created_at: Set(t.created_at),
+        updated_at: Set(t.updated_at),
+        version: Set(t.version),
+    }
+}
+
+/// Filters of the task list.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub assignee_id: Option<Uuid>,
+    pub customer_id: Option<Uuid>,
+    pub status: Option<TaskStatus>,
+    /// Open tasks due before this time.
+    pub overdue_at: Option<DateTime<Utc>>,
+}
+
+/// Which tasks a caller sees: its own (`me`), and those of customers it sees.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskScope {
+    pub me: Option<Uuid>,
+    pub customers: Visibility,
+}
+
+fn visible(scope: TaskScope) -> Condition {
+    let mut any = Condition::any().add(customer_visible("tasks.customer_id", scope.customers));
+    if scope.customers == Visibility::All {
+        any = any.add(Column::CustomerId.is_null());
+    }
+    if let Some(me) = scope.me {
+        any = any
+            .add(Column::AssigneeId.eq(me))
+            .add(Column::CreatedBy.eq(me));
+    }
+    any
+}
+
+/// # Errors
+/// Database failures.
+pub async fn insert(db: &impl Conn, task: &Task) -> Result<(), StoreError> {
+    Entity::insert(to_active(task))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// # Errors
+/// `NotFound` when there is no such task.
+pub async fn get(db: &impl Conn, id: Uuid) -> Result<Task, StoreError> {
+    Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+        .and_then(to_domain)
+}
+
+/// Can a caller with `scope` see this task?
+pub fn is_visible(task: &Task, scope: TaskScope, customer_visible: bool) -> bool {
+    let mine = scope
+        .me
+        .is_some_and(|me| task.assignee_id == me || task.created_by == Some(me));
+    let unattached_and_all = task.customer_id.is_none() && scope.customers == Visibility::All;
+    mine || unattached_and_all || (task.customer_id.is_some() && customer_visible)
+}
+
+/// Tasks the caller sees, newest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn list(
+    db: &impl Conn,
+    scope: TaskScope,
+    filter: &TaskFilter,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Task>, StoreError> {
+    let mut select = Entity::find().filter(visible(scope));
+    if let Some(id) = filter.assignee_id {
+        select = select.filter(Column::AssigneeId.eq(id));
+    }
+    if let Some(id) = filter.customer_id {
+        select = select.filter(Column::CustomerId.eq(id));
+    }
+    if let Some(status) = filter.status {
+        select = select.filter(Column::Status.eq(status.as_str()));
+    }
+    if let Some(now) = filter.overdue_at {
+        select = select
+            .filter(Column::Status.eq(TaskStatus::Open.as_str()))
+            .filter(Column::DueAt.lt(now));
+    }
+    let rows = keyset(
+        select,
+        Column::CreatedAt,
+        Column::Id,
+        SortDir::Desc,
+        after,
+        limit,
+    )
+    .all(db)
+    .await?;
+    let items = rows
+        .into_iter()
+        .map(to_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(items, limit, |t| Cursor {
+        value: SortValue::Time(t.created_at),
+        id: t.id,
+    }))
+}
+
+/// A customer's tasks, newest first (its timeline).
+///
+/// # Errors
+/// Database failures.
+pub async fn of_customer(
+    db: &impl Conn,
+    customer_id: Uuid,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Task>, StoreError> {
+    let select = Entity::find().filter(Column::CustomerId.eq(customer_id));
+    let rows = keyset(
+        select,
+        Column::CreatedAt,
+        Column::Id,
+        SortDir::Desc,
+        after,
+        limit,
+    )
+    .all(db)
+    .await?;
+    let items = rows
+        .into_iter()
+        .map(to_domain)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(items, limit, |t| Cursor {
+        value: SortValue::Time(t.created_at),
+        id: t.id,
+    }))
+}
+
+/// All tasks of some customers (exports).
+///
+/// # Errors
+/// Database failures.
+pub async fn of_customers(db: &impl Conn, customer_ids: &[Uuid]) -> Result<Vec<Task>, StoreError> {
+    let rows = Entity::find()
+        .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
+        .all(db)
+        .await?;
+    rows.into_iter().map(to_domain).collect()
+}
+
+/// Marks the open lead follow-up tasks of a customer done (it was contacted).
+///
+/// # Errors
+/// Database failures.
+pub async fn complete_lead_follow_ups(
+    db: &impl Conn,
+    customer_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let result = Entity::update_many()
+        .col_expr(Column::Status, Expr::value(TaskStatus::Done.as_str()))
+        .col_expr(Column::CompletedAt, Expr::value(now))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .filter(Column::CustomerId.eq(customer_id))
+        .filter(Column::Origin.eq(TaskOrigin::LeadFollowUp.as_str()))
+        .filter(Column::Status.eq(TaskStatus::Open.as_str()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Writes every field of `task` if its stored version is still `task.version`.
+///
+/// # Errors
+/// `Stale` when someone saved it in between.
+pub async fn save(db: &impl Conn, task: &Task, now: DateTime<Utc>) -> Result<Task, StoreError> {
+    let mut saved = task.clone();
+    saved.version = task.version + 1;
+    saved.updated_at = now;
+    let result = Entity::update_many()
+        .set(to_active(&saved))
+        .filter(Column::Id.eq(task.id))
+        .filter(Column::Version.eq(task.version))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(StoreError::Stale);
+    }
+    Ok(saved)
+}
+
+/// # Errors
+/// `NotFound` when there is no such task.
+pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
+    if Entity::delete_by_id(id).exec(db).await?.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Replaces the text of a customer's tasks with the erasure tombstone.
+///
+/// # Errors
+/// Database failures.
+pub async fn erase_text(
+    db: &impl Conn,
+    customer_id: Uuid,
+    tombstone: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let result = Entity::update_many()
+        .col_expr(Column::Title, Expr::value(tombstone))
+        .col_expr(Column::Description, Expr::value(Option::<String>::None))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .filter(Column::CustomerId.eq(customer_id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
