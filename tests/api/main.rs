@@ -4,11 +4,14 @@
 // as tests.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod activities;
 mod audit;
 mod auth;
 mod clients;
+mod customers;
 mod http;
 mod operations;
+mod search;
 mod teams;
 mod tokens;
 mod users;

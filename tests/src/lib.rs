@@ -269,6 +269,16 @@ impl TestApp {
         TestUser { id, email, token }
     }
 
+    /// A fresh token for a test user (after moving the clock past the old one's expiry).
+    pub async fn token_of(&self, user: &TestUser) -> String {
+        let reply = self.sign_in(&user.email, USER_PASSWORD).await;
+        reply.assert_status(200);
+        reply.body["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
     /// Creates a team through the API.
     pub async fn team(&self, name: &str) -> Uuid {
         let admin = self.admin_token().await;
@@ -308,6 +318,18 @@ impl TestApp {
             .as_str()
             .expect("token")
             .to_owned()
+    }
+
+    /// Creates a customer as `token`'s caller and answers its id.
+    pub async fn customer(&self, token: &str, body: Value) -> Uuid {
+        let reply = self
+            .post("/v1/customers?allow_duplicate=true", token, body)
+            .await;
+        reply.assert_status(201);
+        reply.body["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("customer id")
     }
 
     /// Counts audit events about one entity (through the API, as an admin).
@@ -373,9 +395,27 @@ impl Drop for TestApp {
 }
 
 /// Generates one test per backend from `async fn name(app: TestApp)`:
-/// `name::sqlite` and `name::postgres`.
+/// `name::sqlite` and `name::postgres`. With `region = "CN";` first, the servers read phone
+/// numbers without a country code as Chinese.
 #[macro_export]
 macro_rules! backend_tests {
+    (region = $region:literal; $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::TestApp::spawn_with($crate::Backend::Sqlite, |a| a.default_region = Some($region.into())).await;
+                    super::$name(app).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let app = $crate::TestApp::spawn_with($crate::Backend::Postgres, |a| a.default_region = Some($region.into())).await;
+                    super::$name(app).await;
+                }
+            }
+        )*
+    };
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {

@@ -75,11 +75,28 @@ impl SearchDocument {
     }
 }
 
-/// One term of a query: matched exactly, or as the start of an indexed term.
+/// One way a query term matches: exactly, or as the start of an indexed term.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryTerm {
+pub struct Match {
     pub text: String,
     pub prefix: bool,
+}
+
+/// One term of a query: it matches when any of its alternatives does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryTerm {
+    pub any_of: Vec<Match>,
+}
+
+impl QueryTerm {
+    fn one(text: impl Into<String>, prefix: bool) -> QueryTerm {
+        QueryTerm {
+            any_of: vec![Match {
+                text: text.into(),
+                prefix,
+            }],
+        }
+    }
 }
 
 /// A parsed `q`: every term must match.
@@ -94,17 +111,24 @@ impl SearchQuery {
         let q = q.trim();
         let mut terms = Vec::new();
         if let Some(digits) = phone_digits(q) {
-            // A phone typed any way: its E.164 form when it parses, else the digits as typed.
-            match Phone::parse(q, region) {
-                Ok(phone) => terms.push(QueryTerm {
-                    text: phone.digits().to_owned(),
-                    prefix: false,
-                }),
-                Err(_) => terms.push(QueryTerm {
-                    text: digits,
-                    prefix: true,
-                }),
+            // A phone typed any way: its E.164 form in the default region, or the digits as
+            // typed (a national number of another region, or the start of a number).
+            let mut any_of = vec![Match {
+                text: digits.clone(),
+                prefix: true,
+            }];
+            if let Ok(phone) = Phone::parse(q, region)
+                && phone.digits() != digits
+            {
+                any_of.insert(
+                    0,
+                    Match {
+                        text: phone.digits().to_owned(),
+                        prefix: false,
+                    },
+                );
             }
+            terms.push(QueryTerm { any_of });
         } else {
             for chunk in q.split_whitespace() {
                 query_chunk(&chunk.to_lowercase(), &mut terms);
@@ -114,38 +138,40 @@ impl SearchQuery {
         (!terms.is_empty()).then_some(SearchQuery { terms })
     }
 
-    /// As an FTS5 `MATCH` expression: `"acme"* AND "科技"`.
+    /// As an FTS5 `MATCH` expression: `"acme"* AND "科技" AND ("a" OR "b"*)`.
     pub fn to_fts5(&self) -> String {
-        let parts: Vec<String> = self
-            .terms
-            .iter()
-            .map(|t| {
-                let quoted = format!("\"{}\"", t.text.replace('"', "\"\""));
-                if t.prefix {
-                    format!("{quoted}*")
-                } else {
-                    quoted
-                }
-            })
-            .collect();
-        parts.join(" AND ")
+        self.render(" AND ", " OR ", |m| {
+            let quoted = format!("\"{}\"", m.text.replace('"', "\"\""));
+            if m.prefix {
+                format!("{quoted}*")
+            } else {
+                quoted
+            }
+        })
     }
 
-    /// As a PostgreSQL `tsquery`: `'acme':* & '科技'`.
+    /// As a PostgreSQL `tsquery`: `'acme':* & '科技' & ('a' | 'b':*)`.
     pub fn to_tsquery(&self) -> String {
+        self.render(" & ", " | ", |m| {
+            let quoted = format!("'{}'", m.text.replace('\\', "\\\\").replace('\'', "''"));
+            if m.prefix {
+                format!("{quoted}:*")
+            } else {
+                quoted
+            }
+        })
+    }
+
+    fn render(&self, and: &str, or: &str, one: impl Fn(&Match) -> String) -> String {
         let parts: Vec<String> = self
             .terms
             .iter()
-            .map(|t| {
-                let quoted = format!("'{}'", t.text.replace('\\', "\\\\").replace('\'', "''"));
-                if t.prefix {
-                    format!("{quoted}:*")
-                } else {
-                    quoted
-                }
+            .map(|t| match t.any_of.as_slice() {
+                [single] => one(single),
+                many => format!("({})", many.iter().map(&one).collect::<Vec<_>>().join(or)),
             })
             .collect();
-        parts.join(" & ")
+        parts.join(and)
     }
 }
 
@@ -162,30 +188,18 @@ fn query_chunk(chunk: &str, terms: &mut Vec<QueryTerm>) {
     let trimmed = chunk.trim_matches(|c: char| !c.is_alphanumeric());
     // Emails and dotted names (`li.lei`, `example.cn`) are indexed whole.
     if trimmed.contains('@') || (trimmed.contains('.') && !trimmed.chars().any(is_cjk)) {
-        terms.push(QueryTerm {
-            text: trimmed.to_owned(),
-            prefix: true,
-        });
+        terms.push(QueryTerm::one(trimmed, true));
         return;
     }
     for run in runs(trimmed) {
         match run {
-            Run::Word(word) => terms.push(QueryTerm {
-                text: word,
-                prefix: true,
-            }),
+            Run::Word(word) => terms.push(QueryTerm::one(word, true)),
             Run::Cjk(chars) if chars.len() == 1 => {
-                terms.push(QueryTerm {
-                    text: chars[0].to_string(),
-                    prefix: false,
-                });
+                terms.push(QueryTerm::one(chars[0].to_string(), false))
             }
             Run::Cjk(chars) => {
                 for pair in chars.windows(2) {
-                    terms.push(QueryTerm {
-                        text: pair.iter().collect(),
-                        prefix: false,
-                    });
+                    terms.push(QueryTerm::one(pair.iter().collect::<String>(), false));
                 }
             }
         }
@@ -257,12 +271,14 @@ mod tests {
     fn finds(d: &SearchDocument, q: &str) -> bool {
         let query = SearchQuery::parse(q, region("CN")).unwrap();
         query.terms.iter().all(|t| {
-            d.terms().any(|term| {
-                if t.prefix {
-                    term.starts_with(&t.text)
-                } else {
-                    term == t.text
-                }
+            t.any_of.iter().any(|m| {
+                d.terms().any(|term| {
+                    if m.prefix {
+                        term.starts_with(&m.text)
+                    } else {
+                        term == m.text
+                    }
+                })
             })
         })
     }
@@ -320,6 +336,10 @@ mod tests {
             assert!(finds(&d, typed), "{typed}");
         }
         assert!(!finds(&d, "13900139000"));
+        // A national number of another region is found by its digits.
+        let mut us = SearchDocument::default();
+        us.add_phone(&Phone::parse("+1 415 555 2671", region("US")).unwrap());
+        assert!(finds(&us, "(415) 555-2671"));
     }
 
     #[test]
@@ -336,13 +356,13 @@ mod tests {
         assert_eq!(q.to_fts5(), r#""acme"* AND "科技" AND "o"* AND "neil"*"#);
         assert_eq!(q.to_tsquery(), "'acme':* & '科技' & 'o':* & 'neil':*");
         let quote = SearchQuery {
-            terms: vec![QueryTerm {
-                text: "a'b\"c".into(),
-                prefix: false,
-            }],
+            terms: vec![QueryTerm::one("a'b\"c", false)],
         };
         assert_eq!(quote.to_fts5(), r#""a'b""c""#);
         assert_eq!(quote.to_tsquery(), "'a''b\"c'");
+        let phone = SearchQuery::parse("(415) 555-2671", region("US")).unwrap();
+        assert_eq!(phone.to_fts5(), r#"("14155552671" OR "4155552671"*)"#);
+        assert_eq!(phone.to_tsquery(), "('14155552671' | '4155552671':*)");
         assert!(SearchQuery::parse("  ", region("US")).is_none());
         assert!(SearchQuery::parse("!!!", region("US")).is_none());
     }

@@ -15,7 +15,12 @@ use rapport_server::{database, telemetry};
 
 /// Rapport: a CRM backend with a JSON REST API.
 #[derive(Debug, Parser)]
-#[command(name = "rapport", version, about, propagate_version = true)]
+#[command(
+    name = "rapport",
+    version,
+    about = "Rapport: a CRM backend with a JSON REST API.",
+    propagate_version = true
+)]
 struct Cli {
     #[command(flatten)]
     config: ConfigArgs,
@@ -97,6 +102,7 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     if let Some(first) = &app.first_admin {
         println!();
         println!("Created the first admin: {}", first.user.email);
+        // Double quotes, so that a shell expands $RAPPORT_ADMIN_PASSWORD when pasted.
         let password = match &first.one_time_password {
             Some(otp) => {
                 println!("  One-time password (shown only now): {otp}");
@@ -110,7 +116,7 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         println!();
         println!("Get a token:");
         println!(
-            "  curl -s {base}/v1/auth/token -H 'Content-Type: application/json' \\\n    -d '{{\"grant_type\":\"password\",\"username\":\"{}\",\"password\":\"{password}\"}}'",
+            "  curl -s {base}/v1/auth/token -H 'Content-Type: application/json' \\\n    -d \"{{\\\"grant_type\\\":\\\"password\\\",\\\"username\\\":\\\"{}\\\",\\\"password\\\":\\\"{password}\\\"}}\"",
             first.user.email
         );
         println!("Then: curl -s {base}/v1/me -H \"Authorization: Bearer <access_token>\"");

@@ -34,16 +34,10 @@ pub struct TestDatabase {
     pub url: String,
 }
 
-/// The template's name changes with every build of the tests, so a changed migration is
-/// never served from a stale template.
+/// The template's name follows the migrations' content (see `build.rs`): a changed migration
+/// is never served from a stale template, and every test binary of one build shares it.
 fn template_name() -> String {
-    let stamp = std::env::current_exe()
-        .and_then(|p| p.metadata())
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs());
-    format!("rapport_tpl_{stamp}_{}", Migrator::migrations().len())
+    format!("rapport_tpl_{}", env!("RAPPORT_MIGRATIONS_FINGERPRINT"))
 }
 
 async fn admin() -> DatabaseConnection {

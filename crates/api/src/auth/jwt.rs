@@ -167,6 +167,7 @@ mod tests {
     use super::*;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use std::process::Command;
 
     fn keys() -> JwtKeys {
         JwtKeys::hs256(&[7; 32]).unwrap()
@@ -215,6 +216,72 @@ mod tests {
         let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
         let unsigned = format!("{none_header}.{}.", token.split('.').nth(1).unwrap());
         assert!(keys().verify(&unsigned, now).is_err());
+    }
+
+    #[test]
+    fn key_pairs_from_openssl_round_trip_and_refuse_other_keys() {
+        let dir = std::env::temp_dir().join(format!("rapport-jwt-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rsa_args = ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"];
+        let (rsa_private, rsa_public) = openssl_key_pair(&dir, "rsa", &rsa_args);
+        let (ed_private, ed_public) = openssl_key_pair(&dir, "ed25519", &["-algorithm", "ed25519"]);
+        std::fs::remove_dir_all(&dir).ok();
+        let rsa = JwtKeys::from_pem("RS256", &rsa_private, &rsa_public).unwrap();
+        let ed = JwtKeys::from_pem("EdDSA", &ed_private, &ed_public).unwrap();
+
+        let now = Utc::now();
+        for keys in [&rsa, &ed] {
+            let c = claims(now);
+            let token = keys.issue(&c).unwrap();
+            assert_eq!(keys.verify(&token, now).unwrap(), c, "{keys:?}");
+        }
+        let rsa_token = rsa.issue(&claims(now)).unwrap();
+        assert!(ed.verify(&rsa_token, now).is_err());
+        assert!(keys().verify(&rsa_token, now).is_err());
+        let ed_token = ed.issue(&claims(now)).unwrap();
+        assert!(rsa.verify(&ed_token, now).is_err());
+        // Algorithm confusion: an HS256 token keyed with the public key, which anyone has.
+        let forged = JwtKeys::hs256(&rsa_public)
+            .unwrap()
+            .issue(&claims(now))
+            .unwrap();
+        assert!(rsa.verify(&forged, now).is_err());
+    }
+
+    /// A PEM private and public key made by the `openssl` tool (a missing tool fails the test).
+    fn openssl_key_pair(
+        dir: &std::path::Path,
+        name: &str,
+        algorithm: &[&str],
+    ) -> (Vec<u8>, Vec<u8>) {
+        let private = dir.join(format!("{name}.pem"));
+        let public = dir.join(format!("{name}.pub.pem"));
+        let mut generate = Command::new("openssl");
+        generate
+            .arg("genpkey")
+            .args(algorithm)
+            .arg("-out")
+            .arg(&private);
+        openssl(&mut generate);
+        let mut extract = Command::new("openssl");
+        extract
+            .args(["pkey", "-pubout", "-in"])
+            .arg(&private)
+            .arg("-out")
+            .arg(&public);
+        openssl(&mut extract);
+        (
+            std::fs::read(&private).unwrap(),
+            std::fs::read(&public).unwrap(),
+        )
+    }
+
+    fn openssl(command: &mut Command) {
+        let out = command
+            .output()
+            .expect("the openssl command-line tool is installed");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{command:?}: {stderr}");
     }
 
     #[test]

@@ -102,6 +102,29 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Fields the server manages: sending one is refused as `not_allowed` (no mass assignment),
+/// not as an unknown field.
+const SERVER_FIELDS: &[&str] = &[
+    "id",
+    "created_at",
+    "updated_at",
+    "version",
+    "deleted_at",
+    "erased_at",
+    "merged_into_id",
+    "first_contact_due_at",
+    "first_contacted_at",
+    "last_activity_at",
+    "completed_at",
+    "origin",
+    "recorded_by",
+    "created_by",
+    "customer_id",
+    "must_change_password",
+    "disabled",
+    "client_secret",
+];
+
 /// Names the field and the reason of a serde data error. `path` is where serde was (`.` at
 /// the top); the message says what it found.
 fn classify_data_error(path: &str, message: &str) -> (String, Invalid) {
@@ -119,7 +142,12 @@ fn classify_data_error(path: &str, message: &str) -> (String, Invalid) {
         } else {
             join(path, &name)
         };
-        return (field, Invalid::UnknownField);
+        let invalid = if SERVER_FIELDS.contains(&name.as_str()) {
+            Invalid::NotAllowed
+        } else {
+            Invalid::UnknownField
+        };
+        return (field, invalid);
     }
     if let Some(name) = quoted("missing field `") {
         return (join(path, &name), Invalid::Required);
@@ -189,6 +217,14 @@ mod tests {
                 r#"{"name":"a","contacts":[{"name":"b"},{"name":"c","phones":[{"number":"1","x":2}]}]}"#
             ),
             ("contacts[1].phones[0].x".into(), "unknown_field")
+        );
+    }
+
+    #[test]
+    fn server_fields_are_not_allowed() {
+        assert_eq!(
+            field_of(r#"{"name":"a","version":3}"#),
+            ("version".into(), "not_allowed")
         );
     }
 

@@ -34,6 +34,8 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i32,
+    /// SQLite: the rowid of the customer's row in the FTS5 table (PostgreSQL: unused).
+    pub search_rowid: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

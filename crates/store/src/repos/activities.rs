@@ -98,7 +98,7 @@ pub async fn list(
     after: Option<Cursor>,
     limit: u64,
 ) -> Result<Page<Activity>, StoreError> {
-    let mut select = Entity::find().filter(customer_visible("activities.customer_id", visibility));
+    let mut select = Entity::find().filter(customer_visible(Column::CustomerId, visibility));
     if let Some(id) = filter.customer_id {
         select = select.filter(Column::CustomerId.eq(id));
     }

@@ -14,7 +14,8 @@ pub mod teams;
 pub mod users;
 
 use rapport_domain::access::Visibility;
-use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::ColumnTrait;
+use sea_orm::sea_query::{Expr, Query, SimpleExpr};
 
 use crate::StoreError;
 
@@ -32,19 +33,24 @@ pub(crate) fn parse_column<T, E: std::fmt::Display>(
     parse(value).map_err(|e| corrupt(column, e))
 }
 
-/// The condition "the customer with id in `customer_id_column` is visible": a sub-select on
-/// customers, for tables that hang off a customer.
-pub(crate) fn customer_visible(customer_id_column: &str, visibility: Visibility) -> SimpleExpr {
+/// The condition "the customer in `customer_id` is visible": a sub-select on customers, for
+/// tables that hang off a customer.
+pub(crate) fn customer_visible(
+    customer_id: impl ColumnTrait,
+    visibility: Visibility,
+) -> SimpleExpr {
+    use crate::entities::customer::Column as C;
+    let of = |column: C, value: uuid::Uuid| {
+        Query::select()
+            .column(C::Id)
+            .from(crate::entities::customer::Entity)
+            .and_where(Expr::col(column).eq(value))
+            .to_owned()
+    };
     match visibility {
         Visibility::All => Expr::cust("1 = 1"),
-        Visibility::Owner(user) => Expr::cust_with_values(
-            format!("{customer_id_column} IN (SELECT id FROM customers WHERE owner_id = ?)"),
-            [user],
-        ),
-        Visibility::Team(team) => Expr::cust_with_values(
-            format!("{customer_id_column} IN (SELECT id FROM customers WHERE team_id = ?)"),
-            [team],
-        ),
+        Visibility::Owner(user) => customer_id.in_subquery(of(C::OwnerId, user)),
+        Visibility::Team(team) => customer_id.in_subquery(of(C::TeamId, team)),
         Visibility::Nothing => Expr::cust("1 = 0"),
     }
 }

@@ -71,7 +71,7 @@ pub struct TaskScope {
 }
 
 fn visible(scope: TaskScope) -> Condition {
-    let mut any = Condition::any().add(customer_visible("tasks.customer_id", scope.customers));
+    let mut any = Condition::any().add(customer_visible(Column::CustomerId, scope.customers));
     if scope.customers == Visibility::All {
         any = any.add(Column::CustomerId.is_null());
     }

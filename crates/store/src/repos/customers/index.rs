@@ -161,3 +161,88 @@ pub(crate) async fn insert_keys(
     }
     Ok(())
 }
+
+/// Rows per statement of a bulk insert: well under both databases' parameter limits.
+const BATCH_ROWS: usize = 400;
+
+/// Inserts customers (as `models` makes them for each chunk, given the first FTS rowid on
+/// SQLite), their contacts, keys and search terms.
+pub(crate) async fn insert_batch(
+    db: &impl Conn,
+    batch: &[(Customer, Vec<Contact>)],
+    models: impl Fn(
+        &[(Customer, Vec<Contact>)],
+        Option<i64>,
+    ) -> Vec<crate::entities::customer::ActiveModel>,
+) -> Result<(), StoreError> {
+    use sea_orm::EntityTrait;
+    let backend = db.get_database_backend();
+    let mut next_rowid = match backend {
+        DatabaseBackend::Postgres => None,
+        _ => {
+            let row = db
+                .query_one(Statement::from_string(
+                    backend,
+                    "SELECT COALESCE(MAX(search_rowid), 0) + 1 AS next FROM customers",
+                ))
+                .await?;
+            Some(row.map_or(Ok(1), |r| r.try_get::<i64>("", "next"))?)
+        }
+    };
+    for chunk in batch.chunks(BATCH_ROWS) {
+        crate::entities::customer::Entity::insert_many(models(chunk, next_rowid))
+            .exec_without_returning(db)
+            .await?;
+        let contacts: Vec<Contact> = chunk.iter().flat_map(|(_, c)| c.iter().cloned()).collect();
+        for part in contacts.chunks(BATCH_ROWS) {
+            crate::repos::contacts::insert_many(db, part).await?;
+        }
+        insert_keys(
+            db,
+            chunk
+                .iter()
+                .flat_map(|(c, contacts)| keys(c, contacts).into_iter().map(|(k, v)| (c.id, k, v))),
+        )
+        .await?;
+        let terms: Vec<(uuid::Uuid, String)> = chunk
+            .iter()
+            .map(|(c, contacts)| (c.id, document(c, contacts).joined()))
+            .collect();
+        match backend {
+            DatabaseBackend::Postgres => {
+                let mut sql = String::from(
+                    "UPDATE customers SET search_vector = array_to_tsvector(string_to_array(v.terms, ' ')) FROM (VALUES ",
+                );
+                let mut values = Vec::with_capacity(terms.len() * 2);
+                for (i, (id, text)) in terms.into_iter().enumerate() {
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str(&format!("(${}::uuid, ${}::text)", 2 * i + 1, 2 * i + 2));
+                    values.push(id.into());
+                    values.push(text.into());
+                }
+                sql.push_str(") AS v(id, terms) WHERE customers.id = v.id");
+                db.execute(Statement::from_sql_and_values(backend, sql, values))
+                    .await?;
+            }
+            _ => {
+                let first = next_rowid.unwrap_or(1);
+                let mut sql = String::from("INSERT INTO customer_search (rowid, terms) VALUES ");
+                let mut values = Vec::with_capacity(terms.len() * 2);
+                for (i, (_, text)) in terms.into_iter().enumerate() {
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str("(?, ?)");
+                    values.push((first + i64::try_from(i).unwrap_or(0)).into());
+                    values.push(text.into());
+                }
+                db.execute(Statement::from_sql_and_values(backend, sql, values))
+                    .await?;
+                next_rowid = Some(first + i64::try_from(chunk.len()).unwrap_or(0));
+            }
+        }
+    }
+    Ok(())
+}

@@ -64,7 +64,7 @@ pub(crate) fn visible(select: Select<Entity>, visibility: Visibility) -> Select<
 fn search_condition(backend: DatabaseBackend, query: &SearchQuery) -> SimpleExpr {
     match backend {
         DatabaseBackend::Postgres => {
-            Expr::cust_with_values("search_vector @@ ?::tsquery", [query.to_tsquery()])
+            Expr::cust_with_values("search_vector @@ CAST($1 AS tsquery)", [query.to_tsquery()])
         }
         _ => Expr::cust_with_values(
             "search_rowid IN (SELECT rowid FROM customer_search WHERE customer_search MATCH ?)",
@@ -106,10 +106,13 @@ fn filtered(
         s = s.filter(Column::TeamId.eq(team));
     }
     if let Some(tag) = &f.tag {
-        s = s.filter(Expr::cust_with_values(
-            "id IN (SELECT customer_id FROM customer_keys WHERE kind = 'tag' AND value = ?)",
-            [tag.clone()],
-        ));
+        let tagged = Query::select()
+            .column(Alias::new("customer_id"))
+            .from(Alias::new("customer_keys"))
+            .and_where(Expr::col(Alias::new("kind")).eq("tag"))
+            .and_where(Expr::col(Alias::new("value")).eq(tag.clone()))
+            .to_owned();
+        s = s.filter(Column::Id.in_subquery(tagged));
     }
     if let Some(t) = f.created_from {
         s = s.filter(Column::CreatedAt.gte(t));
@@ -193,8 +196,8 @@ pub async fn find_duplicates(
     for (kind, value) in keys {
         any_key = any_key.add(
             sea_orm::Condition::all()
-                .add(Expr::cust_with_values("kind = ?", [kind.to_string()]))
-                .add(Expr::cust_with_values("value = ?", [value.clone()])),
+                .add(Expr::col(Alias::new("kind")).eq(kind.to_string()))
+                .add(Expr::col(Alias::new("value")).eq(value.clone())),
         );
     }
     let sub = Query::select()
@@ -234,7 +237,7 @@ pub async fn duplicate_groups(
     limit: u64,
 ) -> Result<Vec<DuplicateGroup>, StoreError> {
     let backend = db.get_database_backend();
-    let vis = crate::repos::customer_visible("customers.id", visibility);
+    let vis = crate::repos::customer_visible(Column::Id, visibility);
     let (after_reason, after_value) = after.unwrap_or_default();
     // Shared keys and shared name keys, as (reason, value) rows, merged in one ordered list.
     let mut keys = Query::select()

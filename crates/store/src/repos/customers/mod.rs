@@ -13,6 +13,7 @@ pub use merge::{Moved, move_children};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use rapport_domain::contact::Contact;
 use rapport_domain::customer::Customer;
 use rapport_domain::dedupe::name_key;
 use rapport_domain::enums::{
@@ -134,6 +135,8 @@ fn to_active(c: &Customer) -> customer::ActiveModel {
         created_at: Set(c.created_at),
         updated_at: Set(c.updated_at),
         version: Set(c.version),
+        // Written by `reindex`, never by a save.
+        search_rowid: sea_orm::ActiveValue::NotSet,
     }
 }
 
@@ -149,18 +152,29 @@ pub async fn insert(db: &impl Conn, customer: &Customer) -> Result<(), StoreErro
     Ok(())
 }
 
-/// Inserts many customers in one statement (bulk loads).
+/// Inserts many customers with their contacts, keys and search terms, a few hundred rows per
+/// statement: what bulk loads use instead of one [`insert`] per customer.
 ///
 /// # Errors
 /// Database failures.
-pub async fn insert_many(db: &impl Conn, customers: &[Customer]) -> Result<(), StoreError> {
-    if customers.is_empty() {
-        return Ok(());
-    }
-    Entity::insert_many(customers.iter().map(to_active))
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+pub async fn insert_batch(
+    db: &impl Conn,
+    batch: &[(Customer, Vec<Contact>)],
+) -> Result<(), StoreError> {
+    index::insert_batch(db, batch, |chunk, first_rowid| {
+        chunk
+            .iter()
+            .enumerate()
+            .map(|(i, (customer, _))| {
+                let mut active = to_active(customer);
+                if let Some(first) = first_rowid {
+                    active.search_rowid = Set(Some(first + i64::try_from(i).unwrap_or(0)));
+                }
+                active
+            })
+            .collect()
+    })
+    .await
 }
 
 /// A customer, deleted or not (callers decide what a deleted one means to them).
@@ -226,25 +240,29 @@ pub async fn touch_activity(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     use sea_orm::sea_query::Expr;
-    let mut update = Entity::update_many()
-        .col_expr(
-            Column::LastActivityAt,
-            Expr::cust_with_values("CASE WHEN last_activity_at IS NULL OR last_activity_at < ? THEN ? ELSE last_activity_at END", [at, at]),
+    // The later time wins; a NULL loses to any time.
+    let later = |column: Column| {
+        Expr::case(
+            Expr::col(column).is_null().or(Expr::col(column).lt(at)),
+            Expr::value(at),
         )
+        .finally(Expr::col(column))
+    };
+    let mut update = Entity::update_many()
+        .col_expr(Column::LastActivityAt, later(Column::LastActivityAt).into())
         .col_expr(
             Column::LastActivitySort,
-            Expr::cust_with_values("CASE WHEN last_activity_sort < ? THEN ? ELSE last_activity_sort END", [at, at]),
+            later(Column::LastActivitySort).into(),
         )
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .col_expr(Column::Version, Expr::col(Column::Version).add(1));
     if reached_customer {
-        update = update.col_expr(
-            Column::FirstContactedAt,
-            Expr::cust_with_values(
-                "CASE WHEN first_contacted_at IS NULL THEN ? ELSE first_contacted_at END",
-                [at],
-            ),
-        );
+        let first = Expr::case(
+            Expr::col(Column::FirstContactedAt).is_null(),
+            Expr::value(at),
+        )
+        .finally(Expr::col(Column::FirstContactedAt));
+        update = update.col_expr(Column::FirstContactedAt, first.into());
     }
     if update
         .filter(Column::Id.eq(id))
