@@ -1,0 +1,379 @@
+//! Customer repository tests, each on SQLite and PostgreSQL.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, Utc};
+use rapport_domain::access::Visibility;
+use rapport_domain::clock::{Clock, SystemClock};
+use rapport_domain::contact::{Contact, EmailEntry, PhoneEntry};
+use rapport_domain::customer::Customer;
+use rapport_domain::email::Email;
+use rapport_domain::enums::{ContactLabel, CustomerKind, Grade, LifecycleStage};
+use rapport_domain::phone::{Phone, Region};
+use rapport_domain::search::SearchQuery;
+use rapport_store::repos::contacts;
+use rapport_store::repos::customers::{self, CustomerFilter, CustomerSort};
+use rapport_store::repos::idempotency::{self, Claim, StoredResponse};
+use rapport_store::{DbOptions, SortDir, Store};
+use rapport_testdb::{Backend, FreshDb};
+use uuid::Uuid;
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() { super::run(rapport_testdb::Backend::Sqlite, super::$name).await }
+            #[tokio::test]
+            async fn postgres() { super::run(rapport_testdb::Backend::Postgres, super::$name).await }
+        }
+    )*};
+}
+
+async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let db = FreshDb::create(backend).await;
+    let store = Store::connect(&DbOptions::new(db.url.clone()))
+        .await
+        .unwrap();
+    test(store.clone()).await;
+    store.close().await.unwrap();
+    db.drop_now().await;
+}
+
+both!(
+    batches_are_searchable_and_keyed,
+    single_inserts_and_saves_reindex,
+    activity_touches_keep_the_latest_and_the_first,
+    duplicate_groups_share_keys_or_names,
+    idempotency_claims_once,
+);
+
+fn customer(name: &str, days_ago: i64) -> Customer {
+    let at = SystemClock.now() - Duration::days(days_ago);
+    Customer {
+        id: Uuid::now_v7(),
+        name: name.into(),
+        kind: CustomerKind::Enterprise,
+        industry: None,
+        size: None,
+        grade: Grade::Standard,
+        lifecycle_stage: LifecycleStage::Customer,
+        owner_id: None,
+        team_id: None,
+        tags: vec![],
+        source: None,
+        channel: None,
+        website: None,
+        registration_number: None,
+        country: None,
+        addresses: vec![],
+        external_ids: BTreeMap::new(),
+        description: None,
+        first_contact_due_at: None,
+        first_contacted_at: None,
+        last_activity_at: None,
+        deleted_at: None,
+        merged_into_id: None,
+        erased_at: None,
+        created_at: at,
+        updated_at: at,
+        version: 1,
+    }
+}
+
+fn contact(customer: &Customer, email: &str, phone: &str) -> Contact {
+    Contact {
+        id: Uuid::now_v7(),
+        customer_id: customer.id,
+        first_name: "Lei".into(),
+        last_name: Some("Li".into()),
+        title: None,
+        emails: vec![EmailEntry {
+            address: Email::parse(email).unwrap(),
+            label: ContactLabel::Work,
+        }],
+        phones: vec![PhoneEntry {
+            number: Phone::parse(phone, Region::parse("CN").unwrap()).unwrap(),
+            label: ContactLabel::Mobile,
+        }],
+        preferred_channel: None,
+        marketing_consent: None,
+        is_primary: true,
+        created_at: customer.created_at,
+        updated_at: customer.created_at,
+        version: 1,
+    }
+}
+
+fn search(q: &str) -> CustomerFilter {
+    CustomerFilter {
+        search: SearchQuery::parse(q, Region::parse("CN").unwrap()),
+        ..Default::default()
+    }
+}
+
+async fn names(store: &Store, filter: &CustomerFilter) -> Vec<String> {
+    let page = customers::list(
+        store.conn(),
+        Visibility::All,
+        filter,
+        CustomerSort::Name,
+        SortDir::Asc,
+        None,
+        50,
+    )
+    .await
+    .unwrap();
+    page.items.into_iter().map(|c| c.name).collect()
+}
+
+async fn batches_are_searchable_and_keyed(store: Store) {
+    let mut batch = Vec::new();
+    for i in 0..450 {
+        let c = customer(&format!("深圳{i}号科技有限公司"), i);
+        let person = contact(&c, &format!("p{i}@example.cn"), &format!("138{i:08}"));
+        batch.push((c, vec![person]));
+    }
+    let zhang = customer("深圳张氏科技有限公司", 500);
+    let zhang_contact = contact(&zhang, "zhang.wei@zhangshi.cn", "138 0013 8000");
+    batch.push((zhang, vec![zhang_contact]));
+    // Two batches, so the second continues the first's search rowids.
+    let tx = store.begin().await.unwrap();
+    customers::insert_batch(&tx, &batch[..300]).await.unwrap();
+    rapport_store::commit(tx).await.unwrap();
+    let tx = store.begin().await.unwrap();
+    customers::insert_batch(&tx, &batch[300..]).await.unwrap();
+    rapport_store::commit(tx).await.unwrap();
+
+    assert_eq!(names(&store, &search("张")).await, ["深圳张氏科技有限公司"]);
+    assert_eq!(
+        names(&store, &search("138 0013 8000")).await,
+        ["深圳张氏科技有限公司"]
+    );
+    assert_eq!(
+        names(&store, &search("zhang.wei@zhangshi.cn")).await,
+        ["深圳张氏科技有限公司"]
+    );
+    assert_eq!(
+        names(&store, &search("p449@example.cn")).await,
+        ["深圳449号科技有限公司"]
+    );
+    let all = customers::list(
+        store.conn(),
+        Visibility::All,
+        &search("科技"),
+        CustomerSort::CreatedAt,
+        SortDir::Desc,
+        None,
+        200,
+    )
+    .await
+    .unwrap();
+    assert_eq!(all.items.len(), 200);
+    assert!(all.next.is_some());
+    let keys = [("email", "zhang.wei@zhangshi.cn".to_owned())];
+    assert_eq!(
+        customers::find_duplicates(store.conn(), Visibility::All, &keys, None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn single_inserts_and_saves_reindex(store: Store) {
+    let now = SystemClock.now();
+    let mut acme = customer("Acme Robotics", 1);
+    let tx = store.begin().await.unwrap();
+    customers::insert(&tx, &acme).await.unwrap();
+    customers::reindex(&tx, &acme, &[]).await.unwrap();
+    rapport_store::commit(tx).await.unwrap();
+    assert_eq!(names(&store, &search("robo")).await, ["Acme Robotics"]);
+    acme.name = "Zenith Motors".into();
+    let saved = customers::save(store.conn(), &acme, now).await.unwrap();
+    assert_eq!(saved.version, 2);
+    customers::reindex(store.conn(), &saved, &[]).await.unwrap();
+    assert!(names(&store, &search("robo")).await.is_empty());
+    assert_eq!(names(&store, &search("zen")).await, ["Zenith Motors"]);
+    // Deleted customers leave lists but can be listed on their own.
+    let gone = Customer {
+        deleted_at: Some(now),
+        ..saved
+    };
+    customers::save(store.conn(), &gone, now).await.unwrap();
+    assert!(names(&store, &CustomerFilter::default()).await.is_empty());
+    let deleted = CustomerFilter {
+        deleted: true,
+        ..Default::default()
+    };
+    assert_eq!(names(&store, &deleted).await, ["Zenith Motors"]);
+}
+
+async fn activity_touches_keep_the_latest_and_the_first(store: Store) {
+    let now = SystemClock.now();
+    let c = customer("Touchy", 3);
+    customers::insert(store.conn(), &c).await.unwrap();
+    let early = now - Duration::hours(5);
+    let late = now - Duration::hours(1);
+    customers::touch_activity(store.conn(), c.id, late, false, now)
+        .await
+        .unwrap();
+    let got = customers::get(store.conn(), c.id).await.unwrap();
+    assert_eq!(got.last_activity_at, Some(late));
+    assert_eq!(got.first_contacted_at, None, "a note is no contact");
+    customers::touch_activity(store.conn(), c.id, early, true, now)
+        .await
+        .unwrap();
+    let got = customers::get(store.conn(), c.id).await.unwrap();
+    assert_eq!(
+        got.last_activity_at,
+        Some(late),
+        "an earlier activity does not move it back"
+    );
+    assert_eq!(got.first_contacted_at, Some(early));
+    customers::touch_activity(store.conn(), c.id, late, true, now)
+        .await
+        .unwrap();
+    let got = customers::get(store.conn(), c.id).await.unwrap();
+    assert_eq!(
+        got.first_contacted_at,
+        Some(early),
+        "the first contact stays"
+    );
+    assert_eq!(got.version, 4);
+    let sorted = customers::list(
+        store.conn(),
+        Visibility::All,
+        &CustomerFilter::default(),
+        CustomerSort::LastActivityAt,
+        SortDir::Desc,
+        None,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(sorted.items[0].id, c.id);
+}
+
+async fn duplicate_groups_share_keys_or_names(store: Store) {
+    let a = customer("Acme Co., Ltd.", 2);
+    let b = customer("ACME", 1);
+    let c = customer("Other", 1);
+    let a_contact = contact(&a, "same@example.cn", "13900139000");
+    let c_contact = contact(&c, "same@example.cn", "13700137000");
+    let tx = store.begin().await.unwrap();
+    customers::insert_batch(
+        &tx,
+        &[
+            (a.clone(), vec![a_contact]),
+            (b.clone(), vec![]),
+            (c.clone(), vec![c_contact]),
+        ],
+    )
+    .await
+    .unwrap();
+    rapport_store::commit(tx).await.unwrap();
+    let groups = customers::duplicate_groups(store.conn(), Visibility::All, None, 10)
+        .await
+        .unwrap();
+    let summary: Vec<(String, String, usize)> = groups
+        .iter()
+        .map(|g| (g.reason.clone(), g.value.clone(), g.customer_ids.len()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("email".into(), "same@example.cn".into(), 2),
+            ("name".into(), "acme".into(), 2)
+        ]
+    );
+    let after = customers::duplicate_groups(
+        store.conn(),
+        Visibility::All,
+        Some(("email".into(), "same@example.cn".into())),
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(after.len(), 1);
+    let moved = customers::move_children(store.conn(), &[c.id], a.id, false)
+        .await
+        .unwrap();
+    assert_eq!(moved.contacts, 1);
+    assert_eq!(
+        contacts::of_customer(store.conn(), a.id)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+async fn idempotency_claims_once(store: Store) {
+    let now = Utc::now();
+    let ttl = Duration::hours(24);
+    let db = store.conn();
+    assert_eq!(
+        idempotency::claim(db, "user:1", "k", "h1", now, ttl)
+            .await
+            .unwrap(),
+        Claim::Claimed
+    );
+    assert_eq!(
+        idempotency::claim(db, "user:1", "k", "h1", now, ttl)
+            .await
+            .unwrap(),
+        Claim::InProgress {
+            request_hash: "h1".into()
+        }
+    );
+    assert_eq!(
+        idempotency::claim(db, "user:2", "k", "h1", now, ttl)
+            .await
+            .unwrap(),
+        Claim::Claimed,
+        "per caller"
+    );
+    let response = StoredResponse {
+        status: 201,
+        headers: vec![("location".into(), "/v1/x".into())],
+        body: "{}".into(),
+    };
+    idempotency::complete(db, "user:1", "k", &response)
+        .await
+        .unwrap();
+    assert_eq!(
+        idempotency::claim(db, "user:1", "k", "h2", now, ttl)
+            .await
+            .unwrap(),
+        Claim::Done {
+            request_hash: "h1".into(),
+            response: response.clone()
+        }
+    );
+    // Expired keys are free again; released keys too.
+    assert_eq!(
+        idempotency::claim(db, "user:1", "k", "h3", now + Duration::hours(25), ttl)
+            .await
+            .unwrap(),
+        Claim::Claimed
+    );
+    idempotency::release(db, "user:2", "k").await.unwrap();
+    assert_eq!(
+        idempotency::claim(db, "user:2", "k", "h1", now, ttl)
+            .await
+            .unwrap(),
+        Claim::Claimed
+    );
+    assert_eq!(
+        idempotency::purge_expired(db, now + Duration::hours(50))
+            .await
+            .unwrap(),
+        2
+    );
+}
