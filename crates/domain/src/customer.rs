@@ -73,22 +73,6 @@ impl LeadFollowUp {
 }
 
 impl Customer {
-    /// Is the lead overdue for its first contact at `now`?
-    pub fn first_contact_overdue(&self, now: DateTime<Utc>) -> bool {
-        self.first_contacted_at.is_none() && self.first_contact_due_at.is_some_and(|due| due < now)
-    }
-
-    /// Records an interaction at `at`: the first one sets `first_contacted_at`, and
-    /// `last_activity_at` keeps the latest. Returns whether this was the first contact.
-    pub fn record_contact(&mut self, at: DateTime<Utc>) -> bool {
-        self.last_activity_at = Some(self.last_activity_at.map_or(at, |last| last.max(at)));
-        if self.first_contacted_at.is_none() {
-            self.first_contacted_at = Some(at);
-            return true;
-        }
-        false
-    }
-
     /// The values a merge keeps: the survivor's, with each empty field filled from the first
     /// duplicate that has it; tags, addresses and external ids are united; the earliest first
     /// contact and the latest activity are kept.
@@ -217,22 +201,6 @@ pub(crate) mod tests {
             Some(now + Duration::hours(24))
         );
         assert_eq!(rule.due_at(LifecycleStage::Customer, now), None);
-    }
-
-    #[test]
-    fn overdue_until_first_contact() {
-        let now = Utc::now();
-        let mut c = customer("Acme");
-        c.first_contact_due_at = Some(now - Duration::hours(1));
-        assert!(c.first_contact_overdue(now));
-        assert!(c.record_contact(now));
-        assert!(!c.first_contact_overdue(now));
-        assert!(
-            !c.record_contact(now + Duration::hours(1)),
-            "only the first contact counts"
-        );
-        assert_eq!(c.first_contacted_at, Some(now));
-        assert_eq!(c.last_activity_at, Some(now + Duration::hours(1)));
     }
 
     #[test]
