@@ -7,6 +7,7 @@ mod m20261129_000001_identity;
 mod m20261129_000002_audit;
 mod m20261129_000003_customers;
 mod m20261129_000004_idempotency;
+mod m20261129_000005_audit_customer;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_audit::Migration),
             Box::new(m20261129_000003_customers::Migration),
             Box::new(m20261129_000004_idempotency::Migration),
+            Box::new(m20261129_000005_audit_customer::Migration),
         ]
     }
 }

@@ -60,6 +60,43 @@ pub fn changes<T: Serialize>(before: Option<&T>, after: Option<&T>) -> Value {
     Value::Object(diff)
 }
 
+/// The record an event is about, and the customer it belongs to (if any).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subject {
+    pub kind: &'static str,
+    pub id: Uuid,
+    pub customer_id: Option<Uuid>,
+}
+
+impl Subject {
+    /// A record outside any customer (a user, a team, a client).
+    pub fn new(kind: &'static str, id: Uuid) -> Subject {
+        Subject {
+            kind,
+            id,
+            customer_id: None,
+        }
+    }
+
+    /// A customer.
+    pub fn customer(id: Uuid) -> Subject {
+        Subject {
+            kind: "customer",
+            id,
+            customer_id: Some(id),
+        }
+    }
+
+    /// A record that belongs to a customer (a contact, an activity, a task).
+    pub fn of_customer(kind: &'static str, id: Uuid, customer_id: Option<Uuid>) -> Subject {
+        Subject {
+            kind,
+            id,
+            customer_id,
+        }
+    }
+}
+
 /// Records one audit event. Call it on the transaction of the write it describes.
 ///
 /// # Errors
@@ -68,8 +105,7 @@ pub async fn record(
     db: &impl Conn,
     state: &AppState,
     origin: &Origin,
-    entity_type: &str,
-    entity_id: Uuid,
+    subject: Subject,
     action: &str,
     changes: Value,
 ) -> Result<(), ApiError> {
@@ -77,8 +113,9 @@ pub async fn record(
         id: Uuid::now_v7(),
         occurred_at: state.clock.now(),
         actor: origin.actor,
-        entity_type: entity_type.to_owned(),
-        entity_id,
+        entity_type: subject.kind.to_owned(),
+        entity_id: subject.id,
+        customer_id: subject.customer_id,
         action: action.to_owned(),
         request_id: origin.request_id.clone(),
         ip: origin.ip.clone(),

@@ -13,6 +13,9 @@ pub struct AuditEvent {
     pub actor: Actor,
     pub entity_type: String,
     pub entity_id: Uuid,
+    /// The customer the event concerns: the customer itself, or the one a contact, activity
+    /// or task belongs to.
+    pub customer_id: Option<Uuid>,
     pub action: String,
     pub request_id: Option<String>,
     pub ip: Option<String>,

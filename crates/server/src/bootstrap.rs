@@ -159,6 +159,7 @@ pub async fn create_user(
         actor: Actor::System,
         entity_type: "user".into(),
         entity_id: user.id,
+        customer_id: None,
         action: "create".into(),
         request_id: None,
         ip: None,

@@ -70,6 +70,7 @@ fn event(entity_id: Uuid, action: &str) -> AuditEvent {
         actor: Actor::System,
         entity_type: "user".into(),
         entity_id,
+        customer_id: None,
         action: action.into(),
         request_id: Some("req-1".into()),
         ip: None,

@@ -14,10 +14,11 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
-use actix_web::{Error, HttpResponse, web};
+use actix_web::{Error, FromRequest, HttpResponse, web};
 use rapport_store::repos::idempotency::{self, Claim, StoredResponse};
 use sha2::{Digest, Sha256};
 
+use crate::auth::{Caller, Principal};
 use crate::error::ApiError;
 use crate::extract::{IdempotencyKey, read_body};
 use crate::state::AppState;
@@ -67,9 +68,14 @@ pub async fn idempotency(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    // Keys are per caller. Without a valid token the handler answers 401 itself.
-    let Some(caller) = caller_of(&req, &state) else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
+    // Keys are per caller, authenticated in full (a disabled user replays nothing). Without
+    // valid credentials the handler answers 401 itself.
+    let caller = match Caller::from_request(req.request(), &mut Payload::None).await {
+        Ok(caller) => match caller.principal {
+            Principal::User { id, .. } => format!("user:{id}"),
+            Principal::Client { id } => format!("client:{id}"),
+        },
+        Err(_) => return Ok(next.call(req).await?.map_into_boxed_body()),
     };
     let (http_req, mut payload) = req.into_parts();
     let body = match read_body(&http_req, &mut payload).await {
@@ -150,22 +156,6 @@ pub async fn idempotency(
     }
     let res = head.set_body(bytes).map_into_boxed_body();
     Ok(ServiceResponse::new(http_req, res))
-}
-
-/// `user:<id>` or `client:<id>` from a valid bearer token.
-fn caller_of(req: &ServiceRequest, state: &AppState) -> Option<String> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let claims = state.jwt.verify(token.trim(), state.clock.now()).ok()?;
-    let kind = if claims.role == "integration" {
-        "client"
-    } else {
-        "user"
-    };
-    Some(format!("{kind}:{}", claims.sub))
 }
 
 /// What makes two requests the same: method, path with query, and body.

@@ -319,8 +319,7 @@ async fn create_activity(
         &tx,
         &state,
         &auth.origin,
-        "activity",
-        body.id,
+        audit::Subject::of_customer("activity", body.id, Some(body.customer_id)),
         "create",
         audit::changes(None, Some(&body)),
     )
@@ -439,8 +438,7 @@ async fn update_activity(
         &tx,
         &state,
         &auth.origin,
-        "activity",
-        saved.id,
+        audit::Subject::of_customer("activity", saved.id, Some(saved.customer_id)),
         "update",
         audit::changes(Some(&before), Some(&saved)),
     )
@@ -472,8 +470,7 @@ async fn delete_activity(
         &tx,
         &state,
         &auth.origin,
-        "activity",
-        before.id,
+        audit::Subject::of_customer("activity", before.id, Some(before.customer_id)),
         "delete",
         audit::changes(Some(&before), None),
     )

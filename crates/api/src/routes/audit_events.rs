@@ -32,6 +32,8 @@ pub struct AuditEvent {
     #[schema(example = "customer")]
     pub entity_type: String,
     pub entity_id: Uuid,
+    /// The customer the event concerns (for its contacts, activities and tasks too).
+    pub customer_id: Option<Uuid>,
     /// `create`, `update`, `delete`, `restore`, `merge`, `erase`, `sign_in`, …
     #[schema(example = "update")]
     pub action: String,
@@ -53,6 +55,7 @@ impl From<domain::AuditEvent> for AuditEvent {
             actor_id: e.actor.id(),
             entity_type: e.entity_type,
             entity_id: e.entity_id,
+            customer_id: e.customer_id,
             action: e.action,
             request_id: e.request_id,
             ip: e.ip,
@@ -68,6 +71,8 @@ pub struct AuditListParams {
     /// `customer`, `contact`, `user`, …
     pub entity_type: Option<String>,
     pub entity_id: Option<Uuid>,
+    /// Events about a customer and its contacts, activities and tasks.
+    pub customer_id: Option<Uuid>,
     pub actor_id: Option<Uuid>,
     pub action: Option<String>,
     /// Events at or after this time.
@@ -97,6 +102,7 @@ async fn list_audit_events(
     let filter = AuditFilter {
         entity_type: p.entity_type,
         entity_id: p.entity_id,
+        customer_id: p.customer_id,
         actor_id: p.actor_id,
         action: p.action,
         from: p.from,

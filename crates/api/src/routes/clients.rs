@@ -195,8 +195,7 @@ async fn create_client(
         &tx,
         &state,
         &auth.origin,
-        "client",
-        client.id,
+        audit::Subject::new("client", client.id),
         "create",
         audit::changes(None, Some(&client)),
     )
@@ -281,8 +280,7 @@ async fn update_client(
         &tx,
         &state,
         &auth.origin,
-        "client",
-        saved.id,
+        audit::Subject::new("client", saved.id),
         "update",
         audit::changes(Some(&before), Some(&saved)),
     )
@@ -314,8 +312,7 @@ async fn delete_client(
         &tx,
         &state,
         &auth.origin,
-        "client",
-        client.id,
+        audit::Subject::new("client", client.id),
         "delete",
         audit::changes(Some(&client), None),
     )
@@ -351,8 +348,7 @@ async fn rotate_secret(
         &tx,
         &state,
         &auth.origin,
-        "client",
-        client.id,
+        audit::Subject::new("client", client.id),
         "rotate_secret",
         serde_json::json!({}),
     )

@@ -104,8 +104,7 @@ async fn create_contact(
         &tx,
         &state,
         &auth.origin,
-        "contact",
-        body.id,
+        audit::Subject::of_customer("contact", body.id, Some(body.customer_id)),
         "create",
         audit::changes(None, Some(&body)),
     )
@@ -234,8 +233,7 @@ async fn update_contact(
         &tx,
         &state,
         &auth.origin,
-        "contact",
-        saved.id,
+        audit::Subject::of_customer("contact", saved.id, Some(saved.customer_id)),
         "update",
         audit::changes(Some(&before), Some(&saved)),
     )
@@ -268,8 +266,7 @@ async fn delete_contact(
         &tx,
         &state,
         &auth.origin,
-        "contact",
-        before.id,
+        audit::Subject::of_customer("contact", before.id, Some(before.customer_id)),
         "delete",
         audit::changes(Some(&before), None),
     )

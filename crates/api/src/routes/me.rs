@@ -130,8 +130,7 @@ async fn change_password(
         &tx,
         &state,
         &caller.origin,
-        "user",
-        user_id,
+        audit::Subject::new("user", user_id),
         "change_password",
         json!({}),
     )

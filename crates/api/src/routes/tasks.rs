@@ -302,8 +302,7 @@ async fn create_task(
         &tx,
         &state,
         &auth.origin,
-        "task",
-        body.id,
+        audit::Subject::of_customer("task", body.id, body.customer_id),
         "create",
         audit::changes(None, Some(&body)),
     )
@@ -409,8 +408,7 @@ async fn update_task(
         &tx,
         &state,
         &auth.origin,
-        "task",
-        saved.id,
+        audit::Subject::of_customer("task", saved.id, saved.customer_id),
         "update",
         audit::changes(Some(&before), Some(&saved)),
     )
@@ -443,8 +441,7 @@ async fn delete_task(
         &tx,
         &state,
         &auth.origin,
-        "task",
-        before.id,
+        audit::Subject::of_customer("task", before.id, before.customer_id),
         "delete",
         audit::changes(Some(&before), None),
     )

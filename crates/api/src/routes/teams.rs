@@ -167,8 +167,7 @@ async fn create_team(
         &tx,
         &state,
         &auth.origin,
-        "team",
-        team.id,
+        audit::Subject::new("team", team.id),
         "create",
         audit::changes(None, Some(&team)),
     )
@@ -250,8 +249,7 @@ async fn update_team(
         &tx,
         &state,
         &auth.origin,
-        "team",
-        saved.id,
+        audit::Subject::new("team", saved.id),
         "update",
         audit::changes(Some(&before), Some(&saved)),
     )
@@ -292,8 +290,7 @@ async fn delete_team(
         &tx,
         &state,
         &auth.origin,
-        "team",
-        team.id,
+        audit::Subject::new("team", team.id),
         "delete",
         audit::changes(Some(&team), None),
     )

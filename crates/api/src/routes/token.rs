@@ -268,7 +268,15 @@ async fn password_grant(
     let tx = state.store.begin().await?;
     let refresh = new_refresh_token(&tx, state, Uuid::now_v7(), user.id, scopes).await?;
     let origin = Origin::of_request(req, Actor::User(user.id));
-    audit::record(&tx, state, &origin, "user", user.id, "sign_in", json!({})).await?;
+    audit::record(
+        &tx,
+        state,
+        &origin,
+        audit::Subject::new("user", user.id),
+        "sign_in",
+        json!({}),
+    )
+    .await?;
     rapport_store::commit(tx).await?;
     Ok(TokenResponse {
         access_token: access_token(
@@ -430,8 +438,7 @@ async fn revoke_token(
             &tx,
             &state,
             &origin,
-            "user",
-            stored.user_id,
+            audit::Subject::new("user", stored.user_id),
             "sign_out",
             json!({}),
         )

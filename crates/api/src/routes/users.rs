@@ -250,8 +250,7 @@ async fn create_user(
         &tx,
         &state,
         &auth.origin,
-        "user",
-        user.id,
+        audit::Subject::new("user", user.id),
         "create",
         audit::changes(None, Some(&user)),
     )
@@ -332,8 +331,7 @@ async fn save_user(
         &tx,
         state,
         &auth.origin,
-        "user",
-        saved.id,
+        audit::Subject::new("user", saved.id),
         action,
         audit::changes(Some(&before), Some(&saved)),
     )
@@ -498,8 +496,7 @@ async fn reset_password(
         &tx,
         &state,
         &auth.origin,
-        "user",
-        user.id,
+        audit::Subject::new("user", user.id),
         "reset_password",
         serde_json::json!({}),
     )

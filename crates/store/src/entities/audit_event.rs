@@ -10,6 +10,7 @@ pub struct Model {
     pub actor_id: Option<Uuid>,
     pub entity_type: String,
     pub entity_id: Uuid,
+    pub customer_id: Option<Uuid>,
     pub action: String,
     pub request_id: Option<String>,
     pub ip: Option<String>,

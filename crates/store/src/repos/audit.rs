@@ -15,6 +15,8 @@ use crate::{Conn, StoreError};
 pub struct AuditFilter {
     pub entity_type: Option<String>,
     pub entity_id: Option<Uuid>,
+    /// Events about a customer and everything that belongs to it.
+    pub customer_id: Option<Uuid>,
     pub actor_id: Option<Uuid>,
     pub action: Option<String>,
     pub from: Option<DateTime<Utc>>,
@@ -28,6 +30,7 @@ fn to_domain(m: audit_event::Model) -> AuditEvent {
         actor: Actor::from_parts(&m.actor_type, m.actor_id),
         entity_type: m.entity_type,
         entity_id: m.entity_id,
+        customer_id: m.customer_id,
         action: m.action,
         request_id: m.request_id,
         ip: m.ip,
@@ -47,6 +50,7 @@ pub async fn record(db: &impl Conn, event: AuditEvent) -> Result<(), StoreError>
         actor_id: Set(event.actor.id()),
         entity_type: Set(event.entity_type),
         entity_id: Set(event.entity_id),
+        customer_id: Set(event.customer_id),
         action: Set(event.action),
         request_id: Set(event.request_id),
         ip: Set(event.ip),
@@ -63,6 +67,9 @@ fn filtered(filter: &AuditFilter) -> sea_orm::Select<Entity> {
     }
     if let Some(id) = filter.entity_id {
         select = select.filter(Column::EntityId.eq(id));
+    }
+    if let Some(id) = filter.customer_id {
+        select = select.filter(Column::CustomerId.eq(id));
     }
     if let Some(id) = filter.actor_id {
         select = select.filter(Column::ActorId.eq(id));
@@ -115,17 +122,23 @@ pub async fn count(db: &impl Conn, filter: &AuditFilter) -> Result<u64, StoreErr
     Ok(filtered(filter).count(db).await?)
 }
 
-/// Every event about these entities, oldest first (personal data exports).
+/// Every event about these customers and what belongs to them, oldest first (personal data
+/// exports and erasure).
 ///
 /// # Errors
 /// Database failures.
-pub async fn of_entities(
+pub async fn about_customers(
     db: &impl Conn,
-    entity_ids: &[Uuid],
+    customer_ids: &[Uuid],
 ) -> Result<Vec<AuditEvent>, StoreError> {
-    use sea_orm::QueryOrder;
+    use sea_orm::{Condition, QueryOrder};
+    let ids = || customer_ids.iter().copied();
     let rows = Entity::find()
-        .filter(Column::EntityId.is_in(entity_ids.iter().copied()))
+        .filter(
+            Condition::any()
+                .add(Column::CustomerId.is_in(ids()))
+                .add(Column::EntityId.is_in(ids())),
+        )
         .order_by_asc(Column::OccurredAt)
         .order_by_asc(Column::Id)
         .all(db)

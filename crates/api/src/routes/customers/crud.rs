@@ -319,8 +319,7 @@ pub async fn create_customer(
         &tx,
         &state,
         &auth.origin,
-        "customer",
-        body.id,
+        audit::Subject::customer(body.id),
         "create",
         audit::changes(None, Some(&body)),
     )
@@ -625,8 +624,7 @@ pub async fn update_customer(
         &tx,
         &state,
         &auth.origin,
-        "customer",
-        body.id,
+        audit::Subject::customer(body.id),
         "update",
         audit::changes(
             Some(&before),
@@ -673,8 +671,7 @@ pub async fn delete_customer(
         &tx,
         &state,
         &auth.origin,
-        "customer",
-        after.id,
+        audit::Subject::customer(after.id),
         "delete",
         audit::changes(Some(&before), Some(&after)),
     )
@@ -721,8 +718,7 @@ pub async fn restore_customer(
         &tx,
         &state,
         &auth.origin,
-        "customer",
-        body.id,
+        audit::Subject::customer(body.id),
         "restore",
         audit::changes(
             Some(&before),

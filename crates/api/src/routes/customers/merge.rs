@@ -229,8 +229,7 @@ pub async fn merge_customers(
         &tx,
         &state,
         &auth.origin,
-        "customer",
-        saved.id,
+        audit::Subject::customer(saved.id),
         "merge",
         changes,
     )

@@ -53,9 +53,15 @@ pub async fn export_customer(
     let now = state.clock.now();
     let tx = state.store.begin().await?;
     let customer = access::any_visible(&tx, &auth, id.into_inner()).await?;
+    // The records of customers merged into this one belong to it now, and their trail too.
+    let mut ids = vec![customer.id];
+    ids.extend(
+        customers::merged_into(&tx, customer.id)
+            .await?
+            .iter()
+            .map(|c| c.id),
+    );
     let people = contacts::of_customer(&tx, customer.id).await?;
-    let mut entity_ids = vec![customer.id];
-    entity_ids.extend(people.iter().map(|c| c.id));
     let export = CustomerExport {
         exported_at: now,
         activities: activities::of_customers(&tx, &[customer.id])
@@ -74,7 +80,7 @@ pub async fn export_customer(
             .into_iter()
             .map(StageChange::from)
             .collect(),
-        audit_events: audit_repo::of_entities(&tx, &entity_ids)
+        audit_events: audit_repo::about_customers(&tx, &ids)
             .await?
             .into_iter()
             .map(AuditEvent::from)
@@ -86,8 +92,7 @@ pub async fn export_customer(
         &tx,
         &state,
         &auth.origin,
-        "customer",
-        customer.id,
+        audit::Subject::customer(customer.id),
         "export",
         json!({}),
     )
@@ -129,31 +134,41 @@ pub async fn erase_customer(
     let now = state.clock.now();
     let tx = state.store.begin().await?;
     let customer = access::any_visible(&tx, &auth, id.into_inner()).await?;
-    let people = contacts::of_customer(&tx, customer.id).await?;
-    let mut entity_ids = vec![customer.id];
-    for person in &people {
-        entity_ids.push(person.id);
-        contacts::save(&tx, &person.erased(now), now).await?;
+    // Customers merged into this one are the same person or company: erased with it.
+    let mut everyone = customers::merged_into(&tx, customer.id).await?;
+    let ids: Vec<_> = std::iter::once(customer.id)
+        .chain(everyone.iter().map(|c| c.id))
+        .collect();
+    everyone.push(customer);
+    let mut erased_body = None;
+    for one in everyone {
+        for person in contacts::of_customer(&tx, one.id).await? {
+            contacts::save(&tx, &person.erased(now), now).await?;
+        }
+        activities::erase_text(&tx, one.id, ERASED, now).await?;
+        tasks::erase_text(&tx, one.id, ERASED, now).await?;
+        let erased = customers::save(&tx, &one.erased(now), now).await?;
+        let people = reindex(&tx, &erased).await?;
+        if erased.id == ids[0] {
+            erased_body = Some(Customer::with_contacts(erased, people));
+        }
     }
-    activities::erase_text(&tx, customer.id, ERASED, now).await?;
-    tasks::erase_text(&tx, customer.id, ERASED, now).await?;
-    for event in audit_repo::of_entities(&tx, &entity_ids).await? {
+    // Every event about them (contacts, activities and tasks included, deleted ones too).
+    for event in audit_repo::about_customers(&tx, &ids).await? {
         audit_repo::replace_changes(&tx, event.id, scrub(event.changes)).await?;
     }
-    let erased = customers::save(&tx, &customer.erased(now), now).await?;
-    let people = reindex(&tx, &erased).await?;
     audit::record(
         &tx,
         &state,
         &auth.origin,
-        "customer",
-        erased.id,
+        audit::Subject::customer(ids[0]),
         "erase",
         json!({"erased": true}),
     )
     .await?;
     rapport_store::commit(tx).await?;
-    let body = Customer::with_contacts(erased, people);
+    let body =
+        erased_body.ok_or_else(|| ApiError::Internal("the erased customer went missing".into()))?;
     Ok(HttpResponse::Ok().json(body))
 }
 

@@ -269,6 +269,8 @@ pub async fn duplicate_groups(
         .from(Alias::new("customers"))
         .and_where(Expr::cust("customers.deleted_at IS NULL"))
         .and_where(Expr::cust("name_key <> ''"))
+        // Erased customers share the tombstone name, not an identity.
+        .and_where(Expr::cust("customers.erased_at IS NULL"))
         .and_where(vis)
         .group_by_col(Alias::new("name_key"))
         .and_having(Expr::cust("COUNT(*) > 1"))
@@ -302,6 +304,7 @@ pub async fn duplicate_groups(
             visible(Entity::find(), visibility)
                 .filter(Column::DeletedAt.is_null())
                 .filter(Column::NameKey.eq(value.clone()))
+                .filter(Column::ErasedAt.is_null())
                 .all(db)
                 .await?
                 .into_iter()

@@ -275,3 +275,24 @@ pub async fn touch_activity(
     }
     Ok(())
 }
+
+/// The customers merged into `id`, directly or through others (soft-deleted duplicates whose
+/// records now belong to it).
+///
+/// # Errors
+/// Database failures.
+pub async fn merged_into(db: &impl Conn, id: Uuid) -> Result<Vec<Customer>, StoreError> {
+    let mut found = Vec::new();
+    let mut frontier = vec![id];
+    while !frontier.is_empty() {
+        let rows = Entity::find()
+            .filter(Column::MergedIntoId.is_in(frontier.clone()))
+            .all(db)
+            .await?;
+        frontier = rows.iter().map(|m| m.id).collect();
+        for row in rows {
+            found.push(to_domain(row)?);
+        }
+    }
+    Ok(found)
+}
