@@ -32,6 +32,25 @@ test: ## Run every test: unit, store and API, on SQLite and PostgreSQL
 		cargo nextest run --workspace -E 'not test(/postgres/)' && cargo test --doc --workspace; \
 	fi
 
+# What `make bench` passes to rapport-bench (`make bench BENCH_ARGS="--customers 50000"`).
+BENCH_ARGS ?= --customers 1000000
+
+.PHONY: bench
+bench: ## Seed 1M customers; time gets, list pages and searches on SQLite and PostgreSQL
+	@if scripts/postgres-reachable "$(RAPPORT_TEST_POSTGRES_URL)"; then \
+		cargo run --release -p rapport-bench -- $(BENCH_ARGS); \
+	elif [ -n "$$RAPPORT_REQUIRE_POSTGRES" ]; then \
+		echo "PostgreSQL is not reachable at $(RAPPORT_TEST_POSTGRES_URL), and RAPPORT_REQUIRE_POSTGRES is set." >&2; exit 1; \
+	else \
+		echo ""; \
+		echo "################################################################################"; \
+		echo "##  WARNING: PostgreSQL is NOT reachable at $(RAPPORT_TEST_POSTGRES_URL)"; \
+		echo "##  Benchmarking SQLite ONLY. Set RAPPORT_TEST_POSTGRES_URL to measure both."; \
+		echo "################################################################################"; \
+		echo ""; \
+		cargo run --release -p rapport-bench -- $(BENCH_ARGS) --backend sqlite; \
+	fi
+
 .PHONY: openapi
 openapi: ## Rewrite openapi/openapi.json from the code
 	cargo run -q -p rapport-server -- openapi > openapi/openapi.json

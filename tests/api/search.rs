@@ -97,6 +97,20 @@ async fn search_finds_chinese_fragments_phones_and_emails(app: TestApp) {
         "contact names are searched too"
     );
     assert!(find("!!!").await.is_empty());
+    // Search results page like any list.
+    let first = app
+        .get("/v1/customers?q=%E5%85%AC%E5%8F%B8&limit=1", &admin)
+        .await;
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
+    let second = app
+        .get(
+            &format!("/v1/customers?q=%E5%85%AC%E5%8F%B8&limit=1&cursor={cursor}"),
+            &admin,
+        )
+        .await;
+    second.assert_status(200);
+    assert_eq!(second.body["next_cursor"], Value::Null);
+    assert_ne!(first.body["data"][0]["id"], second.body["data"][0]["id"]);
     // Search follows changes: a renamed customer is found by its new name only.
     app.patch(
         &format!("/v1/customers/{acme}"),

@@ -176,6 +176,30 @@ async fn batches_are_searchable_and_keyed(store: Store) {
     .unwrap();
     assert_eq!(all.items.len(), 200);
     assert!(all.next.is_some());
+    // The search order pages through every match exactly once.
+    let mut seen = std::collections::HashSet::new();
+    let mut after = None;
+    loop {
+        let page = customers::list(
+            store.conn(),
+            Visibility::All,
+            &search("科技"),
+            CustomerSort::SearchOrder,
+            SortDir::Desc,
+            after,
+            97,
+        )
+        .await
+        .unwrap();
+        for c in &page.items {
+            assert!(seen.insert(c.id), "a match came twice");
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 451);
     let keys = [("email", "zhang.wei@zhangshi.cn".to_owned())];
     assert_eq!(
         customers::find_duplicates(store.conn(), Visibility::All, &keys, None)

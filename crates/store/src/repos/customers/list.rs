@@ -25,6 +25,10 @@ pub enum CustomerSort {
     Name,
     /// Customers without activity come first ascending, last descending.
     LastActivityAt,
+    /// With a search: the search index's own order, newest entries first. The index walks
+    /// its matches in this order and stops at a page, so a common word costs what a rare one
+    /// does. Without a search: `CreatedAt` descending.
+    SearchOrder,
 }
 
 /// Filters of the customer list; all combine with AND.
@@ -150,9 +154,16 @@ pub async fn list(
     after: Option<Cursor>,
     limit: u64,
 ) -> Result<Page<Customer>, StoreError> {
+    let (sort, dir) = match (sort, &filter.search) {
+        (CustomerSort::SearchOrder, Some(query)) => {
+            return in_search_order(db, visibility, filter, query, after, limit).await;
+        }
+        (CustomerSort::SearchOrder, None) => (CustomerSort::CreatedAt, SortDir::Desc),
+        other => (other.0, dir),
+    };
     let select = filtered(db.get_database_backend(), visibility, filter);
     let column = match sort {
-        CustomerSort::CreatedAt => Column::CreatedAt,
+        CustomerSort::SearchOrder | CustomerSort::CreatedAt => Column::CreatedAt,
         CustomerSort::UpdatedAt => Column::UpdatedAt,
         CustomerSort::Name => Column::SortName,
         CustomerSort::LastActivityAt => Column::LastActivitySort,
@@ -166,7 +177,7 @@ pub async fn list(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Page::from_rows(customers, limit, |c| Cursor {
         value: match sort {
-            CustomerSort::CreatedAt => SortValue::Time(c.created_at),
+            CustomerSort::SearchOrder | CustomerSort::CreatedAt => SortValue::Time(c.created_at),
             CustomerSort::UpdatedAt => SortValue::Time(c.updated_at),
             CustomerSort::Name => SortValue::Text(c.name.to_lowercase()),
             CustomerSort::LastActivityAt => {
@@ -175,6 +186,66 @@ pub async fn list(
         },
         id: c.id,
     }))
+}
+
+/// A page of search matches in the index's order: on SQLite the FTS5 table drives the query
+/// (newest rowid first) and each match is joined to its customer; on PostgreSQL the newest ids
+/// (UUIDv7: creation order) are checked against the GIN-indexed `tsvector`.
+async fn in_search_order(
+    db: &impl Conn,
+    visibility: Visibility,
+    filter: &CustomerFilter,
+    query: &SearchQuery,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Customer>, StoreError> {
+    use sea_orm::{JoinType, Order, QuerySelect, QueryTrait};
+    let backend = db.get_database_backend();
+    let without_search = CustomerFilter {
+        search: None,
+        ..filter.clone()
+    };
+    let mut select = filtered(backend, visibility, &without_search);
+    let rows = match backend {
+        DatabaseBackend::Postgres => {
+            select = select.filter(search_condition(backend, query));
+            keyset(select, Column::Id, Column::Id, SortDir::Desc, after, limit)
+                .all(db)
+                .await?
+        }
+        _ => {
+            let statement = QueryTrait::query(&mut select);
+            statement
+                .join(
+                    JoinType::InnerJoin,
+                    Alias::new("customer_search"),
+                    Expr::cust("customer_search.rowid = customers.search_rowid"),
+                )
+                .and_where(Expr::cust_with_values(
+                    "customer_search MATCH ?",
+                    [query.to_fts5()],
+                ));
+            if let Some(Cursor {
+                value: SortValue::Int(rowid),
+                ..
+            }) = after
+            {
+                statement.and_where(Expr::cust_with_values("customer_search.rowid < ?", [rowid]));
+            }
+            statement.order_by_expr(Expr::cust("customer_search.rowid"), Order::Desc);
+            select.limit(limit + 1).all(db).await?
+        }
+    };
+    let mut pairs = Vec::with_capacity(rows.len());
+    for row in rows {
+        let rowid = row.search_rowid;
+        pairs.push((to_domain(row)?, rowid));
+    }
+    let page = Page::from_rows(pairs, limit, |(c, rowid)| Cursor {
+        value: rowid.map_or(SortValue::Id, SortValue::Int),
+        id: c.id,
+    });
+    Ok(page.map(|(c, _)| c))
 }
 
 /// Live customers visible to the caller that share a key (`("email", "a@b.cn")`) with the

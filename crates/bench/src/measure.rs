@@ -1,0 +1,386 @@
+//! The timed operations, the inputs they run on, and the checks that they find what they
+//! should before anything is timed.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use rand::Rng;
+use rand::rngs::StdRng;
+use rapport_domain::access::Visibility;
+use rapport_domain::contact::Contact;
+use rapport_domain::customer::Customer;
+use rapport_domain::enums::LifecycleStage;
+use rapport_domain::phone::Region;
+use rapport_domain::search::{SearchDocument, SearchQuery};
+use rapport_migrations::sea_orm::{ConnectionTrait, Statement};
+use rapport_store::repos::contacts;
+use rapport_store::repos::customers::{self, CustomerFilter, CustomerSort};
+use rapport_store::{Cursor, SortDir, SortValue, Store};
+use uuid::Uuid;
+
+use crate::data::Sample;
+
+/// Rows per page, as the API's default.
+pub const PAGE: u64 = 50;
+/// The deep page the target is about.
+pub const DEEP_PAGE: u64 = 10_000;
+
+/// One timed call.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// `customers::get` and `contacts::of_customer`.
+    Get(Uuid),
+    /// The list of live `customer`-stage customers, newest first, from a cursor.
+    Page(Option<Cursor>),
+    /// A `q` search, newest first; `text` is what was typed.
+    Search { text: String, query: SearchQuery },
+}
+
+/// How one operation went.
+#[derive(Debug, Clone)]
+pub struct Timings {
+    pub times: Vec<Duration>,
+    /// Rows answered by each timed call.
+    pub rows: Vec<usize>,
+    /// The slowest timed call, described.
+    pub slowest: String,
+}
+
+fn stage_filter(search: Option<SearchQuery>) -> CustomerFilter {
+    match search {
+        Some(query) => CustomerFilter {
+            search: Some(query),
+            ..Default::default()
+        },
+        None => CustomerFilter {
+            lifecycle_stage: Some(LifecycleStage::Customer),
+            ..Default::default()
+        },
+    }
+}
+
+/// A page as the API lists it: newest first, or with a search in the search index's order
+/// (what `GET /v1/customers?q=...` does when no `sort` is given).
+async fn list(
+    store: &Store,
+    filter: &CustomerFilter,
+    after: Option<Cursor>,
+) -> anyhow::Result<Vec<Customer>> {
+    let sort = if filter.search.is_some() {
+        CustomerSort::SearchOrder
+    } else {
+        CustomerSort::CreatedAt
+    };
+    let page = customers::list(
+        store.conn(),
+        Visibility::All,
+        filter,
+        sort,
+        SortDir::Desc,
+        after,
+        PAGE,
+    )
+    .await?;
+    Ok(page.items)
+}
+
+/// Runs one operation; the rows it answered.
+async fn run(store: &Store, op: &Op) -> anyhow::Result<usize> {
+    match op {
+        Op::Get(id) => {
+            let customer = customers::get(store.conn(), *id).await?;
+            let contacts = contacts::of_customer(store.conn(), customer.id).await?;
+            Ok(1 + contacts.len())
+        }
+        Op::Page(after) => Ok(list(store, &stage_filter(None), after.clone()).await?.len()),
+        Op::Search { query, .. } => Ok(list(store, &stage_filter(Some(query.clone())), None)
+            .await?
+            .len()),
+    }
+}
+
+/// Runs the first `warmup` operations untimed, then times the rest one by one.
+pub async fn time(store: &Store, ops: &[Op], warmup: usize) -> anyhow::Result<Timings> {
+    let mut timings = Timings {
+        times: Vec::with_capacity(ops.len()),
+        rows: Vec::with_capacity(ops.len()),
+        slowest: String::new(),
+    };
+    let mut slowest = Duration::ZERO;
+    for (i, op) in ops.iter().enumerate() {
+        let start = Instant::now();
+        let rows = run(store, op).await?;
+        let elapsed = start.elapsed();
+        if i < warmup {
+            continue;
+        }
+        if elapsed > slowest {
+            slowest = elapsed;
+            let what = match op {
+                Op::Get(id) => format!("id {id}"),
+                Op::Page(_) => "the page".to_owned(),
+                Op::Search { text, .. } => format!("q={text:?}"),
+            };
+            timings.slowest = format!("{what}: {:.2} ms, {rows} rows", elapsed.as_secs_f64() * 1e3);
+        }
+        timings.times.push(elapsed);
+        timings.rows.push(rows);
+    }
+    Ok(timings)
+}
+
+/// What the searches are made of, by kind.
+pub struct Searches {
+    pub chinese: Vec<(Op, Uuid)>,
+    pub english: Vec<(Op, Uuid)>,
+    pub phone: Vec<(Op, Uuid)>,
+    pub email: Vec<(Op, Uuid)>,
+}
+
+fn search(text: String, region: Region, expected: Uuid) -> anyhow::Result<(Op, Uuid)> {
+    let query =
+        SearchQuery::parse(&text, region).with_context(|| format!("{text:?} is no search"))?;
+    Ok((Op::Search { text, query }, expected))
+}
+
+/// A real two-character piece of a Chinese name (`圳张`, `科技`), never across a number.
+fn chinese_fragment(name: &str, rng: &mut StdRng) -> Option<String> {
+    let chars: Vec<char> = name.chars().collect();
+    let pairs: Vec<String> = chars
+        .windows(2)
+        .filter(|w| w.iter().all(|c| !c.is_ascii()))
+        .map(|w| w.iter().collect())
+        .collect();
+    (!pairs.is_empty()).then(|| pairs[rng.gen_range(0..pairs.len())].clone())
+}
+
+/// The first 4–6 letters of one of the name's words (`Robo`, `Pinnac`).
+fn english_prefix(name: &str, rng: &mut StdRng) -> Option<String> {
+    let words: Vec<&str> = name
+        .split_whitespace()
+        .filter(|w| w.len() >= 4 && w.chars().all(|c| c.is_ascii_alphabetic()))
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    let word = words[rng.gen_range(0..words.len())];
+    let len = rng.gen_range(4..=word.len().min(6));
+    word.get(..len).map(str::to_owned)
+}
+
+/// `n` inputs of each search kind, from random samples.
+pub fn searches(samples: &[Sample], n: usize, rng: &mut StdRng) -> anyhow::Result<Searches> {
+    let cn: Vec<&Sample> = samples.iter().filter(|s| s.chinese).collect();
+    let en: Vec<&Sample> = samples.iter().filter(|s| !s.chinese).collect();
+    ensure!(
+        !cn.is_empty() && !en.is_empty(),
+        "too few customers to sample from"
+    );
+    let us = Region::parse("US").map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let cn_region = Region::parse("CN").map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let mut out = Searches {
+        chinese: Vec::new(),
+        english: Vec::new(),
+        phone: Vec::new(),
+        email: Vec::new(),
+    };
+    let mut tries = 0;
+    while out.chinese.len() < n
+        || out.english.len() < n
+        || out.phone.len() < n
+        || out.email.len() < n
+    {
+        tries += 1;
+        ensure!(
+            tries < 100 * n + 1000,
+            "could not make enough searches from the samples"
+        );
+        let c = cn[rng.gen_range(0..cn.len())];
+        let e = en[rng.gen_range(0..en.len())];
+        if out.chinese.len() < n
+            && let Some(f) = chinese_fragment(&c.name, rng)
+        {
+            out.chinese.push(search(f, cn_region, c.id)?);
+        }
+        if out.english.len() < n
+            && let Some(p) = english_prefix(&e.name, rng)
+        {
+            out.english.push(search(p, us, e.id)?);
+        }
+        let any = if rng.gen_bool(0.5) { c } else { e };
+        if out.phone.len() < n && !any.phones.is_empty() {
+            let (typed, region) = &any.phones[rng.gen_range(0..any.phones.len())];
+            out.phone.push(search(typed.clone(), *region, any.id)?);
+        }
+        if out.email.len() < n && !any.emails.is_empty() {
+            let email = &any.emails[rng.gen_range(0..any.emails.len())];
+            out.email.push(search(email.clone(), us, any.id)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Does `query` match the terms the store indexes for this customer?
+fn matches(query: &SearchQuery, customer: &Customer, contacts: &[Contact]) -> bool {
+    // The same terms as the store's `customers::index::document`.
+    let mut doc = SearchDocument::default();
+    doc.add_text(&customer.name);
+    if let Some(number) = &customer.registration_number {
+        doc.add_identifier(number);
+    }
+    for contact in contacts {
+        doc.add_text(&contact.full_name());
+        for email in &contact.emails {
+            doc.add_email(&email.address);
+        }
+        for phone in &contact.phones {
+            doc.add_phone(&phone.number);
+        }
+    }
+    query.terms.iter().all(|t| {
+        t.any_of.iter().any(|m| {
+            doc.terms().any(|term| {
+                if m.prefix {
+                    term.starts_with(&m.text)
+                } else {
+                    term == m.text
+                }
+            })
+        })
+    })
+}
+
+/// Checks a search: every row matches, rows are newest first, and the customer the input
+/// came from is among them (always for exact phones and emails; for names when the page
+/// is not full, since a full page may have cut it off).
+pub async fn check_search(
+    store: &Store,
+    op: &Op,
+    expected: Uuid,
+    exact: bool,
+) -> anyhow::Result<()> {
+    let Op::Search { text, query } = op else {
+        bail!("not a search");
+    };
+    let rows = list(store, &stage_filter(Some(query.clone())), None).await?;
+    ensure!(!rows.is_empty(), "q={text:?} found nothing");
+    for c in &rows {
+        let contacts = contacts::of_customer(store.conn(), c.id).await?;
+        ensure!(
+            matches(query, c, &contacts),
+            "q={text:?} answered {:?}, which does not match",
+            c.name
+        );
+    }
+    ensure!(
+        rows.windows(2)
+            .all(|w| (w[0].created_at, w[0].id) > (w[1].created_at, w[1].id)),
+        "q={text:?}: rows are not newest first"
+    );
+    let found = rows.iter().any(|c| c.id == expected);
+    if exact || rows.len() < PAGE as usize {
+        ensure!(
+            found,
+            "q={text:?} did not find customer {expected} ({} rows)",
+            rows.len()
+        );
+    }
+    Ok(())
+}
+
+/// Checks a get answers the customer with its contacts.
+pub async fn check_get(store: &Store, id: Uuid) -> anyhow::Result<()> {
+    let customer = customers::get(store.conn(), id).await?;
+    ensure!(customer.id == id, "get answered another customer");
+    let contacts = contacts::of_customer(store.conn(), id).await?;
+    ensure!(
+        !contacts.is_empty() && contacts.iter().all(|c| c.customer_id == id),
+        "contacts of {id}"
+    );
+    ensure!(contacts[0].is_primary, "the primary contact comes first");
+    Ok(())
+}
+
+/// The deep page: its number and the cursor that starts it (the last row of the page
+/// before, read once with OFFSET), checked against the rows OFFSET finds for it.
+pub async fn deep_page(store: &Store) -> anyhow::Result<(u64, Option<Cursor>)> {
+    let backend = store.conn().get_database_backend();
+    let filter = "deleted_at IS NULL AND lifecycle_stage = 'customer'";
+    let count = store
+        .conn()
+        .query_one(Statement::from_string(
+            backend,
+            format!("SELECT COUNT(*) AS n FROM customers WHERE {filter}"),
+        ))
+        .await?
+        .context("COUNT answered no row")?
+        .try_get::<i64>("", "n")?;
+    let full_pages = u64::try_from(count).unwrap_or(0) / PAGE;
+    ensure!(
+        full_pages >= 1,
+        "fewer than {PAGE} customers in stage customer"
+    );
+    let page = full_pages.min(DEEP_PAGE);
+    let first_page = list(store, &stage_filter(None), None).await?;
+    ensure!(
+        first_page.len() == PAGE as usize,
+        "page 1 has {} rows",
+        first_page.len()
+    );
+    ensure!(
+        first_page
+            .iter()
+            .all(|c| c.lifecycle_stage == LifecycleStage::Customer),
+        "page 1 holds customers of another stage"
+    );
+    if page == 1 {
+        return Ok((1, None));
+    }
+    // The row before the page, then the page itself.
+    let offset = (page - 1) * PAGE - 1;
+    let rows = store
+        .conn()
+        .query_all(Statement::from_string(
+            backend,
+            format!(
+                "SELECT created_at, id FROM customers WHERE {filter} \
+                 ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {offset}",
+                PAGE + 1
+            ),
+        ))
+        .await?;
+    let mut keys = Vec::with_capacity(rows.len());
+    for row in rows {
+        keys.push((
+            row.try_get::<chrono::DateTime<chrono::Utc>>("", "created_at")?,
+            row.try_get::<Uuid>("", "id")?,
+        ));
+    }
+    let Some(&(created_at, id)) = keys.first() else {
+        bail!("OFFSET {offset} found no row");
+    };
+    let cursor = Cursor {
+        value: SortValue::Time(created_at),
+        id,
+    };
+    let got = list(store, &stage_filter(None), Some(cursor.clone())).await?;
+    ensure!(
+        got.len() == PAGE as usize,
+        "page {page} has {} rows, not {PAGE}",
+        got.len()
+    );
+    let want: Vec<Uuid> = keys.iter().skip(1).map(|(_, id)| *id).collect();
+    let have: Vec<Uuid> = got.iter().map(|c| c.id).collect();
+    ensure!(
+        have == want,
+        "page {page} by cursor differs from page {page} by OFFSET"
+    );
+    Ok((page, Some(cursor)))
+}
+
+/// `n` random ids of seeded customers.
+pub fn ids(samples: &[Sample], n: usize, rng: &mut StdRng) -> Vec<Uuid> {
+    (0..n)
+        .map(|_| samples[rng.gen_range(0..samples.len())].id)
+        .collect()
+}
