@@ -8,6 +8,7 @@ mod m20261129_000002_audit;
 mod m20261129_000003_customers;
 mod m20261129_000004_idempotency;
 mod m20261129_000005_audit_customer;
+mod m20261129_000006_customer_terms;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_customers::Migration),
             Box::new(m20261129_000004_idempotency::Migration),
             Box::new(m20261129_000005_audit_customer::Migration),
+            Box::new(m20261129_000006_customer_terms::Migration),
         ]
     }
 }

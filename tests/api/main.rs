@@ -11,6 +11,7 @@ mod clients;
 mod customers;
 mod http;
 mod operations;
+mod review_fixes;
 mod search;
 mod teams;
 mod tokens;

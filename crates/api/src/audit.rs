@@ -1,7 +1,7 @@
 //! Recording writes in the audit trail, on the request's transaction.
 
 use rapport_domain::audit::AuditEvent;
-use rapport_store::{Conn, repos};
+use rapport_store::{Conn, Tx, repos};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -122,6 +122,24 @@ pub async fn record(
         changes,
     };
     repos::audit::record(db, event).await?;
+    Ok(())
+}
+
+/// Records the event of a write and commits the write's transaction: the last step of a
+/// handler that writes.
+///
+/// # Errors
+/// Database failures; nothing is written then.
+pub async fn record_and_commit(
+    tx: Tx,
+    state: &AppState,
+    origin: &Origin,
+    subject: Subject,
+    action: &str,
+    changes: Value,
+) -> Result<(), ApiError> {
+    record(&tx, state, origin, subject, action, changes).await?;
+    rapport_store::commit(tx).await?;
     Ok(())
 }
 

@@ -53,9 +53,9 @@ pub enum ApiError {
         detail: String,
         extra: Map<String, Value>,
     },
-    /// 412: `If-Match` names an older version.
+    /// 412: `If-Match` names an older version, or the record changed while the request ran.
     #[error("stale If-Match")]
-    PreconditionFailed { current_version: i32 },
+    PreconditionFailed { current_version: Option<i32> },
     /// 413.
     #[error("payload too large")]
     PayloadTooLarge { limit: usize },
@@ -166,10 +166,12 @@ impl ApiError {
             } => {
                 problem.detail = Some(detail.clone());
             }
-            ApiError::PreconditionFailed { current_version } => {
+            ApiError::PreconditionFailed {
+                current_version: Some(version),
+            } => {
                 problem
                     .extra
-                    .insert("current_version".into(), (*current_version).into());
+                    .insert("current_version".into(), (*version).into());
             }
             ApiError::PayloadTooLarge { limit } => {
                 problem.extra.insert("limit_bytes".into(), (*limit).into());
@@ -335,11 +337,16 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::NotFound => ApiError::NotFound,
-            StoreError::Conflict(msg) => ApiError::conflict("conflict", msg),
-            StoreError::Stale => ApiError::conflict(
-                "conflict",
-                "The record changed while this request ran; read it again and retry.",
-            ),
+            StoreError::Conflict(msg) => {
+                // The database's message names tables and constraints: log it, answer plainly.
+                tracing::warn!(error = %msg, "unmapped unique constraint");
+                ApiError::conflict("conflict", "The write conflicts with an existing record.")
+            }
+            // Another request changed the record after this one read it: as stale as a stale
+            // If-Match, and answered the same on both databases.
+            StoreError::Stale => ApiError::PreconditionFailed {
+                current_version: None,
+            },
             StoreError::Unavailable(err) => ApiError::Unavailable(err.to_string()),
             StoreError::Db(err) => ApiError::Internal(err.to_string()),
         }
@@ -366,7 +373,9 @@ mod tests {
             ApiError::NotFound,
             ApiError::MethodNotAllowed,
             ApiError::conflict("duplicate", "x"),
-            ApiError::PreconditionFailed { current_version: 2 },
+            ApiError::PreconditionFailed {
+                current_version: Some(2),
+            },
             ApiError::PayloadTooLarge { limit: 1 },
             ApiError::UnsupportedMediaType,
             ApiError::invalid("a", rapport_domain::Invalid::Required),

@@ -3,7 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rapport_domain::{Invalid, ValidationErrors};
-use rapport_store::{Cursor, Page};
+use rapport_store::{Cursor, Page, SortValue};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -53,7 +53,18 @@ pub fn page_params(
 fn decode(raw: &str, sort: &str) -> Option<Cursor> {
     let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
     let envelope: Envelope = serde_json::from_slice(&bytes).ok()?;
-    (envelope.s == sort).then_some(envelope.c)
+    (envelope.s == sort && fits(sort, &envelope.c.value)).then_some(envelope.c)
+}
+
+/// Does a cursor value have the type of its sort's key? A hand-made cursor that does not
+/// would compare a time with a text in SQL.
+fn fits(sort: &str, value: &SortValue) -> bool {
+    match sort.trim_start_matches('-') {
+        "id" => matches!(value, SortValue::Id),
+        "name" | "duplicates" => matches!(value, SortValue::Text(_)),
+        "search" => matches!(value, SortValue::Int(_) | SortValue::Id),
+        _ => matches!(value, SortValue::Time(_)),
+    }
 }
 
 fn encode(cursor: Cursor, sort: &str) -> String {
@@ -105,7 +116,6 @@ macro_rules! list_type {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rapport_store::SortValue;
     use uuid::Uuid;
 
     #[test]
@@ -121,6 +131,18 @@ mod tests {
         );
         assert!(page_params(None, Some(&raw), "-created_at").is_err());
         assert!(page_params(None, Some("garbage"), "name").is_err());
+    }
+
+    #[test]
+    fn cursors_of_the_wrong_type_are_refused() {
+        let forged = encode(
+            Cursor {
+                value: SortValue::Text("x".into()),
+                id: Uuid::now_v7(),
+            },
+            "-created_at",
+        );
+        assert!(page_params(None, Some(&forged), "-created_at").is_err());
     }
 
     #[test]

@@ -111,9 +111,6 @@ impl Customer {
             merged.first_contacted_at = earliest(merged.first_contacted_at, dup.first_contacted_at);
             merged.last_activity_at = latest(merged.last_activity_at, dup.last_activity_at);
         }
-        if merged.first_contacted_at.is_some() {
-            merged.first_contact_due_at = self.first_contact_due_at;
-        }
         merged
     }
 

@@ -2,6 +2,10 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
+use common::both;
+
 use std::collections::BTreeMap;
 
 use chrono::{Duration, Utc};
@@ -16,34 +20,8 @@ use rapport_domain::search::SearchQuery;
 use rapport_store::repos::contacts;
 use rapport_store::repos::customers::{self, CustomerFilter, CustomerSort};
 use rapport_store::repos::idempotency::{self, Claim, StoredResponse};
-use rapport_store::{DbOptions, SortDir, Store};
-use rapport_testdb::{Backend, FreshDb};
+use rapport_store::{SortDir, Store};
 use uuid::Uuid;
-
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() { super::run(rapport_testdb::Backend::Sqlite, super::$name).await }
-            #[tokio::test]
-            async fn postgres() { super::run(rapport_testdb::Backend::Postgres, super::$name).await }
-        }
-    )*};
-}
-
-async fn run<F, Fut>(backend: Backend, test: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let db = FreshDb::create(backend).await;
-    let store = Store::connect(&DbOptions::new(db.url.clone()))
-        .await
-        .unwrap();
-    test(store.clone()).await;
-    store.close().await.unwrap();
-    db.drop_now().await;
-}
 
 both!(
     batches_are_searchable_and_keyed,

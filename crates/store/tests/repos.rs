@@ -2,6 +2,10 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod common;
+
+use common::both;
+
 use chrono::{Duration, Utc};
 use rapport_domain::audit::AuditEvent;
 use rapport_domain::auth::Role;
@@ -11,33 +15,7 @@ use rapport_domain::identity::Actor;
 use rapport_store::repos::audit::{self, AuditFilter};
 use rapport_store::repos::{refresh_tokens, teams, users};
 use rapport_store::{DbOptions, Store, StoreError};
-use rapport_testdb::{Backend, FreshDb};
 use uuid::Uuid;
-
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() { super::run(rapport_testdb::Backend::Sqlite, super::$name).await }
-            #[tokio::test]
-            async fn postgres() { super::run(rapport_testdb::Backend::Postgres, super::$name).await }
-        }
-    )*};
-}
-
-async fn run<F, Fut>(backend: Backend, test: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let db = FreshDb::create(backend).await;
-    let store = Store::connect(&DbOptions::new(db.url.clone()))
-        .await
-        .unwrap();
-    test(store.clone()).await;
-    store.close().await.unwrap();
-    db.drop_now().await;
-}
 
 both!(
     users_round_trip_and_refuse_a_taken_email,

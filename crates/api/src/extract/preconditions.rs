@@ -20,7 +20,7 @@ impl IfMatch {
     pub fn check(self, current: i32) -> Result<(), ApiError> {
         match self.0 {
             Some(expected) if expected != current => Err(ApiError::PreconditionFailed {
-                current_version: current,
+                current_version: Some(current),
             }),
             _ => Ok(()),
         }
@@ -112,7 +112,9 @@ mod tests {
         assert!(IfMatch(Some(2)).check(2).is_ok());
         assert!(matches!(
             IfMatch(Some(1)).check(2),
-            Err(ApiError::PreconditionFailed { current_version: 2 })
+            Err(ApiError::PreconditionFailed {
+                current_version: Some(2)
+            })
         ));
         assert!(IfMatch(None).check(7).is_ok());
     }

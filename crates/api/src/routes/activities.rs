@@ -315,8 +315,8 @@ async fn create_activity(
         tasks::complete_lead_follow_ups(&tx, customer.id, now).await?;
     }
     let body = Activity::from(activity);
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::of_customer("activity", body.id, Some(body.customer_id)),
@@ -324,7 +324,6 @@ async fn create_activity(
         audit::changes(None, Some(&body)),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(respond::created(
         &body,
         body.version,
@@ -432,10 +431,19 @@ async fn update_activity(
         }
     }
     errors.finish()?;
-    let saved = Activity::from(activities::save(&tx, &a, state.clock.now()).await?);
+    let now = state.clock.now();
+    // A note that turns out to have been a call is the customer's first contact after all.
+    if a.kind.reaches_customer() && !before.kind.reaches_customer() {
+        let customer = customers::get(&tx, a.customer_id).await?;
+        customers::touch_activity(&tx, customer.id, a.occurred_at, true, now).await?;
+        if customer.first_contacted_at.is_none() {
+            tasks::complete_lead_follow_ups(&tx, customer.id, now).await?;
+        }
+    }
+    let saved = Activity::from(activities::save(&tx, &a, now).await?);
     let before = Activity::from(before);
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::of_customer("activity", saved.id, Some(saved.customer_id)),
@@ -443,7 +451,6 @@ async fn update_activity(
         audit::changes(Some(&before), Some(&saved)),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(respond::ok(&saved, saved.version))
 }
 
@@ -466,8 +473,8 @@ async fn delete_activity(
     if_match.check(activity.version)?;
     activities::delete(&tx, activity.id).await?;
     let before = Activity::from(activity);
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::of_customer("activity", before.id, Some(before.customer_id)),
@@ -475,6 +482,5 @@ async fn delete_activity(
         audit::changes(Some(&before), None),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -191,8 +191,8 @@ async fn create_client(
     };
     let tx = state.store.begin().await?;
     let client = Client::from(clients::insert(&tx, new, state.clock.now()).await?);
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::new("client", client.id),
@@ -200,7 +200,6 @@ async fn create_client(
         audit::changes(None, Some(&client)),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     let (id, version) = (client.id, client.version);
     let body = ClientWithSecret {
         client,
@@ -276,8 +275,8 @@ async fn update_client(
     let revoke = after.disabled != before.disabled || after.scopes != before.scopes;
     let saved = Client::from(clients::save(&tx, &after, revoke, state.clock.now()).await?);
     let before = Client::from(before);
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::new("client", saved.id),
@@ -285,7 +284,6 @@ async fn update_client(
         audit::changes(Some(&before), Some(&saved)),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(respond::ok(&saved, saved.version))
 }
 
@@ -308,8 +306,8 @@ async fn delete_client(
     if_match.check(client.version)?;
     clients::delete(&tx, client.id).await?;
     let client = Client::from(client);
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::new("client", client.id),
@@ -317,7 +315,6 @@ async fn delete_client(
         audit::changes(Some(&client), None),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -344,8 +341,8 @@ async fn rotate_secret(
     )
     .await?;
     let client = Client::from(client);
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::new("client", client.id),
@@ -353,7 +350,6 @@ async fn rotate_secret(
         serde_json::json!({}),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     let (id, version) = (client.id, client.version);
     Ok(respond::ok(
         &ClientWithSecret {

@@ -100,8 +100,8 @@ async fn create_contact(
     }
     reindex(&tx, &customer).await?;
     let body = Contact::from(contact);
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::of_customer("contact", body.id, Some(body.customer_id)),
@@ -109,7 +109,6 @@ async fn create_contact(
         audit::changes(None, Some(&body)),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(respond::created(
         &body,
         body.version,
@@ -229,8 +228,8 @@ async fn update_contact(
     }
     reindex(&tx, &customer).await?;
     let (before, saved) = (Contact::from(before), Contact::from(saved));
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::of_customer("contact", saved.id, Some(saved.customer_id)),
@@ -238,7 +237,6 @@ async fn update_contact(
         audit::changes(Some(&before), Some(&saved)),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(respond::ok(&saved, saved.version))
 }
 
@@ -262,8 +260,8 @@ async fn delete_contact(
     contacts::delete(&tx, contact.id).await?;
     reindex(&tx, &customer).await?;
     let before = Contact::from(contact);
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::of_customer("contact", before.id, Some(before.customer_id)),
@@ -271,6 +269,5 @@ async fn delete_contact(
         audit::changes(Some(&before), None),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -116,8 +116,15 @@ async fn change_password(
     let body = body.into_inner()?;
     let mut errors = Errors::default();
     let new = errors.check("new_password", Password::parse(&body.new_password));
+    // Guessing the current password with a stolen token is limited like signing in.
+    let account = format!("user:{user_id}");
+    let ip = caller.origin.ip.clone();
+    state.login_limiter.check(&account, ip.as_deref())?;
     let stored = users::password_hash(state.store.conn(), user_id).await?;
     if !password::verify(body.current_password, Some(stored)).await? {
+        state
+            .login_limiter
+            .record_failure(&account, ip.as_deref())?;
         errors.add("current_password", Invalid::Incorrect);
     }
     let new = errors.finish_with(new)?;
@@ -126,8 +133,8 @@ async fn change_password(
     let tx = state.store.begin().await?;
     users::set_password(&tx, user_id, hash, false, now).await?;
     refresh_tokens::revoke_user(&tx, user_id, now).await?;
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &caller.origin,
         audit::Subject::new("user", user_id),
@@ -135,6 +142,5 @@ async fn change_password(
         json!({}),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(HttpResponse::NoContent().finish())
 }

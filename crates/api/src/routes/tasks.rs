@@ -8,7 +8,7 @@ use rapport_domain::name::{Name, Title};
 use rapport_domain::validation::Errors;
 use rapport_domain::{Invalid, ValidationErrors};
 use rapport_store::repos::tasks::{self, TaskFilter, TaskScope};
-use rapport_store::repos::{contacts, users};
+use rapport_store::repos::{contacts, customers, users};
 use rapport_store::{Conn, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -155,11 +155,20 @@ fn scope_of(caller: &Caller) -> TaskScope {
 /// A task the caller sees (its own, or one of a customer it sees); 404 otherwise.
 async fn visible_task(db: &impl Conn, caller: &Caller, id: Uuid) -> Result<DomainTask, ApiError> {
     let task = tasks::get(db, id).await?;
-    let customer_visible = match task.customer_id {
-        Some(customer) => access::visible(db, caller, customer).await.is_ok(),
-        None => false,
+    // A task of a deleted customer goes with it; one of a live customer is seen by its
+    // assignee and creator, and by whoever sees the customer.
+    let (customer_live, customer_visible) = match task.customer_id {
+        Some(id) => match customers::get(db, id).await {
+            Ok(c) => (
+                c.deleted_at.is_none(),
+                caller.visibility().allows(c.owner_id, c.team_id),
+            ),
+            Err(StoreError::NotFound) => (false, false),
+            Err(e) => return Err(e.into()),
+        },
+        None => (true, false),
     };
-    if tasks::is_visible(&task, scope_of(caller), customer_visible) {
+    if customer_live && tasks::is_visible(&task, scope_of(caller), customer_visible) {
         Ok(task)
     } else {
         Err(ApiError::NotFound)
@@ -298,8 +307,8 @@ async fn create_task(
     };
     tasks::insert(&tx, &task).await?;
     let body = Task::new(task, now);
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::of_customer("task", body.id, body.customer_id),
@@ -307,7 +316,6 @@ async fn create_task(
         audit::changes(None, Some(&body)),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(respond::created(
         &body,
         body.version,
@@ -404,8 +412,8 @@ async fn update_task(
     errors.finish()?;
     let saved = Task::new(tasks::save(&tx, &t, now).await?, now);
     let before = Task::new(before, now);
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::of_customer("task", saved.id, saved.customer_id),
@@ -413,7 +421,6 @@ async fn update_task(
         audit::changes(Some(&before), Some(&saved)),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(respond::ok(&saved, saved.version))
 }
 
@@ -437,8 +444,8 @@ async fn delete_task(
     if_match.check(task.version)?;
     tasks::delete(&tx, task.id).await?;
     let before = Task::new(task, now);
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::of_customer("task", before.id, before.customer_id),
@@ -446,6 +453,5 @@ async fn delete_task(
         audit::changes(Some(&before), None),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -6,7 +6,7 @@ use rapport_domain::Invalid;
 use rapport_domain::identity as domain;
 use rapport_domain::name::OrgName;
 use rapport_domain::validation::Errors;
-use rapport_store::repos::{teams, users};
+use rapport_store::repos::{customers, teams, users};
 use rapport_store::{Conn, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -163,8 +163,8 @@ async fn create_team(
     .await
     .map_err(name_taken)?
     .into();
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::new("team", team.id),
@@ -172,7 +172,6 @@ async fn create_team(
         audit::changes(None, Some(&team)),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(respond::created(
         &team,
         team.version,
@@ -245,8 +244,8 @@ async fn update_team(
             .map_err(name_taken)?,
     );
     let before = Team::from(before);
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::new("team", saved.id),
@@ -254,7 +253,6 @@ async fn update_team(
         audit::changes(Some(&before), Some(&saved)),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(respond::ok(&saved, saved.version))
 }
 
@@ -278,16 +276,18 @@ async fn delete_team(
     let tx = state.store.begin().await?;
     let team = teams::get(&tx, id.into_inner()).await?;
     if_match.check(team.version)?;
-    if users::count_in_team(&tx, team.id).await? > 0 {
+    if users::count_in_team(&tx, team.id).await? > 0
+        || customers::count_in_team(&tx, team.id).await? > 0
+    {
         return Err(ApiError::conflict(
             "conflict",
-            "The team still has members: move them first.",
+            "The team still has members or customers: move them first.",
         ));
     }
     teams::delete(&tx, team.id).await?;
     let team = Team::from(team);
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::new("team", team.id),
@@ -295,6 +295,5 @@ async fn delete_team(
         audit::changes(Some(&team), None),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(HttpResponse::NoContent().finish())
 }

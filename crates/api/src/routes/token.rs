@@ -268,8 +268,8 @@ async fn password_grant(
     let tx = state.store.begin().await?;
     let refresh = new_refresh_token(&tx, state, Uuid::now_v7(), user.id, scopes).await?;
     let origin = Origin::of_request(req, Actor::User(user.id));
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         state,
         &origin,
         audit::Subject::new("user", user.id),
@@ -277,7 +277,6 @@ async fn password_grant(
         json!({}),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(TokenResponse {
         access_token: access_token(
             state,

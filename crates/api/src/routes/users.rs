@@ -246,8 +246,8 @@ async fn create_user(
         .await
         .map_err(email_taken)?
         .into();
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::new("user", user.id),
@@ -255,7 +255,6 @@ async fn create_user(
         audit::changes(None, Some(&user)),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     let location = format!("/v1/users/{}", user.id);
     let version = user.version;
     Ok(respond::created(
@@ -327,8 +326,8 @@ async fn save_user(
         refresh_tokens::revoke_user(&tx, saved.id, now).await?;
     }
     let (before, saved) = (User::from(before), User::from(saved));
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         state,
         &auth.origin,
         audit::Subject::new("user", saved.id),
@@ -336,7 +335,6 @@ async fn save_user(
         audit::changes(Some(&before), Some(&saved)),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(respond::ok(&saved, saved.version))
 }
 
@@ -492,8 +490,8 @@ async fn reset_password(
     let tx = state.store.begin().await?;
     users::set_password(&tx, user.id, hash, one_time.is_some(), now).await?;
     refresh_tokens::revoke_user(&tx, user.id, now).await?;
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::new("user", user.id),
@@ -501,7 +499,6 @@ async fn reset_password(
         serde_json::json!({}),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(HttpResponse::Ok().json(PasswordReset {
         one_time_password: one_time,
     }))

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::entities::activity::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
 use crate::repos::{customer_visible, parse_column};
+use crate::repos::{delete_row, update_versioned};
 use crate::{Conn, StoreError};
 
 fn to_domain(m: activity::Model) -> Result<Activity, StoreError> {
@@ -161,25 +162,15 @@ pub async fn save(
     let mut saved = activity.clone();
     saved.version = activity.version + 1;
     saved.updated_at = now;
-    let result = Entity::update_many()
-        .set(to_active(&saved))
-        .filter(Column::Id.eq(activity.id))
-        .filter(Column::Version.eq(activity.version))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(StoreError::Stale);
-    }
+    let version = (Column::Version, activity.version);
+    update_versioned::<Entity>(db, to_active(&saved), (Column::Id, activity.id), version).await?;
     Ok(saved)
 }
 
 /// # Errors
 /// `NotFound` when there is no such activity.
 pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
-    if Entity::delete_by_id(id).exec(db).await?.rows_affected == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    delete_row::<Entity>(db, id).await
 }
 
 /// Replaces the text of a customer's activities with the erasure tombstone; kinds and times

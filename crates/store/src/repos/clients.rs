@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::entities::client::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
 use crate::repos::corrupt;
+use crate::repos::delete_row;
 use crate::repos::users::AuthState;
 use crate::{Conn, StoreError};
 
@@ -195,9 +196,5 @@ pub async fn set_secret(
 /// # Errors
 /// `NotFound` when there is no such client.
 pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
-    let result = Entity::delete_by_id(id).exec(db).await?;
-    if result.rows_affected == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    delete_row::<Entity>(db, id).await
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::entities::contact::{self, Column, Entity};
 use crate::repos::{corrupt, parse_column};
+use crate::repos::{delete_row, update_versioned};
 use crate::{Conn, StoreError};
 
 fn to_domain(m: contact::Model) -> Result<Contact, StoreError> {
@@ -120,15 +121,8 @@ pub async fn save(
     let mut saved = contact.clone();
     saved.version = contact.version + 1;
     saved.updated_at = now;
-    let result = Entity::update_many()
-        .set(to_active(&saved))
-        .filter(Column::Id.eq(contact.id))
-        .filter(Column::Version.eq(contact.version))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(StoreError::Stale);
-    }
+    let version = (Column::Version, contact.version);
+    update_versioned::<Entity>(db, to_active(&saved), (Column::Id, contact.id), version).await?;
     Ok(saved)
 }
 
@@ -154,8 +148,5 @@ pub async fn clear_other_primaries(
 /// # Errors
 /// `NotFound` when there is no such contact.
 pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
-    if Entity::delete_by_id(id).exec(db).await?.rows_affected == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    delete_row::<Entity>(db, id).await
 }

@@ -14,8 +14,8 @@ pub mod teams;
 pub mod users;
 
 use rapport_domain::access::Visibility;
-use sea_orm::ColumnTrait;
 use sea_orm::sea_query::{Expr, Query, SimpleExpr};
+use sea_orm::{ColumnTrait, QueryFilter};
 
 use crate::StoreError;
 
@@ -33,24 +33,72 @@ pub(crate) fn parse_column<T, E: std::fmt::Display>(
     parse(value).map_err(|e| corrupt(column, e))
 }
 
-/// The condition "the customer in `customer_id` is visible": a sub-select on customers, for
-/// tables that hang off a customer.
+/// Writes `active` over the row `id` if its stored version is still `expected` (optimistic
+/// concurrency: the caller read version `expected` and changed it).
+///
+/// # Errors
+/// `Stale` when someone saved the row in between (or it is gone).
+pub(crate) async fn update_versioned<E: sea_orm::EntityTrait>(
+    db: &impl crate::Conn,
+    active: E::ActiveModel,
+    id: (E::Column, uuid::Uuid),
+    version: (E::Column, i32),
+) -> Result<(), StoreError> {
+    let result = E::update_many()
+        .set(active)
+        .filter(id.0.eq(id.1))
+        .filter(version.0.eq(version.1))
+        .exec(db)
+        .await?;
+    if result.rows_affected == 0 {
+        Err(StoreError::Stale)
+    } else {
+        Ok(())
+    }
+}
+
+/// Deletes the row with this primary key.
+///
+/// # Errors
+/// `NotFound` when there is none.
+pub(crate) async fn delete_row<E>(db: &impl crate::Conn, id: uuid::Uuid) -> Result<(), StoreError>
+where
+    E: sea_orm::EntityTrait,
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<uuid::Uuid>,
+{
+    if E::delete_by_id(id).exec(db).await?.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// The condition "the customer in `customer_id` is live and visible": a sub-select on
+/// customers, for tables that hang off a customer. Records of deleted customers are hidden
+/// with them.
 pub(crate) fn customer_visible(
     customer_id: impl ColumnTrait,
     visibility: Visibility,
 ) -> SimpleExpr {
-    use crate::entities::customer::Column as C;
-    let of = |column: C, value: uuid::Uuid| {
+    use crate::entities::customer::{Column as C, Entity as Customers};
+    let live_of = |column: C, value: uuid::Uuid| {
         Query::select()
             .column(C::Id)
-            .from(crate::entities::customer::Entity)
+            .from(Customers)
             .and_where(Expr::col(column).eq(value))
+            .and_where(Expr::col(C::DeletedAt).is_null())
             .to_owned()
     };
     match visibility {
-        Visibility::All => Expr::cust("1 = 1"),
-        Visibility::Owner(user) => customer_id.in_subquery(of(C::OwnerId, user)),
-        Visibility::Team(team) => customer_id.in_subquery(of(C::TeamId, team)),
+        // The deleted are few: excluding them beats listing every live customer.
+        Visibility::All => customer_id.not_in_subquery(
+            Query::select()
+                .column(C::Id)
+                .from(Customers)
+                .and_where(Expr::col(C::DeletedAt).is_not_null())
+                .to_owned(),
+        ),
+        Visibility::Owner(user) => customer_id.in_subquery(live_of(C::OwnerId, user)),
+        Visibility::Team(team) => customer_id.in_subquery(live_of(C::TeamId, team)),
         Visibility::Nothing => Expr::cust("1 = 0"),
     }
 }

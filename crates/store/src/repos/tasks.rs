@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::entities::task::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
 use crate::repos::{customer_visible, parse_column};
+use crate::repos::{delete_row, update_versioned};
 use crate::{Conn, StoreError};
 
 fn to_domain(m: task::Model) -> Result<Task, StoreError> {
@@ -80,7 +81,11 @@ fn visible(scope: TaskScope) -> Condition {
             .add(Column::AssigneeId.eq(me))
             .add(Column::CreatedBy.eq(me));
     }
-    any
+    // Tasks of a deleted customer go with it, even for their assignee.
+    let live = Condition::any()
+        .add(Column::CustomerId.is_null())
+        .add(customer_visible(Column::CustomerId, Visibility::All));
+    Condition::all().add(any).add(live)
 }
 
 /// # Errors
@@ -230,25 +235,15 @@ pub async fn save(db: &impl Conn, task: &Task, now: DateTime<Utc>) -> Result<Tas
     let mut saved = task.clone();
     saved.version = task.version + 1;
     saved.updated_at = now;
-    let result = Entity::update_many()
-        .set(to_active(&saved))
-        .filter(Column::Id.eq(task.id))
-        .filter(Column::Version.eq(task.version))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(StoreError::Stale);
-    }
+    let version = (Column::Version, task.version);
+    update_versioned::<Entity>(db, to_active(&saved), (Column::Id, task.id), version).await?;
     Ok(saved)
 }
 
 /// # Errors
 /// `NotFound` when there is no such task.
 pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
-    if Entity::delete_by_id(id).exec(db).await?.rows_affected == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    delete_row::<Entity>(db, id).await
 }
 
 /// Replaces the text of a customer's tasks with the erasure tombstone.
@@ -267,6 +262,28 @@ pub async fn erase_text(
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .col_expr(Column::Version, Expr::col(Column::Version).add(1))
         .filter(Column::CustomerId.eq(customer_id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Gives the open lead follow-up tasks of a customer to its new owner.
+///
+/// # Errors
+/// Database failures.
+pub async fn reassign_lead_follow_ups(
+    db: &impl Conn,
+    customer_id: Uuid,
+    owner: Uuid,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let result = Entity::update_many()
+        .col_expr(Column::AssigneeId, Expr::value(owner))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .filter(Column::CustomerId.eq(customer_id))
+        .filter(Column::Origin.eq(TaskOrigin::LeadFollowUp.as_str()))
+        .filter(Column::Status.eq(TaskStatus::Open.as_str()))
         .exec(db)
         .await?;
     Ok(result.rows_affected)

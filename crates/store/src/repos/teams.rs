@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::entities::team::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::repos::delete_row;
 use crate::{Conn, StoreError};
 
 /// The unique index on the team name; SQLite reports the column instead.
@@ -108,9 +109,5 @@ pub async fn save(db: &impl Conn, team: &Team, now: DateTime<Utc>) -> Result<Tea
 /// # Errors
 /// `NotFound` when there is no such team.
 pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
-    let result = Entity::delete_by_id(id).exec(db).await?;
-    if result.rows_affected == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    delete_row::<Entity>(db, id).await
 }

@@ -281,85 +281,102 @@ pub fn contact(
     })
 }
 
-/// Reads emails at `at[i]`; a repeated address is refused.
-pub fn emails(bodies: &[EmailBody], at: &str, errors: &mut Errors) -> Option<Vec<EmailEntry>> {
-    if bodies.len() > MAX_ITEMS {
+/// An email or phone entry of a contact: a value with a label.
+trait Labelled: Sized {
+    type Value: PartialEq;
+    /// The value's field in the body (`address`, `number`).
+    const FIELD: &'static str;
+    /// The label when none is given.
+    const DEFAULT_LABEL: ContactLabel;
+    fn new(value: Self::Value, label: ContactLabel) -> Self;
+    fn value(&self) -> &Self::Value;
+}
+
+impl Labelled for EmailEntry {
+    type Value = Email;
+    const FIELD: &'static str = "address";
+    const DEFAULT_LABEL: ContactLabel = ContactLabel::Work;
+    fn new(address: Email, label: ContactLabel) -> Self {
+        EmailEntry { address, label }
+    }
+    fn value(&self) -> &Email {
+        &self.address
+    }
+}
+
+impl Labelled for PhoneEntry {
+    type Value = Phone;
+    const FIELD: &'static str = "number";
+    const DEFAULT_LABEL: ContactLabel = ContactLabel::Mobile;
+    fn new(number: Phone, label: ContactLabel) -> Self {
+        PhoneEntry { number, label }
+    }
+    fn value(&self) -> &Phone {
+        &self.number
+    }
+}
+
+/// Reads labelled values (`[{"address": …, "label": …}]`) at `at[i]`: each value parsed, the
+/// label defaulted, and a value given twice refused.
+fn labelled<E: Labelled>(
+    items: Vec<(Option<&str>, Option<&str>)>,
+    at: &str,
+    parse: impl Fn(&str) -> Result<E::Value, Invalid>,
+    errors: &mut Errors,
+) -> Option<Vec<E>> {
+    if items.len() > MAX_ITEMS {
         errors.add(at, Invalid::TooLong { max: MAX_ITEMS });
         return None;
     }
-    let mut out = Vec::with_capacity(bodies.len());
+    let mut out: Vec<E> = Vec::with_capacity(items.len());
     let mut ok = true;
-    for (i, body) in bodies.iter().enumerate() {
+    for (i, (value, label)) in items.into_iter().enumerate() {
         let item = index(at, i);
-        let address = match body.address.as_deref() {
-            Some(a) => errors.check(path(&item, "address"), Email::parse(a)),
+        let field = path(&item, E::FIELD);
+        let value = match value {
+            Some(v) => errors.check(field.clone(), parse(v)),
             None => {
-                errors.add(path(&item, "address"), Invalid::Required);
+                errors.add(field.clone(), Invalid::Required);
                 None
             }
         };
         let label = errors.check(
             path(&item, "label"),
-            body.label
-                .as_deref()
-                .map_or(Ok(ContactLabel::Work), ContactLabel::parse),
+            label.map_or(Ok(E::DEFAULT_LABEL), ContactLabel::parse),
         );
-        match (address, label) {
-            (Some(address), Some(label)) => {
-                if out.iter().any(|e: &EmailEntry| e.address == address) {
-                    errors.add(path(&item, "address"), Invalid::Duplicate);
-                    ok = false;
-                } else {
-                    out.push(EmailEntry { address, label });
-                }
+        match (value, label) {
+            (Some(value), Some(_)) if out.iter().any(|e| *e.value() == value) => {
+                errors.add(field, Invalid::Duplicate);
+                ok = false;
             }
+            (Some(value), Some(label)) => out.push(E::new(value, label)),
             _ => ok = false,
         }
     }
     ok.then_some(out)
 }
 
-/// Reads phones at `at[i]`, into E.164; a repeated number is refused.
+/// Reads emails at `at[i]` (label default `work`); a repeated address is refused.
+pub fn emails(bodies: &[EmailBody], at: &str, errors: &mut Errors) -> Option<Vec<EmailEntry>> {
+    let items = bodies
+        .iter()
+        .map(|b| (b.address.as_deref(), b.label.as_deref()))
+        .collect();
+    labelled(items, at, Email::parse, errors)
+}
+
+/// Reads phones at `at[i]` into E.164 (label default `mobile`); a repeated number is refused.
 pub fn phones(
     bodies: &[PhoneBody],
     at: &str,
     region: Region,
     errors: &mut Errors,
 ) -> Option<Vec<PhoneEntry>> {
-    if bodies.len() > MAX_ITEMS {
-        errors.add(at, Invalid::TooLong { max: MAX_ITEMS });
-        return None;
-    }
-    let mut out = Vec::with_capacity(bodies.len());
-    let mut ok = true;
-    for (i, body) in bodies.iter().enumerate() {
-        let item = index(at, i);
-        let number = match body.number.as_deref() {
-            Some(n) => errors.check(path(&item, "number"), Phone::parse(n, region)),
-            None => {
-                errors.add(path(&item, "number"), Invalid::Required);
-                None
-            }
-        };
-        let label = errors.check(
-            path(&item, "label"),
-            body.label
-                .as_deref()
-                .map_or(Ok(ContactLabel::Mobile), ContactLabel::parse),
-        );
-        match (number, label) {
-            (Some(number), Some(label)) => {
-                if out.iter().any(|p: &PhoneEntry| p.number == number) {
-                    errors.add(path(&item, "number"), Invalid::Duplicate);
-                    ok = false;
-                } else {
-                    out.push(PhoneEntry { number, label });
-                }
-            }
-            _ => ok = false,
-        }
-    }
-    ok.then_some(out)
+    let items = bodies
+        .iter()
+        .map(|b| (b.number.as_deref(), b.label.as_deref()))
+        .collect();
+    labelled(items, at, |n| Phone::parse(n, region), errors)
 }
 
 /// Reads a marketing consent; its time defaults to now and may not be in the future.

@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, get, post, web};
 use rapport_domain::Invalid;
 use rapport_domain::customer::Customer as DomainCustomer;
 use rapport_domain::validation::{Errors, index};
-use rapport_store::repos::contacts;
 use rapport_store::repos::customers::{self, DuplicateGroup as StoreGroup};
+use rapport_store::repos::{contacts, tasks};
 use rapport_store::{Cursor, SortValue};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -204,6 +204,10 @@ pub async fn merge_customers(
         return Ok(HttpResponse::Ok().json(result));
     }
     let saved = customers::save(&tx, &merged, now).await?;
+    // A duplicate that was contacted makes the survivor contacted: its follow-ups are done.
+    if saved.first_contacted_at.is_some() {
+        tasks::complete_lead_follow_ups(&tx, saved.id, now).await?;
+    }
     for dup in duplicates {
         let gone = DomainCustomer {
             deleted_at: Some(now),
@@ -225,8 +229,8 @@ pub async fn merge_customers(
             serde_json::to_value(&moved).unwrap_or_default(),
         );
     }
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::customer(saved.id),
@@ -234,7 +238,6 @@ pub async fn merge_customers(
         changes,
     )
     .await?;
-    rapport_store::commit(tx).await?;
     let result = MergeResult {
         survivor: Customer::with_contacts(saved, contacts),
         merged_ids: duplicate_ids,

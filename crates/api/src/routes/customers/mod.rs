@@ -2,8 +2,10 @@
 //! data export and erasure.
 
 pub mod access;
-mod crud;
+mod change;
+mod create;
 mod input;
+mod list;
 mod merge;
 mod privacy;
 mod timeline;
@@ -21,12 +23,12 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn configure(cfg: &mut ServiceConfig) {
     // `/customers/duplicates` before `/customers/{id}`, which would take it for an id.
     cfg.service(merge::list_duplicates)
-        .service(crud::list_customers)
-        .service(crud::create_customer)
-        .service(crud::get_customer)
-        .service(crud::update_customer)
-        .service(crud::delete_customer)
-        .service(crud::restore_customer)
+        .service(list::list_customers)
+        .service(create::create_customer)
+        .service(change::get_customer)
+        .service(change::update_customer)
+        .service(change::delete_customer)
+        .service(change::restore_customer)
         .service(merge::merge_customers)
         .service(timeline::customer_timeline)
         .service(privacy::export_customer)

@@ -88,8 +88,8 @@ pub async fn export_customer(
         contacts: people.into_iter().map(Contact::from).collect(),
         customer: Customer::from(customer.clone()),
     };
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::customer(customer.id),
@@ -97,7 +97,6 @@ pub async fn export_customer(
         json!({}),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     Ok(HttpResponse::Ok()
         .insert_header((
             "Content-Disposition",
@@ -157,8 +156,8 @@ pub async fn erase_customer(
     for event in audit_repo::about_customers(&tx, &ids).await? {
         audit_repo::replace_changes(&tx, event.id, scrub(event.changes)).await?;
     }
-    audit::record(
-        &tx,
+    audit::record_and_commit(
+        tx,
         &state,
         &auth.origin,
         audit::Subject::customer(ids[0]),
@@ -166,7 +165,6 @@ pub async fn erase_customer(
         json!({"erased": true}),
     )
     .await?;
-    rapport_store::commit(tx).await?;
     let body =
         erased_body.ok_or_else(|| ApiError::Internal("the erased customer went missing".into()))?;
     Ok(HttpResponse::Ok().json(body))

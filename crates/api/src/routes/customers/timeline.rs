@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::access::Visibility;
 use rapport_domain::activity::StageChange as DomainStageChange;
+use rapport_domain::auth::Scope;
 use rapport_store::repos::activities::{self, ActivityFilter};
 use rapport_store::repos::{stage_changes, tasks};
 use rapport_store::{Cursor, Page, SortValue};
@@ -104,7 +105,16 @@ pub async fn customer_timeline(
     };
     let acts = activities::list(db, Visibility::All, &filter, cursor.clone(), limit).await?;
     let changes = stage_changes::of_customer(db, customer.id, cursor.clone(), limit).await?;
-    let task_page = tasks::of_customer(db, customer.id, cursor, limit).await?;
+    // Tasks are read with `tasks:read`; without it the timeline holds no tasks.
+    let task_page = if auth.scopes.contains(Scope::TasksRead) {
+        tasks::of_customer(db, customer.id, cursor, limit).await?
+    } else {
+        Page {
+            items: Vec::new(),
+            next: None,
+        }
+    };
+    let more = acts.next.is_some() || changes.next.is_some() || task_page.next.is_some();
     let mut entries: Vec<TimelineEntry> = Vec::new();
     entries.extend(acts.items.into_iter().map(|a| TimelineEntry {
         kind: "activity",
@@ -131,9 +141,14 @@ pub async fn customer_timeline(
         task: Some(Task::new(t, now)),
     }));
     entries.sort_by_key(|e| std::cmp::Reverse((e.at, e.id)));
-    let page = Page::from_rows(entries, limit, |e| Cursor {
+    let cursor_of = |e: &TimelineEntry| Cursor {
         value: SortValue::Time(e.at),
         id: e.id,
-    });
+    };
+    let mut page = Page::from_rows(entries, limit, cursor_of);
+    // A source that had more than its share of this page continues on the next one.
+    if page.next.is_none() && more {
+        page.next = page.items.last().map(cursor_of);
+    }
     Ok(HttpResponse::Ok().json(Timeline::from(Paged::from_page(page, "-at", |e| e))))
 }

@@ -1,5 +1,5 @@
 //! What a customer is found by: its duplicate keys (`customer_keys`) and its search terms
-//! (SQLite FTS5 `customer_search`, PostgreSQL `customers.search_vector`).
+//! (SQLite FTS5 `customer_search`, PostgreSQL `customer_terms` with a GIN index).
 
 use std::collections::BTreeSet;
 
@@ -89,52 +89,73 @@ pub async fn reindex(
     )
     .await?;
 
-    let terms = document(customer, contacts).joined();
-    match backend {
+    write_terms(db, customer.id, document(customer, contacts).joined()).await
+}
+
+/// Writes a customer's search terms: in place when it has an entry in the search index, as a
+/// new, newest entry otherwise (whose number `customers.search_rowid` keeps).
+async fn write_terms(
+    db: &impl Conn,
+    customer_id: uuid::Uuid,
+    terms: String,
+) -> Result<(), StoreError> {
+    let backend = db.get_database_backend();
+    let sql = |sqlite: &str, postgres: &str| match backend {
+        DatabaseBackend::Postgres => postgres.to_owned(),
+        _ => sqlite.to_owned(),
+    };
+    let row = db
+        .query_one(Statement::from_sql_and_values(
+            backend,
+            sql(
+                "SELECT search_rowid FROM customers WHERE id = ?",
+                "SELECT search_rowid FROM customers WHERE id = $1",
+            ),
+            [customer_id.into()],
+        ))
+        .await?;
+    let entry: Option<i64> =
+        row.and_then(|r| r.try_get::<Option<i64>>("", "search_rowid").ok().flatten());
+    if let Some(entry) = entry {
+        let update = sql(
+            "UPDATE customer_search SET terms = ? WHERE rowid = ?",
+            "UPDATE customer_terms SET terms = array_to_tsvector(string_to_array($1, ' ')) WHERE seq = $2",
+        );
+        db.execute(Statement::from_sql_and_values(
+            backend,
+            update,
+            [terms.into(), entry.into()],
+        ))
+        .await?;
+        return Ok(());
+    }
+    let inserted = match backend {
         DatabaseBackend::Postgres => {
-            db.execute(Statement::from_sql_and_values(
+            db.query_one(Statement::from_sql_and_values(
                 backend,
-                "UPDATE customers SET search_vector = array_to_tsvector(string_to_array($1, ' ')) WHERE id = $2",
-                [terms.into(), customer.id.into()],
+                "INSERT INTO customer_terms (customer_id, terms) VALUES ($1, array_to_tsvector(string_to_array($2, ' '))) \
+                 RETURNING seq AS entry",
+                [customer_id.into(), terms.into()],
             ))
-            .await?;
+            .await?
         }
         _ => {
-            let row = db
-                .query_one(Statement::from_sql_and_values(
-                    backend,
-                    "SELECT search_rowid FROM customers WHERE id = ?",
-                    [customer.id.into()],
-                ))
+            // FTS5 tables answer no RETURNING: the rowid is the connection's last one.
+            db.execute(Statement::from_sql_and_values(backend, "INSERT INTO customer_search (terms) VALUES (?)", [terms.into()]))
                 .await?;
-            let rowid: Option<i64> =
-                row.and_then(|r| r.try_get::<Option<i64>>("", "search_rowid").ok().flatten());
-            match rowid {
-                Some(rowid) => {
-                    db.execute(Statement::from_sql_and_values(
-                        backend,
-                        "UPDATE customer_search SET terms = ? WHERE rowid = ?",
-                        [terms.into(), rowid.into()],
-                    ))
-                    .await?;
-                }
-                None => {
-                    db.execute(Statement::from_sql_and_values(
-                        backend,
-                        "INSERT INTO customer_search (terms) VALUES (?)",
-                        [terms.into()],
-                    ))
-                    .await?;
-                    db.execute(Statement::from_sql_and_values(
-                        backend,
-                        "UPDATE customers SET search_rowid = last_insert_rowid() WHERE id = ?",
-                        [customer.id.into()],
-                    ))
-                    .await?;
-                }
-            }
+            db.query_one(Statement::from_string(backend, "SELECT last_insert_rowid() AS entry")).await?
         }
-    }
+    };
+    let entry: i64 = inserted.ok_or(StoreError::NotFound)?.try_get("", "entry")?;
+    db.execute(Statement::from_sql_and_values(
+        backend,
+        sql(
+            "UPDATE customers SET search_rowid = ? WHERE id = ?",
+            "UPDATE customers SET search_rowid = $1 WHERE id = $2",
+        ),
+        [entry.into(), customer_id.into()],
+    ))
+    .await?;
     Ok(())
 }
 
@@ -165,32 +186,18 @@ pub(crate) async fn insert_keys(
 /// Rows per statement of a bulk insert: well under both databases' parameter limits.
 const BATCH_ROWS: usize = 400;
 
-/// Inserts customers (as `models` makes them for each chunk, given the first FTS rowid on
-/// SQLite), their contacts, keys and search terms.
+/// Inserts customers (as `models` makes them for each chunk, given their search index
+/// numbers), their contacts, keys and search terms.
 pub(crate) async fn insert_batch(
     db: &impl Conn,
     batch: &[(Customer, Vec<Contact>)],
-    models: impl Fn(
-        &[(Customer, Vec<Contact>)],
-        Option<i64>,
-    ) -> Vec<crate::entities::customer::ActiveModel>,
+    models: impl Fn(&[(Customer, Vec<Contact>)], &[i64]) -> Vec<crate::entities::customer::ActiveModel>,
 ) -> Result<(), StoreError> {
     use sea_orm::EntityTrait;
     let backend = db.get_database_backend();
-    let mut next_rowid = match backend {
-        DatabaseBackend::Postgres => None,
-        _ => {
-            let row = db
-                .query_one(Statement::from_string(
-                    backend,
-                    "SELECT COALESCE(MAX(search_rowid), 0) + 1 AS next FROM customers",
-                ))
-                .await?;
-            Some(row.map_or(Ok(1), |r| r.try_get::<i64>("", "next"))?)
-        }
-    };
     for chunk in batch.chunks(BATCH_ROWS) {
-        crate::entities::customer::Entity::insert_many(models(chunk, next_rowid))
+        let entries = next_entries(db, chunk.len()).await?;
+        crate::entities::customer::Entity::insert_many(models(chunk, &entries))
             .exec_without_returning(db)
             .await?;
         let contacts: Vec<Contact> = chunk.iter().flat_map(|(_, c)| c.iter().cloned()).collect();
@@ -204,45 +211,67 @@ pub(crate) async fn insert_batch(
                 .flat_map(|(c, contacts)| keys(c, contacts).into_iter().map(|(k, v)| (c.id, k, v))),
         )
         .await?;
-        let terms: Vec<(uuid::Uuid, String)> = chunk
-            .iter()
-            .map(|(c, contacts)| (c.id, document(c, contacts).joined()))
-            .collect();
-        match backend {
-            DatabaseBackend::Postgres => {
-                let mut sql = String::from(
-                    "UPDATE customers SET search_vector = array_to_tsvector(string_to_array(v.terms, ' ')) FROM (VALUES ",
-                );
-                let mut values = Vec::with_capacity(terms.len() * 2);
-                for (i, (id, text)) in terms.into_iter().enumerate() {
-                    if i > 0 {
-                        sql.push_str(", ");
-                    }
-                    sql.push_str(&format!("(${}::uuid, ${}::text)", 2 * i + 1, 2 * i + 2));
-                    values.push(id.into());
-                    values.push(text.into());
+        let mut rows = Vec::with_capacity(chunk.len());
+        let mut values = Vec::with_capacity(chunk.len() * 3);
+        for ((customer, contacts), entry) in chunk.iter().zip(&entries) {
+            let terms = document(customer, contacts).joined();
+            match backend {
+                DatabaseBackend::Postgres => {
+                    let n = values.len();
+                    rows.push(format!(
+                        "(${}, ${}, array_to_tsvector(string_to_array(${}, ' ')))",
+                        n + 1,
+                        n + 2,
+                        n + 3
+                    ));
+                    values.extend([(*entry).into(), customer.id.into(), terms.into()]);
                 }
-                sql.push_str(") AS v(id, terms) WHERE customers.id = v.id");
-                db.execute(Statement::from_sql_and_values(backend, sql, values))
-                    .await?;
-            }
-            _ => {
-                let first = next_rowid.unwrap_or(1);
-                let mut sql = String::from("INSERT INTO customer_search (rowid, terms) VALUES ");
-                let mut values = Vec::with_capacity(terms.len() * 2);
-                for (i, (_, text)) in terms.into_iter().enumerate() {
-                    if i > 0 {
-                        sql.push_str(", ");
-                    }
-                    sql.push_str("(?, ?)");
-                    values.push((first + i64::try_from(i).unwrap_or(0)).into());
-                    values.push(text.into());
+                _ => {
+                    rows.push("(?, ?)".to_owned());
+                    values.extend([(*entry).into(), terms.into()]);
                 }
-                db.execute(Statement::from_sql_and_values(backend, sql, values))
-                    .await?;
-                next_rowid = Some(first + i64::try_from(chunk.len()).unwrap_or(0));
             }
         }
+        let insert = match backend {
+            DatabaseBackend::Postgres => {
+                "INSERT INTO customer_terms (seq, customer_id, terms) VALUES "
+            }
+            _ => "INSERT INTO customer_search (rowid, terms) VALUES ",
+        };
+        let sql = format!("{insert}{}", rows.join(", "));
+        db.execute(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
     }
     Ok(())
+}
+
+/// The search index numbers of the next `n` entries: PostgreSQL draws them from the sequence
+/// (concurrent writers get distinct ones); SQLite, with one writer, continues after the last.
+async fn next_entries(db: &impl Conn, n: usize) -> Result<Vec<i64>, StoreError> {
+    let backend = db.get_database_backend();
+    let count = i64::try_from(n).unwrap_or(i64::MAX);
+    match backend {
+        DatabaseBackend::Postgres => {
+            let rows = db
+                .query_all(Statement::from_sql_and_values(
+                    backend,
+                    "SELECT nextval('customer_terms_seq_seq') AS entry FROM generate_series(1, $1)",
+                    [count.into()],
+                ))
+                .await?;
+            rows.iter()
+                .map(|r| r.try_get::<i64>("", "entry").map_err(StoreError::from))
+                .collect()
+        }
+        _ => {
+            let row = db
+                .query_one(Statement::from_string(
+                    backend,
+                    "SELECT COALESCE(MAX(search_rowid), 0) AS last FROM customers",
+                ))
+                .await?;
+            let last: i64 = row.map_or(Ok(0), |r| r.try_get("", "last"))?;
+            Ok((1..=count).map(|i| last + i).collect())
+        }
+    }
 }

@@ -67,9 +67,10 @@ pub(crate) fn visible(select: Select<Entity>, visibility: Visibility) -> Select<
 
 fn search_condition(backend: DatabaseBackend, query: &SearchQuery) -> SimpleExpr {
     match backend {
-        DatabaseBackend::Postgres => {
-            Expr::cust_with_values("search_vector @@ CAST($1 AS tsquery)", [query.to_tsquery()])
-        }
+        DatabaseBackend::Postgres => Expr::cust_with_values(
+            "customers.id IN (SELECT customer_id FROM customer_terms WHERE terms @@ CAST($1 AS tsquery))",
+            [query.to_tsquery()],
+        ),
         _ => Expr::cust_with_values(
             "search_rowid IN (SELECT rowid FROM customer_search WHERE customer_search MATCH ?)",
             [query.to_fts5()],
@@ -188,9 +189,9 @@ pub async fn list(
     }))
 }
 
-/// A page of search matches in the index's order: on SQLite the FTS5 table drives the query
-/// (newest rowid first) and each match is joined to its customer; on PostgreSQL the newest ids
-/// (UUIDv7: creation order) are checked against the GIN-indexed `tsvector`.
+/// A page of search matches in the search index's order, newest entries first: the index
+/// (SQLite's FTS5 table, PostgreSQL's `customer_terms`) drives the query, each match is
+/// joined to its customer, and the walk stops at a page.
 async fn in_search_order(
     db: &impl Conn,
     visibility: Visibility,
@@ -206,43 +207,43 @@ async fn in_search_order(
         ..filter.clone()
     };
     let mut select = filtered(backend, visibility, &without_search);
-    let rows = match backend {
-        DatabaseBackend::Postgres => {
-            select = select.filter(search_condition(backend, query));
-            keyset(select, Column::Id, Column::Id, SortDir::Desc, after, limit)
-                .all(db)
-                .await?
-        }
-        _ => {
-            let statement = QueryTrait::query(&mut select);
-            statement
-                .join(
-                    JoinType::InnerJoin,
-                    Alias::new("customer_search"),
-                    Expr::cust("customer_search.rowid = customers.search_rowid"),
-                )
-                .and_where(Expr::cust_with_values(
-                    "customer_search MATCH ?",
-                    [query.to_fts5()],
-                ));
-            if let Some(Cursor {
-                value: SortValue::Int(rowid),
-                ..
-            }) = after
-            {
-                statement.and_where(Expr::cust_with_values("customer_search.rowid < ?", [rowid]));
-            }
-            statement.order_by_expr(Expr::cust("customer_search.rowid"), Order::Desc);
-            select.limit(limit + 1).all(db).await?
-        }
+    let (table, entry, join, matches) = match backend {
+        DatabaseBackend::Postgres => (
+            "customer_terms",
+            "customer_terms.seq",
+            "customer_terms.customer_id = customers.id",
+            Expr::cust_with_values(
+                "customer_terms.terms @@ CAST($1 AS tsquery)",
+                [query.to_tsquery()],
+            ),
+        ),
+        _ => (
+            "customer_search",
+            "customer_search.rowid",
+            "customer_search.rowid = customers.search_rowid",
+            Expr::cust_with_values("customer_search MATCH ?", [query.to_fts5()]),
+        ),
     };
+    let statement = QueryTrait::query(&mut select);
+    statement
+        .join(JoinType::InnerJoin, Alias::new(table), Expr::cust(join))
+        .and_where(matches);
+    if let Some(Cursor {
+        value: SortValue::Int(last),
+        ..
+    }) = after
+    {
+        statement.and_where(Expr::expr(Expr::cust(entry)).lt(last));
+    }
+    statement.order_by_expr(Expr::cust(entry), Order::Desc);
+    let rows = select.limit(limit + 1).all(db).await?;
     let mut pairs = Vec::with_capacity(rows.len());
     for row in rows {
-        let rowid = row.search_rowid;
-        pairs.push((to_domain(row)?, rowid));
+        let entry = row.search_rowid;
+        pairs.push((to_domain(row)?, entry));
     }
-    let page = Page::from_rows(pairs, limit, |(c, rowid)| Cursor {
-        value: rowid.map_or(SortValue::Id, SortValue::Int),
+    let page = Page::from_rows(pairs, limit, |(c, entry)| Cursor {
+        value: entry.map_or(SortValue::Id, SortValue::Int),
         id: c.id,
     });
     Ok(page.map(|(c, _)| c))

@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::entities::customer::{self, Column, Entity};
 use crate::repos::parse_column;
+use crate::repos::update_versioned;
 use crate::{Conn, StoreError};
 
 /// Where `last_activity_sort` puts customers that never had an activity: first ascending,
@@ -107,8 +108,9 @@ fn to_active(c: &Customer) -> customer::ActiveModel {
     customer::ActiveModel {
         id: Set(c.id),
         name: Set(c.name.clone()),
-        sort_name: Set(c.name.to_lowercase()),
-        name_key: Set(name_key(&c.name)),
+        // Lower-casing can lengthen a name (`İ` → `i̇`): keys stay within their 200 characters.
+        sort_name: Set(c.name.to_lowercase().chars().take(200).collect()),
+        name_key: Set(name_key(&c.name).chars().take(200).collect()),
         kind: Set(c.kind.as_str().to_owned()),
         industry: Set(c.industry.map(|v| v.as_str().to_owned())),
         size: Set(c.size.map(|v| v.as_str().to_owned())),
@@ -161,15 +163,13 @@ pub async fn insert_batch(
     db: &impl Conn,
     batch: &[(Customer, Vec<Contact>)],
 ) -> Result<(), StoreError> {
-    index::insert_batch(db, batch, |chunk, first_rowid| {
+    index::insert_batch(db, batch, |chunk, entries| {
         chunk
             .iter()
-            .enumerate()
-            .map(|(i, (customer, _))| {
+            .zip(entries)
+            .map(|((customer, _), entry)| {
                 let mut active = to_active(customer);
-                if let Some(first) = first_rowid {
-                    active.search_rowid = Set(Some(first + i64::try_from(i).unwrap_or(0)));
-                }
+                active.search_rowid = Set(Some(*entry));
                 active
             })
             .collect()
@@ -214,15 +214,8 @@ pub async fn save(
     let mut saved = customer.clone();
     saved.version = customer.version + 1;
     saved.updated_at = now;
-    let result = Entity::update_many()
-        .set(to_active(&saved))
-        .filter(Column::Id.eq(customer.id))
-        .filter(Column::Version.eq(customer.version))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(StoreError::Stale);
-    }
+    let version = (Column::Version, customer.version);
+    update_versioned::<Entity>(db, to_active(&saved), (Column::Id, customer.id), version).await?;
     Ok(saved)
 }
 
@@ -295,4 +288,44 @@ pub async fn merged_into(db: &impl Conn, id: Uuid) -> Result<Vec<Customer>, Stor
         }
     }
     Ok(found)
+}
+
+/// Serializes writers that use the same duplicate keys until the end of the transaction, so a
+/// duplicate check and the insert it guards act as one. PostgreSQL takes an advisory lock per
+/// key (in a fixed order, so two writers cannot deadlock); SQLite has one writer at a time.
+///
+/// # Errors
+/// Database failures.
+pub async fn lock_keys(db: &impl Conn, keys: &[(&str, String)]) -> Result<(), StoreError> {
+    use sea_orm::{DatabaseBackend, Statement};
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    let mut names: Vec<String> = keys
+        .iter()
+        .map(|(kind, value)| format!("{kind}:{value}"))
+        .collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        db.execute(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            [name.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// How many customers (deleted ones too) belong to a team.
+///
+/// # Errors
+/// Database failures.
+pub async fn count_in_team(db: &impl Conn, team_id: Uuid) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(Entity::find()
+        .filter(Column::TeamId.eq(team_id))
+        .count(db)
+        .await?)
 }

@@ -1,0 +1,396 @@
+//! Reading, changing, deleting and restoring a customer.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use rapport_domain::Invalid;
+use rapport_domain::customer::Customer as DomainCustomer;
+use rapport_domain::enums::{
+    Channel, CustomerKind, Grade, Industry, LifecycleStage, SizeBand, Source,
+};
+use rapport_domain::name::OrgName;
+use rapport_domain::registration_number::RegistrationNumber;
+use rapport_domain::tag::parse_tags;
+use rapport_domain::validation::Errors;
+use rapport_domain::web_url::WebUrl;
+use rapport_store::repos::customers::{self};
+use rapport_store::repos::{contacts, tasks};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::access;
+use super::input::{self, Description};
+use super::types::{Customer, UpdateCustomer};
+use super::write::{record_stage, reindex};
+use crate::audit;
+use crate::auth::Authorized;
+use crate::auth::scopes::{CustomersDelete, CustomersRead, CustomersWrite};
+use crate::error::ApiError;
+use crate::extract::{IfMatch, IfMatchParam, Json};
+use crate::patch::Patch;
+use crate::respond;
+use crate::state::AppState;
+
+/// Get a customer, with its contacts.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Customer, headers(("ETag" = String)))),
+    security(("oauth2" = ["customers:read"]))
+)]
+#[get("/customers/{id}")]
+pub async fn get_customer(
+    state: web::Data<AppState>,
+    auth: Authorized<CustomersRead>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let db = state.store.conn();
+    let customer = access::visible(db, &auth, id.into_inner()).await?;
+    let contacts = contacts::of_customer(db, customer.id).await?;
+    let body = Customer::with_contacts(customer, contacts);
+    Ok(respond::ok(&body, body.version))
+}
+
+/// Sets a required field from a patch: `null` is refused.
+fn patch_required<T>(
+    errors: &mut Errors,
+    field: &str,
+    patch: Patch<String>,
+    slot: &mut T,
+    parse: impl FnOnce(&str) -> Result<T, Invalid>,
+) {
+    match patch {
+        Patch::Absent => {}
+        Patch::Null => errors.add(field, Invalid::Required),
+        Patch::Value(v) => {
+            if let Some(value) = errors.check(field, parse(&v)) {
+                *slot = value;
+            }
+        }
+    }
+}
+
+/// Sets an optional field from a patch: `null` clears it.
+fn patch_optional<T, U>(
+    errors: &mut Errors,
+    field: &str,
+    patch: Patch<String>,
+    slot: &mut Option<U>,
+    parse: impl FnOnce(&str) -> Result<T, Invalid>,
+    into: impl FnOnce(T) -> U,
+) {
+    match patch {
+        Patch::Absent => {}
+        Patch::Null => *slot = None,
+        Patch::Value(v) => {
+            if let Some(value) = errors.check(field, parse(&v)) {
+                *slot = Some(into(value));
+            }
+        }
+    }
+}
+
+/// Applies the plain fields of a change (everything but owner, team and stage).
+fn apply_fields(
+    c: &mut DomainCustomer,
+    body: UpdateCustomer,
+    region: rapport_domain::phone::Region,
+    errors: &mut Errors,
+) {
+    let mut name = c.name.clone();
+    patch_required(errors, "name", body.name, &mut name, |v| {
+        OrgName::parse(v).map(OrgName::into_string)
+    });
+    c.name = name;
+    patch_required(errors, "kind", body.kind, &mut c.kind, CustomerKind::parse);
+    patch_required(errors, "grade", body.grade, &mut c.grade, Grade::parse);
+    patch_optional(
+        errors,
+        "industry",
+        body.industry,
+        &mut c.industry,
+        Industry::parse,
+        |v| v,
+    );
+    patch_optional(
+        errors,
+        "size",
+        body.size,
+        &mut c.size,
+        SizeBand::parse,
+        |v| v,
+    );
+    patch_optional(
+        errors,
+        "source",
+        body.source,
+        &mut c.source,
+        Source::parse,
+        |v| v,
+    );
+    patch_optional(
+        errors,
+        "channel",
+        body.channel,
+        &mut c.channel,
+        Channel::parse,
+        |v| v,
+    );
+    patch_optional(
+        errors,
+        "website",
+        body.website,
+        &mut c.website,
+        WebUrl::parse,
+        WebUrl::into_string,
+    );
+    patch_optional(
+        errors,
+        "description",
+        body.description,
+        &mut c.description,
+        Description::parse,
+        |d| d.into_string(),
+    );
+    patch_optional(
+        errors,
+        "country",
+        body.country,
+        &mut c.country,
+        rapport_domain::country::CountryCode::parse,
+        |v| v,
+    );
+    match body.tags {
+        Patch::Absent => {}
+        Patch::Null => c.tags = Vec::new(),
+        Patch::Value(tags) => c.tags = parse_tags(&tags, "tags", errors),
+    }
+    match body.addresses {
+        Patch::Absent => {}
+        Patch::Null => c.addresses = Vec::new(),
+        Patch::Value(a) => {
+            if let Some(addresses) = input::addresses(&a, errors) {
+                c.addresses = addresses;
+            }
+        }
+    }
+    match body.external_ids {
+        Patch::Absent => {}
+        Patch::Null => c.external_ids.clear(),
+        Patch::Value(ids) => {
+            if let Some(ids) = input::external_ids(&ids, errors) {
+                c.external_ids = ids;
+            }
+        }
+    }
+    // The registration number is checked against the country as it is after this change.
+    let country = input::registration_country(c.country, &Some(c.addresses.clone()), region);
+    patch_optional(
+        errors,
+        "registration_number",
+        body.registration_number,
+        &mut c.registration_number,
+        |v| RegistrationNumber::parse(v, country.as_ref()),
+        RegistrationNumber::into_string,
+    );
+}
+
+/// Change a customer.
+///
+/// Lifecycle stages move `lead → prospect → customer → loyal`, to `churned` from any stage,
+/// and from `churned` back to `prospect`; other moves answer 409 with `allowed_stages`.
+/// Reassigning the owner needs a sales manager (within its team) or an admin.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path), IfMatchParam),
+    request_body = UpdateCustomer,
+    responses(
+        (status = 200, body = Customer, headers(("ETag" = String))),
+        (status = 409, description = "A lifecycle move the rules forbid (`allowed_stages`)", body = crate::error::Problem, content_type = "application/problem+json")
+    ),
+    security(("oauth2" = ["customers:write"]))
+)]
+#[patch("/customers/{id}")]
+pub async fn update_customer(
+    state: web::Data<AppState>,
+    auth: Authorized<CustomersWrite>,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: Json<UpdateCustomer>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let now = state.clock.now();
+    let tx = state.store.begin().await?;
+    let before = access::visible(&tx, &auth, id.into_inner()).await?;
+    if_match.check(before.version)?;
+    let mut after = before.clone();
+    let mut errors = Errors::default();
+    let (owner, team, stage) = (
+        body.owner_id.clone(),
+        body.team_id.clone(),
+        body.lifecycle_stage.clone(),
+    );
+    apply_fields(&mut after, body, state.settings.default_region, &mut errors);
+    let (owner_id, team_id) =
+        access::on_update(&tx, &auth, &before, owner, team, &mut errors).await?;
+    after.owner_id = owner_id;
+    after.team_id = team_id;
+    let new_stage = match stage {
+        Patch::Absent => None,
+        Patch::Null => {
+            errors.add("lifecycle_stage", Invalid::Required);
+            None
+        }
+        Patch::Value(v) => errors.check("lifecycle_stage", LifecycleStage::parse(&v)),
+    };
+    errors.finish()?;
+    if let Some(to) = new_stage.filter(|to| *to != before.lifecycle_stage) {
+        after.lifecycle_stage = before.lifecycle_stage.transition(to).map_err(|e| {
+            let mut extra = Map::new();
+            extra.insert("from".into(), Value::from(e.from.as_str()));
+            extra.insert("to".into(), Value::from(e.to.as_str()));
+            extra.insert(
+                "allowed_stages".into(),
+                json!(e.allowed.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+            );
+            ApiError::Conflict {
+                code: "invalid_transition",
+                detail: format!("A customer cannot move from `{}` to `{}`.", e.from, e.to),
+                extra,
+            }
+        })?;
+    }
+    let saved = customers::save(&tx, &after, now).await?;
+    // The lead follow-up task is the owner's: a new owner takes it over.
+    if let Some(owner) = saved.owner_id.filter(|o| Some(*o) != before.owner_id) {
+        tasks::reassign_lead_follow_ups(&tx, saved.id, owner, now).await?;
+    }
+    if saved.lifecycle_stage != before.lifecycle_stage {
+        record_stage(
+            &tx,
+            &saved,
+            Some(before.lifecycle_stage),
+            auth.user_id(),
+            now,
+        )
+        .await?;
+    }
+    let contacts = reindex(&tx, &saved).await?;
+    let (before, body) = (
+        Customer::from(before),
+        Customer::with_contacts(saved, contacts),
+    );
+    audit::record_and_commit(
+        tx,
+        &state,
+        &auth.origin,
+        audit::Subject::customer(body.id),
+        "update",
+        audit::changes(
+            Some(&before),
+            Some(&Customer {
+                contacts: None,
+                ..body.clone()
+            }),
+        ),
+    )
+    .await?;
+    Ok(respond::ok(&body, body.version))
+}
+
+/// Delete a customer (soft: `POST /v1/customers/{id}/restore` undoes it).
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path), IfMatchParam),
+    responses((status = 204, description = "Deleted")),
+    security(("oauth2" = ["customers:delete"]))
+)]
+#[delete("/customers/{id}")]
+pub async fn delete_customer(
+    state: web::Data<AppState>,
+    auth: Authorized<CustomersDelete>,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let tx = state.store.begin().await?;
+    let before = access::visible(&tx, &auth, id.into_inner()).await?;
+    if_match.check(before.version)?;
+    let saved = customers::save(
+        &tx,
+        &DomainCustomer {
+            deleted_at: Some(now),
+            ..before.clone()
+        },
+        now,
+    )
+    .await?;
+    let (before, after) = (Customer::from(before), Customer::from(saved));
+    audit::record_and_commit(
+        tx,
+        &state,
+        &auth.origin,
+        audit::Subject::customer(after.id),
+        "delete",
+        audit::changes(Some(&before), Some(&after)),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Restore a deleted customer.
+#[utoipa::path(
+    tag = "customers",
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = Customer),
+        (status = 409, description = "Not deleted, or erased", body = crate::error::Problem, content_type = "application/problem+json")
+    ),
+    security(("oauth2" = ["customers:delete"]))
+)]
+#[post("/customers/{id}/restore")]
+pub async fn restore_customer(
+    state: web::Data<AppState>,
+    auth: Authorized<CustomersDelete>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
+    let tx = state.store.begin().await?;
+    let before = access::any_visible(&tx, &auth, id.into_inner()).await?;
+    if before.deleted_at.is_none() {
+        return Err(ApiError::conflict(
+            "conflict",
+            "The customer is not deleted.",
+        ));
+    }
+    // A merged duplicate's records belong to its survivor now, and an erased customer stays
+    // erased: neither comes back.
+    if before.merged_into_id.is_some() || before.erased_at.is_some() {
+        return Err(ApiError::conflict(
+            "conflict",
+            "A merged or erased customer cannot be restored.",
+        ));
+    }
+    let restored = DomainCustomer {
+        deleted_at: None,
+        ..before.clone()
+    };
+    let saved = customers::save(&tx, &restored, now).await?;
+    let contacts = reindex(&tx, &saved).await?;
+    let before = Customer::from(before);
+    let body = Customer::with_contacts(saved, contacts);
+    audit::record_and_commit(
+        tx,
+        &state,
+        &auth.origin,
+        audit::Subject::customer(body.id),
+        "restore",
+        audit::changes(
+            Some(&before),
+            Some(&Customer {
+                contacts: None,
+                ..body.clone()
+            }),
+        ),
+    )
+    .await?;
+    Ok(respond::ok(&body, body.version))
+}

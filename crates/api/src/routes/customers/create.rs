@@ -1,0 +1,183 @@
+//! Creating customers, with their contacts, the lead follow-up rule and duplicate checks.
+
+use actix_web::{HttpResponse, post, web};
+use chrono::{DateTime, Utc};
+use rapport_domain::activity::{Task, TaskOrigin};
+use rapport_domain::customer::Customer as DomainCustomer;
+use rapport_domain::enums::TaskStatus;
+use rapport_domain::validation::Errors;
+use rapport_store::repos::customers::{self};
+use rapport_store::repos::{contacts, tasks};
+use serde::Deserialize;
+use serde_json::{Map, json};
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use super::access;
+use super::input::{self};
+use super::types::{CreateCustomer, Customer};
+use super::write::{contact_from_fields, record_stage};
+use crate::audit;
+use crate::auth::Authorized;
+use crate::auth::scopes::CustomersWrite;
+use crate::error::ApiError;
+use crate::extract::{Json, Query};
+use crate::respond;
+use crate::state::AppState;
+
+/// `?allow_duplicate=true` creates the customer even when it looks like an existing one.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CreateParams {
+    pub allow_duplicate: Option<bool>,
+}
+
+/// Create a customer, optionally with its contacts.
+///
+/// A new lead gets `first_contact_due_at` and a follow-up task for its owner. A customer that
+/// shares an email, phone or registration number with one the caller can see is refused with
+/// 409 naming it (`duplicate_ids`), unless `allow_duplicate=true`.
+#[utoipa::path(
+    tag = "customers",
+    params(CreateParams),
+    request_body = CreateCustomer,
+    responses(
+        (status = 201, body = Customer, headers(("Location" = String), ("ETag" = String))),
+        (status = 409, description = "Looks like an existing customer (`duplicate_ids`)", body = crate::error::Problem, content_type = "application/problem+json")
+    ),
+    security(("oauth2" = ["customers:write"]))
+)]
+#[post("/customers")]
+pub async fn create_customer(
+    state: web::Data<AppState>,
+    auth: Authorized<CustomersWrite>,
+    params: Query<CreateParams>,
+    body: Json<CreateCustomer>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner()?;
+    let body = body.into_inner()?;
+    let now = state.clock.now();
+    // Everything from the checks to the write happens in one transaction, so two requests
+    // with the same email cannot both pass the duplicate check.
+    let tx = state.store.begin().await?;
+    let mut errors = Errors::default();
+    let parsed = input::customer(&body, state.settings.default_region, now, &mut errors);
+    let (owner_id, team_id) =
+        access::on_create(&tx, &auth, body.owner_id, body.team_id, &mut errors).await?;
+    let (fields, contact_fields) = errors.finish_with(parsed)?;
+
+    let customer = DomainCustomer {
+        id: Uuid::now_v7(),
+        name: fields.name,
+        kind: fields.kind,
+        industry: fields.industry,
+        size: fields.size,
+        grade: fields.grade,
+        lifecycle_stage: fields.lifecycle_stage,
+        owner_id,
+        team_id,
+        tags: fields.tags,
+        source: fields.source,
+        channel: fields.channel,
+        website: fields.website,
+        registration_number: fields.registration_number,
+        country: fields.country,
+        addresses: fields.addresses,
+        external_ids: fields.external_ids,
+        description: fields.description,
+        first_contact_due_at: state
+            .settings
+            .lead_follow_up
+            .due_at(fields.lifecycle_stage, now),
+        first_contacted_at: None,
+        last_activity_at: None,
+        deleted_at: None,
+        merged_into_id: None,
+        erased_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let primary = contact_fields
+        .iter()
+        .position(|c| c.is_primary == Some(true))
+        .unwrap_or(0);
+    let contacts: Vec<_> = contact_fields
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| contact_from_fields(c, customer.id, i == primary, now))
+        .collect();
+
+    if !params.allow_duplicate.unwrap_or(false) {
+        let keys = customers::duplicate_keys(&customer, &contacts);
+        customers::lock_keys(&tx, &keys).await?;
+        let mut found = customers::find_duplicates(&tx, auth.visibility(), &keys, None).await?;
+        if !found.is_empty() {
+            found.sort();
+            let mut extra = Map::new();
+            extra.insert("duplicate_ids".into(), json!(found));
+            return Err(ApiError::Conflict {
+                code: "duplicate",
+                detail: "A customer with the same email, phone or registration number exists; \
+                         merge them, or create with allow_duplicate=true."
+                    .into(),
+                extra,
+            });
+        }
+    }
+
+    customers::insert(&tx, &customer).await?;
+    contacts::insert_many(&tx, &contacts).await?;
+    customers::reindex(&tx, &customer, &contacts).await?;
+    record_stage(&tx, &customer, None, auth.user_id(), now).await?;
+    if let (Some(due), Some(owner)) = (customer.first_contact_due_at, customer.owner_id) {
+        tasks::insert(
+            &tx,
+            &follow_up_task(&customer, owner, due, auth.user_id(), now),
+        )
+        .await?;
+    }
+    let body = Customer::with_contacts(customer, contacts);
+    audit::record_and_commit(
+        tx,
+        &state,
+        &auth.origin,
+        audit::Subject::customer(body.id),
+        "create",
+        audit::changes(None, Some(&body)),
+    )
+    .await?;
+    let location = format!("/v1/customers/{}", body.id);
+    Ok(respond::created(&body, body.version, location))
+}
+
+/// The lead follow-up rule's task for a new lead's owner.
+fn follow_up_task(
+    customer: &DomainCustomer,
+    owner: Uuid,
+    due: DateTime<Utc>,
+    by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Task {
+    Task {
+        id: Uuid::now_v7(),
+        // Titles hold 200 characters; a long customer name is cut, not refused.
+        title: format!("Follow up new lead: {}", customer.name)
+            .chars()
+            .take(200)
+            .collect(),
+        description: None,
+        customer_id: Some(customer.id),
+        contact_id: None,
+        assignee_id: owner,
+        due_at: Some(due),
+        reminder_at: None,
+        status: TaskStatus::Open,
+        completed_at: None,
+        origin: TaskOrigin::LeadFollowUp,
+        created_by: by,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}

@@ -1,0 +1,202 @@
+//! The customer list: filters, free-text search, sorts and keyset pages.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use rapport_domain::enums::{
+    Channel, CustomerKind, Grade, Industry, LifecycleStage, SizeBand, Source,
+};
+use rapport_domain::search::SearchQuery;
+use rapport_domain::tag::Tag;
+use rapport_domain::validation::Errors;
+use rapport_domain::{Invalid, ValidationErrors};
+use rapport_store::SortDir;
+use rapport_store::repos::customers::{self, CustomerFilter, CustomerSort};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use super::input::{self};
+use super::types::{Customer, CustomerList};
+use crate::auth::Authorized;
+use crate::auth::scopes::CustomersRead;
+use crate::error::ApiError;
+use crate::extract::Query;
+use crate::pagination::{Paged, page_params};
+use crate::state::AppState;
+
+/// Filters, search, sort and paging of the customer list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerListParams {
+    /// Free text: name, contact names, emails, phones (typed any way) and registration number.
+    /// Words match by prefix; Chinese matches any character or pair of characters.
+    pub q: Option<String>,
+    #[param(schema_with = crate::schemas::customer_kind)]
+    pub kind: Option<String>,
+    #[param(schema_with = crate::schemas::industry)]
+    pub industry: Option<String>,
+    #[param(schema_with = crate::schemas::size_band)]
+    pub size: Option<String>,
+    #[param(schema_with = crate::schemas::grade)]
+    pub grade: Option<String>,
+    #[param(schema_with = crate::schemas::lifecycle_stage)]
+    pub lifecycle_stage: Option<String>,
+    pub owner_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    pub tag: Option<String>,
+    #[param(schema_with = crate::schemas::source)]
+    pub source: Option<String>,
+    #[param(schema_with = crate::schemas::channel)]
+    pub channel: Option<String>,
+    /// Created at or after.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_before: Option<DateTime<Utc>>,
+    pub updated_after: Option<DateTime<Utc>>,
+    pub updated_before: Option<DateTime<Utc>>,
+    /// `true`: only leads whose first-contact due time has passed without a contact.
+    pub first_contact_overdue: Option<bool>,
+    /// `true`: list deleted customers (to restore them); needs `customers:delete`.
+    pub deleted: Option<bool>,
+    /// `name`, `created_at`, `updated_at` or `last_activity_at`; `-` for descending. Default
+    /// `-created_at`; with `q`, the search index's order (newest entries first), which stays
+    /// fast however many customers match.
+    pub sort: Option<String>,
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+const SORTS: &[&str] = &[
+    "name",
+    "-name",
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "last_activity_at",
+    "-last_activity_at",
+];
+
+/// The sort of a list; with `q` and no `sort`, the search index's order.
+fn parse_sort(
+    sort: Option<&str>,
+    searching: bool,
+) -> Result<(CustomerSort, SortDir, &'static str), ApiError> {
+    if sort.is_none() && searching {
+        return Ok((CustomerSort::SearchOrder, SortDir::Desc, "search"));
+    }
+    let name = sort.unwrap_or("-created_at");
+    let Some(canonical) = SORTS.iter().find(|s| **s == name) else {
+        return Err(ApiError::BadParameters(ValidationErrors::single(
+            "sort",
+            Invalid::NotOneOf { allowed: SORTS },
+        )));
+    };
+    let (dir, field) = match canonical.strip_prefix('-') {
+        Some(field) => (SortDir::Desc, field),
+        None => (SortDir::Asc, *canonical),
+    };
+    let sort = match field {
+        "name" => CustomerSort::Name,
+        "updated_at" => CustomerSort::UpdatedAt,
+        "last_activity_at" => CustomerSort::LastActivityAt,
+        _ => CustomerSort::CreatedAt,
+    };
+    Ok((sort, dir, canonical))
+}
+
+fn param<T>(
+    errors: &mut Errors,
+    name: &str,
+    value: Option<&str>,
+    parse: fn(&str) -> Result<T, Invalid>,
+) -> Option<T> {
+    input::opt_enum(errors, name, value, parse)
+}
+
+/// List customers.
+///
+/// A sales rep sees the customers it owns, a sales manager its team's, other roles all.
+#[utoipa::path(
+    tag = "customers",
+    params(CustomerListParams),
+    responses((status = 200, body = CustomerList)),
+    security(("oauth2" = ["customers:read"]))
+)]
+#[get("/customers")]
+pub async fn list_customers(
+    state: web::Data<AppState>,
+    auth: Authorized<CustomersRead>,
+    params: Query<CustomerListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner()?;
+    let searching = p.q.as_deref().is_some_and(|q| !q.trim().is_empty());
+    let (sort, dir, sort_name) = parse_sort(p.sort.as_deref(), searching)?;
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort_name)?;
+    let mut errors = Errors::default();
+    let filter = CustomerFilter {
+        kind: param(&mut errors, "kind", p.kind.as_deref(), CustomerKind::parse),
+        industry: param(
+            &mut errors,
+            "industry",
+            p.industry.as_deref(),
+            Industry::parse,
+        ),
+        size: param(&mut errors, "size", p.size.as_deref(), SizeBand::parse),
+        grade: param(&mut errors, "grade", p.grade.as_deref(), Grade::parse),
+        lifecycle_stage: param(
+            &mut errors,
+            "lifecycle_stage",
+            p.lifecycle_stage.as_deref(),
+            LifecycleStage::parse,
+        ),
+        owner_id: p.owner_id,
+        team_id: p.team_id,
+        tag: param(&mut errors, "tag", p.tag.as_deref(), Tag::parse).map(Tag::into_string),
+        source: param(&mut errors, "source", p.source.as_deref(), Source::parse),
+        channel: param(&mut errors, "channel", p.channel.as_deref(), Channel::parse),
+        created_from: p.created_after,
+        created_to: p.created_before,
+        updated_from: p.updated_after,
+        updated_to: p.updated_before,
+        first_contact_overdue_at: p
+            .first_contact_overdue
+            .unwrap_or(false)
+            .then(|| state.clock.now()),
+        search: None,
+        deleted: p.deleted.unwrap_or(false),
+    };
+    errors.finish().map_err(ApiError::BadParameters)?;
+    if filter.deleted {
+        auth.require(rapport_domain::auth::Scope::CustomersDelete)?;
+    }
+    let mut filter = filter;
+    if let Some(q) = p.q.as_deref().filter(|q| !q.trim().is_empty()) {
+        match SearchQuery::parse(q, state.settings.default_region) {
+            Some(query) => filter.search = Some(query),
+            // Nothing searchable in it (only punctuation): nothing matches.
+            None => {
+                return Ok(HttpResponse::Ok().json(CustomerList {
+                    data: Vec::new(),
+                    next_cursor: None,
+                }));
+            }
+        }
+    }
+    let page = customers::list(
+        state.store.conn(),
+        auth.visibility(),
+        &filter,
+        sort,
+        dir,
+        cursor,
+        limit,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(CustomerList::from(Paged::from_page(
+        page,
+        sort_name,
+        Customer::from,
+    ))))
+}
