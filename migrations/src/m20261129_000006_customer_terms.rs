@@ -22,6 +22,9 @@ impl MigrationTrait for Migration {
                 customer_id UUID NOT NULL UNIQUE REFERENCES customers (id), \
                 terms TSVECTOR NOT NULL)",
             "CREATE INDEX customer_terms_terms_idx ON customer_terms USING GIN (terms)",
+            // Ten times the default statistics: rare terms are estimated as rare, so the
+            // planner reads their few rows through the index instead of walking the table.
+            "ALTER TABLE customer_terms ALTER COLUMN terms SET STATISTICS 1000",
             "INSERT INTO customer_terms (customer_id, terms) \
                 SELECT id, search_vector FROM customers WHERE search_vector IS NOT NULL ORDER BY id",
             "UPDATE customers SET search_rowid = t.seq FROM customer_terms t WHERE t.customer_id = customers.id",

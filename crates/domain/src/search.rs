@@ -111,23 +111,29 @@ impl SearchQuery {
         let q = q.trim();
         let mut terms = Vec::new();
         if let Some(digits) = phone_digits(q) {
-            // A phone typed any way: its E.164 form in the default region, or the digits as
-            // typed (a national number of another region, or the start of a number).
-            let mut any_of = vec![Match {
-                text: digits.clone(),
-                prefix: true,
-            }];
-            if let Ok(phone) = Phone::parse(q, region)
-                && phone.digits() != digits
-            {
-                any_of.insert(
-                    0,
-                    Match {
+            // A whole number matches exactly: its E.164 form in the default region, or the
+            // digits as typed (a national number of another region). Only a number too short
+            // to be whole is matched as the start of one. Exact terms also let PostgreSQL
+            // estimate how few rows match.
+            let any_of = match Phone::parse(q, region) {
+                Ok(phone) => {
+                    let mut exact = vec![Match {
                         text: phone.digits().to_owned(),
                         prefix: false,
-                    },
-                );
-            }
+                    }];
+                    if phone.digits() != digits {
+                        exact.push(Match {
+                            text: digits,
+                            prefix: false,
+                        });
+                    }
+                    exact
+                }
+                Err(_) => vec![Match {
+                    text: digits,
+                    prefix: true,
+                }],
+            };
             terms.push(QueryTerm { any_of });
         } else {
             for chunk in q.split_whitespace() {
@@ -188,7 +194,9 @@ fn query_chunk(chunk: &str, terms: &mut Vec<QueryTerm>) {
     let trimmed = chunk.trim_matches(|c: char| !c.is_alphanumeric());
     // Emails and dotted names (`li.lei`, `example.cn`) are indexed whole.
     if trimmed.contains('@') || (trimmed.contains('.') && !trimmed.chars().any(is_cjk)) {
-        terms.push(QueryTerm::one(trimmed, true));
+        // A whole email address is one exact term; a part of one, the start of one.
+        let whole = Email::parse(trimmed).is_ok_and(|e| e.as_str() == trimmed);
+        terms.push(QueryTerm::one(trimmed, !whole));
         return;
     }
     for run in runs(trimmed) {
@@ -361,8 +369,14 @@ mod tests {
         assert_eq!(quote.to_fts5(), r#""a'b""c""#);
         assert_eq!(quote.to_tsquery(), "'a''b\"c'");
         let phone = SearchQuery::parse("(415) 555-2671", region("US")).unwrap();
-        assert_eq!(phone.to_fts5(), r#"("14155552671" OR "4155552671"*)"#);
-        assert_eq!(phone.to_tsquery(), "('14155552671' | '4155552671':*)");
+        assert_eq!(phone.to_fts5(), r#"("14155552671" OR "4155552671")"#);
+        assert_eq!(phone.to_tsquery(), "('14155552671' | '4155552671')");
+        let partial = SearchQuery::parse("415 555", region("US")).unwrap();
+        assert_eq!(partial.to_tsquery(), "'415555':*");
+        let email = SearchQuery::parse("Li.Lei@Example.cn", region("US")).unwrap();
+        assert_eq!(email.to_tsquery(), "'li.lei@example.cn'");
+        let part = SearchQuery::parse("li.lei@exa", region("US")).unwrap();
+        assert_eq!(part.to_tsquery(), "'li.lei@exa':*");
         assert!(SearchQuery::parse("  ", region("US")).is_none());
         assert!(SearchQuery::parse("!!!", region("US")).is_none());
     }
