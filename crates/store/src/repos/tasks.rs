@@ -205,6 +205,16 @@ pub async fn of_customers(db: &impl Conn, customer_ids: &[Uuid]) -> Result<Vec<T
     rows.into_iter().map(to_domain).collect()
 }
 
+/// The open lead follow-up tasks of a customer, to update (with their version bumped).
+fn open_lead_follow_ups(customer_id: Uuid, now: DateTime<Utc>) -> sea_orm::UpdateMany<Entity> {
+    Entity::update_many()
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .filter(Column::CustomerId.eq(customer_id))
+        .filter(Column::Origin.eq(TaskOrigin::LeadFollowUp.as_str()))
+        .filter(Column::Status.eq(TaskStatus::Open.as_str()))
+}
+
 /// Marks the open lead follow-up tasks of a customer done (it was contacted).
 ///
 /// # Errors
@@ -214,17 +224,10 @@ pub async fn complete_lead_follow_ups(
     customer_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
-    let result = Entity::update_many()
+    let done = open_lead_follow_ups(customer_id, now)
         .col_expr(Column::Status, Expr::value(TaskStatus::Done.as_str()))
-        .col_expr(Column::CompletedAt, Expr::value(now))
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
-        .filter(Column::CustomerId.eq(customer_id))
-        .filter(Column::Origin.eq(TaskOrigin::LeadFollowUp.as_str()))
-        .filter(Column::Status.eq(TaskStatus::Open.as_str()))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
+        .col_expr(Column::CompletedAt, Expr::value(now));
+    Ok(done.exec(db).await?.rows_affected)
 }
 
 /// Writes every field of `task` if its stored version is still `task.version`.
@@ -277,14 +280,7 @@ pub async fn reassign_lead_follow_ups(
     owner: Uuid,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
-    let result = Entity::update_many()
-        .col_expr(Column::AssigneeId, Expr::value(owner))
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
-        .filter(Column::CustomerId.eq(customer_id))
-        .filter(Column::Origin.eq(TaskOrigin::LeadFollowUp.as_str()))
-        .filter(Column::Status.eq(TaskStatus::Open.as_str()))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
+    let moved =
+        open_lead_follow_ups(customer_id, now).col_expr(Column::AssigneeId, Expr::value(owner));
+    Ok(moved.exec(db).await?.rows_affected)
 }

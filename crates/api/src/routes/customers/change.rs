@@ -284,13 +284,7 @@ pub async fn update_customer(
         &auth.origin,
         audit::Subject::customer(body.id),
         "update",
-        audit::changes(
-            Some(&before),
-            Some(&Customer {
-                contacts: None,
-                ..body.clone()
-            }),
-        ),
+        audit::changes(Some(&before), Some(&body.without_contacts())),
     )
     .await?;
     Ok(respond::ok(&body, body.version))
@@ -383,13 +377,7 @@ pub async fn restore_customer(
         &auth.origin,
         audit::Subject::customer(body.id),
         "restore",
-        audit::changes(
-            Some(&before),
-            Some(&Customer {
-                contacts: None,
-                ..body.clone()
-            }),
-        ),
+        audit::changes(Some(&before), Some(&body.without_contacts())),
     )
     .await?;
     Ok(respond::ok(&body, body.version))

@@ -410,6 +410,14 @@ impl From<dm::Customer> for Customer {
 }
 
 impl Customer {
+    /// The customer alone (its contacts' changes are audited on the contacts).
+    pub fn without_contacts(&self) -> Customer {
+        Customer {
+            contacts: None,
+            ..self.clone()
+        }
+    }
+
     /// The customer with its contacts, for single-customer answers.
     pub fn with_contacts(customer: dm::Customer, contacts: Vec<dc::Contact>) -> Customer {
         Customer {
