@@ -267,7 +267,7 @@ pub struct Problem {
     pub status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
-    /// Stable machine-readable code; see the `x-problem-codes` list of the document.
+    /// Stable machine-readable code (listed in the document).
     pub code: String,
     /// The `X-Request-Id` of the request: quote it when reporting a problem.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -3,6 +3,7 @@
 //! the problem responses) so that no handler can forget them.
 
 use actix_web::App;
+use rapport_domain::Invalid;
 use rapport_domain::auth::Scope;
 use serde_json::{Map, Value, json};
 use utoipa::openapi::security::{
@@ -83,7 +84,41 @@ pub fn document() -> Value {
         .split_for_parts();
     let mut value = serde_json::to_value(&doc).unwrap_or(Value::Null);
     add_problem_responses(&mut value);
+    list_codes(&mut value);
     value
+}
+
+/// The `code` property of a schema, also inside an `allOf` (flattened extension members
+/// make one).
+fn code_property(schema: &mut Value) -> Option<&mut Value> {
+    if schema.pointer("/properties/code").is_some() {
+        return schema.pointer_mut("/properties/code");
+    }
+    schema
+        .get_mut("allOf")?
+        .as_array_mut()?
+        .iter_mut()
+        .find_map(|part| part.pointer_mut("/properties/code"))
+}
+
+/// Lists every stable `code` on the problem schemas (as `x-codes` and in the description), so
+/// clients can rely on the set: the contract says the codes are in the document.
+fn list_codes(doc: &mut Value) {
+    let schemas = doc.pointer_mut("/components/schemas");
+    let Some(schemas) = schemas.and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (schema, codes) in [("Problem", PROBLEM_CODES), ("ProblemField", Invalid::CODES)] {
+        if let Some(code) = schemas.get_mut(schema).and_then(code_property) {
+            let listed = codes
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            code["description"] = format!("Stable machine-readable code, one of: {listed}.").into();
+            code["x-codes"] = json!(codes);
+        }
+    }
 }
 
 /// The document as served and committed: pretty JSON with a final newline.
@@ -263,11 +298,6 @@ fn implied_problems(path: &str, method: &str, op: &Map<String, Value>) -> Vec<&'
     implied
 }
 
-/// Every problem `code`, listed in the document's description of `Problem.code`.
-pub fn problem_codes() -> &'static [&'static str] {
-    PROBLEM_CODES
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +329,17 @@ mod tests {
         let flows = &doc["components"]["securitySchemes"]["oauth2"]["flows"];
         assert_eq!(flows["password"]["tokenUrl"], TOKEN_URL);
         assert!(flows["clientCredentials"]["scopes"]["audit:read"].is_string());
+    }
+
+    #[test]
+    fn lists_every_problem_and_field_code() {
+        let doc = document();
+        let text = doc["components"]["schemas"]["Problem"].to_string();
+        for code in PROBLEM_CODES {
+            assert!(text.contains(&format!("`{code}`")), "{code}");
+        }
+        let field = &doc["components"]["schemas"]["ProblemField"]["properties"]["code"]["x-codes"];
+        assert!(field.as_array().unwrap().contains(&json!("invalid_phone")));
     }
 
     #[test]
