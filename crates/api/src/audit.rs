@@ -28,7 +28,7 @@ impl Origin {
         Origin {
             actor,
             request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
-            ip: req.peer_addr().map(|a| a.ip().to_string()),
+            ip: peer_ip(req),
         }
     }
 }
@@ -58,6 +58,11 @@ pub fn changes<T: Serialize>(before: Option<&T>, after: Option<&T>) -> Value {
         }
     }
     Value::Object(diff)
+}
+
+/// The address of the client: the TCP peer's (proxy headers can be forged).
+pub fn peer_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
 }
 
 /// The record an event is about, and the customer it belongs to (if any).

@@ -55,6 +55,20 @@ impl<T> Page<T> {
         Page { items: rows, next }
     }
 
+    /// Like [`Page::from_rows`] for stored rows, each read into its domain value first.
+    ///
+    /// # Errors
+    /// The first row that does not read.
+    pub(crate) fn from_models<M>(
+        rows: Vec<M>,
+        limit: u64,
+        read: impl Fn(M) -> Result<T, crate::StoreError>,
+        cursor_of: impl Fn(&T) -> Cursor,
+    ) -> Result<Page<T>, crate::StoreError> {
+        let items = rows.into_iter().map(read).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(items, limit, cursor_of))
+    }
+
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             items: self.items.into_iter().map(f).collect(),

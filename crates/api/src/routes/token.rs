@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::auth::jwt::Claims;
 use serde_json::json;
 
-use crate::audit::{self, Origin};
+use crate::audit::{self, Origin, peer_ip};
 use crate::auth::{password, secret};
 use crate::error::ApiError;
 use crate::extract::{is_json_content_type, parse_form, parse_json, read_body};
@@ -389,10 +389,6 @@ async fn refresh_grant(
         refresh_token: Some(refresh),
         scope: scopes.to_string(),
     })
-}
-
-fn peer_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
 }
 
 fn missing_fields(fields: &[&str]) -> ApiError {

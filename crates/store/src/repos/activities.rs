@@ -125,14 +125,10 @@ pub async fn list(
     )
     .all(db)
     .await?;
-    let items = rows
-        .into_iter()
-        .map(to_domain)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_rows(items, limit, |a| Cursor {
+    Page::from_models(rows, limit, to_domain, |a| Cursor {
         value: SortValue::Time(a.occurred_at),
         id: a.id,
-    }))
+    })
 }
 
 /// All activities of some customers (exports).

@@ -128,14 +128,10 @@ pub async fn list(
     )
     .all(db)
     .await?;
-    let clients = rows
-        .into_iter()
-        .map(to_domain)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_rows(clients, limit, |c| Cursor {
+    Page::from_models(rows, limit, to_domain, |c| Cursor {
         value: SortValue::Id,
         id: c.id,
-    }))
+    })
 }
 
 /// Writes the name, scopes and disabled flag of `client`, bumping its version, and its token

@@ -61,12 +61,8 @@ pub async fn of_customer(
     )
     .all(db)
     .await?;
-    let changes = rows
-        .into_iter()
-        .map(to_domain)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_rows(changes, limit, |c| Cursor {
+    Page::from_models(rows, limit, to_domain, |c| Cursor {
         value: SortValue::Time(c.changed_at),
         id: c.id,
-    }))
+    })
 }

@@ -152,45 +152,10 @@ pub async fn list(
     )
     .all(db)
     .await?;
-    let items = rows
-        .into_iter()
-        .map(to_domain)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_rows(items, limit, |t| Cursor {
+    Page::from_models(rows, limit, to_domain, |t| Cursor {
         value: SortValue::Time(t.created_at),
         id: t.id,
-    }))
-}
-
-/// A customer's tasks, newest first (its timeline).
-///
-/// # Errors
-/// Database failures.
-pub async fn of_customer(
-    db: &impl Conn,
-    customer_id: Uuid,
-    after: Option<Cursor>,
-    limit: u64,
-) -> Result<Page<Task>, StoreError> {
-    let select = Entity::find().filter(Column::CustomerId.eq(customer_id));
-    let rows = keyset(
-        select,
-        Column::CreatedAt,
-        Column::Id,
-        SortDir::Desc,
-        after,
-        limit,
-    )
-    .all(db)
-    .await?;
-    let items = rows
-        .into_iter()
-        .map(to_domain)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_rows(items, limit, |t| Cursor {
-        value: SortValue::Time(t.created_at),
-        id: t.id,
-    }))
+    })
 }
 
 /// All tasks of some customers (exports).

@@ -164,14 +164,10 @@ pub async fn list(
     let rows = keyset(select, Column::Id, Column::Id, SortDir::Asc, after, limit)
         .all(db)
         .await?;
-    let users = rows
-        .into_iter()
-        .map(to_domain)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_rows(users, limit, |u| Cursor {
+    Page::from_models(rows, limit, to_domain, |u| Cursor {
         value: SortValue::Id,
         id: u.id,
-    }))
+    })
 }
 
 /// # Errors

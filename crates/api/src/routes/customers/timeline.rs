@@ -6,7 +6,8 @@ use rapport_domain::access::Visibility;
 use rapport_domain::activity::StageChange as DomainStageChange;
 use rapport_domain::auth::Scope;
 use rapport_store::repos::activities::{self, ActivityFilter};
-use rapport_store::repos::{stage_changes, tasks};
+use rapport_store::repos::stage_changes;
+use rapport_store::repos::tasks::{self, TaskFilter, TaskScope};
 use rapport_store::{Cursor, Page, SortValue};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -107,7 +108,18 @@ pub async fn customer_timeline(
     let changes = stage_changes::of_customer(db, customer.id, cursor.clone(), limit).await?;
     // Tasks are read with `tasks:read`; without it the timeline holds no tasks.
     let task_page = if auth.scopes.contains(Scope::TasksRead) {
-        tasks::of_customer(db, customer.id, cursor, limit).await?
+        {
+            // The customer is visible, so all of its tasks are.
+            let scope = TaskScope {
+                me: None,
+                customers: Visibility::All,
+            };
+            let filter = TaskFilter {
+                customer_id: Some(customer.id),
+                ..Default::default()
+            };
+            tasks::list(db, scope, &filter, cursor, limit).await?
+        }
     } else {
         Page {
             items: Vec::new(),

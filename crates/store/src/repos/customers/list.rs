@@ -172,11 +172,7 @@ pub async fn list(
     let rows = keyset(select, column, Column::Id, dir, after, limit)
         .all(db)
         .await?;
-    let customers = rows
-        .into_iter()
-        .map(to_domain)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_rows(customers, limit, |c| Cursor {
+    Page::from_models(rows, limit, to_domain, |c| Cursor {
         value: match sort {
             CustomerSort::SearchOrder | CustomerSort::CreatedAt => SortValue::Time(c.created_at),
             CustomerSort::UpdatedAt => SortValue::Time(c.updated_at),
@@ -186,7 +182,7 @@ pub async fn list(
             }
         },
         id: c.id,
-    }))
+    })
 }
 
 /// A page of search matches in the search index's order, newest entries first: the index
