@@ -83,3 +83,39 @@ async fn every_scoped_operation_refuses_a_token_without_its_scope(app: TestApp) 
         assert_eq!(reply.body["required_scope"], scopes[0], "{method} {path}");
     }
 }
+
+backend_tests!(unknown_ids_are_404_everywhere);
+
+/// Every operation on a record, called with an id that names nothing, answers 404 to a caller
+/// that holds every scope.
+async fn unknown_ids_are_404_everywhere(app: TestApp) {
+    let doc = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let admin = app.admin_token().await;
+    let mut checked = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        if !template.contains("{id}") {
+            continue;
+        }
+        let path = template.replace("{id}", &uuid::Uuid::now_v7().to_string());
+        for method in item.as_object().unwrap().keys() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let body = (method != Method::GET && method != Method::DELETE).then(|| json!({}));
+            let reply = app.call(method.clone(), &path, Some(&admin), body).await;
+            assert_eq!(
+                reply.status, 404,
+                "{method} {template} answered {}: {}",
+                reply.status, reply.body
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} operations take an id");
+}
