@@ -10,6 +10,7 @@ mod auth;
 mod clients;
 mod customers;
 mod http;
+mod login_limits;
 mod operations;
 mod review_fixes;
 mod search;

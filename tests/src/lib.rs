@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use rapport_domain::clock::ShiftedClock;
-use rapport_server::config::{ConfigArgs, Settings};
+pub use rapport_server::config::ConfigArgs;
+use rapport_server::config::Settings;
 use rapport_server::startup::Application;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -396,21 +397,28 @@ impl Drop for TestApp {
 
 /// Generates one test per backend from `async fn name(app: TestApp)`:
 /// `name::sqlite` and `name::postgres`. With `region = "CN";` first, the servers read phone
-/// numbers without a country code as Chinese.
+/// numbers without a country code as Chinese; with `settings = |args| ...;` first, that closure
+/// adjusts the servers' [`ConfigArgs`].
 #[macro_export]
 macro_rules! backend_tests {
     (region = $region:literal; $($name:ident),* $(,)?) => {
+        $crate::backend_tests!(
+            settings = |a| a.default_region = Some($region.into());
+            $($name),*
+        );
+    };
+    (settings = $adjust:expr; $($name:ident),* $(,)?) => {
         $(
             mod $name {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn sqlite() {
-                    let app = $crate::TestApp::spawn_with($crate::Backend::Sqlite, |a| a.default_region = Some($region.into())).await;
+                    let app = $crate::TestApp::spawn_with($crate::Backend::Sqlite, $adjust).await;
                     super::$name(app).await;
                 }
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    let app = $crate::TestApp::spawn_with($crate::Backend::Postgres, |a| a.default_region = Some($region.into())).await;
+                    let app = $crate::TestApp::spawn_with($crate::Backend::Postgres, $adjust).await;
                     super::$name(app).await;
                 }
             }

@@ -4,11 +4,14 @@ use rapport_domain::audit::AuditEvent;
 use rapport_store::{Conn, Tx, repos};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use std::net::IpAddr;
+
 use uuid::Uuid;
 
 use actix_web::{HttpMessage, HttpRequest};
 use rapport_domain::identity::Actor;
 
+use crate::client_ip::client_ip;
 use crate::error::ApiError;
 use crate::middleware::request_id::RequestId;
 use crate::state::AppState;
@@ -18,17 +21,17 @@ use crate::state::AppState;
 pub struct Origin {
     pub actor: Actor,
     pub request_id: Option<String>,
-    pub ip: Option<String>,
+    pub ip: Option<IpAddr>,
 }
 
 impl Origin {
-    /// The origin of `req`, made by `actor`. The IP is the TCP peer's: proxy headers can be
-    /// forged.
+    /// The origin of `req`, made by `actor`, from the client's address (the TCP peer's, or
+    /// what trusted proxies forwarded).
     pub fn of_request(req: &HttpRequest, actor: Actor) -> Origin {
         Origin {
             actor,
             request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
-            ip: peer_ip(req),
+            ip: client_ip(req),
         }
     }
 }
@@ -58,11 +61,6 @@ pub fn changes<T: Serialize>(before: Option<&T>, after: Option<&T>) -> Value {
         }
     }
     Value::Object(diff)
-}
-
-/// The address of the client: the TCP peer's (proxy headers can be forged).
-pub fn peer_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
 }
 
 /// The record an event is about, and the customer it belongs to (if any).
@@ -123,7 +121,7 @@ pub async fn record(
         customer_id: subject.customer_id,
         action: action.to_owned(),
         request_id: origin.request_id.clone(),
-        ip: origin.ip.clone(),
+        ip: origin.ip.map(|ip| ip.to_string()),
         changes,
     };
     repos::audit::record(db, event).await?;

@@ -74,6 +74,9 @@ pub enum ApiError {
     /// 503: the database is unreachable.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// 503 (`Retry-After`): a bounded resource (password hashing) is saturated.
+    #[error("busy")]
+    Busy { retry_after_secs: u64 },
     /// 500: logged with the request id, never returned.
     #[error("internal error: {0}")]
     Internal(String),
@@ -98,8 +101,14 @@ impl ApiError {
             ApiError::Validation(_) => "validation_failed",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::Busy { .. } => "server_busy",
             ApiError::Internal(_) => "internal_error",
         }
+    }
+
+    /// A 500 for a failure of ours: `context` and the error are logged, never answered.
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        ApiError::Internal(format!("{context}: {err}"))
     }
 
     /// A conflict without extra members.
@@ -218,7 +227,7 @@ impl ResponseError for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -231,7 +240,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized | ApiError::InvalidCredentials => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
-            ApiError::RateLimited { retry_after_secs } => {
+            ApiError::RateLimited { retry_after_secs } | ApiError::Busy { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             ApiError::Unavailable(_) => {
@@ -330,6 +339,7 @@ pub const PROBLEM_CODES: &[&str] = &[
     "idempotency_key_reused",
     "rate_limited",
     "service_unavailable",
+    "server_busy",
     "internal_error",
 ];
 
@@ -383,6 +393,9 @@ mod tests {
                 retry_after_secs: 1,
             },
             ApiError::Unavailable(String::new()),
+            ApiError::Busy {
+                retry_after_secs: 1,
+            },
             ApiError::Internal(String::new()),
         ];
         for err in samples {

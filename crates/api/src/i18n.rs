@@ -73,6 +73,7 @@ pub fn title(code: &str, lang: Lang) -> &'static str {
         "idempotency_key_reused" => ("Idempotency key reused", "幂等键已被使用"),
         "rate_limited" => ("Too many requests", "请求过于频繁"),
         "service_unavailable" => ("Service unavailable", "服务不可用"),
+        "server_busy" => ("Server busy", "服务器繁忙"),
         _ => ("Internal server error", "服务器内部错误"),
     };
     pick(lang, en, zh)
@@ -120,6 +121,10 @@ pub fn detail(code: &str, lang: Lang) -> &'static str {
         "service_unavailable" => (
             "The database is unavailable; retry later.",
             "数据库暂不可用，请稍后重试。",
+        ),
+        "server_busy" => (
+            "Too many sign-ins are being checked at once; retry after the time in Retry-After.",
+            "同时校验的登录请求过多，请在 Retry-After 指定的时间后重试。",
         ),
         "internal_error" => (
             "Something went wrong on our side; quote the request id when reporting it.",

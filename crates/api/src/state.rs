@@ -8,7 +8,9 @@ use rapport_domain::phone::Region;
 use rapport_store::Store;
 
 use crate::auth::jwt::JwtKeys;
+use crate::auth::password::Passwords;
 use crate::auth::rate_limit::LoginLimiter;
+use crate::client_ip::TrustedProxies;
 
 /// Settings of the API that come from the configuration.
 #[derive(Debug, Clone)]
@@ -23,6 +25,8 @@ pub struct ApiSettings {
     pub lead_follow_up: LeadFollowUp,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for ApiSettings {
@@ -34,6 +38,7 @@ impl Default for ApiSettings {
                 .unwrap_or_else(|_| unreachable!("US has phone numbers")),
             lead_follow_up: LeadFollowUp::default(),
             max_body_bytes: AppState::DEFAULT_BODY_LIMIT,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -45,6 +50,7 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub settings: ApiSettings,
     pub login_limiter: LoginLimiter,
+    pub passwords: Passwords,
 }
 
 impl AppState {

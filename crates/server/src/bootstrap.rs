@@ -140,7 +140,9 @@ pub async fn create_user(
     must_change_password: bool,
     clock: &dyn Clock,
 ) -> anyhow::Result<User> {
-    let hash = password::hash(password_text.to_owned()).await?;
+    let password_text = password_text.to_owned();
+    let hash =
+        tokio::task::spawn_blocking(move || password::hash_blocking(&password_text)).await??;
     let now = clock.now();
     let new = users::NewUser {
         id: Uuid::now_v7(),

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use rapport_api::client_ip::TrustedProxies;
 use serde::Deserialize;
 
 /// Options shared by every subcommand. Each is also an environment variable and a key of the
@@ -78,6 +79,10 @@ pub struct ConfigArgs {
     /// HTTP worker threads [default: one per CPU core]
     #[arg(long, env = "RAPPORT_WORKERS", global = true)]
     pub workers: Option<usize>,
+    /// Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` headers
+    /// name the client (for login limits and the audit trail) [default: none]
+    #[arg(long, env = "RAPPORT_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
 }
 
 /// The TOML file: the same settings as the flags.
@@ -102,6 +107,7 @@ struct FileConfig {
     db_max_connections: Option<u32>,
     max_body_bytes: Option<usize>,
     workers: Option<usize>,
+    trusted_proxies: Option<String>,
 }
 
 /// How access tokens are signed.
@@ -164,6 +170,7 @@ pub struct Settings {
     pub db_max_connections: Option<u32>,
     pub max_body_bytes: usize,
     pub workers: Option<usize>,
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// A configuration that cannot be used, with what to fix.
@@ -330,6 +337,21 @@ impl Settings {
         if workers == Some(0) {
             return Err(invalid("RAPPORT_WORKERS", "must be at least 1"));
         }
+        let trusted_proxies = args
+            .trusted_proxies
+            .clone()
+            .or(file.trusted_proxies)
+            .map_or_else(
+                || Ok(TrustedProxies::default()),
+                |list| {
+                    TrustedProxies::parse(&list).map_err(|entry| {
+                        invalid(
+                            "RAPPORT_TRUSTED_PROXIES",
+                            format!("`{entry}` is neither a CIDR nor an IP address"),
+                        )
+                    })
+                },
+            )?;
         Ok(Settings {
             bind,
             database_url,
@@ -349,6 +371,7 @@ impl Settings {
             db_max_connections,
             max_body_bytes,
             workers,
+            trusted_proxies,
         })
     }
 
@@ -465,6 +488,13 @@ mod tests {
                 ..Default::default()
             },
             "RAPPORT_JWT_ALGORITHM",
+        );
+        bad(
+            ConfigArgs {
+                trusted_proxies: Some("10.0.0.0/8, proxy.internal".into()),
+                ..Default::default()
+            },
+            "proxy.internal",
         );
     }
 

@@ -7,6 +7,7 @@ use actix_web::dev::Server;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use rapport_api::app::{OpenApiJson, app};
+use rapport_api::auth::password::Passwords;
 use rapport_api::auth::rate_limit::{LoginLimiter, LoginQuota};
 use rapport_api::middleware::telemetry::Metrics;
 use rapport_api::{ApiSettings, AppState};
@@ -53,8 +54,10 @@ impl Application {
                     hours: settings.lead_follow_up_hours,
                 },
                 max_body_bytes: settings.max_body_bytes,
+                trusted_proxies: settings.trusted_proxies.clone(),
             },
             login_limiter: LoginLimiter::new(LoginQuota::default()),
+            passwords: Passwords::per_core().context("starting the password hashing threads")?,
         });
         let metrics = web::Data::new(Metrics::new()?);
         let openapi = web::Data::new(OpenApiJson(rapport_api::openapi::document_json()));

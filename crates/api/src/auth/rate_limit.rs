@@ -1,125 +1,231 @@
-//! Rate limiting of failed sign-ins, per account and per IP address.
+//! Rate limiting of sign-in attempts: per account and client address, per account, per address.
 //!
-//! Only failures count, so a script that signs in often is never slowed down; once a key has
-//! failed more often than its quota allows, every attempt with it is refused (429) until the
-//! quota refills, even one with the right password, so guessing gains nothing. The counts live
-//! in this process: with several instances, each enforces the quota on its own.
+//! An attempt takes one try from each of its buckets *before* the password is checked, so a
+//! burst of parallel guesses is cut at the quota instead of all being verified first; a
+//! successful attempt gives its tries back, so scripts that sign in often are never slowed.
+//! The strict bucket is per (account, address): someone failing from one address cannot lock
+//! the account's owner out from another. A softer per-account bucket catches guessing spread
+//! over many addresses, and a per-address bucket catches one address trying many accounts.
+//!
+//! The buckets live in this process (with several instances each enforces the quota on its
+//! own) in a map of bounded size: full buckets are forgotten first, then the least recently
+//! used, so distinct failing usernames cannot grow memory without bound.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::net::IpAddr;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
-
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::error::ApiError;
 
-/// The failure quotas.
+/// A token bucket's shape: `burst` tries, refilled one every `every`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub burst: u32,
+    pub every: Duration,
+}
+
+/// The quotas of sign-in attempts.
 #[derive(Debug, Clone, Copy)]
 pub struct LoginQuota {
-    /// Failures allowed in a burst per account, then one more per `account_period`.
-    pub account_burst: u32,
-    pub account_period: Duration,
-    /// The same per IP address (several accounts tried from one place).
-    pub ip_burst: u32,
-    pub ip_period: Duration,
+    /// One account from one address.
+    pub account_ip: Rate,
+    /// One account from anywhere: softer, so that it is hard to lock an account out.
+    pub account: Rate,
+    /// One address, whatever the account.
+    pub ip: Rate,
+    /// How many buckets are remembered at most.
+    pub capacity: usize,
 }
 
 impl Default for LoginQuota {
     fn default() -> Self {
         LoginQuota {
-            account_burst: 5,
-            account_period: Duration::from_secs(60),
-            ip_burst: 20,
-            ip_period: Duration::from_secs(10),
+            account_ip: Rate {
+                burst: 5,
+                every: Duration::from_secs(60),
+            },
+            account: Rate {
+                burst: 50,
+                every: Duration::from_secs(20),
+            },
+            ip: Rate {
+                burst: 20,
+                every: Duration::from_secs(10),
+            },
+            capacity: 10_000,
         }
     }
 }
 
-/// Counts failed sign-ins and refuses attempts from keys that failed too often.
-pub struct LoginLimiter {
-    accounts: DefaultKeyedRateLimiter<String>,
-    ips: DefaultKeyedRateLimiter<String>,
-    blocked: Mutex<HashMap<String, Instant>>,
-    clock: DefaultClock,
+/// What a bucket counts: the account is already normalized (a lower-cased email, `client:<id>`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    AccountIp(String, IpAddr),
+    Account(String),
+    Ip(IpAddr),
 }
 
-fn quota(burst: u32, period: Duration) -> Quota {
-    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
-    Quota::with_period(period.max(Duration::from_millis(1)))
-        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-        .allow_burst(burst)
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn full(rate: Rate, now: Instant) -> Bucket {
+        Bucket {
+            tokens: f64::from(rate.burst),
+            at: now,
+        }
+    }
+
+    /// The bucket refilled up to `now`.
+    fn at(self, rate: Rate, now: Instant) -> Bucket {
+        let refill =
+            now.saturating_duration_since(self.at).as_secs_f64() / rate.every.as_secs_f64();
+        Bucket {
+            tokens: (self.tokens + refill).min(f64::from(rate.burst)),
+            at: now,
+        }
+    }
+
+    fn is_full(self, rate: Rate) -> bool {
+        self.tokens >= f64::from(rate.burst)
+    }
+
+    /// How long until it holds one try.
+    fn wait(self, rate: Rate) -> Duration {
+        rate.every.mul_f64((1.0 - self.tokens).max(0.0))
+    }
+}
+
+/// Counts sign-in attempts and refuses those over a quota.
+#[derive(Debug)]
+pub struct LoginLimiter {
+    quota: LoginQuota,
+    buckets: Mutex<HashMap<Key, Bucket>>,
+}
+
+/// An attempt that took its tries. Dropped, it counts as a failure; [`Attempt::give_back`]
+/// returns the tries.
+#[must_use = "an attempt that is dropped counts as a failure"]
+#[derive(Debug)]
+pub struct Attempt<'a> {
+    limiter: &'a LoginLimiter,
+    keys: Vec<Key>,
+}
+
+impl Attempt<'_> {
+    /// The attempt does not count: the credentials were right, or were never checked.
+    pub fn give_back(self) {
+        let mut buckets = self.limiter.lock();
+        for key in &self.keys {
+            let rate = self.limiter.rate(key);
+            if let Some(bucket) = buckets.get_mut(key) {
+                bucket.tokens = (bucket.tokens + 1.0).min(f64::from(rate.burst));
+            }
+        }
+    }
 }
 
 impl LoginLimiter {
-    pub fn new(q: LoginQuota) -> LoginLimiter {
+    pub fn new(quota: LoginQuota) -> LoginLimiter {
         LoginLimiter {
-            accounts: RateLimiter::keyed(quota(q.account_burst, q.account_period)),
-            ips: RateLimiter::keyed(quota(q.ip_burst, q.ip_period)),
-            blocked: Mutex::new(HashMap::new()),
-            clock: DefaultClock::default(),
+            quota,
+            buckets: Mutex::new(HashMap::new()),
         }
     }
 
-    fn keys(account: &str, ip: Option<&str>) -> [Option<String>; 2] {
-        [
-            Some(format!("account:{}", account.to_lowercase())),
-            ip.map(|ip| format!("ip:{ip}")),
-        ]
-    }
-
-    /// Refuses an attempt while its account or IP is blocked.
+    /// Takes one try for `account` from `ip`, or refuses.
     ///
     /// # Errors
-    /// `RateLimited` with the seconds to wait.
-    pub fn check(&self, account: &str, ip: Option<&str>) -> Result<(), ApiError> {
-        let now = Instant::now();
-        let Ok(blocked) = self.blocked.lock() else {
-            return Ok(());
-        };
-        let wait = Self::keys(account, ip)
-            .into_iter()
-            .flatten()
-            .filter_map(|key| blocked.get(&key).copied())
-            .filter(|until| *until > now)
-            .map(|until| until - now)
+    /// `RateLimited` with the seconds until every bucket of the attempt holds a try again.
+    pub fn begin(&self, account: &str, ip: Option<IpAddr>) -> Result<Attempt<'_>, ApiError> {
+        self.begin_at(account, ip, Instant::now())
+    }
+
+    /// How many buckets are remembered.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn begin_at(
+        &self,
+        account: &str,
+        ip: Option<IpAddr>,
+        now: Instant,
+    ) -> Result<Attempt<'_>, ApiError> {
+        let mut keys = vec![Key::Account(account.to_owned())];
+        if let Some(ip) = ip {
+            keys.push(Key::AccountIp(account.to_owned(), ip));
+            keys.push(Key::Ip(ip));
+        }
+        let mut buckets = self.lock();
+        let current: Vec<Bucket> = keys
+            .iter()
+            .map(|key| {
+                let rate = self.rate(key);
+                buckets
+                    .get(key)
+                    .map_or_else(|| Bucket::full(rate, now), |b| b.at(rate, now))
+            })
+            .collect();
+        let wait = keys
+            .iter()
+            .zip(&current)
+            .filter(|(_, bucket)| bucket.tokens < 1.0)
+            .map(|(key, bucket)| bucket.wait(self.rate(key)))
             .max();
-        match wait {
-            Some(wait) => Err(ApiError::RateLimited {
-                retry_after_secs: wait.as_secs().max(1),
-            }),
-            None => Ok(()),
+        if let Some(wait) = wait {
+            return Err(ApiError::RateLimited {
+                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+            });
+        }
+        for (key, mut bucket) in keys.iter().zip(current) {
+            bucket.tokens -= 1.0;
+            if !buckets.contains_key(key) && buckets.len() >= self.quota.capacity {
+                self.make_room(&mut buckets, now);
+            }
+            buckets.insert(key.clone(), bucket);
+        }
+        Ok(Attempt {
+            limiter: self,
+            keys,
+        })
+    }
+
+    /// Forgets the buckets that refilled (they equal a new one); if that is not enough, the
+    /// least recently used tenth.
+    fn make_room(&self, buckets: &mut HashMap<Key, Bucket>, now: Instant) {
+        buckets.retain(|key, bucket| !bucket.at(self.rate(key), now).is_full(self.rate(key)));
+        if buckets.len() < self.quota.capacity {
+            return;
+        }
+        let mut by_age: Vec<(Instant, Key)> =
+            buckets.iter().map(|(key, b)| (b.at, key.clone())).collect();
+        let cut = (by_age.len() / 10).max(1);
+        by_age.select_nth_unstable_by_key(cut - 1, |(at, _)| *at);
+        for (_, key) in &by_age[..cut] {
+            buckets.remove(key);
         }
     }
 
-    /// Counts a failure; blocks the keys whose quota it exhausts.
-    ///
-    /// # Errors
-    /// `RateLimited` when this failure exhausted a quota (so the caller answers 429 at once).
-    pub fn record_failure(&self, account: &str, ip: Option<&str>) -> Result<(), ApiError> {
-        let [account_key, ip_key] = Self::keys(account, ip);
-        let mut longest: Option<Duration> = None;
-        for (limiter, key) in [(&self.accounts, account_key), (&self.ips, ip_key)] {
-            let Some(key) = key else { continue };
-            if let Err(not_until) = limiter.check_key(&key) {
-                let wait = not_until.wait_time_from(self.clock.now());
-                longest = Some(longest.map_or(wait, |l| l.max(wait)));
-                if let Ok(mut blocked) = self.blocked.lock() {
-                    let now = Instant::now();
-                    if blocked.len() > 10_000 {
-                        blocked.retain(|_, until| *until > now);
-                    }
-                    blocked.insert(key, now + wait);
-                }
-            }
+    fn rate(&self, key: &Key) -> Rate {
+        match key {
+            Key::AccountIp(..) => self.quota.account_ip,
+            Key::Account(_) => self.quota.account,
+            Key::Ip(_) => self.quota.ip,
         }
-        match longest {
-            Some(wait) => Err(ApiError::RateLimited {
-                retry_after_secs: wait.as_secs().max(1),
-            }),
-            None => Ok(()),
-        }
+    }
+
+    /// A poisoned lock only means a panic elsewhere; the counts are still usable.
+    fn lock(&self) -> MutexGuard<'_, HashMap<Key, Bucket>> {
+        self.buckets.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -127,47 +233,94 @@ impl LoginLimiter {
 mod tests {
     use super::*;
 
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+
+    fn rate(burst: u32, secs: u64) -> Rate {
+        Rate {
+            burst,
+            every: Duration::from_secs(secs),
+        }
+    }
+
     fn limiter() -> LoginLimiter {
         LoginLimiter::new(LoginQuota {
-            account_burst: 3,
-            account_period: Duration::from_secs(60),
-            ip_burst: 5,
-            ip_period: Duration::from_secs(60),
+            account_ip: rate(3, 60),
+            account: rate(6, 60),
+            ip: rate(5, 60),
+            capacity: 100,
         })
     }
 
-    #[test]
-    fn blocks_an_account_after_its_burst() {
-        let l = limiter();
-        for _ in 0..3 {
-            assert!(l.check("a@x.cn", Some("1.1.1.1")).is_ok());
-            assert!(l.record_failure("a@x.cn", Some("1.1.1.1")).is_ok());
-        }
-        assert!(
-            l.record_failure("A@X.CN", Some("1.1.1.1")).is_err(),
-            "case-insensitive"
-        );
-        match l.check("a@x.cn", Some("2.2.2.2")) {
-            Err(ApiError::RateLimited { retry_after_secs }) => assert!(retry_after_secs >= 1),
-            other => panic!("{other:?}"),
-        }
-        assert!(
-            l.check("b@x.cn", Some("2.2.2.2")).is_ok(),
-            "other accounts are unaffected"
-        );
+    fn fail(l: &LoginLimiter, account: &str, ip: IpAddr, now: Instant) -> Result<(), ApiError> {
+        l.begin_at(account, Some(ip), now).map(drop)
     }
 
     #[test]
-    fn blocks_an_ip_trying_many_accounts() {
-        let l = limiter();
-        for i in 0..5 {
-            assert!(
-                l.record_failure(&format!("u{i}@x.cn"), Some("9.9.9.9"))
-                    .is_ok()
-            );
+    fn blocks_an_account_from_one_address_but_not_from_another() {
+        let (l, now) = (limiter(), Instant::now());
+        for _ in 0..3 {
+            fail(&l, "a@x.cn", A, now).unwrap();
         }
-        assert!(l.record_failure("u9@x.cn", Some("9.9.9.9")).is_err());
-        assert!(l.check("fresh@x.cn", Some("9.9.9.9")).is_err());
-        assert!(l.check("fresh@x.cn", Some("8.8.8.8")).is_ok());
+        match fail(&l, "a@x.cn", A, now) {
+            Err(ApiError::RateLimited { retry_after_secs }) => assert_eq!(retry_after_secs, 60),
+            other => panic!("{other:?}"),
+        }
+        l.begin_at("a@x.cn", Some(B), now).unwrap().give_back();
+        fail(&l, "b@x.cn", A, now).unwrap();
+    }
+
+    #[test]
+    fn a_refused_attempt_takes_nothing() {
+        let (l, now) = (limiter(), Instant::now());
+        for _ in 0..3 {
+            fail(&l, "a@x.cn", A, now).unwrap();
+        }
+        for _ in 0..10 {
+            assert!(fail(&l, "a@x.cn", A, now).is_err());
+        }
+        // The address spent 3 of its 5 tries: two more accounts may still be tried from it.
+        fail(&l, "b@x.cn", A, now).unwrap();
+        fail(&l, "c@x.cn", A, now).unwrap();
+        assert!(fail(&l, "d@x.cn", A, now).is_err());
+    }
+
+    #[test]
+    fn the_account_bucket_catches_guesses_from_many_addresses() {
+        let (l, now) = (limiter(), Instant::now());
+        for i in 0..6u8 {
+            fail(&l, "a@x.cn", IpAddr::from([10, 0, 1, i]), now).unwrap();
+        }
+        assert!(fail(&l, "a@x.cn", IpAddr::from([10, 0, 2, 1]), now).is_err());
+    }
+
+    #[test]
+    fn successes_give_their_tries_back_and_time_refills() {
+        let (l, now) = (limiter(), Instant::now());
+        for _ in 0..20 {
+            l.begin_at("a@x.cn", Some(A), now).unwrap().give_back();
+        }
+        for _ in 0..3 {
+            fail(&l, "a@x.cn", A, now).unwrap();
+        }
+        assert!(fail(&l, "a@x.cn", A, now).is_err());
+        fail(&l, "a@x.cn", A, now + Duration::from_secs(60)).unwrap();
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_distinct_accounts_and_addresses() {
+        let (l, now) = (limiter(), Instant::now());
+        for i in 0..10_000u32 {
+            let ip = IpAddr::from(i.to_be_bytes());
+            let at = now + Duration::from_millis(u64::from(i));
+            fail(&l, &format!("u{i}@x.cn"), ip, at).unwrap();
+            assert!(l.len() <= 100, "{} buckets after {i}", l.len());
+        }
+        // The newest attempts are still counted.
+        let last = IpAddr::from(9_999u32.to_be_bytes());
+        let at = now + Duration::from_millis(9_999);
+        fail(&l, "u9999@x.cn", last, at).unwrap();
+        fail(&l, "u9999@x.cn", last, at).unwrap();
+        assert!(fail(&l, "u9999@x.cn", last, at).is_err());
     }
 }

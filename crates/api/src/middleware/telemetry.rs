@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 use crate::middleware::request_id::RequestId;
@@ -20,6 +21,8 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    login_buckets: IntGauge,
+    password_hashes: IntGauge,
 }
 
 impl Metrics {
@@ -43,17 +46,37 @@ impl Metrics {
             ),
             &labels,
         )?;
+        let login_buckets = IntGauge::new(
+            "login_limiter_buckets",
+            "Sign-in rate-limit buckets remembered (bounded)",
+        )?;
+        let password_hashes = IntGauge::new(
+            "password_hashes_in_flight",
+            "Password hashes running now (bounded by the number of cores)",
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(login_buckets.clone()))?;
+        registry.register(Box::new(password_hashes.clone()))?;
         Ok(Metrics {
             registry,
             requests,
             latency,
+            login_buckets,
+            password_hashes,
         })
     }
 
-    fn observe(&self, method: &str, route: &str, status: &str, seconds: f64) {
-        let labels = [method, route, status];
+    /// Sets the gauges of the sign-in defences before a scrape.
+    pub fn set_login_gauges(&self, buckets: usize, hashes_in_flight: usize) {
+        self.login_buckets
+            .set(i64::try_from(buckets).unwrap_or(i64::MAX));
+        self.password_hashes
+            .set(i64::try_from(hashes_in_flight).unwrap_or(i64::MAX));
+    }
+
+    fn observe(&self, method: &Method, route: &str, status: &str, seconds: f64) {
+        let labels = [method_label(method), route, status];
         self.requests.with_label_values(&labels).inc();
         self.latency.with_label_values(&labels).observe(seconds);
     }
@@ -69,6 +92,16 @@ impl Metrics {
     }
 }
 
+/// The label of a method: the standard ones by name, anything else `OTHER`, so that clients
+/// cannot create series at will.
+fn method_label(method: &Method) -> &str {
+    match method.as_str() {
+        known @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" | "TRACE"
+        | "CONNECT") => known,
+        _ => "OTHER",
+    }
+}
+
 /// Middleware: counts and times each request and writes its access-log line.
 ///
 /// # Errors
@@ -79,7 +112,7 @@ pub async fn telemetry(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let method = req.method().to_string();
+    let method = req.method().clone();
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -97,7 +130,7 @@ pub async fn telemetry(
     }
     tracing::info!(
         target: "rapport::access",
-        method,
+        method = method.as_str(),
         route,
         status,
         latency_ms = elapsed.as_secs_f64() * 1000.0,
@@ -114,11 +147,17 @@ mod tests {
     #[test]
     fn renders_counts_and_histograms() {
         let metrics = Metrics::new().unwrap();
-        metrics.observe("GET", "/v1/me", "200", 0.003);
+        metrics.observe(&Method::GET, "/v1/me", "200", 0.003);
+        let made_up = Method::from_bytes(b"FOO1").unwrap();
+        metrics.observe(&made_up, "unmatched", "404", 0.001);
         let text = metrics.render();
         assert!(text.contains(
             r#"rapport_http_requests_total{method="GET",route="/v1/me",status="200"} 1"#
         ));
         assert!(text.contains("rapport_http_request_duration_seconds_bucket"));
+        assert!(
+            text.contains(r#"method="OTHER""#) && !text.contains("FOO1"),
+            "{text}"
+        );
     }
 }

@@ -48,7 +48,8 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     security(())
 )]
 #[get("/metrics")]
-async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
+async fn metrics(metrics: web::Data<Metrics>, state: web::Data<AppState>) -> HttpResponse {
+    metrics.set_login_gauges(state.login_limiter.len(), state.passwords.in_flight());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(metrics.render())

@@ -12,7 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::audit;
-use crate::auth::{Caller, Principal, password};
+use crate::auth::{Caller, Principal};
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::state::AppState;
@@ -117,18 +117,24 @@ async fn change_password(
     let mut errors = Errors::default();
     let new = errors.check("new_password", Password::parse(&body.new_password));
     // Guessing the current password with a stolen token is limited like signing in.
-    let account = format!("user:{user_id}");
-    let ip = caller.origin.ip.clone();
-    state.login_limiter.check(&account, ip.as_deref())?;
+    let attempt = state
+        .login_limiter
+        .begin(&format!("user:{user_id}"), caller.origin.ip)?;
     let stored = users::password_hash(state.store.conn(), user_id).await?;
-    if !password::verify(body.current_password, Some(stored)).await? {
-        state
-            .login_limiter
-            .record_failure(&account, ip.as_deref())?;
-        errors.add("current_password", Invalid::Incorrect);
+    match state
+        .passwords
+        .verify(body.current_password, Some(stored))
+        .await
+    {
+        Ok(true) => attempt.give_back(),
+        Ok(false) => errors.add("current_password", Invalid::Incorrect),
+        Err(busy_or_failed) => {
+            attempt.give_back();
+            return Err(busy_or_failed);
+        }
     }
     let new = errors.finish_with(new)?;
-    let hash = password::hash(new.expose().to_owned()).await?;
+    let hash = state.passwords.hash(new.expose().to_owned()).await?;
     let now = state.clock.now();
     let tx = state.store.begin().await?;
     users::set_password(&tx, user_id, hash, false, now).await?;

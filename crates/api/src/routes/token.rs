@@ -23,8 +23,9 @@ use uuid::Uuid;
 use crate::auth::jwt::Claims;
 use serde_json::json;
 
-use crate::audit::{self, Origin, peer_ip};
-use crate::auth::{password, secret};
+use crate::audit::{self, Origin};
+use crate::auth::secret;
+use crate::client_ip::client_ip;
 use crate::error::ApiError;
 use crate::extract::{is_json_content_type, parse_form, parse_json, read_body};
 use crate::state::AppState;
@@ -241,29 +242,31 @@ async fn password_grant(
     body: TokenRequest,
     requested: Option<ScopeSet>,
 ) -> Result<TokenResponse, ApiError> {
-    let ip = peer_ip(req);
     let (Some(username), Some(given)) = (body.username, body.password) else {
         return Err(missing_fields(&["username", "password"]));
     };
-    state.login_limiter.check(&username, ip.as_deref())?;
-    let found = match Email::parse(&username) {
-        Ok(email) => users::find_credentials(state.store.conn(), &email).await?,
-        Err(_) => None,
+    // A username that no user can have costs nothing: no try is counted, no hash is run. The
+    // limiter keys on the normalized email, so no spelling of one account gets fresh tries.
+    let Ok(email) = Email::parse(&username) else {
+        return Err(ApiError::InvalidCredentials);
     };
-    let (user, hash) = match found {
+    let attempt = state.login_limiter.begin(email.as_str(), client_ip(req))?;
+    let (user, hash) = match users::find_credentials(state.store.conn(), &email).await? {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
-    let verified = password::verify(given, hash).await?;
-    let user = match user {
-        Some(user) if verified && !user.disabled => user,
-        _ => {
-            state
-                .login_limiter
-                .record_failure(&username, ip.as_deref())?;
-            return Err(ApiError::InvalidCredentials);
+    let verified = match state.passwords.verify(given, hash).await {
+        Ok(verified) => verified,
+        Err(busy_or_failed) => {
+            attempt.give_back();
+            return Err(busy_or_failed);
         }
     };
+    let user = match user {
+        Some(user) if verified && !user.disabled => user,
+        _ => return Err(ApiError::InvalidCredentials),
+    };
+    attempt.give_back();
     let scopes = grant_scopes(user.role.scopes(), requested)?;
     let tx = state.store.begin().await?;
     let refresh = new_refresh_token(&tx, state, Uuid::now_v7(), user.id, scopes).await?;
@@ -299,28 +302,24 @@ async fn client_credentials_grant(
     body: TokenRequest,
     requested: Option<ScopeSet>,
 ) -> Result<TokenResponse, ApiError> {
-    let ip = peer_ip(req);
     let (Some(client_id), Some(given)) = (body.client_id, body.client_secret) else {
         return Err(missing_fields(&["client_id", "client_secret"]));
     };
-    state.login_limiter.check(&client_id, ip.as_deref())?;
-    let found = match client_id.parse::<Uuid>() {
-        Ok(id) => clients::find_credentials(state.store.conn(), id).await?,
-        Err(_) => None,
+    let Ok(id) = client_id.trim().parse::<Uuid>() else {
+        return Err(ApiError::InvalidCredentials);
     };
-    let client = match found {
+    let attempt = state
+        .login_limiter
+        .begin(&format!("client:{id}"), client_ip(req))?;
+    let client = match clients::find_credentials(state.store.conn(), id).await? {
         Some((client, hash))
             if secret::same_hash(&hash, &secret::sha256_hex(&given)) && !client.disabled =>
         {
             client
         }
-        _ => {
-            state
-                .login_limiter
-                .record_failure(&client_id, ip.as_deref())?;
-            return Err(ApiError::InvalidCredentials);
-        }
+        _ => return Err(ApiError::InvalidCredentials),
     };
+    attempt.give_back();
     let scopes = grant_scopes(client.scopes, requested)?;
     Ok(TokenResponse {
         access_token: access_token(

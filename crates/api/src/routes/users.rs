@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::audit;
 use crate::auth::scopes::UsersWrite;
-use crate::auth::{Authorized, password, secret};
+use crate::auth::{Authorized, secret};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query};
 use crate::pagination::{Paged, page_params};
@@ -231,7 +231,7 @@ async fn create_user(
         || one_time.clone().unwrap_or_default(),
         |p| p.expose().to_owned(),
     );
-    let hash = password::hash(chosen).await?;
+    let hash = state.passwords.hash(chosen).await?;
     let new = users::NewUser {
         id: Uuid::now_v7(),
         email,
@@ -485,7 +485,7 @@ async fn reset_password(
         || one_time.clone().unwrap_or_default(),
         |p| p.expose().to_owned(),
     );
-    let hash = password::hash(chosen).await?;
+    let hash = state.passwords.hash(chosen).await?;
     let now = state.clock.now();
     let tx = state.store.begin().await?;
     users::set_password(&tx, user.id, hash, one_time.is_some(), now).await?;
