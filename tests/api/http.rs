@@ -154,6 +154,11 @@ async fn health_and_metrics(app: TestApp) {
         .await
         .assert_status(200);
     app.call(Method::GET, "/v1/me", None, None).await;
+    // Made-up methods are one label, not a series each.
+    for i in 1..=5 {
+        let made_up = Method::from_bytes(format!("FOO{i}").as_bytes()).unwrap();
+        app.call(made_up, "/health/live", None, None).await;
+    }
     let metrics = app
         .client
         .get(app.url("/metrics"))
@@ -171,6 +176,12 @@ async fn health_and_metrics(app: TestApp) {
     );
     assert!(metrics.contains(r#"route="/v1/me",status="401""#));
     assert!(metrics.contains("rapport_http_request_duration_seconds_bucket"));
+    assert!(!metrics.contains("FOO"), "{metrics}");
+    assert!(
+        metrics
+            .contains(r#"rapport_http_requests_total{method="OTHER",route="/health/live",status="#),
+        "{metrics}"
+    );
 }
 
 async fn openapi_is_served_as_committed(app: TestApp) {

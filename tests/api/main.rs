@@ -7,6 +7,7 @@
 mod activities;
 mod audit;
 mod auth;
+mod browser;
 mod clients;
 mod customers;
 mod http;

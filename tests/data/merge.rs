@@ -13,6 +13,7 @@ backend_tests!(
     merge_refuses_a_bad_duplicate_list,
     a_rep_cannot_merge_what_it_cannot_see,
     merging_needs_customers_write,
+    only_customers_delete_retires_duplicates,
 );
 
 /// A customer with what hangs off it.
@@ -399,7 +400,7 @@ async fn a_rep_cannot_merge_what_it_cannot_see(app: TestApp) {
 
     let refused = app
         .post(
-            &format!("/v1/customers/{of_a}/merge"),
+            &format!("/v1/customers/{of_a}/merge?dry_run=true"),
             &rep_a.token,
             json!({"duplicate_ids": [of_b]}),
         )
@@ -409,7 +410,7 @@ async fn a_rep_cannot_merge_what_it_cannot_see(app: TestApp) {
     assert_eq!(refused.body["errors"][0]["code"], "unknown_reference");
     // Into a customer it cannot see: that customer does not exist for it.
     app.post(
-        &format!("/v1/customers/{of_b}/merge"),
+        &format!("/v1/customers/{of_b}/merge?dry_run=true"),
         &rep_a.token,
         json!({"duplicate_ids": [of_a]}),
     )
@@ -445,4 +446,37 @@ async fn merging_needs_customers_write(app: TestApp) {
         .await
         .assert_status(200);
     assert!(merge_events(&app, survivor).await.is_empty());
+}
+
+async fn only_customers_delete_retires_duplicates(app: TestApp) {
+    let team = app.team("East").await;
+    let manager = app.user("sales_manager", Some(team)).await;
+    let rep = app.user("sales_rep", Some(team)).await;
+    let survivor = app.customer(&rep.token, json!({"name": "Acme"})).await;
+    let dup = app.customer(&rep.token, json!({"name": "ACME"})).await;
+    let path = format!("/v1/customers/{survivor}/merge");
+    let body = json!({"duplicate_ids": [dup]});
+
+    for token in [rep.token.as_str(), manager.token.as_str()] {
+        let preview = app
+            .post(&format!("{path}?dry_run=true"), token, body.clone())
+            .await;
+        preview.assert_status(200);
+        assert_eq!(preview.body["merged_ids"], json!([dup]));
+        let refused = app.post(&path, token, body.clone()).await;
+        refused.assert_problem(403, "forbidden");
+        assert_eq!(refused.body["required_scope"], "customers:delete");
+    }
+    assert!(merge_events(&app, survivor).await.is_empty());
+    app.get(&format!("/v1/customers/{dup}"), &rep.token)
+        .await
+        .assert_status(200);
+
+    let integration = app
+        .client_token(&["customers:read", "customers:write", "customers:delete"])
+        .await;
+    app.post(&path, &integration, body).await.assert_status(200);
+    app.get(&format!("/v1/customers/{dup}"), &rep.token)
+        .await
+        .assert_problem(404, "not_found");
 }

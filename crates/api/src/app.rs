@@ -10,6 +10,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::error::ApiError;
 use crate::extract::path_config;
+use crate::middleware::browser::{cors, security_headers};
 use crate::middleware::idempotency::idempotency;
 use crate::middleware::problem::render_problems;
 use crate::middleware::request_id::request_id;
@@ -34,17 +35,21 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let cors = cors(&state.settings.cors_origins);
     App::new()
         .app_data(state)
         .app_data(metrics)
         .app_data(openapi)
         .app_data(path_config())
         // Outermost last: the request id exists before telemetry logs it and before problems
-        // quote it; idempotency sits inside, so its refusals are problems too.
+        // quote it; idempotency sits inside, so its refusals are problems too; CORS headers go
+        // on problems as well, so a frontend can read them.
         .wrap(from_fn(idempotency))
         .wrap(from_fn(render_problems))
+        .wrap(cors)
         .wrap(from_fn(telemetry))
         .wrap(from_fn(request_id))
+        .wrap(from_fn(security_headers))
         .into_utoipa_app()
         .configure(crate::routes::configure)
         .into_app()

@@ -11,6 +11,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::password::Passwords;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::client_ip::TrustedProxies;
+use crate::middleware::browser::CorsOrigins;
 
 /// Settings of the API that come from the configuration.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// Proxies whose forwarding headers name the client.
     pub trusted_proxies: TrustedProxies,
+    /// Origins allowed to call from a browser.
+    pub cors_origins: CorsOrigins,
 }
 
 impl Default for ApiSettings {
@@ -39,6 +42,7 @@ impl Default for ApiSettings {
             lead_follow_up: LeadFollowUp::default(),
             max_body_bytes: AppState::DEFAULT_BODY_LIMIT,
             trusted_proxies: TrustedProxies::default(),
+            cors_origins: CorsOrigins::default(),
         }
     }
 }

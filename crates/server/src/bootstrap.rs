@@ -15,6 +15,7 @@ use rapport_store::{Store, StoreError};
 use uuid::Uuid;
 
 use crate::config::{AdminSeed, JwtKeySource};
+use crate::private_files;
 
 /// The signing keys: configured, or a secret generated once into the data folder so that
 /// tokens survive restarts.
@@ -38,7 +39,10 @@ pub fn jwt_keys(source: &JwtKeySource, data_dir: &Path) -> anyhow::Result<JwtKey
         JwtKeySource::Generated => {
             let path = data_dir.join("jwt_secret");
             let secret = match std::fs::read_to_string(&path) {
-                Ok(existing) => existing.trim().to_owned(),
+                Ok(existing) => {
+                    private_files::warn_if_open(&path);
+                    existing.trim().to_owned()
+                }
                 Err(_) => write_secret(&path)?,
             };
             Ok(JwtKeys::hs256(secret.as_bytes())?)
@@ -49,17 +53,13 @@ pub fn jwt_keys(source: &JwtKeySource, data_dir: &Path) -> anyhow::Result<JwtKey
 /// Writes a new random secret readable only by its owner.
 fn write_secret(path: &Path) -> anyhow::Result<String> {
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        private_files::create_dir(dir)?;
     }
     let secret = secret::random_token(48);
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
+    options.write(true).create_new(true).mode(0o600);
     match options.open(path) {
         Ok(mut file) => {
             file.write_all(secret.as_bytes())?;

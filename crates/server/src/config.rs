@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use rapport_api::client_ip::TrustedProxies;
+use rapport_api::middleware::browser::CorsOrigins;
 use serde::Deserialize;
 
 /// Options shared by every subcommand. Each is also an environment variable and a key of the
@@ -83,6 +84,10 @@ pub struct ConfigArgs {
     /// name the client (for login limits and the audit trail) [default: none]
     #[arg(long, env = "RAPPORT_TRUSTED_PROXIES", global = true)]
     pub trusted_proxies: Option<String>,
+    /// Comma-separated origins allowed to call the API from a browser, e.g.
+    /// `https://app.example.cn` [default: none]
+    #[arg(long, env = "RAPPORT_CORS_ORIGINS", global = true)]
+    pub cors_origins: Option<String>,
 }
 
 /// The TOML file: the same settings as the flags.
@@ -108,6 +113,7 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     workers: Option<usize>,
     trusted_proxies: Option<String>,
+    cors_origins: Option<String>,
 }
 
 /// How access tokens are signed.
@@ -171,6 +177,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub workers: Option<usize>,
     pub trusted_proxies: TrustedProxies,
+    pub cors_origins: CorsOrigins,
 }
 
 /// A configuration that cannot be used, with what to fix.
@@ -337,21 +344,18 @@ impl Settings {
         if workers == Some(0) {
             return Err(invalid("RAPPORT_WORKERS", "must be at least 1"));
         }
-        let trusted_proxies = args
-            .trusted_proxies
-            .clone()
-            .or(file.trusted_proxies)
-            .map_or_else(
-                || Ok(TrustedProxies::default()),
-                |list| {
-                    TrustedProxies::parse(&list).map_err(|entry| {
-                        invalid(
-                            "RAPPORT_TRUSTED_PROXIES",
-                            format!("`{entry}` is neither a CIDR nor an IP address"),
-                        )
-                    })
-                },
-            )?;
+        let trusted_proxies = parse_list(
+            "RAPPORT_TRUSTED_PROXIES",
+            args.trusted_proxies.clone().or(file.trusted_proxies),
+            TrustedProxies::parse,
+            "is neither a CIDR nor an IP address",
+        )?;
+        let cors_origins = parse_list(
+            "RAPPORT_CORS_ORIGINS",
+            args.cors_origins.clone().or(file.cors_origins),
+            CorsOrigins::parse,
+            "is not an origin like https://app.example.cn",
+        )?;
         Ok(Settings {
             bind,
             database_url,
@@ -372,6 +376,7 @@ impl Settings {
             max_body_bytes,
             workers,
             trusted_proxies,
+            cors_origins,
         })
     }
 
@@ -379,6 +384,19 @@ impl Settings {
     pub fn uses_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
+}
+
+/// A comma-separated list setting: empty when unset; a bad entry names the variable and itself.
+fn parse_list<T: Default>(
+    name: &'static str,
+    value: Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+    problem: &str,
+) -> Result<T, ConfigError> {
+    value.map_or_else(
+        || Ok(T::default()),
+        |list| parse(&list).map_err(|entry| invalid(name, format!("`{entry}` {problem}"))),
+    )
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

@@ -9,6 +9,7 @@ use rapport_store::{Backend, DbOptions, Store};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use crate::config::Settings;
+use crate::private_files;
 
 /// An arbitrary constant naming Rapport's migration lock among PostgreSQL advisory locks.
 const MIGRATION_LOCK_KEY: i64 = 0x0052_4150_504f_5254;
@@ -19,8 +20,14 @@ const MIGRATION_LOCK_KEY: i64 = 0x0052_4150_504f_5254;
 /// The folder cannot be created or the database cannot be reached.
 pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
     if settings.uses_sqlite() {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("creating the data folder {}", settings.data_dir.display()))?;
+        private_files::create_dir(&settings.data_dir)?;
+        // Created 0600 before SQLite opens it; its journal files take the same mode.
+        if let Some(file) = sqlite_path(&settings.database_url) {
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                private_files::create_dir(dir)?;
+            }
+            private_files::create_file(&file)?;
+        }
     }
     let mut options = DbOptions::new(settings.database_url.clone());
     if let Some(max) = settings.db_max_connections {
@@ -74,7 +81,11 @@ fn sqlite_lock(store: &Store) -> anyhow::Result<Option<File>> {
 }
 
 fn sqlite_file(store: &Store) -> Option<PathBuf> {
-    let url = store.url();
+    sqlite_path(store.url())
+}
+
+/// The file of a `sqlite:` URL; none for an in-memory database.
+fn sqlite_path(url: &str) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

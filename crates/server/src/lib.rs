@@ -5,5 +5,6 @@ pub mod bootstrap;
 pub mod config;
 pub mod database;
 pub mod jobs;
+pub mod private_files;
 pub mod startup;
 pub mod telemetry;

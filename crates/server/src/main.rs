@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rapport_domain::auth::Role;
 use rapport_domain::clock::SystemClock;
@@ -93,6 +94,13 @@ fn main() -> ExitCode {
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let app = Application::build(settings, Arc::new(SystemClock)).await?;
+    let stop = stop_signals().context("installing the SIGINT and SIGTERM handlers")?;
+    let handle = app.handle();
+    actix_web::rt::spawn(async move {
+        stop.await;
+        tracing::info!("stopping: finishing the requests in flight");
+        handle.stop(true).await;
+    });
     let base = format!("http://{}:{}", display_host(settings), app.port());
     println!("Rapport is running.");
     println!("  API:      {base}/v1");
@@ -123,6 +131,19 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
     }
     tracing::info!(port = app.port(), "listening");
     app.run().await
+}
+
+/// Resolves at the first SIGINT or SIGTERM; the handlers are installed when this returns.
+fn stop_signals() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
 }
 
 /// 0.0.0.0 is where the server listens, not an address to browse to.

@@ -55,6 +55,7 @@ impl Application {
                 },
                 max_body_bytes: settings.max_body_bytes,
                 trusted_proxies: settings.trusted_proxies.clone(),
+                cors_origins: settings.cors_origins.clone(),
             },
             login_limiter: LoginLimiter::new(LoginQuota::default()),
             passwords: Passwords::per_core().context("starting the password hashing threads")?,
@@ -71,7 +72,9 @@ impl Application {
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }
-        let server = server.shutdown_timeout(30).run();
+        // Signals are the caller's: `rapport serve` installs its handlers before it announces
+        // itself, so a SIGTERM right after the banner still stops the server gracefully.
+        let server = server.shutdown_timeout(30).disable_signals().run();
         let jobs = jobs::spawn(store.clone(), clock);
         Ok(Application {
             port,

@@ -28,6 +28,7 @@ both!(
     sigterm_finishes_in_flight_requests,
     migrate_then_create_user,
     two_instances_migrate_at_once,
+    the_data_folder_is_private,
 );
 
 async fn serve_prints_the_admin_password_and_the_token_works(db: Db) {
@@ -83,6 +84,37 @@ async fn restart_keeps_data_and_tokens(db: Db) {
     second.stop().await;
     second.assert_not_printed("Created the first admin");
     second.assert_not_printed(ONE_TIME_PASSWORD);
+}
+
+async fn the_data_folder_is_private(mut db: Db) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    db.dir = db.dir.join("private");
+    let mut server = Rapport::serve(&db, ADMIN_ENV).await;
+    server.stop().await;
+    assert_eq!(mode(&db.dir), 0o700);
+    let secret = db.dir.join("jwt_secret");
+    assert_eq!(mode(&secret), 0o600);
+    if db.url.is_none() {
+        for file in ["rapport.db", "rapport.db-wal", "rapport.db-shm"] {
+            let path = db.dir.join(file);
+            if file == "rapport.db" || path.exists() {
+                assert_eq!(mode(&path), 0o600, "{file}");
+            }
+        }
+    }
+    server.assert_not_printed("readable by other users");
+    assert!(!server.stderr().contains("readable by other users"));
+
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut again = Rapport::serve(&db, ADMIN_ENV).await;
+    again.stop().await;
+    let logs = again.stderr();
+    assert!(
+        logs.contains("readable by other users") && logs.contains("jwt_secret"),
+        "{logs}"
+    );
 }
 
 async fn sigterm_finishes_in_flight_requests(db: Db) {

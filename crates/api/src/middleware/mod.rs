@@ -1,6 +1,7 @@
-//! Middleware every request passes through, outermost first: request id, telemetry (metrics
-//! and the access log), problem rendering, idempotency.
+//! Middleware every request passes through, outermost first: security headers, request id,
+//! telemetry (metrics and the access log), CORS, problem rendering, idempotency.
 
+pub mod browser;
 pub mod idempotency;
 pub mod problem;
 pub mod request_id;

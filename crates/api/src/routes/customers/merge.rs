@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use rapport_domain::Invalid;
+use rapport_domain::auth::Scope;
 use rapport_domain::customer::Customer as DomainCustomer;
 use rapport_domain::validation::{Errors, index};
 use rapport_store::repos::customers::{self, DuplicateGroup as StoreGroup};
@@ -148,12 +149,15 @@ pub struct MergeResult {
 /// this customer, fills its empty fields from them, and soft-deletes them (`merged_into_id`).
 /// Any number of duplicates at once. `dry_run=true` answers the outcome without changing
 /// anything.
+///
+/// A merge retires the duplicates for good, so it needs `customers:delete` besides
+/// `customers:write`; a dry run needs only `customers:write`.
 #[utoipa::path(
     tag = "customers",
     params(("id" = Uuid, Path), MergeParams, IfMatchParam),
     request_body = MergeRequest,
     responses((status = 200, body = MergeResult)),
-    security(("oauth2" = ["customers:write"]))
+    security(("oauth2" = ["customers:write", "customers:delete"]))
 )]
 #[post("/customers/{id}/merge")]
 pub async fn merge_customers(
@@ -165,6 +169,9 @@ pub async fn merge_customers(
     body: Json<MergeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let dry_run = params.into_inner()?.dry_run.unwrap_or(false);
+    if !dry_run {
+        auth.require(Scope::CustomersDelete)?;
+    }
     let body = body.into_inner()?;
     let now = state.clock.now();
     let tx = state.store.begin().await?;
