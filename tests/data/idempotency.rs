@@ -16,6 +16,7 @@ backend_tests!(
     a_malformed_key_is_a_400,
     a_key_is_forgotten_after_24_hours,
     a_replay_needs_a_live_session,
+    erasure_forgets_the_answers_that_would_replay_it,
 );
 
 /// `POST path` with a bearer token, an `Idempotency-Key` and a JSON body.
@@ -280,4 +281,35 @@ async fn a_replay_needs_a_live_session(app: TestApp) {
     let replay = post_keyed(&app, "/v1/customers", &rep.token, "before-disable", &body).await;
     replay.assert_problem(401, "unauthorized");
     assert!(!replayed(&replay));
+}
+
+async fn erasure_forgets_the_answers_that_would_replay_it(app: TestApp) {
+    let admin = app.admin_token().await;
+    let body = json!({"name": "Forget Me Trading", "contacts": [
+        {"first_name": "Wei", "last_name": "Lin",
+         "emails": [{"address": "wei.lin@forget-me.example", "label": "work"}]}]});
+    let first = post_keyed(&app, "/v1/customers", &admin, "create-forget-me", &body).await;
+    first.assert_status(201);
+    let id = first.body["id"].as_str().unwrap().to_owned();
+    let contact = first.body["contacts"][0]["id"].as_str().unwrap().to_owned();
+    let activity =
+        json!({"customer_id": id, "kind": "call", "summary": "Wei Lin asked for a quote"});
+    post_keyed(&app, "/v1/activities", &admin, "call-forget-me", &activity)
+        .await
+        .assert_status(201);
+    let again = post_keyed(&app, "/v1/customers", &admin, "create-forget-me", &body).await;
+    assert!(replayed(&again));
+
+    app.post(&format!("/v1/customers/{id}/erase"), &admin, json!({}))
+        .await
+        .assert_status(200);
+    // Nothing kept replays the erased data: the same keys now run as new requests.
+    let after = post_keyed(&app, "/v1/customers", &admin, "create-forget-me", &body).await;
+    after.assert_status(201);
+    assert!(!replayed(&after));
+    assert_ne!(after.body["id"], json!(id));
+    let text = after.body.to_string();
+    assert!(!text.contains(&contact), "{text}");
+    let call = post_keyed(&app, "/v1/activities", &admin, "call-forget-me", &activity).await;
+    assert!(!replayed(&call));
 }

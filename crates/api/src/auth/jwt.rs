@@ -2,8 +2,10 @@
 //! algorithm is pinned: a token that names another one, or `none`, is refused.
 
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -64,6 +66,9 @@ pub struct JwtKeys {
     algorithm: Algorithm,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// A digest of the signing secret, from which [`JwtKeys::derive_key`] makes keys for other
+    /// purposes that every instance shares without one more setting.
+    seed: [u8; 32],
 }
 
 /// Never prints key material.
@@ -97,6 +102,7 @@ impl JwtKeys {
             algorithm: Algorithm::HS256,
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            seed: Sha256::digest(secret).into(),
         })
     }
 
@@ -126,7 +132,17 @@ impl JwtKeys {
             algorithm,
             encoding,
             decoding,
+            seed: Sha256::digest(private_pem).into(),
         })
+    }
+
+    /// A 256-bit key for `purpose`, derived from the signing secret (HMAC-SHA256): the same on
+    /// every instance, and telling nothing about the secret.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.seed)
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// # Errors

@@ -4,7 +4,9 @@
 //! get its answer, so ten of them create one record.
 //!
 //! Secrets that an answer shows once (one-time passwords, client secrets, tokens) are not
-//! kept: a replay shows them as `null`.
+//! kept: a replay shows them as `null`. Requests are told apart by a keyed HMAC of method, path
+//! and body, never a plain hash (bodies can hold passwords). Erasing a customer forgets the
+//! answers that mention it.
 
 use std::time::Duration;
 
@@ -15,14 +17,17 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use actix_web::{Error, FromRequest, HttpResponse, web};
+use hmac::{Hmac, Mac};
 use rapport_store::repos::idempotency::{self, Claim, StoredResponse};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::auth::{Caller, Principal};
 use crate::error::ApiError;
 use crate::extract::{IdempotencyKey, read_body};
 use crate::state::AppState;
 
+/// What the request fingerprints' HMAC key is derived for.
+const FINGERPRINT_PURPOSE: &str = "idempotency request fingerprint v1";
 /// How long a key is remembered.
 const TTL_HOURS: i64 = 24;
 /// How long a request waits for a concurrent one with the same key.
@@ -82,7 +87,7 @@ pub async fn idempotency(
         Ok(body) => body,
         Err(e) => return Ok(ServiceResponse::from_err(e, http_req)),
     };
-    let hash = request_hash(&http_req, &body);
+    let hash = request_hash(&state.jwt.derive_key(FINGERPRINT_PURPOSE), &http_req, &body);
     let db = state.store.conn();
     let started = std::time::Instant::now();
     loop {
@@ -158,16 +163,24 @@ pub async fn idempotency(
     Ok(ServiceResponse::new(http_req, res))
 }
 
-/// What makes two requests the same: method, path with query, and body.
-fn request_hash(req: &actix_web::HttpRequest, body: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(req.method().as_str());
-    hasher.update(b" ");
-    hasher.update(req.uri().path_and_query().map_or("", |p| p.as_str()));
-    hasher.update(b"\n");
-    hasher.update(body);
-    hasher
-        .finalize()
+/// What makes two requests the same: method, path with query, and body, under a keyed HMAC.
+/// Bodies can hold passwords (user creation, resets), and a plain fast hash of a password
+/// kept in the database could be guessed offline; without the server's key it cannot.
+fn request_hash(key: &[u8; 32], req: &actix_web::HttpRequest, body: &[u8]) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+    mac.update(req.method().as_str().as_bytes());
+    mac.update(b" ");
+    mac.update(
+        req.uri()
+            .path_and_query()
+            .map_or("", |p| p.as_str())
+            .as_bytes(),
+    );
+    mac.update(b"\n");
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
@@ -205,7 +218,30 @@ fn replay(stored: &StoredResponse) -> HttpResponse {
 
 #[cfg(test)]
 mod tests {
+    use actix_web::test::TestRequest;
+    use sha2::Digest;
+
     use super::*;
+
+    #[test]
+    fn fingerprints_are_keyed() {
+        let req = TestRequest::post().uri("/v1/users").to_http_request();
+        let body = br#"{"email":"a@x.cn","password":"correct horse battery"}"#;
+        let one = request_hash(&[1; 32], &req, body);
+        assert_eq!(one, request_hash(&[1; 32], &req, body));
+        assert_ne!(one, request_hash(&[2; 32], &req, body));
+        // Not the plain digest that an offline guess at the password could be checked against.
+        let mut plain = Sha256::new();
+        plain.update(b"POST /v1/users\n");
+        plain.update(body);
+        let plain: String = plain
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_ne!(one, plain);
+        assert_eq!(one.len(), 64);
+    }
 
     #[test]
     fn secrets_are_not_kept() {

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
 
 use crate::entities::idempotency_key::{self, Column, Entity};
 use crate::{Conn, StoreError};
@@ -150,6 +151,26 @@ pub async fn release(db: &impl Conn, caller: &str, key: &str) -> Result<(), Stor
 pub async fn purge_expired(db: &impl Conn, now: DateTime<Utc>) -> Result<u64, StoreError> {
     Ok(Entity::delete_many()
         .filter(Column::ExpiresAt.lt(now))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+/// Deletes the kept answers that mention any of `ids` (a customer erased: its data must not
+/// live on in a replay). Answers are kept a day at most, so the scan is over a small table.
+///
+/// # Errors
+/// Database failures.
+pub async fn forget_answers_mentioning(db: &impl Conn, ids: &[Uuid]) -> Result<u64, StoreError> {
+    let Some(mentions) = ids
+        .iter()
+        .map(|id| Column::Body.contains(id.to_string()))
+        .reduce(|a, b| a.or(b))
+    else {
+        return Ok(0);
+    };
+    Ok(Entity::delete_many()
+        .filter(mentions)
         .exec(db)
         .await?
         .rows_affected)

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::customer::ERASED;
 use rapport_store::repos::{
-    activities, audit as audit_repo, contacts, customers, stage_changes, tasks,
+    activities, audit as audit_repo, contacts, customers, idempotency, stage_changes, tasks,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -156,6 +156,8 @@ pub async fn erase_customer(
     for event in audit_repo::about_customers(&tx, &ids).await? {
         audit_repo::replace_changes(&tx, event.id, scrub(event.changes)).await?;
     }
+    // And every kept answer that a replay of a create or an update would show again.
+    idempotency::forget_answers_mentioning(&tx, &ids).await?;
     audit::record_and_commit(
         tx,
         &state,
