@@ -10,6 +10,7 @@ backend_tests!(
     tasks_are_assigned_and_completed,
     tasks_of_others_are_invisible,
     timeline_merges_everything_in_time_order,
+    task_access_follows_customer_access,
 );
 
 async fn activities_are_recorded_and_listed(app: TestApp) {
@@ -275,4 +276,97 @@ async fn timeline_merges_everything_in_time_order(app: TestApp) {
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(times, sorted);
+}
+
+/// The ids of `GET path`'s tasks.
+async fn task_ids(app: &TestApp, path: &str, token: &str) -> Vec<String> {
+    let reply = app.get(path, token).await;
+    reply.assert_status(200);
+    reply.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn task_access_follows_customer_access(app: TestApp) {
+    let team = app.team("East").await;
+    let manager = app.user("sales_manager", Some(team)).await;
+    let rep_a = app.user("sales_rep", Some(team)).await;
+    let rep_b = app.user("sales_rep", Some(team)).await;
+    let customer = app
+        .customer(&rep_a.token, json!({"name": "Lost Account"}))
+        .await;
+    let about = app
+        .post(
+            "/v1/tasks",
+            &rep_a.token,
+            json!({"customer_id": customer, "title": "Send the price list"}),
+        )
+        .await;
+    about.assert_status(201);
+    let about = about.body["id"].as_str().unwrap().to_owned();
+    let loose = app
+        .post(
+            "/v1/tasks",
+            &rep_a.token,
+            json!({"title": "Expense report"}),
+        )
+        .await;
+    loose.assert_status(201);
+    let loose = loose.body["id"].as_str().unwrap().to_owned();
+    assert!(
+        task_ids(&app, "/v1/tasks", &rep_a.token)
+            .await
+            .contains(&about)
+    );
+
+    // The customer goes to rep B: rep A's task about it goes out of rep A's sight.
+    app.patch(
+        &format!("/v1/customers/{customer}"),
+        &manager.token,
+        json!({"owner_id": rep_b.id}),
+    )
+    .await
+    .assert_status(200);
+    app.get(&format!("/v1/tasks/{about}"), &rep_a.token)
+        .await
+        .assert_problem(404, "not_found");
+    app.patch(
+        &format!("/v1/tasks/{about}"),
+        &rep_a.token,
+        json!({"status": "done"}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    let of_a = task_ids(&app, "/v1/tasks?assignee_id=me", &rep_a.token).await;
+    assert_eq!(of_a, [loose.clone()]);
+    assert!(
+        task_ids(
+            &app,
+            &format!("/v1/tasks?customer_id={customer}"),
+            &rep_a.token
+        )
+        .await
+        .is_empty()
+    );
+    app.get(&format!("/v1/tasks/{about}"), &rep_b.token)
+        .await
+        .assert_status(200);
+    app.get(&format!("/v1/tasks/{loose}"), &rep_b.token)
+        .await
+        .assert_problem(404, "not_found");
+
+    // A client that may read tasks but not customers sees no customer's tasks.
+    let tasks_only = app.client_token(&["tasks:read"]).await;
+    let seen = task_ids(&app, "/v1/tasks?limit=200", &tasks_only).await;
+    assert!(!seen.contains(&about), "{seen:?}");
+    app.get(&format!("/v1/tasks/{about}"), &tasks_only)
+        .await
+        .assert_problem(404, "not_found");
+    let with_customers = app.client_token(&["tasks:read", "customers:read"]).await;
+    app.get(&format!("/v1/tasks/{about}"), &with_customers)
+        .await
+        .assert_status(200);
 }

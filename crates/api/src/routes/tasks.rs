@@ -2,7 +2,9 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
+use rapport_domain::access::Visibility;
 use rapport_domain::activity::{Task as DomainTask, TaskOrigin};
+use rapport_domain::auth::Scope;
 use rapport_domain::enums::TaskStatus;
 use rapport_domain::name::{Name, Title};
 use rapport_domain::validation::Errors;
@@ -145,30 +147,35 @@ pub struct TaskListParams {
     pub cursor: Option<String>,
 }
 
+/// The tasks a caller sees: those of the customers it may read, and about no customer its own
+/// (or all, for a caller that sees every customer).
 fn scope_of(caller: &Caller) -> TaskScope {
+    let visibility = caller.visibility();
     TaskScope {
         me: caller.user_id(),
-        customers: caller.visibility(),
+        customers: if caller.scopes.contains(Scope::CustomersRead) {
+            visibility
+        } else {
+            Visibility::Nothing
+        },
+        all_unattached: visibility == Visibility::All,
     }
 }
 
 /// A task the caller sees (its own, or one of a customer it sees); 404 otherwise.
 async fn visible_task(db: &impl Conn, caller: &Caller, id: Uuid) -> Result<DomainTask, ApiError> {
     let task = tasks::get(db, id).await?;
-    // A task of a deleted customer goes with it; one of a live customer is seen by its
-    // assignee and creator, and by whoever sees the customer.
-    let (customer_live, customer_visible) = match task.customer_id {
+    let scope = scope_of(caller);
+    // A task of a customer is seen with the (live) customer, and only with it.
+    let customer_visible = match task.customer_id {
         Some(id) => match customers::get(db, id).await {
-            Ok(c) => (
-                c.deleted_at.is_none(),
-                caller.visibility().allows(c.owner_id, c.team_id),
-            ),
-            Err(StoreError::NotFound) => (false, false),
+            Ok(c) => c.deleted_at.is_none() && scope.customers.allows(c.owner_id, c.team_id),
+            Err(StoreError::NotFound) => false,
             Err(e) => return Err(e.into()),
         },
-        None => (true, false),
+        None => false,
     };
-    if customer_live && tasks::is_visible(&task, scope_of(caller), customer_visible) {
+    if tasks::is_visible(&task, scope, customer_visible) {
         Ok(task)
     } else {
         Err(ApiError::NotFound)

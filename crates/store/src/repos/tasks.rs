@@ -64,28 +64,45 @@ pub struct TaskFilter {
     pub overdue_at: Option<DateTime<Utc>>,
 }
 
-/// Which tasks a caller sees: its own (`me`), and those of customers it sees.
+/// Which tasks a caller sees. A task about a customer is seen with the customer and only with
+/// it: its assignee who lost the customer (or a caller that may not read customers) does not
+/// see it. A task about no customer is seen by its assignee and creator, or by everyone who
+/// sees every customer.
 #[derive(Debug, Clone, Copy)]
 pub struct TaskScope {
+    /// The calling user, if it is one.
     pub me: Option<Uuid>,
+    /// The live customers whose tasks the caller sees.
     pub customers: Visibility,
+    /// Does the caller see every task about no customer?
+    pub all_unattached: bool,
+}
+
+impl TaskScope {
+    /// Every task of live customers and every unattached one.
+    pub const ALL: TaskScope = TaskScope {
+        me: None,
+        customers: Visibility::All,
+        all_unattached: true,
+    };
 }
 
 fn visible(scope: TaskScope) -> Condition {
-    let mut any = Condition::any().add(customer_visible(Column::CustomerId, scope.customers));
-    if scope.customers == Visibility::All {
-        any = any.add(Column::CustomerId.is_null());
-    }
-    if let Some(me) = scope.me {
-        any = any
-            .add(Column::AssigneeId.eq(me))
-            .add(Column::CreatedBy.eq(me));
-    }
-    // Tasks of a deleted customer go with it, even for their assignee.
-    let live = Condition::any()
-        .add(Column::CustomerId.is_null())
-        .add(customer_visible(Column::CustomerId, Visibility::All));
-    Condition::all().add(any).add(live)
+    let unattached = if scope.all_unattached {
+        Condition::all().add(Column::CustomerId.is_null())
+    } else if let Some(me) = scope.me {
+        Condition::all().add(Column::CustomerId.is_null()).add(
+            Condition::any()
+                .add(Column::AssigneeId.eq(me))
+                .add(Column::CreatedBy.eq(me)),
+        )
+    } else {
+        Condition::all().add(Expr::cust("1 = 0"))
+    };
+    // `customer_visible` admits live customers only: a deleted customer's tasks go with it.
+    Condition::any()
+        .add(customer_visible(Column::CustomerId, scope.customers))
+        .add(unattached)
 }
 
 /// # Errors
@@ -109,11 +126,15 @@ pub async fn get(db: &impl Conn, id: Uuid) -> Result<Task, StoreError> {
 
 /// Can a caller with `scope` see this task?
 pub fn is_visible(task: &Task, scope: TaskScope, customer_visible: bool) -> bool {
-    let mine = scope
-        .me
-        .is_some_and(|me| task.assignee_id == me || task.created_by == Some(me));
-    let unattached_and_all = task.customer_id.is_none() && scope.customers == Visibility::All;
-    mine || unattached_and_all || (task.customer_id.is_some() && customer_visible)
+    match task.customer_id {
+        Some(_) => customer_visible,
+        None => {
+            scope.all_unattached
+                || scope
+                    .me
+                    .is_some_and(|me| task.assignee_id == me || task.created_by == Some(me))
+        }
+    }
 }
 
 /// Tasks the caller sees, newest first.

@@ -110,10 +110,7 @@ pub async fn customer_timeline(
     let task_page = if auth.scopes.contains(Scope::TasksRead) {
         {
             // The customer is visible, so all of its tasks are.
-            let scope = TaskScope {
-                me: None,
-                customers: Visibility::All,
-            };
+            let scope = TaskScope::ALL;
             let filter = TaskFilter {
                 customer_id: Some(customer.id),
                 ..Default::default()
