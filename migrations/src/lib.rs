@@ -9,6 +9,7 @@ mod m20261129_000003_customers;
 mod m20261129_000004_idempotency;
 mod m20261129_000005_audit_customer;
 mod m20261129_000006_customer_terms;
+mod m20261201_000007_session_limits;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_idempotency::Migration),
             Box::new(m20261129_000005_audit_customer::Migration),
             Box::new(m20261129_000006_customer_terms::Migration),
+            Box::new(m20261201_000007_session_limits::Migration),
         ]
     }
 }

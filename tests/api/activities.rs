@@ -341,7 +341,7 @@ async fn task_access_follows_customer_access(app: TestApp) {
     .await
     .assert_problem(404, "not_found");
     let of_a = task_ids(&app, "/v1/tasks?assignee_id=me", &rep_a.token).await;
-    assert_eq!(of_a, [loose.clone()]);
+    assert_eq!(of_a, std::slice::from_ref(&loose));
     assert!(
         task_ids(
             &app,

@@ -15,6 +15,7 @@ mod login_limits;
 mod operations;
 mod review_fixes;
 mod search;
+mod sessions;
 mod teams;
 mod tokens;
 mod users;

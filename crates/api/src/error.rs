@@ -33,6 +33,12 @@ pub enum ApiError {
     /// 401 from the token endpoint: the same answer for an unknown user and a wrong password.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// 401 from the token endpoint: the right one-time password, past its expiry.
+    #[error("password expired")]
+    PasswordExpired,
+    /// 403: signed in with a one-time password, which must be changed first.
+    #[error("password change required")]
+    PasswordChangeRequired,
     /// 403: the token lacks the scope (or the role may not do this).
     #[error("forbidden")]
     Forbidden {
@@ -92,6 +98,8 @@ impl ApiError {
             | ApiError::Unprocessable { code, .. } => code,
             ApiError::Unauthorized => "unauthorized",
             ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::PasswordExpired => "password_expired",
+            ApiError::PasswordChangeRequired => "password_change_required",
             ApiError::Forbidden { .. } => "forbidden",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -215,8 +223,10 @@ impl ResponseError for ApiError {
             ApiError::Malformed(_) | ApiError::BadRequest { .. } | ApiError::BadParameters(_) => {
                 StatusCode::BAD_REQUEST
             }
-            ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized | ApiError::InvalidCredentials | ApiError::PasswordExpired => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::Forbidden { .. } | ApiError::PasswordChangeRequired => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -237,7 +247,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         match self {
-            ApiError::Unauthorized | ApiError::InvalidCredentials => {
+            ApiError::Unauthorized | ApiError::InvalidCredentials | ApiError::PasswordExpired => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             ApiError::RateLimited { retry_after_secs } | ApiError::Busy { retry_after_secs } => {
@@ -326,6 +336,8 @@ pub const PROBLEM_CODES: &[&str] = &[
     "invalid_scope",
     "unauthorized",
     "invalid_credentials",
+    "password_expired",
+    "password_change_required",
     "forbidden",
     "not_found",
     "method_not_allowed",
@@ -379,6 +391,8 @@ mod tests {
             ApiError::Malformed(String::new()),
             ApiError::Unauthorized,
             ApiError::InvalidCredentials,
+            ApiError::PasswordExpired,
+            ApiError::PasswordChangeRequired,
             ApiError::missing_scope(Scope::AuditRead),
             ApiError::NotFound,
             ApiError::MethodNotAllowed,

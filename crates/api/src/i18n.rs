@@ -58,6 +58,8 @@ pub fn title(code: &str, lang: Lang) -> &'static str {
         "malformed_request" => ("Malformed request", "请求格式错误"),
         "unauthorized" => ("Authentication required", "需要身份验证"),
         "invalid_credentials" => ("Invalid credentials", "凭据无效"),
+        "password_expired" => ("Password expired", "密码已过期"),
+        "password_change_required" => ("Password change required", "需要修改密码"),
         "unsupported_grant_type" => ("Unsupported grant type", "不支持的授权类型"),
         "invalid_scope" => ("Invalid scope", "无效的权限范围"),
         "forbidden" => ("Forbidden", "禁止访问"),
@@ -88,6 +90,14 @@ pub fn detail(code: &str, lang: Lang) -> &'static str {
             "需要有效的 Bearer 令牌。",
         ),
         "invalid_credentials" => ("The credentials are not valid.", "提供的凭据无效。"),
+        "password_expired" => (
+            "This one-time password has expired; ask an administrator for a new one.",
+            "该一次性密码已过期，请联系管理员重新设置。",
+        ),
+        "password_change_required" => (
+            "Change the one-time password first (POST /v1/me/password), then sign in again.",
+            "请先修改一次性密码（POST /v1/me/password），然后重新登录。",
+        ),
         "forbidden" => (
             "The token does not allow this operation.",
             "该令牌无权执行此操作。",

@@ -20,6 +20,10 @@ pub struct ApiSettings {
     pub access_token_ttl_secs: i64,
     /// Lifetime of a refresh token.
     pub refresh_token_ttl_secs: i64,
+    /// The longest a sign-in lasts, however often its tokens are refreshed.
+    pub session_max_age_secs: i64,
+    /// How long a one-time password works.
+    pub one_time_password_ttl_secs: i64,
     /// Region for phone numbers written without a country code.
     pub default_region: Region,
     /// How soon a new lead must be contacted.
@@ -37,6 +41,8 @@ impl Default for ApiSettings {
         ApiSettings {
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
+            session_max_age_secs: 90 * 24 * 3600,
+            one_time_password_ttl_secs: 72 * 3600,
             default_region: Region::parse("US")
                 .unwrap_or_else(|_| unreachable!("US has phone numbers")),
             lead_follow_up: LeadFollowUp::default(),
@@ -60,4 +66,9 @@ pub struct AppState {
 impl AppState {
     /// 1 MiB: generous for JSON records, small enough to refuse abuse early.
     pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+    /// When a one-time password given now stops working.
+    pub fn one_time_password_expiry(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now() + chrono::Duration::seconds(self.settings.one_time_password_ttl_secs)
+    }
 }

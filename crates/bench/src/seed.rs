@@ -56,7 +56,7 @@ async fn owners(store: &Store, seed: u64, now: DateTime<Utc>) -> anyhow::Result<
                 role: Role::SalesRep,
                 team_id: None,
                 password_hash: "bench-placeholder-not-a-password-hash".to_owned(),
-                must_change_password: false,
+                one_time_until: None,
             },
             now,
         )

@@ -17,12 +17,21 @@ pub struct User {
     pub disabled: bool,
     /// Set when an administrator chose the password (a one-time password).
     pub must_change_password: bool,
+    /// When a one-time password stops working.
+    pub password_expires_at: Option<DateTime<Utc>>,
     /// Bumped when the user is disabled, its password reset or its role changed: access tokens
     /// carry it, so older tokens stop working at once.
     pub token_version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+}
+
+impl User {
+    /// Has its one-time password run out (so it can no longer sign in with it)?
+    pub fn password_expired(&self, now: DateTime<Utc>) -> bool {
+        self.password_expires_at.is_some_and(|at| at <= now)
+    }
 }
 
 /// A sales or service team, led by a manager.

@@ -87,6 +87,7 @@ pub struct FirstAdmin {
 pub async fn first_admin(
     store: &Store,
     seed: &AdminSeed,
+    one_time_ttl: chrono::Duration,
     clock: &dyn Clock,
 ) -> anyhow::Result<Option<FirstAdmin>> {
     if users::count(store.conn()).await? > 0 {
@@ -105,7 +106,7 @@ pub async fn first_admin(
         "Administrator",
         Role::Admin,
         &chosen,
-        one_time.is_some(),
+        one_time.is_some().then(|| clock.now() + one_time_ttl),
         clock,
     )
     .await;
@@ -137,7 +138,7 @@ pub async fn create_user(
     name: &str,
     role: Role,
     password_text: &str,
-    must_change_password: bool,
+    one_time_until: Option<chrono::DateTime<chrono::Utc>>,
     clock: &dyn Clock,
 ) -> anyhow::Result<User> {
     let password_text = password_text.to_owned();
@@ -151,7 +152,7 @@ pub async fn create_user(
         role,
         team_id: None,
         password_hash: hash,
-        must_change_password,
+        one_time_until,
     };
     let tx = store.begin().await?;
     let user = users::insert(&tx, new, now).await?;

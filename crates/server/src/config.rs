@@ -48,6 +48,13 @@ pub struct ConfigArgs {
     /// Refresh token lifetime in seconds [default: 2592000, 30 days]
     #[arg(long, env = "RAPPORT_REFRESH_TOKEN_TTL", global = true)]
     pub refresh_token_ttl: Option<i64>,
+    /// The longest a sign-in lasts however often it is refreshed, in seconds [default: 7776000,
+    /// 90 days]
+    #[arg(long, env = "RAPPORT_SESSION_MAX_AGE", global = true)]
+    pub session_max_age: Option<i64>,
+    /// How long a one-time password works, in seconds [default: 259200, 72 hours]
+    #[arg(long, env = "RAPPORT_ONE_TIME_PASSWORD_TTL", global = true)]
+    pub one_time_password_ttl: Option<i64>,
     /// Create this admin at start when no user exists
     #[arg(long, env = "RAPPORT_ADMIN_EMAIL", global = true)]
     pub admin_email: Option<String>,
@@ -103,6 +110,8 @@ struct FileConfig {
     jwt_public_key_file: Option<PathBuf>,
     access_token_ttl: Option<i64>,
     refresh_token_ttl: Option<i64>,
+    session_max_age: Option<i64>,
+    one_time_password_ttl: Option<i64>,
     admin_email: Option<String>,
     admin_password: Option<String>,
     default_region: Option<String>,
@@ -168,6 +177,8 @@ pub struct Settings {
     pub jwt: JwtKeySource,
     pub access_token_ttl: i64,
     pub refresh_token_ttl: i64,
+    pub session_max_age: i64,
+    pub one_time_password_ttl: i64,
     pub admin: AdminSeed,
     pub default_region: rapport_domain::phone::Region,
     pub lead_follow_up_hours: i64,
@@ -274,6 +285,26 @@ impl Settings {
                 "must be 300 seconds to 365 days",
             ));
         }
+        let session_max_age = args
+            .session_max_age
+            .or(file.session_max_age)
+            .unwrap_or(90 * 24 * 3600);
+        if !(300..=31_536_000).contains(&session_max_age) {
+            return Err(invalid(
+                "RAPPORT_SESSION_MAX_AGE",
+                "must be 300 seconds to 365 days",
+            ));
+        }
+        let one_time_password_ttl = args
+            .one_time_password_ttl
+            .or(file.one_time_password_ttl)
+            .unwrap_or(72 * 3600);
+        if !(60..=31_536_000).contains(&one_time_password_ttl) {
+            return Err(invalid(
+                "RAPPORT_ONE_TIME_PASSWORD_TTL",
+                "must be 60 seconds to 365 days",
+            ));
+        }
         let admin = AdminSeed {
             email: args
                 .admin_email
@@ -363,6 +394,8 @@ impl Settings {
             jwt,
             access_token_ttl,
             refresh_token_ttl,
+            session_max_age,
+            one_time_password_ttl,
             admin,
             default_region,
             lead_follow_up_hours,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rapport_domain::auth::Role;
-use rapport_domain::clock::SystemClock;
+use rapport_domain::clock::{Clock, SystemClock};
 use rapport_domain::email::Email;
 use rapport_domain::password::Password;
 use rapport_server::bootstrap;
@@ -189,7 +189,9 @@ async fn create_user(
         name,
         role,
         &chosen,
-        one_time.is_some(),
+        one_time
+            .is_some()
+            .then(|| SystemClock.now() + chrono::Duration::seconds(settings.one_time_password_ttl)),
         &SystemClock,
     )
     .await?;

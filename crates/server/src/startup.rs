@@ -40,7 +40,13 @@ impl Application {
         let store = database::connect(settings).await?;
         database::migrate(&store).await?;
         let jwt = bootstrap::jwt_keys(&settings.jwt, &settings.data_dir)?;
-        let first_admin = bootstrap::first_admin(&store, &settings.admin, clock.as_ref()).await?;
+        let first_admin = bootstrap::first_admin(
+            &store,
+            &settings.admin,
+            chrono::Duration::seconds(settings.one_time_password_ttl),
+            clock.as_ref(),
+        )
+        .await?;
 
         let state = web::Data::new(AppState {
             store: store.clone(),
@@ -49,6 +55,8 @@ impl Application {
             settings: ApiSettings {
                 access_token_ttl_secs: settings.access_token_ttl,
                 refresh_token_ttl_secs: settings.refresh_token_ttl,
+                session_max_age_secs: settings.session_max_age,
+                one_time_password_ttl_secs: settings.one_time_password_ttl,
                 default_region: settings.default_region,
                 lead_follow_up: LeadFollowUp {
                     hours: settings.lead_follow_up_hours,

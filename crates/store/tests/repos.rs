@@ -13,6 +13,7 @@ use rapport_domain::clock::{Clock, SystemClock};
 use rapport_domain::email::Email;
 use rapport_domain::identity::Actor;
 use rapport_store::repos::audit::{self, AuditFilter};
+use rapport_store::repos::refresh_tokens::NewRefreshToken;
 use rapport_store::repos::{refresh_tokens, teams, users};
 use rapport_store::{DbOptions, Store, StoreError};
 use uuid::Uuid;
@@ -29,6 +30,24 @@ both!(
     teams_refuse_a_taken_name,
 );
 
+/// A refresh token of `family` whose sign-in began `now`.
+fn new_token(
+    hash: &str,
+    family: Uuid,
+    user_id: Uuid,
+    expires_at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> NewRefreshToken {
+    NewRefreshToken {
+        token_hash: hash.into(),
+        family_id: family,
+        user_id,
+        scope: String::new(),
+        expires_at,
+        session_started_at: now,
+    }
+}
+
 fn new_user(email: &str, role: Role) -> users::NewUser {
     users::NewUser {
         id: Uuid::now_v7(),
@@ -37,7 +56,7 @@ fn new_user(email: &str, role: Role) -> users::NewUser {
         role,
         team_id: None,
         password_hash: "$argon2id$placeholder".into(),
-        must_change_password: false,
+        one_time_until: None,
     }
 }
 
@@ -115,15 +134,27 @@ async fn password_changes_revoke_tokens(store: Store) {
     let user = users::insert(store.conn(), new_user("p@rapport.test", Role::Auditor), now)
         .await
         .unwrap();
-    let before = users::auth_state(store.conn(), user.id).await.unwrap();
-    users::set_password(store.conn(), user.id, "$new".into(), true, now)
+    let before = users::auth_state(store.conn(), user.id, None)
         .await
         .unwrap();
-    let after = users::auth_state(store.conn(), user.id).await.unwrap();
+    let until = now + Duration::hours(72);
+    let changed = users::set_password(store.conn(), user.id, "$new".into(), Some(until), now)
+        .await
+        .unwrap();
+    assert!(changed.must_change_password);
+    assert!(!changed.password_expired(until - Duration::seconds(1)));
+    assert!(changed.password_expired(until));
+    let after = users::auth_state(store.conn(), user.id, None)
+        .await
+        .unwrap();
     assert_eq!(after.token_version, before.token_version + 1);
+    let chosen = users::set_password(store.conn(), user.id, "$mine".into(), None, now)
+        .await
+        .unwrap();
+    assert!(!chosen.must_change_password && chosen.password_expires_at.is_none());
     assert_eq!(
         users::password_hash(store.conn(), user.id).await.unwrap(),
-        "$new"
+        "$mine"
     );
 }
 
@@ -244,11 +275,7 @@ async fn refresh_tokens_are_used_once(store: Store) {
     let family = Uuid::now_v7();
     let token = refresh_tokens::insert(
         store.conn(),
-        "h1".into(),
-        family,
-        user.id,
-        "".into(),
-        now + Duration::days(1),
+        new_token("h1", family, user.id, now + Duration::days(1), now),
         now,
     )
     .await
@@ -266,11 +293,7 @@ async fn refresh_tokens_are_used_once(store: Store) {
     );
     refresh_tokens::insert(
         store.conn(),
-        "h2".into(),
-        family,
-        user.id,
-        "".into(),
-        now + Duration::days(1),
+        new_token("h2", family, user.id, now + Duration::days(1), now),
         now,
     )
     .await
@@ -286,6 +309,12 @@ async fn refresh_tokens_are_used_once(store: Store) {
         .unwrap()
         .unwrap();
     assert!(stored.revoked_at.is_some());
+    assert_eq!(stored.session_started_at.timestamp(), now.timestamp());
+    // The access tokens of the revoked sign-in see it revoked; those of another do not.
+    let state = |session| users::auth_state(store.conn(), user.id, session);
+    assert!(state(Some(family)).await.unwrap().session_revoked);
+    assert!(!state(Some(Uuid::now_v7())).await.unwrap().session_revoked);
+    assert!(!state(None).await.unwrap().session_revoked);
 }
 
 async fn refresh_tokens_purge_when_expired(store: Store) {
@@ -300,22 +329,14 @@ async fn refresh_tokens_purge_when_expired(store: Store) {
     let family = Uuid::now_v7();
     refresh_tokens::insert(
         store.conn(),
-        "old".into(),
-        family,
-        user.id,
-        "".into(),
-        now - Duration::days(3),
+        new_token("old", family, user.id, now - Duration::days(3), now),
         now,
     )
     .await
     .unwrap();
     refresh_tokens::insert(
         store.conn(),
-        "new".into(),
-        family,
-        user.id,
-        "".into(),
-        now + Duration::days(3),
+        new_token("new", family, user.id, now + Duration::days(3), now),
         now,
     )
     .await

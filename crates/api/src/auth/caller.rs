@@ -112,6 +112,9 @@ impl Caller {
             .ok_or(ApiError::Unauthorized)?;
         let claims = state.jwt.verify(token, state.clock.now())?;
         let principal = principal_of(state, &claims).await?;
+        if claims.pwd_change && !OPEN_BEFORE_PASSWORD_CHANGE.contains(&req.path()) {
+            return Err(ApiError::PasswordChangeRequired);
+        }
         let scopes = ScopeSet::parse(&claims.scope).map_err(|_| ApiError::Unauthorized)?;
         let actor = match principal {
             Principal::User { id, .. } => Actor::User(id),
@@ -125,8 +128,11 @@ impl Caller {
     }
 }
 
+/// What a token issued for a one-time password opens.
+const OPEN_BEFORE_PASSWORD_CHANGE: [&str; 2] = ["/v1/me", "/v1/me/password"];
+
 /// Checks that the token's user or client still exists, is enabled and has not had its tokens
-/// revoked since: one primary-key read.
+/// or its sign-in revoked since: one statement.
 async fn principal_of(state: &AppState, claims: &Claims) -> Result<Principal, ApiError> {
     let revoked = |disabled: bool, version: i32| disabled || version != claims.ver;
     let role: Role = claims.role.parse().map_err(|_| ApiError::Unauthorized)?;
@@ -139,14 +145,19 @@ async fn principal_of(state: &AppState, claims: &Claims) -> Result<Principal, Ap
             )
         })
     } else {
-        users::auth_state(db, claims.sub).await.map(|s| {
-            let principal = Principal::User {
-                id: claims.sub,
-                role,
-                team_id: claims.team_id,
-            };
-            (revoked(s.disabled, s.token_version), principal)
-        })
+        users::auth_state(db, claims.sub, claims.sid)
+            .await
+            .map(|s| {
+                let principal = Principal::User {
+                    id: claims.sub,
+                    role,
+                    team_id: claims.team_id,
+                };
+                (
+                    revoked(s.disabled, s.token_version) || s.session_revoked,
+                    principal,
+                )
+            })
     };
     match result {
         Ok((false, principal)) => Ok(principal),

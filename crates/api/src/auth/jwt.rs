@@ -30,6 +30,13 @@ pub struct Claims {
     pub jti: Uuid,
     /// The user's or client's token version when issued (see `User::token_version`).
     pub ver: i32,
+    /// The sign-in (refresh-token family) the token belongs to: ending it ends the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
+    /// The user signed in with a one-time password: until it is changed, the token opens only
+    /// `/v1/me` and the password change.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pwd_change: bool,
     pub iss: String,
     pub aud: String,
 }
@@ -54,6 +61,8 @@ impl Claims {
             exp: now.timestamp() + ttl_secs,
             jti: Uuid::now_v7(),
             ver,
+            sid: None,
+            pwd_change: false,
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
         }

@@ -137,7 +137,7 @@ async fn change_password(
     let hash = state.passwords.hash(new.expose().to_owned()).await?;
     let now = state.clock.now();
     let tx = state.store.begin().await?;
-    users::set_password(&tx, user_id, hash, false, now).await?;
+    users::set_password(&tx, user_id, hash, None, now).await?;
     refresh_tokens::revoke_user(&tx, user_id, now).await?;
     audit::record_and_commit(
         tx,

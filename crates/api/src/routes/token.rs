@@ -8,11 +8,12 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use rapport_domain::auth::{Role, ScopeSet};
 use rapport_domain::email::Email;
-use rapport_domain::identity::Actor;
+use rapport_domain::identity::{Actor, User};
 use rapport_store::Conn;
+use rapport_store::repos::refresh_tokens::NewRefreshToken;
 use rapport_store::repos::{clients, refresh_tokens, users};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -192,48 +193,62 @@ fn grant_scopes(available: ScopeSet, requested: Option<ScopeSet>) -> Result<Scop
     }
 }
 
-fn access_token(
-    state: &AppState,
-    sub: Uuid,
-    role: Role,
-    team_id: Option<Uuid>,
-    scopes: ScopeSet,
-    token_version: i32,
-) -> Result<String, ApiError> {
-    let claims = Claims::new(
-        sub,
-        role.as_str(),
-        team_id,
-        scopes.to_string(),
-        token_version,
-        state.clock.now(),
-        state.settings.access_token_ttl_secs,
-    );
-    state.jwt.issue(&claims)
+/// The sign-in a user's tokens belong to: a family of refresh tokens, each replaced by the
+/// next, none living past `started_at` plus the session's maximum age.
+#[derive(Debug, Clone, Copy)]
+struct Session {
+    family: Uuid,
+    started_at: DateTime<Utc>,
 }
 
-/// Stores a new refresh token of `family` and returns it (the only time it is seen).
-async fn new_refresh_token(
-    db: &impl Conn,
+/// A user's token answer: an access token, and a new refresh token of `session` stored in `tx`.
+async fn tokens_for_user(
+    tx: &impl Conn,
     state: &AppState,
-    family: Uuid,
-    user_id: Uuid,
+    user: &User,
     scopes: ScopeSet,
-) -> Result<String, ApiError> {
-    let token = secret::random_token(32);
+    session: Session,
+) -> Result<TokenResponse, ApiError> {
     let now = state.clock.now();
-    let expires = now + Duration::seconds(state.settings.refresh_token_ttl_secs);
+    let refresh = secret::random_token(32);
+    let expires_at = (now + Duration::seconds(state.settings.refresh_token_ttl_secs))
+        .min(session.started_at + Duration::seconds(state.settings.session_max_age_secs));
     refresh_tokens::insert(
-        db,
-        secret::sha256_hex(&token),
-        family,
-        user_id,
-        scopes.to_string(),
-        expires,
+        tx,
+        NewRefreshToken {
+            token_hash: secret::sha256_hex(&refresh),
+            family_id: session.family,
+            user_id: user.id,
+            scope: scopes.to_string(),
+            expires_at,
+            session_started_at: session.started_at,
+        },
         now,
     )
     .await?;
-    Ok(token)
+    let mut claims = claims(state, user.id, user.role, scopes, user.token_version);
+    claims.team_id = user.team_id;
+    claims.sid = Some(session.family);
+    claims.pwd_change = user.must_change_password;
+    Ok(TokenResponse {
+        access_token: state.jwt.issue(&claims)?,
+        token_type: "Bearer",
+        expires_in: state.settings.access_token_ttl_secs,
+        refresh_token: Some(refresh),
+        scope: scopes.to_string(),
+    })
+}
+
+fn claims(state: &AppState, sub: Uuid, role: Role, scopes: ScopeSet, version: i32) -> Claims {
+    Claims::new(
+        sub,
+        role.as_str(),
+        None,
+        scopes.to_string(),
+        version,
+        state.clock.now(),
+        state.settings.access_token_ttl_secs,
+    )
 }
 
 async fn password_grant(
@@ -267,9 +282,17 @@ async fn password_grant(
         _ => return Err(ApiError::InvalidCredentials),
     };
     attempt.give_back();
+    let now = state.clock.now();
+    if user.password_expired(now) {
+        return Err(ApiError::PasswordExpired);
+    }
     let scopes = grant_scopes(user.role.scopes(), requested)?;
     let tx = state.store.begin().await?;
-    let refresh = new_refresh_token(&tx, state, Uuid::now_v7(), user.id, scopes).await?;
+    let session = Session {
+        family: Uuid::now_v7(),
+        started_at: now,
+    };
+    let answer = tokens_for_user(&tx, state, &user, scopes, session).await?;
     let origin = Origin::of_request(req, Actor::User(user.id));
     audit::record_and_commit(
         tx,
@@ -280,20 +303,7 @@ async fn password_grant(
         json!({}),
     )
     .await?;
-    Ok(TokenResponse {
-        access_token: access_token(
-            state,
-            user.id,
-            user.role,
-            user.team_id,
-            scopes,
-            user.token_version,
-        )?,
-        token_type: "Bearer",
-        expires_in: state.settings.access_token_ttl_secs,
-        refresh_token: Some(refresh),
-        scope: scopes.to_string(),
-    })
+    Ok(answer)
 }
 
 async fn client_credentials_grant(
@@ -321,15 +331,15 @@ async fn client_credentials_grant(
     };
     attempt.give_back();
     let scopes = grant_scopes(client.scopes, requested)?;
+    let claims = claims(
+        state,
+        client.id,
+        Role::Integration,
+        scopes,
+        client.token_version,
+    );
     Ok(TokenResponse {
-        access_token: access_token(
-            state,
-            client.id,
-            Role::Integration,
-            None,
-            scopes,
-            client.token_version,
-        )?,
+        access_token: state.jwt.issue(&claims)?,
         token_type: "Bearer",
         expires_in: state.settings.access_token_ttl_secs,
         refresh_token: None,
@@ -362,7 +372,7 @@ async fn refresh_grant(
         return Err(ApiError::InvalidCredentials);
     }
     let user = users::get(&tx, stored.user_id).await?;
-    if user.disabled {
+    if user.disabled || user.password_expired(now) {
         return Err(ApiError::InvalidCredentials);
     }
     // The original grant, narrowed to what the role still allows.
@@ -372,22 +382,13 @@ async fn refresh_grant(
         .filter(|s| user.role.scopes().contains(*s))
         .collect();
     let scopes = grant_scopes(available, requested)?;
-    let refresh = new_refresh_token(&tx, state, stored.family_id, user.id, scopes).await?;
+    let session = Session {
+        family: stored.family_id,
+        started_at: stored.session_started_at,
+    };
+    let answer = tokens_for_user(&tx, state, &user, scopes, session).await?;
     rapport_store::commit(tx).await?;
-    Ok(TokenResponse {
-        access_token: access_token(
-            state,
-            user.id,
-            user.role,
-            user.team_id,
-            scopes,
-            user.token_version,
-        )?,
-        token_type: "Bearer",
-        expires_in: state.settings.access_token_ttl_secs,
-        refresh_token: Some(refresh),
-        scope: scopes.to_string(),
-    })
+    Ok(answer)
 }
 
 fn missing_fields(fields: &[&str]) -> ApiError {

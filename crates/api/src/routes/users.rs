@@ -239,7 +239,7 @@ async fn create_user(
         role,
         team_id: body.team_id,
         password_hash: hash,
-        must_change_password: one_time.is_some(),
+        one_time_until: one_time.is_some().then(|| state.one_time_password_expiry()),
     };
     let tx = state.store.begin().await?;
     let user: User = users::insert(&tx, new, state.clock.now())
@@ -488,7 +488,8 @@ async fn reset_password(
     let hash = state.passwords.hash(chosen).await?;
     let now = state.clock.now();
     let tx = state.store.begin().await?;
-    users::set_password(&tx, user.id, hash, one_time.is_some(), now).await?;
+    let one_time_until = one_time.is_some().then(|| state.one_time_password_expiry());
+    users::set_password(&tx, user.id, hash, one_time_until, now).await?;
     refresh_tokens::revoke_user(&tx, user.id, now).await?;
     audit::record_and_commit(
         tx,

@@ -11,6 +11,7 @@ pub struct Model {
     pub team_id: Option<Uuid>,
     pub password_hash: String,
     pub must_change_password: bool,
+    pub password_expires_at: Option<DateTimeUtc>,
     pub disabled: bool,
     pub token_version: i32,
     pub created_at: DateTimeUtc,

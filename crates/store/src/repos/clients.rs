@@ -104,6 +104,8 @@ pub async fn auth_state(db: &impl Conn, id: Uuid) -> Result<(AuthState, ScopeSet
         AuthState {
             disabled,
             token_version,
+            // Clients have no sign-in sessions: their tokens end with the secret or version.
+            session_revoked: false,
         },
         scopes,
     ))

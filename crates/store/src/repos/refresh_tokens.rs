@@ -20,6 +20,19 @@ pub struct RefreshToken {
     pub expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the sign-in began: the family's first token.
+    pub session_started_at: DateTime<Utc>,
+}
+
+/// A refresh token to store. The caller keeps the token and gives its hash.
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken {
+    pub token_hash: String,
+    pub family_id: Uuid,
+    pub user_id: Uuid,
+    pub scope: String,
+    pub expires_at: DateTime<Utc>,
+    pub session_started_at: DateTime<Utc>,
 }
 
 fn to_domain(m: refresh_token::Model) -> RefreshToken {
@@ -31,6 +44,7 @@ fn to_domain(m: refresh_token::Model) -> RefreshToken {
         expires_at: m.expires_at,
         used_at: m.used_at,
         revoked_at: m.revoked_at,
+        session_started_at: m.session_started_at.unwrap_or(m.created_at),
     }
 }
 
@@ -38,23 +52,20 @@ fn to_domain(m: refresh_token::Model) -> RefreshToken {
 /// Database failures.
 pub async fn insert(
     db: &impl Conn,
-    token_hash: String,
-    family_id: Uuid,
-    user_id: Uuid,
-    scope: String,
-    expires_at: DateTime<Utc>,
+    new: NewRefreshToken,
     now: DateTime<Utc>,
 ) -> Result<RefreshToken, StoreError> {
     let model = refresh_token::ActiveModel {
         id: Set(Uuid::now_v7()),
-        token_hash: Set(token_hash),
-        family_id: Set(family_id),
-        user_id: Set(user_id),
-        scope: Set(scope),
-        expires_at: Set(expires_at),
+        token_hash: Set(new.token_hash),
+        family_id: Set(new.family_id),
+        user_id: Set(new.user_id),
+        scope: Set(new.scope),
+        expires_at: Set(new.expires_at),
         used_at: Set(None),
         revoked_at: Set(None),
         created_at: Set(now),
+        session_started_at: Set(Some(new.session_started_at)),
     };
     Ok(to_domain(
         Entity::insert(model).exec_with_returning(db).await?,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rapport_domain::auth::Role;
 use rapport_domain::email::Email;
 use rapport_domain::identity::User;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
 };
@@ -27,7 +27,8 @@ pub struct NewUser {
     pub role: Role,
     pub team_id: Option<Uuid>,
     pub password_hash: String,
-    pub must_change_password: bool,
+    /// Set for a one-time password: when it stops working. The user must change it.
+    pub one_time_until: Option<DateTime<Utc>>,
 }
 
 /// Filters of the user list.
@@ -38,11 +39,13 @@ pub struct UserFilter {
     pub disabled: Option<bool>,
 }
 
-/// What access-token checks need, read in one primary-key lookup.
+/// What access-token checks need, read in one statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthState {
     pub disabled: bool,
     pub token_version: i32,
+    /// The token's sign-in was ended (signed out, or its refresh token reused).
+    pub session_revoked: bool,
 }
 
 fn to_domain(m: user::Model) -> Result<User, StoreError> {
@@ -54,6 +57,7 @@ fn to_domain(m: user::Model) -> Result<User, StoreError> {
         team_id: m.team_id,
         disabled: m.disabled,
         must_change_password: m.must_change_password,
+        password_expires_at: m.password_expires_at,
         token_version: m.token_version,
         created_at: m.created_at,
         updated_at: m.updated_at,
@@ -71,7 +75,8 @@ pub async fn insert(db: &impl Conn, new: NewUser, now: DateTime<Utc>) -> Result<
         role: Set(new.role.as_str().to_owned()),
         team_id: Set(new.team_id),
         password_hash: Set(new.password_hash),
-        must_change_password: Set(new.must_change_password),
+        must_change_password: Set(new.one_time_until.is_some()),
+        password_expires_at: Set(new.one_time_until),
         disabled: Set(false),
         token_version: Set(0),
         created_at: Set(now),
@@ -126,18 +131,34 @@ pub async fn password_hash(db: &impl Conn, id: Uuid) -> Result<String, StoreErro
 
 /// # Errors
 /// `NotFound` when there is no such user.
-pub async fn auth_state(db: &impl Conn, id: Uuid) -> Result<AuthState, StoreError> {
-    let (disabled, token_version) = Entity::find_by_id(id)
+pub async fn auth_state(
+    db: &impl Conn,
+    id: Uuid,
+    session: Option<Uuid>,
+) -> Result<AuthState, StoreError> {
+    use crate::entities::refresh_token::{Column as R, Entity as RefreshTokens};
+    // Whether the session was revoked comes in the same statement, as a subquery.
+    let revoked = Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(RefreshTokens)
+            .and_where(Expr::col(R::FamilyId).eq(session.unwrap_or_default()))
+            .and_where(Expr::col(R::RevokedAt).is_not_null())
+            .to_owned(),
+    );
+    let (disabled, token_version, session_revoked) = Entity::find_by_id(id)
         .select_only()
         .column(Column::Disabled)
         .column(Column::TokenVersion)
-        .into_tuple::<(bool, i32)>()
+        .expr_as(revoked, "session_revoked")
+        .into_tuple::<(bool, i32, bool)>()
         .one(db)
         .await?
         .ok_or(StoreError::NotFound)?;
     Ok(AuthState {
         disabled,
         token_version,
+        session_revoked: session.is_some() && session_revoked,
     })
 }
 
@@ -226,15 +247,16 @@ pub async fn set_password(
     db: &impl Conn,
     id: Uuid,
     password_hash: String,
-    must_change_password: bool,
+    one_time_until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<User, StoreError> {
     let result = Entity::update_many()
         .col_expr(Column::PasswordHash, Expr::value(password_hash))
         .col_expr(
             Column::MustChangePassword,
-            Expr::value(must_change_password),
+            Expr::value(one_time_until.is_some()),
         )
+        .col_expr(Column::PasswordExpiresAt, Expr::value(one_time_until))
         .col_expr(Column::TokenVersion, Expr::col(Column::TokenVersion).add(1))
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .col_expr(Column::Version, Expr::col(Column::Version).add(1))
