@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use rapport_api::client_ip::TrustedProxies;
 use rapport_api::middleware::browser::CorsOrigins;
+
+use crate::tls::TlsFiles;
 use serde::Deserialize;
 
 /// Options shared by every subcommand. Each is also an environment variable and a key of the
@@ -95,6 +97,12 @@ pub struct ConfigArgs {
     /// `https://app.example.cn` [default: none]
     #[arg(long, env = "RAPPORT_CORS_ORIGINS", global = true)]
     pub cors_origins: Option<String>,
+    /// PEM certificate chain: serve HTTPS (and HTTP/2) with it; reloaded on SIGHUP
+    #[arg(long, env = "RAPPORT_TLS_CERT", global = true)]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of RAPPORT_TLS_CERT
+    #[arg(long, env = "RAPPORT_TLS_KEY", global = true)]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The TOML file: the same settings as the flags.
@@ -123,6 +131,8 @@ struct FileConfig {
     workers: Option<usize>,
     trusted_proxies: Option<String>,
     cors_origins: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 /// How access tokens are signed.
@@ -189,6 +199,8 @@ pub struct Settings {
     pub workers: Option<usize>,
     pub trusted_proxies: TrustedProxies,
     pub cors_origins: CorsOrigins,
+    /// Serve HTTPS with these files.
+    pub tls: Option<TlsFiles>,
 }
 
 /// A configuration that cannot be used, with what to fix.
@@ -387,6 +399,25 @@ impl Settings {
             CorsOrigins::parse,
             "is not an origin like https://app.example.cn",
         )?;
+        let tls = match (
+            args.tls_cert.clone().or(file.tls_cert),
+            args.tls_key.clone().or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(invalid(
+                    "RAPPORT_TLS_KEY",
+                    "is needed with RAPPORT_TLS_CERT",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "RAPPORT_TLS_CERT",
+                    "is needed with RAPPORT_TLS_KEY",
+                ));
+            }
+        };
         Ok(Settings {
             bind,
             database_url,
@@ -410,6 +441,7 @@ impl Settings {
             workers,
             trusted_proxies,
             cors_origins,
+            tls,
         })
     }
 
@@ -546,6 +578,20 @@ mod tests {
                 ..Default::default()
             },
             "proxy.internal",
+        );
+        bad(
+            ConfigArgs {
+                cors_origins: Some("https://app.example.cn/login".into()),
+                ..Default::default()
+            },
+            "RAPPORT_CORS_ORIGINS",
+        );
+        bad(
+            ConfigArgs {
+                tls_cert: Some("cert.pem".into()),
+                ..Default::default()
+            },
+            "RAPPORT_TLS_KEY",
         );
     }
 

@@ -8,3 +8,4 @@ pub mod jobs;
 pub mod private_files;
 pub mod startup;
 pub mod telemetry;
+pub mod tls;

@@ -101,7 +101,23 @@ async fn serve(settings: &Settings) -> anyhow::Result<()> {
         tracing::info!("stopping: finishing the requests in flight");
         handle.stop(true).await;
     });
-    let base = format!("http://{}:{}", display_host(settings), app.port());
+    let scheme = if app.tls.is_some() { "https" } else { "http" };
+    let base = format!("{scheme}://{}:{}", display_host(settings), app.port());
+    if let Some(cert) = app.tls.clone() {
+        let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("installing the SIGHUP handler")?;
+        actix_web::rt::spawn(async move {
+            while hangups.recv().await.is_some() {
+                match cert.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                    Err(e) => tracing::error!(
+                        error = format!("{e:#}"),
+                        "SIGHUP: TLS certificate not reloaded; serving the previous one"
+                    ),
+                }
+            }
+        });
+    }
     println!("Rapport is running.");
     println!("  API:      {base}/v1");
     println!("  Docs:     {base}/docs");

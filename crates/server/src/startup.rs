@@ -20,6 +20,7 @@ use crate::bootstrap::{self, FirstAdmin};
 use crate::config::Settings;
 use crate::database;
 use crate::jobs;
+use crate::tls::ReloadingCert;
 
 /// A built server, bound to its port, not yet running.
 pub struct Application {
@@ -29,6 +30,8 @@ pub struct Application {
     jobs: JoinHandle<()>,
     /// Set when this start created the first admin.
     pub first_admin: Option<FirstAdmin>,
+    /// The served certificate, when serving HTTPS.
+    pub tls: Option<Arc<ReloadingCert>>,
 }
 
 impl Application {
@@ -71,12 +74,15 @@ impl Application {
         let metrics = web::Data::new(Metrics::new()?);
         let openapi = web::Data::new(OpenApiJson(rapport_api::openapi::document_json()));
 
+        let tls = settings.tls.as_ref().map(ReloadingCert::load).transpose()?;
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let mut server =
-            HttpServer::new(move || app(state.clone(), metrics.clone(), openapi.clone()))
-                .listen(listener)?;
+        let server = HttpServer::new(move || app(state.clone(), metrics.clone(), openapi.clone()));
+        let mut server = match &tls {
+            Some(cert) => server.listen_rustls_0_23(listener, cert.server_config()?)?,
+            None => server.listen(listener)?,
+        };
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }
@@ -90,6 +96,7 @@ impl Application {
             store,
             jobs,
             first_admin,
+            tls,
         })
     }
 

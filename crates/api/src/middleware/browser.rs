@@ -101,8 +101,15 @@ pub async fn security_headers(
     let path = req.path();
     let docs = path == "/docs" || path.starts_with("/docs/");
     let api = path.starts_with("/v1/");
+    let https = req.app_config().secure();
     let mut res = next.call(req).await?;
     let headers = res.headers_mut();
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -210,9 +210,17 @@ impl Rapport {
     }
 
     pub fn sigterm(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends the signal `name` (`TERM`, `HUP`, …).
+    pub fn signal(&self, name: &str) {
         let pid = self.child.id().to_string();
-        let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(kill.success(), "kill -TERM {pid}");
+        let kill = Command::new("kill")
+            .args([format!("-{name}"), pid.clone()])
+            .status()
+            .unwrap();
+        assert!(kill.success(), "kill -{name} {pid}");
     }
 
     /// Sends SIGTERM and expects a clean exit.
