@@ -48,7 +48,7 @@ async fn serves_https_and_http2_and_reloads_its_certificate_on_sighup(db: Db) {
         ("RAPPORT_TLS_CERT", cert.to_str().unwrap()),
         ("RAPPORT_TLS_KEY", key.to_str().unwrap()),
     ];
-    let mut server = Rapport::serve(&db, &env).await;
+    let server = Rapport::serve(&db, &env).await;
     assert!(server.printed("  API:      https://127.0.0.1:"));
 
     let client = client_trusting(&first, &server);
