@@ -12,6 +12,7 @@ mod clients;
 mod customers;
 mod http;
 mod login_limits;
+mod masking;
 mod operations;
 mod review_fixes;
 mod search;

@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use crate::extract::path_config;
 use crate::middleware::browser::{cors, security_headers};
 use crate::middleware::idempotency::idempotency;
+use crate::middleware::masking::mask_personal_fields;
 use crate::middleware::problem::render_problems;
 use crate::middleware::request_id::request_id;
 use crate::middleware::telemetry::{Metrics, telemetry};
@@ -45,6 +46,8 @@ pub fn app(
         // quote it; idempotency sits inside, so its refusals are problems too; CORS headers go
         // on problems as well, so a frontend can read them.
         .wrap(from_fn(idempotency))
+        // Outside idempotency, so that replays are masked too.
+        .wrap(from_fn(mask_personal_fields))
         .wrap(from_fn(render_problems))
         .wrap(cors)
         .wrap(from_fn(telemetry))

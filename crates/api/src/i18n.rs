@@ -222,6 +222,11 @@ pub fn field_message(invalid: &Invalid, lang: Lang) -> String {
                 format!("Use at least {min} characters, not all the same.")
             }
         }
+        Invalid::Masked => t(
+            zh,
+            "This is a masked value; send the real one or leave the field out.",
+            "这是脱敏后的值；请提交真实值或不要包含该字段。",
+        ),
     }
 }
 
@@ -265,6 +270,7 @@ mod tests {
             Invalid::Required,
             Invalid::InvalidPhone,
             Invalid::TooLong { max: 3 },
+            Invalid::Masked,
         ] {
             assert_ne!(
                 field_message(&invalid, Lang::En),

@@ -10,6 +10,7 @@ pub enum Scope {
     CustomersWrite,
     CustomersDelete,
     CustomersPrivacy,
+    CustomersPii,
     OpportunitiesRead,
     OpportunitiesWrite,
     TicketsRead,
@@ -29,11 +30,12 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope, in a stable order (the order of the OpenAPI document).
-    pub const ALL: [Scope; 19] = [
+    pub const ALL: [Scope; 20] = [
         Scope::CustomersRead,
         Scope::CustomersWrite,
         Scope::CustomersDelete,
         Scope::CustomersPrivacy,
+        Scope::CustomersPii,
         Scope::OpportunitiesRead,
         Scope::OpportunitiesWrite,
         Scope::TicketsRead,
@@ -57,6 +59,7 @@ impl Scope {
             Scope::CustomersWrite => "customers:write",
             Scope::CustomersDelete => "customers:delete",
             Scope::CustomersPrivacy => "customers:privacy",
+            Scope::CustomersPii => "customers:pii",
             Scope::OpportunitiesRead => "opportunities:read",
             Scope::OpportunitiesWrite => "opportunities:write",
             Scope::TicketsRead => "tickets:read",
@@ -82,6 +85,10 @@ impl Scope {
             Scope::CustomersWrite => "Create and change customers, contacts and activities in view",
             Scope::CustomersDelete => "Delete and restore customers",
             Scope::CustomersPrivacy => "Export and erase a customer's personal data",
+            Scope::CustomersPii => {
+                "See personal fields unmasked (marketing sees phones masked, auditors every \
+                 personal field)"
+            }
             Scope::OpportunitiesRead => "Read the sales pipeline",
             Scope::OpportunitiesWrite => "Change the sales pipeline",
             Scope::TicketsRead => "Read service tickets",

@@ -21,6 +21,9 @@ impl Email {
         if trimmed.is_empty() {
             return Err(Invalid::Required);
         }
+        if crate::masking::is_masked(trimmed) {
+            return Err(Invalid::Masked);
+        }
         if trimmed.chars().count() > Self::MAX_LEN {
             return Err(Invalid::TooLong { max: Self::MAX_LEN });
         }

@@ -19,6 +19,7 @@ pub mod email;
 pub mod enums;
 pub mod identity;
 pub mod lifecycle;
+pub mod masking;
 pub mod money;
 pub mod name;
 pub mod password;

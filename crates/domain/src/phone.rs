@@ -99,6 +99,9 @@ impl Phone {
         if input.is_empty() {
             return Err(Invalid::Required);
         }
+        if crate::masking::is_masked(input) {
+            return Err(Invalid::Masked);
+        }
         if input.chars().count() > Self::MAX_INPUT_LEN {
             return Err(Invalid::TooLong {
                 max: Self::MAX_INPUT_LEN,

@@ -44,6 +44,9 @@ impl RegistrationNumber {
         if normalized.is_empty() {
             return Err(Invalid::Required);
         }
+        if crate::masking::is_masked(&normalized) {
+            return Err(Invalid::Masked);
+        }
         if country.is_some_and(|c| c.as_str() == "CN") {
             return if is_valid_uscc(&normalized) {
                 Ok(RegistrationNumber(normalized))

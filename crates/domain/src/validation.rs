@@ -52,6 +52,8 @@ pub enum Invalid {
     WeakPassword {
         min: usize,
     },
+    /// A masked value (`+86 138****8000`) sent back as if it were the real one.
+    Masked,
 }
 
 impl Invalid {
@@ -80,6 +82,7 @@ impl Invalid {
             Invalid::InvalidType => "invalid_type",
             Invalid::Incorrect => "incorrect",
             Invalid::WeakPassword { .. } => "weak_password",
+            Invalid::Masked => "masked_value",
         }
     }
 
@@ -107,6 +110,7 @@ impl Invalid {
         "invalid_type",
         "incorrect",
         "weak_password",
+        "masked_value",
     ];
 }
 
@@ -305,6 +309,7 @@ mod tests {
             Invalid::InvalidType,
             Invalid::Incorrect,
             Invalid::WeakPassword { min: 1 },
+            Invalid::Masked,
         ];
         assert_eq!(samples.len(), Invalid::CODES.len());
         for s in samples {
