@@ -159,15 +159,7 @@ async fn health_and_metrics(app: TestApp) {
         let made_up = Method::from_bytes(format!("FOO{i}").as_bytes()).unwrap();
         app.call(made_up, "/health/live", None, None).await;
     }
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(
             r#"rapport_http_requests_total{method="GET",route="/health/live",status="200"} 1"#

@@ -59,7 +59,12 @@ async fn marketing_sees_phones_masked_everywhere(app: TestApp) {
     ] {
         let reply = app.get(&path, &marketing.token).await;
         reply.assert_status(200);
-        assert_eq!(phones(&reply.body), [MASKED_PHONE], "{path}: {}", reply.body);
+        assert_eq!(
+            phones(&reply.body),
+            [MASKED_PHONE],
+            "{path}: {}",
+            reply.body
+        );
         // Only phones: emails and the rest stay as they are.
         assert!(reply.body.to_string().contains(EMAIL), "{path}");
     }

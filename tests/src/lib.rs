@@ -224,6 +224,21 @@ impl TestApp {
         self.call(Method::DELETE, path, Some(token), None).await
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let reply = self.call(Method::GET, "/metrics", None, None).await;
+        reply.assert_status(200);
+        reply.body.as_str().expect("metrics are text").to_owned()
+    }
+
+    /// The value of an unlabelled metric.
+    pub async fn gauge(&self, name: &str) -> f64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+    }
+
     /// Signs in with the password grant.
     pub async fn sign_in(&self, email: &str, password: &str) -> Reply {
         self.call(

@@ -12,7 +12,7 @@ use actix_web::http::header::HeaderMap;
 use actix_web::web;
 use ipnet::IpNet;
 
-use crate::state::AppState;
+use crate::state::{AppState, parse_comma_list};
 
 /// The networks whose forwarding headers are believed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,16 +24,12 @@ impl TrustedProxies {
     /// # Errors
     /// The first entry that is neither, as written.
     pub fn parse(list: &str) -> Result<TrustedProxies, String> {
-        list.split(',')
-            .map(str::trim)
-            .filter(|entry| !entry.is_empty())
-            .map(|entry| {
-                IpNet::from_str(entry)
-                    .or_else(|_| IpAddr::from_str(entry).map(IpNet::from))
-                    .map_err(|_| entry.to_owned())
-            })
-            .collect::<Result<_, _>>()
-            .map(TrustedProxies)
+        parse_comma_list(list, |entry| {
+            IpNet::from_str(entry)
+                .or_else(|_| IpAddr::from_str(entry).map(IpNet::from))
+                .ok()
+        })
+        .map(TrustedProxies)
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {

@@ -63,6 +63,18 @@ pub struct AppState {
     pub passwords: Passwords,
 }
 
+/// Parses a comma-separated setting, skipping blanks; a bad entry is answered as written.
+pub(crate) fn parse_comma_list<T>(
+    list: &str,
+    one: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<T>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| one(entry).ok_or_else(|| entry.to_owned()))
+        .collect()
+}
+
 impl AppState {
     /// 1 MiB: generous for JSON records, small enough to refuse abuse early.
     pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;

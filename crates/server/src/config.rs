@@ -537,62 +537,67 @@ mod tests {
             let err = Settings::load(&args).unwrap_err().to_string();
             assert!(err.contains(name), "{err}");
         };
-        bad(
-            ConfigArgs {
-                bind: Some("nowhere".into()),
-                ..Default::default()
-            },
-            "RAPPORT_BIND",
-        );
-        bad(
-            ConfigArgs {
-                jwt_secret: Some("short".into()),
-                ..Default::default()
-            },
-            "RAPPORT_JWT_SECRET",
-        );
-        bad(
-            ConfigArgs {
-                default_region: Some("XX".into()),
-                ..Default::default()
-            },
-            "RAPPORT_DEFAULT_REGION",
-        );
-        bad(
-            ConfigArgs {
-                database_url: Some("mysql://x".into()),
-                ..Default::default()
-            },
-            "DATABASE_URL",
-        );
-        bad(
-            ConfigArgs {
-                jwt_algorithm: Some("RS256".into()),
-                ..Default::default()
-            },
-            "RAPPORT_JWT_ALGORITHM",
-        );
-        bad(
-            ConfigArgs {
-                trusted_proxies: Some("10.0.0.0/8, proxy.internal".into()),
-                ..Default::default()
-            },
-            "proxy.internal",
-        );
-        bad(
-            ConfigArgs {
-                cors_origins: Some("https://app.example.cn/login".into()),
-                ..Default::default()
-            },
-            "RAPPORT_CORS_ORIGINS",
-        );
-        bad(
-            ConfigArgs {
-                tls_cert: Some("cert.pem".into()),
-                ..Default::default()
-            },
-            "RAPPORT_TLS_KEY",
-        );
+        let cases = [
+            (
+                ConfigArgs {
+                    bind: Some("nowhere".into()),
+                    ..Default::default()
+                },
+                "RAPPORT_BIND",
+            ),
+            (
+                ConfigArgs {
+                    jwt_secret: Some("short".into()),
+                    ..Default::default()
+                },
+                "RAPPORT_JWT_SECRET",
+            ),
+            (
+                ConfigArgs {
+                    default_region: Some("XX".into()),
+                    ..Default::default()
+                },
+                "RAPPORT_DEFAULT_REGION",
+            ),
+            (
+                ConfigArgs {
+                    database_url: Some("mysql://x".into()),
+                    ..Default::default()
+                },
+                "DATABASE_URL",
+            ),
+            (
+                ConfigArgs {
+                    jwt_algorithm: Some("RS256".into()),
+                    ..Default::default()
+                },
+                "RAPPORT_JWT_ALGORITHM",
+            ),
+            (
+                ConfigArgs {
+                    trusted_proxies: Some("10.0.0.0/8, proxy.internal".into()),
+                    ..Default::default()
+                },
+                "proxy.internal",
+            ),
+            (
+                ConfigArgs {
+                    cors_origins: Some("https://app.example.cn/login".into()),
+                    ..Default::default()
+                },
+                "RAPPORT_CORS_ORIGINS",
+            ),
+            (
+                ConfigArgs {
+                    tls_cert: Some("cert.pem".into()),
+                    ..Default::default()
+                },
+                "RAPPORT_TLS_KEY",
+            ),
+        ];
+        for (args, name) in cases {
+            bad(args, name);
+        }
     }
 
     #[test]

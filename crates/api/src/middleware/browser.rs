@@ -11,6 +11,7 @@ use actix_web::middleware::Next;
 
 use crate::middleware::idempotency::REPLAYED;
 use crate::middleware::request_id::X_REQUEST_ID;
+use crate::state::parse_comma_list;
 
 /// The origins allowed to call the API from a browser (`https://app.example.cn`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,23 +23,17 @@ impl CorsOrigins {
     /// # Errors
     /// The first entry that is not an origin, as written.
     pub fn parse(list: &str) -> Result<CorsOrigins, String> {
-        list.split(',')
-            .map(str::trim)
-            .filter(|entry| !entry.is_empty())
-            .map(|entry| {
-                let url = url::Url::parse(entry).map_err(|_| entry.to_owned())?;
-                let bare = matches!(url.path(), "" | "/")
-                    && url.query().is_none()
-                    && url.fragment().is_none()
-                    && url.username().is_empty()
-                    && url.password().is_none();
-                match (url.scheme(), url.host(), bare) {
-                    ("http" | "https", Some(_), true) => Ok(url.origin().ascii_serialization()),
-                    _ => Err(entry.to_owned()),
-                }
-            })
-            .collect::<Result<_, _>>()
-            .map(CorsOrigins)
+        parse_comma_list(list, |entry| {
+            let url = url::Url::parse(entry).ok()?;
+            let bare = matches!(url.path(), "" | "/")
+                && url.query().is_none()
+                && url.fragment().is_none()
+                && url.username().is_empty()
+                && url.password().is_none();
+            (matches!(url.scheme(), "http" | "https") && url.host().is_some() && bare)
+                .then(|| url.origin().ascii_serialization())
+        })
+        .map(CorsOrigins)
     }
 }
 
