@@ -264,7 +264,7 @@ async fn ready_turns_503_when_postgres_is_unreachable_and_recovers() {
         .url
         .replace(&target, &format!("127.0.0.1:{}", proxy.port));
     let app = TestApp::spawn_with(rapport_tests::Backend::Sqlite, |args| {
-        args.database_url = Some(through_proxy);
+        args.database_url = Some(through_proxy.into());
     })
     .await;
     app.call(Method::GET, "/health/ready", None, None)

@@ -160,7 +160,7 @@ impl TestApp {
             Backend::Sqlite => None,
             Backend::Postgres => {
                 let db = pg::TestDatabase::create().await;
-                args.database_url = Some(db.url.clone());
+                args.database_url = Some(db.url.clone().into());
                 Some(db)
             }
         };

@@ -12,6 +12,7 @@ use rapport_domain::email::Email;
 use rapport_domain::identity::{Actor, User};
 use rapport_store::repos::{audit, users};
 use rapport_store::{Store, StoreError};
+use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use crate::config::{AdminSeed, JwtKeySource};
@@ -24,7 +25,7 @@ use crate::private_files;
 /// A key file cannot be read or parsed, or the generated secret cannot be written.
 pub fn jwt_keys(source: &JwtKeySource, data_dir: &Path) -> anyhow::Result<JwtKeys> {
     match source {
-        JwtKeySource::Secret(secret) => Ok(JwtKeys::hs256(secret.as_bytes())?),
+        JwtKeySource::Secret(secret) => Ok(JwtKeys::hs256(secret.expose_secret().as_bytes())?),
         JwtKeySource::KeyPair {
             algorithm,
             private_key,
@@ -96,7 +97,8 @@ pub async fn first_admin(
     let one_time = seed.password.is_none().then(secret::one_time_password);
     let chosen = seed
         .password
-        .clone()
+        .as_ref()
+        .map(|p| p.expose_secret().to_owned())
         .or_else(|| one_time.clone())
         .unwrap_or_default();
     let email = Email::parse(&seed.email).map_err(|e| anyhow::anyhow!("admin email: {e}"))?;

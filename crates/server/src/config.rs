@@ -8,8 +8,10 @@ use clap::Args;
 use rapport_api::client_ip::TrustedProxies;
 use rapport_api::middleware::browser::CorsOrigins;
 
-use crate::tls::TlsFiles;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+
+use crate::tls::TlsFiles;
 
 /// Options shared by every subcommand. Each is also an environment variable and a key of the
 /// TOML file given with `--config`.
@@ -22,8 +24,8 @@ pub struct ConfigArgs {
     #[arg(long, env = "RAPPORT_BIND", global = true)]
     pub bind: Option<String>,
     /// `sqlite://...` or `postgres://...` [default: SQLite file in the data folder]
-    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
-    pub database_url: Option<String>,
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true, value_parser = secret)]
+    pub database_url: Option<SecretString>,
     /// Where the SQLite file and generated secrets live [default: ./data]
     #[arg(long, env = "RAPPORT_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
@@ -32,9 +34,10 @@ pub struct ConfigArgs {
         long,
         env = "RAPPORT_JWT_SECRET",
         global = true,
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = secret
     )]
-    pub jwt_secret: Option<String>,
+    pub jwt_secret: Option<SecretString>,
     /// JWT algorithm: HS256, RS256 or EdDSA [default: HS256]
     #[arg(long, env = "RAPPORT_JWT_ALGORITHM", global = true)]
     pub jwt_algorithm: Option<String>,
@@ -65,9 +68,10 @@ pub struct ConfigArgs {
         long,
         env = "RAPPORT_ADMIN_PASSWORD",
         global = true,
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = secret
     )]
-    pub admin_password: Option<String>,
+    pub admin_password: Option<SecretString>,
     /// Region for phone numbers written without a country code [default: US]
     #[arg(long, env = "RAPPORT_DEFAULT_REGION", global = true)]
     pub default_region: Option<String>,
@@ -110,9 +114,9 @@ pub struct ConfigArgs {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     bind: Option<String>,
-    database_url: Option<String>,
+    database_url: Option<SecretString>,
     data_dir: Option<PathBuf>,
-    jwt_secret: Option<String>,
+    jwt_secret: Option<SecretString>,
     jwt_algorithm: Option<String>,
     jwt_private_key_file: Option<PathBuf>,
     jwt_public_key_file: Option<PathBuf>,
@@ -121,7 +125,7 @@ struct FileConfig {
     session_max_age: Option<i64>,
     one_time_password_ttl: Option<i64>,
     admin_email: Option<String>,
-    admin_password: Option<String>,
+    admin_password: Option<SecretString>,
     default_region: Option<String>,
     lead_follow_up_hours: Option<i64>,
     log: Option<String>,
@@ -136,10 +140,10 @@ struct FileConfig {
 }
 
 /// How access tokens are signed.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub enum JwtKeySource {
     /// A configured HS256 secret.
-    Secret(String),
+    Secret(SecretString),
     /// Generate one secret and keep it in the data folder.
     Generated,
     /// RS256 or EdDSA key files.
@@ -150,39 +154,19 @@ pub enum JwtKeySource {
     },
 }
 
-impl std::fmt::Debug for JwtKeySource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            JwtKeySource::Secret(_) => f.write_str("Secret(***)"),
-            JwtKeySource::Generated => f.write_str("Generated"),
-            JwtKeySource::KeyPair { algorithm, .. } => write!(f, "KeyPair({algorithm})"),
-        }
-    }
-}
-
 /// The first admin to create when no user exists.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct AdminSeed {
     pub email: String,
-    pub password: Option<String>,
-}
-
-impl std::fmt::Debug for AdminSeed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "AdminSeed({}, password: {})",
-            self.email,
-            self.password.is_some()
-        )
-    }
+    pub password: Option<SecretString>,
 }
 
 /// Validated settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind: SocketAddr,
-    pub database_url: String,
+    /// May hold the database password.
+    pub database_url: SecretString,
     pub data_dir: PathBuf,
     pub jwt: JwtKeySource,
     pub access_token_ttl: i64,
@@ -218,6 +202,11 @@ pub enum ConfigError {
     },
     #[error("{name}: {message}")]
     Invalid { name: &'static str, message: String },
+}
+
+/// Reads a secret flag or variable straight into a type whose `Debug` prints no secret.
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
 }
 
 fn invalid(name: &'static str, message: impl Into<String>) -> ConfigError {
@@ -257,10 +246,11 @@ impl Settings {
             .database_url
             .clone()
             .or(file.database_url)
-            .unwrap_or_else(|| default_sqlite_url(&data_dir));
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
+            .unwrap_or_else(|| default_sqlite_url(&data_dir).into());
+        let url = database_url.expose_secret();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
         {
             return Err(invalid(
                 "DATABASE_URL",
@@ -328,7 +318,7 @@ impl Settings {
         rapport_domain::email::Email::parse(&admin.email)
             .map_err(|e| invalid("RAPPORT_ADMIN_EMAIL", format!("not a valid email ({e})")))?;
         if let Some(password) = &admin.password {
-            rapport_domain::password::Password::parse(password).map_err(|_| {
+            rapport_domain::password::Password::parse(password.expose_secret()).map_err(|_| {
                 invalid(
                     "RAPPORT_ADMIN_PASSWORD",
                     "use at least 10 characters, not all the same",
@@ -447,7 +437,7 @@ impl Settings {
 
     /// Is the database the default SQLite file (so the data folder must exist)?
     pub fn uses_sqlite(&self) -> bool {
-        self.database_url.starts_with("sqlite:")
+        self.database_url.expose_secret().starts_with("sqlite:")
     }
 }
 
@@ -484,7 +474,7 @@ pub fn default_sqlite_url(data_dir: &Path) -> String {
 }
 
 fn jwt_source(
-    secret: Option<String>,
+    secret: Option<SecretString>,
     algorithm: Option<String>,
     private_key: Option<PathBuf>,
     public_key: Option<PathBuf>,
@@ -492,7 +482,7 @@ fn jwt_source(
     let algorithm = algorithm.unwrap_or_else(|| "HS256".into());
     match algorithm.as_str() {
         "HS256" => match secret {
-            Some(s) if s.len() < 32 => {
+            Some(s) if s.expose_secret().len() < 32 => {
                 Err(invalid("RAPPORT_JWT_SECRET", "must be at least 32 bytes"))
             }
             Some(s) => Ok(JwtKeySource::Secret(s)),
@@ -525,7 +515,7 @@ mod tests {
         let s = Settings::load(&ConfigArgs::default()).unwrap();
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert!(s.uses_sqlite());
-        assert!(s.database_url.contains("rapport.db"));
+        assert!(s.database_url.expose_secret().contains("rapport.db"));
         assert!(matches!(s.jwt, JwtKeySource::Generated));
         assert_eq!(s.default_region.as_str(), "US");
         assert_eq!(s.lead_follow_up_hours, 24);
@@ -597,6 +587,22 @@ mod tests {
         ];
         for (args, name) in cases {
             bad(args, name);
+        }
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let args = ConfigArgs {
+            database_url: Some("postgres://rapport:db-pass-1234@db:5432/rapport".into()),
+            jwt_secret: Some("jwt-secret-jwt-secret-jwt-secret-0123".into()),
+            admin_password: Some("admin-password-5678".into()),
+            ..Default::default()
+        };
+        let settings = Settings::load(&args).unwrap();
+        for shown in [format!("{args:?}"), format!("{settings:?}")] {
+            for secret in ["db-pass-1234", "jwt-secret-jwt", "admin-password-5678"] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
         }
     }
 

@@ -7,6 +7,7 @@ use anyhow::Context;
 use rapport_migrations::{Migrator, MigratorTrait};
 use rapport_store::{Backend, DbOptions, Store};
 use sea_orm::{ConnectionTrait, TransactionTrait};
+use secrecy::ExposeSecret;
 
 use crate::config::Settings;
 use crate::private_files;
@@ -22,14 +23,14 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
     if settings.uses_sqlite() {
         private_files::create_dir(&settings.data_dir)?;
         // Created 0600 before SQLite opens it; its journal files take the same mode.
-        if let Some(file) = sqlite_path(&settings.database_url) {
+        if let Some(file) = sqlite_path(settings.database_url.expose_secret()) {
             if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
                 private_files::create_dir(dir)?;
             }
             private_files::create_file(&file)?;
         }
     }
-    let mut options = DbOptions::new(settings.database_url.clone());
+    let mut options = DbOptions::new(settings.database_url.expose_secret());
     if let Some(max) = settings.db_max_connections {
         options.max_connections = max;
     }
