@@ -16,10 +16,25 @@ help: ## List the targets
 run: ## Start the server on SQLite (./data), creating and migrating it
 	cargo run -p rapport-server -- serve
 
+# cargo-nextest runs every test in a process of its own, in parallel, and is what CI uses.
+# Without it, `make test` runs the same tests with plain `cargo test` and says so.
+HAVE_NEXTEST := $(shell cargo nextest --version >/dev/null 2>&1 && echo yes)
+ifeq ($(HAVE_NEXTEST),yes)
+TEST_ALL := cargo nextest run --workspace && cargo test --doc --workspace
+TEST_SQLITE := cargo nextest run --workspace -E 'not test(/postgres/)' && cargo test --doc --workspace
+else
+TEST_ALL := cargo test --workspace
+TEST_SQLITE := cargo test --workspace -- --skip postgres
+endif
+
 .PHONY: test
 test: ## Run every test: unit, store and API, on SQLite and PostgreSQL
+	@if [ "$(HAVE_NEXTEST)" != yes ]; then \
+		echo "cargo-nextest is not installed: running the tests with cargo test instead (slower)."; \
+		echo "Install it for faster runs: cargo install cargo-nextest --locked"; \
+	fi
 	@if scripts/postgres-reachable "$(RAPPORT_TEST_POSTGRES_URL)"; then \
-		cargo nextest run --workspace && cargo test --doc --workspace; \
+		$(TEST_ALL); \
 	elif [ -n "$$RAPPORT_REQUIRE_POSTGRES" ]; then \
 		echo "PostgreSQL is not reachable at $(RAPPORT_TEST_POSTGRES_URL), and RAPPORT_REQUIRE_POSTGRES is set." >&2; exit 1; \
 	else \
@@ -29,7 +44,7 @@ test: ## Run every test: unit, store and API, on SQLite and PostgreSQL
 		echo "##  Running the SQLite tests ONLY. Set RAPPORT_TEST_POSTGRES_URL to test both."; \
 		echo "################################################################################"; \
 		echo ""; \
-		cargo nextest run --workspace -E 'not test(/postgres/)' && cargo test --doc --workspace; \
+		$(TEST_SQLITE); \
 	fi
 
 # What `make bench` passes to rapport-bench (`make bench BENCH_ARGS="--customers 50000"`).
