@@ -10,6 +10,7 @@ mod m20261129_000004_idempotency;
 mod m20261129_000005_audit_customer;
 mod m20261129_000006_customer_terms;
 mod m20261201_000007_session_limits;
+mod m20261201_000008_encrypted_fields;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_audit_customer::Migration),
             Box::new(m20261129_000006_customer_terms::Migration),
             Box::new(m20261201_000007_session_limits::Migration),
+            Box::new(m20261201_000008_encrypted_fields::Migration),
         ]
     }
 }

@@ -22,6 +22,8 @@ use uuid::Uuid;
 /// The JWT secret of test servers, so tests can forge tokens.
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 pub const ADMIN_EMAIL: &str = "admin@rapport.test";
+/// The encryption key of test servers (base64 of 32 bytes of 7): one per process.
+pub const ENCRYPTION_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 /// The password of users that [`TestApp::user`] creates.
 pub const USER_PASSWORD: &str = "user-password-for-tests";
@@ -138,6 +140,7 @@ pub fn test_args(data_dir: &TempDir) -> ConfigArgs {
         bind: Some("127.0.0.1:0".into()),
         data_dir: Some(data_dir.0.clone()),
         jwt_secret: Some(JWT_SECRET.into()),
+        encryption_key: Some(ENCRYPTION_KEY.into()),
         admin_email: Some(ADMIN_EMAIL.into()),
         admin_password: Some(ADMIN_PASSWORD.into()),
         log: Some(std::env::var("RAPPORT_TEST_LOG").unwrap_or_else(|_| "error".into())),

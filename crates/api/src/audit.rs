@@ -38,6 +38,9 @@ impl Origin {
 
 /// Fields that change on every write and say nothing about it.
 const NOISE: [&str; 2] = ["updated_at", "version"];
+/// Fields kept encrypted at rest: the trail says that they changed, not to what.
+const ENCRYPTED: [&str; 1] = ["registration_number"];
+const ENCRYPTED_VALUE: &str = "[encrypted]";
 
 /// `{"field": {"before": …, "after": …}}` for every top-level field that differs. Give the API
 /// representations: they hold no secrets.
@@ -57,7 +60,16 @@ pub fn changes<T: Serialize>(before: Option<&T>, after: Option<&T>) -> Value {
         }
         let (b, a) = (before.get(key), after.get(key));
         if b != a {
-            diff.insert(key.clone(), json!({ "before": b, "after": a }));
+            let shown = |v: Option<&Value>| match v {
+                Some(v) if !v.is_null() && ENCRYPTED.contains(&key.as_str()) => {
+                    Value::from(ENCRYPTED_VALUE)
+                }
+                other => other.cloned().unwrap_or(Value::Null),
+            };
+            diff.insert(
+                key.clone(),
+                json!({ "before": shown(b), "after": shown(a) }),
+            );
         }
     }
     Value::Object(diff)

@@ -144,6 +144,33 @@ impl SearchQuery {
         (!terms.is_empty()).then_some(SearchQuery { terms })
     }
 
+    /// The query when it is one word that could be a whole identifier (a registration
+    /// number: letters and digits, at least eight, a digit among them), lower-cased.
+    pub fn whole_identifier(&self) -> Option<&str> {
+        let [term] = self.terms.as_slice() else {
+            return None;
+        };
+        let [only] = term.any_of.as_slice() else {
+            return None;
+        };
+        let text = only.text.as_str();
+        (text.len() >= 8
+            && text.chars().all(|c| c.is_ascii_alphanumeric())
+            && text.chars().any(|c| c.is_ascii_digit()))
+        .then_some(text)
+    }
+
+    /// Lets the query's single term also match `text` exactly (the keyed hash that an
+    /// encrypted identifier is indexed by).
+    pub fn or_exact(&mut self, text: String) {
+        if let [term] = self.terms.as_mut_slice() {
+            term.any_of.push(Match {
+                text,
+                prefix: false,
+            });
+        }
+    }
+
     /// As an FTS5 `MATCH` expression: `"acme"* AND "科技" AND ("a" OR "b"*)`.
     pub fn to_fts5(&self) -> String {
         self.render(" AND ", " OR ", |m| {
@@ -356,6 +383,18 @@ mod tests {
         d.add_identifier("91350100M000100Y43");
         assert!(finds(&d, "91350100m000100y43"));
         assert!(finds(&d, "91350100M"));
+    }
+
+    #[test]
+    fn a_whole_identifier_can_also_match_its_keyed_hash() {
+        let mut q = SearchQuery::parse("91350100M000100Y43", region("CN")).unwrap();
+        assert_eq!(q.whole_identifier(), Some("91350100m000100y43"));
+        q.or_exact("bx00ff".into());
+        assert_eq!(q.to_fts5(), r#"("91350100m000100y43"* OR "bx00ff")"#);
+        for not_one in ["acme corp", "acme", "科技", "1234567"] {
+            let q = SearchQuery::parse(not_one, region("CN")).unwrap();
+            assert_eq!(q.whole_identifier(), None, "{not_one}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use base64::Engine;
 use rapport_api::auth::jwt::JwtKeys;
 use rapport_api::auth::{password, secret};
 use rapport_domain::audit::AuditEvent;
@@ -10,12 +11,13 @@ use rapport_domain::auth::Role;
 use rapport_domain::clock::Clock;
 use rapport_domain::email::Email;
 use rapport_domain::identity::{Actor, User};
+use rapport_store::crypto::{self, FieldCipher};
 use rapport_store::repos::{audit, users};
 use rapport_store::{Store, StoreError};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
-use crate::config::{AdminSeed, JwtKeySource};
+use crate::config::{AdminSeed, JwtKeySource, Settings};
 use crate::private_files;
 
 /// The signing keys: configured, or a secret generated once into the data folder so that
@@ -38,27 +40,50 @@ pub fn jwt_keys(source: &JwtKeySource, data_dir: &Path) -> anyhow::Result<JwtKey
             Ok(JwtKeys::from_pem(algorithm, &private, &public)?)
         }
         JwtKeySource::Generated => {
-            let path = data_dir.join("jwt_secret");
-            let secret = match std::fs::read_to_string(&path) {
-                Ok(existing) => {
-                    private_files::warn_if_open(&path);
-                    existing.trim().to_owned()
-                }
-                Err(_) => write_secret(&path)?,
-            };
+            let secret = secret_file(&data_dir.join("jwt_secret"), || secret::random_token(48))?;
             Ok(JwtKeys::hs256(secret.as_bytes())?)
         }
     }
 }
 
-/// Writes a new random secret readable only by its owner.
-fn write_secret(path: &Path) -> anyhow::Result<String> {
+/// Installs the keys that encrypt fields at rest: the configured one, or one generated once
+/// into the data folder; and the earlier ones, to read what they sealed.
+///
+/// # Errors
+/// The generated key cannot be written or read back, or another key is installed already.
+pub fn encryption_keys(settings: &Settings) -> anyhow::Result<()> {
+    let text = match &settings.encryption_key {
+        Some(key) => key.expose_secret().to_owned(),
+        None => secret_file(&settings.data_dir.join("encryption_key"), || {
+            base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>())
+        })?,
+    };
+    let parse = |text: &str| {
+        FieldCipher::parse_key(text).map_err(|why| anyhow::anyhow!("encryption key {why}"))
+    };
+    let current = parse(&text)?;
+    let older = settings
+        .encryption_old_keys
+        .iter()
+        .map(|k| parse(k.expose_secret()))
+        .collect::<Result<Vec<_>, _>>()?;
+    crypto::install(FieldCipher::new(current, &older))?;
+    Ok(())
+}
+
+/// The secret kept in `path`: read (warning when others may read it), or made by `make` and
+/// written readable only by its owner.
+fn secret_file(path: &Path, make: impl FnOnce() -> String) -> anyhow::Result<String> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        private_files::warn_if_open(path);
+        return Ok(existing.trim().to_owned());
+    }
     if let Some(dir) = path.parent() {
         private_files::create_dir(dir)?;
     }
-    let secret = secret::random_token(48);
+    let secret = make();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true).mode(0o600);
     match options.open(path) {

@@ -8,6 +8,7 @@ use clap::Args;
 use rapport_api::client_ip::TrustedProxies;
 use rapport_api::middleware::browser::CorsOrigins;
 
+use rapport_store::crypto::FieldCipher;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -101,6 +102,25 @@ pub struct ConfigArgs {
     /// `https://app.example.cn` [default: none]
     #[arg(long, env = "RAPPORT_CORS_ORIGINS", global = true)]
     pub cors_origins: Option<String>,
+    /// Key that encrypts registration numbers and kept answers at rest: 32 bytes in base64
+    /// (`openssl rand -base64 32`) [default: generated once, kept in the data folder]
+    #[arg(
+        long,
+        env = "RAPPORT_ENCRYPTION_KEY",
+        global = true,
+        hide_env_values = true,
+        value_parser = secret
+    )]
+    pub encryption_key: Option<SecretString>,
+    /// Comma-separated earlier encryption keys: still read, re-sealed by `rapport rotate-key`
+    #[arg(
+        long,
+        env = "RAPPORT_ENCRYPTION_OLD_KEYS",
+        global = true,
+        hide_env_values = true,
+        value_parser = secret
+    )]
+    pub encryption_old_keys: Option<SecretString>,
     /// PEM certificate chain: serve HTTPS (and HTTP/2) with it; reloaded on SIGHUP
     #[arg(long, env = "RAPPORT_TLS_CERT", global = true)]
     pub tls_cert: Option<PathBuf>,
@@ -137,6 +157,8 @@ struct FileConfig {
     cors_origins: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    encryption_key: Option<SecretString>,
+    encryption_old_keys: Option<SecretString>,
 }
 
 /// How access tokens are signed.
@@ -185,6 +207,10 @@ pub struct Settings {
     pub cors_origins: CorsOrigins,
     /// Serve HTTPS with these files.
     pub tls: Option<TlsFiles>,
+    /// The encryption key (none: the one generated in the data folder) and earlier ones.
+    /// Base64, checked to hold 32 bytes.
+    pub encryption_key: Option<SecretString>,
+    pub encryption_old_keys: Vec<SecretString>,
 }
 
 /// A configuration that cannot be used, with what to fix.
@@ -408,6 +434,30 @@ impl Settings {
                 ));
             }
         };
+        let key = |name: &'static str, text: &str| {
+            FieldCipher::parse_key(text)
+                .map(|_| SecretString::from(text.trim()))
+                .map_err(|why| invalid(name, why))
+        };
+        let encryption_key = args
+            .encryption_key
+            .clone()
+            .or(file.encryption_key)
+            .map(|k| key("RAPPORT_ENCRYPTION_KEY", k.expose_secret()))
+            .transpose()?;
+        let encryption_old_keys = args
+            .encryption_old_keys
+            .clone()
+            .or(file.encryption_old_keys)
+            .map(|list| {
+                list.expose_secret()
+                    .split(',')
+                    .filter(|k| !k.trim().is_empty())
+                    .map(|k| key("RAPPORT_ENCRYPTION_OLD_KEYS", k))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         Ok(Settings {
             bind,
             database_url,
@@ -432,6 +482,8 @@ impl Settings {
             trusted_proxies,
             cors_origins,
             tls,
+            encryption_key,
+            encryption_old_keys,
         })
     }
 
@@ -583,6 +635,13 @@ mod tests {
                     ..Default::default()
                 },
                 "RAPPORT_TLS_KEY",
+            ),
+            (
+                ConfigArgs {
+                    encryption_key: Some("c2hvcnQ=".into()),
+                    ..Default::default()
+                },
+                "RAPPORT_ENCRYPTION_KEY",
             ),
         ];
         for (args, name) in cases {

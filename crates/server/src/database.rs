@@ -20,6 +20,7 @@ const MIGRATION_LOCK_KEY: i64 = 0x0052_4150_504f_5254;
 /// # Errors
 /// The folder cannot be created or the database cannot be reached.
 pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
+    crate::bootstrap::encryption_keys(settings)?;
     if settings.uses_sqlite() {
         private_files::create_dir(&settings.data_dir)?;
         // Created 0600 before SQLite opens it; its journal files take the same mode.

@@ -54,6 +54,11 @@ enum Command {
         #[arg(long, env = "RAPPORT_NEW_USER_PASSWORD", hide_env_values = true)]
         password: Option<String>,
     },
+    /// Re-encrypt what is encrypted at rest under RAPPORT_ENCRYPTION_KEY, reading values sealed
+    /// under RAPPORT_ENCRYPTION_OLD_KEYS (and values written before encryption). Run it after
+    /// setting a new key, with the old one in RAPPORT_ENCRYPTION_OLD_KEYS on every instance;
+    /// once it is done, the old key can go. Safe to run twice, and while servers run.
+    RotateKey,
 }
 
 fn main() -> ExitCode {
@@ -80,6 +85,7 @@ fn main() -> ExitCode {
                 role,
                 password,
             }) => create_user(&settings, &email, &name, &role, password).await,
+            Some(Command::RotateKey) => rotate_key(&settings).await,
             Some(Command::Openapi) => Ok(()),
         }
     });
@@ -90,6 +96,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn rotate_key(settings: &Settings) -> anyhow::Result<()> {
+    let store = database::connect(settings).await?;
+    database::migrate(&store).await?;
+    let tx = store.begin().await?;
+    let customers = rapport_store::repos::customers::reseal(&tx).await?;
+    let answers = rapport_store::repos::idempotency::reseal(&tx).await?;
+    rapport_store::commit(tx).await?;
+    println!(
+        "Re-encrypted under the current key: {customers} registration numbers, {answers} kept answers."
+    );
+    Ok(())
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {

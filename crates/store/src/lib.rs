@@ -4,6 +4,7 @@
 //! Every repository function takes a connection (`&impl Conn`): the API passes one
 //! transaction per request, so a write and its audit event commit together or not at all.
 
+pub mod crypto;
 mod db;
 mod entities;
 mod error;

@@ -6,7 +6,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::entities::idempotency_key::{self, Column, Entity};
-use crate::{Conn, StoreError};
+use crate::{Conn, StoreError, crypto};
 
 /// A stored answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +92,8 @@ pub async fn claim(
                         .headers
                         .and_then(|h| serde_json::from_value(h).ok())
                         .unwrap_or_default(),
-                    body: existing.body.unwrap_or_default(),
+                    // Kept answers hold personal data: encrypted at rest like other secrets.
+                    body: crypto::open(&existing.body.unwrap_or_default())?,
                 },
             },
             _ => Claim::InProgress {
@@ -122,7 +123,7 @@ pub async fn complete(
             Column::Headers,
             Expr::value(serde_json::to_value(&response.headers).unwrap_or_default()),
         )
-        .col_expr(Column::Body, Expr::value(response.body.clone()))
+        .col_expr(Column::Body, Expr::value(crypto::seal(&response.body)?))
         .filter(Column::Caller.eq(caller))
         .filter(Column::Key.eq(key))
         .exec(db)
@@ -157,21 +158,57 @@ pub async fn purge_expired(db: &impl Conn, now: DateTime<Utc>) -> Result<u64, St
 }
 
 /// Deletes the kept answers that mention any of `ids` (a customer erased: its data must not
-/// live on in a replay). Answers are kept a day at most, so the scan is over a small table.
+/// live on in a replay). Answers are encrypted and kept a day at most: they are opened and
+/// read here, one day's worth at the most.
 ///
 /// # Errors
-/// Database failures.
+/// Database failures, or a kept answer that does not open.
 pub async fn forget_answers_mentioning(db: &impl Conn, ids: &[Uuid]) -> Result<u64, StoreError> {
-    let Some(mentions) = ids
-        .iter()
-        .map(|id| Column::Body.contains(id.to_string()))
-        .reduce(|a, b| a.or(b))
-    else {
-        return Ok(0);
-    };
-    Ok(Entity::delete_many()
-        .filter(mentions)
-        .exec(db)
-        .await?
-        .rows_affected)
+    let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    let kept = Entity::find()
+        .filter(Column::Body.is_not_null())
+        .all(db)
+        .await?;
+    let mut forgotten = 0;
+    for row in kept {
+        let body = crypto::open(row.body.as_deref().unwrap_or_default())?;
+        if ids.iter().any(|id| body.contains(id.as_str())) {
+            forgotten += Entity::delete_many()
+                .filter(Column::Caller.eq(row.caller))
+                .filter(Column::Key.eq(row.key))
+                .exec(db)
+                .await?
+                .rows_affected;
+        }
+    }
+    Ok(forgotten)
+}
+
+/// Seals every kept answer not yet under the current key.
+///
+/// # Errors
+/// Database failures, or an answer sealed under a key that is not configured.
+pub async fn reseal(db: &impl Conn) -> Result<u64, StoreError> {
+    let kept = Entity::find()
+        .filter(Column::Body.is_not_null())
+        .all(db)
+        .await?;
+    let mut resealed = 0;
+    for row in kept {
+        let body = row.body.unwrap_or_default();
+        if crypto::is_current(&body)? {
+            continue;
+        }
+        Entity::update_many()
+            .col_expr(
+                Column::Body,
+                Expr::value(crypto::seal(&crypto::open(&body)?)?),
+            )
+            .filter(Column::Caller.eq(row.caller))
+            .filter(Column::Key.eq(row.key))
+            .exec(db)
+            .await?;
+        resealed += 1;
+    }
+    Ok(resealed)
 }

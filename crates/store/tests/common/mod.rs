@@ -30,6 +30,7 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let db = FreshDb::create(backend).await;
+    rapport_store::crypto::install(rapport_store::crypto::FieldCipher::new([7; 32], &[])).unwrap();
     let store = Store::connect(&DbOptions::new(db.url.clone()))
         .await
         .unwrap();

@@ -109,7 +109,7 @@ pub async fn create_customer(
         .collect();
 
     if !params.allow_duplicate.unwrap_or(false) {
-        let keys = customers::duplicate_keys(&customer, &contacts);
+        let keys = customers::duplicate_keys(&customer, &contacts)?;
         customers::lock_keys(&tx, &keys).await?;
         let mut found = customers::find_duplicates(&tx, auth.visibility(), &keys, None).await?;
         if !found.is_empty() {

@@ -174,7 +174,15 @@ pub async fn list_customers(
     let mut filter = filter;
     if let Some(q) = p.q.as_deref().filter(|q| !q.trim().is_empty()) {
         match SearchQuery::parse(q, state.settings.default_region) {
-            Some(query) => filter.search = Some(query),
+            Some(mut query) => {
+                // Registration numbers are stored encrypted and indexed by a keyed hash: a
+                // whole one typed in `q` is looked up by its hash too.
+                if let Some(id) = query.whole_identifier() {
+                    let blinded = rapport_store::crypto::blind(&id.to_uppercase())?;
+                    query.or_exact(blinded);
+                }
+                filter.search = Some(query);
+            }
             // Nothing searchable in it (only punctuation): nothing matches.
             None => {
                 return Ok(HttpResponse::Ok().json(CustomerList {

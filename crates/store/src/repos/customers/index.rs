@@ -9,10 +9,24 @@ use rapport_domain::search::SearchDocument;
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{DatabaseBackend, Statement};
 
-use crate::{Conn, StoreError};
+use crate::{Conn, StoreError, crypto};
+
+/// The registration number's keyed hash: it is stored encrypted, so keys and search terms
+/// hold the hash, never the number.
+fn blinded_number(customer: &Customer) -> Result<Option<String>, StoreError> {
+    customer
+        .registration_number
+        .as_deref()
+        .map(|number| crypto::blind(&number.to_uppercase()))
+        .transpose()
+}
 
 /// The keys duplicates are detected by, and tags are filtered by: `(kind, value)`.
-pub(crate) fn keys(customer: &Customer, contacts: &[Contact]) -> BTreeSet<(&'static str, String)> {
+pub(crate) fn keys(
+    customer: &Customer,
+    contacts: &[Contact],
+    blinded_number: Option<&str>,
+) -> BTreeSet<(&'static str, String)> {
     let mut keys = BTreeSet::new();
     if customer.erased_at.is_some() {
         return keys;
@@ -25,8 +39,8 @@ pub(crate) fn keys(customer: &Customer, contacts: &[Contact]) -> BTreeSet<(&'sta
             keys.insert(("phone", phone.number.as_str().to_owned()));
         }
     }
-    if let Some(number) = &customer.registration_number {
-        keys.insert(("registration_number", number.clone()));
+    if let Some(number) = blinded_number {
+        keys.insert(("registration_number", number.to_owned()));
     }
     for tag in &customer.tags {
         keys.insert(("tag", tag.as_str().to_owned()));
@@ -36,21 +50,32 @@ pub(crate) fn keys(customer: &Customer, contacts: &[Contact]) -> BTreeSet<(&'sta
 
 /// The keys a new customer would be a duplicate by (its emails, phones and registration
 /// number), for checking before it is written.
-pub fn duplicate_keys(customer: &Customer, contacts: &[Contact]) -> Vec<(&'static str, String)> {
-    keys(customer, contacts)
+///
+/// # Errors
+/// No encryption key is installed.
+pub fn duplicate_keys(
+    customer: &Customer,
+    contacts: &[Contact],
+) -> Result<Vec<(&'static str, String)>, StoreError> {
+    let number = blinded_number(customer)?;
+    Ok(keys(customer, contacts, number.as_deref())
         .into_iter()
         .filter(|(kind, _)| *kind != "tag")
-        .collect()
+        .collect())
 }
 
 /// The search terms of a customer and its contacts.
-pub(crate) fn document(customer: &Customer, contacts: &[Contact]) -> SearchDocument {
+pub(crate) fn document(
+    customer: &Customer,
+    contacts: &[Contact],
+    blinded_number: Option<&str>,
+) -> SearchDocument {
     let mut doc = SearchDocument::default();
     if customer.erased_at.is_some() {
         return doc;
     }
     doc.add_text(&customer.name);
-    if let Some(number) = &customer.registration_number {
+    if let Some(number) = blinded_number {
         doc.add_identifier(number);
     }
     for contact in contacts {
@@ -75,6 +100,7 @@ pub async fn reindex(
     customer: &Customer,
     contacts: &[Contact],
 ) -> Result<(), StoreError> {
+    let number = blinded_number(customer)?;
     let backend = db.get_database_backend();
     let delete = Query::delete()
         .from_table(Alias::new("customer_keys"))
@@ -83,13 +109,18 @@ pub async fn reindex(
     db.execute(backend.build(&delete)).await?;
     insert_keys(
         db,
-        keys(customer, contacts)
+        keys(customer, contacts, number.as_deref())
             .into_iter()
             .map(|(k, v)| (customer.id, k, v)),
     )
     .await?;
 
-    write_terms(db, customer.id, document(customer, contacts).joined()).await
+    write_terms(
+        db,
+        customer.id,
+        document(customer, contacts, number.as_deref()).joined(),
+    )
+    .await
 }
 
 /// Writes a customer's search terms: in place when it has an entry in the search index, as a
@@ -191,30 +222,42 @@ const BATCH_ROWS: usize = 400;
 pub(crate) async fn insert_batch(
     db: &impl Conn,
     batch: &[(Customer, Vec<Contact>)],
-    models: impl Fn(&[(Customer, Vec<Contact>)], &[i64]) -> Vec<crate::entities::customer::ActiveModel>,
+    models: impl Fn(
+        &[(Customer, Vec<Contact>)],
+        &[i64],
+    ) -> Result<Vec<crate::entities::customer::ActiveModel>, StoreError>,
 ) -> Result<(), StoreError> {
     use sea_orm::EntityTrait;
     let backend = db.get_database_backend();
     for chunk in batch.chunks(BATCH_ROWS) {
         let entries = next_entries(db, chunk.len()).await?;
-        crate::entities::customer::Entity::insert_many(models(chunk, &entries))
+        crate::entities::customer::Entity::insert_many(models(chunk, &entries)?)
             .exec_without_returning(db)
             .await?;
         let contacts: Vec<Contact> = chunk.iter().flat_map(|(_, c)| c.iter().cloned()).collect();
         for part in contacts.chunks(BATCH_ROWS) {
             crate::repos::contacts::insert_many(db, part).await?;
         }
+        let numbers = chunk
+            .iter()
+            .map(|(c, _)| blinded_number(c))
+            .collect::<Result<Vec<_>, _>>()?;
         insert_keys(
             db,
             chunk
                 .iter()
-                .flat_map(|(c, contacts)| keys(c, contacts).into_iter().map(|(k, v)| (c.id, k, v))),
+                .zip(&numbers)
+                .flat_map(|((c, contacts), number)| {
+                    keys(c, contacts, number.as_deref())
+                        .into_iter()
+                        .map(|(k, v)| (c.id, k, v))
+                }),
         )
         .await?;
         let mut rows = Vec::with_capacity(chunk.len());
         let mut values = Vec::with_capacity(chunk.len() * 3);
-        for ((customer, contacts), entry) in chunk.iter().zip(&entries) {
-            let terms = document(customer, contacts).joined();
+        for (((customer, contacts), entry), number) in chunk.iter().zip(&entries).zip(&numbers) {
+            let terms = document(customer, contacts, number.as_deref()).joined();
             match backend {
                 DatabaseBackend::Postgres => {
                     let n = values.len();

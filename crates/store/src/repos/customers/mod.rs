@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::entities::customer::{self, Column, Entity};
 use crate::repos::parse_column;
 use crate::repos::update_versioned;
-use crate::{Conn, StoreError};
+use crate::{Conn, StoreError, crypto};
 
 /// Where `last_activity_sort` puts customers that never had an activity: first ascending,
 /// last descending.
@@ -76,7 +76,11 @@ fn to_domain(m: customer::Model) -> Result<Customer, StoreError> {
             .map(|v| parse_column("customers.channel", v, Channel::parse))
             .transpose()?,
         website: m.website,
-        registration_number: m.registration_number,
+        registration_number: m
+            .registration_number
+            .as_deref()
+            .map(crypto::open)
+            .transpose()?,
         country: m
             .country
             .as_deref()
@@ -103,9 +107,9 @@ fn to_domain(m: customer::Model) -> Result<Customer, StoreError> {
     })
 }
 
-fn to_active(c: &Customer) -> customer::ActiveModel {
+fn to_active(c: &Customer) -> Result<customer::ActiveModel, StoreError> {
     let json = |v: serde_json::Result<serde_json::Value>| v.unwrap_or(serde_json::Value::Null);
-    customer::ActiveModel {
+    Ok(customer::ActiveModel {
         id: Set(c.id),
         name: Set(c.name.clone()),
         // Lower-casing can lengthen a name (`İ` → `i̇`): keys stay within their 200 characters.
@@ -122,7 +126,12 @@ fn to_active(c: &Customer) -> customer::ActiveModel {
         source: Set(c.source.map(|v| v.as_str().to_owned())),
         channel: Set(c.channel.map(|v| v.as_str().to_owned())),
         website: Set(c.website.clone()),
-        registration_number: Set(c.registration_number.clone()),
+        // Encrypted at rest (see `crypto`).
+        registration_number: Set(c
+            .registration_number
+            .as_deref()
+            .map(crypto::seal)
+            .transpose()?),
         country: Set(c.country.map(|v| v.as_str().to_owned())),
         addresses: Set(json(serde_json::to_value(&c.addresses))),
         external_ids: Set(json(serde_json::to_value(&c.external_ids))),
@@ -139,7 +148,7 @@ fn to_active(c: &Customer) -> customer::ActiveModel {
         version: Set(c.version),
         // Written by `reindex`, never by a save.
         search_rowid: sea_orm::ActiveValue::NotSet,
-    }
+    })
 }
 
 /// Inserts a customer as given (the caller sets id, times and version 1). Call [`reindex`]
@@ -148,7 +157,7 @@ fn to_active(c: &Customer) -> customer::ActiveModel {
 /// # Errors
 /// Database failures.
 pub async fn insert(db: &impl Conn, customer: &Customer) -> Result<(), StoreError> {
-    Entity::insert(to_active(customer))
+    Entity::insert(to_active(customer)?)
         .exec_without_returning(db)
         .await?;
     Ok(())
@@ -168,9 +177,9 @@ pub async fn insert_batch(
             .iter()
             .zip(entries)
             .map(|((customer, _), entry)| {
-                let mut active = to_active(customer);
+                let mut active = to_active(customer)?;
                 active.search_rowid = Set(Some(*entry));
-                active
+                Ok(active)
             })
             .collect()
     })
@@ -215,7 +224,7 @@ pub async fn save(
     saved.version = customer.version + 1;
     saved.updated_at = now;
     let version = (Column::Version, customer.version);
-    update_versioned::<Entity>(db, to_active(&saved), (Column::Id, customer.id), version).await?;
+    update_versioned::<Entity>(db, to_active(&saved)?, (Column::Id, customer.id), version).await?;
     Ok(saved)
 }
 
@@ -328,4 +337,43 @@ pub async fn count_in_team(db: &impl Conn, team_id: Uuid) -> Result<u64, StoreEr
         .filter(Column::TeamId.eq(team_id))
         .count(db)
         .await?)
+}
+
+/// Seals every registration number not yet under the current key (older keys' and values
+/// written before encryption) and rewrites those customers' keys and search terms, whose
+/// keyed hashes change with the key. Not a change of the customers: no version bump, no
+/// audit. Safe to run again, and while the server runs.
+///
+/// # Errors
+/// Database failures, or a value sealed under a key that is not configured.
+pub async fn reseal(db: &impl Conn) -> Result<u64, StoreError> {
+    use sea_orm::QuerySelect;
+    let rows: Vec<(Uuid, String)> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .column(Column::RegistrationNumber)
+        .filter(Column::RegistrationNumber.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut resealed = 0;
+    for (id, stored) in rows {
+        if crypto::is_current(&stored)? {
+            continue;
+        }
+        let sealed = crypto::seal(&crypto::open(&stored)?)?;
+        Entity::update_many()
+            .col_expr(
+                Column::RegistrationNumber,
+                sea_orm::sea_query::Expr::value(sealed),
+            )
+            .filter(Column::Id.eq(id))
+            .exec(db)
+            .await?;
+        let customer = get(db, id).await?;
+        let contacts = crate::repos::contacts::of_customer(db, id).await?;
+        reindex(db, &customer, &contacts).await?;
+        resealed += 1;
+    }
+    Ok(resealed)
 }
