@@ -116,11 +116,21 @@ impl TestDatabase {
     /// A fresh, migrated database.
     pub async fn create() -> TestDatabase {
         let conn = admin().await;
-        let template = ensure_template(&conn).await;
         let name = format!("rapport_test_{}", Uuid::now_v7().simple());
-        conn.execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
-            .await
-            .expect("create test database");
+        // A checkout with other migrations, testing on the same server, drops this build's
+        // template as stale: build it again and retry.
+        let mut tries = 0;
+        loop {
+            let template = ensure_template(&conn).await;
+            let created = conn
+                .execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                .await;
+            match created {
+                Ok(_) => break,
+                Err(e) if tries < 3 && e.to_string().contains("does not exist") => tries += 1,
+                Err(e) => panic!("create test database: {e}"),
+            }
+        }
         conn.close().await.ok();
         let url = url_of(&name);
         TestDatabase { name, url }
