@@ -82,11 +82,6 @@ impl Passwords {
         Passwords::new(cores, Self::DEFAULT_MAX_WAIT)
     }
 
-    /// The most hashes that run at once.
-    pub fn concurrency(&self) -> usize {
-        self.concurrency
-    }
-
     /// Hashes running now.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)

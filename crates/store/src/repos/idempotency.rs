@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::entities::idempotency_key::{self, Column, Entity};
@@ -157,6 +157,26 @@ pub async fn purge_expired(db: &impl Conn, now: DateTime<Utc>) -> Result<u64, St
         .rows_affected)
 }
 
+/// Every kept answer as stored (sealed): `(caller, key, body)`.
+async fn kept_answers(db: &impl Conn) -> Result<Vec<(String, String, String)>, StoreError> {
+    Ok(Entity::find()
+        .select_only()
+        .column(Column::Caller)
+        .column(Column::Key)
+        .column(Column::Body)
+        .filter(Column::Body.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// The row of one caller's key.
+fn row(caller: String, key: String) -> Condition {
+    Condition::all()
+        .add(Column::Caller.eq(caller))
+        .add(Column::Key.eq(key))
+}
+
 /// Deletes the kept answers that mention any of `ids` (a customer erased: its data must not
 /// live on in a replay). Answers are encrypted and kept a day at most: they are opened and
 /// read here, one day's worth at the most.
@@ -165,17 +185,12 @@ pub async fn purge_expired(db: &impl Conn, now: DateTime<Utc>) -> Result<u64, St
 /// Database failures, or a kept answer that does not open.
 pub async fn forget_answers_mentioning(db: &impl Conn, ids: &[Uuid]) -> Result<u64, StoreError> {
     let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-    let kept = Entity::find()
-        .filter(Column::Body.is_not_null())
-        .all(db)
-        .await?;
     let mut forgotten = 0;
-    for row in kept {
-        let body = crypto::open(row.body.as_deref().unwrap_or_default())?;
+    for (caller, key, body) in kept_answers(db).await? {
+        let body = crypto::open(&body)?;
         if ids.iter().any(|id| body.contains(id.as_str())) {
             forgotten += Entity::delete_many()
-                .filter(Column::Caller.eq(row.caller))
-                .filter(Column::Key.eq(row.key))
+                .filter(row(caller, key))
                 .exec(db)
                 .await?
                 .rows_affected;
@@ -189,13 +204,8 @@ pub async fn forget_answers_mentioning(db: &impl Conn, ids: &[Uuid]) -> Result<u
 /// # Errors
 /// Database failures, or an answer sealed under a key that is not configured.
 pub async fn reseal(db: &impl Conn) -> Result<u64, StoreError> {
-    let kept = Entity::find()
-        .filter(Column::Body.is_not_null())
-        .all(db)
-        .await?;
     let mut resealed = 0;
-    for row in kept {
-        let body = row.body.unwrap_or_default();
+    for (caller, key, body) in kept_answers(db).await? {
         if crypto::is_current(&body)? {
             continue;
         }
@@ -204,8 +214,7 @@ pub async fn reseal(db: &impl Conn) -> Result<u64, StoreError> {
                 Column::Body,
                 Expr::value(crypto::seal(&crypto::open(&body)?)?),
             )
-            .filter(Column::Caller.eq(row.caller))
-            .filter(Column::Key.eq(row.key))
+            .filter(row(caller, key))
             .exec(db)
             .await?;
         resealed += 1;
