@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod browser;
 mod clients;
+mod concurrency;
 mod customers;
 mod http;
 mod login_limits;

@@ -15,6 +15,7 @@ use rapport_domain::enums::{
     Channel, ContactLabel, CustomerKind, Grade, Industry, LifecycleStage, PreferredChannel,
     SizeBand, Source,
 };
+use rapport_domain::name::Name;
 use rapport_domain::phone::{Phone, Region};
 use uuid::Uuid;
 
@@ -133,7 +134,7 @@ impl Generator {
         let (country, _) = if chinese { self.cn } else { self.us };
         let customer = Customer {
             id,
-            name,
+            name: valid_name(&name),
             kind: if rng.gen_bool(0.4) {
                 CustomerKind::Enterprise
             } else {
@@ -233,9 +234,9 @@ impl Generator {
         Contact {
             id: uuid_at(rng, customer.created_at),
             customer_id: customer.id,
-            first_name: first.to_owned(),
-            last_name: Some(last.to_owned()),
-            title,
+            first_name: valid_name(first),
+            last_name: Some(valid_name(last)),
+            title: title.map(|t| valid_name(&t)),
             emails,
             phones,
             preferred_channel,
@@ -297,6 +298,12 @@ fn chinese_mobile(rng: &mut StdRng) -> String {
     )
 }
 
+/// A generated name: made from fixed lists of valid parts, so a refusal is a bug in the lists.
+#[allow(clippy::expect_used)]
+fn valid_name<const MAX: usize>(text: &str) -> Name<MAX> {
+    Name::parse(text).expect("generated names are valid")
+}
+
 /// `(415) 555-2671`: a real area code and an exchange in 200–999, as typed in the US.
 fn us_number(rng: &mut StdRng) -> String {
     format!(
@@ -317,7 +324,7 @@ fn sample(
     let region = if chinese { cn } else { us };
     Sample {
         id: customer.id,
-        name: customer.name.clone(),
+        name: customer.name.to_string(),
         chinese,
         emails: contacts
             .iter()
@@ -374,6 +381,6 @@ mod tests {
                 Phone::parse(typed, *region).unwrap();
             }
         }
-        assert!(batch.iter().any(|(c, _)| c.name.ends_with("公司")));
+        assert!(batch.iter().any(|(c, _)| c.name.as_str().ends_with("公司")));
     }
 }

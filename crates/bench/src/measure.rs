@@ -224,9 +224,9 @@ pub fn searches(samples: &[Sample], n: usize, rng: &mut StdRng) -> anyhow::Resul
 fn matches(query: &SearchQuery, customer: &Customer, contacts: &[Contact]) -> bool {
     // The same terms as the store's `customers::index::document`.
     let mut doc = SearchDocument::default();
-    doc.add_text(&customer.name);
+    doc.add_text(customer.name.as_str());
     if let Some(number) = &customer.registration_number {
-        doc.add_identifier(number);
+        doc.add_identifier(number.as_str());
     }
     for contact in contacts {
         doc.add_text(&contact.full_name());

@@ -4,10 +4,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::customer::ERASED;
+use crate::customer::MAX_ITEMS;
 use crate::email::Email;
 use crate::enums::{ConsentSource, ContactLabel, PreferredChannel};
-use crate::phone::Phone;
+use crate::name::{Name, PersonName, Title};
+use crate::phone::{Phone, Region};
+use crate::validation::{Errors, Invalid, ValidationErrors, index, path};
 
 /// An email address with its label.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,9 +40,9 @@ pub struct MarketingConsent {
 pub struct Contact {
     pub id: Uuid,
     pub customer_id: Uuid,
-    pub first_name: String,
-    pub last_name: Option<String>,
-    pub title: Option<String>,
+    pub first_name: PersonName,
+    pub last_name: Option<PersonName>,
+    pub title: Option<Title>,
     /// The first is the primary address.
     pub emails: Vec<EmailEntry>,
     /// The first is the primary number.
@@ -54,12 +56,106 @@ pub struct Contact {
     pub version: i32,
 }
 
+/// An email address or a phone number as sent, with its label.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawLabelled<'a> {
+    pub value: Option<&'a str>,
+    pub label: Option<&'a str>,
+}
+
+/// A marketing consent as sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawConsent<'a> {
+    pub granted: Option<bool>,
+    pub source: Option<&'a str>,
+    /// When it was given or withdrawn, if not now (imports).
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// A new contact as a client sent it: plain values that [`Contact::create`] checks.
+#[derive(Debug, Clone, Default)]
+pub struct RawContact<'a> {
+    pub first_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
+    pub title: Option<&'a str>,
+    pub emails: Vec<RawLabelled<'a>>,
+    pub phones: Vec<RawLabelled<'a>>,
+    pub preferred_channel: Option<&'a str>,
+    pub marketing_consent: Option<RawConsent<'a>>,
+    pub is_primary: Option<bool>,
+}
+
+/// Where a new contact goes, and what reading it takes besides the client's values.
+#[derive(Debug, Clone, Copy)]
+pub struct NewContact {
+    pub customer_id: Uuid,
+    /// Decided by the caller, who knows the customer's other contacts.
+    pub is_primary: bool,
+    /// The region of national phone numbers.
+    pub region: Region,
+    pub now: DateTime<Utc>,
+    pub new_id: fn() -> Uuid,
+}
+
 impl Contact {
+    /// A new contact from what a client sent.
+    ///
+    /// # Errors
+    /// Every refused field, each at its path (`phones[0].number`).
+    pub fn create(raw: &RawContact<'_>, new: &NewContact) -> Result<Contact, ValidationErrors> {
+        let mut errors = Errors::default();
+        let contact = Contact::read(raw, "", new, &mut errors);
+        errors.finish_with(contact)
+    }
+
+    /// Reads a new contact at `at` (`contacts[1]`), recording every refused field in `errors`.
+    pub(crate) fn read(
+        raw: &RawContact<'_>,
+        at: &str,
+        new: &NewContact,
+        errors: &mut Errors,
+    ) -> Option<Contact> {
+        let first_name = errors.check(
+            path(at, "first_name"),
+            raw.first_name
+                .ok_or(Invalid::Required)
+                .and_then(PersonName::parse),
+        );
+        let last_name = errors.check_opt(path(at, "last_name"), raw.last_name, PersonName::parse);
+        let title = errors.check_opt(path(at, "title"), raw.title, Title::parse);
+        let emails = read_emails(&raw.emails, &path(at, "emails"), errors);
+        let phones = read_phones(&raw.phones, &path(at, "phones"), new.region, errors);
+        let preferred_channel = errors.check_opt(
+            path(at, "preferred_channel"),
+            raw.preferred_channel,
+            PreferredChannel::parse,
+        );
+        let marketing_consent = match &raw.marketing_consent {
+            Some(c) => read_consent(c, &path(at, "marketing_consent"), new.now, errors).map(Some),
+            None => Some(None),
+        };
+        Some(Contact {
+            id: (new.new_id)(),
+            customer_id: new.customer_id,
+            first_name: first_name?,
+            last_name: last_name?,
+            title: title?,
+            emails: emails?,
+            phones: phones?,
+            preferred_channel: preferred_channel?,
+            marketing_consent: marketing_consent?,
+            is_primary: new.is_primary,
+            created_at: new.now,
+            updated_at: new.now,
+            version: 1,
+        })
+    }
+
     /// "First Last", as people read it.
     pub fn full_name(&self) -> String {
         match &self.last_name {
             Some(last) => format!("{} {last}", self.first_name),
-            None => self.first_name.clone(),
+            None => self.first_name.to_string(),
         }
     }
 
@@ -67,7 +163,7 @@ impl Contact {
     /// numbers go, consent is withdrawn as of `now`.
     pub fn erased(&self, now: DateTime<Utc>) -> Contact {
         Contact {
-            first_name: ERASED.to_owned(),
+            first_name: Name::tombstone(),
             last_name: None,
             title: None,
             emails: Vec::new(),
@@ -83,6 +179,125 @@ impl Contact {
     }
 }
 
+/// An email or phone entry of a contact: a value with a label.
+trait Labelled: Sized {
+    type Value: PartialEq;
+    /// The value's field in the body (`address`, `number`).
+    const FIELD: &'static str;
+    /// The label when none is given.
+    const DEFAULT_LABEL: ContactLabel;
+    fn new(value: Self::Value, label: ContactLabel) -> Self;
+    fn value(&self) -> &Self::Value;
+}
+
+impl Labelled for EmailEntry {
+    type Value = Email;
+    const FIELD: &'static str = "address";
+    const DEFAULT_LABEL: ContactLabel = ContactLabel::Work;
+    fn new(address: Email, label: ContactLabel) -> Self {
+        EmailEntry { address, label }
+    }
+    fn value(&self) -> &Email {
+        &self.address
+    }
+}
+
+impl Labelled for PhoneEntry {
+    type Value = Phone;
+    const FIELD: &'static str = "number";
+    const DEFAULT_LABEL: ContactLabel = ContactLabel::Mobile;
+    fn new(number: Phone, label: ContactLabel) -> Self {
+        PhoneEntry { number, label }
+    }
+    fn value(&self) -> &Phone {
+        &self.number
+    }
+}
+
+/// Reads labelled values (`[{"address": …, "label": …}]`) at `at[i]`: each value parsed, the
+/// label defaulted, and a value given twice refused.
+fn read_labelled<E: Labelled>(
+    raw: &[RawLabelled<'_>],
+    at: &str,
+    parse: impl Fn(&str) -> Result<E::Value, Invalid>,
+    errors: &mut Errors,
+) -> Option<Vec<E>> {
+    if raw.len() > MAX_ITEMS {
+        errors.add(at, Invalid::TooLong { max: MAX_ITEMS });
+        return None;
+    }
+    let mut out: Vec<E> = Vec::with_capacity(raw.len());
+    let mut ok = true;
+    for (i, item) in raw.iter().enumerate() {
+        let item_at = index(at, i);
+        let field = path(&item_at, E::FIELD);
+        let value = errors.check(
+            field.clone(),
+            item.value.ok_or(Invalid::Required).and_then(&parse),
+        );
+        let label = errors.check(
+            path(&item_at, "label"),
+            item.label.map_or(Ok(E::DEFAULT_LABEL), ContactLabel::parse),
+        );
+        match (value, label) {
+            (Some(value), Some(_)) if out.iter().any(|e| *e.value() == value) => {
+                errors.add(field, Invalid::Duplicate);
+                ok = false;
+            }
+            (Some(value), Some(label)) => out.push(E::new(value, label)),
+            _ => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+/// Reads emails at `at[i]` (label default `work`); a repeated address is refused.
+pub fn read_emails(
+    raw: &[RawLabelled<'_>],
+    at: &str,
+    errors: &mut Errors,
+) -> Option<Vec<EmailEntry>> {
+    read_labelled(raw, at, Email::parse, errors)
+}
+
+/// Reads phones at `at[i]` into E.164 (label default `mobile`); a repeated number is refused.
+pub fn read_phones(
+    raw: &[RawLabelled<'_>],
+    at: &str,
+    region: Region,
+    errors: &mut Errors,
+) -> Option<Vec<PhoneEntry>> {
+    read_labelled(raw, at, |n| Phone::parse(n, region), errors)
+}
+
+/// Reads a marketing consent at `at`; its time defaults to `now` and may not be later.
+pub fn read_consent(
+    raw: &RawConsent<'_>,
+    at: &str,
+    now: DateTime<Utc>,
+    errors: &mut Errors,
+) -> Option<MarketingConsent> {
+    if raw.granted.is_none() {
+        errors.add(path(at, "granted"), Invalid::Required);
+    }
+    let source = errors.check(
+        path(at, "source"),
+        raw.source
+            .ok_or(Invalid::Required)
+            .and_then(ConsentSource::parse),
+    );
+    let when = raw.at.map(crate::clock::to_micros).unwrap_or(now);
+    if when > now {
+        errors.add(path(at, "at"), Invalid::InvalidDate);
+        return None;
+    }
+    Some(MarketingConsent {
+        granted: raw.granted?,
+        at: when,
+        source: source?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,9 +308,9 @@ mod tests {
         let contact = Contact {
             id: Uuid::now_v7(),
             customer_id: Uuid::now_v7(),
-            first_name: "Lei".into(),
-            last_name: Some("Li".into()),
-            title: Some("CTO".into()),
+            first_name: PersonName::parse("Lei").unwrap(),
+            last_name: PersonName::parse("Li").ok(),
+            title: Title::parse("CTO").ok(),
             emails: vec![EmailEntry {
                 address: Email::parse("li@x.cn").unwrap(),
                 label: ContactLabel::Work,
@@ -114,7 +329,7 @@ mod tests {
         };
         assert_eq!(contact.full_name(), "Lei Li");
         let erased = contact.erased(now);
-        assert_eq!(erased.full_name(), ERASED);
+        assert_eq!(erased.full_name(), crate::customer::ERASED);
         assert!(erased.emails.is_empty() && erased.title.is_none());
         assert!(!erased.marketing_consent.unwrap().granted);
     }

@@ -6,16 +6,30 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use crate::address::Address;
+use crate::address::{Address, RawAddress};
+use crate::contact::{Contact, NewContact, RawContact};
 use crate::country::CountryCode;
 use crate::enums::{Channel, CustomerKind, Grade, Industry, LifecycleStage, SizeBand, Source};
-use crate::tag::Tag;
+use crate::name::{Name, OrgName};
+use crate::phone::Region;
+use crate::registration_number::RegistrationNumber;
+use crate::tag::{Tag, parse_tags};
+use crate::validation::{Errors, Invalid, ValidationErrors, index, path};
+use crate::web_url::WebUrl;
+
+/// A customer's description: free text up to 5000 characters.
+pub type Description = Name<5000>;
+
+/// Most contacts, addresses, emails or phones one write may hold.
+pub const MAX_ITEMS: usize = 100;
+/// Most external ids a customer holds.
+pub const MAX_EXTERNAL_IDS: usize = 20;
 
 /// A customer as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Customer {
     pub id: Uuid,
-    pub name: String,
+    pub name: OrgName,
     pub kind: CustomerKind,
     pub industry: Option<Industry>,
     pub size: Option<SizeBand>,
@@ -26,15 +40,13 @@ pub struct Customer {
     pub tags: Vec<Tag>,
     pub source: Option<Source>,
     pub channel: Option<Channel>,
-    /// Normalized `https://…` URL.
-    pub website: Option<String>,
-    /// Normalized (upper-case, no spaces).
-    pub registration_number: Option<String>,
+    pub website: Option<WebUrl>,
+    pub registration_number: Option<RegistrationNumber>,
     pub country: Option<CountryCode>,
     pub addresses: Vec<Address>,
     /// Ids of this customer in integrators' systems (`{"erp": "C-1001"}`).
     pub external_ids: BTreeMap<String, String>,
-    pub description: Option<String>,
+    pub description: Option<Description>,
     /// When a lead must have been contacted (the lead follow-up rule).
     pub first_contact_due_at: Option<DateTime<Utc>>,
     pub first_contacted_at: Option<DateTime<Utc>>,
@@ -72,7 +84,127 @@ impl LeadFollowUp {
     }
 }
 
+/// A new customer as a client sent it, with its contacts: plain values that
+/// [`Customer::create`] checks.
+#[derive(Debug, Clone)]
+pub struct RawCustomer<'a> {
+    pub name: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    pub industry: Option<&'a str>,
+    pub size: Option<&'a str>,
+    pub grade: Option<&'a str>,
+    pub lifecycle_stage: Option<&'a str>,
+    pub tags: &'a [String],
+    pub source: Option<&'a str>,
+    pub channel: Option<&'a str>,
+    pub website: Option<&'a str>,
+    pub registration_number: Option<&'a str>,
+    pub country: Option<&'a str>,
+    pub addresses: Vec<RawAddress<'a>>,
+    pub external_ids: &'a BTreeMap<String, String>,
+    pub description: Option<&'a str>,
+    pub contacts: Vec<RawContact<'a>>,
+}
+
+/// What creating a customer takes besides the client's values.
+#[derive(Debug, Clone, Copy)]
+pub struct Creation {
+    /// Already checked against the caller's rights.
+    pub owner_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    /// The region of national phone numbers, and of registration numbers when the customer
+    /// names no country.
+    pub region: Region,
+    pub lead_follow_up: LeadFollowUp,
+    pub now: DateTime<Utc>,
+    /// Makes the ids of the customer and its contacts.
+    pub new_id: fn() -> Uuid,
+}
+
 impl Customer {
+    /// A new customer and its contacts from what a client sent: an `enterprise` `lead` of
+    /// grade `standard` unless it says otherwise, a lead with its first-contact due time, and
+    /// the contact marked primary (else the first) as its primary contact.
+    ///
+    /// # Errors
+    /// Every refused field, each at its path (`contacts[1].phones[0].number`).
+    pub fn create(
+        raw: &RawCustomer<'_>,
+        at: &Creation,
+    ) -> Result<(Customer, Vec<Contact>), ValidationErrors> {
+        let mut errors = Errors::default();
+        let e = &mut errors;
+        let name = e.check(
+            "name",
+            raw.name.ok_or(Invalid::Required).and_then(OrgName::parse),
+        );
+        let kind = e.check(
+            "kind",
+            raw.kind
+                .map_or(Ok(CustomerKind::Enterprise), CustomerKind::parse),
+        );
+        let industry = e.check_opt("industry", raw.industry, Industry::parse);
+        let size = e.check_opt("size", raw.size, SizeBand::parse);
+        let grade = e.check("grade", raw.grade.map_or(Ok(Grade::Standard), Grade::parse));
+        let stage = e.check(
+            "lifecycle_stage",
+            raw.lifecycle_stage
+                .map_or(Ok(LifecycleStage::Lead), LifecycleStage::parse),
+        );
+        let tags = parse_tags(raw.tags, "tags", e);
+        let source = e.check_opt("source", raw.source, Source::parse);
+        let channel = e.check_opt("channel", raw.channel, Channel::parse);
+        let website = e.check_opt("website", raw.website, WebUrl::parse);
+        let country = e.check_opt("country", raw.country, CountryCode::parse);
+        let addresses = read_addresses(&raw.addresses, e);
+        let checked_in = registration_country(
+            country.flatten(),
+            addresses.as_deref().unwrap_or_default(),
+            at.region,
+        );
+        let registration_number =
+            e.check_opt("registration_number", raw.registration_number, |r| {
+                RegistrationNumber::parse(r, checked_in.as_ref())
+            });
+        let external_ids = read_external_ids(raw.external_ids, e);
+        let description = e.check_opt("description", raw.description, Description::parse);
+        let id = (at.new_id)();
+        let contacts = read_contacts(&raw.contacts, id, at, e);
+        let customer = (|| {
+            let stage = stage?;
+            Some(Customer {
+                id,
+                name: name?,
+                kind: kind?,
+                industry: industry?,
+                size: size?,
+                grade: grade?,
+                lifecycle_stage: stage,
+                owner_id: at.owner_id,
+                team_id: at.team_id,
+                tags,
+                source: source?,
+                channel: channel?,
+                website: website?,
+                registration_number: registration_number?,
+                country: country?,
+                addresses: addresses?,
+                external_ids: external_ids?,
+                description: description?,
+                first_contact_due_at: at.lead_follow_up.due_at(stage, at.now),
+                first_contacted_at: None,
+                last_activity_at: None,
+                deleted_at: None,
+                merged_into_id: None,
+                erased_at: None,
+                created_at: at.now,
+                updated_at: at.now,
+                version: 1,
+            })
+        })();
+        errors.finish_with(customer.zip(contacts))
+    }
+
     /// The values a merge keeps: the survivor's, with each empty field filled from the first
     /// duplicate that has it; tags, addresses and external ids are united; the earliest first
     /// contact and the latest activity are kept.
@@ -119,7 +251,7 @@ impl Customer {
     /// grade, stage, owner and dates stay for reports.
     pub fn erased(&self, now: DateTime<Utc>) -> Customer {
         Customer {
-            name: ERASED.to_owned(),
+            name: Name::tombstone(),
             tags: Vec::new(),
             website: None,
             registration_number: None,
@@ -130,6 +262,109 @@ impl Customer {
             ..self.clone()
         }
     }
+}
+
+/// The contacts of a new customer at `contacts[i]`: the one marked primary (else the first)
+/// is its primary contact.
+fn read_contacts(
+    raw: &[RawContact<'_>],
+    customer_id: Uuid,
+    at: &Creation,
+    errors: &mut Errors,
+) -> Option<Vec<Contact>> {
+    if raw.len() > MAX_ITEMS {
+        errors.add("contacts", Invalid::TooLong { max: MAX_ITEMS });
+        return None;
+    }
+    let primary = raw
+        .iter()
+        .position(|c| c.is_primary == Some(true))
+        .unwrap_or(0);
+    // Every contact is read, so that one answer lists the errors of all of them.
+    let read: Vec<Option<Contact>> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let new = NewContact {
+                customer_id,
+                is_primary: i == primary,
+                region: at.region,
+                now: at.now,
+                new_id: at.new_id,
+            };
+            Contact::read(c, &index("contacts", i), &new, errors)
+        })
+        .collect();
+    read.into_iter().collect()
+}
+
+/// The country a registration number is checked against: the customer's, else its first
+/// address's, else the server's default region.
+pub fn registration_country(
+    country: Option<CountryCode>,
+    addresses: &[Address],
+    region: Region,
+) -> Option<CountryCode> {
+    country
+        .or_else(|| addresses.first().map(|a| a.country))
+        .or_else(|| CountryCode::parse(region.as_str()).ok())
+}
+
+/// Reads addresses at `addresses[i]`.
+pub fn read_addresses(raw: &[RawAddress<'_>], errors: &mut Errors) -> Option<Vec<Address>> {
+    if raw.len() > MAX_ITEMS {
+        errors.add("addresses", Invalid::TooLong { max: MAX_ITEMS });
+        return None;
+    }
+    let read: Vec<Option<Address>> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, a)| Address::parse(a, &index("addresses", i), errors))
+        .collect();
+    read.into_iter().collect()
+}
+
+/// Reads external ids: system names of 1–50 `[a-z0-9_.-]`, ids of 1–200 characters.
+pub fn read_external_ids(
+    ids: &BTreeMap<String, String>,
+    errors: &mut Errors,
+) -> Option<BTreeMap<String, String>> {
+    if ids.len() > MAX_EXTERNAL_IDS {
+        errors.add(
+            "external_ids",
+            Invalid::TooLong {
+                max: MAX_EXTERNAL_IDS,
+            },
+        );
+        return None;
+    }
+    let mut ok = true;
+    for (system, id) in ids {
+        let field = path("external_ids", system);
+        let valid_system = (1..=50).contains(&system.len())
+            && system
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+        if !valid_system {
+            errors.add(field.clone(), Invalid::InvalidType);
+            ok = false;
+        }
+        let len = id.trim().chars().count();
+        if len == 0 || len > 200 {
+            let invalid = if len == 0 {
+                Invalid::Required
+            } else {
+                Invalid::TooLong { max: 200 }
+            };
+            errors.add(field, invalid);
+            ok = false;
+        }
+    }
+    ok.then(|| {
+        ids.iter()
+            .map(|(k, v)| (k.clone(), v.trim().to_owned()))
+            .collect()
+    })
 }
 
 fn fill<T>(slot: &mut Option<T>, value: Option<T>) {
@@ -160,7 +395,7 @@ pub(crate) mod tests {
         let now = Utc::now();
         Customer {
             id: Uuid::now_v7(),
-            name: name.into(),
+            name: OrgName::parse(name).unwrap(),
             kind: CustomerKind::Enterprise,
             industry: None,
             size: None,
@@ -189,6 +424,104 @@ pub(crate) mod tests {
         }
     }
 
+    const NO_IDS: &BTreeMap<String, String> = &BTreeMap::new();
+
+    fn creation(now: DateTime<Utc>) -> Creation {
+        Creation {
+            owner_id: None,
+            team_id: None,
+            region: Region::parse("CN").unwrap(),
+            lead_follow_up: LeadFollowUp { hours: 24 },
+            now,
+            new_id: Uuid::now_v7,
+        }
+    }
+
+    fn raw(name: Option<&str>) -> RawCustomer<'_> {
+        RawCustomer {
+            name,
+            kind: None,
+            industry: None,
+            size: None,
+            grade: None,
+            lifecycle_stage: None,
+            tags: &[],
+            source: None,
+            channel: None,
+            website: None,
+            registration_number: None,
+            country: None,
+            addresses: vec![],
+            external_ids: NO_IDS,
+            description: None,
+            contacts: vec![],
+        }
+    }
+
+    #[test]
+    fn creates_a_typed_lead_with_defaults_and_a_primary_contact() {
+        let now = Utc::now();
+        let mut input = raw(Some("  深圳张氏科技  有限公司 "));
+        input.website = Some("zhangshi.example.cn");
+        input.contacts = vec![
+            RawContact {
+                first_name: Some("Lei"),
+                ..RawContact::default()
+            },
+            RawContact {
+                first_name: Some("Wei"),
+                is_primary: Some(true),
+                ..RawContact::default()
+            },
+        ];
+        let (customer, contacts) = Customer::create(&input, &creation(now)).unwrap();
+        assert_eq!(customer.name.as_str(), "深圳张氏科技 有限公司");
+        assert_eq!(customer.kind, CustomerKind::Enterprise);
+        assert_eq!(customer.lifecycle_stage, LifecycleStage::Lead);
+        assert_eq!(
+            customer.first_contact_due_at,
+            Some(now + Duration::hours(24))
+        );
+        assert_eq!(
+            customer.website.as_ref().map(WebUrl::as_str),
+            Some("https://zhangshi.example.cn/")
+        );
+        let primary: Vec<bool> = contacts.iter().map(|c| c.is_primary).collect();
+        assert_eq!(primary, [false, true]);
+        assert!(contacts.iter().all(|c| c.customer_id == customer.id));
+    }
+
+    #[test]
+    fn creation_reports_every_refused_field_with_its_path() {
+        let mut input = raw(None);
+        input.grade = Some("gold");
+        input.country = Some("CN");
+        input.registration_number = Some("91350100M000100Y44");
+        input.contacts = vec![RawContact {
+            first_name: Some("Lei"),
+            phones: vec![crate::contact::RawLabelled {
+                value: Some("12"),
+                label: None,
+            }],
+            ..RawContact::default()
+        }];
+        let errors = Customer::create(&input, &creation(Utc::now())).unwrap_err();
+        let fields: Vec<(&str, &str)> = errors
+            .errors()
+            .iter()
+            .map(|e| (e.field.as_str(), e.invalid.code()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("name", "required"),
+                ("grade", "invalid_choice"),
+                ("registration_number", "invalid_registration_number"),
+                ("contacts[0].phones[0].number", "invalid_phone"),
+            ]
+        );
+    }
+
     #[test]
     fn only_leads_get_a_first_contact_due_time() {
         let now = Utc::now();
@@ -203,16 +536,16 @@ pub(crate) mod tests {
     #[test]
     fn merge_keeps_survivor_values_and_fills_gaps() {
         let mut survivor = customer("Acme");
-        survivor.website = Some("https://acme.example/".into());
+        survivor.website = WebUrl::parse("https://acme.example/").ok();
         survivor.tags = vec![Tag::parse("a").unwrap()];
         let mut dup = customer("ACME Ltd");
-        dup.website = Some("https://other.example/".into());
+        dup.website = WebUrl::parse("https://other.example/").ok();
         dup.industry = Some(Industry::Manufacturing);
         dup.tags = vec![Tag::parse("a").unwrap(), Tag::parse("b").unwrap()];
         dup.external_ids.insert("erp".into(), "C-1".into());
         let merged = survivor.merged_with(&[dup]);
-        assert_eq!(merged.name, "Acme");
-        assert_eq!(merged.website.as_deref(), Some("https://acme.example/"));
+        assert_eq!(merged.name.as_str(), "Acme");
+        assert_eq!(merged.website, survivor.website);
         assert_eq!(merged.industry, Some(Industry::Manufacturing));
         assert_eq!(merged.tags.len(), 2);
         assert_eq!(merged.external_ids["erp"], "C-1");
@@ -222,11 +555,11 @@ pub(crate) mod tests {
     #[test]
     fn erasure_keeps_no_personal_text() {
         let mut c = customer("张伟");
-        c.website = Some("https://zhangwei.example/".into());
-        c.description = Some("likes tea".into());
+        c.website = WebUrl::parse("https://zhangwei.example/").ok();
+        c.description = Description::parse("likes tea").ok();
         c.lifecycle_stage = LifecycleStage::Loyal;
         let erased = c.erased(Utc::now());
-        assert_eq!(erased.name, ERASED);
+        assert_eq!(erased.name.as_str(), ERASED);
         assert!(erased.website.is_none() && erased.description.is_none());
         assert_eq!(
             erased.lifecycle_stage,

@@ -28,6 +28,11 @@ pub struct User {
 }
 
 impl User {
+    /// Ends every token issued to the user so far (access and refresh alike).
+    pub fn revoke_tokens(&mut self) {
+        self.token_version += 1;
+    }
+
     /// Has its one-time password run out (so it can no longer sign in with it)?
     pub fn password_expired(&self, now: DateTime<Utc>) -> bool {
         self.password_expires_at.is_some_and(|at| at <= now)
@@ -57,6 +62,13 @@ pub struct Client {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+}
+
+impl Client {
+    /// Ends every token issued to the client so far.
+    pub fn revoke_tokens(&mut self) {
+        self.token_version += 1;
+    }
 }
 
 /// Who did something.

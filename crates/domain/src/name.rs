@@ -34,6 +34,11 @@ impl<const MAX: usize> Name<MAX> {
         Ok(Name(collapsed))
     }
 
+    /// The tombstone that replaces an erased name ([`crate::customer::ERASED`]).
+    pub fn tombstone() -> Self {
+        Name(crate::customer::ERASED.to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -236,6 +236,23 @@ impl Errors {
         self.finish()?;
         value.ok_or_else(|| ValidationErrors::single("", Invalid::Required))
     }
+
+    /// Returns the value of `result` when neither it nor this collection holds an error.
+    ///
+    /// # Errors
+    /// The field errors of `result`, then the ones recorded here.
+    pub fn finish_with_result<T>(
+        self,
+        result: Result<T, ValidationErrors>,
+    ) -> Result<T, ValidationErrors> {
+        match result {
+            Ok(value) => self.finish().map(|()| value),
+            Err(mut refused) => {
+                refused.0.extend(self.0);
+                Err(refused)
+            }
+        }
+    }
 }
 
 /// Builds field paths the way clients address them: `contacts[1].phones[0]`.

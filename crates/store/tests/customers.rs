@@ -15,11 +15,12 @@ use rapport_domain::contact::{Contact, EmailEntry, PhoneEntry};
 use rapport_domain::customer::Customer;
 use rapport_domain::email::Email;
 use rapport_domain::enums::{ContactLabel, CustomerKind, Grade, LifecycleStage};
+use rapport_domain::name::{OrgName, PersonName};
 use rapport_domain::phone::{Phone, Region};
 use rapport_domain::search::SearchQuery;
-use rapport_store::repos::contacts;
 use rapport_store::repos::customers::{self, CustomerFilter, CustomerSort};
 use rapport_store::repos::idempotency::{self, Claim, StoredResponse};
+use rapport_store::repos::{self, contacts};
 use rapport_store::{SortDir, Store};
 use uuid::Uuid;
 
@@ -35,7 +36,7 @@ fn customer(name: &str, days_ago: i64) -> Customer {
     let at = SystemClock.now() - Duration::days(days_ago);
     Customer {
         id: Uuid::now_v7(),
-        name: name.into(),
+        name: OrgName::parse(name).unwrap(),
         kind: CustomerKind::Enterprise,
         industry: None,
         size: None,
@@ -68,8 +69,8 @@ fn contact(customer: &Customer, email: &str, phone: &str) -> Contact {
     Contact {
         id: Uuid::now_v7(),
         customer_id: customer.id,
-        first_name: "Lei".into(),
-        last_name: Some("Li".into()),
+        first_name: PersonName::parse("Lei").unwrap(),
+        last_name: PersonName::parse("Li").ok(),
         title: None,
         emails: vec![EmailEntry {
             address: Email::parse(email).unwrap(),
@@ -107,7 +108,10 @@ async fn names(store: &Store, filter: &CustomerFilter) -> Vec<String> {
     )
     .await
     .unwrap();
-    page.items.into_iter().map(|c| c.name).collect()
+    page.items
+        .into_iter()
+        .map(|c| c.name.into_string())
+        .collect()
 }
 
 async fn batches_are_searchable_and_keyed(store: Store) {
@@ -196,8 +200,8 @@ async fn single_inserts_and_saves_reindex(store: Store) {
     customers::reindex(&tx, &acme, &[]).await.unwrap();
     rapport_store::commit(tx).await.unwrap();
     assert_eq!(names(&store, &search("robo")).await, ["Acme Robotics"]);
-    acme.name = "Zenith Motors".into();
-    let saved = customers::save(store.conn(), &acme, now).await.unwrap();
+    acme.name = OrgName::parse("Zenith Motors").unwrap();
+    let saved = repos::save(store.conn(), &acme, now).await.unwrap();
     assert_eq!(saved.version, 2);
     customers::reindex(store.conn(), &saved, &[]).await.unwrap();
     assert!(names(&store, &search("robo")).await.is_empty());
@@ -207,7 +211,7 @@ async fn single_inserts_and_saves_reindex(store: Store) {
         deleted_at: Some(now),
         ..saved
     };
-    customers::save(store.conn(), &gone, now).await.unwrap();
+    repos::save(store.conn(), &gone, now).await.unwrap();
     assert!(names(&store, &CustomerFilter::default()).await.is_empty());
     let deleted = CustomerFilter {
         deleted: true,

@@ -14,7 +14,7 @@ use rapport_domain::email::Email;
 use rapport_domain::identity::Actor;
 use rapport_store::repos::audit::{self, AuditFilter};
 use rapport_store::repos::refresh_tokens::NewRefreshToken;
-use rapport_store::repos::{refresh_tokens, teams, users};
+use rapport_store::repos::{self, refresh_tokens, teams, users};
 use rapport_store::{DbOptions, Store, StoreError};
 use uuid::Uuid;
 
@@ -115,17 +115,17 @@ async fn saves_are_refused_when_stale(store: Store) {
     .unwrap();
     let mut changed = user.clone();
     changed.name = "Changed".into();
-    let saved = users::save(store.conn(), &changed, false, now)
-        .await
-        .unwrap();
+    let saved = repos::save(store.conn(), &changed, now).await.unwrap();
     assert_eq!(saved.version, 2);
     assert_eq!(saved.token_version, user.token_version);
     // `changed` still says version 1: someone else saved in between.
     assert!(matches!(
-        users::save(store.conn(), &changed, false, now).await,
+        repos::save(store.conn(), &changed, now).await,
         Err(StoreError::Stale)
     ));
-    let revoked = users::save(store.conn(), &saved, true, now).await.unwrap();
+    let mut revoking = saved.clone();
+    revoking.revoke_tokens();
+    let revoked = repos::save(store.conn(), &revoking, now).await.unwrap();
     assert_eq!(revoked.token_version, user.token_version + 1);
 }
 

@@ -8,7 +8,7 @@ use rapport_domain::name::Name;
 use rapport_domain::validation::Errors;
 use rapport_domain::{Invalid, ValidationErrors};
 use rapport_store::repos::activities::{self, ActivityFilter};
-use rapport_store::repos::{contacts, customers, tasks};
+use rapport_store::repos::{self, Lock, contacts, customers, tasks};
 use rapport_store::{Conn, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -174,13 +174,14 @@ async fn check_contact(
     Ok(())
 }
 
-/// An activity whose customer the caller sees; 404 otherwise.
+/// An activity whose customer the caller sees, read with `lock`; 404 otherwise.
 async fn visible_activity(
     db: &impl Conn,
     caller: &Caller,
     id: Uuid,
+    lock: Lock,
 ) -> Result<DomainActivity, ApiError> {
-    let activity = activities::get(db, id).await?;
+    let activity = repos::fetch::<DomainActivity>(db, id, lock).await?;
     access::visible(db, caller, activity.customer_id).await?;
     Ok(activity)
 }
@@ -344,8 +345,9 @@ async fn get_activity(
     auth: Authorized<CustomersRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let activity =
-        Activity::from(visible_activity(state.store.conn(), &auth, id.into_inner()).await?);
+    let activity = Activity::from(
+        visible_activity(state.store.conn(), &auth, id.into_inner(), Lock::No).await?,
+    );
     Ok(respond::ok(&activity, activity.version))
 }
 
@@ -367,7 +369,7 @@ async fn update_activity(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let tx = state.store.begin().await?;
-    let before = visible_activity(&tx, &auth, id.into_inner()).await?;
+    let before = visible_activity(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
     if_match.check(before.version)?;
     let mut a = before.clone();
     let mut errors = Errors::default();
@@ -375,61 +377,27 @@ async fn update_activity(
     if a.contact_id != before.contact_id {
         check_contact(&tx, a.customer_id, a.contact_id, &mut errors).await?;
     }
-    match body.kind {
-        Patch::Absent => {}
-        Patch::Null => errors.add("kind", Invalid::Required),
-        Patch::Value(v) => {
-            a.kind = errors
-                .check("kind", ActivityKind::parse(&v))
-                .unwrap_or(a.kind)
-        }
+    body.kind
+        .required(&mut errors, "kind", &mut a.kind, ActivityKind::parse);
+    body.direction
+        .optional(&mut errors, "direction", &mut a.direction, Direction::parse);
+    body.channel
+        .optional(&mut errors, "channel", &mut a.channel, Channel::parse);
+    if let Some(at) = body.occurred_at.into_required(&mut errors, "occurred_at") {
+        a.occurred_at = rapport_domain::clock::to_micros(at);
     }
-    match body.direction {
-        Patch::Absent => {}
-        Patch::Null => a.direction = None,
-        Patch::Value(v) => {
-            a.direction = errors
-                .check("direction", Direction::parse(&v))
-                .or(a.direction)
-        }
-    }
-    match body.channel {
-        Patch::Absent => {}
-        Patch::Null => a.channel = None,
-        Patch::Value(v) => a.channel = errors.check("channel", Channel::parse(&v)).or(a.channel),
-    }
-    match body.occurred_at {
-        Patch::Absent => {}
-        Patch::Null => errors.add("occurred_at", Invalid::Required),
-        Patch::Value(t) => a.occurred_at = rapport_domain::clock::to_micros(t),
-    }
-    match body.summary {
-        Patch::Absent => {}
-        Patch::Null => errors.add("summary", Invalid::Required),
-        Patch::Value(v) => {
-            if let Some(s) = errors.check("summary", Summary::parse(&v)) {
-                a.summary = s.into_string();
-            }
-        }
-    }
-    match body.details {
-        Patch::Absent => {}
-        Patch::Null => a.details = None,
-        Patch::Value(v) => {
-            if let Some(d) = errors.check("details", Details::parse(&v)) {
-                a.details = Some(d.into_string());
-            }
-        }
-    }
-    match body.outcome {
-        Patch::Absent => {}
-        Patch::Null => a.outcome = None,
-        Patch::Value(v) => {
-            if let Some(o) = errors.check("outcome", Outcome::parse(&v)) {
-                a.outcome = Some(o.into_string());
-            }
-        }
-    }
+    body.summary
+        .required(&mut errors, "summary", &mut a.summary, |v| {
+            Summary::parse(v).map(Summary::into_string)
+        });
+    body.details
+        .optional(&mut errors, "details", &mut a.details, |v| {
+            Details::parse(v).map(Details::into_string)
+        });
+    body.outcome
+        .optional(&mut errors, "outcome", &mut a.outcome, |v| {
+            Outcome::parse(v).map(Outcome::into_string)
+        });
     errors.finish()?;
     let now = state.clock.now();
     // A note that turns out to have been a call is the customer's first contact after all.
@@ -440,7 +408,7 @@ async fn update_activity(
             tasks::complete_lead_follow_ups(&tx, customer.id, now).await?;
         }
     }
-    let saved = Activity::from(activities::save(&tx, &a, now).await?);
+    let saved = Activity::from(repos::save(&tx, &a, now).await?);
     let before = Activity::from(before);
     audit::record_and_commit(
         tx,
@@ -469,7 +437,7 @@ async fn delete_activity(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let tx = state.store.begin().await?;
-    let activity = visible_activity(&tx, &auth, id.into_inner()).await?;
+    let activity = visible_activity(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
     if_match.check(activity.version)?;
     activities::delete(&tx, activity.id).await?;
     let before = Activity::from(activity);

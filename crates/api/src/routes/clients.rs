@@ -7,7 +7,7 @@ use rapport_domain::auth::{Scope, ScopeSet};
 use rapport_domain::identity as domain;
 use rapport_domain::name::OrgName;
 use rapport_domain::validation::{Errors, index};
-use rapport_store::repos::clients;
+use rapport_store::repos::{self, clients};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -248,32 +248,26 @@ async fn update_client(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let tx = state.store.begin().await?;
-    let before = clients::get(&tx, id.into_inner()).await?;
+    let before: domain::Client = repos::get_locked(&tx, id.into_inner()).await?;
     if_match.check(before.version)?;
     let mut after = before.clone();
     let mut errors = Errors::default();
-    match body.name {
-        Patch::Absent => {}
-        Patch::Null => errors.add("name", Invalid::Required),
-        Patch::Value(v) => {
-            if let Some(name) = errors.check("name", OrgName::parse(&v)) {
-                after.name = name.into_string();
-            }
-        }
-    }
-    match body.scopes {
-        Patch::Absent => {}
-        Patch::Null => after.scopes = ScopeSet::EMPTY,
-        Patch::Value(names) => after.scopes = parse_scopes(&names, &mut errors),
-    }
-    match body.disabled {
-        Patch::Absent => {}
-        Patch::Null => errors.add("disabled", Invalid::Required),
-        Patch::Value(d) => after.disabled = d,
+    body.name
+        .required(&mut errors, "name", &mut after.name, |v| {
+            OrgName::parse(v).map(OrgName::into_string)
+        });
+    body.scopes
+        .collection(&mut errors, &mut after.scopes, |names, e| {
+            Some(parse_scopes(&names, e))
+        });
+    if let Some(disabled) = body.disabled.into_required(&mut errors, "disabled") {
+        after.disabled = disabled;
     }
     errors.finish()?;
-    let revoke = after.disabled != before.disabled || after.scopes != before.scopes;
-    let saved = Client::from(clients::save(&tx, &after, revoke, state.clock.now()).await?);
+    if after.disabled != before.disabled || after.scopes != before.scopes {
+        after.revoke_tokens();
+    }
+    let saved = Client::from(repos::save(&tx, &after, state.clock.now()).await?);
     let before = Client::from(before);
     audit::record_and_commit(
         tx,
@@ -302,7 +296,7 @@ async fn delete_client(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let tx = state.store.begin().await?;
-    let client = clients::get(&tx, id.into_inner()).await?;
+    let client: domain::Client = repos::get_locked(&tx, id.into_inner()).await?;
     if_match.check(client.version)?;
     clients::delete(&tx, client.id).await?;
     let client = Client::from(client);

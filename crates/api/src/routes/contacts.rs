@@ -1,13 +1,14 @@
 //! Contacts: the people at a customer (`/v1/customers/{id}/contacts`, `/v1/contacts/{id}`).
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use rapport_domain::Invalid;
-use rapport_domain::contact::Contact as DomainContact;
+use rapport_domain::contact::{
+    Contact as DomainContact, NewContact, read_consent, read_emails, read_phones,
+};
 use rapport_domain::enums::PreferredChannel;
-use rapport_domain::name::{Name, PersonName, Title};
+use rapport_domain::name::{PersonName, Title};
 use rapport_domain::validation::Errors;
 use rapport_store::Conn;
-use rapport_store::repos::contacts;
+use rapport_store::repos::{self, Lock, contacts};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
@@ -16,12 +17,9 @@ use crate::auth::scopes::{CustomersRead, CustomersWrite};
 use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json};
-use crate::patch::Patch;
 use crate::respond;
 use crate::routes::customers::types::{Contact, ContactList, CreateContact, UpdateContact};
-use crate::routes::customers::{
-    access, contact_from_fields, parse_consent, parse_contact, parse_emails, parse_phones, reindex,
-};
+use crate::routes::customers::{access, input, reindex};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -32,13 +30,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(delete_contact);
 }
 
-/// A contact whose customer the caller sees (and is not deleted); 404 otherwise.
+/// A contact whose customer the caller sees (and is not deleted), read with `lock`; 404
+/// otherwise.
 async fn visible_contact(
     db: &impl Conn,
     caller: &Caller,
     id: Uuid,
+    lock: Lock,
 ) -> Result<(DomainContact, rapport_domain::customer::Customer), ApiError> {
-    let contact = contacts::get(db, id).await?;
+    let contact = repos::fetch::<DomainContact>(db, id, lock).await?;
     let customer = access::visible(db, caller, contact.customer_id).await?;
     Ok((contact, customer))
 }
@@ -88,14 +88,22 @@ async fn create_contact(
     let now = state.clock.now();
     let tx = state.store.begin().await?;
     let customer = access::visible(&tx, &auth, id.into_inner()).await?;
-    let mut errors = Errors::default();
-    let fields = parse_contact(&body, "", state.settings.default_region, now, &mut errors);
-    let fields = errors.finish_with(fields)?;
-    let existing = contacts::of_customer(&tx, customer.id).await?;
-    let primary = fields.is_primary.unwrap_or(existing.is_empty());
-    let contact = contact_from_fields(fields, customer.id, primary, now);
+    let raw = body.raw();
+    // The first contact of a customer is its primary one unless the body says otherwise.
+    let is_primary = match raw.is_primary {
+        Some(primary) => primary,
+        None => contacts::of_customer(&tx, customer.id).await?.is_empty(),
+    };
+    let new = NewContact {
+        customer_id: customer.id,
+        is_primary,
+        region: state.settings.default_region,
+        now,
+        new_id: Uuid::now_v7,
+    };
+    let contact = DomainContact::create(&raw, &new)?;
     contacts::insert_many(&tx, std::slice::from_ref(&contact)).await?;
-    if primary {
+    if contact.is_primary {
         contacts::clear_other_primaries(&tx, customer.id, contact.id).await?;
     }
     reindex(&tx, &customer).await?;
@@ -129,7 +137,8 @@ async fn get_contact(
     auth: Authorized<CustomersRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (contact, _) = visible_contact(state.store.conn(), &auth, id.into_inner()).await?;
+    let (contact, _) =
+        visible_contact(state.store.conn(), &auth, id.into_inner(), Lock::No).await?;
     let body = Contact::from(contact);
     Ok(respond::ok(&body, body.version))
 }
@@ -154,75 +163,45 @@ async fn update_contact(
     let now = state.clock.now();
     let region = state.settings.default_region;
     let tx = state.store.begin().await?;
-    let (before, customer) = visible_contact(&tx, &auth, id.into_inner()).await?;
+    let (before, customer) = visible_contact(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
     if_match.check(before.version)?;
     let mut c = before.clone();
     let mut errors = Errors::default();
-    match body.first_name {
-        Patch::Absent => {}
-        Patch::Null => errors.add("first_name", Invalid::Required),
-        Patch::Value(v) => {
-            if let Some(n) = errors.check("first_name", PersonName::parse(&v)) {
-                c.first_name = n.into_string();
-            }
-        }
-    }
-    match body.last_name {
-        Patch::Absent => {}
-        Patch::Null => c.last_name = None,
-        Patch::Value(v) => {
-            c.last_name = errors
-                .check("last_name", PersonName::parse(&v))
-                .map(Name::into_string)
-                .or(c.last_name)
-        }
-    }
-    match body.title {
-        Patch::Absent => {}
-        Patch::Null => c.title = None,
-        Patch::Value(v) => {
-            c.title = errors
-                .check("title", Title::parse(&v))
-                .map(Name::into_string)
-                .or(c.title)
-        }
-    }
-    match body.emails {
-        Patch::Absent => {}
-        Patch::Null => c.emails = Vec::new(),
-        Patch::Value(v) => c.emails = parse_emails(&v, "emails", &mut errors).unwrap_or(c.emails),
-    }
-    match body.phones {
-        Patch::Absent => {}
-        Patch::Null => c.phones = Vec::new(),
-        Patch::Value(v) => {
-            c.phones = parse_phones(&v, "phones", region, &mut errors).unwrap_or(c.phones)
-        }
-    }
-    match body.preferred_channel {
-        Patch::Absent => {}
-        Patch::Null => c.preferred_channel = None,
-        Patch::Value(v) => {
-            c.preferred_channel = errors
-                .check("preferred_channel", PreferredChannel::parse(&v))
-                .or(c.preferred_channel)
-        }
-    }
-    match body.marketing_consent {
-        Patch::Absent => {}
-        Patch::Null => c.marketing_consent = None,
-        Patch::Value(v) => {
-            c.marketing_consent =
-                parse_consent(&v, "marketing_consent", now, &mut errors).or(c.marketing_consent)
-        }
-    }
-    match body.is_primary {
-        Patch::Absent => {}
-        Patch::Null => errors.add("is_primary", Invalid::Required),
-        Patch::Value(v) => c.is_primary = v,
+    body.first_name.required(
+        &mut errors,
+        "first_name",
+        &mut c.first_name,
+        PersonName::parse,
+    );
+    body.last_name.optional(
+        &mut errors,
+        "last_name",
+        &mut c.last_name,
+        PersonName::parse,
+    );
+    body.title
+        .optional(&mut errors, "title", &mut c.title, Title::parse);
+    body.emails.collection(&mut errors, &mut c.emails, |v, e| {
+        read_emails(&input::emails(&v), "emails", e)
+    });
+    body.phones.collection(&mut errors, &mut c.phones, |v, e| {
+        read_phones(&input::phones(&v), "phones", region, e)
+    });
+    body.preferred_channel.optional(
+        &mut errors,
+        "preferred_channel",
+        &mut c.preferred_channel,
+        PreferredChannel::parse,
+    );
+    body.marketing_consent
+        .collection(&mut errors, &mut c.marketing_consent, |v, e| {
+            read_consent(&v.raw(), "marketing_consent", now, e).map(Some)
+        });
+    if let Some(primary) = body.is_primary.into_required(&mut errors, "is_primary") {
+        c.is_primary = primary;
     }
     errors.finish()?;
-    let saved = contacts::save(&tx, &c, now).await?;
+    let saved = repos::save(&tx, &c, now).await?;
     if saved.is_primary && !before.is_primary {
         contacts::clear_other_primaries(&tx, customer.id, saved.id).await?;
     }
@@ -255,7 +234,7 @@ async fn delete_contact(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let tx = state.store.begin().await?;
-    let (contact, customer) = visible_contact(&tx, &auth, id.into_inner()).await?;
+    let (contact, customer) = visible_contact(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
     if_match.check(contact.version)?;
     contacts::delete(&tx, contact.id).await?;
     reindex(&tx, &customer).await?;

@@ -10,7 +10,7 @@ use rapport_domain::name::{Name, Title};
 use rapport_domain::validation::Errors;
 use rapport_domain::{Invalid, ValidationErrors};
 use rapport_store::repos::tasks::{self, TaskFilter, TaskScope};
-use rapport_store::repos::{contacts, customers, users};
+use rapport_store::repos::{self, Lock, contacts, customers, users};
 use rapport_store::{Conn, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -163,8 +163,13 @@ fn scope_of(caller: &Caller) -> TaskScope {
 }
 
 /// A task the caller sees (its own, or one of a customer it sees); 404 otherwise.
-async fn visible_task(db: &impl Conn, caller: &Caller, id: Uuid) -> Result<DomainTask, ApiError> {
-    let task = tasks::get(db, id).await?;
+async fn visible_task(
+    db: &impl Conn,
+    caller: &Caller,
+    id: Uuid,
+    lock: Lock,
+) -> Result<DomainTask, ApiError> {
+    let task = repos::fetch::<DomainTask>(db, id, lock).await?;
     let scope = scope_of(caller);
     // A task of a customer is seen with the (live) customer, and only with it.
     let customer_visible = match task.customer_id {
@@ -344,7 +349,7 @@ async fn get_task(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let task = Task::new(
-        visible_task(state.store.conn(), &auth, id.into_inner()).await?,
+        visible_task(state.store.conn(), &auth, id.into_inner(), Lock::No).await?,
         state.clock.now(),
     );
     Ok(respond::ok(&task, task.version))
@@ -369,35 +374,21 @@ async fn update_task(
     let body = body.into_inner()?;
     let now = state.clock.now();
     let tx = state.store.begin().await?;
-    let before = visible_task(&tx, &auth, id.into_inner()).await?;
+    let before = visible_task(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
     if_match.check(before.version)?;
     let mut t = before.clone();
     let mut errors = Errors::default();
-    match body.title {
-        Patch::Absent => {}
-        Patch::Null => errors.add("title", Invalid::Required),
-        Patch::Value(v) => {
-            if let Some(title) = errors.check("title", Title::parse(&v)) {
-                t.title = title.into_string();
-            }
-        }
-    }
-    match body.description {
-        Patch::Absent => {}
-        Patch::Null => t.description = None,
-        Patch::Value(v) => {
-            if let Some(d) = errors.check("description", Description::parse(&v)) {
-                t.description = Some(d.into_string());
-            }
-        }
-    }
-    match body.assignee_id {
-        Patch::Absent => {}
-        Patch::Null => errors.add("assignee_id", Invalid::Required),
-        Patch::Value(id) => {
-            check_assignee(&tx, id, &mut errors).await?;
-            t.assignee_id = id;
-        }
+    body.title
+        .required(&mut errors, "title", &mut t.title, |v| {
+            Title::parse(v).map(Title::into_string)
+        });
+    body.description
+        .optional(&mut errors, "description", &mut t.description, |v| {
+            Description::parse(v).map(Description::into_string)
+        });
+    if let Some(id) = body.assignee_id.into_required(&mut errors, "assignee_id") {
+        check_assignee(&tx, id, &mut errors).await?;
+        t.assignee_id = id;
     }
     t.due_at = body
         .due_at
@@ -407,17 +398,15 @@ async fn update_task(
         .reminder_at
         .map(rapport_domain::clock::to_micros)
         .apply_to(t.reminder_at);
-    match body.status {
-        Patch::Absent => {}
-        Patch::Null => errors.add("status", Invalid::Required),
-        Patch::Value(v) => {
-            if let Some(status) = errors.check("status", TaskStatus::parse(&v)) {
-                t.set_status(status, now);
-            }
-        }
+    if let Some(status) = body
+        .status
+        .into_required(&mut errors, "status")
+        .and_then(|v| errors.check("status", TaskStatus::parse(&v)))
+    {
+        t.set_status(status, now);
     }
     errors.finish()?;
-    let saved = Task::new(tasks::save(&tx, &t, now).await?, now);
+    let saved = Task::new(repos::save(&tx, &t, now).await?, now);
     let before = Task::new(before, now);
     audit::record_and_commit(
         tx,
@@ -447,7 +436,7 @@ async fn delete_task(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let tx = state.store.begin().await?;
-    let task = visible_task(&tx, &auth, id.into_inner()).await?;
+    let task = visible_task(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
     if_match.check(task.version)?;
     tasks::delete(&tx, task.id).await?;
     let before = Task::new(task, now);

@@ -6,7 +6,7 @@ use rapport_domain::Invalid;
 use rapport_domain::identity as domain;
 use rapport_domain::name::OrgName;
 use rapport_domain::validation::Errors;
-use rapport_store::repos::{customers, teams, users};
+use rapport_store::repos::{self, customers, teams, users};
 use rapport_store::{Conn, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -217,19 +217,14 @@ async fn update_team(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let tx = state.store.begin().await?;
-    let before = teams::get(&tx, id.into_inner()).await?;
+    let before: domain::Team = repos::get_locked(&tx, id.into_inner()).await?;
     if_match.check(before.version)?;
     let mut after = before.clone();
     let mut errors = Errors::default();
-    match body.name {
-        Patch::Absent => {}
-        Patch::Null => errors.add("name", Invalid::Required),
-        Patch::Value(v) => {
-            if let Some(name) = errors.check("name", OrgName::parse(&v)) {
-                after.name = name.into_string();
-            }
-        }
-    }
+    body.name
+        .required(&mut errors, "name", &mut after.name, |v| {
+            OrgName::parse(v).map(OrgName::into_string)
+        });
     after.manager_id = body.manager_id.apply_to(after.manager_id);
     check_manager(
         &tx,
@@ -239,7 +234,7 @@ async fn update_team(
     .await?;
     errors.finish()?;
     let saved = Team::from(
-        teams::save(&tx, &after, state.clock.now())
+        repos::save(&tx, &after, state.clock.now())
             .await
             .map_err(name_taken)?,
     );
@@ -274,7 +269,7 @@ async fn delete_team(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let tx = state.store.begin().await?;
-    let team = teams::get(&tx, id.into_inner()).await?;
+    let team: domain::Team = repos::get_locked(&tx, id.into_inner()).await?;
     if_match.check(team.version)?;
     if users::count_in_team(&tx, team.id).await? > 0
         || customers::count_in_team(&tx, team.id).await? > 0

@@ -9,8 +9,8 @@ use rapport_domain::identity::{self as domain};
 use rapport_domain::name::PersonName;
 use rapport_domain::password::Password;
 use rapport_domain::validation::Errors;
-use rapport_store::repos::{refresh_tokens, teams, users};
-use rapport_store::{Conn, StoreError};
+use rapport_store::repos::{self, refresh_tokens, teams, users};
+use rapport_store::{Conn, StoreError, Tx};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -303,11 +303,11 @@ async fn is_last_admin(db: &impl Conn, user: &domain::User) -> Result<bool, ApiE
 async fn save_user(
     state: &AppState,
     auth: &Authorized<UsersWrite>,
+    tx: Tx,
     before: domain::User,
-    after: domain::User,
+    mut after: domain::User,
     action: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let tx = state.store.begin().await?;
     let locks_out = after.role != Role::Admin || after.disabled;
     if locks_out && is_last_admin(&tx, &before).await? {
         return Err(ApiError::conflict(
@@ -319,9 +319,10 @@ async fn save_user(
         || before.team_id != after.team_id
         || before.disabled != after.disabled;
     let now = state.clock.now();
-    let saved = users::save(&tx, &after, access_changed, now)
-        .await
-        .map_err(email_taken)?;
+    if access_changed {
+        after.revoke_tokens();
+    }
+    let saved = repos::save(&tx, &after, now).await.map_err(email_taken)?;
     if access_changed {
         refresh_tokens::revoke_user(&tx, saved.id, now).await?;
     }
@@ -360,46 +361,28 @@ async fn update_user(
     body: Json<UpdateUser>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
-    let before = users::get(state.store.conn(), id.into_inner()).await?;
+    let tx = state.store.begin().await?;
+    let before: domain::User = repos::get_locked(&tx, id.into_inner()).await?;
     if_match.check(before.version)?;
     let mut after = before.clone();
     let mut errors = Errors::default();
-    match body.email {
-        Patch::Absent => {}
-        Patch::Null => errors.add("email", Invalid::Required),
-        Patch::Value(v) => {
-            after.email = errors
-                .check("email", Email::parse(&v))
-                .unwrap_or(after.email)
-        }
-    }
-    match body.name {
-        Patch::Absent => {}
-        Patch::Null => errors.add("name", Invalid::Required),
-        Patch::Value(v) => {
-            if let Some(name) = errors.check("name", PersonName::parse(&v)) {
-                after.name = name.into_string();
-            }
-        }
-    }
-    match body.role {
-        Patch::Absent => {}
-        Patch::Null => errors.add("role", Invalid::Required),
-        Patch::Value(v) => {
-            after.role = errors
-                .check("role", Role::parse_user_role(&v))
-                .unwrap_or(after.role)
-        }
-    }
+    body.email
+        .required(&mut errors, "email", &mut after.email, Email::parse);
+    body.name
+        .required(&mut errors, "name", &mut after.name, |v| {
+            PersonName::parse(v).map(PersonName::into_string)
+        });
+    body.role
+        .required(&mut errors, "role", &mut after.role, Role::parse_user_role);
     after.team_id = body.team_id.apply_to(after.team_id);
     check_team(
-        state.store.conn(),
+        &tx,
         after.team_id.filter(|t| Some(*t) != before.team_id),
         &mut errors,
     )
     .await?;
     errors.finish()?;
-    save_user(&state, &auth, before, after, "update").await
+    save_user(&state, &auth, tx, before, after, "update").await
 }
 
 /// Disable a user: its tokens stop working at once, and it cannot sign in.
@@ -418,7 +401,8 @@ async fn disable_user(
     auth: Authorized<UsersWrite>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let before = users::get(state.store.conn(), id.into_inner()).await?;
+    let tx = state.store.begin().await?;
+    let before: domain::User = repos::get_locked(&tx, id.into_inner()).await?;
     if auth.user_id() == Some(before.id) {
         return Err(ApiError::conflict(
             "conflict",
@@ -429,7 +413,7 @@ async fn disable_user(
         disabled: true,
         ..before.clone()
     };
-    save_user(&state, &auth, before, after, "disable").await
+    save_user(&state, &auth, tx, before, after, "disable").await
 }
 
 /// Enable a disabled user.
@@ -445,12 +429,13 @@ async fn enable_user(
     auth: Authorized<UsersWrite>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let before = users::get(state.store.conn(), id.into_inner()).await?;
+    let tx = state.store.begin().await?;
+    let before: domain::User = repos::get_locked(&tx, id.into_inner()).await?;
     let after = domain::User {
         disabled: false,
         ..before.clone()
     };
-    save_user(&state, &auth, before, after, "enable").await
+    save_user(&state, &auth, tx, before, after, "enable").await
 }
 
 /// Reset a user's password: the given one, or a one-time password answered once. The user's

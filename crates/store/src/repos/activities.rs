@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 use crate::entities::activity::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::repos::delete_row;
+use crate::repos::record::{self, record};
 use crate::repos::{customer_visible, parse_column};
-use crate::repos::{delete_row, update_versioned};
 use crate::{Conn, StoreError};
 
 fn to_domain(m: activity::Model) -> Result<Activity, StoreError> {
@@ -59,6 +60,8 @@ fn to_active(a: &Activity) -> activity::ActiveModel {
     }
 }
 
+record!(Activity, Entity, to_active: |a| Ok(to_active(a)), from_model: to_domain);
+
 /// Filters of the activity list.
 #[derive(Debug, Clone, Default)]
 pub struct ActivityFilter {
@@ -81,11 +84,7 @@ pub async fn insert(db: &impl Conn, activity: &Activity) -> Result<(), StoreErro
 /// # Errors
 /// `NotFound` when there is no such activity.
 pub async fn get(db: &impl Conn, id: Uuid) -> Result<Activity, StoreError> {
-    Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(StoreError::NotFound)
-        .and_then(to_domain)
+    record::get(db, id).await
 }
 
 /// Activities of visible customers, newest first.
@@ -144,23 +143,6 @@ pub async fn of_customers(
         .all(db)
         .await?;
     rows.into_iter().map(to_domain).collect()
-}
-
-/// Writes every field of `activity` if its stored version is still `activity.version`.
-///
-/// # Errors
-/// `Stale` when someone saved it in between.
-pub async fn save(
-    db: &impl Conn,
-    activity: &Activity,
-    now: DateTime<Utc>,
-) -> Result<Activity, StoreError> {
-    let mut saved = activity.clone();
-    saved.version = activity.version + 1;
-    saved.updated_at = now;
-    let version = (Column::Version, activity.version);
-    update_versioned::<Entity>(db, to_active(&saved), (Column::Id, activity.id), version).await?;
-    Ok(saved)
 }
 
 /// # Errors

@@ -11,6 +11,7 @@ use crate::entities::client::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
 use crate::repos::corrupt;
 use crate::repos::delete_row;
+use crate::repos::record::{self, record};
 use crate::repos::users::AuthState;
 use crate::{Conn, StoreError};
 
@@ -27,6 +28,21 @@ fn to_domain(m: client::Model) -> Result<Client, StoreError> {
         version: m.version,
     })
 }
+
+/// The columns a save writes: never the secret.
+fn to_active(c: &Client) -> client::ActiveModel {
+    client::ActiveModel {
+        name: Set(c.name.clone()),
+        scopes: Set(c.scopes.to_string()),
+        disabled: Set(c.disabled),
+        token_version: Set(c.token_version),
+        updated_at: Set(c.updated_at),
+        version: Set(c.version),
+        ..Default::default()
+    }
+}
+
+record!(Client, Entity, to_active: |c| Ok(to_active(c)), from_model: to_domain);
 
 /// A client to create; the caller generates the secret and hashes it.
 #[derive(Debug, Clone)]
@@ -63,11 +79,7 @@ pub async fn insert(
 /// # Errors
 /// `NotFound` when there is no such client.
 pub async fn get(db: &impl Conn, id: Uuid) -> Result<Client, StoreError> {
-    Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(StoreError::NotFound)
-        .and_then(to_domain)
+    record::get(db, id).await
 }
 
 /// The client and its secret hash, for the client-credentials grant.
@@ -134,37 +146,6 @@ pub async fn list(
         value: SortValue::Id,
         id: c.id,
     })
-}
-
-/// Writes the name, scopes and disabled flag of `client`, bumping its version, and its token
-/// version when `revoke_tokens`.
-///
-/// # Errors
-/// `Stale` when the stored version is no longer `client.version`.
-pub async fn save(
-    db: &impl Conn,
-    client: &Client,
-    revoke_tokens: bool,
-    now: DateTime<Utc>,
-) -> Result<Client, StoreError> {
-    let result = Entity::update_many()
-        .col_expr(Column::Name, Expr::value(client.name.clone()))
-        .col_expr(Column::Scopes, Expr::value(client.scopes.to_string()))
-        .col_expr(Column::Disabled, Expr::value(client.disabled))
-        .col_expr(
-            Column::TokenVersion,
-            Expr::col(Column::TokenVersion).add(i32::from(revoke_tokens)),
-        )
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
-        .filter(Column::Id.eq(client.id))
-        .filter(Column::Version.eq(client.version))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(StoreError::Stale);
-    }
-    get(db, client.id).await
 }
 
 /// Replaces the secret and revokes the client's tokens.

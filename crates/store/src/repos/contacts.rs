@@ -1,15 +1,16 @@
 //! Contacts of customers.
 
-use chrono::{DateTime, Utc};
 use rapport_domain::contact::{Contact, MarketingConsent};
 use rapport_domain::enums::{ConsentSource, PreferredChannel};
+use rapport_domain::name::{PersonName, Title};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::entities::contact::{self, Column, Entity};
+use crate::repos::delete_row;
+use crate::repos::record::{self, record};
 use crate::repos::{corrupt, parse_column};
-use crate::repos::{delete_row, update_versioned};
 use crate::{Conn, StoreError};
 
 fn to_domain(m: contact::Model) -> Result<Contact, StoreError> {
@@ -32,9 +33,17 @@ fn to_domain(m: contact::Model) -> Result<Contact, StoreError> {
     Ok(Contact {
         id: m.id,
         customer_id: m.customer_id,
-        first_name: m.first_name,
-        last_name: m.last_name,
-        title: m.title,
+        first_name: parse_column("contacts.first_name", &m.first_name, PersonName::parse)?,
+        last_name: m
+            .last_name
+            .as_deref()
+            .map(|v| parse_column("contacts.last_name", v, PersonName::parse))
+            .transpose()?,
+        title: m
+            .title
+            .as_deref()
+            .map(|v| parse_column("contacts.title", v, Title::parse))
+            .transpose()?,
         emails: serde_json::from_value(m.emails).map_err(|e| corrupt("contacts.emails", e))?,
         phones: serde_json::from_value(m.phones).map_err(|e| corrupt("contacts.phones", e))?,
         preferred_channel: m
@@ -55,9 +64,9 @@ fn to_active(c: &Contact) -> contact::ActiveModel {
     contact::ActiveModel {
         id: Set(c.id),
         customer_id: Set(c.customer_id),
-        first_name: Set(c.first_name.clone()),
-        last_name: Set(c.last_name.clone()),
-        title: Set(c.title.clone()),
+        first_name: Set(c.first_name.to_string()),
+        last_name: Set(c.last_name.as_ref().map(ToString::to_string)),
+        title: Set(c.title.as_ref().map(ToString::to_string)),
         emails: Set(json(serde_json::to_value(&c.emails))),
         phones: Set(json(serde_json::to_value(&c.phones))),
         preferred_channel: Set(c.preferred_channel.map(|p| p.as_str().to_owned())),
@@ -70,6 +79,8 @@ fn to_active(c: &Contact) -> contact::ActiveModel {
         version: Set(c.version),
     }
 }
+
+record!(Contact, Entity, to_active: |c| Ok(to_active(c)), from_model: to_domain);
 
 /// Inserts contacts as given (the caller sets ids, times and version 1).
 ///
@@ -88,11 +99,7 @@ pub async fn insert_many(db: &impl Conn, contacts: &[Contact]) -> Result<(), Sto
 /// # Errors
 /// `NotFound` when there is no such contact.
 pub async fn get(db: &impl Conn, id: Uuid) -> Result<Contact, StoreError> {
-    Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(StoreError::NotFound)
-        .and_then(to_domain)
+    record::get(db, id).await
 }
 
 /// The contacts of a customer: the primary first, then in creation order.
@@ -107,23 +114,6 @@ pub async fn of_customer(db: &impl Conn, customer_id: Uuid) -> Result<Vec<Contac
         .all(db)
         .await?;
     rows.into_iter().map(to_domain).collect()
-}
-
-/// Writes every field of `contact` if its stored version is still `contact.version`.
-///
-/// # Errors
-/// `Stale` when someone saved it in between.
-pub async fn save(
-    db: &impl Conn,
-    contact: &Contact,
-    now: DateTime<Utc>,
-) -> Result<Contact, StoreError> {
-    let mut saved = contact.clone();
-    saved.version = contact.version + 1;
-    saved.updated_at = now;
-    let version = (Column::Version, contact.version);
-    update_versioned::<Entity>(db, to_active(&saved), (Column::Id, contact.id), version).await?;
-    Ok(saved)
 }
 
 /// Makes `primary` the only primary contact of its customer.

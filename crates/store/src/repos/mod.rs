@@ -7,6 +7,7 @@ pub mod clients;
 pub mod contacts;
 pub mod customers;
 pub mod idempotency;
+pub mod record;
 pub mod refresh_tokens;
 pub mod stage_changes;
 pub mod tasks;
@@ -14,10 +15,12 @@ pub mod teams;
 pub mod users;
 
 use rapport_domain::access::Visibility;
+use sea_orm::ColumnTrait;
 use sea_orm::sea_query::{Expr, Query, SimpleExpr};
-use sea_orm::{ColumnTrait, QueryFilter};
 
 use crate::StoreError;
+
+pub use record::{Lock, fetch, get_locked, save};
 
 /// A stored value that no longer parses: a bug or a manual edit, never the client's fault.
 pub(crate) fn corrupt(column: &str, err: impl std::fmt::Display) -> StoreError {
@@ -31,30 +34,6 @@ pub(crate) fn parse_column<T, E: std::fmt::Display>(
     parse: impl FnOnce(&str) -> Result<T, E>,
 ) -> Result<T, StoreError> {
     parse(value).map_err(|e| corrupt(column, e))
-}
-
-/// Writes `active` over the row `id` if its stored version is still `expected` (optimistic
-/// concurrency: the caller read version `expected` and changed it).
-///
-/// # Errors
-/// `Stale` when someone saved the row in between (or it is gone).
-pub(crate) async fn update_versioned<E: sea_orm::EntityTrait>(
-    db: &impl crate::Conn,
-    active: E::ActiveModel,
-    id: (E::Column, uuid::Uuid),
-    version: (E::Column, i32),
-) -> Result<(), StoreError> {
-    let result = E::update_many()
-        .set(active)
-        .filter(id.0.eq(id.1))
-        .filter(version.0.eq(version.1))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
-        Err(StoreError::Stale)
-    } else {
-        Ok(())
-    }
 }
 
 /// Deletes the row with this primary key.

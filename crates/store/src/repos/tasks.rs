@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use crate::entities::task::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::repos::delete_row;
+use crate::repos::record::{self, record};
 use crate::repos::{customer_visible, parse_column};
-use crate::repos::{delete_row, update_versioned};
 use crate::{Conn, StoreError};
 
 fn to_domain(m: task::Model) -> Result<Task, StoreError> {
@@ -53,6 +54,8 @@ fn to_active(t: &Task) -> task::ActiveModel {
         version: Set(t.version),
     }
 }
+
+record!(Task, Entity, to_active: |t| Ok(to_active(t)), from_model: to_domain);
 
 /// Filters of the task list.
 #[derive(Debug, Clone, Default)]
@@ -117,11 +120,7 @@ pub async fn insert(db: &impl Conn, task: &Task) -> Result<(), StoreError> {
 /// # Errors
 /// `NotFound` when there is no such task.
 pub async fn get(db: &impl Conn, id: Uuid) -> Result<Task, StoreError> {
-    Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(StoreError::NotFound)
-        .and_then(to_domain)
+    record::get(db, id).await
 }
 
 /// Can a caller with `scope` see this task?
@@ -214,19 +213,6 @@ pub async fn complete_lead_follow_ups(
         .col_expr(Column::Status, Expr::value(TaskStatus::Done.as_str()))
         .col_expr(Column::CompletedAt, Expr::value(now));
     Ok(done.exec(db).await?.rows_affected)
-}
-
-/// Writes every field of `task` if its stored version is still `task.version`.
-///
-/// # Errors
-/// `Stale` when someone saved it in between.
-pub async fn save(db: &impl Conn, task: &Task, now: DateTime<Utc>) -> Result<Task, StoreError> {
-    let mut saved = task.clone();
-    saved.version = task.version + 1;
-    saved.updated_at = now;
-    let version = (Column::Version, task.version);
-    update_versioned::<Entity>(db, to_active(&saved), (Column::Id, task.id), version).await?;
-    Ok(saved)
 }
 
 /// # Errors

@@ -2,13 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use rapport_domain::identity::Team;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, EntityTrait};
 use uuid::Uuid;
 
 use crate::entities::team::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
 use crate::repos::delete_row;
+use crate::repos::record::{self, record};
 use crate::{Conn, StoreError};
 
 /// The unique index on the team name; SQLite reports the column instead.
@@ -24,6 +24,19 @@ fn to_domain(m: team::Model) -> Team {
         version: m.version,
     }
 }
+
+/// The columns a save writes.
+fn to_active(t: &Team) -> team::ActiveModel {
+    team::ActiveModel {
+        name: Set(t.name.clone()),
+        manager_id: Set(t.manager_id),
+        updated_at: Set(t.updated_at),
+        version: Set(t.version),
+        ..Default::default()
+    }
+}
+
+record!(Team, Entity, to_active: |t| Ok(to_active(t)), from_model: |m| Ok(to_domain(m)));
 
 /// # Errors
 /// `Conflict` when the name is taken (see [`NAME_TAKEN`]).
@@ -50,11 +63,7 @@ pub async fn insert(
 /// # Errors
 /// `NotFound` when there is no such team.
 pub async fn get(db: &impl Conn, id: Uuid) -> Result<Team, StoreError> {
-    Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .map(to_domain)
-        .ok_or(StoreError::NotFound)
+    record::get(db, id).await
 }
 
 /// Teams in creation order.
@@ -84,26 +93,6 @@ pub async fn list(
             id: t.id,
         },
     ))
-}
-
-/// Writes the name and manager of `team`, bumping its version.
-///
-/// # Errors
-/// `Stale` when the stored version is no longer `team.version`; `Conflict` on a taken name.
-pub async fn save(db: &impl Conn, team: &Team, now: DateTime<Utc>) -> Result<Team, StoreError> {
-    let result = Entity::update_many()
-        .col_expr(Column::Name, Expr::value(team.name.clone()))
-        .col_expr(Column::ManagerId, Expr::value(team.manager_id))
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
-        .filter(Column::Id.eq(team.id))
-        .filter(Column::Version.eq(team.version))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(StoreError::Stale);
-    }
-    get(db, team.id).await
 }
 
 /// # Errors

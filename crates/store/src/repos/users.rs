@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::entities::user::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
 use crate::repos::corrupt;
+use crate::repos::record::{self, record};
 use crate::{Conn, StoreError};
 
 /// The unique index on email; SQLite reports the column instead.
@@ -65,6 +66,23 @@ fn to_domain(m: user::Model) -> Result<User, StoreError> {
     })
 }
 
+/// The columns a save writes: the profile, never the password.
+fn to_active(u: &User) -> user::ActiveModel {
+    user::ActiveModel {
+        email: Set(u.email.as_str().to_owned()),
+        name: Set(u.name.clone()),
+        role: Set(u.role.as_str().to_owned()),
+        team_id: Set(u.team_id),
+        disabled: Set(u.disabled),
+        token_version: Set(u.token_version),
+        updated_at: Set(u.updated_at),
+        version: Set(u.version),
+        ..Default::default()
+    }
+}
+
+record!(User, Entity, to_active: |u| Ok(to_active(u)), from_model: to_domain);
+
 /// # Errors
 /// `Conflict` when the email is taken (see [`EMAIL_TAKEN`]).
 pub async fn insert(db: &impl Conn, new: NewUser, now: DateTime<Utc>) -> Result<User, StoreError> {
@@ -89,11 +107,7 @@ pub async fn insert(db: &impl Conn, new: NewUser, now: DateTime<Utc>) -> Result<
 /// # Errors
 /// `NotFound` when there is no such user.
 pub async fn get(db: &impl Conn, id: Uuid) -> Result<User, StoreError> {
-    Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(StoreError::NotFound)
-        .and_then(to_domain)
+    record::get(db, id).await
 }
 
 /// The user with this email and its password hash, for sign-in.
@@ -204,39 +218,6 @@ pub async fn count_in_team(db: &impl Conn, team_id: Uuid) -> Result<u64, StoreEr
         .filter(Column::TeamId.eq(team_id))
         .count(db)
         .await?)
-}
-
-/// Writes the changed profile of `user` (name, email, role, team, disabled), bumping its
-/// version, and its token version when `revoke_tokens`.
-///
-/// # Errors
-/// `Stale` when the stored version is no longer `user.version`; `Conflict` on a taken email.
-pub async fn save(
-    db: &impl Conn,
-    user: &User,
-    revoke_tokens: bool,
-    now: DateTime<Utc>,
-) -> Result<User, StoreError> {
-    let result = Entity::update_many()
-        .col_expr(Column::Email, Expr::value(user.email.as_str()))
-        .col_expr(Column::Name, Expr::value(user.name.clone()))
-        .col_expr(Column::Role, Expr::value(user.role.as_str()))
-        .col_expr(Column::TeamId, Expr::value(user.team_id))
-        .col_expr(Column::Disabled, Expr::value(user.disabled))
-        .col_expr(
-            Column::TokenVersion,
-            Expr::col(Column::TokenVersion).add(i32::from(revoke_tokens)),
-        )
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
-        .filter(Column::Id.eq(user.id))
-        .filter(Column::Version.eq(user.version))
-        .exec(db)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(StoreError::Stale);
-    }
-    get(db, user.id).await
 }
 
 /// Replaces the password hash and revokes every token of the user.

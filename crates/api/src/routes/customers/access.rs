@@ -4,7 +4,7 @@ use rapport_domain::Invalid;
 use rapport_domain::access::AssignmentRefusal;
 use rapport_domain::customer::Customer;
 use rapport_domain::validation::Errors;
-use rapport_store::repos::{customers, teams, users};
+use rapport_store::repos::{self, Lock, teams, users};
 use rapport_store::{Conn, StoreError};
 use uuid::Uuid;
 
@@ -18,11 +18,7 @@ use crate::patch::Patch;
 /// # Errors
 /// `NotFound`.
 pub async fn any_visible(db: &impl Conn, caller: &Caller, id: Uuid) -> Result<Customer, ApiError> {
-    match customers::get(db, id).await {
-        Ok(c) if caller.visibility().allows(c.owner_id, c.team_id) => Ok(c),
-        Ok(_) | Err(StoreError::NotFound) => Err(ApiError::NotFound),
-        Err(e) => Err(e.into()),
-    }
+    read(db, caller, id, Lock::No).await
 }
 
 /// A live (not deleted) customer the caller can see; 404 otherwise.
@@ -30,7 +26,38 @@ pub async fn any_visible(db: &impl Conn, caller: &Caller, id: Uuid) -> Result<Cu
 /// # Errors
 /// `NotFound`.
 pub async fn visible(db: &impl Conn, caller: &Caller, id: Uuid) -> Result<Customer, ApiError> {
-    let customer = any_visible(db, caller, id).await?;
+    live(read(db, caller, id, Lock::No).await?)
+}
+
+/// Like [`any_visible`], for a change in this transaction: the row stays locked until it ends.
+///
+/// # Errors
+/// `NotFound`.
+pub async fn any_to_change(
+    db: &impl Conn,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Customer, ApiError> {
+    read(db, caller, id, Lock::ForUpdate).await
+}
+
+/// Like [`visible`], for a change in this transaction: the row stays locked until it ends.
+///
+/// # Errors
+/// `NotFound`.
+pub async fn to_change(db: &impl Conn, caller: &Caller, id: Uuid) -> Result<Customer, ApiError> {
+    live(read(db, caller, id, Lock::ForUpdate).await?)
+}
+
+async fn read(db: &impl Conn, caller: &Caller, id: Uuid, lock: Lock) -> Result<Customer, ApiError> {
+    match repos::fetch::<Customer>(db, id, lock).await {
+        Ok(c) if caller.visibility().allows(c.owner_id, c.team_id) => Ok(c),
+        Ok(_) | Err(StoreError::NotFound) => Err(ApiError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn live(customer: Customer) -> Result<Customer, ApiError> {
     if customer.deleted_at.is_some() {
         return Err(ApiError::NotFound);
     }

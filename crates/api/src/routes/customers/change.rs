@@ -1,23 +1,27 @@
 //! Reading, changing, deleting and restoring a customer.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use rapport_domain::Invalid;
-use rapport_domain::customer::Customer as DomainCustomer;
+use rapport_domain::country::CountryCode;
+use rapport_domain::customer::{
+    Customer as DomainCustomer, Description, read_addresses, read_external_ids,
+    registration_country,
+};
 use rapport_domain::enums::{
     Channel, CustomerKind, Grade, Industry, LifecycleStage, SizeBand, Source,
 };
 use rapport_domain::name::OrgName;
+use rapport_domain::phone::Region;
 use rapport_domain::registration_number::RegistrationNumber;
 use rapport_domain::tag::parse_tags;
 use rapport_domain::validation::Errors;
 use rapport_domain::web_url::WebUrl;
-use rapport_store::repos::customers::{self};
+use rapport_store::repos::{self};
 use rapport_store::repos::{contacts, tasks};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::access;
-use super::input::{self, Description};
+use super::input;
 use super::types::{Customer, UpdateCustomer};
 use super::write::{record_stage, reindex};
 use crate::audit;
@@ -25,7 +29,6 @@ use crate::auth::Authorized;
 use crate::auth::scopes::{CustomersDelete, CustomersRead, CustomersWrite};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json};
-use crate::patch::Patch;
 use crate::respond;
 use crate::state::AppState;
 
@@ -49,147 +52,49 @@ pub async fn get_customer(
     Ok(respond::ok(&body, body.version))
 }
 
-/// Sets a required field from a patch: `null` is refused.
-fn patch_required<T>(
-    errors: &mut Errors,
-    field: &str,
-    patch: Patch<String>,
-    slot: &mut T,
-    parse: impl FnOnce(&str) -> Result<T, Invalid>,
-) {
-    match patch {
-        Patch::Absent => {}
-        Patch::Null => errors.add(field, Invalid::Required),
-        Patch::Value(v) => {
-            if let Some(value) = errors.check(field, parse(&v)) {
-                *slot = value;
-            }
-        }
-    }
-}
-
-/// Sets an optional field from a patch: `null` clears it.
-fn patch_optional<T, U>(
-    errors: &mut Errors,
-    field: &str,
-    patch: Patch<String>,
-    slot: &mut Option<U>,
-    parse: impl FnOnce(&str) -> Result<T, Invalid>,
-    into: impl FnOnce(T) -> U,
-) {
-    match patch {
-        Patch::Absent => {}
-        Patch::Null => *slot = None,
-        Patch::Value(v) => {
-            if let Some(value) = errors.check(field, parse(&v)) {
-                *slot = Some(into(value));
-            }
-        }
-    }
-}
-
 /// Applies the plain fields of a change (everything but owner, team and stage).
-fn apply_fields(
-    c: &mut DomainCustomer,
-    body: UpdateCustomer,
-    region: rapport_domain::phone::Region,
-    errors: &mut Errors,
-) {
-    let mut name = c.name.clone();
-    patch_required(errors, "name", body.name, &mut name, |v| {
-        OrgName::parse(v).map(OrgName::into_string)
-    });
-    c.name = name;
-    patch_required(errors, "kind", body.kind, &mut c.kind, CustomerKind::parse);
-    patch_required(errors, "grade", body.grade, &mut c.grade, Grade::parse);
-    patch_optional(
-        errors,
-        "industry",
-        body.industry,
-        &mut c.industry,
-        Industry::parse,
-        |v| v,
-    );
-    patch_optional(
-        errors,
-        "size",
-        body.size,
-        &mut c.size,
-        SizeBand::parse,
-        |v| v,
-    );
-    patch_optional(
-        errors,
-        "source",
-        body.source,
-        &mut c.source,
-        Source::parse,
-        |v| v,
-    );
-    patch_optional(
-        errors,
-        "channel",
-        body.channel,
-        &mut c.channel,
-        Channel::parse,
-        |v| v,
-    );
-    patch_optional(
-        errors,
-        "website",
-        body.website,
-        &mut c.website,
-        WebUrl::parse,
-        WebUrl::into_string,
-    );
-    patch_optional(
+fn apply_fields(c: &mut DomainCustomer, body: UpdateCustomer, region: Region, errors: &mut Errors) {
+    body.name
+        .required(errors, "name", &mut c.name, OrgName::parse);
+    body.kind
+        .required(errors, "kind", &mut c.kind, CustomerKind::parse);
+    body.grade
+        .required(errors, "grade", &mut c.grade, Grade::parse);
+    body.industry
+        .optional(errors, "industry", &mut c.industry, Industry::parse);
+    body.size
+        .optional(errors, "size", &mut c.size, SizeBand::parse);
+    body.source
+        .optional(errors, "source", &mut c.source, Source::parse);
+    body.channel
+        .optional(errors, "channel", &mut c.channel, Channel::parse);
+    body.website
+        .optional(errors, "website", &mut c.website, WebUrl::parse);
+    body.description.optional(
         errors,
         "description",
-        body.description,
         &mut c.description,
         Description::parse,
-        |d| d.into_string(),
     );
-    patch_optional(
-        errors,
-        "country",
-        body.country,
-        &mut c.country,
-        rapport_domain::country::CountryCode::parse,
-        |v| v,
-    );
-    match body.tags {
-        Patch::Absent => {}
-        Patch::Null => c.tags = Vec::new(),
-        Patch::Value(tags) => c.tags = parse_tags(&tags, "tags", errors),
-    }
-    match body.addresses {
-        Patch::Absent => {}
-        Patch::Null => c.addresses = Vec::new(),
-        Patch::Value(a) => {
-            if let Some(addresses) = input::addresses(&a, errors) {
-                c.addresses = addresses;
-            }
-        }
-    }
-    match body.external_ids {
-        Patch::Absent => {}
-        Patch::Null => c.external_ids.clear(),
-        Patch::Value(ids) => {
-            if let Some(ids) = input::external_ids(&ids, errors) {
-                c.external_ids = ids;
-            }
-        }
-    }
+    body.country
+        .optional(errors, "country", &mut c.country, CountryCode::parse);
+    body.tags.collection(errors, &mut c.tags, |tags, e| {
+        Some(parse_tags(&tags, "tags", e))
+    });
+    body.addresses.collection(errors, &mut c.addresses, |a, e| {
+        read_addresses(&input::addresses(&a), e)
+    });
+    body.external_ids
+        .collection(errors, &mut c.external_ids, |ids, e| {
+            read_external_ids(&ids, e)
+        });
     // The registration number is checked against the country as it is after this change.
-    let country = input::registration_country(c.country, &Some(c.addresses.clone()), region);
-    patch_optional(
+    let country = registration_country(c.country, &c.addresses, region);
+    body.registration_number.optional(
         errors,
         "registration_number",
-        body.registration_number,
         &mut c.registration_number,
         |v| RegistrationNumber::parse(v, country.as_ref()),
-        RegistrationNumber::into_string,
     );
 }
 
@@ -219,7 +124,7 @@ pub async fn update_customer(
     let body = body.into_inner()?;
     let now = state.clock.now();
     let tx = state.store.begin().await?;
-    let before = access::visible(&tx, &auth, id.into_inner()).await?;
+    let before = access::to_change(&tx, &auth, id.into_inner()).await?;
     if_match.check(before.version)?;
     let mut after = before.clone();
     let mut errors = Errors::default();
@@ -233,14 +138,9 @@ pub async fn update_customer(
         access::on_update(&tx, &auth, &before, owner, team, &mut errors).await?;
     after.owner_id = owner_id;
     after.team_id = team_id;
-    let new_stage = match stage {
-        Patch::Absent => None,
-        Patch::Null => {
-            errors.add("lifecycle_stage", Invalid::Required);
-            None
-        }
-        Patch::Value(v) => errors.check("lifecycle_stage", LifecycleStage::parse(&v)),
-    };
+    let new_stage = stage
+        .into_required(&mut errors, "lifecycle_stage")
+        .and_then(|v| errors.check("lifecycle_stage", LifecycleStage::parse(&v)));
     errors.finish()?;
     if let Some(to) = new_stage.filter(|to| *to != before.lifecycle_stage) {
         after.lifecycle_stage = before.lifecycle_stage.transition(to).map_err(|e| {
@@ -258,7 +158,7 @@ pub async fn update_customer(
             }
         })?;
     }
-    let saved = customers::save(&tx, &after, now).await?;
+    let saved = repos::save(&tx, &after, now).await?;
     // The lead follow-up task is the owner's: a new owner takes it over.
     if let Some(owner) = saved.owner_id.filter(|o| Some(*o) != before.owner_id) {
         tasks::reassign_lead_follow_ups(&tx, saved.id, owner, now).await?;
@@ -306,9 +206,9 @@ pub async fn delete_customer(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let tx = state.store.begin().await?;
-    let before = access::visible(&tx, &auth, id.into_inner()).await?;
+    let before = access::to_change(&tx, &auth, id.into_inner()).await?;
     if_match.check(before.version)?;
-    let saved = customers::save(
+    let saved = repos::save(
         &tx,
         &DomainCustomer {
             deleted_at: Some(now),
@@ -348,7 +248,7 @@ pub async fn restore_customer(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let tx = state.store.begin().await?;
-    let before = access::any_visible(&tx, &auth, id.into_inner()).await?;
+    let before = access::any_to_change(&tx, &auth, id.into_inner()).await?;
     if before.deleted_at.is_none() {
         return Err(ApiError::conflict(
             "conflict",
@@ -367,7 +267,7 @@ pub async fn restore_customer(
         deleted_at: None,
         ..before.clone()
     };
-    let saved = customers::save(&tx, &restored, now).await?;
+    let saved = repos::save(&tx, &restored, now).await?;
     let contacts = reindex(&tx, &saved).await?;
     let before = Customer::from(before);
     let body = Customer::with_contacts(saved, contacts);

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::activity::{Task, TaskOrigin};
-use rapport_domain::customer::Customer as DomainCustomer;
+use rapport_domain::customer::{Creation, Customer as DomainCustomer};
 use rapport_domain::enums::TaskStatus;
 use rapport_domain::validation::Errors;
 use rapport_store::repos::customers::{self};
@@ -14,9 +14,8 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::access;
-use super::input::{self};
 use super::types::{CreateCustomer, Customer};
-use super::write::{contact_from_fields, record_stage};
+use super::write::record_stage;
 use crate::audit;
 use crate::auth::Authorized;
 use crate::auth::scopes::CustomersWrite;
@@ -61,52 +60,18 @@ pub async fn create_customer(
     // with the same email cannot both pass the duplicate check.
     let tx = state.store.begin().await?;
     let mut errors = Errors::default();
-    let parsed = input::customer(&body, state.settings.default_region, now, &mut errors);
     let (owner_id, team_id) =
         access::on_create(&tx, &auth, body.owner_id, body.team_id, &mut errors).await?;
-    let (fields, contact_fields) = errors.finish_with(parsed)?;
-
-    let customer = DomainCustomer {
-        id: Uuid::now_v7(),
-        name: fields.name,
-        kind: fields.kind,
-        industry: fields.industry,
-        size: fields.size,
-        grade: fields.grade,
-        lifecycle_stage: fields.lifecycle_stage,
+    let creation = Creation {
         owner_id,
         team_id,
-        tags: fields.tags,
-        source: fields.source,
-        channel: fields.channel,
-        website: fields.website,
-        registration_number: fields.registration_number,
-        country: fields.country,
-        addresses: fields.addresses,
-        external_ids: fields.external_ids,
-        description: fields.description,
-        first_contact_due_at: state
-            .settings
-            .lead_follow_up
-            .due_at(fields.lifecycle_stage, now),
-        first_contacted_at: None,
-        last_activity_at: None,
-        deleted_at: None,
-        merged_into_id: None,
-        erased_at: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
+        region: state.settings.default_region,
+        lead_follow_up: state.settings.lead_follow_up,
+        now,
+        new_id: Uuid::now_v7,
     };
-    let primary = contact_fields
-        .iter()
-        .position(|c| c.is_primary == Some(true))
-        .unwrap_or(0);
-    let contacts: Vec<_> = contact_fields
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| contact_from_fields(c, customer.id, i == primary, now))
-        .collect();
+    let (customer, contacts) =
+        errors.finish_with_result(DomainCustomer::create(&body.raw(), &creation))?;
 
     if !params.allow_duplicate.unwrap_or(false) {
         let keys = customers::duplicate_keys(&customer, &contacts)?;

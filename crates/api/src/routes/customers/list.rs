@@ -15,7 +15,6 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::input::{self};
 use super::types::{Customer, CustomerList};
 use crate::auth::Authorized;
 use crate::auth::scopes::CustomersRead;
@@ -112,7 +111,7 @@ fn param<T>(
     value: Option<&str>,
     parse: fn(&str) -> Result<T, Invalid>,
 ) -> Option<T> {
-    input::opt_enum(errors, name, value, parse)
+    errors.check_opt(name, value, parse).flatten()
 }
 
 /// List customers.

@@ -6,7 +6,7 @@ use rapport_domain::auth::Scope;
 use rapport_domain::customer::Customer as DomainCustomer;
 use rapport_domain::validation::{Errors, index};
 use rapport_store::repos::customers::{self, DuplicateGroup as StoreGroup};
-use rapport_store::repos::{contacts, tasks};
+use rapport_store::repos::{self, contacts, tasks};
 use rapport_store::{Cursor, SortValue};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -175,7 +175,7 @@ pub async fn merge_customers(
     let body = body.into_inner()?;
     let now = state.clock.now();
     let tx = state.store.begin().await?;
-    let survivor = access::visible(&tx, &auth, id.into_inner()).await?;
+    let survivor = access::to_change(&tx, &auth, id.into_inner()).await?;
     if_match.check(survivor.version)?;
     let duplicates = load_duplicates(&tx, &auth, &survivor, body.duplicate_ids).await?;
     let duplicate_ids: Vec<Uuid> = duplicates.iter().map(|d| d.id).collect();
@@ -210,7 +210,7 @@ pub async fn merge_customers(
         };
         return Ok(HttpResponse::Ok().json(result));
     }
-    let saved = customers::save(&tx, &merged, now).await?;
+    let saved = repos::save(&tx, &merged, now).await?;
     // A duplicate that was contacted makes the survivor contacted: its follow-ups are done.
     if saved.first_contacted_at.is_some() {
         tasks::complete_lead_follow_ups(&tx, saved.id, now).await?;
@@ -221,7 +221,7 @@ pub async fn merge_customers(
             merged_into_id: Some(saved.id),
             ..dup
         };
-        let gone = customers::save(&tx, &gone, now).await?;
+        let gone = repos::save(&tx, &gone, now).await?;
         reindex(&tx, &gone).await?;
     }
     let contacts = reindex(&tx, &saved).await?;
@@ -278,7 +278,7 @@ async fn load_duplicates(
         } else if ids[..i].contains(id) {
             errors.add(field, Invalid::Duplicate);
         } else {
-            match access::visible(db, caller, *id).await {
+            match access::to_change(db, caller, *id).await {
                 Ok(c) => found.push(c),
                 Err(ApiError::NotFound) => errors.add(field, Invalid::UnknownReference),
                 Err(e) => return Err(e),

@@ -4,7 +4,7 @@
 pub mod access;
 mod change;
 mod create;
-mod input;
+pub mod input;
 mod list;
 mod merge;
 mod privacy;
@@ -12,11 +12,7 @@ mod timeline;
 pub mod types;
 mod write;
 
-pub use input::{
-    ContactFields, consent as parse_consent, contact as parse_contact, emails as parse_emails,
-    phones as parse_phones,
-};
-pub use write::{contact_from_fields, reindex};
+pub use write::reindex;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 

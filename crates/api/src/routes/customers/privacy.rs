@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::customer::ERASED;
 use rapport_store::repos::{
-    activities, audit as audit_repo, contacts, customers, idempotency, stage_changes, tasks,
+    self, activities, audit as audit_repo, contacts, customers, idempotency, stage_changes, tasks,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -132,7 +132,7 @@ pub async fn erase_customer(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let tx = state.store.begin().await?;
-    let customer = access::any_visible(&tx, &auth, id.into_inner()).await?;
+    let customer = access::any_to_change(&tx, &auth, id.into_inner()).await?;
     // Customers merged into this one are the same person or company: erased with it.
     let mut everyone = customers::merged_into(&tx, customer.id).await?;
     let ids: Vec<_> = std::iter::once(customer.id)
@@ -142,11 +142,11 @@ pub async fn erase_customer(
     let mut erased_body = None;
     for one in everyone {
         for person in contacts::of_customer(&tx, one.id).await? {
-            contacts::save(&tx, &person.erased(now), now).await?;
+            repos::save(&tx, &person.erased(now), now).await?;
         }
         activities::erase_text(&tx, one.id, ERASED, now).await?;
         tasks::erase_text(&tx, one.id, ERASED, now).await?;
-        let erased = customers::save(&tx, &one.erased(now), now).await?;
+        let erased = repos::save(&tx, &one.erased(now), now).await?;
         let people = reindex(&tx, &erased).await?;
         if erased.id == ids[0] {
             erased_body = Some(Customer::with_contacts(erased, people));

@@ -6,6 +6,9 @@ use chrono::{DateTime, Utc};
 use rapport_domain::address::Address as DomainAddress;
 use rapport_domain::contact as dc;
 use rapport_domain::customer as dm;
+use rapport_domain::name::Name;
+use rapport_domain::registration_number::RegistrationNumber;
+use rapport_domain::web_url::WebUrl;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -186,9 +189,9 @@ impl From<dc::Contact> for Contact {
         Contact {
             id: c.id,
             customer_id: c.customer_id,
-            first_name: c.first_name,
-            last_name: c.last_name,
-            title: c.title,
+            first_name: c.first_name.into_string(),
+            last_name: c.last_name.map(Name::into_string),
+            title: c.title.map(Name::into_string),
             emails: c
                 .emails
                 .into_iter()
@@ -378,7 +381,7 @@ impl From<dm::Customer> for Customer {
     fn from(c: dm::Customer) -> Self {
         Customer {
             id: c.id,
-            name: c.name,
+            name: c.name.into_string(),
             kind: c.kind.as_str().to_owned(),
             industry: c.industry.map(|v| v.as_str().to_owned()),
             size: c.size.map(|v| v.as_str().to_owned()),
@@ -389,12 +392,12 @@ impl From<dm::Customer> for Customer {
             tags: c.tags.into_iter().map(|t| t.into_string()).collect(),
             source: c.source.map(|v| v.as_str().to_owned()),
             channel: c.channel.map(|v| v.as_str().to_owned()),
-            website: c.website,
-            registration_number: c.registration_number,
+            website: c.website.map(WebUrl::into_string),
+            registration_number: c.registration_number.map(RegistrationNumber::into_string),
             country: c.country.map(|v| v.as_str().to_owned()),
             addresses: c.addresses.iter().map(Address::from).collect(),
             external_ids: c.external_ids,
-            description: c.description,
+            description: c.description.map(Name::into_string),
             first_contact_due_at: c.first_contact_due_at,
             first_contacted_at: c.first_contacted_at,
             last_activity_at: c.last_activity_at,

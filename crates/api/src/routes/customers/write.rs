@@ -9,32 +9,7 @@ use rapport_store::Conn;
 use rapport_store::repos::{contacts, customers, stage_changes};
 use uuid::Uuid;
 
-use super::input::ContactFields;
 use crate::error::ApiError;
-
-/// A new contact of `customer_id` from valid fields.
-pub fn contact_from_fields(
-    fields: ContactFields,
-    customer_id: Uuid,
-    is_primary: bool,
-    now: DateTime<Utc>,
-) -> Contact {
-    Contact {
-        id: Uuid::now_v7(),
-        customer_id,
-        first_name: fields.first_name,
-        last_name: fields.last_name,
-        title: fields.title,
-        emails: fields.emails,
-        phones: fields.phones,
-        preferred_channel: fields.preferred_channel,
-        marketing_consent: fields.marketing_consent,
-        is_primary,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    }
-}
 
 /// Rewrites the search terms and duplicate keys of `customer` after a write to it or its
 /// contacts; answers its contacts.

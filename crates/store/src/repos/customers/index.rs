@@ -16,8 +16,8 @@ use crate::{Conn, StoreError, crypto};
 fn blinded_number(customer: &Customer) -> Result<Option<String>, StoreError> {
     customer
         .registration_number
-        .as_deref()
-        .map(|number| crypto::blind(&number.to_uppercase()))
+        .as_ref()
+        .map(|number| crypto::blind(number.as_str()))
         .transpose()
 }
 
@@ -74,7 +74,7 @@ pub(crate) fn document(
     if customer.erased_at.is_some() {
         return doc;
     }
-    doc.add_text(&customer.name);
+    doc.add_text(customer.name.as_str());
     if let Some(number) = blinded_number {
         doc.add_identifier(number);
     }

@@ -176,7 +176,7 @@ pub async fn list(
         value: match sort {
             CustomerSort::SearchOrder | CustomerSort::CreatedAt => SortValue::Time(c.created_at),
             CustomerSort::UpdatedAt => SortValue::Time(c.updated_at),
-            CustomerSort::Name => SortValue::Text(c.name.to_lowercase()),
+            CustomerSort::Name => SortValue::Text(c.name.as_str().to_lowercase()),
             CustomerSort::LastActivityAt => {
                 SortValue::Time(c.last_activity_at.unwrap_or_else(epoch))
             }

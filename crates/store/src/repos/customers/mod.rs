@@ -14,17 +14,20 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use rapport_domain::contact::Contact;
-use rapport_domain::customer::Customer;
+use rapport_domain::customer::{Customer, Description};
 use rapport_domain::dedupe::name_key;
 use rapport_domain::enums::{
     Channel, CustomerKind, Grade, Industry, LifecycleStage, SizeBand, Source,
 };
+use rapport_domain::name::OrgName;
+use rapport_domain::registration_number::RegistrationNumber;
+use rapport_domain::web_url::WebUrl;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::entities::customer::{self, Column, Entity};
 use crate::repos::parse_column;
-use crate::repos::update_versioned;
+use crate::repos::record::{self, record};
 use crate::{Conn, StoreError, crypto};
 
 /// Where `last_activity_sort` puts customers that never had an activity: first ascending,
@@ -44,7 +47,7 @@ fn json<T: serde::de::DeserializeOwned>(
 fn to_domain(m: customer::Model) -> Result<Customer, StoreError> {
     Ok(Customer {
         id: m.id,
-        name: m.name,
+        name: parse_column("customers.name", &m.name, OrgName::parse)?,
         kind: parse_column("customers.kind", &m.kind, CustomerKind::parse)?,
         industry: m
             .industry
@@ -75,11 +78,21 @@ fn to_domain(m: customer::Model) -> Result<Customer, StoreError> {
             .as_deref()
             .map(|v| parse_column("customers.channel", v, Channel::parse))
             .transpose()?,
-        website: m.website,
+        website: m
+            .website
+            .as_deref()
+            .map(|v| parse_column("customers.website", v, WebUrl::parse))
+            .transpose()?,
         registration_number: m
             .registration_number
             .as_deref()
-            .map(crypto::open)
+            .map(|sealed| {
+                parse_column(
+                    "customers.registration_number",
+                    &crypto::open(sealed)?,
+                    |v| RegistrationNumber::parse(v, None),
+                )
+            })
             .transpose()?,
         country: m
             .country
@@ -94,7 +107,11 @@ fn to_domain(m: customer::Model) -> Result<Customer, StoreError> {
             .transpose()?,
         addresses: json("customers.addresses", m.addresses)?,
         external_ids: json::<BTreeMap<String, String>>("customers.external_ids", m.external_ids)?,
-        description: m.description,
+        description: m
+            .description
+            .as_deref()
+            .map(|v| parse_column("customers.description", v, Description::parse))
+            .transpose()?,
         first_contact_due_at: m.first_contact_due_at,
         first_contacted_at: m.first_contacted_at,
         last_activity_at: m.last_activity_at,
@@ -111,10 +128,10 @@ fn to_active(c: &Customer) -> Result<customer::ActiveModel, StoreError> {
     let json = |v: serde_json::Result<serde_json::Value>| v.unwrap_or(serde_json::Value::Null);
     Ok(customer::ActiveModel {
         id: Set(c.id),
-        name: Set(c.name.clone()),
+        name: Set(c.name.to_string()),
         // Lower-casing can lengthen a name (`İ` → `i̇`): keys stay within their 200 characters.
-        sort_name: Set(c.name.to_lowercase().chars().take(200).collect()),
-        name_key: Set(name_key(&c.name).chars().take(200).collect()),
+        sort_name: Set(c.name.as_str().to_lowercase().chars().take(200).collect()),
+        name_key: Set(name_key(c.name.as_str()).chars().take(200).collect()),
         kind: Set(c.kind.as_str().to_owned()),
         industry: Set(c.industry.map(|v| v.as_str().to_owned())),
         size: Set(c.size.map(|v| v.as_str().to_owned())),
@@ -125,17 +142,17 @@ fn to_active(c: &Customer) -> Result<customer::ActiveModel, StoreError> {
         tags: Set(json(serde_json::to_value(&c.tags))),
         source: Set(c.source.map(|v| v.as_str().to_owned())),
         channel: Set(c.channel.map(|v| v.as_str().to_owned())),
-        website: Set(c.website.clone()),
+        website: Set(c.website.as_ref().map(|w| w.as_str().to_owned())),
         // Encrypted at rest (see `crypto`).
         registration_number: Set(c
             .registration_number
-            .as_deref()
-            .map(crypto::seal)
+            .as_ref()
+            .map(|r| crypto::seal(r.as_str()))
             .transpose()?),
         country: Set(c.country.map(|v| v.as_str().to_owned())),
         addresses: Set(json(serde_json::to_value(&c.addresses))),
         external_ids: Set(json(serde_json::to_value(&c.external_ids))),
-        description: Set(c.description.clone()),
+        description: Set(c.description.as_ref().map(|d| d.to_string())),
         first_contact_due_at: Set(c.first_contact_due_at),
         first_contacted_at: Set(c.first_contacted_at),
         last_activity_at: Set(c.last_activity_at),
@@ -150,6 +167,8 @@ fn to_active(c: &Customer) -> Result<customer::ActiveModel, StoreError> {
         search_rowid: sea_orm::ActiveValue::NotSet,
     })
 }
+
+record!(Customer, Entity, to_active: to_active, from_model: to_domain);
 
 /// Inserts a customer as given (the caller sets id, times and version 1). Call [`reindex`]
 /// once its contacts are in.
@@ -191,11 +210,7 @@ pub async fn insert_batch(
 /// # Errors
 /// `NotFound` when there is no such customer.
 pub async fn get(db: &impl Conn, id: Uuid) -> Result<Customer, StoreError> {
-    Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(StoreError::NotFound)
-        .and_then(to_domain)
+    record::get(db, id).await
 }
 
 /// The customers with these ids that exist, in no particular order.
@@ -208,24 +223,6 @@ pub async fn get_many(db: &impl Conn, ids: &[Uuid]) -> Result<Vec<Customer>, Sto
         .all(db)
         .await?;
     rows.into_iter().map(to_domain).collect()
-}
-
-/// Writes every field of `customer`, if its stored version is still `customer.version`;
-/// answers the saved customer (version + 1, `updated_at` = `now`).
-///
-/// # Errors
-/// `Stale` when someone saved it in between.
-pub async fn save(
-    db: &impl Conn,
-    customer: &Customer,
-    now: DateTime<Utc>,
-) -> Result<Customer, StoreError> {
-    let mut saved = customer.clone();
-    saved.version = customer.version + 1;
-    saved.updated_at = now;
-    let version = (Column::Version, customer.version);
-    update_versioned::<Entity>(db, to_active(&saved)?, (Column::Id, customer.id), version).await?;
-    Ok(saved)
 }
 
 /// Records an activity at `at` on a customer without a read-modify-write race: the latest
