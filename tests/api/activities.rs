@@ -7,9 +7,13 @@ use serde_json::{Value, json};
 backend_tests!(
     activities_are_recorded_and_listed,
     activity_refusals,
+    a_note_changed_to_a_call_is_the_first_contact,
     tasks_are_assigned_and_completed,
     tasks_of_others_are_invisible,
+    records_of_deleted_customers_leave_lists,
     timeline_merges_everything_in_time_order,
+    timeline_pages_reach_backdated_entries,
+    timeline_shows_tasks_only_with_tasks_read,
     task_access_follows_customer_access,
 );
 
@@ -104,6 +108,38 @@ async fn activity_refusals(app: TestApp) {
             .len(),
         0
     );
+}
+
+async fn a_note_changed_to_a_call_is_the_first_contact(app: TestApp) {
+    let rep = app.user("sales_rep", None).await;
+    let id = app.customer(&rep.token, json!({"name": "Misfiled"})).await;
+    let note = app
+        .post(
+            "/v1/activities",
+            &rep.token,
+            json!({"customer_id": id, "kind": "note", "summary": "Rang them"}),
+        )
+        .await;
+    let activity = note.body["id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/v1/customers/{id}"), &rep.token)
+            .await
+            .body["first_contacted_at"],
+        Value::Null
+    );
+    app.patch(
+        &format!("/v1/activities/{activity}"),
+        &rep.token,
+        json!({"kind": "call"}),
+    )
+    .await
+    .assert_status(200);
+    let customer = app.get(&format!("/v1/customers/{id}"), &rep.token).await;
+    assert!(customer.body["first_contacted_at"].is_string());
+    let tasks = app
+        .get(&format!("/v1/tasks?customer_id={id}"), &rep.token)
+        .await;
+    assert_eq!(tasks.body["data"][0]["status"], "done");
 }
 
 async fn tasks_are_assigned_and_completed(app: TestApp) {
@@ -227,6 +263,35 @@ async fn tasks_of_others_are_invisible(app: TestApp) {
     assert_eq!(on_theirs.body["errors"][0]["field"], "customer_id");
 }
 
+async fn records_of_deleted_customers_leave_lists(app: TestApp) {
+    let admin = app.admin_token().await;
+    let id = app.customer(&admin, json!({"name": "Soon gone"})).await;
+    app.post(
+        "/v1/activities",
+        &admin,
+        json!({"customer_id": id, "kind": "call", "summary": "Hi"}),
+    )
+    .await
+    .assert_status(201);
+    let count = |path: &'static str| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            app.get(path, &admin).await.body["data"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(count("/v1/activities").await, 1);
+    assert_eq!(count("/v1/tasks").await, 1);
+    app.delete(&format!("/v1/customers/{id}"), &admin)
+        .await
+        .assert_status(204);
+    assert_eq!(count("/v1/activities").await, 0);
+    assert_eq!(count("/v1/tasks").await, 0);
+}
+
 async fn timeline_merges_everything_in_time_order(app: TestApp) {
     let admin = app.admin_token().await;
     let id = app.customer(&admin, json!({"name": "Story"})).await;
@@ -276,6 +341,66 @@ async fn timeline_merges_everything_in_time_order(app: TestApp) {
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(times, sorted);
+}
+
+async fn timeline_pages_reach_backdated_entries(app: TestApp) {
+    let admin = app.admin_token().await;
+    let id = app
+        .customer(
+            &admin,
+            json!({"name": "History", "lifecycle_stage": "customer"}),
+        )
+        .await;
+    for day in 1..=4 {
+        app.post(
+            "/v1/activities",
+            &admin,
+            json!({"customer_id": id, "kind": "email", "summary": format!("Day {day}"), "occurred_at": format!("2020-01-0{day}T00:00:00Z")}),
+        )
+        .await
+        .assert_status(201);
+    }
+    let mut seen = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/customers/{id}/timeline?limit=2&cursor={c}"),
+            None => format!("/v1/customers/{id}/timeline?limit=2"),
+        };
+        let page = app.get(&path, &admin).await;
+        seen += page.body["data"].as_array().unwrap().len();
+        match page.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 5, "one stage change and four activities");
+}
+
+async fn timeline_shows_tasks_only_with_tasks_read(app: TestApp) {
+    let admin = app.admin_token().await;
+    let id = app.customer(&admin, json!({"name": "Busy"})).await;
+    let kinds = |body: &Value| -> Vec<String> {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let full = app
+        .get(&format!("/v1/customers/{id}/timeline"), &admin)
+        .await;
+    assert!(
+        kinds(&full.body).contains(&"task".to_owned()),
+        "the lead's follow-up task"
+    );
+    let auditor = app.user("auditor", None).await;
+    let partial = app
+        .get(&format!("/v1/customers/{id}/timeline"), &auditor.token)
+        .await;
+    partial.assert_status(200);
+    assert!(!kinds(&partial.body).contains(&"task".to_owned()));
 }
 
 /// The ids of `GET path`'s tasks.

@@ -16,8 +16,11 @@ backend_tests!(
     server_fields_and_reassignment_are_refused,
     lifecycle_moves_follow_the_rules,
     new_leads_get_a_due_time_and_a_follow_up_task,
+    a_lead_with_the_longest_name_is_created,
+    a_new_owner_takes_over_the_follow_up_task,
     patch_null_clears_and_stale_if_match_is_412,
     delete_and_restore,
+    a_merged_duplicate_cannot_be_restored,
     contacts_have_their_own_routes,
 );
 
@@ -443,6 +446,45 @@ async fn new_leads_get_a_due_time_and_a_follow_up_task(app: TestApp) {
     assert_eq!(overdue.body["data"].as_array().unwrap().len(), 0);
 }
 
+async fn a_lead_with_the_longest_name_is_created(app: TestApp) {
+    let rep = app.user("sales_rep", None).await;
+    let name = "深".repeat(200);
+    let created = app
+        .post("/v1/customers", &rep.token, json!({"name": name}))
+        .await;
+    created.assert_status(201);
+    let tasks = app.get("/v1/tasks?assignee_id=me", &rep.token).await;
+    assert_eq!(
+        tasks.body["data"][0]["title"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count(),
+        200
+    );
+}
+
+async fn a_new_owner_takes_over_the_follow_up_task(app: TestApp) {
+    let team = app.team("Sales").await;
+    let manager = app.user("sales_manager", Some(team)).await;
+    let first = app.user("sales_rep", Some(team)).await;
+    let second = app.user("sales_rep", Some(team)).await;
+    let id = app
+        .customer(&first.token, json!({"name": "Handover"}))
+        .await;
+    app.patch(
+        &format!("/v1/customers/{id}"),
+        &manager.token,
+        json!({"owner_id": second.id}),
+    )
+    .await
+    .assert_status(200);
+    let theirs = app.get("/v1/tasks?assignee_id=me", &second.token).await;
+    assert_eq!(theirs.body["data"][0]["origin"], "lead_follow_up");
+    let mine = app.get("/v1/tasks?assignee_id=me", &first.token).await;
+    assert_eq!(mine.body["data"].as_array().unwrap().len(), 0);
+}
+
 async fn patch_null_clears_and_stale_if_match_is_412(app: TestApp) {
     let admin = app.admin_token().await;
     let created = app
@@ -523,6 +565,26 @@ async fn delete_and_restore(app: TestApp) {
     app.post(&format!("{path}/restore"), &admin, json!({}))
         .await
         .assert_problem(409, "conflict");
+}
+
+async fn a_merged_duplicate_cannot_be_restored(app: TestApp) {
+    let admin = app.admin_token().await;
+    let survivor = app.customer(&admin, json!({"name": "Keep"})).await;
+    let duplicate = app.customer(&admin, json!({"name": "Fold"})).await;
+    app.post(
+        &format!("/v1/customers/{survivor}/merge"),
+        &admin,
+        json!({"duplicate_ids": [duplicate]}),
+    )
+    .await
+    .assert_status(200);
+    app.post(
+        &format!("/v1/customers/{duplicate}/restore"),
+        &admin,
+        json!({}),
+    )
+    .await
+    .assert_problem(409, "conflict");
 }
 
 async fn contacts_have_their_own_routes(app: TestApp) {

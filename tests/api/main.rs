@@ -15,7 +15,6 @@ mod http;
 mod login_limits;
 mod masking;
 mod operations;
-mod review_fixes;
 mod search;
 mod sessions;
 mod teams;

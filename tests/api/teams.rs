@@ -3,7 +3,11 @@
 use rapport_tests::{TestApp, backend_tests};
 use serde_json::json;
 
-backend_tests!(teams_lifecycle, team_refusals);
+backend_tests!(
+    teams_lifecycle,
+    team_refusals,
+    a_team_with_customers_cannot_be_deleted,
+);
 
 async fn teams_lifecycle(app: TestApp) {
     let admin = app.admin_token().await;
@@ -78,4 +82,14 @@ async fn team_refusals(app: TestApp) {
     app.post("/v1/teams", &rep.token, json!({"name": "Mine"}))
         .await
         .assert_problem(403, "forbidden");
+}
+
+async fn a_team_with_customers_cannot_be_deleted(app: TestApp) {
+    let admin = app.admin_token().await;
+    let team = app.team("Accounts").await;
+    app.customer(&admin, json!({"name": "Held", "team_id": team}))
+        .await;
+    app.delete(&format!("/v1/teams/{team}"), &admin)
+        .await
+        .assert_problem(409, "conflict");
 }

@@ -15,6 +15,7 @@ backend_tests!(
     reset_password_ends_sessions_and_sets_the_new_one,
     the_last_admin_cannot_be_disabled_or_demoted,
     users_change_their_own_password,
+    guessing_the_current_password_is_rate_limited,
     user_endpoints_need_users_write,
 );
 
@@ -273,6 +274,19 @@ async fn users_change_their_own_password(app: TestApp) {
     app.sign_in(&rep.email, "my-new-password")
         .await
         .assert_status(200);
+}
+
+async fn guessing_the_current_password_is_rate_limited(app: TestApp) {
+    let rep = app.user("sales_rep", None).await;
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let reply = app
+            .post("/v1/me/password", &rep.token, json!({"current_password": "guess-guess-guess", "new_password": "new-password-123"}))
+            .await;
+        statuses.push(reply.status.as_u16());
+    }
+    assert!(statuses[..5].iter().all(|s| *s == 422), "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
 }
 
 async fn user_endpoints_need_users_write(app: TestApp) {

@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
 use crate::error::{PROBLEM_CODES, Problem, ProblemField};
+use crate::schemas;
 
 /// The token endpoint, for the OAuth2 flows.
 const TOKEN_URL: &str = "/v1/auth/token";
@@ -37,7 +38,7 @@ OAuth2 scopes it needs.",
     ),
     servers((url = "/", description = "This server")),
     components(schemas(Problem, ProblemField)),
-    modifiers(&Security),
+    modifiers(&Security, &CodeLists),
     tags(
         (name = "auth", description = "Tokens and the caller itself"),
         (name = "users", description = "User accounts (users:write)"),
@@ -71,6 +72,21 @@ clients use client credentials and get the scopes they were granted. Send the ac
         );
         if let Some(components) = openapi.components.as_mut() {
             components.add_security_scheme("oauth2", SecurityScheme::OAuth2(scheme));
+        }
+    }
+}
+
+/// Adds each code list as one named component, which fields reference (see `schemas`).
+struct CodeLists;
+
+impl Modify for CodeLists {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            for list in schemas::code_lists() {
+                components
+                    .schemas
+                    .insert(list.name.to_owned(), list.schema().into());
+            }
         }
     }
 }

@@ -1,55 +1,211 @@
-//! OpenAPI schemas of the domain's code lists. Request types take these fields as strings (so
-//! one answer can list every bad field, not stop at the first unknown value), and
-//! `#[schema(schema_with = ...)]` shows clients the allowed values.
+//! The code lists of the OpenAPI document. Each domain enum is one named component
+//! (`#/components/schemas/Industry`) that fields reference, and a nullable field references it
+//! as `oneOf: [$ref, {type: null}]` rather than adding `null` to the list: a generated client
+//! then gets one class per list instead of several per field.
+//!
+//! Request types still take these fields as strings, so one answer can list every bad field
+//! rather than stop at the first unknown value; only the document names the list, with
+//! `#[schema(schema_with = schemas::industry_or_null)]` on the field. That replaces the field's
+//! whole schema, its doc comment and example included, so notes that clients need go on the
+//! type. `openapi::document` adds [`code_lists`] to the components.
 
+use rapport_domain::activity::TaskOrigin;
+use rapport_domain::auth::{Role, Scope};
 use rapport_domain::enums::{
     ActivityKind, AddressLabel, Channel, ConsentSource, ContactLabel, CustomerKind, Direction,
     Grade, Industry, LifecycleStage, PreferredChannel, SizeBand, Source, TaskStatus,
 };
-use serde_json::Value;
-use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    ArrayBuilder, ObjectBuilder, OneOfBuilder, Ref, Schema, SchemaType, Type,
+};
 
-fn string_enum(values: &'static [&'static str], nullable: bool) -> Object {
-    let mut enum_values: Vec<Value> = values.iter().map(|v| Value::from(*v)).collect();
-    let schema_type = if nullable {
-        enum_values.push(Value::Null);
-        SchemaType::from_iter([Type::String, Type::Null])
-    } else {
-        SchemaType::from(Type::String)
+/// A code list: the name of its component, what it is, and its values.
+#[derive(Debug, Clone)]
+pub struct CodeList {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub values: Vec<&'static str>,
+}
+
+impl CodeList {
+    /// The component: a string, one of the values.
+    pub fn schema(&self) -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(self.description))
+            .enum_values(Some(self.values.iter().copied()))
+            .into()
+    }
+}
+
+fn reference(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(name))
+}
+
+fn or_null(name: &str) -> RefOr<Schema> {
+    let null = ObjectBuilder::new().schema_type(Type::Null);
+    OneOfBuilder::new().item(reference(name)).item(null).into()
+}
+
+macro_rules! code_lists {
+    ($($name:ident: $values:expr, $description:literal => $one:ident, $or_null:ident;)*) => {
+        /// Every code list, each a component of the document.
+        pub fn code_lists() -> Vec<CodeList> {
+            vec![$(CodeList {
+                name: stringify!($name),
+                description: $description,
+                values: $values.to_vec(),
+            }),*]
+        }
+
+        $(
+            #[doc = concat!("A field holding a `", stringify!($name), "`.")]
+            pub fn $one() -> RefOr<Schema> {
+                reference(stringify!($name))
+            }
+
+            #[doc = concat!("A field holding a `", stringify!($name), "`, or `null`.")]
+            pub fn $or_null() -> RefOr<Schema> {
+                or_null(stringify!($name))
+            }
+        )*
     };
-    ObjectBuilder::new()
-        .schema_type(schema_type)
-        .enum_values(Some(enum_values))
-        .build()
 }
 
-macro_rules! enum_schemas {
-    ($($name:ident, $nullable:ident => $ty:ty;)*) => {$(
-        #[doc = concat!("The values of `", stringify!($ty), "`.")]
-        pub fn $name() -> Object {
-            string_enum(<$ty>::NAMES, false)
-        }
-
-        #[doc = concat!("The values of `", stringify!($ty), "`, or `null`.")]
-        pub fn $nullable() -> Object {
-            string_enum(<$ty>::NAMES, true)
-        }
-    )*};
+code_lists! {
+    CustomerKind: CustomerKind::NAMES, "What kind of party a customer is."
+        => customer_kind, customer_kind_or_null;
+    Industry: Industry::NAMES, "The sector a customer works in."
+        => industry, industry_or_null;
+    SizeBand: SizeBand::NAMES, "How many people a customer employs."
+        => size_band, size_band_or_null;
+    Grade: Grade::NAMES, "A customer's value grade."
+        => grade, grade_or_null;
+    LifecycleStage: LifecycleStage::NAMES, "Where a customer is in its relationship with us."
+        => lifecycle_stage, lifecycle_stage_or_null;
+    Source: Source::NAMES, "How a customer first found us."
+        => source, source_or_null;
+    Channel: Channel::NAMES, "The channel of a first contact or of an activity."
+        => channel, channel_or_null;
+    PreferredChannel: PreferredChannel::NAMES, "How a contact prefers to be reached."
+        => preferred_channel, preferred_channel_or_null;
+    ContactLabel: ContactLabel::NAMES, "The label of a contact's email address or phone number."
+        => contact_label, contact_label_or_null;
+    AddressLabel: AddressLabel::NAMES, "What an address is used for."
+        => address_label, address_label_or_null;
+    ActivityKind: ActivityKind::NAMES, "The kind of a recorded interaction."
+        => activity_kind, activity_kind_or_null;
+    Direction: Direction::NAMES, "Who started an interaction: the customer or we."
+        => direction, direction_or_null;
+    TaskStatus: TaskStatus::NAMES, "Where a follow-up task stands."
+        => task_status, task_status_or_null;
+    TaskOrigin: TaskOrigin::ALL.map(TaskOrigin::as_str),
+        "Where a task came from: `lead_follow_up` when the lead follow-up rule made it."
+        => task_origin, task_origin_or_null;
+    ConsentSource: ConsentSource::NAMES, "How a contact gave or withdrew marketing consent."
+        => consent_source, consent_source_or_null;
+    Role: Role::NAMES,
+        "The role of a user account, or `integration` for an integration client."
+        => role, role_or_null;
+    Scope: Scope::ALL.map(Scope::as_str), "An OAuth2 scope: what a token allows."
+        => scope, scope_or_null;
 }
 
-enum_schemas! {
-    customer_kind, customer_kind_or_null => CustomerKind;
-    industry, industry_or_null => Industry;
-    size_band, size_band_or_null => SizeBand;
-    grade, grade_or_null => Grade;
-    lifecycle_stage, lifecycle_stage_or_null => LifecycleStage;
-    source, source_or_null => Source;
-    channel, channel_or_null => Channel;
-    preferred_channel, preferred_channel_or_null => PreferredChannel;
-    contact_label, contact_label_or_null => ContactLabel;
-    address_label, address_label_or_null => AddressLabel;
-    activity_kind, activity_kind_or_null => ActivityKind;
-    direction, direction_or_null => Direction;
-    task_status, task_status_or_null => TaskStatus;
-    consent_source, consent_source_or_null => ConsentSource;
+/// A field holding a list of scopes.
+pub fn scopes() -> RefOr<Schema> {
+    ArrayBuilder::new().items(scope()).into()
+}
+
+/// A field holding a list of scopes, or `null`.
+pub fn scopes_or_null() -> RefOr<Schema> {
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(scope())
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::openapi::document;
+
+    /// The code lists, as clients find them among the components.
+    const NAMES: [&str; 17] = [
+        "CustomerKind",
+        "Industry",
+        "SizeBand",
+        "Grade",
+        "LifecycleStage",
+        "Source",
+        "Channel",
+        "PreferredChannel",
+        "ContactLabel",
+        "AddressLabel",
+        "ActivityKind",
+        "Direction",
+        "TaskStatus",
+        "TaskOrigin",
+        "ConsentSource",
+        "Role",
+        "Scope",
+    ];
+
+    /// Collects every `enum` under `value`, with where it is.
+    fn enums<'a>(at: &str, value: &'a Value, found: &mut Vec<(String, &'a Value)>) {
+        match value {
+            Value::Object(members) => {
+                for (key, member) in members {
+                    if key == "enum" {
+                        found.push((at.to_owned(), member));
+                    } else {
+                        enums(&format!("{at}/{key}"), member, found);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    enums(&format!("{at}/{i}"), item, found);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn each_code_list_is_one_named_component() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        for name in NAMES {
+            let list = &schemas[name];
+            let values = list["enum"].as_array();
+            let strings = values.is_some_and(|v| !v.is_empty() && v.iter().all(Value::is_string));
+            assert!(strings && list["type"] == "string", "{name}: {list}");
+        }
+        let reference = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+        let customer = &schemas["Customer"]["properties"];
+        assert_eq!(customer["kind"], reference("CustomerKind"));
+        let nullable = json!({"oneOf": [reference("Industry"), {"type": "null"}]});
+        assert_eq!(customer["industry"], nullable);
+        assert_eq!(
+            schemas["Me"]["properties"]["scopes"]["items"],
+            reference("Scope")
+        );
+    }
+
+    #[test]
+    fn no_schema_inlines_an_enum() {
+        let doc = document();
+        let mut found = Vec::new();
+        enums("#", &doc, &mut found);
+        for (at, values) in &found {
+            let nulls = values.as_array().is_some_and(|v| v.contains(&Value::Null));
+            assert!(!nulls, "an enum with null at {at}: {values}");
+            let component = at.strip_prefix("#/components/schemas/");
+            let named = component.is_some_and(|name| NAMES.contains(&name));
+            assert!(named, "an inline enum at {at}: {values}");
+        }
+        assert_eq!(found.len(), NAMES.len(), "one enum per code list");
+    }
 }

@@ -102,7 +102,7 @@ impl Db {
     async fn finish(self, keep: bool) {
         match (self, keep) {
             (Db::Sqlite { url, .. }, true) => println!("Kept the SQLite database: {url}"),
-            (Db::Postgres(db), true) => println!("Kept the PostgreSQL database: {}", db.name),
+            (Db::Postgres(db), true) => println!("Kept the PostgreSQL database: {}", db.keep()),
             (Db::Sqlite { dir, .. }, false) => {
                 let _ = std::fs::remove_dir_all(dir);
             }

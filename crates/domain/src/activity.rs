@@ -43,6 +43,9 @@ pub enum TaskOrigin {
 }
 
 impl TaskOrigin {
+    /// Every origin (the order of the OpenAPI document).
+    pub const ALL: [TaskOrigin; 2] = [TaskOrigin::Manual, TaskOrigin::LeadFollowUp];
+
     pub fn as_str(self) -> &'static str {
         match self {
             TaskOrigin::Manual => "manual",

@@ -6,13 +6,11 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{Db, ONE_TIME_PASSWORD, PATIENCE, Rapport, http, me, sign_in};
+use common::{Db, ONE_TIME_PASSWORD, PATIENCE, Rapport, eventually, http, me, sign_in};
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio::sync::mpsc;
-use tokio::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use uuid::Uuid;
 
 const FIRST_ADMIN: &str = "admin@rapport.local";
@@ -120,47 +118,64 @@ async fn the_data_folder_is_private(mut db: Db) {
 async fn sigterm_finishes_in_flight_requests(db: Db) {
     let mut server = Rapport::serve(&db, ADMIN_ENV).await;
     let token = sign_in(&server.base, ADMIN_ENV[0].1, ADMIN_ENV[1].1).await;
-    // A request served first, so the connection the slow body goes on (reused from the pool)
-    // is surely accepted before the signal.
-    let client = http();
-    let live = client.get(format!("{}/health/live", server.base)).send();
-    live.await.unwrap().bytes().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-
-    let (chunks, rx) = mpsc::unbounded_channel::<&'static str>();
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        Some((Ok::<_, std::io::Error>(rx.recv().await?), rx))
-    });
-    let request = client
-        .post(format!("{}/v1/teams", server.base))
-        .bearer_auth(&token)
-        .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(body))
-        .send();
-    let response = tokio::spawn(request);
-    chunks.send(r#"{"name": "slow"#).unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let address = server.base["http://".len()..].to_owned();
+    // Sent by hand, to know when the server has the request: it answers `100 Continue` once
+    // it has read the head and handed the request to the app.
+    let (head, tail) = (r#"{"name": "slow"#, r#" team"}"#);
+    let mut stream = TcpStream::connect(&address).await.unwrap();
+    let request = format!(
+        "POST /v1/teams HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\
+         Connection: close\r\n\r\n",
+        head.len() + tail.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let interim = read_head(&mut stream).await;
+    assert!(interim.starts_with("HTTP/1.1 100 "), "{interim}");
+    stream.write_all(head.as_bytes()).await.unwrap();
 
     server.sigterm();
     // The shutdown has begun once new connections are refused.
-    let (address, deadline) = (&server.base["http://".len()..], Instant::now() + PATIENCE);
-    while tokio::net::TcpStream::connect(address).await.is_ok() {
-        assert!(Instant::now() < deadline, "still accepting after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    chunks.send(r#" team"}"#).unwrap();
-    drop(chunks);
-    let response = match response.await.unwrap() {
-        Ok(response) => response,
-        Err(e) => panic!("the request in flight failed: {e:?}\n{}", server.output()),
-    };
-    let status = response.status();
-    let team: Value = response.json().await.unwrap_or_default();
-    assert_eq!(status, StatusCode::CREATED, "{team}\n{}", server.output());
+    let refusing = eventually(async || TcpStream::connect(&address).await.is_err()).await;
+    assert!(
+        refusing,
+        "still accepting after SIGTERM\n{}",
+        server.output()
+    );
+    stream.write_all(tail.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    let read = tokio::time::timeout(PATIENCE, stream.read_to_string(&mut answer)).await;
+    assert!(
+        read.is_ok_and(|r| r.is_ok()),
+        "{answer}\n{}",
+        server.output()
+    );
+    let (status, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    assert!(
+        status.starts_with("HTTP/1.1 201 "),
+        "{answer}\n{}",
+        server.output()
+    );
+    let team: Value = serde_json::from_str(body).unwrap();
     assert_eq!(team["name"], "slow team");
-    drop(client);
     let exit = server.wait().await;
     assert!(exit.success(), "{exit}\n{}", server.output());
+}
+
+/// Reads one response head (the status line and headers) from `stream`.
+async fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0];
+        let read = tokio::time::timeout(PATIENCE, stream.read_exact(&mut byte)).await;
+        assert!(
+            read.is_ok_and(|r| r.is_ok()),
+            "no answer: {}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
 }
 
 async fn migrate_then_create_user(db: Db) {

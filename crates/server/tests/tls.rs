@@ -8,9 +8,8 @@ mod common;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use common::{Db, PATIENCE, Rapport};
+use common::{Db, PATIENCE, Rapport, eventually};
 use reqwest::{Certificate, Client, StatusCode, Version};
-use tokio::time::Instant;
 
 both!(serves_https_and_http2_and_reloads_its_certificate_on_sighup);
 
@@ -76,23 +75,13 @@ async fn serves_https_and_http2_and_reloads_its_certificate_on_sighup(db: Db) {
 
     let second = new_certificate(&cert, &key);
     server.signal("HUP");
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let renewed = client_trusting(&second, &server);
-        if renewed
-            .get(url(&server, "/health/live"))
-            .send()
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the new certificate is not served"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let renewed = client_trusting(&second, &server);
+    let served = eventually(async || {
+        let live = renewed.get(url(&server, "/health/live")).send().await;
+        live.is_ok()
+    })
+    .await;
+    assert!(served, "the new certificate is not served");
     // New connections no longer get the old certificate.
     let old_only = client_trusting(&first, &server);
     assert!(
@@ -107,11 +96,8 @@ async fn serves_https_and_http2_and_reloads_its_certificate_on_sighup(db: Db) {
     std::fs::write(&key, "not a key").unwrap();
     server.signal("HUP");
     let still = client_trusting(&second, &server);
-    let deadline = Instant::now() + PATIENCE;
-    while !server.stderr().contains("TLS certificate not reloaded") {
-        assert!(Instant::now() < deadline, "{}", server.stderr());
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let logged = eventually(async || server.stderr().contains("TLS certificate not reloaded"));
+    assert!(logged.await, "{}", server.stderr());
     assert_eq!(
         still
             .get(url(&server, "/health/live"))

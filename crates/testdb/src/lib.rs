@@ -1,6 +1,6 @@
 //! Fresh PostgreSQL databases for tests: a template migrated once per build, and a
-//! `CREATE DATABASE ... TEMPLATE` per test, dropped afterwards. Used by the store's tests and
-//! the black-box API tests.
+//! `CREATE DATABASE ... TEMPLATE` per test, dropped with its guard (also when the test panics).
+//! Used by the store's tests, the process tests and the black-box API tests.
 
 // A test harness: a failed expectation is a failed test, so panicking is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -28,10 +28,13 @@ pub fn url_of(name: &str) -> String {
 /// processes of one run.
 const TEMPLATE_LOCK: i64 = 0x0052_4150_5445_5354;
 
-/// A database made for one test; dropped by [`TestDatabase::drop_now`].
+/// A database made for one test, dropped with this guard: by [`TestDatabase::drop_now`] in
+/// async code, else when the guard is dropped, which a failing test does while it unwinds.
 pub struct TestDatabase {
     pub name: String,
     pub url: String,
+    /// Whether the database still has to be dropped.
+    armed: bool,
 }
 
 /// The template's name follows the migrations' content (see `build.rs`): a changed migration
@@ -44,6 +47,14 @@ async fn admin() -> DatabaseConnection {
     Database::connect(admin_url())
         .await
         .expect("PostgreSQL is reachable (set RAPPORT_TEST_POSTGRES_URL)")
+}
+
+/// Whether database `name` exists on the test server.
+pub async fn database_exists(name: &str) -> bool {
+    let conn = admin().await;
+    let found = exists(&conn, name).await;
+    conn.close().await.ok();
+    found
 }
 
 async fn exists(conn: &DatabaseConnection, name: &str) -> bool {
@@ -132,8 +143,7 @@ impl TestDatabase {
             }
         }
         conn.close().await.ok();
-        let url = url_of(&name);
-        TestDatabase { name, url }
+        TestDatabase::guarding(name)
     }
 
     /// An empty database with no schema (for migration tests).
@@ -144,21 +154,61 @@ impl TestDatabase {
             .await
             .expect("create test database");
         conn.close().await.ok();
-        let url = url_of(&name);
-        TestDatabase { name, url }
+        TestDatabase::guarding(name)
     }
 
-    /// Drops the database, disconnecting whoever still uses it.
-    pub async fn drop_now(self) {
-        let conn = admin().await;
-        let _ = conn
-            .execute_unprepared(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .await;
-        conn.close().await.ok();
+    fn guarding(name: String) -> TestDatabase {
+        let url = url_of(&name);
+        TestDatabase {
+            name,
+            url,
+            armed: true,
+        }
     }
+
+    /// Drops the database now, disconnecting whoever still uses it.
+    pub async fn drop_now(mut self) {
+        self.armed = false;
+        drop_database(&self.name).await;
+    }
+
+    /// Keeps the database after the guard is gone (to look at it); answers its name.
+    pub fn keep(mut self) -> String {
+        self.armed = false;
+        std::mem::take(&mut self.name)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        // Drop cannot await, and blocking on the test's runtime from inside it panics: drop
+        // the database on a thread with a runtime of its own.
+        let name = std::mem::take(&mut self.name);
+        let dropping = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(drop_database(&name));
+            }
+        });
+        let _ = dropping.join();
+    }
+}
+
+/// Drops database `name`, disconnecting whoever still uses it; never panics, as it runs in
+/// `Drop`.
+async fn drop_database(name: &str) {
+    let Ok(conn) = Database::connect(admin_url()).await else {
+        return;
+    };
+    let _ = conn
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await;
+    conn.close().await.ok();
 }
 
 /// Which database a test runs on.
@@ -168,11 +218,22 @@ pub enum Backend {
     Postgres,
 }
 
-/// A fresh, migrated database of either backend, removed by [`FreshDb::drop_now`].
+/// A fresh, migrated database of either backend, removed when dropped (also when the test
+/// using it panics).
 pub struct FreshDb {
     pub url: String,
-    postgres: Option<TestDatabase>,
-    sqlite_dir: Option<std::path::PathBuf>,
+    // Held to be dropped with it.
+    _postgres: Option<TestDatabase>,
+    _sqlite_dir: Option<SqliteDir>,
+}
+
+/// The folder of a test's SQLite file, removed when dropped.
+struct SqliteDir(std::path::PathBuf);
+
+impl Drop for SqliteDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl FreshDb {
@@ -182,32 +243,25 @@ impl FreshDb {
                 let db = TestDatabase::create().await;
                 FreshDb {
                     url: db.url.clone(),
-                    postgres: Some(db),
-                    sqlite_dir: None,
+                    _postgres: Some(db),
+                    _sqlite_dir: None,
                 }
             }
             Backend::Sqlite => {
                 let dir = std::env::temp_dir().join(format!("rapport-testdb-{}", Uuid::now_v7()));
                 std::fs::create_dir_all(&dir).expect("temp dir");
-                let url = format!("sqlite://{}?mode=rwc", dir.join("test.db").display());
+                // Held before migrating, so a failed migration removes the folder too.
+                let held = SqliteDir(dir);
+                let url = format!("sqlite://{}?mode=rwc", held.0.join("test.db").display());
                 let conn = Database::connect(&url).await.expect("open sqlite");
                 Migrator::up(&conn, None).await.expect("migrate sqlite");
                 conn.close().await.ok();
                 FreshDb {
                     url,
-                    postgres: None,
-                    sqlite_dir: Some(dir),
+                    _postgres: None,
+                    _sqlite_dir: Some(held),
                 }
             }
-        }
-    }
-
-    pub async fn drop_now(self) {
-        if let Some(db) = self.postgres {
-            db.drop_now().await;
-        }
-        if let Some(dir) = self.sqlite_dir {
-            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }

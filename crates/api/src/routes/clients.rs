@@ -21,6 +21,7 @@ use crate::extract::{IfMatch, IfMatchParam, Json, Query};
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::respond;
+use crate::schemas;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -32,15 +33,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(rotate_secret);
 }
 
-/// An integration client. It signs in with `grant_type=client_credentials`, using its `id` as
-/// `client_id`.
+/// An integration client, with the scopes it may be granted. It signs in with
+/// `grant_type=client_credentials`, using its `id` as `client_id`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Client {
     pub id: Uuid,
     #[schema(example = "ERP sync")]
     pub name: String,
     /// The scopes it may be granted.
-    #[schema(example = json!(["customers:read", "customers:write"]))]
+    #[schema(schema_with = schemas::scopes)]
     pub scopes: Vec<String>,
     pub disabled: bool,
     pub created_by: Option<Uuid>,
@@ -77,15 +78,14 @@ pub struct ClientWithSecret {
     pub client_secret: String,
 }
 
-/// A new client.
+/// A new client. Its scopes are a subset of `customers:*`, `opportunities:*`, `tickets:*`,
+/// `tasks:*`, `surveys:*`, `campaigns:*`, `reports:read`, `webhooks:write`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateClient {
     #[schema(example = "ERP sync")]
     pub name: String,
-    /// A subset of `customers:*`, `opportunities:*`, `tickets:*`, `tasks:*`, `surveys:*`,
-    /// `campaigns:*`, `reports:read`, `webhooks:write`.
-    #[schema(example = json!(["customers:read"]))]
+    #[schema(schema_with = schemas::scopes)]
     pub scopes: Vec<String>,
 }
 
@@ -97,7 +97,7 @@ pub struct UpdateClient {
     #[schema(value_type = Option<String>)]
     pub name: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(schema_with = schemas::scopes_or_null)]
     pub scopes: Patch<Vec<String>>,
     #[serde(default)]
     #[schema(value_type = Option<bool>)]

@@ -15,13 +15,14 @@ use crate::audit;
 use crate::auth::{Caller, Principal};
 use crate::error::ApiError;
 use crate::extract::Json;
+use crate::schemas;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(get_me).service(change_password);
 }
 
-/// The caller: a user or an integration client.
+/// The caller: a user or an integration client, with the scopes of the token in use.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Me {
     pub id: Uuid,
@@ -32,11 +33,12 @@ pub struct Me {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub name: String,
-    /// The role (`integration` for a client).
-    #[schema(example = "sales_rep")]
+    /// `integration` for a client.
+    #[schema(schema_with = schemas::role)]
     pub role: String,
     pub team_id: Option<Uuid>,
     /// The scopes of the token in use.
+    #[schema(schema_with = schemas::scopes)]
     pub scopes: Vec<String>,
     /// Users only: the password was set by an administrator and should be changed.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -54,8 +54,7 @@ pub struct Task {
     #[schema(schema_with = schemas::task_status)]
     pub status: String,
     pub completed_at: Option<DateTime<Utc>>,
-    /// `manual`, or `lead_follow_up` when the lead follow-up rule made it.
-    #[schema(example = "manual")]
+    #[schema(schema_with = schemas::task_origin)]
     pub origin: String,
     /// Open and past its due time.
     pub overdue: bool,

@@ -24,6 +24,7 @@ use crate::extract::{IfMatch, IfMatchParam, Json, Query};
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::respond;
+use crate::schemas;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -44,9 +45,7 @@ pub struct User {
     pub email: String,
     #[schema(example = "Li Lei")]
     pub name: String,
-    /// One of `admin`, `sales_manager`, `sales_rep`, `marketing`, `service_manager`,
-    /// `service_agent`, `auditor`.
-    #[schema(example = "sales_rep")]
+    #[schema(schema_with = schemas::role)]
     pub role: String,
     pub team_id: Option<Uuid>,
     pub disabled: bool,
@@ -83,7 +82,7 @@ pub struct CreateUser {
     pub email: String,
     #[schema(example = "Li Lei")]
     pub name: String,
-    #[schema(example = "sales_rep")]
+    #[schema(schema_with = schemas::role)]
     pub role: String,
     pub team_id: Option<Uuid>,
     /// At least 10 characters. Leave it out to get a one-time password in the answer.
@@ -110,7 +109,7 @@ pub struct UpdateUser {
     #[schema(value_type = Option<String>)]
     pub name: Patch<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schemas::role_or_null)]
     pub role: Patch<String>,
     #[serde(default)]
     #[schema(value_type = Option<Uuid>, nullable)]
@@ -136,6 +135,7 @@ pub struct PasswordReset {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserListParams {
+    #[param(schema_with = schemas::role)]
     pub role: Option<String>,
     pub team_id: Option<Uuid>,
     pub disabled: Option<bool>,

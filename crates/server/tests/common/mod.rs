@@ -22,6 +22,8 @@ use uuid::Uuid;
 
 /// How long a start, a line of output or an exit may take (a debug build on a busy machine).
 pub const PATIENCE: Duration = Duration::from_secs(20);
+/// How often [`eventually`] looks again.
+const POLL: Duration = Duration::from_millis(20);
 /// How `rapport serve` introduces the first admin's one-time password.
 pub const ONE_TIME_PASSWORD: &str = "One-time password (shown only now): ";
 
@@ -232,17 +234,14 @@ impl Rapport {
 
     /// Waits for the exit, then reads the rest of stdout and stderr.
     pub async fn wait(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still running\n{}",
-                self.output()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut status = None;
+        eventually(async || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        })
+        .await;
+        let Some(status) = status else {
+            panic!("still running after {PATIENCE:?}\n{}", self.output());
         };
         while let Some(line) = self.stdout.recv().await {
             self.seen.push(line);
@@ -258,6 +257,21 @@ impl Drop for Rapport {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Polls `done` until it holds; false when it still does not after [`PATIENCE`]. Tests wait
+/// on an event this way (a port refusing, a line logged, an exit), never on a fixed sleep.
+pub async fn eventually(mut done: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if done().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(POLL).await;
     }
 }
 
