@@ -19,6 +19,7 @@ use crate::audit::Origin;
 use crate::auth::jwt::Claims;
 use crate::auth::scopes::RequiredScope;
 use crate::error::ApiError;
+use crate::middleware::span::RequestSpan;
 use crate::state::AppState;
 
 /// Who is calling.
@@ -178,6 +179,9 @@ impl FromRequest for Caller {
                 return Ok(caller.clone());
             }
             let caller = Caller::authenticate(req.clone()).await?;
+            if let Some(span) = req.extensions().get::<RequestSpan>() {
+                span.record_caller(&caller);
+            }
             req.extensions_mut().insert(caller.clone());
             Ok(caller)
         })
