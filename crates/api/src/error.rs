@@ -2,7 +2,12 @@
 //!
 //! Handlers return [`ApiError`]; its `error_response` sets the status and headers, and the
 //! [`crate::middleware::problem`] middleware writes the body, because only it knows the
-//! request id and the caller's language.
+//! request id and the caller's language. It is also where a failure of ours is logged, once,
+//! with its whole chain of causes ([`Failure`]).
+
+mod failure;
+
+pub use failure::{BoxError, Chain, Failure};
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
@@ -78,14 +83,14 @@ pub enum ApiError {
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
     /// 503: the database is unreachable.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
+    #[error("service unavailable")]
+    Unavailable(#[source] Failure),
     /// 503 (`Retry-After`): a bounded resource (password hashing) is saturated.
     #[error("busy")]
     Busy { retry_after_secs: u64 },
-    /// 500: logged with the request id, never returned.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// 500: logged with the request id, never answered.
+    #[error("internal error")]
+    Internal(#[source] Failure),
 }
 
 impl ApiError {
@@ -115,8 +120,8 @@ impl ApiError {
     }
 
     /// A 500 for a failure of ours: `context` and the error are logged, never answered.
-    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
-        ApiError::Internal(format!("{context}: {err}"))
+    pub fn internal(context: &'static str, err: impl Into<BoxError>) -> Self {
+        ApiError::Internal(Failure::caused_by(context, err))
     }
 
     /// A conflict without extra members.
@@ -125,6 +130,14 @@ impl ApiError {
             code,
             detail: detail.into(),
             extra: Map::new(),
+        }
+    }
+
+    /// The failure behind a 500 or a 503, to be logged.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            ApiError::Internal(failure) | ApiError::Unavailable(failure) => Some(failure),
+            _ => None,
         }
     }
 
@@ -369,8 +382,12 @@ impl From<StoreError> for ApiError {
             StoreError::Stale => ApiError::PreconditionFailed {
                 current_version: None,
             },
-            StoreError::Unavailable(err) => ApiError::Unavailable(err.to_string()),
-            StoreError::Db(err) => ApiError::Internal(err.to_string()),
+            err @ StoreError::Unavailable(_) => {
+                ApiError::Unavailable(Failure::caused_by("reaching the database", err))
+            }
+            err @ StoreError::Db(_) => {
+                ApiError::Internal(Failure::caused_by("querying the database", err))
+            }
         }
     }
 }
@@ -406,11 +423,11 @@ mod tests {
             ApiError::RateLimited {
                 retry_after_secs: 1,
             },
-            ApiError::Unavailable(String::new()),
+            ApiError::Unavailable(Failure::new("down")),
             ApiError::Busy {
                 retry_after_secs: 1,
             },
-            ApiError::Internal(String::new()),
+            ApiError::Internal(Failure::new("bug")),
         ];
         for err in samples {
             assert!(PROBLEM_CODES.contains(&err.code()), "{}", err.code());
@@ -420,9 +437,20 @@ mod tests {
 
     #[test]
     fn internal_errors_never_leak_their_message() {
-        let problem = ApiError::Internal("secret table users_password".into()).to_problem(Lang::En);
-        let text = serde_json::to_string(&problem).unwrap();
-        assert!(!text.contains("users_password"));
+        let err = ApiError::internal("reading users_password", "secret table users_password");
+        for lang in [Lang::En, Lang::ZhCn] {
+            let text = serde_json::to_string(&err.to_problem(lang)).unwrap();
+            assert!(!text.contains("users_password"), "{text}");
+        }
+    }
+
+    #[test]
+    fn failures_keep_their_cause_for_the_log() {
+        let err = ApiError::internal("loading a customer", StoreError::NotFound);
+        assert_eq!(err.code(), "internal_error");
+        let chain = Chain(err.failure().unwrap()).to_string();
+        assert_eq!(chain, "loading a customer: not found");
+        assert!(ApiError::NotFound.failure().is_none());
     }
 
     #[test]

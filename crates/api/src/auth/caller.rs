@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::audit::Origin;
 use crate::auth::jwt::Claims;
 use crate::auth::scopes::RequiredScope;
-use crate::error::ApiError;
+use crate::error::{ApiError, Failure};
 use crate::middleware::span::RequestSpan;
 use crate::state::AppState;
 
@@ -101,7 +101,7 @@ impl Caller {
     async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
         let state = req
             .app_data::<web::Data<AppState>>()
-            .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            .ok_or_else(|| ApiError::Internal(Failure::new("application state missing")))?;
         let token = req
             .headers()
             .get(header::AUTHORIZATION)

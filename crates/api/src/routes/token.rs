@@ -27,7 +27,7 @@ use serde_json::json;
 use crate::audit::{self, Origin};
 use crate::auth::secret;
 use crate::client_ip::client_ip;
-use crate::error::ApiError;
+use crate::error::{ApiError, Failure};
 use crate::extract::{is_json_content_type, parse_form, parse_json, read_body};
 use crate::state::AppState;
 
@@ -398,7 +398,7 @@ fn missing_fields(fields: &[&str]) -> ApiError {
     }
     match errors.finish() {
         Err(errors) => ApiError::Validation(errors),
-        Ok(()) => ApiError::Malformed(String::new()),
+        Ok(()) => ApiError::Internal(Failure::new("a grant named no missing field")),
     }
 }
 
