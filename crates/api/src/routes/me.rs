@@ -15,6 +15,7 @@ use crate::audit;
 use crate::auth::{Caller, Principal};
 use crate::error::ApiError;
 use crate::extract::Json;
+use crate::i18n::Text;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -109,9 +110,10 @@ async fn change_password(
     body: Json<ChangePassword>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(user_id) = caller.user_id() else {
-        return Err(ApiError::forbidden(
+        return Err(ApiError::forbidden(Text::new(
             "Integration clients have no password; rotate the secret instead.",
-        ));
+            "集成客户端没有密码，请改为轮换其密钥。",
+        )));
     };
     let body = body.into_inner()?;
     let mut errors = Errors::default();
