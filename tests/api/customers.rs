@@ -11,6 +11,7 @@ backend_tests!(
     customer_with_contacts_is_created_and_read_back,
     five_bad_fields_make_one_422_and_write_nothing,
     messages_follow_accept_language,
+    conflicts_are_explained_in_the_callers_language,
     sales_reps_see_only_their_own_customers,
     managers_see_their_team_and_reassign_within_it,
     server_fields_and_reassignment_are_refused,
@@ -186,6 +187,39 @@ async fn messages_follow_accept_language(app: TestApp) {
         "contacts[0].phones[0].number"
     );
     assert_eq!(reply.body["errors"][0]["message"], "电话号码无效。");
+}
+
+async fn conflicts_are_explained_in_the_callers_language(app: TestApp) {
+    let admin = app.admin_token().await;
+    app.customer(&admin, customer_body("First")).await;
+    let in_chinese = app
+        .client
+        .post(app.url("/v1/customers"))
+        .bearer_auth(&admin)
+        .header("accept-language", "zh-CN")
+        .json(&customer_body("Second"))
+        .send()
+        .await
+        .unwrap();
+    let reply = rapport_tests::read(in_chinese).await;
+    reply.assert_problem(409, "duplicate");
+    assert_eq!(reply.header("content-language"), Some("zh-CN"));
+    assert_eq!(reply.body["title"], "重复记录");
+    assert_eq!(
+        reply.body["detail"],
+        "已存在电子邮件、电话或注册号相同的客户；请合并，或使用 allow_duplicate=true 创建。"
+    );
+    assert_eq!(reply.body["duplicate_ids"].as_array().unwrap().len(), 1);
+
+    let in_english = app
+        .post("/v1/customers", &admin, customer_body("Third"))
+        .await;
+    in_english.assert_problem(409, "duplicate");
+    assert_eq!(
+        in_english.body["detail"],
+        "A customer with the same email, phone or registration number exists; merge them, or \
+         create with allow_duplicate=true."
+    );
 }
 
 async fn sales_reps_see_only_their_own_customers(app: TestApp) {

@@ -15,6 +15,7 @@ use crate::middleware::idempotency::idempotency;
 use crate::middleware::masking::mask_personal_fields;
 use crate::middleware::problem::render_problems;
 use crate::middleware::request_id::request_id;
+use crate::middleware::span::request_span;
 use crate::middleware::telemetry::{Metrics, telemetry};
 use crate::state::AppState;
 
@@ -42,15 +43,17 @@ pub fn app(
         .app_data(metrics)
         .app_data(openapi)
         .app_data(path_config())
-        // Outermost last: the request id exists before telemetry logs it and before problems
-        // quote it; idempotency sits inside, so its refusals are problems too; CORS headers go
-        // on problems as well, so a frontend can read them.
+        // Outermost last: the request id exists before the request's span names it and before
+        // problems quote it; telemetry and everything inside it log within that span;
+        // idempotency sits inside, so its refusals are problems too; CORS headers go on
+        // problems as well, so a frontend can read them.
         .wrap(from_fn(idempotency))
         // Outside idempotency, so that replays are masked too.
         .wrap(from_fn(mask_personal_fields))
         .wrap(from_fn(render_problems))
         .wrap(cors)
         .wrap(from_fn(telemetry))
+        .wrap(from_fn(request_span))
         .wrap(from_fn(request_id))
         .wrap(from_fn(security_headers))
         .into_utoipa_app()

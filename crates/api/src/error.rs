@@ -2,7 +2,14 @@
 //!
 //! Handlers return [`ApiError`]; its `error_response` sets the status and headers, and the
 //! [`crate::middleware::problem`] middleware writes the body, because only it knows the
-//! request id and the caller's language.
+//! request id and the caller's language. It is also where a failure of ours is logged, once,
+//! with its whole chain of causes ([`Failure`]).
+
+mod code;
+mod failure;
+
+pub use code::ProblemCode;
+pub use failure::{BoxError, Chain, Failure};
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
@@ -13,20 +20,20 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use crate::i18n::{self, Lang};
+use crate::i18n::{self, Lang, Text};
 
 /// What went wrong, by kind; each maps to one status and one stable `code`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 400: malformed JSON, bad query or path parameter.
     #[error("malformed request: {0}")]
-    Malformed(String),
+    Malformed(Text),
     /// 400: query parameters or headers that do not parse, each named.
     #[error("{0}")]
     BadParameters(ValidationErrors),
     /// 400 with a specific code (`unsupported_grant_type`, …).
-    #[error("bad request: {code}")]
-    BadRequest { code: &'static str, detail: String },
+    #[error("bad request: {code}: {detail}")]
+    BadRequest { code: ProblemCode, detail: Text },
     /// 401: no or bad credentials (`WWW-Authenticate: Bearer`).
     #[error("unauthorized")]
     Unauthorized,
@@ -43,7 +50,7 @@ pub enum ApiError {
     #[error("forbidden")]
     Forbidden {
         scope: Option<Scope>,
-        detail: Option<String>,
+        detail: Option<Text>,
     },
     /// 404: unknown, or outside the caller's view.
     #[error("not found")]
@@ -55,8 +62,8 @@ pub enum ApiError {
     /// problem (`duplicate_ids`, `allowed_stages`, …).
     #[error("conflict: {code}: {detail}")]
     Conflict {
-        code: &'static str,
-        detail: String,
+        code: ProblemCode,
+        detail: Text,
         extra: Map<String, Value>,
     },
     /// 412: `If-Match` names an older version, or the record changed while the request ran.
@@ -72,59 +79,68 @@ pub enum ApiError {
     #[error("{0}")]
     Validation(ValidationErrors),
     /// 422 with a specific code (`idempotency_key_reused`, …).
-    #[error("unprocessable: {code}")]
-    Unprocessable { code: &'static str, detail: String },
+    #[error("unprocessable: {code}: {detail}")]
+    Unprocessable { code: ProblemCode, detail: Text },
     /// 429 (`Retry-After`).
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
     /// 503: the database is unreachable.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
+    #[error("service unavailable")]
+    Unavailable(#[source] Failure),
     /// 503 (`Retry-After`): a bounded resource (password hashing) is saturated.
     #[error("busy")]
     Busy { retry_after_secs: u64 },
-    /// 500: logged with the request id, never returned.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// 500: logged with the request id, never answered.
+    #[error("internal error")]
+    Internal(#[source] Failure),
 }
 
 impl ApiError {
     /// The stable machine-readable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ProblemCode {
+        use ProblemCode as C;
         match self {
-            ApiError::Malformed(_) | ApiError::BadParameters(_) => "malformed_request",
+            ApiError::Malformed(_) | ApiError::BadParameters(_) => C::MalformedRequest,
             ApiError::BadRequest { code, .. }
             | ApiError::Conflict { code, .. }
-            | ApiError::Unprocessable { code, .. } => code,
-            ApiError::Unauthorized => "unauthorized",
-            ApiError::InvalidCredentials => "invalid_credentials",
-            ApiError::PasswordExpired => "password_expired",
-            ApiError::PasswordChangeRequired => "password_change_required",
-            ApiError::Forbidden { .. } => "forbidden",
-            ApiError::NotFound => "not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::PreconditionFailed { .. } => "precondition_failed",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::Validation(_) => "validation_failed",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::Unavailable(_) => "service_unavailable",
-            ApiError::Busy { .. } => "server_busy",
-            ApiError::Internal(_) => "internal_error",
+            | ApiError::Unprocessable { code, .. } => *code,
+            ApiError::Unauthorized => C::Unauthorized,
+            ApiError::InvalidCredentials => C::InvalidCredentials,
+            ApiError::PasswordExpired => C::PasswordExpired,
+            ApiError::PasswordChangeRequired => C::PasswordChangeRequired,
+            ApiError::Forbidden { .. } => C::Forbidden,
+            ApiError::NotFound => C::NotFound,
+            ApiError::MethodNotAllowed => C::MethodNotAllowed,
+            ApiError::PreconditionFailed { .. } => C::PreconditionFailed,
+            ApiError::PayloadTooLarge { .. } => C::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => C::UnsupportedMediaType,
+            ApiError::Validation(_) => C::ValidationFailed,
+            ApiError::RateLimited { .. } => C::RateLimited,
+            ApiError::Unavailable(_) => C::ServiceUnavailable,
+            ApiError::Busy { .. } => C::ServerBusy,
+            ApiError::Internal(_) => C::InternalError,
         }
     }
 
     /// A 500 for a failure of ours: `context` and the error are logged, never answered.
-    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
-        ApiError::Internal(format!("{context}: {err}"))
+    pub fn internal(context: &'static str, err: impl Into<BoxError>) -> Self {
+        ApiError::Internal(Failure::caused_by(context, err))
     }
 
     /// A conflict without extra members.
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn conflict(code: ProblemCode, detail: Text) -> Self {
         ApiError::Conflict {
             code,
-            detail: detail.into(),
+            detail,
             extra: Map::new(),
+        }
+    }
+
+    /// The failure behind a 500 or a 503, to be logged.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            ApiError::Internal(failure) | ApiError::Unavailable(failure) => Some(failure),
+            _ => None,
         }
     }
 
@@ -137,10 +153,10 @@ impl ApiError {
     }
 
     /// A 403 for a rule of the role (not a scope).
-    pub fn forbidden(detail: impl Into<String>) -> Self {
+    pub fn forbidden(detail: Text) -> Self {
         ApiError::Forbidden {
             scope: None,
-            detail: Some(detail.into()),
+            detail: Some(detail),
         }
     }
 
@@ -157,13 +173,11 @@ impl ApiError {
         match self {
             ApiError::Malformed(detail)
             | ApiError::BadRequest { detail, .. }
-            | ApiError::Unprocessable { detail, .. }
-                if !detail.is_empty() =>
-            {
-                problem.detail = Some(detail.clone());
+            | ApiError::Unprocessable { detail, .. } => {
+                problem.detail = Some(detail.get(lang).to_owned());
             }
             ApiError::Conflict { detail, extra, .. } => {
-                problem.detail = Some(detail.clone());
+                problem.detail = Some(detail.get(lang).to_owned());
                 problem.extra = extra.clone();
             }
             ApiError::Forbidden {
@@ -181,7 +195,7 @@ impl ApiError {
                 detail: Some(detail),
                 ..
             } => {
-                problem.detail = Some(detail.clone());
+                problem.detail = Some(detail.get(lang).to_owned());
             }
             ApiError::PreconditionFailed {
                 current_version: Some(version),
@@ -303,14 +317,13 @@ pub struct Problem {
 
 impl Problem {
     /// A problem with the default title and detail of `code`.
-    pub fn new(status: u16, code: &str, lang: Lang) -> Problem {
-        let detail = i18n::detail(code, lang);
+    pub fn new(status: u16, code: ProblemCode, lang: Lang) -> Problem {
         Problem {
             type_uri: format!("https://rapport.dev/problems/{code}"),
             title: i18n::title(code, lang).to_owned(),
             status,
-            detail: (!detail.is_empty()).then(|| detail.to_owned()),
-            code: code.to_owned(),
+            detail: i18n::detail(code, lang).map(str::to_owned),
+            code: code.as_str().to_owned(),
             request_id: None,
             errors: None,
             extra: Map::new(),
@@ -330,30 +343,7 @@ pub struct ProblemField {
 }
 
 /// Every problem `code`, for the OpenAPI document.
-pub const PROBLEM_CODES: &[&str] = &[
-    "malformed_request",
-    "unsupported_grant_type",
-    "invalid_scope",
-    "unauthorized",
-    "invalid_credentials",
-    "password_expired",
-    "password_change_required",
-    "forbidden",
-    "not_found",
-    "method_not_allowed",
-    "conflict",
-    "duplicate",
-    "invalid_transition",
-    "precondition_failed",
-    "payload_too_large",
-    "unsupported_media_type",
-    "validation_failed",
-    "idempotency_key_reused",
-    "rate_limited",
-    "service_unavailable",
-    "server_busy",
-    "internal_error",
-];
+pub const PROBLEM_CODES: &[&str] = ProblemCode::NAMES;
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
@@ -362,15 +352,25 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(msg) => {
                 // The database's message names tables and constraints: log it, answer plainly.
                 tracing::warn!(error = %msg, "unmapped unique constraint");
-                ApiError::conflict("conflict", "The write conflicts with an existing record.")
+                ApiError::conflict(
+                    ProblemCode::Conflict,
+                    Text::new(
+                        "The write conflicts with an existing record.",
+                        "该写入与已有记录冲突。",
+                    ),
+                )
             }
             // Another request changed the record after this one read it: as stale as a stale
             // If-Match, and answered the same on both databases.
             StoreError::Stale => ApiError::PreconditionFailed {
                 current_version: None,
             },
-            StoreError::Unavailable(err) => ApiError::Unavailable(err.to_string()),
-            StoreError::Db(err) => ApiError::Internal(err.to_string()),
+            err @ StoreError::Unavailable(_) => {
+                ApiError::Unavailable(Failure::caused_by("reaching the database", err))
+            }
+            err @ StoreError::Db(_) => {
+                ApiError::Internal(Failure::caused_by("querying the database", err))
+            }
         }
     }
 }
@@ -386,43 +386,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_code_is_listed_and_titled() {
-        let samples = [
-            ApiError::Malformed(String::new()),
-            ApiError::Unauthorized,
-            ApiError::InvalidCredentials,
-            ApiError::PasswordExpired,
-            ApiError::PasswordChangeRequired,
-            ApiError::missing_scope(Scope::AuditRead),
-            ApiError::NotFound,
-            ApiError::MethodNotAllowed,
-            ApiError::conflict("duplicate", "x"),
-            ApiError::PreconditionFailed {
-                current_version: Some(2),
-            },
-            ApiError::PayloadTooLarge { limit: 1 },
-            ApiError::UnsupportedMediaType,
-            ApiError::invalid("a", rapport_domain::Invalid::Required),
-            ApiError::RateLimited {
-                retry_after_secs: 1,
-            },
-            ApiError::Unavailable(String::new()),
-            ApiError::Busy {
-                retry_after_secs: 1,
-            },
-            ApiError::Internal(String::new()),
-        ];
-        for err in samples {
-            assert!(PROBLEM_CODES.contains(&err.code()), "{}", err.code());
-            assert_ne!(i18n::title(err.code(), Lang::En), "", "{}", err.code());
+    fn internal_errors_never_leak_their_message() {
+        let err = ApiError::internal("reading users_password", "secret table users_password");
+        for lang in [Lang::En, Lang::ZhCn] {
+            let text = serde_json::to_string(&err.to_problem(lang)).unwrap();
+            assert!(!text.contains("users_password"), "{text}");
         }
     }
 
     #[test]
-    fn internal_errors_never_leak_their_message() {
-        let problem = ApiError::Internal("secret table users_password".into()).to_problem(Lang::En);
-        let text = serde_json::to_string(&problem).unwrap();
-        assert!(!text.contains("users_password"));
+    fn failures_keep_their_cause_for_the_log() {
+        let err = ApiError::internal("loading a customer", StoreError::NotFound);
+        assert_eq!(err.code(), ProblemCode::InternalError);
+        let chain = Chain(err.failure().unwrap()).to_string();
+        assert_eq!(chain, "loading a customer: not found");
+        assert!(ApiError::NotFound.failure().is_none());
+    }
+
+    #[test]
+    fn details_follow_the_callers_language() {
+        let err = ApiError::conflict(ProblemCode::Duplicate, Text::new("Taken.", "已被占用。"));
+        assert_eq!(err.to_problem(Lang::En).detail.as_deref(), Some("Taken."));
+        assert_eq!(
+            err.to_problem(Lang::ZhCn).detail.as_deref(),
+            Some("已被占用。")
+        );
+        assert_eq!(err.to_problem(Lang::ZhCn).code, "duplicate");
     }
 
     #[test]

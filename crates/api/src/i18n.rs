@@ -1,6 +1,11 @@
 //! Messages in the caller's language (`Accept-Language`: `en` or `zh-CN`).
 
+use std::borrow::Cow;
+use std::fmt;
+
 use rapport_domain::Invalid;
+
+use crate::error::ProblemCode;
 
 /// The languages Rapport answers in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,97 +57,136 @@ impl Lang {
     }
 }
 
-/// The title of a problem, by its code.
-pub fn title(code: &str, lang: Lang) -> &'static str {
+/// A message written in every language Rapport answers in; the problem middleware picks the
+/// caller's. Taking both at once is what keeps a detail from reaching `zh-CN` callers in English.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text {
+    en: Cow<'static, str>,
+    zh_cn: Cow<'static, str>,
+}
+
+impl Text {
+    pub fn new(en: impl Into<Cow<'static, str>>, zh_cn: impl Into<Cow<'static, str>>) -> Text {
+        Text {
+            en: en.into(),
+            zh_cn: zh_cn.into(),
+        }
+    }
+
+    /// The message in `lang`.
+    pub fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::En => &self.en,
+            Lang::ZhCn => &self.zh_cn,
+        }
+    }
+}
+
+/// English, for logs and `Display` of errors.
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.en)
+    }
+}
+
+/// The title of a problem.
+pub fn title(code: ProblemCode, lang: Lang) -> &'static str {
+    use ProblemCode as C;
     let (en, zh) = match code {
-        "malformed_request" => ("Malformed request", "请求格式错误"),
-        "unauthorized" => ("Authentication required", "需要身份验证"),
-        "invalid_credentials" => ("Invalid credentials", "凭据无效"),
-        "password_expired" => ("Password expired", "密码已过期"),
-        "password_change_required" => ("Password change required", "需要修改密码"),
-        "unsupported_grant_type" => ("Unsupported grant type", "不支持的授权类型"),
-        "invalid_scope" => ("Invalid scope", "无效的权限范围"),
-        "forbidden" => ("Forbidden", "禁止访问"),
-        "not_found" => ("Not found", "未找到"),
-        "method_not_allowed" => ("Method not allowed", "不允许的方法"),
-        "conflict" => ("Conflict", "冲突"),
-        "duplicate" => ("Duplicate", "重复记录"),
-        "invalid_transition" => ("Transition not allowed", "不允许的状态变更"),
-        "precondition_failed" => ("Precondition failed", "前提条件不满足"),
-        "payload_too_large" => ("Payload too large", "请求体过大"),
-        "unsupported_media_type" => ("Unsupported media type", "不支持的媒体类型"),
-        "validation_failed" => ("Validation failed", "数据校验失败"),
-        "idempotency_key_reused" => ("Idempotency key reused", "幂等键已被使用"),
-        "rate_limited" => ("Too many requests", "请求过于频繁"),
-        "service_unavailable" => ("Service unavailable", "服务不可用"),
-        "server_busy" => ("Server busy", "服务器繁忙"),
-        _ => ("Internal server error", "服务器内部错误"),
+        C::MalformedRequest => ("Malformed request", "请求格式错误"),
+        C::Unauthorized => ("Authentication required", "需要身份验证"),
+        C::InvalidCredentials => ("Invalid credentials", "凭据无效"),
+        C::PasswordExpired => ("Password expired", "密码已过期"),
+        C::PasswordChangeRequired => ("Password change required", "需要修改密码"),
+        C::UnsupportedGrantType => ("Unsupported grant type", "不支持的授权类型"),
+        C::InvalidScope => ("Invalid scope", "无效的权限范围"),
+        C::Forbidden => ("Forbidden", "禁止访问"),
+        C::NotFound => ("Not found", "未找到"),
+        C::MethodNotAllowed => ("Method not allowed", "不允许的方法"),
+        C::Conflict => ("Conflict", "冲突"),
+        C::Duplicate => ("Duplicate", "重复记录"),
+        C::InvalidTransition => ("Transition not allowed", "不允许的状态变更"),
+        C::PreconditionFailed => ("Precondition failed", "前提条件不满足"),
+        C::PayloadTooLarge => ("Payload too large", "请求体过大"),
+        C::UnsupportedMediaType => ("Unsupported media type", "不支持的媒体类型"),
+        C::ValidationFailed => ("Validation failed", "数据校验失败"),
+        C::IdempotencyKeyReused => ("Idempotency key reused", "幂等键已被使用"),
+        C::RateLimited => ("Too many requests", "请求过于频繁"),
+        C::ServiceUnavailable => ("Service unavailable", "服务不可用"),
+        C::ServerBusy => ("Server busy", "服务器繁忙"),
+        C::InternalError => ("Internal server error", "服务器内部错误"),
     };
     pick(lang, en, zh)
 }
 
-/// The default explanation of a problem, when the error carries none of its own.
-pub fn detail(code: &str, lang: Lang) -> &'static str {
+/// The default explanation of a problem, for errors that carry none of their own. The codes
+/// without one are only answered with a detail of the error's.
+pub fn detail(code: ProblemCode, lang: Lang) -> Option<&'static str> {
+    use ProblemCode as C;
     let (en, zh) = match code {
-        "malformed_request" => ("The request could not be parsed.", "无法解析该请求。"),
-        "unauthorized" => (
+        C::MalformedRequest => ("The request could not be parsed.", "无法解析该请求。"),
+        C::Unauthorized => (
             "A valid bearer token is required.",
             "需要有效的 Bearer 令牌。",
         ),
-        "invalid_credentials" => ("The credentials are not valid.", "提供的凭据无效。"),
-        "password_expired" => (
+        C::InvalidCredentials => ("The credentials are not valid.", "提供的凭据无效。"),
+        C::PasswordExpired => (
             "This one-time password has expired; ask an administrator for a new one.",
             "该一次性密码已过期，请联系管理员重新设置。",
         ),
-        "password_change_required" => (
+        C::PasswordChangeRequired => (
             "Change the one-time password first (POST /v1/me/password), then sign in again.",
             "请先修改一次性密码（POST /v1/me/password），然后重新登录。",
         ),
-        "forbidden" => (
+        C::Forbidden => (
             "The token does not allow this operation.",
             "该令牌无权执行此操作。",
         ),
-        "not_found" => (
+        C::NotFound => (
             "No such resource, or it is not visible to you.",
             "资源不存在或您无权查看。",
         ),
-        "method_not_allowed" => (
+        C::MethodNotAllowed => (
             "The method is not allowed on this resource.",
             "该资源不支持此方法。",
         ),
-        "precondition_failed" => (
+        C::PreconditionFailed => (
             "The resource changed since you read it (If-Match is stale).",
             "资源在您读取后已被修改（If-Match 已过期）。",
         ),
-        "payload_too_large" => ("The request body is too large.", "请求体过大。"),
-        "unsupported_media_type" => (
+        C::PayloadTooLarge => ("The request body is too large.", "请求体过大。"),
+        C::UnsupportedMediaType => (
             "The request body must be JSON (Content-Type: application/json).",
             "请求体必须为 JSON（Content-Type: application/json）。",
         ),
-        "validation_failed" => ("One or more fields are invalid.", "一个或多个字段无效。"),
-        "idempotency_key_reused" => (
+        C::ValidationFailed => ("One or more fields are invalid.", "一个或多个字段无效。"),
+        C::IdempotencyKeyReused => (
             "This Idempotency-Key was used with a different request.",
             "该幂等键已用于另一个不同的请求。",
         ),
-        "rate_limited" => (
+        C::RateLimited => (
             "Too many attempts; retry after the time in Retry-After.",
             "尝试次数过多，请在 Retry-After 指定的时间后重试。",
         ),
-        "service_unavailable" => (
+        C::ServiceUnavailable => (
             "The database is unavailable; retry later.",
             "数据库暂不可用，请稍后重试。",
         ),
-        "server_busy" => (
+        C::ServerBusy => (
             "Too many sign-ins are being checked at once; retry after the time in Retry-After.",
             "同时校验的登录请求过多，请在 Retry-After 指定的时间后重试。",
         ),
-        "internal_error" => (
+        C::InternalError => (
             "Something went wrong on our side; quote the request id when reporting it.",
             "服务器出现错误；报告问题时请提供请求 ID。",
         ),
-        _ => ("", ""),
+        C::UnsupportedGrantType
+        | C::InvalidScope
+        | C::Conflict
+        | C::Duplicate
+        | C::InvalidTransition => return None,
     };
-    pick(lang, en, zh)
+    Some(pick(lang, en, zh))
 }
 
 /// The message of one refused field.

@@ -3,110 +3,73 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// What a caller may do, as OAuth2 scopes (`customers:read`, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Scope {
-    CustomersRead,
-    CustomersWrite,
-    CustomersDelete,
-    CustomersPrivacy,
-    CustomersPii,
-    OpportunitiesRead,
-    OpportunitiesWrite,
-    TicketsRead,
-    TicketsWrite,
-    TasksRead,
-    TasksWrite,
-    SurveysRead,
-    SurveysWrite,
-    CampaignsRead,
-    CampaignsWrite,
-    ReportsRead,
-    UsersWrite,
-    SettingsWrite,
-    WebhooksWrite,
-    AuditRead,
+/// The one list of scopes: variant, OAuth2 name, and what it allows (for the OpenAPI
+/// document). Everything that lists scopes is generated from it by handing it to a macro:
+/// [`Scope`] with `ALL`, `as_str` and `description` here, and the API crate's marker types
+/// (`rapport_api::auth::scopes`). A new scope is one line here.
+#[macro_export]
+macro_rules! for_each_scope {
+    ($callback:ident) => {
+        $callback! {
+            CustomersRead => "customers:read",
+                "Read customers, contacts, activities and timelines in view";
+            CustomersWrite => "customers:write",
+                "Create and change customers, contacts and activities in view";
+            CustomersDelete => "customers:delete", "Delete and restore customers";
+            CustomersPrivacy => "customers:privacy", "Export and erase a customer's personal data";
+            CustomersPii => "customers:pii",
+                "See personal fields unmasked (marketing sees phones masked, auditors every personal field)";
+            OpportunitiesRead => "opportunities:read", "Read the sales pipeline";
+            OpportunitiesWrite => "opportunities:write", "Change the sales pipeline";
+            TicketsRead => "tickets:read", "Read service tickets";
+            TicketsWrite => "tickets:write", "Create and change service tickets";
+            TasksRead => "tasks:read", "Read follow-up tasks";
+            TasksWrite => "tasks:write", "Create and change follow-up tasks";
+            SurveysRead => "surveys:read", "Read surveys and their results";
+            SurveysWrite => "surveys:write", "Create surveys and send invitations";
+            CampaignsRead => "campaigns:read", "Read campaigns";
+            CampaignsWrite => "campaigns:write", "Create and change campaigns";
+            ReportsRead => "reports:read", "Read reports";
+            UsersWrite => "users:write", "Manage users, teams and integration clients";
+            SettingsWrite => "settings:write",
+                "Change pipelines, SLA policies, survey templates and rules";
+            WebhooksWrite => "webhooks:write", "Manage webhook subscriptions";
+            AuditRead => "audit:read", "Read the audit trail";
+        }
+    };
 }
 
-impl Scope {
-    /// Every scope, in a stable order (the order of the OpenAPI document).
-    pub const ALL: [Scope; 20] = [
-        Scope::CustomersRead,
-        Scope::CustomersWrite,
-        Scope::CustomersDelete,
-        Scope::CustomersPrivacy,
-        Scope::CustomersPii,
-        Scope::OpportunitiesRead,
-        Scope::OpportunitiesWrite,
-        Scope::TicketsRead,
-        Scope::TicketsWrite,
-        Scope::TasksRead,
-        Scope::TasksWrite,
-        Scope::SurveysRead,
-        Scope::SurveysWrite,
-        Scope::CampaignsRead,
-        Scope::CampaignsWrite,
-        Scope::ReportsRead,
-        Scope::UsersWrite,
-        Scope::SettingsWrite,
-        Scope::WebhooksWrite,
-        Scope::AuditRead,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::CustomersRead => "customers:read",
-            Scope::CustomersWrite => "customers:write",
-            Scope::CustomersDelete => "customers:delete",
-            Scope::CustomersPrivacy => "customers:privacy",
-            Scope::CustomersPii => "customers:pii",
-            Scope::OpportunitiesRead => "opportunities:read",
-            Scope::OpportunitiesWrite => "opportunities:write",
-            Scope::TicketsRead => "tickets:read",
-            Scope::TicketsWrite => "tickets:write",
-            Scope::TasksRead => "tasks:read",
-            Scope::TasksWrite => "tasks:write",
-            Scope::SurveysRead => "surveys:read",
-            Scope::SurveysWrite => "surveys:write",
-            Scope::CampaignsRead => "campaigns:read",
-            Scope::CampaignsWrite => "campaigns:write",
-            Scope::ReportsRead => "reports:read",
-            Scope::UsersWrite => "users:write",
-            Scope::SettingsWrite => "settings:write",
-            Scope::WebhooksWrite => "webhooks:write",
-            Scope::AuditRead => "audit:read",
+macro_rules! define_scopes {
+    ($($variant:ident => $name:literal, $description:literal;)+) => {
+        /// What a caller may do, as OAuth2 scopes (`customers:read`, …).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Scope {
+            $(#[doc = concat!("`", $name, "`: ", $description, ".")] $variant,)+
         }
-    }
 
-    /// What the scope allows, for the OpenAPI document.
-    pub fn description(self) -> &'static str {
-        match self {
-            Scope::CustomersRead => "Read customers, contacts, activities and timelines in view",
-            Scope::CustomersWrite => "Create and change customers, contacts and activities in view",
-            Scope::CustomersDelete => "Delete and restore customers",
-            Scope::CustomersPrivacy => "Export and erase a customer's personal data",
-            Scope::CustomersPii => {
-                "See personal fields unmasked (marketing sees phones masked, auditors every \
-                 personal field)"
+        impl Scope {
+            /// Every scope, in a stable order (the order of the OpenAPI document).
+            pub const ALL: [Scope; [$($name),+].len()] = [$(Scope::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Scope::$variant => $name,)+
+                }
             }
-            Scope::OpportunitiesRead => "Read the sales pipeline",
-            Scope::OpportunitiesWrite => "Change the sales pipeline",
-            Scope::TicketsRead => "Read service tickets",
-            Scope::TicketsWrite => "Create and change service tickets",
-            Scope::TasksRead => "Read follow-up tasks",
-            Scope::TasksWrite => "Create and change follow-up tasks",
-            Scope::SurveysRead => "Read surveys and their results",
-            Scope::SurveysWrite => "Create surveys and send invitations",
-            Scope::CampaignsRead => "Read campaigns",
-            Scope::CampaignsWrite => "Create and change campaigns",
-            Scope::ReportsRead => "Read reports",
-            Scope::UsersWrite => "Manage users, teams and integration clients",
-            Scope::SettingsWrite => "Change pipelines, SLA policies, survey templates and rules",
-            Scope::WebhooksWrite => "Manage webhook subscriptions",
-            Scope::AuditRead => "Read the audit trail",
-        }
-    }
 
+            /// What the scope allows, for the OpenAPI document.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Scope::$variant => $description,)+
+                }
+            }
+        }
+    };
+}
+
+for_each_scope!(define_scopes);
+
+impl Scope {
     /// May an integration client be granted this scope? (`customers:*`, `opportunities:*`,
     /// `tickets:*`, `tasks:*`, `surveys:*`, `campaigns:*`, `reports:read`, `webhooks:write`.)
     pub fn grantable_to_clients(self) -> bool {
@@ -142,6 +105,9 @@ impl FromStr for Scope {
 /// A set of scopes, cheap to copy and to test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub struct ScopeSet(u32);
+
+// One bit per scope.
+const _: () = assert!(Scope::ALL.len() <= u32::BITS as usize);
 
 impl ScopeSet {
     pub const EMPTY: ScopeSet = ScopeSet(0);
@@ -364,6 +330,31 @@ mod tests {
             assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
         }
         assert!("customers:everything".parse::<Scope>().is_err());
+    }
+
+    #[test]
+    fn scopes_are_listed_once_in_declaration_order() {
+        // `ScopeSet` keys its bits by the discriminant, and parsing finds names in `ALL`.
+        for (i, scope) in Scope::ALL.into_iter().enumerate() {
+            assert_eq!(scope as usize, i, "{scope}");
+        }
+        let mut names: Vec<&str> = Scope::ALL.map(Scope::as_str).to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Scope::ALL.len(), "a scope name appears twice");
+    }
+
+    #[test]
+    fn scope_names_are_resource_colon_action_and_described() {
+        for scope in Scope::ALL {
+            let name = scope.as_str();
+            let (resource, action) = name.split_once(':').unwrap_or_default();
+            let word = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase());
+            assert!(word(resource) && word(action), "{name}");
+            assert!(!scope.description().trim().is_empty(), "{name}");
+        }
+        assert_eq!(Scope::CustomersPii.as_str(), "customers:pii");
+        assert_eq!(Scope::AuditRead.to_string(), "audit:read");
     }
 
     #[test]

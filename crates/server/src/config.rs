@@ -655,11 +655,19 @@ mod tests {
             database_url: Some("postgres://rapport:db-pass-1234@db:5432/rapport".into()),
             jwt_secret: Some("jwt-secret-jwt-secret-jwt-secret-0123".into()),
             admin_password: Some("admin-password-5678".into()),
+            encryption_key: Some("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=".into()),
+            encryption_old_keys: Some("AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=".into()),
             ..Default::default()
         };
         let settings = Settings::load(&args).unwrap();
         for shown in [format!("{args:?}"), format!("{settings:?}")] {
-            for secret in ["db-pass-1234", "jwt-secret-jwt", "admin-password-5678"] {
+            for secret in [
+                "db-pass-1234",
+                "jwt-secret-jwt",
+                "admin-password-5678",
+                "AQEBAQEB",
+                "AgICAgIC",
+            ] {
                 assert!(!shown.contains(secret), "{secret} in {shown}");
             }
         }

@@ -1,4 +1,6 @@
-//! Logging setup: `tracing` to stderr, as text or JSON lines.
+//! Logging setup: `tracing` to stderr, as text or JSON lines. Each line written while serving
+//! a request carries the request's span (`rapport_api::middleware::span`): in text as
+//! `request{request_id=… method=… route=… user_id=… role=…}:`, in JSON as its `span` object.
 
 use tracing_subscriber::EnvFilter;
 
@@ -10,7 +12,13 @@ pub fn init(filter: &str, json: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let _ = if json {
-        builder.json().try_init()
+        // The innermost span is the request's (its fields are all we need); the list of
+        // every enclosing span would repeat it on each line.
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
     } else {
         builder.try_init()
     };

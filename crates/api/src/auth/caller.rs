@@ -18,7 +18,8 @@ use uuid::Uuid;
 use crate::audit::Origin;
 use crate::auth::jwt::Claims;
 use crate::auth::scopes::RequiredScope;
-use crate::error::ApiError;
+use crate::error::{ApiError, Failure};
+use crate::middleware::span::RequestSpan;
 use crate::state::AppState;
 
 /// Who is calling.
@@ -100,7 +101,7 @@ impl Caller {
     async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
         let state = req
             .app_data::<web::Data<AppState>>()
-            .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+            .ok_or_else(|| ApiError::Internal(Failure::new("application state missing")))?;
         let token = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -178,6 +179,9 @@ impl FromRequest for Caller {
                 return Ok(caller.clone());
             }
             let caller = Caller::authenticate(req.clone()).await?;
+            if let Some(span) = req.extensions().get::<RequestSpan>() {
+                span.record_caller(&caller);
+            }
             req.extensions_mut().insert(caller.clone());
             Ok(caller)
         })

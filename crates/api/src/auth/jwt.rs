@@ -158,7 +158,7 @@ impl JwtKeys {
     /// `Internal` if signing fails (a broken key).
     pub fn issue(&self, claims: &Claims) -> Result<String, ApiError> {
         encode(&Header::new(self.algorithm), claims, &self.encoding)
-            .map_err(|e| ApiError::Internal(format!("signing a token failed: {e}")))
+            .map_err(|e| ApiError::internal("signing a token", e))
     }
 
     /// Checks the signature, algorithm, issuer, audience and expiry (against `now`, the

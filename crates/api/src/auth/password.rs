@@ -22,7 +22,7 @@ use argon2::password_hash::{
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Failure};
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -127,7 +127,8 @@ impl Passwords {
             .send(Box::new(move || {
                 let _ = answer.send(work());
             }))
-            .map_err(|e| ApiError::internal("password hashing threads gone", e))?;
+            // The error holds only the job back: the context says it all.
+            .map_err(|_| ApiError::Internal(Failure::new("password hashing threads gone")))?;
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         let done = answered.await;
         self.in_flight.fetch_sub(1, Ordering::Relaxed);

@@ -5,6 +5,7 @@ use actix_web::web::{self, Bytes, BytesMut};
 use futures_util::StreamExt;
 
 use crate::error::ApiError;
+use crate::i18n::Text;
 use crate::state::AppState;
 
 /// Reads the whole body, refusing it (413) once it passes the configured limit, whether or
@@ -31,8 +32,12 @@ pub async fn read_body(
     }
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::Malformed(format!("could not read the body: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            ApiError::Malformed(Text::new(
+                format!("could not read the body: {e}"),
+                format!("无法读取请求体：{e}"),
+            ))
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 use crate::extract::read_body;
+use crate::i18n::Text;
 
 /// A JSON request body, deserialized with precise errors.
 ///
@@ -97,7 +98,10 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
                 let (field, invalid) = classify_data_error(&path, &inner.to_string());
                 ApiError::Validation(ValidationErrors::single(field, invalid))
             }
-            _ => ApiError::Malformed(format!("The body is not valid JSON: {inner}")),
+            _ => ApiError::Malformed(Text::new(
+                format!("The body is not valid JSON: {inner}"),
+                format!("请求体不是有效的 JSON：{inner}"),
+            )),
         }
     })
 }

@@ -8,6 +8,7 @@ use actix_web::{FromRequest, HttpRequest};
 use rapport_domain::{Invalid, ValidationErrors};
 
 use crate::error::ApiError;
+use crate::i18n::Text;
 
 /// The `If-Match` header: the version the client last read (`"3"`), any version (`*`), or
 /// none.
@@ -52,7 +53,10 @@ impl FromRequest for IfMatch {
             match req.headers().get(header::IF_MATCH).map(|v| v.to_str()) {
                 None => Ok(IfMatch(None)),
                 Some(Ok(value)) => parse_if_match(value),
-                Some(Err(_)) => Err(ApiError::Malformed("If-Match is not ASCII".into())),
+                Some(Err(_)) => Err(ApiError::Malformed(Text::new(
+                    "If-Match is not ASCII",
+                    "If-Match 不是 ASCII 字符串",
+                ))),
             },
         )
     }

@@ -22,8 +22,9 @@ use rapport_store::repos::idempotency::{self, Claim, StoredResponse};
 use sha2::Sha256;
 
 use crate::auth::{Caller, Principal};
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::extract::{IdempotencyKey, read_body};
+use crate::i18n::Text;
 use crate::state::AppState;
 
 /// What the request fingerprints' HMAC key is derived for.
@@ -108,8 +109,11 @@ pub async fn idempotency(
                 if request_hash != hash =>
             {
                 return refused(ApiError::Unprocessable {
-                    code: "idempotency_key_reused",
-                    detail: "This Idempotency-Key was used with a different request.".into(),
+                    code: ProblemCode::IdempotencyKeyReused,
+                    detail: Text::new(
+                        "This Idempotency-Key was used with a different request.",
+                        "该幂等键已用于另一个不同的请求。",
+                    ),
                 });
             }
             Ok(Claim::Done { response, .. }) => {
@@ -120,8 +124,12 @@ pub async fn idempotency(
             }
             Ok(Claim::InProgress { .. }) => {
                 return refused(ApiError::conflict(
-                    "conflict",
-                    "A request with this Idempotency-Key is still being processed; retry later.",
+                    ProblemCode::Conflict,
+                    Text::new(
+                        "A request with this Idempotency-Key is still being processed; retry \
+                         later.",
+                        "使用该幂等键的请求仍在处理中，请稍后重试。",
+                    ),
                 ));
             }
             Err(e) => return refused(e.into()),

@@ -1,10 +1,11 @@
 //! Middleware every request passes through, outermost first: security headers, request id,
-//! telemetry (metrics and the access log), CORS, problem rendering, masking of personal
-//! fields, idempotency.
+//! the request's tracing span, telemetry (metrics and the access log), CORS, problem
+//! rendering, masking of personal fields, idempotency.
 
 pub mod browser;
 pub mod idempotency;
 pub mod masking;
 pub mod problem;
 pub mod request_id;
+pub mod span;
 pub mod telemetry;

@@ -1,6 +1,7 @@
 //! Renders every error as `application/problem+json` in the caller's language with the request
 //! id — handler errors, extractor errors, and the framework's own 404 and 405 alike, so that no
-//! plain-text error ever leaves the server.
+//! plain-text error ever leaves the server. A failure of ours (500, 503) is logged here, once,
+//! with its chain of causes; it runs inside the request's span, so the line names the request.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -9,7 +10,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
 
-use crate::error::{ApiError, PROBLEM_JSON, Problem};
+use crate::error::{ApiError, Chain, PROBLEM_JSON, Problem, ProblemCode};
 use crate::i18n::Lang;
 use crate::middleware::request_id::RequestId;
 
@@ -34,13 +35,13 @@ pub async fn render_problems(
     let problem = match res.response().error() {
         Some(err) => match err.as_error::<ApiError>() {
             Some(api_error) => {
-                if let ApiError::Internal(message) | ApiError::Unavailable(message) = api_error {
-                    tracing::error!(request_id = request_id.as_deref(), error = %message, "request failed");
+                if let Some(failure) = api_error.failure() {
+                    tracing::error!(status = status.as_u16(), error = %Chain(failure), "request failed");
                 }
                 Some(api_error.to_problem(lang))
             }
             None => {
-                tracing::debug!(request_id = request_id.as_deref(), error = %err, "framework error");
+                tracing::debug!(error = %err, "framework error");
                 Some(generic(status, lang))
             }
         },
@@ -72,20 +73,21 @@ pub async fn render_problems(
 
 /// The problem for a status that no [`ApiError`] described (the framework's own answers).
 fn generic(status: StatusCode, lang: Lang) -> Problem {
+    use ProblemCode as C;
     let code = match status.as_u16() {
-        401 => "unauthorized",
-        403 => "forbidden",
-        404 => "not_found",
-        405 => "method_not_allowed",
-        409 => "conflict",
-        412 => "precondition_failed",
-        413 => "payload_too_large",
-        415 => "unsupported_media_type",
-        422 => "validation_failed",
-        429 => "rate_limited",
-        503 => "service_unavailable",
-        s if s >= 500 => "internal_error",
-        _ => "malformed_request",
+        401 => C::Unauthorized,
+        403 => C::Forbidden,
+        404 => C::NotFound,
+        405 => C::MethodNotAllowed,
+        409 => C::Conflict,
+        412 => C::PreconditionFailed,
+        413 => C::PayloadTooLarge,
+        415 => C::UnsupportedMediaType,
+        422 => C::ValidationFailed,
+        429 => C::RateLimited,
+        503 => C::ServiceUnavailable,
+        s if s >= 500 => C::InternalError,
+        _ => C::MalformedRequest,
     };
     Problem::new(status.as_u16(), code, lang)
 }

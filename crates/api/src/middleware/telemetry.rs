@@ -1,6 +1,7 @@
-//! Prometheus metrics and the access log: one line per request with method, route, status,
-//! latency and request id. The route is the pattern (`/v1/users/{id}`), never the raw path, so
-//! ids and tokens in paths stay out of logs and label values stay few.
+//! Prometheus metrics and the access log: one line per request with its status and latency,
+//! inside the request's span (which names the method, route, request id and caller). The
+//! route is the pattern (`/v1/users/{id}`), never the raw path, so ids and tokens in paths stay
+//! out of logs and label values stay few.
 
 use std::time::Instant;
 
@@ -8,12 +9,10 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, web};
+use actix_web::{Error, web};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
-
-use crate::middleware::request_id::RequestId;
 
 /// The server's metrics, in a registry of their own (so tests can run several servers).
 #[derive(Clone)]
@@ -113,11 +112,6 @@ pub async fn telemetry(
     let started = Instant::now();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let method = req.method().clone();
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
     let res = next.call(req).await?;
     let elapsed = started.elapsed();
     let route = res
@@ -130,11 +124,8 @@ pub async fn telemetry(
     }
     tracing::info!(
         target: "rapport::access",
-        method = method.as_str(),
-        route,
         status,
         latency_ms = elapsed.as_secs_f64() * 1000.0,
-        request_id,
         "request"
     );
     Ok(res)

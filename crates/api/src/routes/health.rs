@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Failure};
 use crate::middleware::telemetry::Metrics;
 use crate::state::AppState;
 
@@ -36,7 +36,7 @@ async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         .store
         .ping()
         .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        .map_err(|e| ApiError::Unavailable(Failure::caused_by("pinging the database", e)))?;
     Ok(HttpResponse::Ok().json(Health { status: "ok" }))
 }
 

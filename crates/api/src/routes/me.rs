@@ -15,6 +15,7 @@ use crate::audit;
 use crate::auth::{Caller, Principal};
 use crate::error::ApiError;
 use crate::extract::Json;
+use crate::i18n::Text;
 use crate::schemas;
 use crate::state::AppState;
 
@@ -111,9 +112,10 @@ async fn change_password(
     body: Json<ChangePassword>,
 ) -> Result<HttpResponse, ApiError> {
     let Some(user_id) = caller.user_id() else {
-        return Err(ApiError::forbidden(
+        return Err(ApiError::forbidden(Text::new(
             "Integration clients have no password; rotate the secret instead.",
-        ));
+            "集成客户端没有密码，请改为轮换其密钥。",
+        )));
     };
     let body = body.into_inner()?;
     let mut errors = Errors::default();

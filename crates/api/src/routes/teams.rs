@@ -16,8 +16,9 @@ use uuid::Uuid;
 use crate::audit;
 use crate::auth::scopes::UsersWrite;
 use crate::auth::{Authorized, Caller};
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::respond;
@@ -106,7 +107,10 @@ async fn check_manager(
 
 fn name_taken(err: StoreError) -> ApiError {
     if err.is_conflict_on(&teams::NAME_TAKEN) {
-        ApiError::conflict("duplicate", "A team with this name already exists.")
+        ApiError::conflict(
+            ProblemCode::Duplicate,
+            Text::new("A team with this name already exists.", "同名团队已存在。"),
+        )
     } else {
         err.into()
     }
@@ -275,8 +279,11 @@ async fn delete_team(
         || customers::count_in_team(&tx, team.id).await? > 0
     {
         return Err(ApiError::conflict(
-            "conflict",
-            "The team still has members or customers: move them first.",
+            ProblemCode::Conflict,
+            Text::new(
+                "The team still has members or customers: move them first.",
+                "该团队仍有成员或客户，请先将其移出。",
+            ),
         ));
     }
     teams::delete(&tx, team.id).await?;

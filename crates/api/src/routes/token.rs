@@ -27,8 +27,9 @@ use serde_json::json;
 use crate::audit::{self, Origin};
 use crate::auth::secret;
 use crate::client_ip::client_ip;
-use crate::error::ApiError;
+use crate::error::{ApiError, Failure, ProblemCode};
 use crate::extract::{is_json_content_type, parse_form, parse_json, read_body};
+use crate::i18n::Text;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -147,8 +148,8 @@ async fn issue_token(
         .map(ScopeSet::parse)
         .transpose()
         .map_err(|e| ApiError::BadRequest {
-            code: "invalid_scope",
-            detail: e.to_string(),
+            code: ProblemCode::InvalidScope,
+            detail: Text::new(e.to_string(), format!("未知的权限范围 `{}`", e.0)),
         })?;
     let issued = match body.grant_type.as_str() {
         "password" => password_grant(&state, &req, body, requested).await?,
@@ -156,9 +157,15 @@ async fn issue_token(
         "refresh_token" => refresh_grant(&state, body, requested).await?,
         other => {
             return Err(ApiError::BadRequest {
-                code: "unsupported_grant_type",
-                detail: format!(
-                    "`{other}` is not supported: use password, client_credentials or refresh_token."
+                code: ProblemCode::UnsupportedGrantType,
+                detail: Text::new(
+                    format!(
+                        "`{other}` is not supported: use password, client_credentials or \
+                         refresh_token."
+                    ),
+                    format!(
+                        "不支持 `{other}`：请使用 password、client_credentials 或 refresh_token。"
+                    ),
                 ),
             });
         }
@@ -187,8 +194,11 @@ fn grant_scopes(available: ScopeSet, requested: Option<ScopeSet>) -> Result<Scop
         None => Ok(available),
         Some(requested) if requested.is_subset_of(available) => Ok(requested),
         Some(requested) => Err(ApiError::BadRequest {
-            code: "invalid_scope",
-            detail: format!("Not all of `{requested}` can be granted to this account."),
+            code: ProblemCode::InvalidScope,
+            detail: Text::new(
+                format!("Not all of `{requested}` can be granted to this account."),
+                format!("无法向该账户授予 `{requested}` 中的全部权限范围。"),
+            ),
         }),
     }
 }
@@ -398,7 +408,7 @@ fn missing_fields(fields: &[&str]) -> ApiError {
     }
     match errors.finish() {
         Err(errors) => ApiError::Validation(errors),
-        Ok(()) => ApiError::Malformed(String::new()),
+        Ok(()) => ApiError::Internal(Failure::new("a grant named no missing field")),
     }
 }
 

@@ -19,8 +19,9 @@ use uuid::Uuid;
 use crate::audit;
 use crate::auth::scopes::UsersWrite;
 use crate::auth::{Authorized, secret};
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::respond;
@@ -162,7 +163,13 @@ async fn check_team(
 
 fn email_taken(err: StoreError) -> ApiError {
     if err.is_conflict_on(&users::EMAIL_TAKEN) {
-        ApiError::conflict("duplicate", "A user with this email already exists.")
+        ApiError::conflict(
+            ProblemCode::Duplicate,
+            Text::new(
+                "A user with this email already exists.",
+                "使用该电子邮件的用户已存在。",
+            ),
+        )
     } else {
         err.into()
     }
@@ -311,8 +318,11 @@ async fn save_user(
     let locks_out = after.role != Role::Admin || after.disabled;
     if locks_out && is_last_admin(&tx, &before).await? {
         return Err(ApiError::conflict(
-            "conflict",
-            "This is the last enabled admin: appoint another one first.",
+            ProblemCode::Conflict,
+            Text::new(
+                "This is the last enabled admin: appoint another one first.",
+                "这是最后一个启用的管理员，请先指定另一位管理员。",
+            ),
         ));
     }
     let access_changed = before.role != after.role
@@ -405,8 +415,8 @@ async fn disable_user(
     let before: domain::User = repos::get_locked(&tx, id.into_inner()).await?;
     if auth.user_id() == Some(before.id) {
         return Err(ApiError::conflict(
-            "conflict",
-            "You cannot disable yourself.",
+            ProblemCode::Conflict,
+            Text::new("You cannot disable yourself.", "您不能停用自己。"),
         ));
     }
     let after = domain::User {

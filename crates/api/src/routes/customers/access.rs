@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::i18n::Text;
 use crate::patch::Patch;
 
 /// A customer the caller can see, deleted or not; 404 otherwise (never 403: a record outside
@@ -66,9 +67,10 @@ fn live(customer: Customer) -> Result<Customer, ApiError> {
 
 fn refusal(field: &str, refusal: AssignmentRefusal, errors: &mut Errors) -> Result<(), ApiError> {
     match refusal {
-        AssignmentRefusal::NotPermitted => Err(ApiError::forbidden(
+        AssignmentRefusal::NotPermitted => Err(ApiError::forbidden(Text::new(
             "Reassigning a customer's owner needs a sales manager or an admin.",
-        )),
+            "只有销售经理或管理员可以更改客户的负责人。",
+        ))),
         AssignmentRefusal::OutsideTeam => {
             errors.add(field, Invalid::NotAllowed);
             Ok(())

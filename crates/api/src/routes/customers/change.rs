@@ -27,8 +27,9 @@ use super::write::{record_stage, reindex};
 use crate::audit;
 use crate::auth::Authorized;
 use crate::auth::scopes::{CustomersDelete, CustomersRead, CustomersWrite};
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::extract::{IfMatch, IfMatchParam, Json};
+use crate::i18n::Text;
 use crate::respond;
 use crate::state::AppState;
 
@@ -152,8 +153,11 @@ pub async fn update_customer(
                 json!(e.allowed.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
             );
             ApiError::Conflict {
-                code: "invalid_transition",
-                detail: format!("A customer cannot move from `{}` to `{}`.", e.from, e.to),
+                code: ProblemCode::InvalidTransition,
+                detail: Text::new(
+                    format!("A customer cannot move from `{}` to `{}`.", e.from, e.to),
+                    format!("客户不能从 `{}` 变更为 `{}`。", e.from, e.to),
+                ),
                 extra,
             }
         })?;
@@ -251,16 +255,19 @@ pub async fn restore_customer(
     let before = access::any_to_change(&tx, &auth, id.into_inner()).await?;
     if before.deleted_at.is_none() {
         return Err(ApiError::conflict(
-            "conflict",
-            "The customer is not deleted.",
+            ProblemCode::Conflict,
+            Text::new("The customer is not deleted.", "该客户未被删除。"),
         ));
     }
     // A merged duplicate's records belong to its survivor now, and an erased customer stays
     // erased: neither comes back.
     if before.merged_into_id.is_some() || before.erased_at.is_some() {
         return Err(ApiError::conflict(
-            "conflict",
-            "A merged or erased customer cannot be restored.",
+            ProblemCode::Conflict,
+            Text::new(
+                "A merged or erased customer cannot be restored.",
+                "已合并或已擦除的客户无法恢复。",
+            ),
         ));
     }
     let restored = DomainCustomer {

@@ -19,8 +19,9 @@ use super::write::record_stage;
 use crate::audit;
 use crate::auth::Authorized;
 use crate::auth::scopes::CustomersWrite;
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::extract::{Json, Query};
+use crate::i18n::Text;
 use crate::respond;
 use crate::state::AppState;
 
@@ -82,10 +83,13 @@ pub async fn create_customer(
             let mut extra = Map::new();
             extra.insert("duplicate_ids".into(), json!(found));
             return Err(ApiError::Conflict {
-                code: "duplicate",
-                detail: "A customer with the same email, phone or registration number exists; \
-                         merge them, or create with allow_duplicate=true."
-                    .into(),
+                code: ProblemCode::Duplicate,
+                detail: Text::new(
+                    "A customer with the same email, phone or registration number exists; merge \
+                     them, or create with allow_duplicate=true.",
+                    "已存在电子邮件、电话或注册号相同的客户；请合并，或使用 allow_duplicate=true \
+                     创建。",
+                ),
                 extra,
             });
         }

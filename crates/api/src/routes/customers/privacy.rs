@@ -18,7 +18,7 @@ use super::write::reindex;
 use crate::audit;
 use crate::auth::Authorized;
 use crate::auth::scopes::CustomersPrivacy;
-use crate::error::ApiError;
+use crate::error::{ApiError, Failure};
 use crate::routes::activities::Activity;
 use crate::routes::audit_events::AuditEvent;
 use crate::routes::tasks::Task;
@@ -167,8 +167,8 @@ pub async fn erase_customer(
         json!({"erased": true}),
     )
     .await?;
-    let body =
-        erased_body.ok_or_else(|| ApiError::Internal("the erased customer went missing".into()))?;
+    let body = erased_body
+        .ok_or_else(|| ApiError::Internal(Failure::new("the erased customer went missing")))?;
     Ok(HttpResponse::Ok().json(body))
 }
 

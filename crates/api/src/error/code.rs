@@ -1,0 +1,131 @@
+//! The stable `code` of every problem, listed once. Its titles and default details are in
+//! [`crate::i18n`], matched exhaustively, so a new code cannot go untitled.
+
+/// Declares [`ProblemCode`] from one table of variants and their strings.
+macro_rules! problem_codes {
+    ($($(#[$doc:meta])* $variant:ident => $code:literal,)+) => {
+        /// The machine-readable `code` of a problem. The strings are public contract: never
+        /// change one, add a variant instead.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ProblemCode {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl ProblemCode {
+            /// Every code, in the order of the OpenAPI document.
+            pub const ALL: &'static [ProblemCode] = &[$(ProblemCode::$variant),+];
+
+            /// The strings of [`Self::ALL`], in the same order.
+            pub const NAMES: &'static [&'static str] = &[$($code),+];
+
+            /// The string answered as `code`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ProblemCode::$variant => $code,)+
+                }
+            }
+        }
+    };
+}
+
+problem_codes! {
+    /// 400: malformed JSON, parameters or headers.
+    MalformedRequest => "malformed_request",
+    /// 400 from the token endpoint.
+    UnsupportedGrantType => "unsupported_grant_type",
+    /// 400 from the token endpoint: a scope that does not exist or cannot be granted.
+    InvalidScope => "invalid_scope",
+    /// 401.
+    Unauthorized => "unauthorized",
+    /// 401 from the token endpoint.
+    InvalidCredentials => "invalid_credentials",
+    /// 401: a one-time password past its expiry.
+    PasswordExpired => "password_expired",
+    /// 403: a one-time password must be changed first.
+    PasswordChangeRequired => "password_change_required",
+    /// 403: a missing scope or a rule of the role.
+    Forbidden => "forbidden",
+    /// 404.
+    NotFound => "not_found",
+    /// 405.
+    MethodNotAllowed => "method_not_allowed",
+    /// 409: a state that forbids the change.
+    Conflict => "conflict",
+    /// 409: the record exists already.
+    Duplicate => "duplicate",
+    /// 409: a lifecycle move the rules do not allow.
+    InvalidTransition => "invalid_transition",
+    /// 412.
+    PreconditionFailed => "precondition_failed",
+    /// 413.
+    PayloadTooLarge => "payload_too_large",
+    /// 415.
+    UnsupportedMediaType => "unsupported_media_type",
+    /// 422: fields refused, each named.
+    ValidationFailed => "validation_failed",
+    /// 422: an `Idempotency-Key` reused with another request.
+    IdempotencyKeyReused => "idempotency_key_reused",
+    /// 429.
+    RateLimited => "rate_limited",
+    /// 503: the database is unreachable.
+    ServiceUnavailable => "service_unavailable",
+    /// 503: password hashing is saturated.
+    ServerBusy => "server_busy",
+    /// 500.
+    InternalError => "internal_error",
+}
+
+impl std::fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::{self, Lang};
+
+    #[test]
+    fn codes_are_unique_snake_case_and_listed_in_order() {
+        assert_eq!(ProblemCode::ALL.len(), ProblemCode::NAMES.len());
+        for (code, name) in ProblemCode::ALL.iter().zip(ProblemCode::NAMES) {
+            assert_eq!(code.as_str(), *name);
+            assert!(
+                name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{name}"
+            );
+        }
+        let mut names = ProblemCode::NAMES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(
+            names.len(),
+            ProblemCode::NAMES.len(),
+            "a code appears twice"
+        );
+    }
+
+    #[test]
+    fn every_code_is_titled_in_both_languages() {
+        for code in ProblemCode::ALL {
+            let (en, zh) = (i18n::title(*code, Lang::En), i18n::title(*code, Lang::ZhCn));
+            assert!(!en.is_empty() && !zh.is_empty(), "{code}");
+            assert_ne!(en, zh, "{code}");
+            if let Some(en) = i18n::detail(*code, Lang::En) {
+                assert_ne!(Some(en), i18n::detail(*code, Lang::ZhCn), "{code}");
+            }
+        }
+    }
+
+    #[test]
+    fn titles_differ_between_codes() {
+        let mut titles: Vec<&str> = ProblemCode::ALL
+            .iter()
+            .map(|c| i18n::title(*c, Lang::En))
+            .collect();
+        titles.sort_unstable();
+        titles.dedup();
+        assert_eq!(titles.len(), ProblemCode::ALL.len());
+    }
+}
