@@ -10,6 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rapport_domain::auth::Role;
 use rapport_domain::email::Email;
+use rapport_domain::name::PersonName;
 use rapport_store::Store;
 use rapport_store::repos::customers;
 use rapport_store::repos::users::{self, NewUser};
@@ -47,12 +48,14 @@ async fn owners(store: &Store, seed: u64, now: DateTime<Utc>) -> anyhow::Result<
         let id = uuid::Builder::from_random_bytes(rng.r#gen()).into_uuid();
         let email = Email::parse(&format!("owner{i:02}@bench.rapport.example"))
             .map_err(|e| anyhow::anyhow!("owner email: {e:?}"))?;
+        let name = PersonName::parse(&format!("Owner {i:02}"))
+            .map_err(|e| anyhow::anyhow!("owner name: {e:?}"))?;
         let user = users::insert(
             &tx,
             NewUser {
                 id,
                 email,
-                name: format!("Owner {i:02}"),
+                name,
                 role: Role::SalesRep,
                 team_id: None,
                 password_hash: "bench-placeholder-not-a-password-hash".to_owned(),

@@ -3,7 +3,18 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::customer::Customer;
 use crate::enums::{ActivityKind, Channel, Direction, TaskStatus};
+use crate::name::{Name, Title};
+
+/// What an activity was about, in a line.
+pub type Summary = Name<500>;
+/// What was said or done, at length.
+pub type Details = Name<10_000>;
+/// What came of it.
+pub type Outcome = Name<500>;
+/// What a task asks, at length.
+pub type TaskDescription = Name<5000>;
 
 /// A recorded interaction with a customer.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,9 +26,9 @@ pub struct Activity {
     pub direction: Option<Direction>,
     pub channel: Option<Channel>,
     pub occurred_at: DateTime<Utc>,
-    pub summary: String,
-    pub details: Option<String>,
-    pub outcome: Option<String>,
+    pub summary: Summary,
+    pub details: Option<Details>,
+    pub outcome: Option<Outcome>,
     /// The user or client who recorded it.
     pub recorded_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
@@ -66,8 +77,8 @@ impl TaskOrigin {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
     pub id: Uuid,
-    pub title: String,
-    pub description: Option<String>,
+    pub title: Title,
+    pub description: Option<TaskDescription>,
     pub customer_id: Option<Uuid>,
     pub contact_id: Option<Uuid>,
     pub assignee_id: Uuid,
@@ -83,6 +94,35 @@ pub struct Task {
 }
 
 impl Task {
+    /// The lead follow-up rule's task: `owner` contacts the new lead `customer` by `due`.
+    pub fn lead_follow_up(
+        customer: &Customer,
+        owner: Uuid,
+        due: DateTime<Utc>,
+        by: Option<Uuid>,
+        now: DateTime<Utc>,
+        id: Uuid,
+    ) -> Task {
+        Task {
+            id,
+            // A long customer name is cut to fit the title, not refused.
+            title: Title::composed("Follow up new lead: ", customer.name.as_str()),
+            description: None,
+            customer_id: Some(customer.id),
+            contact_id: None,
+            assignee_id: owner,
+            due_at: Some(due),
+            reminder_at: None,
+            status: TaskStatus::Open,
+            completed_at: None,
+            origin: TaskOrigin::LeadFollowUp,
+            created_by: by,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
     /// Open and past its due time.
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
         self.status == TaskStatus::Open && self.due_at.is_some_and(|due| due < now)
@@ -120,7 +160,7 @@ mod tests {
         let now = Utc::now();
         Task {
             id: Uuid::now_v7(),
-            title: "Call back".into(),
+            title: Title::parse("Call back").unwrap(),
             description: None,
             customer_id: None,
             contact_id: None,
@@ -135,6 +175,21 @@ mod tests {
             updated_at: now,
             version: 1,
         }
+    }
+
+    #[test]
+    fn a_lead_follow_up_cuts_a_long_name_to_fit_its_title() {
+        let now = Utc::now();
+        let mut lead = crate::customer::tests::customer("x");
+        lead.name = crate::name::OrgName::parse(&"长".repeat(200)).unwrap();
+        let owner = Uuid::now_v7();
+        let task = Task::lead_follow_up(&lead, owner, now, None, now, Uuid::now_v7());
+        assert_eq!(task.title.as_str().chars().count(), 200);
+        assert!(task.title.as_str().starts_with("Follow up new lead: 长"));
+        assert_eq!(
+            (task.assignee_id, task.customer_id, task.origin),
+            (owner, Some(lead.id), TaskOrigin::LeadFollowUp)
+        );
     }
 
     #[test]

@@ -5,13 +5,14 @@ use uuid::Uuid;
 
 use crate::auth::{Role, ScopeSet};
 use crate::email::Email;
+use crate::name::{OrgName, PersonName};
 
 /// A person who signs in with a password.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
     pub id: Uuid,
     pub email: Email,
-    pub name: String,
+    pub name: PersonName,
     pub role: Role,
     pub team_id: Option<Uuid>,
     pub disabled: bool,
@@ -43,7 +44,7 @@ impl User {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Team {
     pub id: Uuid,
-    pub name: String,
+    pub name: OrgName,
     pub manager_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -54,7 +55,7 @@ pub struct Team {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Client {
     pub id: Uuid,
-    pub name: String,
+    pub name: OrgName,
     pub scopes: ScopeSet,
     pub disabled: bool,
     pub token_version: i32,

@@ -34,6 +34,21 @@ impl<const MAX: usize> Name<MAX> {
         Ok(Name(collapsed))
     }
 
+    /// `label` followed by `text`, collapsed like [`Name::parse`] and cut to `MAX` characters:
+    /// for names the domain composes itself from a fixed label, so never blank.
+    pub(crate) fn composed(label: &str, text: &str) -> Self {
+        let joined = format!("{label}{text}");
+        let collapsed = joined.split_whitespace().collect::<Vec<_>>().join(" ");
+        Name(
+            collapsed
+                .chars()
+                .take(MAX)
+                .collect::<String>()
+                .trim_end()
+                .to_owned(),
+        )
+    }
+
     /// The tombstone that replaces an erased name ([`crate::customer::ERASED`]).
     pub fn tombstone() -> Self {
         Name(crate::customer::ERASED.to_owned())

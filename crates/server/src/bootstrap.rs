@@ -11,6 +11,7 @@ use rapport_domain::auth::Role;
 use rapport_domain::clock::Clock;
 use rapport_domain::email::Email;
 use rapport_domain::identity::{Actor, User};
+use rapport_domain::name::PersonName;
 use rapport_store::crypto::{self, FieldCipher};
 use rapport_store::repos::{audit, users};
 use rapport_store::{Store, StoreError};
@@ -127,10 +128,12 @@ pub async fn first_admin(
         .or_else(|| one_time.clone())
         .unwrap_or_default();
     let email = Email::parse(&seed.email).map_err(|e| anyhow::anyhow!("admin email: {e}"))?;
+    let name =
+        PersonName::parse("Administrator").map_err(|e| anyhow::anyhow!("admin name: {e}"))?;
     let created = create_user(
         store,
         email,
-        "Administrator",
+        name,
         Role::Admin,
         &chosen,
         one_time.is_some().then(|| clock.now() + one_time_ttl),
@@ -162,7 +165,7 @@ pub async fn first_admin(
 pub async fn create_user(
     store: &Store,
     email: Email,
-    name: &str,
+    name: PersonName,
     role: Role,
     password_text: &str,
     one_time_until: Option<chrono::DateTime<chrono::Utc>>,
@@ -175,7 +178,7 @@ pub async fn create_user(
     let new = users::NewUser {
         id: Uuid::now_v7(),
         email,
-        name: name.to_owned(),
+        name,
         role,
         team_id: None,
         password_hash: hash,

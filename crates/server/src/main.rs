@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use rapport_domain::auth::Role;
 use rapport_domain::clock::{Clock, SystemClock};
 use rapport_domain::email::Email;
+use rapport_domain::name::PersonName;
 use rapport_domain::password::Password;
 use rapport_server::bootstrap;
 use rapport_server::config::{ConfigArgs, Settings};
@@ -206,6 +207,7 @@ async fn create_user(
     password: Option<String>,
 ) -> anyhow::Result<()> {
     let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let name = PersonName::parse(name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
     let role = Role::parse_user_role(role)
         .map_err(|_| anyhow::anyhow!("--role: unknown role `{role}`"))?;
     if let Some(p) = &password {

@@ -12,6 +12,7 @@ use rapport_domain::auth::Role;
 use rapport_domain::clock::{Clock, SystemClock};
 use rapport_domain::email::Email;
 use rapport_domain::identity::Actor;
+use rapport_domain::name::{OrgName, PersonName};
 use rapport_store::repos::audit::{self, AuditFilter};
 use rapport_store::repos::refresh_tokens::NewRefreshToken;
 use rapport_store::repos::{self, refresh_tokens, teams, users};
@@ -52,7 +53,7 @@ fn new_user(email: &str, role: Role) -> users::NewUser {
     users::NewUser {
         id: Uuid::now_v7(),
         email: Email::parse(email).unwrap(),
-        name: "Test".into(),
+        name: PersonName::parse("Test").unwrap(),
         role,
         team_id: None,
         password_hash: "$argon2id$placeholder".into(),
@@ -114,7 +115,7 @@ async fn saves_are_refused_when_stale(store: Store) {
     .await
     .unwrap();
     let mut changed = user.clone();
-    changed.name = "Changed".into();
+    changed.name = PersonName::parse("Changed").unwrap();
     let saved = repos::save(store.conn(), &changed, now).await.unwrap();
     assert_eq!(saved.version, 2);
     assert_eq!(saved.token_version, user.token_version);
@@ -363,12 +364,24 @@ async fn refresh_tokens_purge_when_expired(store: Store) {
 
 async fn teams_refuse_a_taken_name(store: Store) {
     let now = SystemClock.now();
-    teams::insert(store.conn(), Uuid::now_v7(), "East".into(), None, now)
-        .await
-        .unwrap();
-    let err = teams::insert(store.conn(), Uuid::now_v7(), "East".into(), None, now)
-        .await
-        .unwrap_err();
+    teams::insert(
+        store.conn(),
+        Uuid::now_v7(),
+        OrgName::parse("East").unwrap(),
+        None,
+        now,
+    )
+    .await
+    .unwrap();
+    let err = teams::insert(
+        store.conn(),
+        Uuid::now_v7(),
+        OrgName::parse("East").unwrap(),
+        None,
+        now,
+    )
+    .await
+    .unwrap_err();
     assert!(err.is_conflict_on(&teams::NAME_TAKEN), "{err}");
 }
 

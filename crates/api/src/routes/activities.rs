@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use rapport_domain::activity::Activity as DomainActivity;
+use rapport_domain::activity::{Activity as DomainActivity, Details, Outcome, Summary};
 use rapport_domain::enums::{ActivityKind, Channel, Direction};
 use rapport_domain::name::Name;
 use rapport_domain::validation::Errors;
@@ -34,10 +34,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(update_activity)
         .service(delete_activity);
 }
-
-type Summary = Name<500>;
-type Details = Name<10_000>;
-type Outcome = Name<500>;
 
 /// A recorded interaction with a customer.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -73,9 +69,9 @@ impl From<DomainActivity> for Activity {
             direction: a.direction.map(|d| d.as_str().to_owned()),
             channel: a.channel.map(|c| c.as_str().to_owned()),
             occurred_at: a.occurred_at,
-            summary: a.summary,
-            details: a.details,
-            outcome: a.outcome,
+            summary: a.summary.into_string(),
+            details: a.details.map(Name::into_string),
+            outcome: a.outcome.map(Name::into_string),
             recorded_by: a.recorded_by,
             created_at: a.created_at,
             updated_at: a.updated_at,
@@ -301,9 +297,9 @@ async fn create_activity(
         occurred_at: body
             .occurred_at
             .map_or(now, rapport_domain::clock::to_micros),
-        summary: summary.into_string(),
-        details: details.map(Name::into_string),
-        outcome: outcome.map(Name::into_string),
+        summary,
+        details,
+        outcome,
         recorded_by: auth.actor().id(),
         created_at: now,
         updated_at: now,
@@ -387,17 +383,11 @@ async fn update_activity(
         a.occurred_at = rapport_domain::clock::to_micros(at);
     }
     body.summary
-        .required(&mut errors, "summary", &mut a.summary, |v| {
-            Summary::parse(v).map(Summary::into_string)
-        });
+        .required(&mut errors, "summary", &mut a.summary, Summary::parse);
     body.details
-        .optional(&mut errors, "details", &mut a.details, |v| {
-            Details::parse(v).map(Details::into_string)
-        });
+        .optional(&mut errors, "details", &mut a.details, Details::parse);
     body.outcome
-        .optional(&mut errors, "outcome", &mut a.outcome, |v| {
-            Outcome::parse(v).map(Outcome::into_string)
-        });
+        .optional(&mut errors, "outcome", &mut a.outcome, Outcome::parse);
     errors.finish()?;
     let now = state.clock.now();
     // A note that turns out to have been a call is the customer's first contact after all.

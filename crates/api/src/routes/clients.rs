@@ -56,7 +56,7 @@ impl From<domain::Client> for Client {
     fn from(c: domain::Client) -> Self {
         Client {
             id: c.id,
-            name: c.name,
+            name: c.name.into_string(),
             scopes: c.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
             disabled: c.disabled,
             created_by: c.created_by,
@@ -184,7 +184,7 @@ async fn create_client(
     let secret_value = secret::random_token(32);
     let new = clients::NewClient {
         id: Uuid::now_v7(),
-        name: name.into_string(),
+        name,
         scopes,
         secret_hash: secret::sha256_hex(&secret_value),
         created_by: auth.user_id(),
@@ -253,9 +253,7 @@ async fn update_client(
     let mut after = before.clone();
     let mut errors = Errors::default();
     body.name
-        .required(&mut errors, "name", &mut after.name, |v| {
-            OrgName::parse(v).map(OrgName::into_string)
-        });
+        .required(&mut errors, "name", &mut after.name, OrgName::parse);
     body.scopes
         .collection(&mut errors, &mut after.scopes, |names, e| {
             Some(parse_scopes(&names, e))

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::access::Visibility;
-use rapport_domain::activity::{Task as DomainTask, TaskOrigin};
+use rapport_domain::activity::{Task as DomainTask, TaskDescription, TaskOrigin};
 use rapport_domain::auth::Scope;
 use rapport_domain::enums::TaskStatus;
 use rapport_domain::name::{Name, Title};
@@ -37,8 +37,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(delete_task);
 }
 
-type Description = Name<5000>;
-
 /// A follow-up to do.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Task {
@@ -70,8 +68,8 @@ impl Task {
         Task {
             overdue: t.is_overdue(now),
             id: t.id,
-            title: t.title,
-            description: t.description,
+            title: t.title.into_string(),
+            description: t.description.map(Name::into_string),
             customer_id: t.customer_id,
             contact_id: t.contact_id,
             assignee_id: t.assignee_id,
@@ -274,7 +272,7 @@ async fn create_task(
     let description = errors.check_opt(
         "description",
         body.description.as_deref(),
-        Description::parse,
+        TaskDescription::parse,
     );
     if let Some(id) = body.customer_id {
         match access::visible(&tx, &auth, id).await {
@@ -301,8 +299,8 @@ async fn create_task(
         errors.finish_with((|| Some((title?, description?, assignee?)))())?;
     let task = DomainTask {
         id: Uuid::now_v7(),
-        title: title.into_string(),
-        description: description.map(Name::into_string),
+        title,
+        description,
         customer_id: body.customer_id,
         contact_id: body.contact_id,
         assignee_id,
@@ -378,13 +376,13 @@ async fn update_task(
     let mut t = before.clone();
     let mut errors = Errors::default();
     body.title
-        .required(&mut errors, "title", &mut t.title, |v| {
-            Title::parse(v).map(Title::into_string)
-        });
-    body.description
-        .optional(&mut errors, "description", &mut t.description, |v| {
-            Description::parse(v).map(Description::into_string)
-        });
+        .required(&mut errors, "title", &mut t.title, Title::parse);
+    body.description.optional(
+        &mut errors,
+        "description",
+        &mut t.description,
+        TaskDescription::parse,
+    );
     if let Some(id) = body.assignee_id.into_required(&mut errors, "assignee_id") {
         check_assignee(&tx, id, &mut errors).await?;
         t.assignee_id = id;

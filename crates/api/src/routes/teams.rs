@@ -51,7 +51,7 @@ impl From<domain::Team> for Team {
     fn from(t: domain::Team) -> Self {
         Team {
             id: t.id,
-            name: t.name,
+            name: t.name.into_string(),
             manager_id: t.manager_id,
             created_at: t.created_at,
             updated_at: t.updated_at,
@@ -160,7 +160,7 @@ async fn create_team(
     let team: Team = teams::insert(
         &tx,
         Uuid::now_v7(),
-        name.into_string(),
+        name,
         body.manager_id,
         state.clock.now(),
     )
@@ -226,9 +226,7 @@ async fn update_team(
     let mut after = before.clone();
     let mut errors = Errors::default();
     body.name
-        .required(&mut errors, "name", &mut after.name, |v| {
-            OrgName::parse(v).map(OrgName::into_string)
-        });
+        .required(&mut errors, "name", &mut after.name, OrgName::parse);
     after.manager_id = body.manager_id.apply_to(after.manager_id);
     check_manager(
         &tx,

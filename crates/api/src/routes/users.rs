@@ -63,7 +63,7 @@ impl From<domain::User> for User {
         User {
             id: u.id,
             email: u.email.into_string(),
-            name: u.name,
+            name: u.name.into_string(),
             role: u.role.as_str().to_owned(),
             team_id: u.team_id,
             disabled: u.disabled,
@@ -242,7 +242,7 @@ async fn create_user(
     let new = users::NewUser {
         id: Uuid::now_v7(),
         email,
-        name: name.into_string(),
+        name,
         role,
         team_id: body.team_id,
         password_hash: hash,
@@ -379,9 +379,7 @@ async fn update_user(
     body.email
         .required(&mut errors, "email", &mut after.email, Email::parse);
     body.name
-        .required(&mut errors, "name", &mut after.name, |v| {
-            PersonName::parse(v).map(PersonName::into_string)
-        });
+        .required(&mut errors, "name", &mut after.name, PersonName::parse);
     body.role
         .required(&mut errors, "role", &mut after.role, Role::parse_user_role);
     after.team_id = body.team_id.apply_to(after.team_id);

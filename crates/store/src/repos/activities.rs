@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use rapport_domain::access::Visibility;
-use rapport_domain::activity::Activity;
+use rapport_domain::activity::{Activity, Details, Outcome, Summary};
 use rapport_domain::enums::{ActivityKind, Channel, Direction};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -31,9 +31,17 @@ fn to_domain(m: activity::Model) -> Result<Activity, StoreError> {
             .map(|v| parse_column("activities.channel", v, Channel::parse))
             .transpose()?,
         occurred_at: m.occurred_at,
-        summary: m.summary,
-        details: m.details,
-        outcome: m.outcome,
+        summary: parse_column("activities.summary", &m.summary, Summary::parse)?,
+        details: m
+            .details
+            .as_deref()
+            .map(|v| parse_column("activities.details", v, Details::parse))
+            .transpose()?,
+        outcome: m
+            .outcome
+            .as_deref()
+            .map(|v| parse_column("activities.outcome", v, Outcome::parse))
+            .transpose()?,
         recorded_by: m.recorded_by,
         created_at: m.created_at,
         updated_at: m.updated_at,
@@ -50,9 +58,9 @@ fn to_active(a: &Activity) -> activity::ActiveModel {
         direction: Set(a.direction.map(|d| d.as_str().to_owned())),
         channel: Set(a.channel.map(|c| c.as_str().to_owned())),
         occurred_at: Set(a.occurred_at),
-        summary: Set(a.summary.clone()),
-        details: Set(a.details.clone()),
-        outcome: Set(a.outcome.clone()),
+        summary: Set(a.summary.to_string()),
+        details: Set(a.details.as_ref().map(ToString::to_string)),
+        outcome: Set(a.outcome.as_ref().map(ToString::to_string)),
         recorded_by: Set(a.recorded_by),
         created_at: Set(a.created_at),
         updated_at: Set(a.updated_at),

@@ -3,22 +3,23 @@
 use chrono::{DateTime, Utc};
 use rapport_domain::auth::ScopeSet;
 use rapport_domain::identity::Client;
+use rapport_domain::name::OrgName;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::entities::client::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
-use crate::repos::corrupt;
 use crate::repos::delete_row;
 use crate::repos::record::{self, record};
 use crate::repos::users::AuthState;
+use crate::repos::{corrupt, parse_column};
 use crate::{Conn, StoreError};
 
 fn to_domain(m: client::Model) -> Result<Client, StoreError> {
     Ok(Client {
         id: m.id,
-        name: m.name,
+        name: parse_column("clients.name", &m.name, OrgName::parse)?,
         scopes: ScopeSet::parse(&m.scopes).map_err(|e| corrupt("clients.scopes", e))?,
         disabled: m.disabled,
         token_version: m.token_version,
@@ -32,7 +33,7 @@ fn to_domain(m: client::Model) -> Result<Client, StoreError> {
 /// The columns a save writes: never the secret.
 fn to_active(c: &Client) -> client::ActiveModel {
     client::ActiveModel {
-        name: Set(c.name.clone()),
+        name: Set(c.name.to_string()),
         scopes: Set(c.scopes.to_string()),
         disabled: Set(c.disabled),
         token_version: Set(c.token_version),
@@ -48,7 +49,7 @@ record!(Client, Entity, to_active: |c| Ok(to_active(c)), from_model: to_domain);
 #[derive(Debug, Clone)]
 pub struct NewClient {
     pub id: Uuid,
-    pub name: String,
+    pub name: OrgName,
     pub scopes: ScopeSet,
     pub secret_hash: String,
     pub created_by: Option<Uuid>,
@@ -63,7 +64,7 @@ pub async fn insert(
 ) -> Result<Client, StoreError> {
     let model = client::ActiveModel {
         id: Set(new.id),
-        name: Set(new.name),
+        name: Set(new.name.into_string()),
         secret_hash: Set(new.secret_hash),
         scopes: Set(new.scopes.to_string()),
         disabled: Set(false),

@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use rapport_domain::access::Visibility;
-use rapport_domain::activity::{Task, TaskOrigin};
+use rapport_domain::activity::{Task, TaskDescription, TaskOrigin};
 use rapport_domain::enums::TaskStatus;
+use rapport_domain::name::Title;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter};
 use uuid::Uuid;
@@ -18,8 +19,12 @@ use crate::{Conn, StoreError};
 fn to_domain(m: task::Model) -> Result<Task, StoreError> {
     Ok(Task {
         id: m.id,
-        title: m.title,
-        description: m.description,
+        title: parse_column("tasks.title", &m.title, Title::parse)?,
+        description: m
+            .description
+            .as_deref()
+            .map(|v| parse_column("tasks.description", v, TaskDescription::parse))
+            .transpose()?,
         customer_id: m.customer_id,
         contact_id: m.contact_id,
         assignee_id: m.assignee_id,
@@ -38,8 +43,8 @@ fn to_domain(m: task::Model) -> Result<Task, StoreError> {
 fn to_active(t: &Task) -> task::ActiveModel {
     task::ActiveModel {
         id: Set(t.id),
-        title: Set(t.title.clone()),
-        description: Set(t.description.clone()),
+        title: Set(t.title.to_string()),
+        description: Set(t.description.as_ref().map(ToString::to_string)),
         customer_id: Set(t.customer_id),
         contact_id: Set(t.contact_id),
         assignee_id: Set(t.assignee_id),

@@ -2,33 +2,34 @@
 
 use chrono::{DateTime, Utc};
 use rapport_domain::identity::Team;
+use rapport_domain::name::OrgName;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 use uuid::Uuid;
 
 use crate::entities::team::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
-use crate::repos::delete_row;
 use crate::repos::record::{self, record};
+use crate::repos::{delete_row, parse_column};
 use crate::{Conn, StoreError};
 
 /// The unique index on the team name; SQLite reports the column instead.
 pub const NAME_TAKEN: [&str; 2] = ["teams_name_key", "teams.name"];
 
-fn to_domain(m: team::Model) -> Team {
-    Team {
+fn to_domain(m: team::Model) -> Result<Team, StoreError> {
+    Ok(Team {
         id: m.id,
-        name: m.name,
+        name: parse_column("teams.name", &m.name, OrgName::parse)?,
         manager_id: m.manager_id,
         created_at: m.created_at,
         updated_at: m.updated_at,
         version: m.version,
-    }
+    })
 }
 
 /// The columns a save writes.
 fn to_active(t: &Team) -> team::ActiveModel {
     team::ActiveModel {
-        name: Set(t.name.clone()),
+        name: Set(t.name.to_string()),
         manager_id: Set(t.manager_id),
         updated_at: Set(t.updated_at),
         version: Set(t.version),
@@ -36,28 +37,26 @@ fn to_active(t: &Team) -> team::ActiveModel {
     }
 }
 
-record!(Team, Entity, to_active: |t| Ok(to_active(t)), from_model: |m| Ok(to_domain(m)));
+record!(Team, Entity, to_active: |t| Ok(to_active(t)), from_model: to_domain);
 
 /// # Errors
 /// `Conflict` when the name is taken (see [`NAME_TAKEN`]).
 pub async fn insert(
     db: &impl Conn,
     id: Uuid,
-    name: String,
+    name: OrgName,
     manager_id: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Team, StoreError> {
     let model = team::ActiveModel {
         id: Set(id),
-        name: Set(name),
+        name: Set(name.into_string()),
         manager_id: Set(manager_id),
         created_at: Set(now),
         updated_at: Set(now),
         version: Set(1),
     };
-    Ok(to_domain(
-        Entity::insert(model).exec_with_returning(db).await?,
-    ))
+    to_domain(Entity::insert(model).exec_with_returning(db).await?)
 }
 
 /// # Errors
@@ -85,14 +84,10 @@ pub async fn list(
     )
     .all(db)
     .await?;
-    Ok(Page::from_rows(
-        rows.into_iter().map(to_domain).collect(),
-        limit,
-        |t| Cursor {
-            value: SortValue::Id,
-            id: t.id,
-        },
-    ))
+    Page::from_models(rows, limit, to_domain, |t| Cursor {
+        value: SortValue::Id,
+        id: t.id,
+    })
 }
 
 /// # Errors

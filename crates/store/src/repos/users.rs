@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use rapport_domain::auth::Role;
 use rapport_domain::email::Email;
 use rapport_domain::identity::User;
+use rapport_domain::name::PersonName;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
@@ -12,8 +13,8 @@ use uuid::Uuid;
 
 use crate::entities::user::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
-use crate::repos::corrupt;
 use crate::repos::record::{self, record};
+use crate::repos::{corrupt, parse_column};
 use crate::{Conn, StoreError};
 
 /// The unique index on email; SQLite reports the column instead.
@@ -24,7 +25,7 @@ pub const EMAIL_TAKEN: [&str; 2] = ["users_email_key", "users.email"];
 pub struct NewUser {
     pub id: Uuid,
     pub email: Email,
-    pub name: String,
+    pub name: PersonName,
     pub role: Role,
     pub team_id: Option<Uuid>,
     pub password_hash: String,
@@ -53,7 +54,7 @@ fn to_domain(m: user::Model) -> Result<User, StoreError> {
     Ok(User {
         id: m.id,
         email: Email::parse(&m.email).map_err(|e| corrupt("users.email", e))?,
-        name: m.name,
+        name: parse_column("users.name", &m.name, PersonName::parse)?,
         role: m.role.parse().map_err(|e| corrupt("users.role", e))?,
         team_id: m.team_id,
         disabled: m.disabled,
@@ -70,7 +71,7 @@ fn to_domain(m: user::Model) -> Result<User, StoreError> {
 fn to_active(u: &User) -> user::ActiveModel {
     user::ActiveModel {
         email: Set(u.email.as_str().to_owned()),
-        name: Set(u.name.clone()),
+        name: Set(u.name.to_string()),
         role: Set(u.role.as_str().to_owned()),
         team_id: Set(u.team_id),
         disabled: Set(u.disabled),
@@ -89,7 +90,7 @@ pub async fn insert(db: &impl Conn, new: NewUser, now: DateTime<Utc>) -> Result<
     let model = user::ActiveModel {
         id: Set(new.id),
         email: Set(new.email.into_string()),
-        name: Set(new.name),
+        name: Set(new.name.into_string()),
         role: Set(new.role.as_str().to_owned()),
         team_id: Set(new.team_id),
         password_hash: Set(new.password_hash),

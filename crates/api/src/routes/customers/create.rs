@@ -1,10 +1,8 @@
 //! Creating customers, with their contacts, the lead follow-up rule and duplicate checks.
 
 use actix_web::{HttpResponse, post, web};
-use chrono::{DateTime, Utc};
-use rapport_domain::activity::{Task, TaskOrigin};
+use rapport_domain::activity::Task;
 use rapport_domain::customer::{Creation, Customer as DomainCustomer};
-use rapport_domain::enums::TaskStatus;
 use rapport_domain::validation::Errors;
 use rapport_store::repos::customers::{self};
 use rapport_store::repos::{contacts, tasks};
@@ -102,7 +100,7 @@ pub async fn create_customer(
     if let (Some(due), Some(owner)) = (customer.first_contact_due_at, customer.owner_id) {
         tasks::insert(
             &tx,
-            &follow_up_task(&customer, owner, due, auth.user_id(), now),
+            &Task::lead_follow_up(&customer, owner, due, auth.user_id(), now, Uuid::now_v7()),
         )
         .await?;
     }
@@ -118,35 +116,4 @@ pub async fn create_customer(
     .await?;
     let location = format!("/v1/customers/{}", body.id);
     Ok(respond::created(&body, body.version, location))
-}
-
-/// The lead follow-up rule's task for a new lead's owner.
-fn follow_up_task(
-    customer: &DomainCustomer,
-    owner: Uuid,
-    due: DateTime<Utc>,
-    by: Option<Uuid>,
-    now: DateTime<Utc>,
-) -> Task {
-    Task {
-        id: Uuid::now_v7(),
-        // Titles hold 200 characters; a long customer name is cut, not refused.
-        title: format!("Follow up new lead: {}", customer.name)
-            .chars()
-            .take(200)
-            .collect(),
-        description: None,
-        customer_id: Some(customer.id),
-        contact_id: None,
-        assignee_id: owner,
-        due_at: Some(due),
-        reminder_at: None,
-        status: TaskStatus::Open,
-        completed_at: None,
-        origin: TaskOrigin::LeadFollowUp,
-        created_by: by,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    }
 }
