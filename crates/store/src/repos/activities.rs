@@ -11,7 +11,7 @@ use crate::entities::activity::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
 use crate::repos::delete_row;
 use crate::repos::record::{self, record};
-use crate::repos::{customer_visible, parse_column};
+use crate::repos::{customer_visible, parse_column, parse_optional};
 use crate::{Conn, StoreError};
 
 fn to_domain(m: activity::Model) -> Result<Activity, StoreError> {
@@ -20,28 +20,16 @@ fn to_domain(m: activity::Model) -> Result<Activity, StoreError> {
         customer_id: m.customer_id,
         contact_id: m.contact_id,
         kind: parse_column("activities.kind", &m.kind, ActivityKind::parse)?,
-        direction: m
-            .direction
-            .as_deref()
-            .map(|v| parse_column("activities.direction", v, Direction::parse))
-            .transpose()?,
-        channel: m
-            .channel
-            .as_deref()
-            .map(|v| parse_column("activities.channel", v, Channel::parse))
-            .transpose()?,
+        direction: parse_optional(
+            "activities.direction",
+            m.direction.as_deref(),
+            Direction::parse,
+        )?,
+        channel: parse_optional("activities.channel", m.channel.as_deref(), Channel::parse)?,
         occurred_at: m.occurred_at,
         summary: parse_column("activities.summary", &m.summary, Summary::parse)?,
-        details: m
-            .details
-            .as_deref()
-            .map(|v| parse_column("activities.details", v, Details::parse))
-            .transpose()?,
-        outcome: m
-            .outcome
-            .as_deref()
-            .map(|v| parse_column("activities.outcome", v, Outcome::parse))
-            .transpose()?,
+        details: parse_optional("activities.details", m.details.as_deref(), Details::parse)?,
+        outcome: parse_optional("activities.outcome", m.outcome.as_deref(), Outcome::parse)?,
         recorded_by: m.recorded_by,
         created_at: m.created_at,
         updated_at: m.updated_at,

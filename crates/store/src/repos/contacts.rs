@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::entities::contact::{self, Column, Entity};
 use crate::repos::delete_row;
 use crate::repos::record::{self, record};
-use crate::repos::{corrupt, parse_column};
+use crate::repos::{corrupt, parse_column, parse_optional};
 use crate::{Conn, StoreError};
 
 fn to_domain(m: contact::Model) -> Result<Contact, StoreError> {
@@ -34,23 +34,19 @@ fn to_domain(m: contact::Model) -> Result<Contact, StoreError> {
         id: m.id,
         customer_id: m.customer_id,
         first_name: parse_column("contacts.first_name", &m.first_name, PersonName::parse)?,
-        last_name: m
-            .last_name
-            .as_deref()
-            .map(|v| parse_column("contacts.last_name", v, PersonName::parse))
-            .transpose()?,
-        title: m
-            .title
-            .as_deref()
-            .map(|v| parse_column("contacts.title", v, Title::parse))
-            .transpose()?,
+        last_name: parse_optional(
+            "contacts.last_name",
+            m.last_name.as_deref(),
+            PersonName::parse,
+        )?,
+        title: parse_optional("contacts.title", m.title.as_deref(), Title::parse)?,
         emails: serde_json::from_value(m.emails).map_err(|e| corrupt("contacts.emails", e))?,
         phones: serde_json::from_value(m.phones).map_err(|e| corrupt("contacts.phones", e))?,
-        preferred_channel: m
-            .preferred_channel
-            .as_deref()
-            .map(|v| parse_column("contacts.preferred_channel", v, PreferredChannel::parse))
-            .transpose()?,
+        preferred_channel: parse_optional(
+            "contacts.preferred_channel",
+            m.preferred_channel.as_deref(),
+            PreferredChannel::parse,
+        )?,
         marketing_consent: consent,
         is_primary: m.is_primary,
         created_at: m.created_at,

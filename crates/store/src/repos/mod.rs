@@ -36,6 +36,15 @@ pub(crate) fn parse_column<T, E: std::fmt::Display>(
     parse(value).map_err(|e| corrupt(column, e))
 }
 
+/// Parses an optional stored value with its domain parser.
+pub(crate) fn parse_optional<T, E: std::fmt::Display>(
+    column: &str,
+    value: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<Option<T>, StoreError> {
+    value.map(|v| parse_column(column, v, parse)).transpose()
+}
+
 /// Deletes the row with this primary key.
 ///
 /// # Errors

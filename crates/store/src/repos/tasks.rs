@@ -13,18 +13,18 @@ use crate::entities::task::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
 use crate::repos::delete_row;
 use crate::repos::record::{self, record};
-use crate::repos::{customer_visible, parse_column};
+use crate::repos::{customer_visible, parse_column, parse_optional};
 use crate::{Conn, StoreError};
 
 fn to_domain(m: task::Model) -> Result<Task, StoreError> {
     Ok(Task {
         id: m.id,
         title: parse_column("tasks.title", &m.title, Title::parse)?,
-        description: m
-            .description
-            .as_deref()
-            .map(|v| parse_column("tasks.description", v, TaskDescription::parse))
-            .transpose()?,
+        description: parse_optional(
+            "tasks.description",
+            m.description.as_deref(),
+            TaskDescription::parse,
+        )?,
         customer_id: m.customer_id,
         contact_id: m.contact_id,
         assignee_id: m.assignee_id,

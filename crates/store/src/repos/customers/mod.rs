@@ -26,8 +26,8 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::entities::customer::{self, Column, Entity};
-use crate::repos::parse_column;
 use crate::repos::record::{self, record};
+use crate::repos::{parse_column, parse_optional};
 use crate::{Conn, StoreError, crypto};
 
 /// Where `last_activity_sort` puts customers that never had an activity: first ascending,
@@ -49,16 +49,8 @@ fn to_domain(m: customer::Model) -> Result<Customer, StoreError> {
         id: m.id,
         name: parse_column("customers.name", &m.name, OrgName::parse)?,
         kind: parse_column("customers.kind", &m.kind, CustomerKind::parse)?,
-        industry: m
-            .industry
-            .as_deref()
-            .map(|v| parse_column("customers.industry", v, Industry::parse))
-            .transpose()?,
-        size: m
-            .size
-            .as_deref()
-            .map(|v| parse_column("customers.size", v, SizeBand::parse))
-            .transpose()?,
+        industry: parse_optional("customers.industry", m.industry.as_deref(), Industry::parse)?,
+        size: parse_optional("customers.size", m.size.as_deref(), SizeBand::parse)?,
         grade: parse_column("customers.grade", &m.grade, Grade::parse)?,
         lifecycle_stage: parse_column(
             "customers.lifecycle_stage",
@@ -68,21 +60,9 @@ fn to_domain(m: customer::Model) -> Result<Customer, StoreError> {
         owner_id: m.owner_id,
         team_id: m.team_id,
         tags: json("customers.tags", m.tags)?,
-        source: m
-            .source
-            .as_deref()
-            .map(|v| parse_column("customers.source", v, Source::parse))
-            .transpose()?,
-        channel: m
-            .channel
-            .as_deref()
-            .map(|v| parse_column("customers.channel", v, Channel::parse))
-            .transpose()?,
-        website: m
-            .website
-            .as_deref()
-            .map(|v| parse_column("customers.website", v, WebUrl::parse))
-            .transpose()?,
+        source: parse_optional("customers.source", m.source.as_deref(), Source::parse)?,
+        channel: parse_optional("customers.channel", m.channel.as_deref(), Channel::parse)?,
+        website: parse_optional("customers.website", m.website.as_deref(), WebUrl::parse)?,
         registration_number: m
             .registration_number
             .as_deref()
@@ -94,24 +74,18 @@ fn to_domain(m: customer::Model) -> Result<Customer, StoreError> {
                 )
             })
             .transpose()?,
-        country: m
-            .country
-            .as_deref()
-            .map(|v| {
-                parse_column(
-                    "customers.country",
-                    v,
-                    rapport_domain::country::CountryCode::parse,
-                )
-            })
-            .transpose()?,
+        country: parse_optional(
+            "customers.country",
+            m.country.as_deref(),
+            rapport_domain::country::CountryCode::parse,
+        )?,
         addresses: json("customers.addresses", m.addresses)?,
         external_ids: json::<BTreeMap<String, String>>("customers.external_ids", m.external_ids)?,
-        description: m
-            .description
-            .as_deref()
-            .map(|v| parse_column("customers.description", v, Description::parse))
-            .transpose()?,
+        description: parse_optional(
+            "customers.description",
+            m.description.as_deref(),
+            Description::parse,
+        )?,
         first_contact_due_at: m.first_contact_due_at,
         first_contacted_at: m.first_contacted_at,
         last_activity_at: m.last_activity_at,
