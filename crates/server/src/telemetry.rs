@@ -2,6 +2,8 @@
 //! a request carries the request's span (`rapport_api::middleware::span`): in text as
 //! `request{request_id=… method=… route=… user_id=… role=…}:`, in JSON as its `span` object.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. Safe to call twice (the second call does nothing), which
@@ -20,6 +22,9 @@ pub fn init(filter: &str, json: bool) {
             .with_span_list(false)
             .try_init()
     } else {
-        builder.try_init()
+        // Colours only for a person at a terminal: a file or a log collector gets plain text.
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init()
     };
 }
