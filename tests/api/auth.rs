@@ -239,6 +239,17 @@ async fn unsupported_grant_is_400(app: TestApp) {
         .await;
     missing.assert_problem(422, "validation_failed");
     assert_eq!(missing.error_fields(), ["username", "password"]);
+    // Only what is missing is named.
+    let no_password = app
+        .call(
+            Method::POST,
+            "/v1/auth/token",
+            None,
+            Some(json!({"grant_type": "password", "username": ADMIN_EMAIL})),
+        )
+        .await;
+    no_password.assert_problem(422, "validation_failed");
+    assert_eq!(no_password.error_fields(), ["password"]);
 }
 
 async fn disabled_users_token_fails_at_once(app: TestApp) {

@@ -9,9 +9,11 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
+use rapport_domain::Invalid;
 use rapport_domain::auth::{Role, ScopeSet};
 use rapport_domain::email::Email;
 use rapport_domain::identity::{Actor, User};
+use rapport_domain::validation::Errors;
 use rapport_store::Conn;
 use rapport_store::repos::refresh_tokens::NewRefreshToken;
 use rapport_store::repos::{clients, refresh_tokens, users};
@@ -27,7 +29,7 @@ use serde_json::json;
 use crate::audit::{self, Origin};
 use crate::auth::secret;
 use crate::client_ip::client_ip;
-use crate::error::{ApiError, Failure, ProblemCode};
+use crate::error::{ApiError, ProblemCode};
 use crate::extract::{is_json_content_type, parse_form, parse_json, read_body};
 use crate::i18n::Text;
 use crate::state::AppState;
@@ -267,9 +269,10 @@ async fn password_grant(
     body: TokenRequest,
     requested: Option<ScopeSet>,
 ) -> Result<TokenResponse, ApiError> {
-    let (Some(username), Some(given)) = (body.username, body.password) else {
-        return Err(missing_fields(&["username", "password"]));
-    };
+    let mut errors = Errors::default();
+    let username = present(&mut errors, "username", body.username);
+    let given = present(&mut errors, "password", body.password);
+    let (username, given) = errors.finish_with(username.zip(given))?;
     // A username that no user can have costs nothing: no try is counted, no hash is run. The
     // limiter keys on the normalized email, so no spelling of one account gets fresh tries.
     let Ok(email) = Email::parse(&username) else {
@@ -322,9 +325,10 @@ async fn client_credentials_grant(
     body: TokenRequest,
     requested: Option<ScopeSet>,
 ) -> Result<TokenResponse, ApiError> {
-    let (Some(client_id), Some(given)) = (body.client_id, body.client_secret) else {
-        return Err(missing_fields(&["client_id", "client_secret"]));
-    };
+    let mut errors = Errors::default();
+    let client_id = present(&mut errors, "client_id", body.client_id);
+    let given = present(&mut errors, "client_secret", body.client_secret);
+    let (client_id, given) = errors.finish_with(client_id.zip(given))?;
     let Ok(id) = client_id.trim().parse::<Uuid>() else {
         return Err(ApiError::InvalidCredentials);
     };
@@ -362,9 +366,9 @@ async fn refresh_grant(
     body: TokenRequest,
     requested: Option<ScopeSet>,
 ) -> Result<TokenResponse, ApiError> {
-    let Some(presented) = body.refresh_token else {
-        return Err(missing_fields(&["refresh_token"]));
-    };
+    let mut errors = Errors::default();
+    let presented = present(&mut errors, "refresh_token", body.refresh_token);
+    let presented = errors.finish_with(presented)?;
     let now = state.clock.now();
     let tx = state.store.begin().await?;
     let Some(stored) = refresh_tokens::find_by_hash(&tx, &secret::sha256_hex(&presented)).await?
@@ -401,15 +405,12 @@ async fn refresh_grant(
     Ok(answer)
 }
 
-fn missing_fields(fields: &[&str]) -> ApiError {
-    let mut errors = rapport_domain::validation::Errors::default();
-    for field in fields {
-        errors.add(*field, rapport_domain::Invalid::Required);
+/// A field the grant needs: its absence is recorded as `required`.
+fn present<T>(errors: &mut Errors, field: &str, value: Option<T>) -> Option<T> {
+    if value.is_none() {
+        errors.add(field, Invalid::Required);
     }
-    match errors.finish() {
-        Err(errors) => ApiError::Validation(errors),
-        Ok(()) => ApiError::Internal(Failure::new("a grant named no missing field")),
-    }
+    value
 }
 
 /// Revoke a refresh token (sign out).
