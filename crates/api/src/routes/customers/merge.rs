@@ -175,7 +175,19 @@ pub async fn merge_customers(
     let body = body.into_inner()?;
     let now = state.clock.now();
     let tx = state.store.begin().await?;
-    let survivor = access::to_change(&tx, &auth, id.into_inner()).await?;
+    let id = id.into_inner();
+    // Every customer of the merge is locked in id order before any is read: two merges that
+    // name the same customers (A into B, B into A) then queue instead of deadlocking.
+    let mut named: Vec<Uuid> = body
+        .duplicate_ids
+        .iter()
+        .flatten()
+        .take(50)
+        .copied()
+        .collect();
+    named.push(id);
+    repos::lock_all::<DomainCustomer>(&tx, &named).await?;
+    let survivor = access::to_change(&tx, &auth, id).await?;
     if_match.check(survivor.version)?;
     let duplicates = load_duplicates(&tx, &auth, &survivor, body.duplicate_ids).await?;
     let duplicate_ids: Vec<Uuid> = duplicates.iter().map(|d| d.id).collect();
