@@ -100,7 +100,7 @@ code_lists! {
         => direction, direction_or_null;
     TaskStatus: TaskStatus::NAMES, "Where a follow-up task stands."
         => task_status, task_status_or_null;
-    TaskOrigin: TaskOrigin::ALL.map(TaskOrigin::as_str),
+    TaskOrigin: TaskOrigin::NAMES,
         "Where a task came from: `lead_follow_up` when the lead follow-up rule made it."
         => task_origin, task_origin_or_null;
     ConsentSource: ConsentSource::NAMES, "How a contact gave or withdrew marketing consent."

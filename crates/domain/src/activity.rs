@@ -44,32 +44,13 @@ impl ActivityKind {
     }
 }
 
-/// Where a task came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskOrigin {
-    /// Someone created it.
-    Manual,
-    /// The lead follow-up rule created it for a new lead's owner.
-    LeadFollowUp,
-}
-
-impl TaskOrigin {
-    /// Every origin (the order of the OpenAPI document).
-    pub const ALL: [TaskOrigin; 2] = [TaskOrigin::Manual, TaskOrigin::LeadFollowUp];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskOrigin::Manual => "manual",
-            TaskOrigin::LeadFollowUp => "lead_follow_up",
-        }
-    }
-
-    pub fn parse(s: &str) -> TaskOrigin {
-        if s == "lead_follow_up" {
-            TaskOrigin::LeadFollowUp
-        } else {
-            TaskOrigin::Manual
-        }
+crate::string_enum! {
+    /// Where a task came from.
+    pub enum TaskOrigin {
+        /// Someone created it.
+        Manual => "manual",
+        /// The lead follow-up rule created it for a new lead's owner.
+        LeadFollowUp => "lead_follow_up",
     }
 }
 

@@ -1,16 +1,13 @@
 //! The closed code lists of customers, contacts, activities and tasks: each a string enum whose
 //! values are lower `snake_case`, as the API contract fixes.
 
-use std::fmt;
-use std::str::FromStr;
-
-use crate::validation::Invalid;
-
 /// Declares a string enum: the variants with their wire names, plus `ALL`, `NAMES`,
 /// `as_str()`, `parse()`, `Display` and `FromStr`.
 ///
 /// `parse` takes the exact wire name: blank is `Required`, any other string is
-/// `NotOneOf { allowed: NAMES }`, so the API can list the allowed values.
+/// `NotOneOf { allowed: NAMES }`, so the API can list the allowed values. Exported: the API's
+/// own closed lists (problem codes) use it too.
+#[macro_export]
 macro_rules! string_enum {
     (
         $(#[$meta:meta])*
@@ -43,33 +40,33 @@ macro_rules! string_enum {
             /// # Errors
             /// `Required` when blank, `NotOneOf` (listing [`Self::NAMES`]) for any other
             /// string.
-            pub fn parse(input: &str) -> Result<Self, Invalid> {
+            pub fn parse(input: &str) -> Result<Self, $crate::Invalid> {
                 if input.trim().is_empty() {
-                    return Err(Invalid::Required);
+                    return Err($crate::Invalid::Required);
                 }
                 Self::ALL
                     .iter()
                     .copied()
                     .find(|value| value.as_str() == input)
-                    .ok_or(Invalid::NotOneOf { allowed: Self::NAMES })
+                    .ok_or($crate::Invalid::NotOneOf { allowed: Self::NAMES })
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $name {
-            type Err = Invalid;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::Invalid;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 Self::parse(s)
             }
         }
 
-        crate::serde_str::serde_as_str!($name, $name::parse);
+        $crate::serde_as_str!($name, $name::parse);
     };
 }
 
@@ -276,6 +273,9 @@ string_enum! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::Invalid;
+    use std::fmt;
+    use std::str::FromStr;
 
     /// Checks one enum: names round-trip, match `ALL`, are unique lower snake_case.
     fn check<T>(all: &[T], names: &[&str])

@@ -32,3 +32,7 @@ pub mod validation;
 pub mod web_url;
 
 pub use validation::{FieldError, Invalid, ValidationErrors};
+
+/// For the exported macros (`string_enum!`), so that their users need no serde of their own.
+#[doc(hidden)]
+pub use serde as __serde;

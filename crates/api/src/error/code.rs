@@ -1,83 +1,54 @@
 //! The stable `code` of every problem, listed once. Its titles and default details are in
 //! [`crate::i18n`], matched exhaustively, so a new code cannot go untitled.
 
-/// Declares [`ProblemCode`] from one table of variants and their strings.
-macro_rules! problem_codes {
-    ($($(#[$doc:meta])* $variant:ident => $code:literal,)+) => {
-        /// The machine-readable `code` of a problem. The strings are public contract: never
-        /// change one, add a variant instead.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum ProblemCode {
-            $($(#[$doc])* $variant,)+
-        }
-
-        impl ProblemCode {
-            /// Every code, in the order of the OpenAPI document.
-            pub const ALL: &'static [ProblemCode] = &[$(ProblemCode::$variant),+];
-
-            /// The strings of [`Self::ALL`], in the same order.
-            pub const NAMES: &'static [&'static str] = &[$($code),+];
-
-            /// The string answered as `code`.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(ProblemCode::$variant => $code,)+
-                }
-            }
-        }
-    };
-}
-
-problem_codes! {
-    /// 400: malformed JSON, parameters or headers.
-    MalformedRequest => "malformed_request",
-    /// 400 from the token endpoint.
-    UnsupportedGrantType => "unsupported_grant_type",
-    /// 400 from the token endpoint: a scope that does not exist or cannot be granted.
-    InvalidScope => "invalid_scope",
-    /// 401.
-    Unauthorized => "unauthorized",
-    /// 401 from the token endpoint.
-    InvalidCredentials => "invalid_credentials",
-    /// 401: a one-time password past its expiry.
-    PasswordExpired => "password_expired",
-    /// 403: a one-time password must be changed first.
-    PasswordChangeRequired => "password_change_required",
-    /// 403: a missing scope or a rule of the role.
-    Forbidden => "forbidden",
-    /// 404.
-    NotFound => "not_found",
-    /// 405.
-    MethodNotAllowed => "method_not_allowed",
-    /// 409: a state that forbids the change.
-    Conflict => "conflict",
-    /// 409: the record exists already.
-    Duplicate => "duplicate",
-    /// 409: a lifecycle move the rules do not allow.
-    InvalidTransition => "invalid_transition",
-    /// 412.
-    PreconditionFailed => "precondition_failed",
-    /// 413.
-    PayloadTooLarge => "payload_too_large",
-    /// 415.
-    UnsupportedMediaType => "unsupported_media_type",
-    /// 422: fields refused, each named.
-    ValidationFailed => "validation_failed",
-    /// 422: an `Idempotency-Key` reused with another request.
-    IdempotencyKeyReused => "idempotency_key_reused",
-    /// 429.
-    RateLimited => "rate_limited",
-    /// 503: the database is unreachable.
-    ServiceUnavailable => "service_unavailable",
-    /// 503: password hashing is saturated.
-    ServerBusy => "server_busy",
-    /// 500.
-    InternalError => "internal_error",
-}
-
-impl std::fmt::Display for ProblemCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+rapport_domain::string_enum! {
+    /// The machine-readable `code` of a problem. The strings are public contract: never
+    /// change one, add a variant instead.
+    pub enum ProblemCode {
+        /// 400: malformed JSON, parameters or headers.
+        MalformedRequest => "malformed_request",
+        /// 400 from the token endpoint.
+        UnsupportedGrantType => "unsupported_grant_type",
+        /// 400 from the token endpoint: a scope that does not exist or cannot be granted.
+        InvalidScope => "invalid_scope",
+        /// 401.
+        Unauthorized => "unauthorized",
+        /// 401 from the token endpoint.
+        InvalidCredentials => "invalid_credentials",
+        /// 401: a one-time password past its expiry.
+        PasswordExpired => "password_expired",
+        /// 403: a one-time password must be changed first.
+        PasswordChangeRequired => "password_change_required",
+        /// 403: a missing scope or a rule of the role.
+        Forbidden => "forbidden",
+        /// 404.
+        NotFound => "not_found",
+        /// 405.
+        MethodNotAllowed => "method_not_allowed",
+        /// 409: a state that forbids the change.
+        Conflict => "conflict",
+        /// 409: the record exists already.
+        Duplicate => "duplicate",
+        /// 409: a lifecycle move the rules do not allow.
+        InvalidTransition => "invalid_transition",
+        /// 412.
+        PreconditionFailed => "precondition_failed",
+        /// 413.
+        PayloadTooLarge => "payload_too_large",
+        /// 415.
+        UnsupportedMediaType => "unsupported_media_type",
+        /// 422: fields refused, each named.
+        ValidationFailed => "validation_failed",
+        /// 422: an `Idempotency-Key` reused with another request.
+        IdempotencyKeyReused => "idempotency_key_reused",
+        /// 429.
+        RateLimited => "rate_limited",
+        /// 503: the database is unreachable.
+        ServiceUnavailable => "service_unavailable",
+        /// 503: password hashing is saturated.
+        ServerBusy => "server_busy",
+        /// 500.
+        InternalError => "internal_error",
     }
 }
 

@@ -32,7 +32,7 @@ fn to_domain(m: task::Model) -> Result<Task, StoreError> {
         reminder_at: m.reminder_at,
         status: parse_column("tasks.status", &m.status, TaskStatus::parse)?,
         completed_at: m.completed_at,
-        origin: TaskOrigin::parse(&m.origin),
+        origin: parse_column("tasks.origin", &m.origin, TaskOrigin::parse)?,
         created_by: m.created_by,
         created_at: m.created_at,
         updated_at: m.updated_at,
