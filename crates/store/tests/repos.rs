@@ -364,24 +364,13 @@ async fn refresh_tokens_purge_when_expired(store: Store) {
 
 async fn teams_refuse_a_taken_name(store: Store) {
     let now = SystemClock.now();
-    teams::insert(
-        store.conn(),
-        Uuid::now_v7(),
-        OrgName::parse("East").unwrap(),
-        None,
-        now,
-    )
-    .await
-    .unwrap();
-    let err = teams::insert(
-        store.conn(),
-        Uuid::now_v7(),
-        OrgName::parse("East").unwrap(),
-        None,
-        now,
-    )
-    .await
-    .unwrap_err();
+    let east = || OrgName::parse("East").unwrap();
+    teams::insert(store.conn(), Uuid::now_v7(), east(), None, now)
+        .await
+        .unwrap();
+    let err = teams::insert(store.conn(), Uuid::now_v7(), east(), None, now)
+        .await
+        .unwrap_err();
     assert!(err.is_conflict_on(&teams::NAME_TAKEN), "{err}");
 }
 

@@ -187,7 +187,7 @@ pub async fn merge_customers(
         .collect();
     named.push(id);
     repos::lock_all::<DomainCustomer>(&tx, &named).await?;
-    let survivor = access::to_change(&tx, &auth, id).await?;
+    let survivor = access::visible(&tx, &auth, id).await?;
     if_match.check(survivor.version)?;
     let duplicates = load_duplicates(&tx, &auth, &survivor, body.duplicate_ids).await?;
     let duplicate_ids: Vec<Uuid> = duplicates.iter().map(|d| d.id).collect();
@@ -290,7 +290,8 @@ async fn load_duplicates(
         } else if ids[..i].contains(id) {
             errors.add(field, Invalid::Duplicate);
         } else {
-            match access::to_change(db, caller, *id).await {
+            // Locked already, with the survivor, by `repos::lock_all`.
+            match access::visible(db, caller, *id).await {
                 Ok(c) => found.push(c),
                 Err(ApiError::NotFound) => errors.add(field, Invalid::UnknownReference),
                 Err(e) => return Err(e),
