@@ -51,9 +51,10 @@ test: ## Run every test: unit, store and API, on SQLite and PostgreSQL
 BENCH_ARGS ?= --customers 1000000
 
 .PHONY: bench
-bench: ## Seed 1M customers; time gets, list pages and searches on SQLite and PostgreSQL
+bench: ## Seed 1M customers; time the store, then load the release server over HTTP with wrk
+	cargo build --release -p rapport-server -p rapport-bench
 	@if scripts/postgres-reachable "$(RAPPORT_TEST_POSTGRES_URL)"; then \
-		cargo run --release -p rapport-bench -- $(BENCH_ARGS); \
+		target/release/rapport-bench $(BENCH_ARGS); \
 	elif [ -n "$$RAPPORT_REQUIRE_POSTGRES" ]; then \
 		echo "PostgreSQL is not reachable at $(RAPPORT_TEST_POSTGRES_URL), and RAPPORT_REQUIRE_POSTGRES is set." >&2; exit 1; \
 	else \
@@ -63,7 +64,7 @@ bench: ## Seed 1M customers; time gets, list pages and searches on SQLite and Po
 		echo "##  Benchmarking SQLite ONLY. Set RAPPORT_TEST_POSTGRES_URL to measure both."; \
 		echo "################################################################################"; \
 		echo ""; \
-		cargo run --release -p rapport-bench -- $(BENCH_ARGS) --backend sqlite; \
+		target/release/rapport-bench $(BENCH_ARGS) --backend sqlite; \
 	fi
 
 .PHONY: openapi

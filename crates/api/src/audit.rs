@@ -153,8 +153,13 @@ pub async fn record_and_commit(
     action: &str,
     changes: Value,
 ) -> Result<(), ApiError> {
+    // A change to a user or a client can end its tokens: forget what was cached of them.
+    let ends_tokens = matches!(subject.kind, "user" | "client");
     record(&tx, state, origin, subject, action, changes).await?;
     rapport_store::commit(tx).await?;
+    if ends_tokens {
+        state.token_checks.forget_all();
+    }
     Ok(())
 }
 

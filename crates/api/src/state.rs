@@ -10,6 +10,7 @@ use rapport_store::Store;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::Passwords;
 use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::token_checks::TokenChecks;
 use crate::client_ip::TrustedProxies;
 use crate::middleware::browser::CorsOrigins;
 
@@ -61,6 +62,8 @@ pub struct AppState {
     pub settings: ApiSettings,
     pub login_limiter: LoginLimiter,
     pub passwords: Passwords,
+    /// Token checks this instance has read (shared with [`crate::auth::token_checks::watch`]).
+    pub token_checks: Arc<TokenChecks>,
 }
 
 /// Parses a comma-separated setting, skipping blanks; a bad entry is answered as written.

@@ -1,10 +1,13 @@
 //! `rapport-bench`: seeds customers with contacts through the store, then times a get by
 //! id, the first and a deep page of a filtered list, and `q` searches by name, phone and
-//! email, on SQLite and PostgreSQL. `make bench` runs it at 1,000,000 customers.
+//! email, on SQLite and PostgreSQL; then serves the same database with the release `rapport`
+//! binary and drives it over HTTP with `wrk` (see [`http`]). `make bench` runs it at
+//! 1,000,000 customers.
 //!
 //! A measurement, not a test: it exits 0 when a target is missed, and says MISSED.
 
 mod data;
+mod http;
 mod measure;
 mod report;
 mod seed;
@@ -50,9 +53,22 @@ struct Cli {
     /// Skip PostgreSQL's `VACUUM ANALYZE` after seeding (measure before autovacuum runs).
     #[arg(long)]
     no_vacuum: bool,
-    /// Also write the results as JSON to this file.
+    /// Where the results (`store.json`, `http.json`), the plans and the server's logs go.
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+    /// Skip the HTTP benchmark (the store-level timings only).
     #[arg(long)]
-    json: Option<PathBuf>,
+    no_http: bool,
+    /// Seconds of load per HTTP scenario and connection count.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    http_seconds: u64,
+    /// Connection counts of the HTTP load.
+    #[arg(long, value_delimiter = ',', default_values_t = [2, 32])]
+    connections: Vec<u32>,
+    /// The `rapport` binary to serve with (default: beside this one, as `make bench` builds
+    /// both in release).
+    #[arg(long)]
+    server: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -129,38 +145,94 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         Which::Sqlite => &[Which::Sqlite],
         Which::Postgres => &[Which::Postgres],
     };
+    let http = http_settings(cli)?;
+    std::fs::create_dir_all(&cli.out).with_context(|| format!("creating {}", cli.out.display()))?;
     let mut rows = Vec::new();
+    let mut http_reports = Vec::new();
     for &which in backends {
         let db = Db::create(which).await?;
-        let result = bench(cli, which, db.url()).await;
+        let result = bench(cli, which, db.url(), http.as_ref()).await;
         db.finish(cli.keep).await;
-        let mine = result?;
-        report::print(&mine);
+        let (mine, report) = result?;
         rows.extend(mine);
+        http_reports.extend(report);
     }
     if backends.len() > 1 {
-        println!("\n## Both backends");
+        println!("\n## Both backends, through the store");
         report::print(&rows);
     }
-    if let Some(path) = &cli.json {
-        let json: Vec<_> = rows.iter().map(Row::to_json).collect();
-        std::fs::write(path, serde_json::to_string_pretty(&json)?)
-            .with_context(|| format!("writing {}", path.display()))?;
+    let json: Vec<_> = rows.iter().map(Row::to_json).collect();
+    write_json(&cli.out.join("store.json"), &serde_json::Value::Array(json))?;
+    if !http_reports.is_empty() {
+        println!("\n## Over HTTP (wrk, one thread, on this machine)\n");
+        println!("{}", http::TABLE_HEADER);
+        for report in &http_reports {
+            for row in &report.rows {
+                println!("{}", row.line());
+            }
+        }
+        println!();
+        for report in &http_reports {
+            println!("{}", report.summary());
+        }
+        let json: Vec<_> = http_reports.iter().map(http::HttpReport::to_json).collect();
+        write_json(&cli.out.join("http.json"), &serde_json::Value::Array(json))?;
     }
     Ok(())
 }
 
+fn write_json(path: &std::path::Path, value: &serde_json::Value) -> anyhow::Result<()> {
+    std::fs::write(path, serde_json::to_string_pretty(value)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("Wrote {}", path.display());
+    Ok(())
+}
+
+/// The HTTP part's settings, after checking that `wrk` and the server binary are there.
+fn http_settings(cli: &Cli) -> anyhow::Result<Option<http::Settings>> {
+    if cli.no_http {
+        return Ok(None);
+    }
+    http::wrk::check_installed()?;
+    let binary = match &cli.server {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("this binary has no folder")?
+            .join("rapport"),
+    };
+    anyhow::ensure!(
+        binary.is_file(),
+        "no server binary at {} (build it with `cargo build --release -p rapport-server`, or pass --server)",
+        binary.display()
+    );
+    Ok(Some(http::Settings {
+        binary,
+        duration: std::time::Duration::from_secs(cli.http_seconds),
+        connections: cli.connections.clone(),
+        dir: cli.out.join("http"),
+    }))
+}
+
 /// Seeds, checks and times one backend.
-async fn bench(cli: &Cli, which: Which, url: &str) -> anyhow::Result<Vec<Row>> {
+async fn bench(
+    cli: &Cli,
+    which: Which,
+    url: &str,
+    http: Option<&http::Settings>,
+) -> anyhow::Result<(Vec<Row>, Option<http::HttpReport>)> {
     let label = if which == Which::Sqlite {
         "sqlite"
     } else {
         "postgres"
     };
     // Registration numbers are sealed as in production (the key of a benchmark is no secret).
-    rapport_store::crypto::install(rapport_store::crypto::FieldCipher::new([42; 32], &[]))?;
+    rapport_store::crypto::install(rapport_store::crypto::FieldCipher::new(
+        http::ENCRYPTION_KEY,
+        &[],
+    ))?;
     let store = Store::connect(&DbOptions::new(url)).await?;
-    Migrator::up(store.conn(), None)
+    Migrator::up(store.writer(), None)
         .await
         .context("migrating")?;
     let anchor = Utc::now().duration_trunc(TimeDelta::days(1))?;
@@ -192,7 +264,7 @@ async fn bench(cli: &Cli, which: Which, url: &str) -> anyhow::Result<Vec<Row>> {
     );
     if which == Which::Postgres && !cli.no_vacuum {
         let start = Instant::now();
-        store.conn().execute_unprepared("VACUUM ANALYZE").await?;
+        store.writer().execute_unprepared("VACUUM ANALYZE").await?;
         println!(
             "  {label}: VACUUM ANALYZE in {:.1} s (what autovacuum does after a bulk load)",
             start.elapsed().as_secs_f64()
@@ -232,7 +304,7 @@ async fn bench(cli: &Cli, which: Which, url: &str) -> anyhow::Result<Vec<Row>> {
     );
 
     let first = vec![Op::Page(None); total];
-    let deep = vec![Op::Page(cursor); total];
+    let deep = vec![Op::Page(cursor.clone()); total];
     let deep_name = if page == DEEP_PAGE {
         format!("list page {} (stage=customer)", thousands(page))
     } else {
@@ -276,6 +348,65 @@ async fn bench(cli: &Cli, which: Which, url: &str) -> anyhow::Result<Vec<Row>> {
         let timings = measure::time(&store, &ops, WARMUP).await?;
         rows.push(Row::new(label, n, name.into(), &timings).search_target());
     }
+    report::print(&rows);
+    let Some(http) = http else {
+        store.close().await.ok();
+        return Ok((rows, None));
+    };
+    let inputs = http_inputs(&store, &searches, cursor, http.connections.len()).await?;
     store.close().await.ok();
-    Ok(rows)
+    println!("\n## {label}: over HTTP\n\n{}", http::TABLE_HEADER);
+    let report = http::run(label, url, &inputs, http).await?;
+    Ok((rows, Some(report)))
+}
+
+/// Records to read and patch, search texts and the deep page's cursor, for the HTTP load.
+async fn http_inputs(
+    store: &Store,
+    searches: &measure::Searches,
+    deep: Option<rapport_store::Cursor>,
+    rounds: usize,
+) -> anyhow::Result<http::Inputs> {
+    /// Enough distinct records for a write scenario's 10 s at 6,000 PATCHes/s.
+    const PER_SLICE: usize = 60_000;
+    const GETS: usize = 20_000;
+    let wanted = GETS + 2 * rounds * PER_SLICE;
+    let backend = store.conn().get_database_backend();
+    let ids = store
+        .conn()
+        .query_all(rapport_migrations::sea_orm::Statement::from_string(
+            backend,
+            format!(
+                "SELECT id FROM customers WHERE deleted_at IS NULL ORDER BY random() LIMIT {wanted}"
+            ),
+        ))
+        .await?
+        .iter()
+        .map(|row| row.try_get::<uuid::Uuid>("", "id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let texts = |ops: &[(Op, uuid::Uuid)]| -> Vec<String> {
+        ops.iter()
+            .filter_map(|(op, _)| match op {
+                Op::Search { text, .. } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let deep_cursor = deep.map(|cursor| {
+        use base64::Engine;
+        let envelope = serde_json::json!({"s": "-created_at", "c": cursor});
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(envelope.to_string())
+    });
+    Ok(http::Inputs {
+        gets: GETS.min(ids.len() / 5).max(1),
+        ids,
+        searches: [
+            texts(&searches.chinese),
+            texts(&searches.english),
+            texts(&searches.phone),
+            texts(&searches.email),
+        ],
+        deep_cursor,
+        rounds,
+    })
 }

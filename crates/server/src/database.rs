@@ -49,7 +49,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
 pub async fn migrate(store: &Store) -> anyhow::Result<()> {
     match store.backend() {
         Backend::Postgres => {
-            let tx = store.conn().begin().await?;
+            let tx = store.writer().begin().await?;
             tx.execute_unprepared(&format!(
                 "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
             ))
@@ -61,7 +61,7 @@ pub async fn migrate(store: &Store) -> anyhow::Result<()> {
         }
         Backend::Sqlite => {
             let _lock = sqlite_lock(store)?;
-            Migrator::up(store.conn(), None)
+            Migrator::up(store.writer(), None)
                 .await
                 .context("running migrations")?;
         }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use rapport_api::app::{OpenApiJson, app};
 use rapport_api::auth::password::Passwords;
 use rapport_api::auth::rate_limit::{LoginLimiter, LoginQuota};
+use rapport_api::auth::token_checks::TokenChecks;
 use rapport_api::middleware::telemetry::Metrics;
 use rapport_api::{ApiSettings, AppState};
 use rapport_domain::clock::Clock;
@@ -51,6 +52,7 @@ impl Application {
         )
         .await?;
 
+        let token_checks = Arc::new(TokenChecks::default());
         let state = web::Data::new(AppState {
             store: store.clone(),
             clock: clock.clone(),
@@ -70,6 +72,7 @@ impl Application {
             },
             login_limiter: LoginLimiter::new(LoginQuota::default()),
             passwords: Passwords::per_core().context("starting the password hashing threads")?,
+            token_checks: token_checks.clone(),
         });
         let metrics = web::Data::new(Metrics::new()?);
         let openapi = web::Data::new(OpenApiJson(rapport_api::openapi::document_json()));
@@ -89,7 +92,7 @@ impl Application {
         // Signals are the caller's: `rapport serve` installs its handlers before it announces
         // itself, so a SIGTERM right after the banner still stops the server gracefully.
         let server = server.shutdown_timeout(30).disable_signals().run();
-        let jobs = jobs::spawn(store.clone(), clock);
+        let jobs = jobs::spawn(store.clone(), clock, token_checks);
         Ok(Application {
             port,
             server,

@@ -21,8 +21,11 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct DbOptions {
     pub url: String,
-    /// Pool size. SQLite is best with one connection: it has a single writer, and a pool of
-    /// readers that upgrade to writers would fail with `SQLITE_BUSY` under load.
+    /// PostgreSQL: a replica for reads that may lag a moment behind the primary (lists,
+    /// search, exports, reports). Everything else reads from and writes to `url`.
+    pub read_url: Option<String>,
+    /// Pool size: PostgreSQL's pool (and the replica's); on SQLite, the readers (SQLite has
+    /// one writer, so writes go through one more connection of their own).
     pub max_connections: u32,
     /// How long a request waits for a pooled connection before failing.
     pub acquire_timeout: Duration,
@@ -31,11 +34,20 @@ pub struct DbOptions {
 }
 
 impl DbOptions {
+    /// Readers of a SQLite database: sqlx runs each SQLite connection on a thread of its own,
+    /// so a few readers use every core; more only wait for them.
+    pub const SQLITE_READERS: u32 = 4;
+
     pub fn new(url: impl Into<String>) -> Self {
         let url = url.into();
-        let max_connections = if url.starts_with("sqlite:") { 1 } else { 10 };
+        let max_connections = if url.starts_with("sqlite:") {
+            Self::SQLITE_READERS
+        } else {
+            10
+        };
         DbOptions {
             url,
+            read_url: None,
             max_connections,
             acquire_timeout: Duration::from_secs(5),
             busy_timeout: Duration::from_secs(5),
@@ -43,10 +55,20 @@ impl DbOptions {
     }
 }
 
-/// A pool of connections to the one database of this installation.
+/// The connections to the one database of this installation.
+///
+/// Three ways in, by what a statement needs:
+/// - [`Store::begin`] and [`Store::writer`] write. On SQLite that is one connection, so a write
+///   waits only for other writes, never for reads (WAL lets readers run beside it).
+/// - [`Store::conn`] reads what every acknowledged write has left: a pool of read-only
+///   connections on SQLite, the primary's pool on PostgreSQL.
+/// - [`Store::replica`] reads what may lag a moment behind (lists, search, exports): the
+///   replica of `read_url` when there is one, otherwise the same as `conn`.
 #[derive(Debug, Clone)]
 pub struct Store {
-    conn: DatabaseConnection,
+    writer: DatabaseConnection,
+    reader: DatabaseConnection,
+    replica: Option<DatabaseConnection>,
     url: String,
 }
 
@@ -56,34 +78,35 @@ impl Store {
     /// # Errors
     /// The database is unreachable or the URL is malformed.
     pub async fn connect(options: &DbOptions) -> Result<Store, StoreError> {
-        let busy_timeout = options.busy_timeout;
-        let mut opts = ConnectOptions::new(options.url.clone());
-        opts.max_connections(options.max_connections)
-            .min_connections(0)
-            .acquire_timeout(options.acquire_timeout)
-            .connect_timeout(options.acquire_timeout)
-            .sqlx_logging(false)
-            // Plan every execution of a prepared statement for its own parameters: a plan
-            // cached for one search term can be a thousand times slower for another.
-            .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]))
-            .map_sqlx_sqlite_opts(move |o| {
-                o.create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    // FULL: a commit that was acknowledged survives a power cut, not only a
-                    // killed process.
-                    .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(busy_timeout)
-                    .foreign_keys(true)
+        let sqlite = options.url.starts_with("sqlite:");
+        if !sqlite {
+            let primary = connect_pool(options, &options.url, Role::Primary).await?;
+            let replica = match &options.read_url {
+                Some(url) => Some(connect_pool(options, url, Role::Replica).await?),
+                None => None,
+            };
+            return Ok(Store {
+                writer: primary.clone(),
+                reader: primary,
+                replica,
+                url: options.url.clone(),
             });
-        let conn = Database::connect(opts).await?;
+        }
+        let writer = connect_pool(options, &options.url, Role::SqliteWriter).await?;
+        // The writer opens the file first: it creates it and switches it to WAL, which
+        // readers then share.
+        writer.ping().await?;
+        let reader = connect_pool(options, &options.url, Role::SqliteReader).await?;
         Ok(Store {
-            conn,
+            writer,
+            reader,
+            replica: None,
             url: options.url.clone(),
         })
     }
 
     pub fn backend(&self) -> Backend {
-        match self.conn.get_database_backend() {
+        match self.writer.get_database_backend() {
             DatabaseBackend::Postgres => Backend::Postgres,
             _ => Backend::Sqlite,
         }
@@ -94,9 +117,24 @@ impl Store {
         &self.url
     }
 
-    /// The pool, for reads outside a transaction and for migrations.
+    /// Reads that see every acknowledged write (outside a transaction).
     pub fn conn(&self) -> &DatabaseConnection {
-        &self.conn
+        &self.reader
+    }
+
+    /// Reads that may lag a moment behind the primary: the replica when there is one.
+    pub fn replica(&self) -> &DatabaseConnection {
+        self.replica.as_ref().unwrap_or(&self.reader)
+    }
+
+    /// Whether [`Store::replica`] is a replica of its own.
+    pub fn has_replica(&self) -> bool {
+        self.replica.is_some()
+    }
+
+    /// Writes outside a request's transaction (housekeeping, idempotency keys) and migrations.
+    pub fn writer(&self) -> &DatabaseConnection {
+        &self.writer
     }
 
     /// Starts a transaction: one per request that writes.
@@ -104,22 +142,79 @@ impl Store {
     /// # Errors
     /// No connection could be had.
     pub async fn begin(&self) -> Result<DatabaseTransaction, StoreError> {
-        Ok(self.conn.begin().await?)
+        Ok(self.writer.begin().await?)
     }
 
-    /// Checks the database answers (for readiness).
+    /// Checks the database answers (for readiness): the writer and, when there is one, the
+    /// replica.
     ///
     /// # Errors
     /// It does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.conn.ping().await.map_err(StoreError::from)
+        self.writer.ping().await?;
+        if let Some(replica) = &self.replica {
+            replica.ping().await?;
+        }
+        Ok(())
     }
 
-    /// Closes the pool.
+    /// Closes the pools.
     ///
     /// # Errors
     /// Closing failed.
     pub async fn close(self) -> Result<(), DbErr> {
-        self.conn.close().await
+        let sqlite = self.backend() == Backend::Sqlite;
+        if let Some(replica) = self.replica {
+            replica.close().await?;
+        }
+        if sqlite {
+            self.reader.close().await?;
+        }
+        self.writer.close().await
     }
+}
+
+/// What a pool is for, which decides its size and, on SQLite, its settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Primary,
+    Replica,
+    SqliteWriter,
+    SqliteReader,
+}
+
+async fn connect_pool(
+    options: &DbOptions,
+    url: &str,
+    role: Role,
+) -> Result<DatabaseConnection, StoreError> {
+    let busy_timeout = options.busy_timeout;
+    let mut opts = ConnectOptions::new(url.to_owned());
+    let size = if role == Role::SqliteWriter {
+        1
+    } else {
+        options.max_connections
+    };
+    opts.max_connections(size)
+        .min_connections(0)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_timeout(options.acquire_timeout)
+        .sqlx_logging(false)
+        // Plan every execution of a prepared statement for its own parameters: a plan
+        // cached for one search term can be a thousand times slower for another.
+        .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]))
+        .map_sqlx_sqlite_opts(move |o| {
+            let o = o.busy_timeout(busy_timeout).foreign_keys(true);
+            if role == Role::SqliteReader {
+                // A reader that tried to write would fight the writer for the lock.
+                o.create_if_missing(false).pragma("query_only", "ON")
+            } else {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // FULL: a commit that was acknowledged survives a power cut, not only
+                    // a killed process.
+                    .synchronous(SqliteSynchronous::Full)
+            }
+        });
+    Ok(Database::connect(opts).await?)
 }

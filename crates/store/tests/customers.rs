@@ -98,7 +98,7 @@ fn search(q: &str) -> CustomerFilter {
 
 async fn names(store: &Store, filter: &CustomerFilter) -> Vec<String> {
     let page = customers::list(
-        store.conn(),
+        store.writer(),
         Visibility::All,
         filter,
         CustomerSort::Name,
@@ -146,7 +146,7 @@ async fn batches_are_searchable_and_keyed(store: Store) {
         ["深圳449号科技有限公司"]
     );
     let all = customers::list(
-        store.conn(),
+        store.writer(),
         Visibility::All,
         &search("科技"),
         CustomerSort::CreatedAt,
@@ -163,7 +163,7 @@ async fn batches_are_searchable_and_keyed(store: Store) {
     let mut after = None;
     loop {
         let page = customers::list(
-            store.conn(),
+            store.writer(),
             Visibility::All,
             &search("科技"),
             CustomerSort::SearchOrder,
@@ -184,7 +184,7 @@ async fn batches_are_searchable_and_keyed(store: Store) {
     assert_eq!(seen.len(), 451);
     let keys = [("email", "zhang.wei@zhangshi.cn".to_owned())];
     assert_eq!(
-        customers::find_duplicates(store.conn(), Visibility::All, &keys, None)
+        customers::find_duplicates(store.writer(), Visibility::All, &keys, None)
             .await
             .unwrap()
             .len(),
@@ -201,9 +201,11 @@ async fn single_inserts_and_saves_reindex(store: Store) {
     rapport_store::commit(tx).await.unwrap();
     assert_eq!(names(&store, &search("robo")).await, ["Acme Robotics"]);
     acme.name = OrgName::parse("Zenith Motors").unwrap();
-    let saved = repos::save(store.conn(), &acme, now).await.unwrap();
+    let saved = repos::save(store.writer(), &acme, now).await.unwrap();
     assert_eq!(saved.version, 2);
-    customers::reindex(store.conn(), &saved, &[]).await.unwrap();
+    customers::reindex(store.writer(), &saved, &[])
+        .await
+        .unwrap();
     assert!(names(&store, &search("robo")).await.is_empty());
     assert_eq!(names(&store, &search("zen")).await, ["Zenith Motors"]);
     // Deleted customers leave lists but can be listed on their own.
@@ -211,7 +213,7 @@ async fn single_inserts_and_saves_reindex(store: Store) {
         deleted_at: Some(now),
         ..saved
     };
-    repos::save(store.conn(), &gone, now).await.unwrap();
+    repos::save(store.writer(), &gone, now).await.unwrap();
     assert!(names(&store, &CustomerFilter::default()).await.is_empty());
     let deleted = CustomerFilter {
         deleted: true,
@@ -223,29 +225,29 @@ async fn single_inserts_and_saves_reindex(store: Store) {
 async fn activity_touches_keep_the_latest_and_the_first(store: Store) {
     let now = SystemClock.now();
     let c = customer("Touchy", 3);
-    customers::insert(store.conn(), &c).await.unwrap();
+    customers::insert(store.writer(), &c).await.unwrap();
     let early = now - Duration::hours(5);
     let late = now - Duration::hours(1);
-    customers::touch_activity(store.conn(), c.id, late, false, now)
+    customers::touch_activity(store.writer(), c.id, late, false, now)
         .await
         .unwrap();
-    let got = customers::get(store.conn(), c.id).await.unwrap();
+    let got = customers::get(store.writer(), c.id).await.unwrap();
     assert_eq!(got.last_activity_at, Some(late));
     assert_eq!(got.first_contacted_at, None, "a note is no contact");
-    customers::touch_activity(store.conn(), c.id, early, true, now)
+    customers::touch_activity(store.writer(), c.id, early, true, now)
         .await
         .unwrap();
-    let got = customers::get(store.conn(), c.id).await.unwrap();
+    let got = customers::get(store.writer(), c.id).await.unwrap();
     assert_eq!(
         got.last_activity_at,
         Some(late),
         "an earlier activity does not move it back"
     );
     assert_eq!(got.first_contacted_at, Some(early));
-    customers::touch_activity(store.conn(), c.id, late, true, now)
+    customers::touch_activity(store.writer(), c.id, late, true, now)
         .await
         .unwrap();
-    let got = customers::get(store.conn(), c.id).await.unwrap();
+    let got = customers::get(store.writer(), c.id).await.unwrap();
     assert_eq!(
         got.first_contacted_at,
         Some(early),
@@ -253,7 +255,7 @@ async fn activity_touches_keep_the_latest_and_the_first(store: Store) {
     );
     assert_eq!(got.version, 4);
     let sorted = customers::list(
-        store.conn(),
+        store.writer(),
         Visibility::All,
         &CustomerFilter::default(),
         CustomerSort::LastActivityAt,
@@ -284,7 +286,7 @@ async fn duplicate_groups_share_keys_or_names(store: Store) {
     .await
     .unwrap();
     rapport_store::commit(tx).await.unwrap();
-    let groups = customers::duplicate_groups(store.conn(), Visibility::All, None, 10)
+    let groups = customers::duplicate_groups(store.writer(), Visibility::All, None, 10)
         .await
         .unwrap();
     let summary: Vec<(String, String, usize)> = groups
@@ -299,7 +301,7 @@ async fn duplicate_groups_share_keys_or_names(store: Store) {
         ]
     );
     let after = customers::duplicate_groups(
-        store.conn(),
+        store.writer(),
         Visibility::All,
         Some(("email".into(), "same@example.cn".into())),
         10,
@@ -307,12 +309,12 @@ async fn duplicate_groups_share_keys_or_names(store: Store) {
     .await
     .unwrap();
     assert_eq!(after.len(), 1);
-    let moved = customers::move_children(store.conn(), &[c.id], a.id, false)
+    let moved = customers::move_children(store.writer(), &[c.id], a.id, false)
         .await
         .unwrap();
     assert_eq!(moved.contacts, 1);
     assert_eq!(
-        contacts::of_customer(store.conn(), a.id)
+        contacts::of_customer(store.writer(), a.id)
             .await
             .unwrap()
             .len(),
@@ -323,7 +325,7 @@ async fn duplicate_groups_share_keys_or_names(store: Store) {
 async fn idempotency_claims_once(store: Store) {
     let now = Utc::now();
     let ttl = Duration::hours(24);
-    let db = store.conn();
+    let db = store.writer();
     assert_eq!(
         idempotency::claim(db, "user:1", "k", "h1", now, ttl)
             .await

@@ -79,28 +79,28 @@ fn event(entity_id: Uuid, action: &str) -> AuditEvent {
 async fn users_round_trip_and_refuse_a_taken_email(store: Store) {
     let now = SystemClock.now();
     let user = users::insert(
-        store.conn(),
+        store.writer(),
         new_user("a@rapport.test", Role::SalesRep),
         now,
     )
     .await
     .unwrap();
-    let got = users::get(store.conn(), user.id).await.unwrap();
+    let got = users::get(store.writer(), user.id).await.unwrap();
     assert_eq!(got, user);
     assert_eq!(got.created_at, now, "times keep microsecond precision");
     let (found, hash) =
-        users::find_credentials(store.conn(), &Email::parse("A@rapport.test").unwrap())
+        users::find_credentials(store.writer(), &Email::parse("A@rapport.test").unwrap())
             .await
             .unwrap()
             .unwrap();
     assert_eq!(found.id, user.id);
     assert_eq!(hash, "$argon2id$placeholder");
-    let err = users::insert(store.conn(), new_user("a@rapport.test", Role::Admin), now)
+    let err = users::insert(store.writer(), new_user("a@rapport.test", Role::Admin), now)
         .await
         .unwrap_err();
     assert!(err.is_conflict_on(&users::EMAIL_TAKEN), "{err}");
     assert!(matches!(
-        users::get(store.conn(), Uuid::now_v7()).await,
+        users::get(store.writer(), Uuid::now_v7()).await,
         Err(StoreError::NotFound)
     ));
 }
@@ -108,7 +108,7 @@ async fn users_round_trip_and_refuse_a_taken_email(store: Store) {
 async fn saves_are_refused_when_stale(store: Store) {
     let now = SystemClock.now();
     let user = users::insert(
-        store.conn(),
+        store.writer(),
         new_user("s@rapport.test", Role::SalesRep),
         now,
     )
@@ -116,45 +116,49 @@ async fn saves_are_refused_when_stale(store: Store) {
     .unwrap();
     let mut changed = user.clone();
     changed.name = PersonName::parse("Changed").unwrap();
-    let saved = repos::save(store.conn(), &changed, now).await.unwrap();
+    let saved = repos::save(store.writer(), &changed, now).await.unwrap();
     assert_eq!(saved.version, 2);
     assert_eq!(saved.token_version, user.token_version);
     // `changed` still says version 1: someone else saved in between.
     assert!(matches!(
-        repos::save(store.conn(), &changed, now).await,
+        repos::save(store.writer(), &changed, now).await,
         Err(StoreError::Stale)
     ));
     let mut revoking = saved.clone();
     revoking.revoke_tokens();
-    let revoked = repos::save(store.conn(), &revoking, now).await.unwrap();
+    let revoked = repos::save(store.writer(), &revoking, now).await.unwrap();
     assert_eq!(revoked.token_version, user.token_version + 1);
 }
 
 async fn password_changes_revoke_tokens(store: Store) {
     let now = SystemClock.now();
-    let user = users::insert(store.conn(), new_user("p@rapport.test", Role::Auditor), now)
-        .await
-        .unwrap();
-    let before = users::auth_state(store.conn(), user.id, None)
+    let user = users::insert(
+        store.writer(),
+        new_user("p@rapport.test", Role::Auditor),
+        now,
+    )
+    .await
+    .unwrap();
+    let before = users::auth_state(store.writer(), user.id, None)
         .await
         .unwrap();
     let until = now + Duration::hours(72);
-    let changed = users::set_password(store.conn(), user.id, "$new".into(), Some(until), now)
+    let changed = users::set_password(store.writer(), user.id, "$new".into(), Some(until), now)
         .await
         .unwrap();
     assert!(changed.must_change_password);
     assert!(!changed.password_expired(until - Duration::seconds(1)));
     assert!(changed.password_expired(until));
-    let after = users::auth_state(store.conn(), user.id, None)
+    let after = users::auth_state(store.writer(), user.id, None)
         .await
         .unwrap();
     assert_eq!(after.token_version, before.token_version + 1);
-    let chosen = users::set_password(store.conn(), user.id, "$mine".into(), None, now)
+    let chosen = users::set_password(store.writer(), user.id, "$mine".into(), None, now)
         .await
         .unwrap();
     assert!(!chosen.must_change_password && chosen.password_expires_at.is_none());
     assert_eq!(
-        users::password_hash(store.conn(), user.id).await.unwrap(),
+        users::password_hash(store.writer(), user.id).await.unwrap(),
         "$mine"
     );
 }
@@ -168,7 +172,7 @@ async fn user_lists_page_by_keyset(store: Store) {
             Role::Marketing
         };
         users::insert(
-            store.conn(),
+            store.writer(),
             new_user(&format!("u{i}@rapport.test"), role),
             now,
         )
@@ -179,9 +183,9 @@ async fn user_lists_page_by_keyset(store: Store) {
         role: Some(Role::SalesRep),
         ..Default::default()
     };
-    let first = users::list(store.conn(), &filter, None, 3).await.unwrap();
+    let first = users::list(store.writer(), &filter, None, 3).await.unwrap();
     assert_eq!(first.items.len(), 3);
-    let second = users::list(store.conn(), &filter, first.next.clone(), 3)
+    let second = users::list(store.writer(), &filter, first.next.clone(), 3)
         .await
         .unwrap();
     assert_eq!(second.items.len(), 1);
@@ -211,9 +215,9 @@ async fn audit_events_roll_back_with_their_write(store: Store) {
         entity_id: Some(user.id),
         ..Default::default()
     };
-    assert_eq!(audit::count(store.conn(), &filter).await.unwrap(), 0);
+    assert_eq!(audit::count(store.writer(), &filter).await.unwrap(), 0);
     assert!(matches!(
-        users::get(store.conn(), user.id).await,
+        users::get(store.writer(), user.id).await,
         Err(StoreError::NotFound)
     ));
 
@@ -227,27 +231,27 @@ async fn audit_events_roll_back_with_their_write(store: Store) {
         entity_id: Some(user.id),
         ..Default::default()
     };
-    assert_eq!(audit::count(store.conn(), &filter).await.unwrap(), 1);
+    assert_eq!(audit::count(store.writer(), &filter).await.unwrap(), 1);
 }
 
 async fn audit_lists_newest_first_and_filter(store: Store) {
     let entity = Uuid::now_v7();
     for action in ["create", "update", "update", "delete"] {
-        audit::record(store.conn(), event(entity, action))
+        audit::record(store.writer(), event(entity, action))
             .await
             .unwrap();
     }
-    audit::record(store.conn(), event(Uuid::now_v7(), "create"))
+    audit::record(store.writer(), event(Uuid::now_v7(), "create"))
         .await
         .unwrap();
     let filter = AuditFilter {
         entity_id: Some(entity),
         ..Default::default()
     };
-    let page = audit::list(store.conn(), &filter, None, 3).await.unwrap();
+    let page = audit::list(store.writer(), &filter, None, 3).await.unwrap();
     let actions: Vec<_> = page.items.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["delete", "update", "update"]);
-    let rest = audit::list(store.conn(), &filter, page.next, 3)
+    let rest = audit::list(store.writer(), &filter, page.next, 3)
         .await
         .unwrap();
     assert_eq!(rest.items.len(), 1);
@@ -256,18 +260,18 @@ async fn audit_lists_newest_first_and_filter(store: Store) {
         action: Some("update".into()),
         ..Default::default()
     };
-    assert_eq!(audit::count(store.conn(), &updates).await.unwrap(), 2);
+    assert_eq!(audit::count(store.writer(), &updates).await.unwrap(), 2);
     let future = AuditFilter {
         from: Some(Utc::now() + Duration::hours(1)),
         ..Default::default()
     };
-    assert_eq!(audit::count(store.conn(), &future).await.unwrap(), 0);
+    assert_eq!(audit::count(store.writer(), &future).await.unwrap(), 0);
 }
 
 async fn refresh_tokens_are_used_once(store: Store) {
     let now = SystemClock.now();
     let user = users::insert(
-        store.conn(),
+        store.writer(),
         new_user("t@rapport.test", Role::SalesRep),
         now,
     )
@@ -275,44 +279,44 @@ async fn refresh_tokens_are_used_once(store: Store) {
     .unwrap();
     let family = Uuid::now_v7();
     let token = refresh_tokens::insert(
-        store.conn(),
+        store.writer(),
         new_token("h1", family, user.id, now + Duration::days(1), now),
         now,
     )
     .await
     .unwrap();
     assert!(
-        refresh_tokens::mark_used(store.conn(), token.id, now)
+        refresh_tokens::mark_used(store.writer(), token.id, now)
             .await
             .unwrap()
     );
     assert!(
-        !refresh_tokens::mark_used(store.conn(), token.id, now)
+        !refresh_tokens::mark_used(store.writer(), token.id, now)
             .await
             .unwrap(),
         "second use loses"
     );
     refresh_tokens::insert(
-        store.conn(),
+        store.writer(),
         new_token("h2", family, user.id, now + Duration::days(1), now),
         now,
     )
     .await
     .unwrap();
     assert_eq!(
-        refresh_tokens::revoke_family(store.conn(), family, now)
+        refresh_tokens::revoke_family(store.writer(), family, now)
             .await
             .unwrap(),
         2
     );
-    let stored = refresh_tokens::find_by_hash(store.conn(), "h2")
+    let stored = refresh_tokens::find_by_hash(store.writer(), "h2")
         .await
         .unwrap()
         .unwrap();
     assert!(stored.revoked_at.is_some());
     assert_eq!(stored.session_started_at.timestamp(), now.timestamp());
     // The access tokens of the revoked sign-in see it revoked; those of another do not.
-    let state = |session| users::auth_state(store.conn(), user.id, session);
+    let state = |session| users::auth_state(store.writer(), user.id, session);
     assert!(state(Some(family)).await.unwrap().session_revoked);
     assert!(!state(Some(Uuid::now_v7())).await.unwrap().session_revoked);
     assert!(!state(None).await.unwrap().session_revoked);
@@ -321,7 +325,7 @@ async fn refresh_tokens_are_used_once(store: Store) {
 async fn refresh_tokens_purge_when_expired(store: Store) {
     let now = SystemClock.now();
     let user = users::insert(
-        store.conn(),
+        store.writer(),
         new_user("x@rapport.test", Role::SalesRep),
         now,
     )
@@ -329,33 +333,33 @@ async fn refresh_tokens_purge_when_expired(store: Store) {
     .unwrap();
     let family = Uuid::now_v7();
     refresh_tokens::insert(
-        store.conn(),
+        store.writer(),
         new_token("old", family, user.id, now - Duration::days(3), now),
         now,
     )
     .await
     .unwrap();
     refresh_tokens::insert(
-        store.conn(),
+        store.writer(),
         new_token("new", family, user.id, now + Duration::days(3), now),
         now,
     )
     .await
     .unwrap();
     assert_eq!(
-        refresh_tokens::purge_expired(store.conn(), now - Duration::days(1))
+        refresh_tokens::purge_expired(store.writer(), now - Duration::days(1))
             .await
             .unwrap(),
         1
     );
     assert!(
-        refresh_tokens::find_by_hash(store.conn(), "old")
+        refresh_tokens::find_by_hash(store.writer(), "old")
             .await
             .unwrap()
             .is_none()
     );
     assert!(
-        refresh_tokens::find_by_hash(store.conn(), "new")
+        refresh_tokens::find_by_hash(store.writer(), "new")
             .await
             .unwrap()
             .is_some()
@@ -365,10 +369,10 @@ async fn refresh_tokens_purge_when_expired(store: Store) {
 async fn teams_refuse_a_taken_name(store: Store) {
     let now = SystemClock.now();
     let east = || OrgName::parse("East").unwrap();
-    teams::insert(store.conn(), Uuid::now_v7(), east(), None, now)
+    teams::insert(store.writer(), Uuid::now_v7(), east(), None, now)
         .await
         .unwrap();
-    let err = teams::insert(store.conn(), Uuid::now_v7(), east(), None, now)
+    let err = teams::insert(store.writer(), Uuid::now_v7(), east(), None, now)
         .await
         .unwrap_err();
     assert!(err.is_conflict_on(&teams::NAME_TAKEN), "{err}");

@@ -133,38 +133,44 @@ impl Caller {
 const OPEN_BEFORE_PASSWORD_CHANGE: [&str; 2] = ["/v1/me", "/v1/me/password"];
 
 /// Checks that the token's user or client still exists, is enabled and has not had its tokens
-/// or its sign-in revoked since: one statement.
+/// or its sign-in revoked since: from memory when this instance checked it before (see
+/// [`token_checks`](crate::auth::token_checks)), otherwise with one statement.
 async fn principal_of(state: &AppState, claims: &Claims) -> Result<Principal, ApiError> {
-    let revoked = |disabled: bool, version: i32| disabled || version != claims.ver;
     let role: Role = claims.role.parse().map_err(|_| ApiError::Unauthorized)?;
-    let db = state.store.conn();
-    let result = if role == Role::Integration {
-        clients::auth_state(db, claims.sub).await.map(|(s, _)| {
-            (
-                revoked(s.disabled, s.token_version),
-                Principal::Client { id: claims.sub },
-            )
-        })
+    let (principal, session) = if role == Role::Integration {
+        (Principal::Client { id: claims.sub }, None)
     } else {
-        users::auth_state(db, claims.sub, claims.sid)
-            .await
-            .map(|s| {
-                let principal = Principal::User {
-                    id: claims.sub,
-                    role,
-                    team_id: claims.team_id,
-                };
-                (
-                    revoked(s.disabled, s.token_version) || s.session_revoked,
-                    principal,
-                )
-            })
+        let principal = Principal::User {
+            id: claims.sub,
+            role,
+            team_id: claims.team_id,
+        };
+        (principal, claims.sid)
     };
-    match result {
-        Ok((false, principal)) => Ok(principal),
-        Ok((true, _)) | Err(StoreError::NotFound) => Err(ApiError::Unauthorized),
-        Err(other) => Err(other.into()),
+    let key = (claims.sub, session);
+    let checked = match state.token_checks.get(&key) {
+        Some(checked) => checked,
+        None => {
+            let generation = state.token_checks.generation();
+            let db = state.store.conn();
+            let read = match principal {
+                Principal::Client { id } => clients::auth_state(db, id).await.map(|(s, _)| s),
+                Principal::User { id, .. } => users::auth_state(db, id, session).await,
+            };
+            match read {
+                Ok(checked) => {
+                    state.token_checks.remember(key, checked, generation);
+                    checked
+                }
+                Err(StoreError::NotFound) => return Err(ApiError::Unauthorized),
+                Err(other) => return Err(other.into()),
+            }
+        }
+    };
+    if checked.disabled || checked.token_version != claims.ver || checked.session_revoked {
+        return Err(ApiError::Unauthorized);
     }
+    Ok(principal)
 }
 
 impl FromRequest for Caller {

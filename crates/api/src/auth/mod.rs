@@ -7,5 +7,6 @@ pub mod password;
 pub mod rate_limit;
 pub mod scopes;
 pub mod secret;
+pub mod token_checks;
 
 pub use caller::{Authorized, Caller, Principal};

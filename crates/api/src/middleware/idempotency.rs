@@ -89,7 +89,7 @@ pub async fn idempotency(
         Err(e) => return Ok(ServiceResponse::from_err(e, http_req)),
     };
     let hash = request_hash(&state.jwt.derive_key(FINGERPRINT_PURPOSE), &http_req, &body);
-    let db = state.store.conn();
+    let db = state.store.writer();
     let started = std::time::Instant::now();
     loop {
         let now = state.clock.now();

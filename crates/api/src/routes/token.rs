@@ -382,6 +382,7 @@ async fn refresh_grant(
     if stored.used_at.is_some() || !refresh_tokens::mark_used(&tx, stored.id, now).await? {
         refresh_tokens::revoke_family(&tx, stored.family_id, now).await?;
         rapport_store::commit(tx).await?;
+        state.token_checks.forget_all();
         tracing::warn!(family = %stored.family_id, "refresh token reused; sign-in revoked");
         return Err(ApiError::InvalidCredentials);
     }
@@ -451,6 +452,7 @@ async fn revoke_token(
         .await?;
     }
     rapport_store::commit(tx).await?;
+    state.token_checks.forget_all();
     Ok(HttpResponse::Ok().json(Revoked {}))
 }
 

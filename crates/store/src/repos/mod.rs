@@ -3,6 +3,7 @@
 
 pub mod activities;
 pub mod audit;
+pub mod auth_epoch;
 pub mod clients;
 pub mod contacts;
 pub mod customers;
