@@ -13,7 +13,7 @@ use crate::repos::record::{self, record};
 use crate::repos::{corrupt, parse_column, parse_optional};
 use crate::{Conn, StoreError};
 
-fn to_domain(m: contact::Model) -> Result<Contact, StoreError> {
+pub(crate) fn to_domain(m: contact::Model) -> Result<Contact, StoreError> {
     let consent = match (
         m.marketing_consent,
         m.marketing_consent_at,

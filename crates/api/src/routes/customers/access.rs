@@ -2,9 +2,10 @@
 
 use rapport_domain::Invalid;
 use rapport_domain::access::AssignmentRefusal;
+use rapport_domain::contact::Contact;
 use rapport_domain::customer::Customer;
 use rapport_domain::validation::Errors;
-use rapport_store::repos::{self, Lock, teams, users};
+use rapport_store::repos::{self, Lock, customers, teams, users};
 use rapport_store::{Conn, StoreError};
 use uuid::Uuid;
 
@@ -28,6 +29,25 @@ pub async fn any_visible(db: &impl Conn, caller: &Caller, id: Uuid) -> Result<Cu
 /// `NotFound`.
 pub async fn visible(db: &impl Conn, caller: &Caller, id: Uuid) -> Result<Customer, ApiError> {
     live(read(db, caller, id, Lock::No).await?)
+}
+
+/// A live customer the caller can see with its contacts, read in one statement; 404
+/// otherwise.
+///
+/// # Errors
+/// `NotFound`.
+pub async fn visible_with_contacts(
+    db: &impl Conn,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<(Customer, Vec<Contact>), ApiError> {
+    match customers::with_contacts(db, id).await {
+        Ok((c, contacts)) if caller.visibility().allows(c.owner_id, c.team_id) => {
+            Ok((live(c)?, contacts))
+        }
+        Ok(_) | Err(StoreError::NotFound) => Err(ApiError::NotFound),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Like [`any_visible`], for a change in this transaction: the row stays locked until it ends.

@@ -15,8 +15,8 @@ use rapport_domain::registration_number::RegistrationNumber;
 use rapport_domain::tag::parse_tags;
 use rapport_domain::validation::Errors;
 use rapport_domain::web_url::WebUrl;
+use rapport_store::repos::tasks;
 use rapport_store::repos::{self};
-use rapport_store::repos::{contacts, tasks};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -46,9 +46,8 @@ pub async fn get_customer(
     auth: Authorized<CustomersRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let db = state.store.conn();
-    let customer = access::visible(db, &auth, id.into_inner()).await?;
-    let contacts = contacts::of_customer(db, customer.id).await?;
+    let (customer, contacts) =
+        access::visible_with_contacts(state.store.conn(), &auth, id.into_inner()).await?;
     let body = Customer::with_contacts(customer, contacts);
     Ok(respond::ok(&body, body.version))
 }

@@ -22,7 +22,7 @@ use rapport_domain::enums::{
 use rapport_domain::name::OrgName;
 use rapport_domain::registration_number::RegistrationNumber;
 use rapport_domain::web_url::WebUrl;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::entities::customer::{self, Column, Entity};
@@ -185,6 +185,32 @@ pub async fn insert_batch(
 /// `NotFound` when there is no such customer.
 pub async fn get(db: &impl Conn, id: Uuid) -> Result<Customer, StoreError> {
     record::get(db, id).await
+}
+
+/// A customer, deleted or not, with its contacts (primary first, then oldest first): one
+/// statement, a join, so that a read is one round trip.
+///
+/// # Errors
+/// `NotFound` when there is no such customer.
+pub async fn with_contacts(
+    db: &impl Conn,
+    id: Uuid,
+) -> Result<(Customer, Vec<Contact>), StoreError> {
+    use crate::entities::contact::{Column as ContactColumn, Entity as Contacts};
+    let (customer, contacts) = Entity::find_by_id(id)
+        .find_with_related(Contacts)
+        .order_by_desc(ContactColumn::IsPrimary)
+        .order_by_asc(ContactColumn::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(StoreError::NotFound)?;
+    let contacts = contacts
+        .into_iter()
+        .map(crate::repos::contacts::to_domain)
+        .collect::<Result<_, _>>()?;
+    Ok((to_domain(customer)?, contacts))
 }
 
 /// The customers with these ids that exist, in no particular order.
