@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::Duration as Span;
 use rapport_api::auth::token_checks::{self, TokenChecks};
 use rapport_domain::clock::Clock;
-use rapport_store::Store;
 use rapport_store::repos::{idempotency, refresh_tokens};
+use rapport_store::{Store, StoreError, Tx};
 use tokio::task::JoinHandle;
 
 /// How often maintenance runs.
@@ -32,15 +32,33 @@ async fn maintenance(store: Store, clock: Arc<dyn Clock>) {
     loop {
         interval.tick().await;
         let cutoff = clock.now() - Span::days(1);
-        match refresh_tokens::purge_expired(store.writer(), cutoff).await {
+        match purge(&store, |tx| {
+            Box::pin(refresh_tokens::purge_expired(tx, cutoff))
+        })
+        .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "expired refresh tokens purged"),
             Err(e) => tracing::warn!(error = %e, "purging refresh tokens failed; will retry"),
         }
-        match idempotency::purge_expired(store.writer(), clock.now()).await {
+        let now = clock.now();
+        match purge(&store, |tx| Box::pin(idempotency::purge_expired(tx, now))).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "expired idempotency keys purged"),
             Err(e) => tracing::warn!(error = %e, "purging idempotency keys failed; will retry"),
         }
     }
+}
+
+type Delete<'t> = std::pin::Pin<Box<dyn Future<Output = Result<u64, StoreError>> + Send + 't>>;
+
+/// One purge in a transaction of its own: on SQLite the writer is shared with requests.
+async fn purge(
+    store: &Store,
+    delete: impl for<'t> FnOnce(&'t Tx) -> Delete<'t>,
+) -> Result<u64, StoreError> {
+    let tx = store.begin().await?;
+    let purged = delete(&tx).await?;
+    rapport_store::commit(tx).await?;
+    Ok(purged)
 }

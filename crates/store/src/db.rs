@@ -4,11 +4,12 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    TransactionTrait,
 };
 
 use crate::StoreError;
+use crate::tx::{Tx, Writer};
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +68,8 @@ impl DbOptions {
 #[derive(Debug, Clone)]
 pub struct Store {
     writer: DatabaseConnection,
+    /// SQLite: the writer, shared by batches of requests (group commit, see [`crate::tx`]).
+    batches: Option<Writer>,
     reader: DatabaseConnection,
     replica: Option<DatabaseConnection>,
     url: String,
@@ -86,6 +89,7 @@ impl Store {
                 None => None,
             };
             return Ok(Store {
+                batches: None,
                 writer: primary.clone(),
                 reader: primary,
                 replica,
@@ -98,6 +102,7 @@ impl Store {
         writer.ping().await?;
         let reader = connect_pool(options, &options.url, Role::SqliteReader).await?;
         Ok(Store {
+            batches: Some(Writer::new(writer.clone())),
             writer,
             reader,
             replica: None,
@@ -132,17 +137,22 @@ impl Store {
         self.replica.is_some()
     }
 
-    /// Writes outside a request's transaction (housekeeping, idempotency keys) and migrations.
+    /// The writer itself, for migrations and tools that run before or beside serving. While
+    /// requests run, write through [`Store::begin`]: on SQLite the writer is theirs.
     pub fn writer(&self) -> &DatabaseConnection {
         &self.writer
     }
 
-    /// Starts a transaction: one per request that writes.
+    /// Starts a transaction: one per request that writes. On SQLite it is a savepoint in a
+    /// batch that commits together (see [`crate::tx`]).
     ///
     /// # Errors
     /// No connection could be had.
-    pub async fn begin(&self) -> Result<DatabaseTransaction, StoreError> {
-        Ok(self.writer.begin().await?)
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        match &self.batches {
+            Some(writer) => writer.begin().await,
+            None => Ok(Tx::alone(self.writer.begin().await?)),
+        }
     }
 
     /// Checks the database answers (for readiness): the writer and, when there is one, the

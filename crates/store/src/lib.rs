@@ -10,19 +10,19 @@ mod entities;
 mod error;
 pub mod page;
 pub mod repos;
+mod tx;
 
 pub use db::{Backend, DbOptions, Store};
 pub use error::StoreError;
 pub use page::{Cursor, Page, SortDir, SortValue};
 /// A connection or a transaction: what every repository function runs on.
 pub use sea_orm::ConnectionTrait as Conn;
-/// One request's transaction.
-pub use sea_orm::DatabaseTransaction as Tx;
+pub use tx::Tx;
 
 /// Commits a request's transaction.
 ///
 /// # Errors
 /// The commit failed: nothing was written.
 pub async fn commit(tx: Tx) -> Result<(), StoreError> {
-    tx.commit().await.map_err(StoreError::from)
+    tx.commit().await
 }

@@ -18,6 +18,7 @@ use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use actix_web::{Error, FromRequest, HttpResponse, web};
 use hmac::{Hmac, Mac};
+use rapport_store::StoreError;
 use rapport_store::repos::idempotency::{self, Claim, StoredResponse};
 use sha2::Sha256;
 
@@ -89,18 +90,18 @@ pub async fn idempotency(
         Err(e) => return Ok(ServiceResponse::from_err(e, http_req)),
     };
     let hash = request_hash(&state.jwt.derive_key(FINGERPRINT_PURPOSE), &http_req, &body);
-    let db = state.store.writer();
     let started = std::time::Instant::now();
     loop {
         let now = state.clock.now();
-        let claim = idempotency::claim(
-            db,
-            &caller,
-            &key,
-            &hash,
-            now,
-            chrono::Duration::hours(TTL_HOURS),
-        )
+        // Each step of the key commits on its own, before the request goes on: on SQLite the
+        // writer is shared, so nothing may write around `Store::begin`.
+        let claim = async {
+            let tx = state.store.begin().await?;
+            let ttl = chrono::Duration::hours(TTL_HOURS);
+            let claim = idempotency::claim(&tx, &caller, &key, &hash, now, ttl).await?;
+            rapport_store::commit(tx).await?;
+            Ok::<_, StoreError>(claim)
+        }
         .await;
         let refused = |e: ApiError| Ok(ServiceResponse::from_err(e, http_req.clone()));
         match claim {
@@ -146,24 +147,29 @@ pub async fn idempotency(
         Ok(bytes) => bytes,
         Err(_) => Bytes::new(),
     };
-    let outcome = if status.is_server_error() {
-        idempotency::release(db, &caller, &key).await
-    } else {
-        let stored = StoredResponse {
-            status: status.as_u16(),
-            headers: KEPT_HEADERS
-                .iter()
-                .filter_map(|name| {
-                    headers
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .map(|v| (name.as_str().to_owned(), v.to_owned()))
-                })
-                .collect(),
-            body: without_secrets(&bytes),
-        };
-        idempotency::complete(db, &caller, &key, &stored).await
-    };
+    let outcome = async {
+        let tx = state.store.begin().await?;
+        if status.is_server_error() {
+            idempotency::release(&tx, &caller, &key).await?;
+        } else {
+            let stored = StoredResponse {
+                status: status.as_u16(),
+                headers: KEPT_HEADERS
+                    .iter()
+                    .filter_map(|name| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(|v| (name.as_str().to_owned(), v.to_owned()))
+                    })
+                    .collect(),
+                body: without_secrets(&bytes),
+            };
+            idempotency::complete(&tx, &caller, &key, &stored).await?;
+        }
+        rapport_store::commit(tx).await
+    }
+    .await;
     if let Err(e) = outcome {
         tracing::warn!(error = %e, "could not record the idempotency key's answer");
     }

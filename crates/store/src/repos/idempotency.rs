@@ -1,7 +1,7 @@
 //! Idempotency keys: the first answer to a `POST` with an `Idempotency-Key`, kept to replay.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -58,14 +58,18 @@ pub async fn claim(
             created_at: Set(now),
             expires_at: Set(now + ttl),
         };
-        match Entity::insert(row)
+        // ON CONFLICT DO NOTHING rather than catching the violation: inside a transaction,
+        // PostgreSQL refuses every statement after a failed one.
+        let inserted = Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([Column::Caller, Column::Key])
+                    .do_nothing()
+                    .to_owned(),
+            )
             .exec_without_returning(db)
-            .await
-            .map_err(StoreError::from)
-        {
-            Ok(_) => return Ok(Claim::Claimed),
-            Err(StoreError::Conflict(_)) => {}
-            Err(other) => return Err(other),
+            .await?;
+        if inserted == 1 {
+            return Ok(Claim::Claimed);
         }
         let Some(existing) = Entity::find_by_id((caller.to_owned(), key.to_owned()))
             .one(db)

@@ -1,0 +1,266 @@
+//! One request's transaction, and group commit on SQLite.
+//!
+//! SQLite has one writer, and each commit writes every page its transaction touched to the
+//! WAL and waits for an fsync. Creating a customer touches about 110 pages (its rows, their
+//! indexes, a new FTS5 segment; counted with `strace`), so on SQLite commits, not statements,
+//! bound how many writes a second the server takes. Requests there share commits:
+//!
+//! - the writer keeps one transaction open (a *batch*); each request works in a savepoint of
+//!   it, holding the writer alone while it does, as before;
+//! - a request that commits releases its savepoint, leaves the writer to the next request and
+//!   waits; a committer queued on the same lock commits the whole batch when its turn comes,
+//!   so every request that got the writer before it shares its commit;
+//! - each request is answered after the commit that holds its work: an acknowledged write is
+//!   as durable as before (`synchronous=FULL`). If that commit fails, every request of the
+//!   batch fails, and none was acknowledged;
+//! - a request that ends without committing (an error, a dropped connection) leaves its
+//!   savepoint to be rolled back before anything else uses the writer.
+//!
+//! PostgreSQL takes concurrent writers, and its transactions stay one per request.
+
+use std::sync::Arc;
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
+    QueryResult, Statement, TransactionTrait,
+};
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+
+use crate::StoreError;
+
+/// What a batch's commit came to: `None` until it is done, then the error if it failed.
+type Outcome = Option<Result<(), Arc<str>>>;
+
+/// One request's transaction. Commit it with [`crate::commit`]; dropping it undoes its work.
+pub struct Tx {
+    inner: Inner,
+}
+
+enum Inner {
+    Alone(DatabaseTransaction),
+    InBatch(Member),
+}
+
+/// The single writer of a SQLite database, shared by a batch of requests.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer {
+    conn: DatabaseConnection,
+    batch: Arc<Mutex<Batch>>,
+}
+
+#[derive(Debug, Default)]
+struct Batch {
+    open: Option<Open>,
+    /// A request left without committing: its savepoint is rolled back first thing.
+    abandoned: bool,
+}
+
+#[derive(Debug)]
+struct Open {
+    tx: DatabaseTransaction,
+    outcome: watch::Sender<Outcome>,
+    commit_queued: bool,
+}
+
+/// A request holding the writer, inside the open batch.
+struct Member {
+    batch: OwnedMutexGuard<Batch>,
+    writer: Writer,
+    finished: bool,
+}
+
+const SAVEPOINT: &str = "SAVEPOINT request";
+const RELEASE: &str = "RELEASE SAVEPOINT request";
+const UNDO: &str = "ROLLBACK TO SAVEPOINT request; RELEASE SAVEPOINT request";
+
+impl Writer {
+    pub(crate) fn new(conn: DatabaseConnection) -> Writer {
+        Writer {
+            conn,
+            batch: Arc::default(),
+        }
+    }
+
+    /// Waits for the writer and opens a savepoint for one request in the open batch.
+    pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
+        let mut batch = self.batch.clone().lock_owned().await;
+        settle(&mut batch).await;
+        if batch.open.is_none() {
+            batch.open = Some(Open {
+                tx: self.conn.begin().await?,
+                outcome: watch::Sender::new(None),
+                commit_queued: false,
+            });
+        }
+        if let Err(e) = open_tx(&batch)?.execute_unprepared(SAVEPOINT).await {
+            fail(&mut batch, &e);
+            return Err(e.into());
+        }
+        Ok(Tx {
+            inner: Inner::InBatch(Member {
+                batch,
+                writer: self.clone(),
+                finished: false,
+            }),
+        })
+    }
+
+    /// Queues a commit of the open batch behind the requests waiting for the writer now.
+    fn queue_commit(&self, batch: &mut Batch) {
+        let Some(open) = batch.open.as_mut() else {
+            return;
+        };
+        if open.commit_queued {
+            return;
+        }
+        open.commit_queued = true;
+        let lock = self.batch.clone();
+        let spawned = tokio::runtime::Handle::try_current().map(|runtime| {
+            runtime.spawn(async move {
+                let mut batch = lock.lock_owned().await;
+                settle(&mut batch).await;
+                if let Some(open) = batch.open.take() {
+                    let result = open.tx.commit().await.map_err(|e| Arc::from(e.to_string()));
+                    if let Err(e) = &result {
+                        tracing::error!(error = %e, "a group commit failed; its requests fail");
+                    }
+                    open.outcome.send_replace(Some(result));
+                }
+            })
+        });
+        if spawned.is_err() {
+            // No runtime (a drop during shutdown): nothing can be committed, nothing is lost
+            // that was acknowledged.
+            open.commit_queued = false;
+        }
+    }
+}
+
+/// Rolls back what an abandoned request left; when even that fails, the batch ends.
+async fn settle(batch: &mut Batch) {
+    if !std::mem::take(&mut batch.abandoned) {
+        return;
+    }
+    let Some(open) = batch.open.as_ref() else {
+        return;
+    };
+    if let Err(e) = open.tx.execute_unprepared(UNDO).await {
+        fail(batch, &e);
+    }
+}
+
+/// Ends the open batch without committing: its requests are told it failed.
+fn fail(batch: &mut Batch, error: &DbErr) {
+    if let Some(open) = batch.open.take() {
+        tracing::error!(error = %error, "the write batch is rolled back; its requests fail");
+        open.outcome
+            .send_replace(Some(Err(Arc::from(error.to_string()))));
+        // Dropping the transaction rolls it back.
+    }
+}
+
+fn open_tx(batch: &Batch) -> Result<&DatabaseTransaction, StoreError> {
+    batch
+        .open
+        .as_ref()
+        .map(|open| &open.tx)
+        .ok_or_else(|| StoreError::Db(DbErr::Custom("the write batch ended".into())))
+}
+
+impl Tx {
+    pub(crate) fn alone(tx: DatabaseTransaction) -> Tx {
+        Tx {
+            inner: Inner::Alone(tx),
+        }
+    }
+
+    fn conn(&self) -> Result<&DatabaseTransaction, DbErr> {
+        match &self.inner {
+            Inner::Alone(tx) => Ok(tx),
+            Inner::InBatch(member) => {
+                open_tx(&member.batch).map_err(|_| DbErr::Custom("the write batch ended".into()))
+            }
+        }
+    }
+
+    /// Commits: at once when alone, with its batch on SQLite.
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        let mut member = match self.inner {
+            Inner::Alone(tx) => return Ok(tx.commit().await?),
+            Inner::InBatch(member) => member,
+        };
+        if let Err(e) = open_tx(&member.batch)?.execute_unprepared(RELEASE).await {
+            return Err(e.into()); // dropped unfinished: the savepoint is rolled back
+        }
+        member.finished = true;
+        let mut outcome = {
+            let open = member
+                .batch
+                .open
+                .as_ref()
+                .ok_or_else(|| StoreError::Db(DbErr::Custom("the write batch ended".into())))?;
+            open.outcome.subscribe()
+        };
+        let writer = member.writer.clone();
+        writer.queue_commit(&mut member.batch);
+        drop(member);
+        let done = outcome
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| StoreError::Db(DbErr::Custom("the write batch was dropped".into())))?;
+        match done.as_ref() {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(StoreError::Db(DbErr::Custom(format!(
+                "the group commit failed: {e}"
+            )))),
+            None => unreachable!("wait_for returns a value that is Some"),
+        }
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        self.batch.abandoned = true;
+        // Someone must close the batch even when no other request comes.
+        let writer = self.writer.clone();
+        writer.queue_commit(&mut self.batch);
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Tx {
+    fn get_database_backend(&self) -> DbBackend {
+        match &self.inner {
+            Inner::Alone(tx) => tx.get_database_backend(),
+            Inner::InBatch(member) => member.writer.conn.get_database_backend(),
+        }
+    }
+
+    async fn execute(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.conn()?.execute(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.conn()?.execute_unprepared(sql).await
+    }
+
+    async fn query_one(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.conn()?.query_one(stmt).await
+    }
+
+    async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.conn()?.query_all(stmt).await
+    }
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner {
+            Inner::Alone(_) => f.write_str("Tx(alone)"),
+            Inner::InBatch(_) => f.write_str("Tx(in a batch)"),
+        }
+    }
+}
