@@ -39,14 +39,14 @@ end
 
 function request()
   local r = plan[position]
+  local headers = { ["Authorization"] = tokens[r.token] }
+  if r.if_match == "+" then
+    headers["If-Match"] = '"' .. (1 + round) .. '"'
+  end
   position = position + 1
   if position > #plan then
     position = 1
     round = round + 1
-  end
-  local headers = { ["Authorization"] = tokens[r.token] }
-  if r.if_match == "+" then
-    headers["If-Match"] = '"' .. (1 + round) .. '"'
   end
   local body = nil
   if r.body ~= "-" then

@@ -40,7 +40,8 @@ pub struct WriteSlices<'a> {
 
 /// Digits of UK mobile ranges, two per connection count.
 const PHONE_DIGITS: [char; 4] = ['9', '8', '7', '5'];
-const LIST: &str = "/v1/customers?lifecycle_stage=customer&limit=50";
+/// The list of the table: a filter and a page of 20.
+const LIST: &str = "/v1/customers?lifecycle_stage=customer&limit=20";
 
 impl Inputs {
     pub fn write_slices(&self, round: usize) -> WriteSlices<'_> {
