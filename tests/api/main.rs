@@ -15,6 +15,7 @@ mod http;
 mod login_limits;
 mod masking;
 mod operations;
+mod scale_out;
 mod search;
 mod sessions;
 mod teams;

@@ -188,6 +188,23 @@ impl TestApp {
         }
     }
 
+    /// A second instance on this one's PostgreSQL database (with `adjust` applied), as
+    /// behind a load balancer: same secrets, its own data folder, port and caches.
+    pub async fn spawn_beside(&self, adjust: impl FnOnce(&mut ConfigArgs)) -> TestApp {
+        let url = self
+            .database
+            .as_ref()
+            .map(|db| db.url.clone())
+            .expect("instances share a PostgreSQL database");
+        let mut other = TestApp::spawn_with(Backend::Sqlite, |args| {
+            args.database_url = Some(url.into());
+            adjust(args);
+        })
+        .await;
+        other.backend = Backend::Postgres;
+        other
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -160,6 +160,10 @@ pub async fn record_and_commit(
     if ends_tokens {
         state.token_checks.forget_all();
     }
+    // The caller's next lists read the primary, where its change already is.
+    if let Actor::User(id) | Actor::Client(id) = origin.actor {
+        state.recent_writers.wrote(id);
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod pagination;
 pub mod patch;
+pub mod recent_writers;
 pub mod respond;
 pub mod routes;
 pub mod schemas;

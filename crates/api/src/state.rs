@@ -5,14 +5,17 @@ use std::sync::Arc;
 use rapport_domain::clock::Clock;
 use rapport_domain::customer::LeadFollowUp;
 use rapport_domain::phone::Region;
+use rapport_store::DatabaseConnection;
 use rapport_store::Store;
 
+use crate::auth::Caller;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::Passwords;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::token_checks::TokenChecks;
 use crate::client_ip::TrustedProxies;
 use crate::middleware::browser::CorsOrigins;
+use crate::recent_writers::RecentWriters;
 
 /// Settings of the API that come from the configuration.
 #[derive(Debug, Clone)]
@@ -64,6 +67,8 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Token checks this instance has read (shared with [`crate::auth::token_checks::watch`]).
     pub token_checks: Arc<TokenChecks>,
+    /// Callers that changed something a moment ago: their lists read the primary.
+    pub recent_writers: RecentWriters,
 }
 
 /// Parses a comma-separated setting, skipping blanks; a bad entry is answered as written.
@@ -81,6 +86,16 @@ pub(crate) fn parse_comma_list<T>(
 impl AppState {
     /// 1 MiB: generous for JSON records, small enough to refuse abuse early.
     pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+    /// Where a list or a search reads: the replica when there is one, unless `caller`
+    /// changed something within [`crate::recent_writers::WINDOW`] and would not find it there.
+    pub fn list_reads(&self, caller: &Caller) -> &DatabaseConnection {
+        if self.store.has_replica() && !self.recent_writers.wrote_recently(caller.principal_id()) {
+            self.store.replica()
+        } else {
+            self.store.conn()
+        }
+    }
 
     /// When a one-time password given now stops working.
     pub fn one_time_password_expiry(&self) -> chrono::DateTime<chrono::Utc> {

@@ -27,6 +27,9 @@ pub struct ConfigArgs {
     /// `sqlite://...` or `postgres://...` [default: SQLite file in the data folder]
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true, value_parser = secret)]
     pub database_url: Option<SecretString>,
+    /// PostgreSQL replica for reads that may lag (lists, search) [default: the primary]
+    #[arg(long, env = "DATABASE_READ_URL", global = true, hide_env_values = true, value_parser = secret)]
+    pub database_read_url: Option<SecretString>,
     /// Where the SQLite file and generated secrets live [default: ./data]
     #[arg(long, env = "RAPPORT_DATA_DIR", global = true)]
     pub data_dir: Option<PathBuf>,
@@ -135,6 +138,7 @@ pub struct ConfigArgs {
 struct FileConfig {
     bind: Option<String>,
     database_url: Option<SecretString>,
+    database_read_url: Option<SecretString>,
     data_dir: Option<PathBuf>,
     jwt_secret: Option<SecretString>,
     jwt_algorithm: Option<String>,
@@ -189,6 +193,8 @@ pub struct Settings {
     pub bind: SocketAddr,
     /// May hold the database password.
     pub database_url: SecretString,
+    /// A PostgreSQL replica for lists and search (may hold a password too).
+    pub database_read_url: Option<SecretString>,
     pub data_dir: PathBuf,
     pub jwt: JwtKeySource,
     pub access_token_ttl: i64,
@@ -282,6 +288,20 @@ impl Settings {
                 "DATABASE_URL",
                 "must start with sqlite:, postgres:// or postgresql://",
             ));
+        }
+        let database_read_url = args
+            .database_read_url
+            .clone()
+            .or(file.database_read_url)
+            .filter(|u| !u.expose_secret().trim().is_empty());
+        if let Some(read) = &database_read_url {
+            let postgres = |u: &str| u.starts_with("postgres://") || u.starts_with("postgresql://");
+            if !postgres(url) || !postgres(read.expose_secret()) {
+                return Err(invalid(
+                    "DATABASE_READ_URL",
+                    "is a PostgreSQL replica of a PostgreSQL DATABASE_URL (SQLite reads in parallel by itself)",
+                ));
+            }
         }
         let jwt = jwt_source(
             args.jwt_secret.clone().or(file.jwt_secret),
@@ -461,6 +481,7 @@ impl Settings {
         Ok(Settings {
             bind,
             database_url,
+            database_read_url,
             data_dir,
             jwt,
             access_token_ttl,
@@ -607,6 +628,14 @@ mod tests {
                     ..Default::default()
                 },
                 "DATABASE_URL",
+            ),
+            (
+                // A replica only exists beside a PostgreSQL primary.
+                ConfigArgs {
+                    database_read_url: Some("postgres://replica/rapport".into()),
+                    ..Default::default()
+                },
+                "DATABASE_READ_URL",
             ),
             (
                 ConfigArgs {

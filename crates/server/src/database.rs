@@ -32,6 +32,10 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
         }
     }
     let mut options = DbOptions::new(settings.database_url.expose_secret());
+    options.read_url = settings
+        .database_read_url
+        .as_ref()
+        .map(|u| u.expose_secret().to_owned());
     if let Some(max) = settings.db_max_connections {
         options.max_connections = max;
     }

@@ -73,6 +73,7 @@ impl Application {
             login_limiter: LoginLimiter::new(LoginQuota::default()),
             passwords: Passwords::per_core().context("starting the password hashing threads")?,
             token_checks: token_checks.clone(),
+            recent_writers: Default::default(),
         });
         let metrics = web::Data::new(Metrics::new()?);
         let openapi = web::Data::new(OpenApiJson(rapport_api::openapi::document_json()));

@@ -17,6 +17,8 @@ pub use error::StoreError;
 pub use page::{Cursor, Page, SortDir, SortValue};
 /// A connection or a transaction: what every repository function runs on.
 pub use sea_orm::ConnectionTrait as Conn;
+/// A pool (see [`Store::conn`] and [`Store::replica`]).
+pub use sea_orm::DatabaseConnection;
 pub use tx::Tx;
 
 /// Commits a request's transaction.

@@ -67,6 +67,13 @@ impl Caller {
         }
     }
 
+    /// The user's or the client's id.
+    pub fn principal_id(&self) -> Uuid {
+        match self.principal {
+            Principal::User { id, .. } | Principal::Client { id } => id,
+        }
+    }
+
     pub fn user_id(&self) -> Option<Uuid> {
         match self.principal {
             Principal::User { id, .. } => Some(id),

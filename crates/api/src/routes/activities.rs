@@ -211,7 +211,7 @@ async fn list_activities(
         to: p.to,
     };
     let page = activities::list(
-        state.store.conn(),
+        state.list_reads(&auth),
         auth.visibility(),
         &filter,
         cursor,

@@ -94,7 +94,7 @@ pub struct AuditListParams {
 #[get("/audit-events")]
 async fn list_audit_events(
     state: web::Data<AppState>,
-    _auth: Authorized<AuditRead>,
+    auth: Authorized<AuditRead>,
     params: Query<AuditListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
@@ -108,7 +108,7 @@ async fn list_audit_events(
         from: p.from,
         to: p.to,
     };
-    let page = audit::list(state.store.conn(), &filter, cursor, limit).await?;
+    let page = audit::list(state.list_reads(&auth), &filter, cursor, limit).await?;
     let list = AuditEventList::from(Paged::from_page(page, "-occurred_at", AuditEvent::from));
     Ok(HttpResponse::Ok().json(list))
 }

@@ -154,12 +154,12 @@ fn parse_scopes(names: &[String], errors: &mut Errors) -> ScopeSet {
 #[get("/clients")]
 async fn list_clients(
     state: web::Data<AppState>,
-    _auth: Authorized<UsersWrite>,
+    auth: Authorized<UsersWrite>,
     params: Query<ClientListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner()?;
     let (limit, cursor) = page_params(params.limit, params.cursor.as_deref(), "id")?;
-    let page = clients::list(state.store.conn(), cursor, limit).await?;
+    let page = clients::list(state.list_reads(&auth), cursor, limit).await?;
     Ok(HttpResponse::Ok().json(ClientList::from(Paged::from_page(page, "id", Client::from))))
 }
 

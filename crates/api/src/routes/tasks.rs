@@ -237,7 +237,14 @@ async fn list_tasks(
         status,
         overdue_at: p.overdue.unwrap_or(false).then_some(now),
     };
-    let page = tasks::list(state.store.conn(), scope_of(&auth), &filter, cursor, limit).await?;
+    let page = tasks::list(
+        state.list_reads(&auth),
+        scope_of(&auth),
+        &filter,
+        cursor,
+        limit,
+    )
+    .await?;
     Ok(
         HttpResponse::Ok().json(TaskList::from(Paged::from_page(page, "-created_at", |t| {
             Task::new(t, now)

@@ -126,12 +126,12 @@ fn name_taken(err: StoreError) -> ApiError {
 #[get("/teams")]
 async fn list_teams(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     params: Query<TeamListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner()?;
     let (limit, cursor) = page_params(params.limit, params.cursor.as_deref(), "id")?;
-    let page = teams::list(state.store.conn(), cursor, limit).await?;
+    let page = teams::list(state.list_reads(&caller), cursor, limit).await?;
     Ok(HttpResponse::Ok().json(TeamList::from(Paged::from_page(page, "id", Team::from))))
 }
 

@@ -307,8 +307,10 @@ async fn password_grant(
     };
     let answer = tokens_for_user(&tx, state, &user, scopes, session).await?;
     let origin = Origin::of_request(req, Actor::User(user.id));
-    audit::record_and_commit(
-        tx,
+    // Not `record_and_commit`: a sign-in changes no record, so it neither drops the cached
+    // token checks nor sends the user's lists to the primary.
+    audit::record(
+        &tx,
         state,
         &origin,
         audit::Subject::new("user", user.id),
@@ -316,6 +318,7 @@ async fn password_grant(
         json!({}),
     )
     .await?;
+    rapport_store::commit(tx).await?;
     Ok(answer)
 }
 

@@ -185,7 +185,7 @@ fn email_taken(err: StoreError) -> ApiError {
 #[get("/users")]
 async fn list_users(
     state: web::Data<AppState>,
-    _auth: Authorized<UsersWrite>,
+    auth: Authorized<UsersWrite>,
     params: Query<UserListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner()?;
@@ -203,7 +203,7 @@ async fn list_users(
         team_id: params.team_id,
         disabled: params.disabled,
     };
-    let page = users::list(state.store.conn(), &filter, cursor, limit).await?;
+    let page = users::list(state.list_reads(&auth), &filter, cursor, limit).await?;
     Ok(HttpResponse::Ok().json(UserList::from(Paged::from_page(page, "id", User::from))))
 }
 

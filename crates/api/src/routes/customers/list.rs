@@ -192,7 +192,7 @@ pub async fn list_customers(
         }
     }
     let page = customers::list(
-        state.store.conn(),
+        state.list_reads(&auth),
         auth.visibility(),
         &filter,
         sort,

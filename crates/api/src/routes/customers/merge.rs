@@ -77,7 +77,7 @@ pub async fn list_duplicates(
             .map(|(r, v)| (r.to_owned(), v.to_owned())),
         _ => None,
     });
-    let db = state.store.conn();
+    let db = state.list_reads(&auth);
     let mut groups = customers::duplicate_groups(db, auth.visibility(), after, limit + 1).await?;
     let more = groups.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     groups.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
