@@ -155,13 +155,13 @@ impl Store {
         }
     }
 
-    /// Checks the database answers (for readiness): the writer and, when there is one, the
-    /// replica.
+    /// Checks the database answers (for readiness): the primary (on SQLite a reader: the
+    /// writer is busy with batches under load) and, when there is one, the replica.
     ///
     /// # Errors
     /// It does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.writer.ping().await?;
+        self.reader.ping().await?;
         if let Some(replica) = &self.replica {
             replica.ping().await?;
         }
