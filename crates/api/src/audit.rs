@@ -161,8 +161,10 @@ pub async fn record_and_commit(
         state.token_checks.forget_all();
     }
     // The caller's next lists read the primary, where its change already is.
-    if let Actor::User(id) | Actor::Client(id) = origin.actor {
-        state.recent_writers.wrote(id);
+    if let (Some(writers), Actor::User(id) | Actor::Client(id)) =
+        (&state.recent_writers, origin.actor)
+    {
+        writers.wrote(id);
     }
     Ok(())
 }

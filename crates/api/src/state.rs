@@ -67,8 +67,9 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Token checks this instance has read (shared with [`crate::auth::token_checks::watch`]).
     pub token_checks: Arc<TokenChecks>,
-    /// Callers that changed something a moment ago: their lists read the primary.
-    pub recent_writers: RecentWriters,
+    /// With a replica only: callers that changed something a moment ago, whose lists read the
+    /// primary.
+    pub recent_writers: Option<RecentWriters>,
 }
 
 /// Parses a comma-separated setting, skipping blanks; a bad entry is answered as written.
@@ -90,10 +91,9 @@ impl AppState {
     /// Where a list or a search reads: the replica when there is one, unless `caller`
     /// changed something within [`crate::recent_writers::WINDOW`] and would not find it there.
     pub fn list_reads(&self, caller: &Caller) -> &DatabaseConnection {
-        if self.store.has_replica() && !self.recent_writers.wrote_recently(caller.principal_id()) {
-            self.store.replica()
-        } else {
-            self.store.conn()
+        match &self.recent_writers {
+            Some(writers) if !writers.wrote_recently(caller.principal_id()) => self.store.replica(),
+            _ => self.store.conn(),
         }
     }
 

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Duration as Span;
+use chrono::{DateTime, Duration as Span, Utc};
 use rapport_api::auth::token_checks::{self, TokenChecks};
 use rapport_domain::clock::Clock;
 use rapport_store::repos::{idempotency, refresh_tokens};
-use rapport_store::{Store, StoreError, Tx};
+use rapport_store::{Store, StoreError};
 use tokio::task::JoinHandle;
 
 /// How often maintenance runs.
@@ -26,39 +26,30 @@ pub fn spawn(
     })
 }
 
-/// Purges refresh tokens expired for a day and idempotency keys past their 24 hours.
+/// Purges refresh tokens expired for a day and idempotency keys past their 24 hours, in a
+/// transaction of their own (on SQLite the writer is shared with requests).
 async fn maintenance(store: Store, clock: Arc<dyn Clock>) {
     let mut interval = tokio::time::interval(EVERY);
     loop {
         interval.tick().await;
-        let cutoff = clock.now() - Span::days(1);
-        match purge(&store, |tx| {
-            Box::pin(refresh_tokens::purge_expired(tx, cutoff))
-        })
-        .await
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "expired refresh tokens purged"),
-            Err(e) => tracing::warn!(error = %e, "purging refresh tokens failed; will retry"),
-        }
-        let now = clock.now();
-        match purge(&store, |tx| Box::pin(idempotency::purge_expired(tx, now))).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "expired idempotency keys purged"),
-            Err(e) => tracing::warn!(error = %e, "purging idempotency keys failed; will retry"),
+        match purge(&store, clock.now()).await {
+            Ok((tokens, keys)) if tokens + keys > 0 => {
+                tracing::info!(
+                    tokens,
+                    keys,
+                    "expired refresh tokens and idempotency keys purged"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purging expired rows failed; will retry"),
         }
     }
 }
 
-type Delete<'t> = std::pin::Pin<Box<dyn Future<Output = Result<u64, StoreError>> + Send + 't>>;
-
-/// One purge in a transaction of its own: on SQLite the writer is shared with requests.
-async fn purge(
-    store: &Store,
-    delete: impl for<'t> FnOnce(&'t Tx) -> Delete<'t>,
-) -> Result<u64, StoreError> {
+async fn purge(store: &Store, now: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
     let tx = store.begin().await?;
-    let purged = delete(&tx).await?;
+    let tokens = refresh_tokens::purge_expired(&tx, now - Span::days(1)).await?;
+    let keys = idempotency::purge_expired(&tx, now).await?;
     rapport_store::commit(tx).await?;
-    Ok(purged)
+    Ok((tokens, keys))
 }

@@ -11,6 +11,7 @@ use rapport_api::auth::password::Passwords;
 use rapport_api::auth::rate_limit::{LoginLimiter, LoginQuota};
 use rapport_api::auth::token_checks::TokenChecks;
 use rapport_api::middleware::telemetry::Metrics;
+use rapport_api::recent_writers::RecentWriters;
 use rapport_api::{ApiSettings, AppState};
 use rapport_domain::clock::Clock;
 use rapport_domain::customer::LeadFollowUp;
@@ -73,7 +74,7 @@ impl Application {
             login_limiter: LoginLimiter::new(LoginQuota::default()),
             passwords: Passwords::per_core().context("starting the password hashing threads")?,
             token_checks: token_checks.clone(),
-            recent_writers: Default::default(),
+            recent_writers: store.has_replica().then(RecentWriters::default),
         });
         let metrics = web::Data::new(Metrics::new()?);
         let openapi = web::Data::new(OpenApiJson(rapport_api::openapi::document_json()));

@@ -22,8 +22,8 @@ pub enum Backend {
 #[derive(Debug, Clone)]
 pub struct DbOptions {
     pub url: String,
-    /// PostgreSQL: a replica for reads that may lag a moment behind the primary (lists,
-    /// search, exports, reports). Everything else reads from and writes to `url`.
+    /// PostgreSQL: a replica for reads that may lag a moment behind the primary (lists and
+    /// search). Everything else reads from and writes to `url`.
     pub read_url: Option<String>,
     /// Pool size: PostgreSQL's pool (and the replica's); on SQLite, the readers (SQLite has
     /// one writer, so writes go through one more connection of their own).
@@ -59,11 +59,12 @@ impl DbOptions {
 /// The connections to the one database of this installation.
 ///
 /// Three ways in, by what a statement needs:
-/// - [`Store::begin`] and [`Store::writer`] write. On SQLite that is one connection, so a write
-///   waits only for other writes, never for reads (WAL lets readers run beside it).
+/// - [`Store::begin`] writes (and [`Store::writer`], for migrations). On SQLite that is one
+///   connection, so a write waits only for other writes, never for reads (WAL lets readers run
+///   beside it).
 /// - [`Store::conn`] reads what every acknowledged write has left: a pool of read-only
 ///   connections on SQLite, the primary's pool on PostgreSQL.
-/// - [`Store::replica`] reads what may lag a moment behind (lists, search, exports): the
+/// - [`Store::replica`] reads what may lag a moment behind (lists, search): the
 ///   replica of `read_url` when there is one, otherwise the same as `conn`.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -83,9 +84,9 @@ impl Store {
     pub async fn connect(options: &DbOptions) -> Result<Store, StoreError> {
         let sqlite = options.url.starts_with("sqlite:");
         if !sqlite {
-            let primary = connect_pool(options, &options.url, Role::Primary).await?;
+            let primary = connect_pool(options, &options.url, Role::Postgres).await?;
             let replica = match &options.read_url {
-                Some(url) => Some(connect_pool(options, url, Role::Replica).await?),
+                Some(url) => Some(connect_pool(options, url, Role::Postgres).await?),
                 None => None,
             };
             return Ok(Store {
@@ -187,8 +188,8 @@ impl Store {
 /// What a pool is for, which decides its size and, on SQLite, its settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
-    Primary,
-    Replica,
+    /// The primary's pool, or a replica's.
+    Postgres,
     SqliteWriter,
     SqliteReader,
 }

@@ -92,7 +92,7 @@ impl Writer {
                 commit_queued: false,
             });
         }
-        if let Err(e) = open_tx(&batch)?.execute_unprepared(SAVEPOINT).await {
+        if let Err(e) = open(&batch)?.tx.execute_unprepared(SAVEPOINT).await {
             fail(&mut batch, &e);
             return Err(e.into());
         }
@@ -159,12 +159,11 @@ fn fail(batch: &mut Batch, error: &DbErr) {
     }
 }
 
-fn open_tx(batch: &Batch) -> Result<&DatabaseTransaction, StoreError> {
+fn open(batch: &Batch) -> Result<&Open, DbErr> {
     batch
         .open
         .as_ref()
-        .map(|open| &open.tx)
-        .ok_or_else(|| StoreError::Db(DbErr::Custom("the write batch ended".into())))
+        .ok_or_else(|| DbErr::Custom("the write batch ended".into()))
 }
 
 impl Tx {
@@ -177,9 +176,7 @@ impl Tx {
     fn conn(&self) -> Result<&DatabaseTransaction, DbErr> {
         match &self.inner {
             Inner::Alone(tx) => Ok(tx),
-            Inner::InBatch(member) => {
-                open_tx(&member.batch).map_err(|_| DbErr::Custom("the write batch ended".into()))
-            }
+            Inner::InBatch(member) => Ok(&open(&member.batch)?.tx),
         }
     }
 
@@ -189,18 +186,10 @@ impl Tx {
             Inner::Alone(tx) => return Ok(tx.commit().await?),
             Inner::InBatch(member) => member,
         };
-        if let Err(e) = open_tx(&member.batch)?.execute_unprepared(RELEASE).await {
-            return Err(e.into()); // dropped unfinished: the savepoint is rolled back
-        }
+        // On an error `member` is dropped unfinished: its savepoint is rolled back.
+        open(&member.batch)?.tx.execute_unprepared(RELEASE).await?;
         member.finished = true;
-        let mut outcome = {
-            let open = member
-                .batch
-                .open
-                .as_ref()
-                .ok_or_else(|| StoreError::Db(DbErr::Custom("the write batch ended".into())))?;
-            open.outcome.subscribe()
-        };
+        let mut outcome = open(&member.batch)?.outcome.subscribe();
         let writer = member.writer.clone();
         writer.queue_commit(&mut member.batch);
         drop(member);

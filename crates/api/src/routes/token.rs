@@ -439,10 +439,12 @@ async fn revoke_token(
     let body: RevokeRequest = json_or_form(&req, payload).await?;
     let now = state.clock.now();
     let tx = state.store.begin().await?;
+    let mut revoked = false;
     if let Some(stored) =
         refresh_tokens::find_by_hash(&tx, &secret::sha256_hex(&body.token)).await?
         && refresh_tokens::revoke_family(&tx, stored.family_id, now).await? > 0
     {
+        revoked = true;
         let origin = Origin::of_request(&req, Actor::User(stored.user_id));
         audit::record(
             &tx,
@@ -455,7 +457,10 @@ async fn revoke_token(
         .await?;
     }
     rapport_store::commit(tx).await?;
-    state.token_checks.forget_all();
+    // Only when a sign-in ended: anyone may call this, and must not empty the cache for free.
+    if revoked {
+        state.token_checks.forget_all();
+    }
     Ok(HttpResponse::Ok().json(Revoked {}))
 }
 

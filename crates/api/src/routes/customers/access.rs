@@ -41,13 +41,8 @@ pub async fn visible_with_contacts(
     caller: &Caller,
     id: Uuid,
 ) -> Result<(Customer, Vec<Contact>), ApiError> {
-    match customers::with_contacts(db, id).await {
-        Ok((c, contacts)) if caller.visibility().allows(c.owner_id, c.team_id) => {
-            Ok((live(c)?, contacts))
-        }
-        Ok(_) | Err(StoreError::NotFound) => Err(ApiError::NotFound),
-        Err(e) => Err(e.into()),
-    }
+    let (customer, contacts) = customers::with_contacts(db, id).await.map_err(not_found)?;
+    Ok((live(in_view(caller, customer)?)?, contacts))
 }
 
 /// Like [`any_visible`], for a change in this transaction: the row stays locked until it ends.
@@ -71,10 +66,28 @@ pub async fn to_change(db: &impl Conn, caller: &Caller, id: Uuid) -> Result<Cust
 }
 
 async fn read(db: &impl Conn, caller: &Caller, id: Uuid, lock: Lock) -> Result<Customer, ApiError> {
-    match repos::fetch::<Customer>(db, id, lock).await {
-        Ok(c) if caller.visibility().allows(c.owner_id, c.team_id) => Ok(c),
-        Ok(_) | Err(StoreError::NotFound) => Err(ApiError::NotFound),
-        Err(e) => Err(e.into()),
+    let customer = repos::fetch::<Customer>(db, id, lock)
+        .await
+        .map_err(not_found)?;
+    in_view(caller, customer)
+}
+
+/// The customer if the caller can see it; 404 otherwise.
+fn in_view(caller: &Caller, customer: Customer) -> Result<Customer, ApiError> {
+    if caller
+        .visibility()
+        .allows(customer.owner_id, customer.team_id)
+    {
+        Ok(customer)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+fn not_found(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound,
+        e => e.into(),
     }
 }
 
