@@ -12,6 +12,7 @@ mod m20261129_000006_customer_terms;
 mod m20261201_000007_session_limits;
 mod m20261201_000008_encrypted_fields;
 mod m20261202_000009_auth_epoch;
+mod m20261202_000010_search_index;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_session_limits::Migration),
             Box::new(m20261201_000008_encrypted_fields::Migration),
             Box::new(m20261202_000009_auth_epoch::Migration),
+            Box::new(m20261202_000010_search_index::Migration),
         ]
     }
 }

@@ -11,7 +11,7 @@ use rapport_domain::contact::Contact;
 use rapport_domain::customer::Customer;
 use rapport_domain::enums::LifecycleStage;
 use rapport_domain::phone::Region;
-use rapport_domain::search::{SearchDocument, SearchQuery};
+use rapport_domain::search::{Rank, SearchQuery};
 use rapport_migrations::sea_orm::{ConnectionTrait, Statement};
 use rapport_store::repos::contacts;
 use rapport_store::repos::customers::{self, CustomerFilter, CustomerSort};
@@ -220,37 +220,12 @@ pub fn searches(samples: &[Sample], n: usize, rng: &mut StdRng) -> anyhow::Resul
     Ok(out)
 }
 
-/// Does `query` match the terms the store indexes for this customer?
-fn matches(query: &SearchQuery, customer: &Customer, contacts: &[Contact]) -> bool {
-    // The same terms as the store's `customers::index::document`.
-    let mut doc = SearchDocument::default();
-    doc.add_text(customer.name.as_str());
-    if let Some(number) = &customer.registration_number {
-        doc.add_identifier(number.as_str());
-    }
-    for contact in contacts {
-        doc.add_text(&contact.full_name());
-        for email in &contact.emails {
-            doc.add_email(&email.address);
-        }
-        for phone in &contact.phones {
-            doc.add_phone(&phone.number);
-        }
-    }
-    query.terms.iter().all(|t| {
-        t.any_of.iter().any(|m| {
-            doc.terms().any(|term| {
-                if m.prefix {
-                    term.starts_with(&m.text)
-                } else {
-                    term == m.text
-                }
-            })
-        })
-    })
+/// How well `query` matches the terms the store indexes for this customer.
+fn rank(query: &SearchQuery, customer: &Customer, contacts: &[Contact]) -> Option<Rank> {
+    customers::search_document(customer, contacts, None).rank(query)
 }
 
-/// Checks a search: every row matches, rows are newest first, and the customer the input
+/// Checks a search: every row matches, rows come best ranked first, and the customer the input
 /// came from is among them (always for exact phones and emails; for names when the page
 /// is not full, since a full page may have cut it off).
 pub async fn check_search(
@@ -264,16 +239,23 @@ pub async fn check_search(
     };
     let rows = list(store, &stage_filter(Some(query.clone())), None).await?;
     ensure!(!rows.is_empty(), "q={text:?} found nothing");
+    let mut ranks = Vec::with_capacity(rows.len());
     for c in &rows {
         let contacts = contacts::of_customer(store.conn(), c.id).await?;
+        let rank = rank(query, c, &contacts);
         ensure!(
-            matches(query, c, &contacts),
+            rank.is_some(),
             "q={text:?} answered {:?}, which does not match",
             c.name
         );
+        ranks.push(rank);
     }
-    // Searches come in the search index's order (see `CustomerSort::SearchOrder`), not by
-    // creation time; a page never holds a customer twice.
+    ensure!(
+        ranks.is_sorted(),
+        "q={text:?}: rows are not best ranked first: {ranks:?}"
+    );
+    // Within a rank, searches come in the search index's order (see
+    // `CustomerSort::SearchOrder`), not by creation time; a page never holds a customer twice.
     let distinct: std::collections::HashSet<Uuid> = rows.iter().map(|c| c.id).collect();
     ensure!(
         distinct.len() == rows.len(),

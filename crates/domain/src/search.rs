@@ -1,18 +1,87 @@
 //! Free-text search terms, shared by what is indexed and what is asked, so the two always
 //! agree. The database's own text search (SQLite FTS5, PostgreSQL `tsvector`) stores and
-//! matches the terms; this module decides what they are.
+//! matches the terms; this module decides what they are and how well each kind of match
+//! ranks.
 //!
 //! - Words are lower-cased; a query word matches any indexed word it starts (`acm` finds
 //!   `Acme`).
 //! - Chinese, Japanese and Korean text has no spaces between words, so it is indexed as every
 //!   single character and every pair of neighbours: `张` or `科技` finds `深圳张氏科技有限公司`.
+//! - Chinese characters are also indexed by pinyin: from each character on, the full pinyin
+//!   and the initials of the rest of the name (`zhangshikeji…`, `zskj…`), with every common
+//!   reading of a polyphonic character, so `zhangshi`, `zhang shi keji` and `szzs` all find it.
+//! - A person's names are indexed in both orders without a space too (`王伟`, `伟王`,
+//!   `johnsmith`).
+//! - Words of four letters or more are indexed by their inner parts (`wind` finds
+//!   `Northwind`), and phones by their last digits (`8000`, a 尾号, finds `+8613800138000`).
 //! - Emails are indexed whole, by local part and by domain; phones by their E.164 digits and
 //!   their national digits, so a number typed any way finds its stored form.
+//!
+//! Pinyin, inner parts and phone tails are kept apart from the plain terms by a marker (`_p`,
+//! `_i`, `_t`) that no typed word can start with, so each kind of match can be asked for, and
+//! ranked, on its own.
 
 use std::collections::BTreeSet;
 
+use pinyin::{ToPinyin, ToPinyinMulti};
+
 use crate::email::Email;
 use crate::phone::{Phone, Region};
+
+/// Marks a pinyin term: full pinyin or initials from one character of a name on.
+const PINYIN: &str = "_p";
+/// Marks an inner part of a word: the word from its second letter on, or later.
+const INFIX: &str = "_i";
+/// Marks a phone's national digits reversed, so that a tail is a prefix.
+const TAIL: &str = "_t";
+/// Longest pinyin term, in letters: long enough to tell names apart, short enough that the
+/// index does not hold every name's whole spelling from every character on.
+const PINYIN_LEN: usize = 16;
+/// Longest inner-part term, in characters.
+const INFIX_LEN: usize = 12;
+/// Shortest inner part indexed, and shortest typed word looked up by inner part.
+const INFIX_MIN: usize = 3;
+/// Shortest phone tail looked up.
+const TAIL_MIN: usize = 4;
+/// Alternative readings indexed per polyphonic character, after its most common one.
+const MORE_READINGS: usize = 1;
+/// Combinations of readings indexed per run of characters before only one character at a
+/// time is read otherwise.
+const MAX_SPELLINGS: usize = 8;
+
+/// How well a record matches a query, best first. A record ranks by the best kind of match
+/// through which every word of the query is found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Rank {
+    /// A whole email, phone or registration number.
+    Identifier = 0,
+    /// Whole words, Chinese characters and pairs.
+    Word = 1,
+    /// The start of a word.
+    Prefix = 2,
+    /// Pinyin of a Chinese name.
+    Pinyin = 3,
+    /// The inside of a word, or the last digits of a phone.
+    Fragment = 4,
+}
+
+impl Rank {
+    pub const ALL: [Rank; 5] = [
+        Rank::Identifier,
+        Rank::Word,
+        Rank::Prefix,
+        Rank::Pinyin,
+        Rank::Fragment,
+    ];
+
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_number(n: u8) -> Option<Rank> {
+        Rank::ALL.get(usize::from(n)).copied()
+    }
+}
 
 /// The terms a record is found by.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,26 +90,43 @@ pub struct SearchDocument {
 }
 
 impl SearchDocument {
-    /// Adds the words and CJK n-grams of a name or other text.
+    /// Adds the words, inner parts, CJK n-grams and pinyin of a name or other text.
     pub fn add_text(&mut self, text: &str) {
         for run in runs(&text.to_lowercase()) {
             match run {
                 Run::Word(word) => {
+                    self.add_infixes(&word);
                     self.terms.insert(word);
                 }
-                Run::Cjk(chars) => {
-                    for c in &chars {
-                        self.terms.insert(c.to_string());
+                Run::Cjk(chars) => self.add_cjk(&chars),
+            }
+        }
+    }
+
+    /// Adds a person's names, and both names together in either order without a space
+    /// (`王伟` and `伟王`, `johnsmith` and `smithjohn`).
+    pub fn add_person(&mut self, first: &str, last: Option<&str>) {
+        self.add_text(first);
+        let Some(last) = last else {
+            return;
+        };
+        self.add_text(last);
+        let squeeze = |s: &str| -> String { s.split_whitespace().collect() };
+        let (first, last) = (squeeze(first), squeeze(last));
+        for joined in [format!("{last}{first}"), format!("{first}{last}")] {
+            for run in runs(&joined.to_lowercase()) {
+                match run {
+                    Run::Word(word) => {
+                        self.terms.insert(word);
                     }
-                    for pair in chars.windows(2) {
-                        self.terms.insert(pair.iter().collect());
-                    }
+                    Run::Cjk(chars) => self.add_cjk(&chars),
                 }
             }
         }
     }
 
-    /// Adds an email whole, its local part, its domain, and the words of its local part.
+    /// Adds an email whole, its local part, its domain, the words of its local part and the
+    /// inner parts of its domain's names.
     pub fn add_email(&mut self, email: &Email) {
         let address = email.as_str();
         self.terms.insert(address.to_owned());
@@ -48,13 +134,18 @@ impl SearchDocument {
             self.terms.insert(local.to_owned());
             self.terms.insert(domain.to_owned());
             self.add_text(local);
+            let labels: Vec<&str> = domain.split('.').collect();
+            for label in labels.iter().take(labels.len().saturating_sub(1)) {
+                self.add_infixes(label);
+            }
         }
     }
 
-    /// Adds a phone's E.164 digits and national digits.
+    /// Adds a phone's E.164 digits, national digits, and its tail (national digits reversed).
     pub fn add_phone(&mut self, phone: &Phone) {
         self.terms.insert(phone.digits().to_owned());
         self.terms.insert(phone.national_digits().to_owned());
+        self.terms.insert(tail_term(phone.national_digits()));
     }
 
     /// Adds an identifier (a registration number) as one term.
@@ -62,6 +153,54 @@ impl SearchDocument {
         let id = id.to_lowercase();
         if !id.is_empty() {
             self.terms.insert(id);
+        }
+    }
+
+    /// Single characters, neighbouring pairs, and the pinyin of the Chinese characters.
+    fn add_cjk(&mut self, chars: &[char]) {
+        for c in chars {
+            self.terms.insert(c.to_string());
+        }
+        for pair in chars.windows(2) {
+            self.terms.insert(pair.iter().collect());
+        }
+        // Kana and hangul have no pinyin: each run of Chinese characters is spelled alone.
+        for han in chars.split(|c| c.to_pinyin().is_none()) {
+            self.add_pinyin(han);
+        }
+    }
+
+    /// From each character on: the full pinyin and the initials of the rest, for every
+    /// combination of the characters' common readings (up to [`MAX_SPELLINGS`], then each
+    /// other reading on its own).
+    fn add_pinyin(&mut self, han: &[char]) {
+        let readings: Vec<Vec<&'static str>> = han.iter().map(|c| readings_of(*c)).collect();
+        for spelling in spellings(&readings) {
+            for start in 0..spelling.len() {
+                let rest = &spelling[start..];
+                let full: String = rest.concat();
+                let initials: String = rest.iter().filter_map(|s| s.chars().next()).collect();
+                for text in [full, initials] {
+                    self.terms
+                        .insert(format!("{PINYIN}{}", truncate(&text, PINYIN_LEN)));
+                }
+            }
+        }
+    }
+
+    /// Adds the parts of a word from its second character on, of at least three characters.
+    fn add_infixes(&mut self, word: &str) {
+        if word.chars().all(|c| c.is_ascii_digit()) {
+            return;
+        }
+        let starts: Vec<usize> = word.char_indices().map(|(i, _)| i).collect();
+        let len = starts.len();
+        for (n, start) in starts.iter().enumerate().skip(1) {
+            if len - n < INFIX_MIN {
+                break;
+            }
+            self.terms
+                .insert(format!("{INFIX}{}", truncate(&word[*start..], INFIX_LEN)));
         }
     }
 
@@ -73,13 +212,110 @@ impl SearchDocument {
     pub fn joined(&self) -> String {
         self.terms().collect::<Vec<_>>().join(" ")
     }
+
+    /// How well this document matches `query`, as the database will match it; `None` when
+    /// it does not.
+    pub fn rank(&self, query: &SearchQuery) -> Option<Rank> {
+        let finds = |m: &Match| {
+            self.terms().any(|term| {
+                if m.prefix {
+                    term.starts_with(&m.text)
+                } else {
+                    term == m.text
+                }
+            })
+        };
+        query
+            .terms
+            .iter()
+            .map(|t| t.any_of.iter().filter(|m| finds(m)).map(|m| m.rank).min())
+            .try_fold(Rank::Identifier, |worst, best| best.map(|b| worst.max(b)))
+    }
 }
 
-/// One way a query term matches: exactly, or as the start of an indexed term.
+/// The most common reading of a Chinese character first, then up to [`MORE_READINGS`]
+/// others; toneless, so `zhong` stands for both 中 readings.
+fn readings_of(c: char) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    if let Some(multi) = c.to_pinyin_multi() {
+        for reading in multi {
+            let plain = reading.plain();
+            if !out.contains(&plain) {
+                out.push(plain);
+            }
+        }
+    } else if let Some(one) = c.to_pinyin() {
+        out.push(one.plain());
+    }
+    out.truncate(1 + MORE_READINGS);
+    out
+}
+
+/// The ways a run of characters can be read: every combination of their readings, most
+/// common first, while there are at most [`MAX_SPELLINGS`]; beyond that, the most common
+/// reading of each with one character read otherwise at a time.
+fn spellings(readings: &[Vec<&'static str>]) -> Vec<Vec<&'static str>> {
+    let primary: Vec<&'static str> = readings.iter().map(|r| r[0]).collect();
+    let combinations = readings
+        .iter()
+        .try_fold(1usize, |n, r| n.checked_mul(r.len()))
+        .unwrap_or(usize::MAX);
+    if combinations <= MAX_SPELLINGS {
+        let mut all = vec![Vec::new()];
+        for choices in readings {
+            all = all
+                .into_iter()
+                .flat_map(|prefix: Vec<&'static str>| {
+                    choices.iter().map(move |c| {
+                        let mut next = prefix.clone();
+                        next.push(*c);
+                        next
+                    })
+                })
+                .collect();
+        }
+        return all;
+    }
+    let mut out = vec![primary.clone()];
+    for (i, more) in readings.iter().enumerate() {
+        for other in more.iter().skip(1) {
+            let mut spelling = primary.clone();
+            spelling[i] = other;
+            out.push(spelling);
+        }
+    }
+    out
+}
+
+/// At most `max` characters of `text`.
+fn truncate(text: &str, max: usize) -> &str {
+    text.char_indices()
+        .nth(max)
+        .map_or(text, |(i, _)| &text[..i])
+}
+
+/// The tail term of a number: its digits reversed, so that any tail is a prefix of it.
+fn tail_term(digits: &str) -> String {
+    format!("{TAIL}{}", digits.chars().rev().collect::<String>())
+}
+
+/// One way a query term matches: exactly, or as the start of an indexed term; and how well
+/// a record found this way ranks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match {
     pub text: String,
     pub prefix: bool,
+    pub rank: Rank,
+}
+
+impl Match {
+    fn new(text: impl Into<String>, prefix: bool, rank: Rank) -> Match {
+        Match {
+            text: text.into(),
+            prefix,
+            rank,
+        }
+    }
 }
 
 /// One term of a query: it matches when any of its alternatives does.
@@ -88,21 +324,37 @@ pub struct QueryTerm {
     pub any_of: Vec<Match>,
 }
 
-impl QueryTerm {
-    fn one(text: impl Into<String>, prefix: bool) -> QueryTerm {
-        QueryTerm {
-            any_of: vec![Match {
-                text: text.into(),
-                prefix,
-            }],
-        }
-    }
-}
-
 /// A parsed `q`: every term must match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchQuery {
     pub terms: Vec<QueryTerm>,
+}
+
+/// The records of one rank: those that match `matching` and not `excluding` (the query cut
+/// to the ranks above).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tier {
+    pub rank: Rank,
+    pub matching: SearchQuery,
+    pub excluding: Option<SearchQuery>,
+}
+
+impl Tier {
+    /// As an FTS5 `MATCH` expression.
+    pub fn to_fts5(&self) -> String {
+        match &self.excluding {
+            Some(ex) => format!("({}) NOT ({})", self.matching.to_fts5(), ex.to_fts5()),
+            None => self.matching.to_fts5(),
+        }
+    }
+
+    /// As a PostgreSQL `tsquery`.
+    pub fn to_tsquery(&self) -> String {
+        match &self.excluding {
+            Some(ex) => format!("({}) & !({})", self.matching.to_tsquery(), ex.to_tsquery()),
+            None => self.matching.to_tsquery(),
+        }
+    }
 }
 
 impl SearchQuery {
@@ -114,26 +366,18 @@ impl SearchQuery {
             // A whole number matches exactly: its E.164 form in the default region, or the
             // digits as typed (a national number of another region). Only a number too short
             // to be whole is matched as the start of one. Exact terms also let PostgreSQL
-            // estimate how few rows match.
-            let any_of = match Phone::parse(q, region) {
+            // estimate how few rows match. Any number is also the tail of a longer one.
+            let mut any_of = match Phone::parse(q, region) {
                 Ok(phone) => {
-                    let mut exact = vec![Match {
-                        text: phone.digits().to_owned(),
-                        prefix: false,
-                    }];
+                    let mut exact = vec![Match::new(phone.digits(), false, Rank::Identifier)];
                     if phone.digits() != digits {
-                        exact.push(Match {
-                            text: digits,
-                            prefix: false,
-                        });
+                        exact.push(Match::new(digits.clone(), false, Rank::Identifier));
                     }
                     exact
                 }
-                Err(_) => vec![Match {
-                    text: digits,
-                    prefix: true,
-                }],
+                Err(_) => vec![Match::new(digits.clone(), true, Rank::Prefix)],
             };
+            any_of.push(Match::new(tail_term(&digits), true, Rank::Fragment));
             terms.push(QueryTerm { any_of });
         } else {
             for chunk in q.split_whitespace() {
@@ -150,25 +394,63 @@ impl SearchQuery {
         let [term] = self.terms.as_slice() else {
             return None;
         };
-        let [only] = term.any_of.as_slice() else {
-            return None;
-        };
-        let text = only.text.as_str();
+        let word = term.any_of.iter().find(|m| m.rank == Rank::Word)?;
+        let text = word.text.as_str();
         (text.len() >= 8
             && text.chars().all(|c| c.is_ascii_alphanumeric())
             && text.chars().any(|c| c.is_ascii_digit()))
         .then_some(text)
     }
 
-    /// Lets the query's single term also match `text` exactly (the keyed hash that an
-    /// encrypted identifier is indexed by).
+    /// Lets the query's single term also match `text` exactly, as an identifier (the keyed
+    /// hash that an encrypted identifier is indexed by).
     pub fn or_exact(&mut self, text: String) {
         if let [term] = self.terms.as_mut_slice() {
-            term.any_of.push(Match {
-                text,
-                prefix: false,
-            });
+            term.any_of.push(Match::new(text, false, Rank::Identifier));
         }
+    }
+
+    /// The query cut to the alternatives that rank `rank` or better; `None` when a term has
+    /// none.
+    fn up_to(&self, rank: Rank) -> Option<SearchQuery> {
+        let terms = self
+            .terms
+            .iter()
+            .map(|t| {
+                let any_of: Vec<Match> = t
+                    .any_of
+                    .iter()
+                    .filter(|m| m.rank <= rank)
+                    .cloned()
+                    .collect();
+                (!any_of.is_empty()).then_some(QueryTerm { any_of })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(SearchQuery { terms })
+    }
+
+    /// The query split by rank, best first, from `from` on: each record matching the query
+    /// is in exactly one tier. Ranks that nothing could match are left out.
+    pub fn tiers(&self, from: Rank) -> Vec<Tier> {
+        let mut tiers = Vec::new();
+        let mut above: Option<SearchQuery> = None;
+        for rank in Rank::ALL {
+            let Some(matching) = self.up_to(rank) else {
+                continue;
+            };
+            if above.as_ref() == Some(&matching) {
+                continue;
+            }
+            if rank >= from {
+                tiers.push(Tier {
+                    rank,
+                    matching: matching.clone(),
+                    excluding: above.clone(),
+                });
+            }
+            above = Some(matching);
+        }
+        tiers
     }
 
     /// As an FTS5 `MATCH` expression: `"acme"* AND "科技" AND ("a" OR "b"*)`.
@@ -195,13 +477,25 @@ impl SearchQuery {
         })
     }
 
+    /// Joins the terms with `and` and each term's alternatives with `or`; an exact
+    /// alternative is left out where the same text is also asked for as a prefix.
     fn render(&self, and: &str, or: &str, one: impl Fn(&Match) -> String) -> String {
         let parts: Vec<String> = self
             .terms
             .iter()
-            .map(|t| match t.any_of.as_slice() {
-                [single] => one(single),
-                many => format!("({})", many.iter().map(&one).collect::<Vec<_>>().join(or)),
+            .map(|t| {
+                let mut seen = BTreeSet::new();
+                let needed: Vec<String> = t
+                    .any_of
+                    .iter()
+                    .filter(|m| m.prefix || !t.any_of.iter().any(|p| p.prefix && p.text == m.text))
+                    .filter(|m| seen.insert((m.text.as_str(), m.prefix)))
+                    .map(&one)
+                    .collect();
+                match needed.as_slice() {
+                    [single] => single.clone(),
+                    many => format!("({})", many.join(or)),
+                }
             })
             .collect();
         parts.join(and)
@@ -223,22 +517,58 @@ fn query_chunk(chunk: &str, terms: &mut Vec<QueryTerm>) {
     if trimmed.contains('@') || (trimmed.contains('.') && !trimmed.chars().any(is_cjk)) {
         // A whole email address is one exact term; a part of one, the start of one.
         let whole = Email::parse(trimmed).is_ok_and(|e| e.as_str() == trimmed);
-        terms.push(QueryTerm::one(trimmed, !whole));
+        let rank = if whole {
+            Rank::Identifier
+        } else {
+            Rank::Prefix
+        };
+        terms.push(QueryTerm {
+            any_of: vec![Match::new(trimmed, !whole, rank)],
+        });
         return;
     }
     for run in runs(trimmed) {
         match run {
-            Run::Word(word) => terms.push(QueryTerm::one(word, true)),
-            Run::Cjk(chars) if chars.len() == 1 => {
-                terms.push(QueryTerm::one(chars[0].to_string(), false))
-            }
+            Run::Word(word) => terms.push(word_term(word)),
+            Run::Cjk(chars) if chars.len() == 1 => terms.push(QueryTerm {
+                any_of: vec![Match::new(chars[0].to_string(), false, Rank::Word)],
+            }),
             Run::Cjk(chars) => {
                 for pair in chars.windows(2) {
-                    terms.push(QueryTerm::one(pair.iter().collect::<String>(), false));
+                    terms.push(QueryTerm {
+                        any_of: vec![Match::new(
+                            pair.iter().collect::<String>(),
+                            false,
+                            Rank::Word,
+                        )],
+                    });
                 }
             }
         }
     }
+}
+
+/// A typed word: whole, as a start, as pinyin (letters only), as the inside of a word (three
+/// characters or more) and as a phone's tail (four digits or more).
+fn word_term(word: String) -> QueryTerm {
+    let chars = word.chars().count();
+    let digits = word.chars().all(|c| c.is_ascii_digit());
+    let mut any_of = vec![
+        Match::new(word.clone(), false, Rank::Word),
+        Match::new(word.clone(), true, Rank::Prefix),
+    ];
+    if chars >= 2 && word.chars().all(|c| c.is_ascii_lowercase()) {
+        let text = format!("{PINYIN}{}", truncate(&word, PINYIN_LEN));
+        any_of.push(Match::new(text, true, Rank::Pinyin));
+    }
+    if chars >= INFIX_MIN && !digits {
+        let text = format!("{INFIX}{}", truncate(&word, INFIX_LEN));
+        any_of.push(Match::new(text, true, Rank::Fragment));
+    }
+    if chars >= TAIL_MIN && digits {
+        any_of.push(Match::new(tail_term(&word), true, Rank::Fragment));
+    }
+    QueryTerm { any_of }
 }
 
 enum Run {
@@ -302,20 +632,13 @@ mod tests {
         d
     }
 
-    /// Does `q` match the document the way the database will match it?
+    /// How well `q` matches the document, the way the database will match it.
+    fn rank(d: &SearchDocument, q: &str) -> Option<Rank> {
+        d.rank(&SearchQuery::parse(q, region("CN")).unwrap())
+    }
+
     fn finds(d: &SearchDocument, q: &str) -> bool {
-        let query = SearchQuery::parse(q, region("CN")).unwrap();
-        query.terms.iter().all(|t| {
-            t.any_of.iter().any(|m| {
-                d.terms().any(|term| {
-                    if m.prefix {
-                        term.starts_with(&m.text)
-                    } else {
-                        term == m.text
-                    }
-                })
-            })
-        })
+        rank(d, q).is_some()
     }
 
     #[test]
@@ -335,7 +658,7 @@ mod tests {
         assert!(finds(&d, "acme"));
         assert!(finds(&d, "ROBO"));
         assert!(finds(&d, "acm rob"));
-        assert!(!finds(&d, "cme"));
+        assert!(!finds(&d, "bmh"));
     }
 
     #[test]
@@ -390,7 +713,10 @@ mod tests {
         let mut q = SearchQuery::parse("91350100M000100Y43", region("CN")).unwrap();
         assert_eq!(q.whole_identifier(), Some("91350100m000100y43"));
         q.or_exact("bx00ff".into());
-        assert_eq!(q.to_fts5(), r#"("91350100m000100y43"* OR "bx00ff")"#);
+        assert_eq!(
+            q.to_fts5(),
+            r#"("91350100m000100y43"* OR "_i91350100m000"* OR "bx00ff")"#
+        );
         for not_one in ["acme corp", "acme", "科技", "1234567"] {
             let q = SearchQuery::parse(not_one, region("CN")).unwrap();
             assert_eq!(q.whole_identifier(), None, "{not_one}");
@@ -400,23 +726,163 @@ mod tests {
     #[test]
     fn queries_render_for_both_databases() {
         let q = SearchQuery::parse("acme 科技 o'neil", region("US")).unwrap();
-        assert_eq!(q.to_fts5(), r#""acme"* AND "科技" AND "o"* AND "neil"*"#);
-        assert_eq!(q.to_tsquery(), "'acme':* & '科技' & 'o':* & 'neil':*");
+        let prefixes = q.up_to(Rank::Prefix).unwrap();
+        assert_eq!(
+            prefixes.to_fts5(),
+            r#""acme"* AND "科技" AND "o"* AND "neil"*"#
+        );
+        assert_eq!(
+            prefixes.to_tsquery(),
+            "'acme':* & '科技' & 'o':* & 'neil':*"
+        );
+        assert_eq!(
+            q.to_tsquery(),
+            "('acme':* | '_pacme':* | '_iacme':*) & '科技' & 'o':* & ('neil':* | '_pneil':* | '_ineil':*)"
+        );
         let quote = SearchQuery {
-            terms: vec![QueryTerm::one("a'b\"c", false)],
+            terms: vec![QueryTerm {
+                any_of: vec![Match::new("a'b\"c", false, Rank::Word)],
+            }],
         };
         assert_eq!(quote.to_fts5(), r#""a'b""c""#);
         assert_eq!(quote.to_tsquery(), "'a''b\"c'");
         let phone = SearchQuery::parse("(415) 555-2671", region("US")).unwrap();
-        assert_eq!(phone.to_fts5(), r#"("14155552671" OR "4155552671")"#);
-        assert_eq!(phone.to_tsquery(), "('14155552671' | '4155552671')");
+        assert_eq!(
+            phone.to_fts5(),
+            r#"("14155552671" OR "4155552671" OR "_t1762555514"*)"#
+        );
+        assert_eq!(
+            phone.to_tsquery(),
+            "('14155552671' | '4155552671' | '_t1762555514':*)"
+        );
         let partial = SearchQuery::parse("415 555", region("US")).unwrap();
-        assert_eq!(partial.to_tsquery(), "'415555':*");
+        assert_eq!(partial.to_tsquery(), "('415555':* | '_t555514':*)");
         let email = SearchQuery::parse("Li.Lei@Example.cn", region("US")).unwrap();
         assert_eq!(email.to_tsquery(), "'li.lei@example.cn'");
         let part = SearchQuery::parse("li.lei@exa", region("US")).unwrap();
         assert_eq!(part.to_tsquery(), "'li.lei@exa':*");
         assert!(SearchQuery::parse("  ", region("US")).is_none());
         assert!(SearchQuery::parse("!!!", region("US")).is_none());
+    }
+
+    #[test]
+    fn chinese_names_are_found_by_pinyin_and_initials() {
+        let d = doc("深圳张氏科技有限公司");
+        for typed in [
+            "shenzhen",
+            "zhangshi",
+            "zhang shi keji",
+            "zskj",
+            "szzs",
+            "sz zhang",
+            "深圳zhang",
+            "ZhangShi",
+            "keji",
+        ] {
+            assert_eq!(rank(&d, typed), Some(Rank::Pinyin), "{typed}");
+        }
+        assert!(!finds(&d, "beijing"));
+        assert!(!finds(&d, "zhangsan"));
+        assert!(!finds(&d, "bjzs"));
+    }
+
+    #[test]
+    fn polyphonic_characters_are_found_by_their_common_readings() {
+        // 重 reads zhong (heavy) or chong (again); 行 hang (firm) or xing (go).
+        let d = doc("重庆银行");
+        for typed in ["chongqing", "zhongqing", "yinhang", "yinxing", "cqyh"] {
+            assert!(finds(&d, typed), "{typed}");
+        }
+    }
+
+    #[test]
+    fn names_are_found_in_either_order_without_a_space() {
+        let mut d = SearchDocument::default();
+        d.add_person("伟", Some("王"));
+        d.add_person("John", Some("Smith"));
+        for typed in [
+            "王伟",
+            "伟王",
+            "王 伟",
+            "wangwei",
+            "weiwang",
+            "johnsmith",
+            "smithjohn",
+            "smith john",
+        ] {
+            assert!(finds(&d, typed), "{typed}");
+        }
+        assert!(!finds(&d, "王五"));
+    }
+
+    #[test]
+    fn inner_parts_of_words_and_email_domains_are_found() {
+        let d = doc("Northwind Traders");
+        assert_eq!(rank(&d, "wind"), Some(Rank::Fragment));
+        assert_eq!(rank(&d, "rade"), Some(Rank::Fragment));
+        assert!(
+            !finds(&d, "wi"),
+            "two letters are too few for an inside match"
+        );
+        assert!(!finds(&d, "windy"));
+        let mut e = SearchDocument::default();
+        e.add_email(&Email::parse("sales@northwind.com").unwrap());
+        assert_eq!(rank(&e, "wind"), Some(Rank::Fragment));
+        assert_eq!(rank(&e, "ales"), Some(Rank::Fragment));
+    }
+
+    #[test]
+    fn phones_are_found_by_their_last_digits() {
+        let mut d = SearchDocument::default();
+        d.add_phone(&Phone::parse("138 0013 8000", region("CN")).unwrap());
+        assert_eq!(rank(&d, "8000"), Some(Rank::Fragment));
+        assert_eq!(rank(&d, "138000"), Some(Rank::Fragment));
+        assert_eq!(rank(&d, "0013 8000"), Some(Rank::Fragment));
+        assert_eq!(rank(&d, "13800138000"), Some(Rank::Identifier));
+        assert!(!finds(&d, "800"), "three digits are too few");
+        assert!(!finds(&d, "9000"));
+    }
+
+    #[test]
+    fn ranks_run_from_identifiers_to_fragments() {
+        let mut d = SearchDocument::default();
+        d.add_text("Acme 深圳张氏");
+        d.add_email(&Email::parse("info@acme.cn").unwrap());
+        assert_eq!(rank(&d, "info@acme.cn"), Some(Rank::Identifier));
+        assert_eq!(rank(&d, "acme"), Some(Rank::Word));
+        assert_eq!(rank(&d, "深圳"), Some(Rank::Word));
+        assert_eq!(rank(&d, "acm"), Some(Rank::Prefix));
+        assert_eq!(rank(&d, "zhang"), Some(Rank::Pinyin));
+        assert_eq!(rank(&d, "cme"), Some(Rank::Fragment));
+        // A record ranks by its worst word.
+        assert_eq!(rank(&d, "acme zhang"), Some(Rank::Pinyin));
+    }
+
+    #[test]
+    fn tiers_split_the_query_without_overlap() {
+        let q = SearchQuery::parse("wind", region("US")).unwrap();
+        let tiers = q.tiers(Rank::Identifier);
+        let ranks: Vec<Rank> = tiers.iter().map(|t| t.rank).collect();
+        assert_eq!(
+            ranks,
+            [Rank::Word, Rank::Prefix, Rank::Pinyin, Rank::Fragment]
+        );
+        assert_eq!(tiers[0].to_fts5(), r#""wind""#);
+        assert_eq!(tiers[1].to_fts5(), r#"("wind"*) NOT ("wind")"#);
+        assert_eq!(
+            tiers[3].to_tsquery(),
+            "(('wind':* | '_pwind':* | '_iwind':*)) & !(('wind':* | '_pwind':*))"
+        );
+        assert_eq!(q.tiers(Rank::Pinyin).len(), 2);
+        // A document falls in the tier of its rank and in no other.
+        let d = doc("Northwind");
+        for tier in &tiers {
+            let inside = d.rank(&tier.matching).is_some()
+                && tier
+                    .excluding
+                    .as_ref()
+                    .is_none_or(|ex| d.rank(ex).is_none());
+            assert_eq!(inside, tier.rank == Rank::Fragment, "{:?}", tier.rank);
+        }
     }
 }

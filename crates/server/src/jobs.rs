@@ -14,7 +14,8 @@ use tokio::task::JoinHandle;
 /// How often maintenance runs.
 const EVERY: Duration = Duration::from_secs(15 * 60);
 
-/// Starts the background loops: maintenance, and watching for revoked tokens.
+/// Starts the background work: maintenance, watching for revoked tokens, and rebuilding the
+/// search index once when it is outdated.
 pub fn spawn(
     store: Store,
     clock: Arc<dyn Clock>,
@@ -22,7 +23,11 @@ pub fn spawn(
 ) -> JoinHandle<()> {
     let watch = token_checks::watch(store.clone(), token_checks);
     tokio::spawn(async move {
-        tokio::join!(maintenance(store, clock), watch);
+        tokio::join!(
+            crate::reindex::when_outdated(store.clone()),
+            maintenance(store, clock),
+            watch
+        );
     })
 }
 

@@ -6,6 +6,7 @@ pub mod config;
 pub mod database;
 pub mod jobs;
 pub mod private_files;
+pub mod reindex;
 pub mod startup;
 pub mod telemetry;
 pub mod tls;

@@ -13,7 +13,7 @@ use rapport_domain::password::Password;
 use rapport_server::bootstrap;
 use rapport_server::config::{ConfigArgs, Settings};
 use rapport_server::startup::Application;
-use rapport_server::{database, telemetry};
+use rapport_server::{database, reindex, telemetry};
 
 /// Rapport: a CRM backend with a JSON REST API.
 #[derive(Debug, Parser)]
@@ -60,6 +60,10 @@ enum Command {
     /// setting a new key, with the old one in RAPPORT_ENCRYPTION_OLD_KEYS on every instance;
     /// once it is done, the old key can go. Safe to run twice, and while servers run.
     RotateKey,
+    /// Rebuild the search index with this version's terms (pinyin, inner parts of words,
+    /// phone tails). The server does it by itself at start when the index is older; run it
+    /// to do it at a time of your choosing. Safe while servers run, and to run twice.
+    Reindex,
 }
 
 fn main() -> ExitCode {
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
                 password,
             }) => create_user(&settings, &email, &name, &role, password).await,
             Some(Command::RotateKey) => rotate_key(&settings).await,
+            Some(Command::Reindex) => reindex(&settings).await,
             Some(Command::Openapi) => Ok(()),
         }
     });
@@ -108,6 +113,28 @@ async fn rotate_key(settings: &Settings) -> anyhow::Result<()> {
     rapport_store::commit(tx).await?;
     println!(
         "Re-encrypted under the current key: {customers} registration numbers, {answers} kept answers."
+    );
+    Ok(())
+}
+
+/// Rebuilds the search index, with a progress bar on a terminal.
+async fn reindex(settings: &Settings) -> anyhow::Result<()> {
+    let store = database::connect(settings).await?;
+    database::migrate(&store).await?;
+    let total = rapport_store::repos::customers::count_all(store.conn()).await?;
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} customers, {per_sec}, {eta} left",
+        )
+        .context("the progress bar's template")?,
+    );
+    let started = std::time::Instant::now();
+    let done = reindex::rebuild(&store, |done| bar.set_position(done)).await?;
+    bar.finish_and_clear();
+    println!(
+        "Reindexed {done} customers in {:.1} s.",
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }

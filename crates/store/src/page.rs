@@ -16,6 +16,8 @@ pub enum SortValue {
     Text(String),
     Time(DateTime<Utc>),
     Int(i64),
+    /// A search rank and a search index entry.
+    Ranked(u8, i64),
     Id,
 }
 
@@ -82,7 +84,7 @@ impl SortValue {
         match self {
             SortValue::Text(s) => s.into(),
             SortValue::Time(t) => t.into(),
-            SortValue::Int(i) => i.into(),
+            SortValue::Int(i) | SortValue::Ranked(_, i) => i.into(),
             SortValue::Id => id.into(),
         }
     }

@@ -112,6 +112,29 @@ pub async fn of_customer(db: &impl Conn, customer_id: Uuid) -> Result<Vec<Contac
     rows.into_iter().map(to_domain).collect()
 }
 
+/// The contacts of several customers, by customer, each in [`of_customer`]'s order.
+///
+/// # Errors
+/// Database failures.
+pub async fn of_customers(
+    db: &impl Conn,
+    customer_ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Vec<Contact>>, StoreError> {
+    let rows = Entity::find()
+        .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
+        .order_by_asc(Column::CustomerId)
+        .order_by_desc(Column::IsPrimary)
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?;
+    let mut out: std::collections::HashMap<Uuid, Vec<Contact>> = std::collections::HashMap::new();
+    for row in rows {
+        let contact = to_domain(row)?;
+        out.entry(contact.customer_id).or_default().push(contact);
+    }
+    Ok(out)
+}
+
 /// Makes `primary` the only primary contact of its customer.
 ///
 /// # Errors

@@ -65,7 +65,7 @@ pub fn duplicate_keys(
 }
 
 /// The search terms of a customer and its contacts.
-pub(crate) fn document(
+pub fn document(
     customer: &Customer,
     contacts: &[Contact],
     blinded_number: Option<&str>,
@@ -79,7 +79,10 @@ pub(crate) fn document(
         doc.add_identifier(number);
     }
     for contact in contacts {
-        doc.add_text(&contact.full_name());
+        doc.add_person(
+            contact.first_name.as_str(),
+            contact.last_name.as_ref().map(|n| n.as_str()),
+        );
         for email in &contact.emails {
             doc.add_email(&email.address);
         }
@@ -317,4 +320,145 @@ async fn next_entries(db: &impl Conn, n: usize) -> Result<Vec<i64>, StoreError> 
             Ok((1..=count).map(|i| last + i).collect())
         }
     }
+}
+
+/// The version of the search terms this code writes. A database whose index holds older
+/// terms is rebuilt with [`reindex_batch`] (`rapport reindex`, or the server at its start);
+/// raise it whenever `rapport_domain::search` indexes something new.
+pub const INDEX_VERSION: i64 = 1;
+
+/// The version of the terms the search index was built with.
+///
+/// # Errors
+/// Database failures.
+pub async fn index_version(db: &impl Conn) -> Result<i64, StoreError> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one(Statement::from_string(
+            backend,
+            "SELECT version FROM search_index WHERE id = 1",
+        ))
+        .await?;
+    Ok(row.map_or(Ok(0), |r| r.try_get("", "version"))?)
+}
+
+/// Records that the search index holds the terms of `version`.
+///
+/// # Errors
+/// Database failures.
+pub async fn set_index_version(db: &impl Conn, version: i64) -> Result<(), StoreError> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Postgres => "UPDATE search_index SET version = $1 WHERE id = 1",
+        _ => "UPDATE search_index SET version = ? WHERE id = 1",
+    };
+    db.execute(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [version.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Rewrites the search terms of up to `batch` customers (deleted and erased ones too) whose
+/// id follows `after`, in id order. Answers the last id done and how many there were, or
+/// `None` past the last customer. On PostgreSQL the batch's customers are locked while it
+/// runs, so a concurrent change cannot be overwritten with terms read before it.
+///
+/// # Errors
+/// Database failures.
+pub async fn reindex_batch(
+    db: &impl Conn,
+    after: Option<uuid::Uuid>,
+    batch: u64,
+) -> Result<Option<(uuid::Uuid, usize)>, StoreError> {
+    use crate::entities::customer::{Column, Entity};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    let mut select = Entity::find().order_by_asc(Column::Id).limit(batch);
+    if let Some(after) = after {
+        select = select.filter(Column::Id.gt(after));
+    }
+    let rows = select.lock_exclusive().all(db).await?;
+    let Some(last) = rows.last().map(|r| r.id) else {
+        return Ok(None);
+    };
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut contacts = crate::repos::contacts::of_customers(db, &ids).await?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in rows {
+        let entry = row.search_rowid;
+        let customer = super::to_domain(row)?;
+        let theirs = contacts.remove(&customer.id).unwrap_or_default();
+        match entry {
+            Some(entry) => {
+                let number = blinded_number(&customer)?;
+                let terms = document(&customer, &theirs, number.as_deref()).joined();
+                entries.push((entry, terms));
+            }
+            // Never indexed: it gets its entry the way a write gives it one.
+            None => reindex(db, &customer, &theirs).await?,
+        }
+    }
+    let count = ids.len();
+    replace_terms(db, entries).await?;
+    Ok(Some((last, count)))
+}
+
+/// Replaces the terms of existing search index entries, a few hundred per statement.
+async fn replace_terms(db: &impl Conn, entries: Vec<(i64, String)>) -> Result<(), StoreError> {
+    let backend = db.get_database_backend();
+    for chunk in entries.chunks(BATCH_ROWS) {
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 2);
+        match backend {
+            DatabaseBackend::Postgres => {
+                let rows: Vec<String> = (0..chunk.len())
+                    .map(|i| format!("(CAST(${} AS BIGINT), ${})", 2 * i + 1, 2 * i + 2))
+                    .collect();
+                for (entry, terms) in chunk {
+                    values.extend([(*entry).into(), terms.clone().into()]);
+                }
+                let sql = format!(
+                    "UPDATE customer_terms SET terms = array_to_tsvector(string_to_array(v.terms, ' ')) \
+                     FROM (VALUES {}) AS v (seq, terms) WHERE customer_terms.seq = v.seq",
+                    rows.join(", ")
+                );
+                db.execute(Statement::from_sql_and_values(backend, sql, values))
+                    .await?;
+            }
+            _ => {
+                // A contentless FTS5 table replaces an entry by deleting it and inserting it
+                // again under the same rowid.
+                let marks = vec!["?"; chunk.len()].join(", ");
+                let ids: Vec<sea_orm::Value> = chunk.iter().map(|(e, _)| (*e).into()).collect();
+                db.execute(Statement::from_sql_and_values(
+                    backend,
+                    format!("DELETE FROM customer_search WHERE rowid IN ({marks})"),
+                    ids,
+                ))
+                .await?;
+                for (entry, terms) in chunk {
+                    values.extend([(*entry).into(), terms.clone().into()]);
+                }
+                let rows = vec!["(?, ?)"; chunk.len()].join(", ");
+                db.execute(Statement::from_sql_and_values(
+                    backend,
+                    format!("INSERT INTO customer_search (rowid, terms) VALUES {rows}"),
+                    values,
+                ))
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How many customers there are, deleted and erased ones included (what a rebuild of the
+/// search index goes through).
+///
+/// # Errors
+/// Database failures.
+pub async fn count_all(db: &impl Conn) -> Result<u64, StoreError> {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    Ok(crate::entities::customer::Entity::find().count(db).await?)
 }

@@ -6,7 +6,7 @@ use rapport_domain::customer::Customer;
 use rapport_domain::enums::{
     Channel, CustomerKind, Grade, Industry, LifecycleStage, SizeBand, Source,
 };
-use rapport_domain::search::SearchQuery;
+use rapport_domain::search::{Rank, SearchQuery, Tier};
 use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, Select};
 use uuid::Uuid;
@@ -185,9 +185,11 @@ pub async fn list(
     })
 }
 
-/// A page of search matches in the search index's order, newest entries first: the index
-/// (SQLite's FTS5 table, PostgreSQL's `customer_terms`) drives the query, each match is
-/// joined to its customer, and the walk stops at a page.
+/// A page of search matches, best ranked first and newest index entries first within a
+/// rank: one query per rank (see [`SearchQuery::tiers`]), each driven by the search index
+/// (SQLite's FTS5 table, PostgreSQL's `customer_terms`), joined to its customers, and stopped
+/// at the page's end. A rank's query leaves out the records of the ranks above it, so no
+/// record appears twice; the cursor holds the rank and the entry the page stopped at.
 async fn in_search_order(
     db: &impl Conn,
     visibility: Visibility,
@@ -196,6 +198,46 @@ async fn in_search_order(
     after: Option<Cursor>,
     limit: u64,
 ) -> Result<Page<Customer>, StoreError> {
+    let (from, after_entry) = match after.map(|c| c.value) {
+        Some(SortValue::Ranked(rank, entry)) => match Rank::from_number(rank) {
+            Some(rank) => (rank, Some(entry)),
+            // Past the last rank: nothing follows.
+            None => {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next: None,
+                });
+            }
+        },
+        _ => (Rank::Identifier, None),
+    };
+    let mut found: Vec<(Customer, Rank, i64)> = Vec::new();
+    for tier in query.tiers(from) {
+        let wanted = limit + 1 - found.len() as u64;
+        let after = after_entry.filter(|_| tier.rank == from);
+        for (customer, entry) in tier_page(db, visibility, filter, &tier, after, wanted).await? {
+            found.push((customer, tier.rank, entry));
+        }
+        if found.len() as u64 > limit {
+            break;
+        }
+    }
+    let page = Page::from_rows(found, limit, |(c, rank, entry)| Cursor {
+        value: SortValue::Ranked(rank.number(), *entry),
+        id: c.id,
+    });
+    Ok(page.map(|(c, _, _)| c))
+}
+
+/// Up to `limit` customers of one rank, newest index entries first, after `after`.
+async fn tier_page(
+    db: &impl Conn,
+    visibility: Visibility,
+    filter: &CustomerFilter,
+    tier: &Tier,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<(Customer, i64)>, StoreError> {
     use sea_orm::{JoinType, Order, QuerySelect, QueryTrait};
     let backend = db.get_database_backend();
     let without_search = CustomerFilter {
@@ -210,39 +252,31 @@ async fn in_search_order(
             "customer_terms.customer_id = customers.id",
             Expr::cust_with_values(
                 "customer_terms.terms @@ CAST($1 AS tsquery)",
-                [query.to_tsquery()],
+                [tier.to_tsquery()],
             ),
         ),
         _ => (
             "customer_search",
             "customer_search.rowid",
             "customer_search.rowid = customers.search_rowid",
-            Expr::cust_with_values("customer_search MATCH ?", [query.to_fts5()]),
+            Expr::cust_with_values("customer_search MATCH ?", [tier.to_fts5()]),
         ),
     };
     let statement = QueryTrait::query(&mut select);
     statement
         .join(JoinType::InnerJoin, Alias::new(table), Expr::cust(join))
         .and_where(matches);
-    if let Some(Cursor {
-        value: SortValue::Int(last),
-        ..
-    }) = after
-    {
+    if let Some(last) = after {
         statement.and_where(Expr::expr(Expr::cust(entry)).lt(last));
     }
     statement.order_by_expr(Expr::cust(entry), Order::Desc);
-    let rows = select.limit(limit + 1).all(db).await?;
-    let mut pairs = Vec::with_capacity(rows.len());
-    for row in rows {
-        let entry = row.search_rowid;
-        pairs.push((to_domain(row)?, entry));
-    }
-    let page = Page::from_rows(pairs, limit, |(c, entry)| Cursor {
-        value: entry.map_or(SortValue::Id, SortValue::Int),
-        id: c.id,
-    });
-    Ok(page.map(|(c, _)| c))
+    let rows = select.limit(limit).all(db).await?;
+    rows.into_iter()
+        .map(|row| {
+            let entry = row.search_rowid.unwrap_or(0);
+            Ok((to_domain(row)?, entry))
+        })
+        .collect()
 }
 
 /// Live customers visible to the caller that share a key (`("email", "a@b.cn")`) with the

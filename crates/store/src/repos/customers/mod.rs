@@ -4,7 +4,10 @@ mod index;
 mod list;
 mod merge;
 
-pub use index::{duplicate_keys, reindex};
+pub use index::{
+    INDEX_VERSION, count_all, document as search_document, duplicate_keys, index_version, reindex,
+    reindex_batch, set_index_version,
+};
 pub use list::{
     CustomerFilter, CustomerSort, DuplicateGroup, duplicate_groups, find_duplicates, list,
 };
