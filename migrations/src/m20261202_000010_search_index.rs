@@ -20,7 +20,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         db.execute_unprepared(
-            "CREATE TABLE search_index (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)",
+            "CREATE TABLE search_index (id INTEGER PRIMARY KEY, version BIGINT NOT NULL)",
         )
         .await?;
         db.execute_unprepared("INSERT INTO search_index (id, version) VALUES (1, 0)")

@@ -17,6 +17,7 @@ mod masking;
 mod operations;
 mod scale_out;
 mod search;
+mod search_typing;
 mod sessions;
 mod teams;
 mod tokens;

@@ -271,6 +271,16 @@ async fn bench(
         );
     }
 
+    let (bytes, search_bytes) = measure::database_size(&store).await?;
+    println!(
+        "  {label}: database {:.0} MiB, of which the search index {}",
+        bytes as f64 / 1048576.0,
+        search_bytes.map_or("unknown".to_owned(), |b| format!(
+            "{:.0} MiB",
+            b as f64 / 1048576.0
+        ))
+    );
+
     let mut rng = StdRng::seed_from_u64(cli.seed.wrapping_add(1));
     let gets: Vec<Op> = measure::ids(&seeded.samples, total, &mut rng)
         .into_iter()
@@ -285,11 +295,16 @@ async fn bench(
             measure::check_get(&store, *id).await?;
         }
     }
-    for (op, id) in searches
-        .chinese
+    let by_name = [
+        &searches.chinese,
+        &searches.english,
+        &searches.pinyin,
+        &searches.tail,
+        &searches.infix,
+    ];
+    for (op, id) in by_name
         .iter()
-        .chain(&searches.english)
-        .take(2 * NAME_CHECKS)
+        .flat_map(|kind| kind.iter().take(NAME_CHECKS))
     {
         measure::check_search(&store, op, *id, false).await?;
     }
@@ -299,7 +314,7 @@ async fn bench(
     println!(
         "  {label}: checks passed: gets, page {page} by cursor = by OFFSET, every row of {} name searches matches, \
          {} phone and email searches find their customer",
-        2 * NAME_CHECKS,
+        by_name.len() * NAME_CHECKS,
         2 * total
     );
 
@@ -338,12 +353,7 @@ async fn bench(
         )
         .deep_page_target(first_median),
     );
-    for (name, inputs) in [
-        ("q: Chinese name fragment (2 chars)", &searches.chinese),
-        ("q: English name prefix (4–6 letters)", &searches.english),
-        ("q: phone, typed nationally", &searches.phone),
-        ("q: email", &searches.email),
-    ] {
+    for (name, inputs) in searches.kinds() {
         let ops: Vec<Op> = inputs.iter().map(|(op, _)| op.clone()).collect();
         let timings = measure::time(&store, &ops, WARMUP).await?;
         rows.push(Row::new(label, n, name.into(), &timings).search_target());
@@ -400,12 +410,7 @@ async fn http_inputs(
     Ok(http::Inputs {
         gets: GETS.min(ids.len() / 5).max(1),
         ids,
-        searches: [
-            texts(&searches.chinese),
-            texts(&searches.english),
-            texts(&searches.phone),
-            texts(&searches.email),
-        ],
+        searches: searches.kinds().map(|(_, ops)| texts(ops)),
         deep_cursor,
         rounds,
     })

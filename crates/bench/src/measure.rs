@@ -135,6 +135,24 @@ pub struct Searches {
     pub english: Vec<(Op, Uuid)>,
     pub phone: Vec<(Op, Uuid)>,
     pub email: Vec<(Op, Uuid)>,
+    pub pinyin: Vec<(Op, Uuid)>,
+    pub tail: Vec<(Op, Uuid)>,
+    pub infix: Vec<(Op, Uuid)>,
+}
+
+impl Searches {
+    /// Each kind with its name in the reports, in the order of the HTTP scenarios.
+    pub fn kinds(&self) -> [(&'static str, &Vec<(Op, Uuid)>); 7] {
+        [
+            ("q: Chinese name fragment (2 chars)", &self.chinese),
+            ("q: English name prefix (4–6 letters)", &self.english),
+            ("q: phone, typed nationally", &self.phone),
+            ("q: email", &self.email),
+            ("q: pinyin of 2 characters", &self.pinyin),
+            ("q: phone tail (last 4 digits)", &self.tail),
+            ("q: inside of an English word (4 letters)", &self.infix),
+        ]
+    }
 }
 
 fn search(text: String, region: Region, expected: Uuid) -> anyhow::Result<(Op, Uuid)> {
@@ -168,6 +186,33 @@ fn english_prefix(name: &str, rng: &mut StdRng) -> Option<String> {
     word.get(..len).map(str::to_owned)
 }
 
+/// The pinyin of two neighbouring Chinese characters of a name (`zhangshi`).
+fn pinyin_pair(name: &str, rng: &mut StdRng) -> Option<String> {
+    let pair = chinese_fragment(name, rng)?;
+    let spelled = rapport_domain::search::spell(&pair);
+    (!spelled.is_empty()).then_some(spelled)
+}
+
+/// The last four digits of a phone as typed (a 尾号).
+fn phone_tail(typed: &str) -> Option<String> {
+    let digits: Vec<char> = typed.chars().filter(char::is_ascii_digit).collect();
+    (digits.len() >= 8).then(|| digits[digits.len() - 4..].iter().collect())
+}
+
+/// Four letters from inside one of the name's words of seven letters or more (`thwi`).
+fn english_infix(name: &str, rng: &mut StdRng) -> Option<String> {
+    let words: Vec<&str> = name
+        .split_whitespace()
+        .filter(|w| w.len() >= 7 && w.chars().all(|c| c.is_ascii_alphabetic()))
+        .collect();
+    if words.is_empty() {
+        return None;
+    }
+    let word = words[rng.gen_range(0..words.len())];
+    let start = rng.gen_range(1..=word.len() - 5);
+    word.get(start..start + 4).map(str::to_owned)
+}
+
 /// `n` inputs of each search kind, from random samples.
 pub fn searches(samples: &[Sample], n: usize, rng: &mut StdRng) -> anyhow::Result<Searches> {
     let cn: Vec<&Sample> = samples.iter().filter(|s| s.chinese).collect();
@@ -183,12 +228,18 @@ pub fn searches(samples: &[Sample], n: usize, rng: &mut StdRng) -> anyhow::Resul
         english: Vec::new(),
         phone: Vec::new(),
         email: Vec::new(),
+        pinyin: Vec::new(),
+        tail: Vec::new(),
+        infix: Vec::new(),
     };
     let mut tries = 0;
     while out.chinese.len() < n
         || out.english.len() < n
         || out.phone.len() < n
         || out.email.len() < n
+        || out.pinyin.len() < n
+        || out.tail.len() < n
+        || out.infix.len() < n
     {
         tries += 1;
         ensure!(
@@ -215,6 +266,21 @@ pub fn searches(samples: &[Sample], n: usize, rng: &mut StdRng) -> anyhow::Resul
         if out.email.len() < n && !any.emails.is_empty() {
             let email = &any.emails[rng.gen_range(0..any.emails.len())];
             out.email.push(search(email.clone(), us, any.id)?);
+        }
+        if out.pinyin.len() < n
+            && let Some(p) = pinyin_pair(&c.name, rng)
+        {
+            out.pinyin.push(search(p, cn_region, c.id)?);
+        }
+        if out.tail.len() < n
+            && let Some(t) = any.phones.first().and_then(|(typed, _)| phone_tail(typed))
+        {
+            out.tail.push(search(t, cn_region, any.id)?);
+        }
+        if out.infix.len() < n
+            && let Some(i) = english_infix(&e.name, rng)
+        {
+            out.infix.push(search(i, us, e.id)?);
         }
     }
     Ok(out)
@@ -367,4 +433,54 @@ pub fn ids(samples: &[Sample], n: usize, rng: &mut StdRng) -> Vec<Uuid> {
     (0..n)
         .map(|_| samples[rng.gen_range(0..samples.len())].id)
         .collect()
+}
+
+/// The database's size in bytes, and its search index's when the database can tell: on
+/// SQLite after a checkpoint (the file alone, no WAL), on PostgreSQL all relations.
+pub async fn database_size(store: &Store) -> anyhow::Result<(u64, Option<u64>)> {
+    let conn = store.writer();
+    let backend = conn.get_database_backend();
+    let one = |sql: &str| Statement::from_string(backend, sql.to_owned());
+    let number = |row: Option<rapport_migrations::sea_orm::QueryResult>, column: &str| {
+        row.and_then(|r| r.try_get::<i64>("", column).ok())
+            .and_then(|n| u64::try_from(n).ok())
+    };
+    match backend {
+        rapport_migrations::sea_orm::DatabaseBackend::Postgres => {
+            let total = number(
+                conn.query_one(one("SELECT pg_database_size(current_database()) AS n"))
+                    .await?,
+                "n",
+            )
+            .context("pg_database_size")?;
+            let search = number(
+                conn.query_one(one("SELECT pg_total_relation_size('customer_terms') AS n"))
+                    .await?,
+                "n",
+            );
+            Ok((total, search))
+        }
+        _ => {
+            conn.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+                .await?;
+            let pages = number(
+                conn.query_one(one("PRAGMA page_count")).await?,
+                "page_count",
+            )
+            .context("page_count")?;
+            let size = number(conn.query_one(one("PRAGMA page_size")).await?, "page_size")
+                .context("page_size")?;
+            // dbstat exists only when SQLite was built with it.
+            let search = match conn
+                .query_one(one(
+                    "SELECT SUM(pgsize) AS n FROM dbstat WHERE name LIKE 'customer_search%'",
+                ))
+                .await
+            {
+                Ok(row) => number(row, "n"),
+                Err(_) => None,
+            };
+            Ok((pages * size, search))
+        }
+    }
 }

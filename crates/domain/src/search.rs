@@ -45,9 +45,10 @@ const INFIX_MIN: usize = 3;
 const TAIL_MIN: usize = 4;
 /// Alternative readings indexed per polyphonic character, after its most common one.
 const MORE_READINGS: usize = 1;
-/// Combinations of readings indexed per run of characters before only one character at a
-/// time is read otherwise.
-const MAX_SPELLINGS: usize = 8;
+/// Characters from a start spelled with every combination of their readings.
+const PINYIN_WINDOW: usize = 4;
+/// Combinations of readings spelled per start.
+const MAX_SPELLINGS: usize = 4;
 
 /// How well a record matches a query, best first. A record ranks by the best kind of match
 /// through which every word of the query is found.
@@ -170,16 +171,19 @@ impl SearchDocument {
         }
     }
 
-    /// From each character on: the full pinyin and the initials of the rest, for every
-    /// combination of the characters' common readings (up to [`MAX_SPELLINGS`], then each
-    /// other reading on its own).
+    /// From each character on: the full pinyin and the initials of the rest. The first
+    /// [`PINYIN_WINDOW`] characters from there are spelled with every combination of their
+    /// common readings (up to [`MAX_SPELLINGS`]), the rest with the most common one: what a
+    /// user types starts somewhere in the name and rarely runs longer than that.
     fn add_pinyin(&mut self, han: &[char]) {
         let readings: Vec<Vec<&'static str>> = han.iter().map(|c| readings_of(*c)).collect();
-        for spelling in spellings(&readings) {
-            for start in 0..spelling.len() {
-                let rest = &spelling[start..];
-                let full: String = rest.concat();
-                let initials: String = rest.iter().filter_map(|s| s.chars().next()).collect();
+        for start in 0..readings.len() {
+            let end = (start + PINYIN_WINDOW).min(readings.len());
+            let rest = readings[end..].iter().map(|r| r[0]);
+            for head in spellings(&readings[start..end]) {
+                let spelling: Vec<&str> = head.into_iter().chain(rest.clone()).collect();
+                let full: String = spelling.concat();
+                let initials: String = spelling.iter().filter_map(|s| s.chars().next()).collect();
                 for text in [full, initials] {
                     self.terms
                         .insert(format!("{PINYIN}{}", truncate(&text, PINYIN_LEN)));
@@ -233,6 +237,15 @@ impl SearchDocument {
     }
 }
 
+/// The pinyin of the Chinese characters in `text`, each by its most common reading, without
+/// tones or spaces (`张氏` → `zhangshi`); other characters are left out.
+pub fn spell(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| c.to_pinyin())
+        .map(|p| p.plain())
+        .collect()
+}
+
 /// The most common reading of a Chinese character first, then up to [`MORE_READINGS`]
 /// others; toneless, so `zhong` stands for both 中 readings.
 fn readings_of(c: char) -> Vec<&'static str> {
@@ -251,40 +264,29 @@ fn readings_of(c: char) -> Vec<&'static str> {
     out
 }
 
-/// The ways a run of characters can be read: every combination of their readings, most
-/// common first, while there are at most [`MAX_SPELLINGS`]; beyond that, the most common
-/// reading of each with one character read otherwise at a time.
+/// The ways a few characters can be read: every combination of their readings, the most
+/// common first; once [`MAX_SPELLINGS`] would be passed, the remaining characters keep
+/// their most common reading.
 fn spellings(readings: &[Vec<&'static str>]) -> Vec<Vec<&'static str>> {
-    let primary: Vec<&'static str> = readings.iter().map(|r| r[0]).collect();
-    let combinations = readings
-        .iter()
-        .try_fold(1usize, |n, r| n.checked_mul(r.len()))
-        .unwrap_or(usize::MAX);
-    if combinations <= MAX_SPELLINGS {
-        let mut all = vec![Vec::new()];
-        for choices in readings {
-            all = all
-                .into_iter()
-                .flat_map(|prefix: Vec<&'static str>| {
-                    choices.iter().map(move |c| {
-                        let mut next = prefix.clone();
-                        next.push(*c);
-                        next
-                    })
+    let mut all: Vec<Vec<&'static str>> = vec![Vec::new()];
+    for choices in readings {
+        let choices = if all.len() * choices.len() <= MAX_SPELLINGS {
+            choices.as_slice()
+        } else {
+            &choices[..1]
+        };
+        all = all
+            .iter()
+            .flat_map(|prefix| {
+                choices.iter().map(move |c| {
+                    let mut next = prefix.clone();
+                    next.push(*c);
+                    next
                 })
-                .collect();
-        }
-        return all;
+            })
+            .collect();
     }
-    let mut out = vec![primary.clone()];
-    for (i, more) in readings.iter().enumerate() {
-        for other in more.iter().skip(1) {
-            let mut spelling = primary.clone();
-            spelling[i] = other;
-            out.push(spelling);
-        }
-    }
-    out
+    all
 }
 
 /// At most `max` characters of `text`.
@@ -784,6 +786,11 @@ mod tests {
         assert!(!finds(&d, "beijing"));
         assert!(!finds(&d, "zhangsan"));
         assert!(!finds(&d, "bjzs"));
+    }
+
+    #[test]
+    fn spelling_uses_the_most_common_reading() {
+        assert_eq!(spell("深圳张氏 Ltd"), "shenzhenzhangshi");
     }
 
     #[test]

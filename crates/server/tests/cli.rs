@@ -27,6 +27,7 @@ both!(
     migrate_then_create_user,
     two_instances_migrate_at_once,
     the_data_folder_is_private,
+    reindex_rebuilds_an_outdated_search_index,
 );
 
 async fn serve_prints_the_admin_password_and_the_token_works(db: Db) {
@@ -207,6 +208,98 @@ async fn two_instances_migrate_at_once(db: Db) {
     }
     let again = Rapport::run(&db, &["migrate"], &[]).await;
     assert!(again.status.success(), "{again:?}");
+}
+
+/// Empties the search index and marks it as built by an older version, as a database from
+/// before pinyin search looks to this one.
+async fn outdate_search_index(db: &Db) {
+    use sea_orm::ConnectionTrait;
+    let url = db
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", db.dir.join("rapport.db").display()));
+    let conn = sea_orm::Database::connect(url).await.unwrap();
+    let empty = match conn.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "UPDATE customer_terms SET terms = ''::tsvector",
+        _ => "DELETE FROM customer_search",
+    };
+    conn.execute_unprepared(empty).await.unwrap();
+    conn.execute_unprepared("UPDATE search_index SET version = 0")
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+}
+
+/// Ids of the customers `q` finds.
+async fn search(base: &str, token: &str, q: &str) -> Vec<String> {
+    let response = http()
+        .get(format!("{base}/v1/customers"))
+        .query(&[("q", q)])
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// An index built by an older version is rebuilt by `rapport reindex`, and by the server
+/// by itself at its start.
+async fn reindex_rebuilds_an_outdated_search_index(db: Db) {
+    let mut server = Rapport::serve(&db, ADMIN_ENV).await;
+    let token = sign_in(&server.base, ADMIN_ENV[0].1, ADMIN_ENV[1].1).await;
+    let created = http()
+        .post(format!("{}/v1/customers", server.base))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "深圳张氏科技有限公司"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        search(&server.base, &token, "zhangshi").await,
+        vec![id.clone()]
+    );
+    server.stop().await;
+
+    outdate_search_index(&db).await;
+    let reindexed = Rapport::run(&db, &["reindex"], ADMIN_ENV).await;
+    assert!(reindexed.status.success(), "{reindexed:?}");
+    assert!(
+        reindexed.stdout.contains("Reindexed 1 customers"),
+        "{reindexed:?}"
+    );
+    assert!(
+        !reindexed.stderr.contains('\u{1b}'),
+        "no progress bar off a terminal: {reindexed:?}"
+    );
+    let mut server = Rapport::serve(&db, ADMIN_ENV).await;
+    assert_eq!(
+        search(&server.base, &token, "zhangshi").await,
+        vec![id.clone()]
+    );
+    server.stop().await;
+    assert!(!server.stderr().contains("search index: rebuilding"));
+
+    outdate_search_index(&db).await;
+    let mut server = Rapport::serve(&db, ADMIN_ENV).await;
+    let base = server.base.clone();
+    assert!(
+        eventually(async || search(&base, &token, "szzs").await == [id.clone()]).await,
+        "the server rebuilds the index at start"
+    );
+    server.stop().await;
+    assert!(server.stderr().contains("search index: rebuilt"));
 }
 
 #[tokio::test]

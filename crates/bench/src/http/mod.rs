@@ -118,6 +118,9 @@ async fn measure(
             ("q: English prefix", Kind::Read, inputs.search(1)),
             ("q: phone", Kind::Read, inputs.search(2)),
             ("q: email", Kind::Read, inputs.search(3)),
+            ("q: pinyin", Kind::Read, inputs.search(4)),
+            ("q: phone tail", Kind::Read, inputs.search(5)),
+            ("q: inside a word", Kind::Read, inputs.search(6)),
             (
                 "create with a contact",
                 Kind::Write,

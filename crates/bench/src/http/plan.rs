@@ -21,8 +21,9 @@ pub struct Inputs {
     /// disjoint slices that each write scenario patches (each record once a round).
     pub ids: Vec<Uuid>,
     pub gets: usize,
-    /// `q` texts: Chinese fragments, English prefixes, phones typed nationally, emails.
-    pub searches: [Vec<String>; 4],
+    /// `q` texts: Chinese fragments, English prefixes, phones typed nationally, emails,
+    /// pinyin, phone tails, insides of English words.
+    pub searches: [Vec<String>; 7],
     /// The API cursor of the deep page of the `lifecycle_stage=customer` list.
     pub deep_cursor: Option<String>,
     /// How many connection counts run (each gets its own write slices).
@@ -101,7 +102,7 @@ impl Inputs {
         let mut plan = Plan::default();
         let gets = &self.ids[..self.gets];
         for (k, id) in patch.iter().enumerate() {
-            let search = &self.searches[k % 4];
+            let search = &self.searches[k % self.searches.len()];
             plan.get(
                 &format!("/v1/customers/{}", gets[k % gets.len()]),
                 Token::Admin,

@@ -27,8 +27,10 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CustomerListParams {
-    /// Free text: name, contact names, emails, phones (typed any way) and registration number.
-    /// Words match by prefix; Chinese matches any character or pair of characters.
+    /// Free text: name, contact names (in either order, with or without a space), emails,
+    /// phones (typed any way, or their last 4+ digits) and registration number. Words match
+    /// by prefix, and from 3 letters inside a word; Chinese matches any character or pair of
+    /// characters, and its pinyin (`zhangshi`, initials `zskj`, mixed `深圳zhang`).
     pub q: Option<String>,
     #[param(schema_with = crate::schemas::customer_kind)]
     pub kind: Option<String>,
@@ -58,8 +60,9 @@ pub struct CustomerListParams {
     /// `true`: list deleted customers (to restore them); needs `customers:delete`.
     pub deleted: Option<bool>,
     /// `name`, `created_at`, `updated_at` or `last_activity_at`; `-` for descending. Default
-    /// `-created_at`; with `q`, the search index's order (newest entries first), which stays
-    /// fast however many customers match.
+    /// `-created_at`; with `q`, by relevance: a whole email, phone or registration number
+    /// first, then whole words, word starts, pinyin, and last insides of words and phone
+    /// tails; newest first within each. It stays fast however many customers match.
     pub sort: Option<String>,
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
@@ -77,7 +80,7 @@ const SORTS: &[&str] = &[
     "-last_activity_at",
 ];
 
-/// The sort of a list; with `q` and no `sort`, the search index's order.
+/// The sort of a list; with `q` and no `sort`, relevance.
 fn parse_sort(
     sort: Option<&str>,
     searching: bool,
