@@ -8,8 +8,9 @@
 //! - Chinese, Japanese and Korean text has no spaces between words, so it is indexed as every
 //!   single character and every pair of neighbours: `张` or `科技` finds `深圳张氏科技有限公司`.
 //! - Chinese characters are also indexed by pinyin: from each character on, the full pinyin
-//!   and the initials of the rest of the name (`zhangshikeji…`, `zskj…`), with every common
-//!   reading of a polyphonic character, so `zhangshi`, `zhang shi keji` and `szzs` all find it.
+//!   and the initials of the rest of the name (`zhangshikeji…`, `zskj…`), with the readings
+//!   names use of a polyphonic character (`chongqing`, `zhongqing`), so `zhangshi`,
+//!   `zhang shi keji` and `szzs` all find it.
 //! - A person's names are indexed in both orders without a space too (`王伟`, `伟王`,
 //!   `johnsmith`).
 //! - Words of four letters or more are indexed by their inner parts (`wind` finds
@@ -23,7 +24,7 @@
 
 use std::collections::BTreeSet;
 
-use pinyin::{ToPinyin, ToPinyinMulti};
+use pinyin::ToPinyin;
 
 use crate::email::Email;
 use crate::phone::{Phone, Region};
@@ -43,8 +44,6 @@ const INFIX_LEN: usize = 12;
 const INFIX_MIN: usize = 3;
 /// Shortest phone tail looked up.
 const TAIL_MIN: usize = 4;
-/// Alternative readings indexed per polyphonic character, after its most common one.
-const MORE_READINGS: usize = 1;
 /// Characters from a start spelled with every combination of their readings.
 const PINYIN_WINDOW: usize = 4;
 /// Combinations of readings spelled per start.
@@ -246,23 +245,78 @@ pub fn spell(text: &str) -> String {
         .collect()
 }
 
-/// The most common reading of a Chinese character first, then up to [`MORE_READINGS`]
-/// others; toneless, so `zhong` stands for both 中 readings.
+/// The readings of a Chinese character: the most common first, then, for a character of
+/// [`POLYPHONES`], the others that names use.
 fn readings_of(c: char) -> Vec<&'static str> {
-    let mut out: Vec<&'static str> = Vec::new();
-    if let Some(multi) = c.to_pinyin_multi() {
-        for reading in multi {
-            let plain = reading.plain();
-            if !out.contains(&plain) {
-                out.push(plain);
+    let mut out: Vec<&'static str> = c.to_pinyin().map(|p| p.plain()).into_iter().collect();
+    if let Ok(i) = POLYPHONES.binary_search_by_key(&c, |(ch, _)| *ch) {
+        for reading in POLYPHONES[i].1 {
+            if !out.contains(reading) {
+                out.push(reading);
             }
         }
-    } else if let Some(one) = c.to_pinyin() {
-        out.push(one.plain());
     }
-    out.truncate(1 + MORE_READINGS);
     out
 }
+
+/// Characters read more than one way in the names of companies, places and people (重庆
+/// chongqing, 银行 yinhang, 曾 zeng, 单 shan), with the readings those names use, sorted by
+/// character. A dictionary lists other readings for many more characters (限 wen, 有 wei),
+/// but hardly any name uses them; indexing them all would triple the pinyin terms.
+const POLYPHONES: &[(char, &[&str])] = &[
+    ('乐', &["le", "yue"]),
+    ('乘', &["cheng", "sheng"]),
+    ('仇', &["chou", "qiu"]),
+    ('会', &["hui", "kuai"]),
+    ('传', &["chuan", "zhuan"]),
+    ('便', &["bian", "pian"]),
+    ('六', &["liu", "lu"]),
+    ('区', &["qu", "ou"]),
+    ('单', &["dan", "shan", "chan"]),
+    ('厦', &["xia", "sha"]),
+    ('参', &["can", "shen"]),
+    ('召', &["zhao", "shao"]),
+    ('合', &["he", "ge"]),
+    ('员', &["yuan", "yun"]),
+    ('地', &["di", "de"]),
+    ('大', &["da", "dai"]),
+    ('尉', &["wei", "yu"]),
+    ('差', &["cha", "chai"]),
+    ('广', &["guang", "an"]),
+    ('强', &["qiang", "jiang"]),
+    ('晟', &["sheng", "cheng"]),
+    ('曾', &["zeng", "ceng"]),
+    ('朝', &["chao", "zhao"]),
+    ('朴', &["piao", "pu", "po"]),
+    ('柏', &["bai", "bo"]),
+    ('查', &["cha", "zha"]),
+    ('校', &["xiao", "jiao"]),
+    ('番', &["fan", "pan"]),
+    ('盛', &["sheng", "cheng"]),
+    ('省', &["sheng", "xing"]),
+    ('石', &["shi", "dan"]),
+    ('种', &["zhong", "chong"]),
+    ('秘', &["mi", "bi"]),
+    ('系', &["xi", "ji"]),
+    ('缪', &["miao", "mou", "miu"]),
+    ('翟', &["zhai", "di"]),
+    ('莞', &["guan", "wan"]),
+    ('薄', &["bo", "bao"]),
+    ('藏', &["cang", "zang"]),
+    ('蚌', &["bang", "beng"]),
+    ('行', &["xing", "hang"]),
+    ('覃', &["qin", "tan"]),
+    ('角', &["jiao", "jue"]),
+    ('解', &["jie", "xie"]),
+    ('调', &["diao", "tiao"]),
+    ('贾', &["jia", "gu"]),
+    ('还', &["hai", "huan"]),
+    ('都', &["du", "dou"]),
+    ('重', &["zhong", "chong"]),
+    ('長', &["chang", "zhang"]),
+    ('长', &["chang", "zhang"]),
+    ('阿', &["a", "e"]),
+];
 
 /// The ways a few characters can be read: every combination of their readings, the most
 /// common first; once [`MAX_SPELLINGS`] would be passed, the remaining characters keep
@@ -789,6 +843,11 @@ mod tests {
     }
 
     #[test]
+    fn polyphones_are_sorted_for_lookup() {
+        assert!(POLYPHONES.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
     fn spelling_uses_the_most_common_reading() {
         assert_eq!(spell("深圳张氏 Ltd"), "shenzhenzhangshi");
     }
@@ -800,6 +859,8 @@ mod tests {
         for typed in ["chongqing", "zhongqing", "yinhang", "yinxing", "cqyh"] {
             assert!(finds(&d, typed), "{typed}");
         }
+        let surname = doc("单伟");
+        assert!(finds(&surname, "shanwei") && finds(&surname, "danwei"));
     }
 
     #[test]
