@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use rapport_tests::{TestApp, backend_tests};
+use rapport_tests::{TestApp, backend_tests, query_value};
 use serde_json::{Value, json};
 
 backend_tests!(region = "CN"; search_finds_chinese_fragments_phones_and_emails);
@@ -22,18 +22,6 @@ async fn ids(app: &TestApp, token: &str, query: &str) -> Vec<String> {
         .unwrap()
         .iter()
         .map(|c| c["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
         .collect()
 }
 
@@ -60,7 +48,7 @@ async fn search_finds_chinese_fragments_phones_and_emails(app: TestApp) {
         .to_string();
 
     let find = |q: &str| {
-        let query = format!("q={}", enc(q));
+        let query = format!("q={}", query_value(q));
         let app = &app;
         let admin = admin.clone();
         async move { ids(app, &admin, &query).await }

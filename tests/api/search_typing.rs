@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use rapport_tests::{TestApp, backend_tests};
+use rapport_tests::{TestApp, backend_tests, query_value};
 use serde_json::json;
 
 backend_tests!(region = "CN";
@@ -13,24 +13,12 @@ backend_tests!(region = "CN";
     a_sales_rep_finds_none_of_another_reps_customers,
 );
 
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// The ids `q` finds, in order, walking every page of `limit`.
 async fn find(app: &TestApp, token: &str, q: &str, limit: u32) -> Vec<String> {
     let mut found = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut path = format!("/v1/customers?q={}&limit={limit}", enc(q));
+        let mut path = format!("/v1/customers?q={}&limit={limit}", query_value(q));
         if let Some(c) = &cursor {
             path.push_str(&format!("&cursor={c}"));
         }

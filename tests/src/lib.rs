@@ -135,6 +135,19 @@ impl Drop for TempDir {
 }
 
 /// Settings of a test server; `database_url` is filled in by [`TestApp::spawn_with`].
+/// `s` percent-encoded for a query string's value.
+pub fn query_value(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 pub fn test_args(data_dir: &TempDir) -> ConfigArgs {
     ConfigArgs {
         bind: Some("127.0.0.1:0".into()),
