@@ -44,7 +44,8 @@ const INFIX_LEN: usize = 12;
 const INFIX_MIN: usize = 3;
 /// Shortest phone tail looked up.
 const TAIL_MIN: usize = 4;
-/// Characters from a start spelled with every combination of their readings.
+/// Syllables from a start spelled with every combination of their readings, and indexed on
+/// their own.
 const PINYIN_WINDOW: usize = 4;
 /// Combinations of readings spelled per start.
 const MAX_SPELLINGS: usize = 4;
@@ -170,10 +171,14 @@ impl SearchDocument {
         }
     }
 
-    /// From each character on: the full pinyin and the initials of the rest. The first
-    /// [`PINYIN_WINDOW`] characters from there are spelled with every combination of their
-    /// common readings (up to [`MAX_SPELLINGS`]), the rest with the most common one: what a
-    /// user types starts somewhere in the name and rarely runs longer than that.
+    /// From each character on: the full pinyin and the initials of the rest, and of its
+    /// first one to [`PINYIN_WINDOW`] syllables on their own (`zhang`, `zhangshi`, `zs`, `zsk`).
+    /// Whole syllables and initials, as users type them, then match a term exactly, which
+    /// the index reads lazily however many names share it (`gongsi`); only a cut syllable
+    /// (`gongs`) needs a prefix match. The first syllables from there are spelled with every
+    /// combination of their common readings (up to [`MAX_SPELLINGS`]), the rest with the
+    /// most common one: what a user types starts somewhere in the name and rarely runs
+    /// longer than that.
     fn add_pinyin(&mut self, han: &[char]) {
         let readings: Vec<Vec<&'static str>> = han.iter().map(|c| readings_of(*c)).collect();
         for start in 0..readings.len() {
@@ -181,9 +186,15 @@ impl SearchDocument {
             let rest = readings[end..].iter().map(|r| r[0]);
             for head in spellings(&readings[start..end]) {
                 let spelling: Vec<&str> = head.into_iter().chain(rest.clone()).collect();
-                let full: String = spelling.concat();
                 let initials: String = spelling.iter().filter_map(|s| s.chars().next()).collect();
-                for text in [full, initials] {
+                let mut texts = vec![spelling.concat(), initials.clone()];
+                for syllables in 1..=spelling.len().min(PINYIN_WINDOW) {
+                    texts.push(spelling[..syllables].concat());
+                    if syllables >= 2 {
+                        texts.push(initials[..syllables].to_owned());
+                    }
+                }
+                for text in texts {
                     self.terms
                         .insert(format!("{PINYIN}{}", truncate(&text, PINYIN_LEN)));
                 }
@@ -614,8 +625,13 @@ fn word_term(word: String) -> QueryTerm {
         Match::new(word.clone(), true, Rank::Prefix),
     ];
     if chars >= 2 && word.chars().all(|c| c.is_ascii_lowercase()) {
+        // Whole syllables or initials match exactly; a cut one only as a prefix, ranked
+        // with the fragments (a prefix shared by most names costs the most to look up).
+        if chars <= PINYIN_LEN {
+            any_of.push(Match::new(format!("{PINYIN}{word}"), false, Rank::Pinyin));
+        }
         let text = format!("{PINYIN}{}", truncate(&word, PINYIN_LEN));
-        any_of.push(Match::new(text, true, Rank::Pinyin));
+        any_of.push(Match::new(text, true, Rank::Fragment));
     }
     if chars >= INFIX_MIN && !digits {
         let text = format!("{INFIX}{}", truncate(&word, INFIX_LEN));
@@ -837,6 +853,10 @@ mod tests {
         ] {
             assert_eq!(rank(&d, typed), Some(Rank::Pinyin), "{typed}");
         }
+        // A cut syllable, or more syllables than are indexed on their own, by prefix.
+        for typed in ["zhangsh", "shenzhenzhangshikeji"] {
+            assert_eq!(rank(&d, typed), Some(Rank::Fragment), "{typed}");
+        }
         assert!(!finds(&d, "beijing"));
         assert!(!finds(&d, "zhangsan"));
         assert!(!finds(&d, "bjzs"));
@@ -939,7 +959,7 @@ mod tests {
         assert_eq!(tiers[1].to_fts5(), r#"("wind"*) NOT ("wind")"#);
         assert_eq!(
             tiers[3].to_tsquery(),
-            "(('wind':* | '_pwind':* | '_iwind':*)) & !(('wind':* | '_pwind':*))"
+            "(('wind':* | '_pwind':* | '_iwind':*)) & !(('wind':* | '_pwind'))"
         );
         assert_eq!(q.tiers(Rank::Pinyin).len(), 2);
         // A document falls in the tier of its rank and in no other.

@@ -30,6 +30,7 @@ both!(
     activity_touches_keep_the_latest_and_the_first,
     duplicate_groups_share_keys_or_names,
     idempotency_claims_once,
+    rare_matches_far_behind_the_newest_are_paged_to,
 );
 
 fn customer(name: &str, days_ago: i64) -> Customer {
@@ -383,5 +384,49 @@ async fn idempotency_claims_once(store: Store) {
             .await
             .unwrap(),
         2
+    );
+}
+
+/// A rare match among many customers, whose index entries lie far behind the newest ones
+/// (beyond the stretch PostgreSQL walks before it reads the GIN index), is still found, in
+/// rank and entry order, page after page.
+async fn rare_matches_far_behind_the_newest_are_paged_to(store: Store) {
+    let northwind = |n: usize| customer(&format!("Northwind {n} Traders"), 0);
+    let mut batch = vec![(northwind(1), vec![])];
+    for i in 0..7_000 {
+        batch.push((customer(&format!("Filler {i} Goods"), 0), vec![]));
+    }
+    batch.push((northwind(2), vec![]));
+    batch.push((northwind(3), vec![]));
+    let tx = store.begin().await.unwrap();
+    for chunk in batch.chunks(1_000) {
+        customers::insert_batch(&tx, chunk).await.unwrap();
+    }
+    rapport_store::commit(tx).await.unwrap();
+
+    let filter = search("thwin");
+    let mut found = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = customers::list(
+            store.conn(),
+            Visibility::All,
+            &filter,
+            CustomerSort::SearchOrder,
+            SortDir::Desc,
+            cursor,
+            2,
+        )
+        .await
+        .unwrap();
+        found.extend(page.items.into_iter().map(|c| c.name.into_string()));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        found,
+        ["Northwind 3 Traders", "Northwind 2 Traders", "Northwind 1 Traders"]
     );
 }

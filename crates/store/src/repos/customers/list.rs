@@ -230,12 +230,86 @@ async fn in_search_order(
 }
 
 /// Up to `limit` customers of one rank, newest index entries first, after `after`.
+///
+/// SQLite's FTS5 walks the matches lazily in entry order. PostgreSQL's planner chooses
+/// between walking `customer_terms` newest first (right when matches are dense) and reading
+/// every match through the GIN index (right when they are rare), on estimates that hold for
+/// whole terms and word starts, but that pinyin, inner parts and tails defeat: a rare match
+/// walked for cost a second. For those ranks it is told: first
+/// the newest [`WALK`] entries are walked, a bounded read; only when they hold less than a
+/// page are the older matches read through the GIN index alone (an uncorrelated
+/// `ARRAY(SELECT …)`, planned without the page's `LIMIT`), and there they are sparse.
 async fn tier_page(
     db: &impl Conn,
     visibility: Visibility,
     filter: &CustomerFilter,
     tier: &Tier,
     after: Option<i64>,
+    limit: u64,
+) -> Result<Vec<(Customer, i64)>, StoreError> {
+    let backend = db.get_database_backend();
+    if backend != DatabaseBackend::Postgres {
+        let matches = Expr::cust_with_values("customer_search MATCH ?", [tier.to_fts5()]);
+        return entries_page(db, visibility, filter, vec![matches], after, limit).await;
+    }
+    let query = tier.to_tsquery();
+    let matches = Expr::cust_with_values(
+        "customer_terms.terms @@ CAST($1 AS tsquery)",
+        [query.clone()],
+    );
+    if tier.rank < Rank::Pinyin {
+        // Whole terms and word starts: the planner's estimates hold.
+        return entries_page(db, visibility, filter, vec![matches], after, limit).await;
+    }
+    let top = match after {
+        Some(last) => last,
+        None => newest_entry(db).await? + 1,
+    };
+    let floor = top - WALK;
+    let walked = vec![
+        Expr::cust_with_values(
+            "customer_terms.terms @@ CAST($1 AS tsquery)",
+            [query.clone()],
+        ),
+        Expr::cust_with_values("customer_terms.seq >= $1", [floor]),
+    ];
+    let mut found = entries_page(db, visibility, filter, walked, Some(top), limit).await?;
+    let wanted = limit - found.len() as u64;
+    if wanted > 0 && floor > 0 {
+        let older = Expr::cust_with_values(
+            "customer_terms.seq = ANY(ARRAY(SELECT seq FROM customer_terms \
+             WHERE terms @@ CAST($1 AS tsquery) AND seq < $2))",
+            [sea_orm::Value::from(query), sea_orm::Value::from(floor)],
+        );
+        found.extend(entries_page(db, visibility, filter, vec![older], Some(floor), wanted).await?);
+    }
+    Ok(found)
+}
+
+/// Entries of `customer_terms` walked newest first before PostgreSQL reads the older
+/// matches of a search through its GIN index.
+const WALK: i64 = 5_000;
+
+/// The newest entry of PostgreSQL's `customer_terms` (0 when it is empty).
+async fn newest_entry(db: &impl Conn) -> Result<i64, StoreError> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one(sea_orm::Statement::from_string(
+            backend,
+            "SELECT COALESCE(MAX(seq), 0) AS top FROM customer_terms",
+        ))
+        .await?;
+    Ok(row.map_or(Ok(0), |r| r.try_get("", "top"))?)
+}
+
+/// Up to `limit` visible customers joined to their search index entry, where `conditions`
+/// hold, entries before `before`, newest first.
+async fn entries_page(
+    db: &impl Conn,
+    visibility: Visibility,
+    filter: &CustomerFilter,
+    conditions: Vec<SimpleExpr>,
+    before: Option<i64>,
     limit: u64,
 ) -> Result<Vec<(Customer, i64)>, StoreError> {
     use sea_orm::{JoinType, Order, QuerySelect, QueryTrait};
@@ -245,28 +319,24 @@ async fn tier_page(
         ..filter.clone()
     };
     let mut select = filtered(backend, visibility, &without_search);
-    let (table, entry, join, matches) = match backend {
+    let (table, entry, join) = match backend {
         DatabaseBackend::Postgres => (
             "customer_terms",
             "customer_terms.seq",
             "customer_terms.customer_id = customers.id",
-            Expr::cust_with_values(
-                "customer_terms.terms @@ CAST($1 AS tsquery)",
-                [tier.to_tsquery()],
-            ),
         ),
         _ => (
             "customer_search",
             "customer_search.rowid",
             "customer_search.rowid = customers.search_rowid",
-            Expr::cust_with_values("customer_search MATCH ?", [tier.to_fts5()]),
         ),
     };
     let statement = QueryTrait::query(&mut select);
-    statement
-        .join(JoinType::InnerJoin, Alias::new(table), Expr::cust(join))
-        .and_where(matches);
-    if let Some(last) = after {
+    statement.join(JoinType::InnerJoin, Alias::new(table), Expr::cust(join));
+    for condition in conditions {
+        statement.and_where(condition);
+    }
+    if let Some(last) = before {
         statement.and_where(Expr::expr(Expr::cust(entry)).lt(last));
     }
     statement.order_by_expr(Expr::cust(entry), Order::Desc);
