@@ -427,6 +427,10 @@ async fn rare_matches_far_behind_the_newest_are_paged_to(store: Store) {
     }
     assert_eq!(
         found,
-        ["Northwind 3 Traders", "Northwind 2 Traders", "Northwind 1 Traders"]
+        [
+            "Northwind 3 Traders",
+            "Northwind 2 Traders",
+            "Northwind 1 Traders"
+        ]
     );
 }
