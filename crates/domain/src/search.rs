@@ -431,10 +431,10 @@ impl SearchQuery {
         let mut terms = Vec::new();
         if let Some(digits) = phone_digits(q) {
             // A whole number matches exactly: its E.164 form in the default region, or the
-            // digits as typed (a national number of another region). Only a number too short
-            // to be whole is matched as the start of one. Exact terms also let PostgreSQL
-            // estimate how few rows match. Any number is also the tail of a longer one.
-            let mut any_of = match Phone::parse(q, region) {
+            // digits as typed (a national number of another region). Exact terms also let
+            // PostgreSQL estimate how few rows match. A number too short to be whole is
+            // matched as the start of one, or as the tail (尾号) of one.
+            let any_of = match Phone::parse(q, region) {
                 Ok(phone) => {
                     let mut exact = vec![Match::new(phone.digits(), false, Rank::Identifier)];
                     if phone.digits() != digits {
@@ -442,9 +442,11 @@ impl SearchQuery {
                     }
                     exact
                 }
-                Err(_) => vec![Match::new(digits.clone(), true, Rank::Prefix)],
+                Err(_) => vec![
+                    Match::new(digits.clone(), true, Rank::Prefix),
+                    Match::new(tail_term(&digits), true, Rank::Fragment),
+                ],
             };
-            any_of.push(Match::new(tail_term(&digits), true, Rank::Fragment));
             terms.push(QueryTerm { any_of });
         } else {
             for chunk in q.split_whitespace() {
@@ -819,14 +821,8 @@ mod tests {
         assert_eq!(quote.to_fts5(), r#""a'b""c""#);
         assert_eq!(quote.to_tsquery(), "'a''b\"c'");
         let phone = SearchQuery::parse("(415) 555-2671", region("US")).unwrap();
-        assert_eq!(
-            phone.to_fts5(),
-            r#"("14155552671" OR "4155552671" OR "_t1762555514"*)"#
-        );
-        assert_eq!(
-            phone.to_tsquery(),
-            "('14155552671' | '4155552671' | '_t1762555514':*)"
-        );
+        assert_eq!(phone.to_fts5(), r#"("14155552671" OR "4155552671")"#);
+        assert_eq!(phone.to_tsquery(), "('14155552671' | '4155552671')");
         let partial = SearchQuery::parse("415 555", region("US")).unwrap();
         assert_eq!(partial.to_tsquery(), "('415555':* | '_t555514':*)");
         let email = SearchQuery::parse("Li.Lei@Example.cn", region("US")).unwrap();
@@ -927,6 +923,9 @@ mod tests {
         assert_eq!(rank(&d, "138000"), Some(Rank::Fragment));
         assert_eq!(rank(&d, "0013 8000"), Some(Rank::Fragment));
         assert_eq!(rank(&d, "13800138000"), Some(Rank::Identifier));
+        // A whole number is looked up whole only: one exact term, one query.
+        let whole = SearchQuery::parse("13800138000", region("CN")).unwrap();
+        assert_eq!(whole.tiers(Rank::Identifier).len(), 1);
         assert!(!finds(&d, "800"), "three digits are too few");
         assert!(!finds(&d, "9000"));
     }
