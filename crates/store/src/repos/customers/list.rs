@@ -211,11 +211,16 @@ async fn in_search_order(
         },
         _ => (Rank::Identifier, None),
     };
+    // Entries before this one are searched: past the newest, or where the page before ended.
+    let top = match db.get_database_backend() {
+        DatabaseBackend::Postgres => newest_entry(db).await? + 1,
+        _ => i64::MAX,
+    };
     let mut found: Vec<(Customer, Rank, i64)> = Vec::new();
     for tier in query.tiers(from) {
         let wanted = limit + 1 - found.len() as u64;
-        let after = after_entry.filter(|_| tier.rank == from);
-        for (customer, entry) in tier_page(db, visibility, filter, &tier, after, wanted).await? {
+        let before = after_entry.filter(|_| tier.rank == from).unwrap_or(top);
+        for (customer, entry) in tier_page(db, visibility, filter, &tier, before, wanted).await? {
             found.push((customer, tier.rank, entry));
         }
         if found.len() as u64 > limit {
@@ -229,66 +234,73 @@ async fn in_search_order(
     Ok(page.map(|(c, _, _)| c))
 }
 
-/// Up to `limit` customers of one rank, newest index entries first, after `after`.
-///
-/// SQLite's FTS5 walks the matches lazily in entry order. PostgreSQL's planner chooses
-/// between walking `customer_terms` newest first (right when matches are dense) and reading
-/// every match through the GIN index (right when they are rare), on estimates that hold for
-/// whole terms and word starts, but that pinyin, inner parts and tails defeat: a rare match
-/// walked for cost a second. For those ranks it is told: first
-/// the newest [`WALK`] entries are walked, a bounded read; only when they hold less than a
-/// page are the older matches read through the GIN index alone (an uncorrelated
-/// `ARRAY(SELECT …)`, planned without the page's `LIMIT`), and there they are sparse.
+/// Up to `limit` customers of one rank, newest index entries first, entries before `before`.
+/// SQLite's FTS5 walks the matches lazily in entry order; PostgreSQL is told how, in
+/// [`terms_page`].
 async fn tier_page(
     db: &impl Conn,
     visibility: Visibility,
     filter: &CustomerFilter,
     tier: &Tier,
-    after: Option<i64>,
+    before: i64,
     limit: u64,
 ) -> Result<Vec<(Customer, i64)>, StoreError> {
-    let backend = db.get_database_backend();
-    if backend != DatabaseBackend::Postgres {
-        let matches = Expr::cust_with_values("customer_search MATCH ?", [tier.to_fts5()]);
-        return entries_page(db, visibility, filter, vec![matches], after, limit).await;
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        return terms_page(db, visibility, filter, tier, before, limit).await;
     }
-    let query = tier.to_tsquery();
-    let matches = Expr::cust_with_values(
-        "customer_terms.terms @@ CAST($1 AS tsquery)",
-        [query.clone()],
-    );
-    if tier.rank < Rank::Pinyin {
-        // Whole terms and word starts: the planner's estimates hold.
-        return entries_page(db, visibility, filter, vec![matches], after, limit).await;
-    }
-    let top = match after {
-        Some(last) => last,
-        None => newest_entry(db).await? + 1,
-    };
-    let floor = top - WALK;
-    let walked = vec![
-        Expr::cust_with_values(
-            "customer_terms.terms @@ CAST($1 AS tsquery)",
-            [query.clone()],
-        ),
-        Expr::cust_with_values("customer_terms.seq >= $1", [floor]),
-    ];
-    let mut found = entries_page(db, visibility, filter, walked, Some(top), limit).await?;
-    let wanted = limit - found.len() as u64;
-    if wanted > 0 && floor > 0 {
-        let older = Expr::cust_with_values(
-            "customer_terms.seq = ANY(ARRAY(SELECT seq FROM customer_terms \
-             WHERE terms @@ CAST($1 AS tsquery) AND seq < $2))",
-            [sea_orm::Value::from(query), sea_orm::Value::from(floor)],
-        );
-        found.extend(entries_page(db, visibility, filter, vec![older], Some(floor), wanted).await?);
-    }
-    Ok(found)
+    let matches = Expr::cust_with_values("customer_search MATCH ?", [tier.to_fts5()]);
+    entries_page(db, visibility, filter, vec![matches], before, limit).await
 }
 
-/// Entries of `customer_terms` walked newest first before PostgreSQL reads the older
-/// matches of a search through its GIN index.
-const WALK: i64 = 5_000;
+/// Entries that PostgreSQL's planner may walk newest first: about 1 µs each at 1,000,000
+/// customers, so at most 10 ms.
+const RANGE: i64 = 10_000;
+
+/// [`tier_page`] on PostgreSQL. Its planner chooses between walking `customer_terms` newest
+/// first (right when matches are dense) and reading every match through the GIN index (right
+/// when they are rare), on estimates that hold for most terms and fail for some: a phone
+/// number estimated common was walked through all 1,000,000 entries (1.8 s). So its choice is
+/// bounded: it runs over the [`RANGE`] newest entries only, and when they hold less than a
+/// page (the matches are rare, or were walked as if they were common), the older matches are
+/// read through the GIN index. Whole identifiers, rare by nature, go there at once.
+async fn terms_page(
+    db: &impl Conn,
+    visibility: Visibility,
+    filter: &CustomerFilter,
+    tier: &Tier,
+    before: i64,
+    limit: u64,
+) -> Result<Vec<(Customer, i64)>, StoreError> {
+    let query = tier.to_tsquery();
+    let mut found = Vec::new();
+    let mut top = before;
+    if tier.rank != Rank::Identifier {
+        let floor = (before - RANGE).max(0);
+        let newest = vec![
+            Expr::cust_with_values(
+                "customer_terms.terms @@ CAST($1 AS tsquery)",
+                [query.clone()],
+            ),
+            Expr::cust_with_values("customer_terms.seq >= $1", [floor]),
+        ];
+        found = entries_page(db, visibility, filter, newest, before, limit).await?;
+        top = floor;
+    }
+    if found.len() as u64 >= limit || top == 0 {
+        return Ok(found);
+    }
+    // The query reaches the GIN index as a subquery's value, which the planner cannot
+    // estimate: it takes its default (rare) and reads the index, never the table; `seq + 0`
+    // keeps it off the entries' own index.
+    let older = Expr::cust_with_values(
+        "customer_terms.seq = ANY(ARRAY(SELECT seq FROM customer_terms \
+         WHERE terms @@ (SELECT CAST($1 AS tsquery)) AND seq + 0 < $2))",
+        [sea_orm::Value::from(query), sea_orm::Value::from(top)],
+    );
+    let wanted = limit - found.len() as u64;
+    found.extend(entries_page(db, visibility, filter, vec![older], top, wanted).await?);
+    Ok(found)
+}
 
 /// The newest entry of PostgreSQL's `customer_terms` (0 when it is empty).
 async fn newest_entry(db: &impl Conn) -> Result<i64, StoreError> {
@@ -309,7 +321,7 @@ async fn entries_page(
     visibility: Visibility,
     filter: &CustomerFilter,
     conditions: Vec<SimpleExpr>,
-    before: Option<i64>,
+    before: i64,
     limit: u64,
 ) -> Result<Vec<(Customer, i64)>, StoreError> {
     use sea_orm::{JoinType, Order, QuerySelect, QueryTrait};
@@ -336,8 +348,8 @@ async fn entries_page(
     for condition in conditions {
         statement.and_where(condition);
     }
-    if let Some(last) = before {
-        statement.and_where(Expr::expr(Expr::cust(entry)).lt(last));
+    if before < i64::MAX {
+        statement.and_where(Expr::expr(Expr::cust(entry)).lt(before));
     }
     statement.order_by_expr(Expr::cust(entry), Order::Desc);
     let rows = select.limit(limit).all(db).await?;
