@@ -234,9 +234,20 @@ async fn in_search_order(
     Ok(page.map(|(c, _, _)| c))
 }
 
+/// Entries that PostgreSQL's planner may walk newest first: about 1 µs each at 1,000,000
+/// customers, so at most 10 ms.
+const RANGE: i64 = 10_000;
+
 /// Up to `limit` customers of one rank, newest index entries first, entries before `before`.
-/// SQLite's FTS5 walks the matches lazily in entry order; PostgreSQL is told how, in
-/// [`terms_page`].
+///
+/// SQLite's FTS5 walks the matches lazily in entry order. PostgreSQL's planner chooses
+/// between walking `customer_terms` newest first (right when matches are dense) and reading
+/// every match through the GIN index (right when they are rare), on estimates that hold for
+/// most terms and fail for some: a phone number estimated common was walked through all
+/// 1,000,000 entries (1.8 s). So its choice is bounded: it runs over the [`RANGE`] newest
+/// entries only, and when they hold less than a page (the matches are rare, or were walked as
+/// if they were common), the older matches are read through the GIN index. Whole
+/// identifiers, rare by nature, go there at once.
 async fn tier_page(
     db: &impl Conn,
     visibility: Visibility,
@@ -245,32 +256,10 @@ async fn tier_page(
     before: i64,
     limit: u64,
 ) -> Result<Vec<(Customer, i64)>, StoreError> {
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        return terms_page(db, visibility, filter, tier, before, limit).await;
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        let matches = Expr::cust_with_values("customer_search MATCH ?", [tier.to_fts5()]);
+        return entries_page(db, visibility, filter, vec![matches], before, limit).await;
     }
-    let matches = Expr::cust_with_values("customer_search MATCH ?", [tier.to_fts5()]);
-    entries_page(db, visibility, filter, vec![matches], before, limit).await
-}
-
-/// Entries that PostgreSQL's planner may walk newest first: about 1 µs each at 1,000,000
-/// customers, so at most 10 ms.
-const RANGE: i64 = 10_000;
-
-/// [`tier_page`] on PostgreSQL. Its planner chooses between walking `customer_terms` newest
-/// first (right when matches are dense) and reading every match through the GIN index (right
-/// when they are rare), on estimates that hold for most terms and fail for some: a phone
-/// number estimated common was walked through all 1,000,000 entries (1.8 s). So its choice is
-/// bounded: it runs over the [`RANGE`] newest entries only, and when they hold less than a
-/// page (the matches are rare, or were walked as if they were common), the older matches are
-/// read through the GIN index. Whole identifiers, rare by nature, go there at once.
-async fn terms_page(
-    db: &impl Conn,
-    visibility: Visibility,
-    filter: &CustomerFilter,
-    tier: &Tier,
-    before: i64,
-    limit: u64,
-) -> Result<Vec<(Customer, i64)>, StoreError> {
     let query = tier.to_tsquery();
     let mut found = Vec::new();
     let mut top = before;
