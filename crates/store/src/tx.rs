@@ -69,6 +69,12 @@ struct Member {
     finished: bool,
 }
 
+/// A write that changes nothing, run first in each batch: the batch holds SQLite's write lock
+/// from its start, as `BEGIN IMMEDIATE` would (sea-orm opens transactions with a plain
+/// `BEGIN`). Otherwise a request that read first, then wrote after another process (`rapport
+/// create-user`, `rapport reindex`) had written, failed with SQLITE_BUSY_SNAPSHOT ("database
+/// is locked") instead of waiting its turn; now the other process waits (busy timeout).
+const TAKE_WRITE_LOCK: &str = "DELETE FROM seaql_migrations WHERE 0";
 const SAVEPOINT: &str = "SAVEPOINT request";
 const RELEASE: &str = "RELEASE SAVEPOINT request";
 const UNDO: &str = "ROLLBACK TO SAVEPOINT request; RELEASE SAVEPOINT request";
@@ -86,8 +92,10 @@ impl Writer {
         let mut batch = self.batch.clone().lock_owned().await;
         settle(&mut batch).await;
         if batch.open.is_none() {
+            let tx = self.conn.begin().await?;
+            tx.execute_unprepared(TAKE_WRITE_LOCK).await?;
             batch.open = Some(Open {
-                tx: self.conn.begin().await?,
+                tx,
                 outcome: watch::Sender::new(None),
                 commit_queued: false,
             });

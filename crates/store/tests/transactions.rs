@@ -9,13 +9,14 @@ use common::both;
 use rapport_domain::clock::{Clock, SystemClock};
 use rapport_domain::name::OrgName;
 use rapport_store::repos::teams;
-use rapport_store::{Store, StoreError};
+use rapport_store::{DbOptions, Store, StoreError};
 use uuid::Uuid;
 
 both!(
     concurrent_writers_all_commit_and_are_read_at_once,
     an_abandoned_transaction_leaves_nothing_and_spares_the_others,
     a_refused_statement_spares_the_others,
+    another_process_writing_meanwhile_waits_its_turn,
 );
 
 async fn team_names(store: &Store) -> Vec<String> {
@@ -90,4 +91,26 @@ async fn a_refused_statement_spares_the_others(store: Store) {
         task.await.unwrap().unwrap();
     }
     assert_eq!(team_names(&store).await, ["One", "Taken", "Two"]);
+}
+
+/// Another process on the same database (`rapport create-user` beside a running server) writes
+/// while a request's transaction has read and not yet written. On SQLite the request's write
+/// must not fail for it ("database is locked", SQLITE_BUSY_SNAPSHOT): the transaction holds
+/// the write lock from its start, and the other process waits its turn.
+async fn another_process_writing_meanwhile_waits_its_turn(store: Store) {
+    let tx = store.begin().await.unwrap();
+    assert!(teams::list(&tx, None, 10).await.unwrap().items.is_empty());
+    let other = Store::connect(&DbOptions::new(store.url().to_owned()))
+        .await
+        .unwrap();
+    let meanwhile = tokio::spawn(create(other.clone(), "Other".into()));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let name = OrgName::parse("Mine").unwrap();
+    teams::insert(&tx, Uuid::now_v7(), name, None, SystemClock.now())
+        .await
+        .unwrap();
+    rapport_store::commit(tx).await.unwrap();
+    meanwhile.await.unwrap().unwrap();
+    other.close().await.unwrap();
+    assert_eq!(team_names(&store).await, ["Mine", "Other"]);
 }
