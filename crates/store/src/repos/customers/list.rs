@@ -212,6 +212,7 @@ async fn in_search_order(
         _ => (Rank::Identifier, None),
     };
     // Entries before this one are searched: past the newest, or where the page before ended.
+    // SQLite needs no bound of its own (FTS5 rowids never reach `i64::MAX`).
     let top = match db.get_database_backend() {
         DatabaseBackend::Postgres => newest_entry(db).await? + 1,
         _ => i64::MAX,
@@ -337,9 +338,7 @@ async fn entries_page(
     for condition in conditions {
         statement.and_where(condition);
     }
-    if before < i64::MAX {
-        statement.and_where(Expr::expr(Expr::cust(entry)).lt(before));
-    }
+    statement.and_where(Expr::expr(Expr::cust(entry)).lt(before));
     statement.order_by_expr(Expr::cust(entry), Order::Desc);
     let rows = select.limit(limit).all(db).await?;
     rows.into_iter()
