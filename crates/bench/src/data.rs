@@ -249,6 +249,22 @@ impl Generator {
     }
 }
 
+/// `n` names drawn as the seeded customers' are (half Chinese, half English), for the
+/// customers the HTTP load creates: new entries of the search index look like old ones, as
+/// they do in a real customer base, rather than all sharing one English name.
+pub fn new_names(seed: u64, n: usize) -> Vec<String> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            if rng.gen_bool(0.5) {
+                chinese_name(&mut rng)
+            } else {
+                english_name(&mut rng)
+            }
+        })
+        .collect()
+}
+
 /// `深圳张氏科技有限公司`, `杭州华信贸易股份有限公司`, sometimes a numbered branch.
 fn chinese_name(rng: &mut StdRng) -> String {
     let city = *pick(rng, CITIES);

@@ -380,6 +380,8 @@ async fn http_inputs(
     /// Enough distinct records for a write scenario's 10 s at 6,000 PATCHes/s.
     const PER_SLICE: usize = 60_000;
     const GETS: usize = 20_000;
+    /// Names of the customers the load creates, cycled.
+    const NEW_NAMES: usize = 1_000;
     let wanted = GETS + 2 * rounds * PER_SLICE;
     let backend = store.conn().get_database_backend();
     let ids = store
@@ -413,5 +415,6 @@ async fn http_inputs(
         searches: searches.kinds().map(|(_, ops)| texts(ops)),
         deep_cursor,
         rounds,
+        names: data::new_names(u64::from(u32::MAX), NEW_NAMES),
     })
 }

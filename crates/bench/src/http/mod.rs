@@ -124,7 +124,7 @@ async fn measure(
             (
                 "create with a contact",
                 Kind::Write,
-                Plan::creates(writes.phone_digit),
+                inputs.creates(writes.phone_digit),
             ),
             (
                 "PATCH with If-Match",

@@ -28,6 +28,8 @@ pub struct Inputs {
     pub deep_cursor: Option<String>,
     /// How many connection counts run (each gets its own write slices).
     pub rounds: usize,
+    /// Names for the customers the load creates, drawn as the seeded ones'.
+    pub names: Vec<String>,
 }
 
 /// The records and phone ranges of the write scenarios of one connection count.
@@ -97,6 +99,15 @@ impl Inputs {
         plan
     }
 
+    /// Creates with one contact, each with its own email and phone, one per name, cycling.
+    pub fn creates(&self, phone_digit: char) -> Plan {
+        let mut plan = Plan::default();
+        for name in &self.names {
+            plan.create(phone_digit, name);
+        }
+        plan
+    }
+
     /// Eight reads and two writes a step, by three roles; one step per record to patch.
     pub fn mixed(&self, own: &[Uuid], patch: &[Uuid], phone_digit: char) -> Plan {
         let mut plan = Plan::default();
@@ -126,7 +137,7 @@ impl Inputs {
                 &format!("/v1/customers/{}/contacts", gets[(k + 3) % gets.len()]),
                 Token::Marketing,
             );
-            plan.create(phone_digit);
+            plan.create(phone_digit, &self.names[k % self.names.len()]);
             plan.patch(*id);
         }
         plan
@@ -146,13 +157,6 @@ impl Plan {
         plan
     }
 
-    /// Creates with one contact, each with its own email and phone.
-    pub fn creates(phone_digit: char) -> Plan {
-        let mut plan = Plan::default();
-        plan.create(phone_digit);
-        plan
-    }
-
     /// PATCHes with `If-Match`, each record once a round.
     pub fn patches(ids: &[Uuid]) -> Plan {
         let mut plan = Plan::default();
@@ -166,9 +170,11 @@ impl Plan {
         self.push("GET", path, token, false, None);
     }
 
-    fn create(&mut self, phone_digit: char) {
+    /// A customer named `name` with one contact whose email and phone are this run's own.
+    fn create(&mut self, phone_digit: char, name: &str) {
+        let name = serde_json::to_string(name).unwrap_or_default();
         let body = format!(
-            r#"{{"name":"Load {{n}} Trading {phone_digit}","kind":"enterprise","industry":"information_technology","country":"CN","contacts":[{{"first_name":"Wei","last_name":"Load","emails":[{{"address":"load{phone_digit}.{{n}}@load.rapport.example","label":"work"}}],"phones":[{{"number":"+447{phone_digit}{{n}}","label":"mobile"}}]}}]}}"#
+            r#"{{"name":{name},"kind":"enterprise","industry":"information_technology","country":"CN","contacts":[{{"first_name":"Wei","last_name":"Load","emails":[{{"address":"load{phone_digit}.{{n}}@load.rapport.example","label":"work"}}],"phones":[{{"number":"+447{phone_digit}{{n}}","label":"mobile"}}]}}]}}"#
         );
         self.push("POST", "/v1/customers", Token::Admin, false, Some(&body));
     }
