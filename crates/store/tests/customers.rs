@@ -387,6 +387,31 @@ async fn idempotency_claims_once(store: Store) {
     );
 }
 
+/// PostgreSQL's GIN index of search terms has no pending list (see migration 11), so no
+/// search reads one after a burst of writes.
+#[tokio::test]
+async fn postgres_search_terms_go_straight_into_the_index() {
+    common::run(
+        rapport_testdb::Backend::Postgres,
+        |store: Store| async move {
+            use sea_orm::ConnectionTrait;
+            let row = store
+                .conn()
+                .query_one(sea_orm::Statement::from_string(
+                    sea_orm::DatabaseBackend::Postgres,
+                    "SELECT array_to_string(reloptions, ',') AS options FROM pg_class \
+                 WHERE relname = 'customer_terms_terms_idx'",
+                ))
+                .await
+                .unwrap()
+                .expect("the index of search terms exists");
+            let options: Option<String> = row.try_get("", "options").unwrap();
+            assert_eq!(options.as_deref(), Some("fastupdate=off"));
+        },
+    )
+    .await;
+}
+
 /// A rare match among many customers, whose index entries lie far behind the newest ones
 /// (beyond the 10,000 newest that PostgreSQL's planner may walk before the GIN index is read),
 /// is still found, in rank and entry order, page after page.
