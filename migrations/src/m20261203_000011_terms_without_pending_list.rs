@@ -30,9 +30,8 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() != DatabaseBackend::Postgres {
             return Ok(());
         }
-        manager
-            .get_connection()
-            .execute_unprepared("ALTER INDEX customer_terms_terms_idx SET (fastupdate = on)")
+        let db = manager.get_connection();
+        db.execute_unprepared("ALTER INDEX customer_terms_terms_idx SET (fastupdate = on)")
             .await?;
         Ok(())
     }

@@ -112,11 +112,7 @@ impl Generator {
         let offset = rng.gen_range(0..HISTORY_DAYS * 86_400_000_000);
         let created_at = to_micros(self.anchor - Duration::microseconds(offset));
         let id = uuid_at(rng, created_at);
-        let name = if chinese {
-            chinese_name(rng)
-        } else {
-            english_name(rng)
-        };
+        let name = company_name(rng, chinese);
         let lifecycle_stage = match rng.gen_range(0..10) {
             0..=5 => LifecycleStage::Customer,
             6 => LifecycleStage::Lead,
@@ -256,13 +252,18 @@ pub fn new_names(seed: u64, n: usize) -> Vec<String> {
     let mut rng = StdRng::seed_from_u64(seed);
     (0..n)
         .map(|_| {
-            if rng.gen_bool(0.5) {
-                chinese_name(&mut rng)
-            } else {
-                english_name(&mut rng)
-            }
+            let chinese = rng.gen_bool(0.5);
+            company_name(&mut rng, chinese)
         })
         .collect()
+}
+
+fn company_name(rng: &mut StdRng, chinese: bool) -> String {
+    if chinese {
+        chinese_name(rng)
+    } else {
+        english_name(rng)
+    }
 }
 
 /// `深圳张氏科技有限公司`, `杭州华信贸易股份有限公司`, sometimes a numbered branch.

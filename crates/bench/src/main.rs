@@ -380,8 +380,9 @@ async fn http_inputs(
     /// Enough distinct records for a write scenario's 10 s at 6,000 PATCHes/s.
     const PER_SLICE: usize = 60_000;
     const GETS: usize = 20_000;
-    /// Names of the customers the load creates, cycled.
+    /// Names of the customers the load creates, cycled, drawn with a seed of their own.
     const NEW_NAMES: usize = 1_000;
+    const NAMES_SEED: u64 = 7;
     let wanted = GETS + 2 * rounds * PER_SLICE;
     let backend = store.conn().get_database_backend();
     let ids = store
@@ -415,6 +416,6 @@ async fn http_inputs(
         searches: searches.kinds().map(|(_, ops)| texts(ops)),
         deep_cursor,
         rounds,
-        names: data::new_names(u64::from(u32::MAX), NEW_NAMES),
+        names: data::new_names(NAMES_SEED, NEW_NAMES),
     })
 }

@@ -400,7 +400,7 @@ async fn postgres_search_terms_go_straight_into_the_index() {
                 .query_one(sea_orm::Statement::from_string(
                     sea_orm::DatabaseBackend::Postgres,
                     "SELECT array_to_string(reloptions, ',') AS options FROM pg_class \
-                 WHERE relname = 'customer_terms_terms_idx'",
+                     WHERE relname = 'customer_terms_terms_idx'",
                 ))
                 .await
                 .unwrap()

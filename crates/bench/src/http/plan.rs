@@ -172,7 +172,7 @@ impl Plan {
 
     /// A customer named `name` with one contact whose email and phone are this run's own.
     fn create(&mut self, phone_digit: char, name: &str) {
-        let name = serde_json::to_string(name).unwrap_or_default();
+        let name = serde_json::Value::from(name).to_string();
         let body = format!(
             r#"{{"name":{name},"kind":"enterprise","industry":"information_technology","country":"CN","contacts":[{{"first_name":"Wei","last_name":"Load","emails":[{{"address":"load{phone_digit}.{{n}}@load.rapport.example","label":"work"}}],"phones":[{{"number":"+447{phone_digit}{{n}}","label":"mobile"}}]}}]}}"#
         );
