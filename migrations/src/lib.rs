@@ -14,6 +14,7 @@ mod m20261201_000008_encrypted_fields;
 mod m20261202_000009_auth_epoch;
 mod m20261202_000010_search_index;
 mod m20261203_000011_terms_without_pending_list;
+mod m20261203_000012_jobs;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_auth_epoch::Migration),
             Box::new(m20261202_000010_search_index::Migration),
             Box::new(m20261203_000011_terms_without_pending_list::Migration),
+            Box::new(m20261203_000012_jobs::Migration),
         ]
     }
 }

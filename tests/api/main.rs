@@ -12,6 +12,7 @@ mod clients;
 mod concurrency;
 mod customers;
 mod http;
+mod jobs;
 mod login_limits;
 mod masking;
 mod operations;

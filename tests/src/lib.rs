@@ -4,6 +4,7 @@
 // A test harness: a failed expectation is a failed test, so panicking is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod jobs;
 pub mod proxy;
 
 pub use rapport_testdb as pg;
@@ -16,6 +17,7 @@ pub use rapport_server::config::ConfigArgs;
 use rapport_server::config::Settings;
 use rapport_server::startup::Application;
 use reqwest::{Method, StatusCode};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -41,6 +43,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: ShiftedClock,
     pub backend: Backend,
+    database_url: String,
     handle: actix_web::dev::ServerHandle,
     _data_dir: TempDir,
     database: Option<pg::TestDatabase>,
@@ -158,6 +161,8 @@ pub fn test_args(data_dir: &TempDir) -> ConfigArgs {
         admin_password: Some(ADMIN_PASSWORD.into()),
         log: Some(std::env::var("RAPPORT_TEST_LOG").unwrap_or_else(|_| "error".into())),
         workers: Some(2),
+        // Jobs that are due run at once, and a test that moves the clock sees them run.
+        job_poll_ms: Some(50),
         ..ConfigArgs::default()
     }
 }
@@ -170,6 +175,16 @@ impl TestApp {
 
     /// A server with settings changed by `adjust` (the database URL is already set).
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut ConfigArgs)) -> TestApp {
+        TestApp::spawn_with_jobs(backend, adjust, jobs::handlers()).await
+    }
+
+    /// A server that runs the job kinds of `handlers` (the standard ones and the tests' own,
+    /// [`jobs::handlers`], unless a test asks for fewer).
+    pub async fn spawn_with_jobs(
+        backend: Backend,
+        adjust: impl FnOnce(&mut ConfigArgs),
+        handlers: rapport_server::jobs::Handlers,
+    ) -> TestApp {
         let data_dir = TempDir::new();
         let mut args = test_args(&data_dir);
         let database = match backend {
@@ -184,7 +199,7 @@ impl TestApp {
         let settings = Settings::load(&args).expect("test settings");
         rapport_server::telemetry::init(&settings.log, false);
         let clock = ShiftedClock::default();
-        let app = Application::build(&settings, Arc::new(clock.clone()))
+        let app = Application::build_with_jobs(&settings, Arc::new(clock.clone()), handlers)
             .await
             .expect("server starts");
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -195,6 +210,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             clock,
             backend,
+            database_url: settings.database_url.expose_secret().to_owned(),
             handle,
             _data_dir: data_dir,
             database,
@@ -216,6 +232,15 @@ impl TestApp {
         .await;
         other.backend = Backend::Postgres;
         other
+    }
+
+    /// A store of its own on this server's database, for what a test sets up or checks below
+    /// the API (jobs of the tests' own kinds).
+    pub async fn store(&self) -> rapport_store::Store {
+        let options = rapport_store::DbOptions::new(self.database_url.clone());
+        rapport_store::Store::connect(&options)
+            .await
+            .expect("a store on the test database")
     }
 
     pub fn url(&self, path: &str) -> String {

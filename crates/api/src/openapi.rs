@@ -50,6 +50,7 @@ OAuth2 scopes it needs.",
         (name = "tasks", description = "Follow-ups assigned to users"),
         (name = "privacy", description = "Export and erasure of a customer's personal data (customers:privacy)"),
         (name = "audit", description = "The audit trail (audit:read)"),
+        (name = "jobs", description = "Background jobs: scheduled and queued work, retries, dead jobs (settings:write)"),
         (name = "operations", description = "Health checks and metrics for operators")
     )
 )]

@@ -15,6 +15,7 @@ use rapport_domain::enums::{
     ActivityKind, AddressLabel, Channel, ConsentSource, ContactLabel, CustomerKind, Direction,
     Grade, Industry, LifecycleStage, PreferredChannel, SizeBand, Source, TaskStatus,
 };
+use rapport_domain::job::JobStatus;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
     ArrayBuilder, ObjectBuilder, OneOfBuilder, Ref, Schema, SchemaType, Type,
@@ -103,6 +104,9 @@ code_lists! {
     TaskOrigin: TaskOrigin::NAMES,
         "Where a task came from: `lead_follow_up` when the lead follow-up rule made it."
         => task_origin, task_origin_or_null;
+    JobStatus: JobStatus::NAMES,
+        "Where a background job is: `queued` (also between retries), `running`, `succeeded` or `dead` (out of attempts)."
+        => job_status, job_status_or_null;
     ConsentSource: ConsentSource::NAMES, "How a contact gave or withdrew marketing consent."
         => consent_source, consent_source_or_null;
     Role: Role::NAMES,
@@ -132,7 +136,7 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 17] = [
+    const NAMES: [&str; 18] = [
         "CustomerKind",
         "Industry",
         "SizeBand",
@@ -147,6 +151,7 @@ mod tests {
         "Direction",
         "TaskStatus",
         "TaskOrigin",
+        "JobStatus",
         "ConsentSource",
         "Role",
         "Scope",

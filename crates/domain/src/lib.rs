@@ -18,6 +18,7 @@ pub mod dedupe;
 pub mod email;
 pub mod enums;
 pub mod identity;
+pub mod job;
 pub mod lifecycle;
 pub mod masking;
 pub mod money;

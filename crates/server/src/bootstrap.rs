@@ -85,14 +85,22 @@ fn secret_file(path: &Path, make: impl FnOnce() -> String) -> anyhow::Result<Str
         private_files::create_dir(dir)?;
     }
     let secret = make();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true).mode(0o600);
-    match options.open(path) {
-        Ok(mut file) => {
-            file.write_all(secret.as_bytes())?;
-            file.sync_all()?;
-            Ok(secret)
-        }
+    // Written whole under a name of this process's, then linked into place: the link is
+    // atomic and refuses to replace a file, so an instance starting at the same moment reads
+    // either nothing or the whole secret, never a file still being written.
+    let draft = path.with_extension(format!("{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true).mode(0o600);
+        let mut file = options.open(&draft)?;
+        file.write_all(secret.as_bytes())?;
+        file.sync_all()?;
+        std::fs::hard_link(&draft, path)
+    })();
+    // Err: nothing to remove.
+    let _ = std::fs::remove_file(&draft);
+    match written {
+        Ok(()) => Ok(secret),
         // Another instance wrote it first: use theirs.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             Ok(std::fs::read_to_string(path)?.trim().to_owned())

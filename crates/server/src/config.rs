@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
 use rapport_api::client_ip::TrustedProxies;
@@ -12,6 +13,7 @@ use rapport_store::crypto::FieldCipher;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::jobs::RunnerOptions;
 use crate::tls::TlsFiles;
 
 /// Options shared by every subcommand. Each is also an environment variable and a key of the
@@ -97,6 +99,17 @@ pub struct ConfigArgs {
     /// HTTP worker threads [default: one per CPU core]
     #[arg(long, env = "RAPPORT_WORKERS", global = true)]
     pub workers: Option<usize>,
+    /// Background jobs this instance runs at once; 0 runs none (an instance that only serves
+    /// HTTP) [default: 4]
+    #[arg(long, env = "RAPPORT_JOB_WORKERS", global = true)]
+    pub job_workers: Option<usize>,
+    /// Seconds a running job stays its worker's without a renewal: a job whose process died
+    /// runs again after at most this long [default: 60]
+    #[arg(long, env = "RAPPORT_JOB_LEASE", global = true)]
+    pub job_lease: Option<u64>,
+    /// Milliseconds between an idle worker's looks for due jobs [default: 1000]
+    #[arg(long, env = "RAPPORT_JOB_POLL_MS", global = true)]
+    pub job_poll_ms: Option<u64>,
     /// Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` headers
     /// name the client (for login limits and the audit trail) [default: none]
     #[arg(long, env = "RAPPORT_TRUSTED_PROXIES", global = true)]
@@ -157,6 +170,9 @@ struct FileConfig {
     db_max_connections: Option<u32>,
     max_body_bytes: Option<usize>,
     workers: Option<usize>,
+    job_workers: Option<usize>,
+    job_lease: Option<u64>,
+    job_poll_ms: Option<u64>,
     trusted_proxies: Option<String>,
     cors_origins: Option<String>,
     tls_cert: Option<PathBuf>,
@@ -209,6 +225,8 @@ pub struct Settings {
     pub db_max_connections: Option<u32>,
     pub max_body_bytes: usize,
     pub workers: Option<usize>,
+    /// How this instance runs background jobs.
+    pub jobs: RunnerOptions,
     pub trusted_proxies: TrustedProxies,
     pub cors_origins: CorsOrigins,
     /// Serve HTTPS with these files.
@@ -423,6 +441,26 @@ impl Settings {
         if workers == Some(0) {
             return Err(invalid("RAPPORT_WORKERS", "must be at least 1"));
         }
+        let job_workers = args.job_workers.or(file.job_workers).unwrap_or(4);
+        if job_workers > 256 {
+            return Err(invalid("RAPPORT_JOB_WORKERS", "must be 0 to 256"));
+        }
+        let job_lease = args.job_lease.or(file.job_lease).unwrap_or(60);
+        if !(1..=3600).contains(&job_lease) {
+            return Err(invalid("RAPPORT_JOB_LEASE", "must be 1 to 3600 seconds"));
+        }
+        let job_poll_ms = args.job_poll_ms.or(file.job_poll_ms).unwrap_or(1000);
+        if !(10..=60_000).contains(&job_poll_ms) {
+            return Err(invalid(
+                "RAPPORT_JOB_POLL_MS",
+                "must be 10 to 60000 milliseconds",
+            ));
+        }
+        let jobs = RunnerOptions {
+            workers: job_workers,
+            lease: Duration::from_secs(job_lease),
+            poll: Duration::from_millis(job_poll_ms),
+        };
         let trusted_proxies = parse_list(
             "RAPPORT_TRUSTED_PROXIES",
             args.trusted_proxies.clone().or(file.trusted_proxies),
@@ -500,6 +538,7 @@ impl Settings {
             db_max_connections,
             max_body_bytes,
             workers,
+            jobs,
             trusted_proxies,
             cors_origins,
             tls,

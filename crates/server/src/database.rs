@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use rapport_migrations::{Migrator, MigratorTrait};
-use rapport_store::{Backend, DbOptions, Store};
+use rapport_store::{Backend, DbOptions, Store, StoreError};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use secrecy::ExposeSecret;
 
@@ -39,10 +39,23 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
     if let Some(max) = settings.db_max_connections {
         options.max_connections = max;
     }
-    Store::connect(&options)
-        .await
-        .context("connecting to the database")
+    // Another process may hold the SQLite file for a moment as this one opens it (migrating,
+    // or checkpointing as it closes: SQLite answers "database is locked" then without waiting),
+    // and a PostgreSQL server may still be starting: try again for a few seconds.
+    let deadline = std::time::Instant::now() + CONNECT_PATIENCE;
+    loop {
+        match Store::connect(&options).await {
+            Err(StoreError::Unavailable(e)) if std::time::Instant::now() < deadline => {
+                tracing::info!(error = %e, "the database is not available yet; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            result => return result.context("connecting to the database"),
+        }
+    }
 }
+
+/// How long a start waits for the database.
+const CONNECT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Brings the schema up to date. On PostgreSQL, in one transaction holding an advisory lock,
 /// so instances starting together migrate one after the other; on SQLite, under a file lock

@@ -16,12 +16,11 @@ use rapport_api::{ApiSettings, AppState};
 use rapport_domain::clock::Clock;
 use rapport_domain::customer::LeadFollowUp;
 use rapport_store::Store;
-use tokio::task::JoinHandle;
 
 use crate::bootstrap::{self, FirstAdmin};
 use crate::config::Settings;
 use crate::database;
-use crate::jobs;
+use crate::jobs::{self, Background, Handlers};
 use crate::tls::ReloadingCert;
 
 /// A built server, bound to its port, not yet running.
@@ -29,7 +28,7 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
-    jobs: JoinHandle<()>,
+    background: Background,
     /// Set when this start created the first admin.
     pub first_admin: Option<FirstAdmin>,
     /// The served certificate, when serving HTTPS.
@@ -42,6 +41,19 @@ impl Application {
     /// # Errors
     /// Any step failing, with what it was doing.
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+        Application::build_with_jobs(settings, clock, jobs::standard_handlers()?).await
+    }
+
+    /// Like [`Application::build`], with the job kinds of `handlers` (the standard ones and
+    /// more, for a test's own kinds).
+    ///
+    /// # Errors
+    /// Any step failing, with what it was doing.
+    pub async fn build_with_jobs(
+        settings: &Settings,
+        clock: Arc<dyn Clock>,
+        handlers: Handlers,
+    ) -> anyhow::Result<Application> {
         let store = database::connect(settings).await?;
         database::migrate(&store).await?;
         let jwt = bootstrap::jwt_keys(&settings.jwt, &settings.data_dir)?;
@@ -94,12 +106,19 @@ impl Application {
         // Signals are the caller's: `rapport serve` installs its handlers before it announces
         // itself, so a SIGTERM right after the banner still stops the server gracefully.
         let server = server.shutdown_timeout(30).disable_signals().run();
-        let jobs = jobs::spawn(store.clone(), clock, token_checks);
+        let background = Background::spawn(
+            store.clone(),
+            clock,
+            token_checks,
+            handlers,
+            jobs::standard_schedules()?,
+            settings.jobs,
+        );
         Ok(Application {
             port,
             server,
             store,
-            jobs,
+            background,
             first_admin,
             tls,
         })
@@ -110,13 +129,14 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGINT or SIGTERM, finishing in-flight requests, then closes the pool.
+    /// Serves until SIGINT or SIGTERM, finishing in-flight requests and jobs, then closes the
+    /// pool.
     ///
     /// # Errors
     /// The server failed.
     pub async fn run(self) -> anyhow::Result<()> {
         let result = self.server.await;
-        self.jobs.abort();
+        self.background.stop().await;
         if let Err(e) = self.store.close().await {
             tracing::warn!(error = %e, "closing the database pool failed");
         }

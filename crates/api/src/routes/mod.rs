@@ -7,6 +7,7 @@ pub mod clients;
 pub mod contacts;
 pub mod customers;
 pub mod health;
+pub mod jobs;
 pub mod me;
 pub mod tasks;
 pub mod teams;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(customers::configure)
             .configure(contacts::configure)
             .configure(activities::configure)
-            .configure(tasks::configure),
+            .configure(tasks::configure)
+            .configure(jobs::configure),
     );
 }

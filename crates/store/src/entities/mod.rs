@@ -7,6 +7,7 @@ pub mod client;
 pub mod contact;
 pub mod customer;
 pub mod idempotency_key;
+pub mod job;
 pub mod refresh_token;
 pub mod stage_change;
 pub mod task;

@@ -8,6 +8,7 @@ pub mod clients;
 pub mod contacts;
 pub mod customers;
 pub mod idempotency;
+pub mod jobs;
 pub mod record;
 pub mod refresh_tokens;
 pub mod stage_changes;

@@ -1,0 +1,113 @@
+//! Background work. Durable jobs (`jobs` table) run on [`runner::Runner`], which every
+//! instance runs; recurring ones are enqueued by [`schedules`]. Two loops stay per instance
+//! because each keeps this process's own state: watching for revoked tokens, and rebuilding an
+//! outdated search index once at start (idempotent, so instances may overlap).
+
+pub mod handler;
+pub mod maintenance;
+pub mod runner;
+pub mod schedules;
+
+use std::sync::Arc;
+
+use rapport_api::auth::token_checks::{self, TokenChecks};
+use rapport_domain::clock::Clock;
+use rapport_domain::job::{BadKind, Schedule};
+use rapport_store::Store;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use handler::{Handler, Handlers, JobContext, JobFailure};
+pub use runner::{Runner, RunnerOptions};
+pub use schedules::Scheduled;
+
+/// The job kinds every server runs.
+///
+/// # Errors
+/// A kind is misnamed (a bug, caught by the unit test below).
+pub fn standard_handlers() -> Result<Handlers, BadKind> {
+    Handlers::default().with(maintenance::PURGE, maintenance::Purge)
+}
+
+/// The recurring jobs.
+///
+/// # Errors
+/// A kind is misnamed (a bug, caught by the unit test below).
+pub fn standard_schedules() -> Result<Vec<Scheduled>, BadKind> {
+    Ok(vec![Scheduled::new(
+        maintenance::PURGE,
+        Schedule::EveryMinutes(15),
+    )?])
+}
+
+/// The running background work of one server.
+pub struct Background {
+    stop: watch::Sender<bool>,
+    /// The job worker and the scheduler: they stop when told.
+    jobs: JoinHandle<()>,
+    /// Loops of this process only: aborted at stop.
+    watchers: JoinHandle<()>,
+}
+
+impl Background {
+    /// Starts the job worker, the scheduler, the revoked-token watch and, when the search
+    /// index is outdated, its rebuild.
+    pub fn spawn(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        token_checks: Arc<TokenChecks>,
+        handlers: Handlers,
+        schedules: Vec<Scheduled>,
+        options: RunnerOptions,
+    ) -> Background {
+        let (stop, stopped) = watch::channel(false);
+        let runner = Runner::new(store.clone(), clock.clone(), handlers, options);
+        let scheduler = schedules::run(
+            store.clone(),
+            clock,
+            schedules,
+            options.poll,
+            stopped.clone(),
+        );
+        let jobs = tokio::spawn(async move {
+            tokio::join!(runner.run(stopped), scheduler);
+        });
+        let watch = token_checks::watch(store.clone(), token_checks);
+        let watchers = tokio::spawn(async move {
+            tokio::join!(crate::reindex::when_outdated(store), watch);
+        });
+        Background {
+            stop,
+            jobs,
+            watchers,
+        }
+    }
+
+    /// Stops taking jobs and waits for the runs in flight (each gets a grace period, then is
+    /// given back to run again).
+    pub async fn stop(self) {
+        self.watchers.abort();
+        // Err: every receiver is gone, the loops have ended already.
+        let _ = self.stop.send(true);
+        if let Err(e) = self.jobs.await {
+            tracing::warn!(error = %e, "the job worker ended badly");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_standard_kinds_and_schedules_are_well_named() {
+        let handlers = standard_handlers().unwrap();
+        for scheduled in standard_schedules().unwrap() {
+            assert!(
+                handlers.get(&scheduled.kind).is_some(),
+                "{}",
+                scheduled.kind
+            );
+        }
+    }
+}
