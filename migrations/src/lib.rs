@@ -15,6 +15,7 @@ mod m20261202_000009_auth_epoch;
 mod m20261202_000010_search_index;
 mod m20261203_000011_terms_without_pending_list;
 mod m20261203_000012_jobs;
+mod m20261203_000013_tickets;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_search_index::Migration),
             Box::new(m20261203_000011_terms_without_pending_list::Migration),
             Box::new(m20261203_000012_jobs::Migration),
+            Box::new(m20261203_000013_tickets::Migration),
         ]
     }
 }

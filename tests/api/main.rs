@@ -21,5 +21,6 @@ mod search;
 mod search_typing;
 mod sessions;
 mod teams;
+mod tickets;
 mod tokens;
 mod users;

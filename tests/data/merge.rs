@@ -159,7 +159,7 @@ async fn a_dry_run_answers_the_outcome_and_changes_nothing(app: TestApp) {
     assert_eq!(preview.body["merged_ids"], json!([first.id, second.id]));
     assert_eq!(
         preview.body["moved"],
-        json!({"contacts": 3, "activities": 2, "tasks": 2, "stage_changes": 2})
+        json!({"contacts": 3, "activities": 2, "tasks": 2, "stage_changes": 2, "tickets": 0})
     );
     let merged = &preview.body["survivor"];
     assert_eq!(merged["id"], json!(survivor.id));
@@ -227,7 +227,7 @@ async fn a_merge_moves_everything_onto_the_survivor(app: TestApp) {
     assert_eq!(merged.body["merged_ids"], json!(dup_ids));
     assert_eq!(
         merged.body["moved"],
-        json!({"contacts": 4, "activities": 3, "tasks": 3, "stage_changes": 3})
+        json!({"contacts": 4, "activities": 3, "tasks": 3, "stage_changes": 3, "tickets": 0})
     );
 
     // The duplicates are gone, and nothing is left hanging off them.

@@ -16,6 +16,7 @@ use rapport_domain::enums::{
     Grade, Industry, LifecycleStage, PreferredChannel, SizeBand, Source, TaskStatus,
 };
 use rapport_domain::job::JobStatus;
+use rapport_domain::ticket::{TicketCategory, TicketChannel, TicketPriority, TicketStatus};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
     ArrayBuilder, ObjectBuilder, OneOfBuilder, Ref, Schema, SchemaType, Type,
@@ -104,6 +105,15 @@ code_lists! {
     TaskOrigin: TaskOrigin::NAMES,
         "Where a task came from: `lead_follow_up` when the lead follow-up rule made it."
         => task_origin, task_origin_or_null;
+    TicketChannel: TicketChannel::NAMES, "How a ticket reached us."
+        => ticket_channel, ticket_channel_or_null;
+    TicketCategory: TicketCategory::NAMES, "What a ticket is about."
+        => ticket_category, ticket_category_or_null;
+    TicketPriority: TicketPriority::NAMES, "How urgent a ticket is."
+        => ticket_priority, ticket_priority_or_null;
+    TicketStatus: TicketStatus::NAMES,
+        "Where a ticket stands: `new → open → pending → resolved → closed`, `reopened` within a window after resolution."
+        => ticket_status, ticket_status_or_null;
     JobStatus: JobStatus::NAMES,
         "Where a background job is: `queued` (also between retries), `running`, `succeeded` or `dead` (out of attempts)."
         => job_status, job_status_or_null;
@@ -136,7 +146,7 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 18] = [
+    const NAMES: [&str; 22] = [
         "CustomerKind",
         "Industry",
         "SizeBand",
@@ -152,6 +162,10 @@ mod tests {
         "TaskStatus",
         "TaskOrigin",
         "JobStatus",
+        "TicketChannel",
+        "TicketCategory",
+        "TicketPriority",
+        "TicketStatus",
         "ConsentSource",
         "Role",
         "Scope",

@@ -38,6 +38,8 @@ pub struct ApiSettings {
     pub trusted_proxies: TrustedProxies,
     /// Origins allowed to call from a browser.
     pub cors_origins: CorsOrigins,
+    /// How long after its resolution a ticket may be reopened.
+    pub ticket_reopen_days: i64,
 }
 
 impl Default for ApiSettings {
@@ -53,6 +55,7 @@ impl Default for ApiSettings {
             max_body_bytes: AppState::DEFAULT_BODY_LIMIT,
             trusted_proxies: TrustedProxies::default(),
             cors_origins: CorsOrigins::default(),
+            ticket_reopen_days: 7,
         }
     }
 }

@@ -29,6 +29,7 @@ pub mod registration_number;
 pub mod search;
 mod serde_str;
 pub mod tag;
+pub mod ticket;
 pub mod validation;
 pub mod web_url;
 

@@ -84,6 +84,9 @@ pub struct ConfigArgs {
     /// Hours within which a new lead must be contacted [default: 24]
     #[arg(long, env = "RAPPORT_LEAD_FOLLOW_UP_HOURS", global = true)]
     pub lead_follow_up_hours: Option<i64>,
+    /// Days after its resolution within which a ticket may be reopened [default: 7]
+    #[arg(long, env = "RAPPORT_TICKET_REOPEN_DAYS", global = true)]
+    pub ticket_reopen_days: Option<i64>,
     /// Log filter, e.g. `info` or `rapport=debug,info` [default: info]
     #[arg(long, env = "RAPPORT_LOG", global = true)]
     pub log: Option<String>,
@@ -165,6 +168,7 @@ struct FileConfig {
     admin_password: Option<SecretString>,
     default_region: Option<String>,
     lead_follow_up_hours: Option<i64>,
+    ticket_reopen_days: Option<i64>,
     log: Option<String>,
     log_format: Option<String>,
     db_max_connections: Option<u32>,
@@ -220,6 +224,7 @@ pub struct Settings {
     pub admin: AdminSeed,
     pub default_region: rapport_domain::phone::Region,
     pub lead_follow_up_hours: i64,
+    pub ticket_reopen_days: i64,
     pub log: String,
     pub log_json: bool,
     pub db_max_connections: Option<u32>,
@@ -411,6 +416,16 @@ impl Settings {
                 "must be 1 to 8760 hours",
             ));
         }
+        let ticket_reopen_days = args
+            .ticket_reopen_days
+            .or(file.ticket_reopen_days)
+            .unwrap_or(7);
+        if !(0..=365).contains(&ticket_reopen_days) {
+            return Err(invalid(
+                "RAPPORT_TICKET_REOPEN_DAYS",
+                "must be 0 to 365 days",
+            ));
+        }
         let log_format = args
             .log_format
             .clone()
@@ -529,6 +544,7 @@ impl Settings {
             admin,
             default_region,
             lead_follow_up_hours,
+            ticket_reopen_days,
             log: args
                 .log
                 .clone()

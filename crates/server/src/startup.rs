@@ -82,6 +82,7 @@ impl Application {
                 max_body_bytes: settings.max_body_bytes,
                 trusted_proxies: settings.trusted_proxies.clone(),
                 cors_origins: settings.cors_origins.clone(),
+                ticket_reopen_days: settings.ticket_reopen_days,
             },
             login_limiter: LoginLimiter::new(LoginQuota::default()),
             passwords: Passwords::per_core().context("starting the password hashing threads")?,

@@ -11,6 +11,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use rapport_domain::access::{Assigner, Visibility};
 use rapport_domain::auth::{Role, Scope, ScopeSet};
 use rapport_domain::identity::Actor;
+use rapport_domain::ticket::TicketView;
 use rapport_store::StoreError;
 use rapport_store::repos::{clients, users};
 use uuid::Uuid;
@@ -102,6 +103,14 @@ impl Caller {
         match self.principal {
             Principal::User { id, role, team_id } => Visibility::of(role, id, team_id),
             Principal::Client { .. } => Visibility::All,
+        }
+    }
+
+    /// Which tickets the caller can see and change.
+    pub fn ticket_view(&self) -> TicketView {
+        match self.principal {
+            Principal::User { id, role, team_id } => TicketView::of(role, id, team_id),
+            Principal::Client { .. } => TicketView::All,
         }
     }
 

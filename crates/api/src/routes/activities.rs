@@ -152,7 +152,7 @@ pub struct ActivityListParams {
 }
 
 /// Checks that `contact_id` is a contact of `customer_id`.
-async fn check_contact(
+pub(crate) async fn check_contact(
     db: &impl Conn,
     customer_id: Uuid,
     contact_id: Option<Uuid>,

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod me;
 pub mod tasks;
 pub mod teams;
+pub mod tickets;
 pub mod token;
 pub mod users;
 
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(contacts::configure)
             .configure(activities::configure)
             .configure(tasks::configure)
+            .configure(tickets::configure)
             .configure(jobs::configure),
     );
 }

@@ -12,4 +12,6 @@ pub mod refresh_token;
 pub mod stage_change;
 pub mod task;
 pub mod team;
+pub mod ticket;
+pub mod ticket_comment;
 pub mod user;

@@ -14,6 +14,7 @@ pub mod refresh_tokens;
 pub mod stage_changes;
 pub mod tasks;
 pub mod teams;
+pub mod tickets;
 pub mod users;
 
 use rapport_domain::access::Visibility;

@@ -129,6 +129,7 @@ pub struct MovedRecords {
     pub activities: u64,
     pub tasks: u64,
     pub stage_changes: u64,
+    pub tickets: u64,
 }
 
 /// The outcome (or, with `dry_run`, the preview) of a merge.
@@ -198,6 +199,7 @@ pub async fn merge_customers(
         activities: moved.activities,
         tasks: moved.tasks,
         stage_changes: moved.stage_changes,
+        tickets: moved.tickets,
     };
     if dry_run {
         // What the survivor would look like; the transaction is dropped, nothing is kept.

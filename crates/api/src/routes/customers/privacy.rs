@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rapport_domain::customer::ERASED;
 use rapport_store::repos::{
     self, activities, audit as audit_repo, contacts, customers, idempotency, stage_changes, tasks,
+    tickets,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -22,6 +23,7 @@ use crate::error::{ApiError, Failure};
 use crate::routes::activities::Activity;
 use crate::routes::audit_events::AuditEvent;
 use crate::routes::tasks::Task;
+use crate::routes::tickets::{Ticket, TicketComment};
 use crate::state::AppState;
 
 /// Everything Rapport holds about a customer and its contacts.
@@ -33,6 +35,9 @@ pub struct CustomerExport {
     pub activities: Vec<Activity>,
     pub tasks: Vec<Task>,
     pub stage_changes: Vec<StageChange>,
+    pub tickets: Vec<Ticket>,
+    /// The replies and internal notes on those tickets.
+    pub ticket_comments: Vec<TicketComment>,
     /// Who changed what about the customer and its contacts.
     pub audit_events: Vec<AuditEvent>,
 }
@@ -80,6 +85,16 @@ pub async fn export_customer(
             .into_iter()
             .map(StageChange::from)
             .collect(),
+        tickets: tickets::of_customers(&tx, &[customer.id])
+            .await?
+            .into_iter()
+            .map(Ticket::from)
+            .collect(),
+        ticket_comments: tickets::comments_of_customers(&tx, &[customer.id])
+            .await?
+            .into_iter()
+            .map(TicketComment::from)
+            .collect(),
         audit_events: audit_repo::about_customers(&tx, &ids)
             .await?
             .into_iter()
@@ -116,8 +131,9 @@ fn scrub(changes: Value) -> Value {
 
 /// Erase a customer's personal data, irreversibly.
 ///
-/// Names, contact details, addresses, notes and the values in its audit events are replaced
-/// by `[erased]`; kind, industry, grade, stage, owner, dates and counts stay for reports.
+/// Names, contact details, addresses, notes, ticket texts and comments, and the values in its
+/// audit events are replaced by `[erased]`; kind, industry, grade, stage, owner, dates and
+/// counts stay for reports.
 #[utoipa::path(
     tag = "privacy",
     params(("id" = Uuid, Path)),
@@ -146,6 +162,7 @@ pub async fn erase_customer(
         }
         activities::erase_text(&tx, one.id, ERASED, now).await?;
         tasks::erase_text(&tx, one.id, ERASED, now).await?;
+        tickets::erase_text(&tx, one.id, ERASED, now).await?;
         let erased = repos::save(&tx, &one.erased(now), now).await?;
         let people = reindex(&tx, &erased).await?;
         if erased.id == ids[0] {

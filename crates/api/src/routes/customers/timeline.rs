@@ -1,13 +1,15 @@
-//! A customer's timeline: activities, stage changes and tasks in time order.
+//! A customer's timeline: activities, stage changes, tasks and tickets in time order.
 
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::access::Visibility;
 use rapport_domain::activity::StageChange as DomainStageChange;
 use rapport_domain::auth::Scope;
+use rapport_domain::ticket::TicketView;
 use rapport_store::repos::activities::{self, ActivityFilter};
 use rapport_store::repos::stage_changes;
 use rapport_store::repos::tasks::{self, TaskFilter, TaskScope};
+use rapport_store::repos::tickets::{self, TicketFilter};
 use rapport_store::{Cursor, Page, SortValue};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -21,6 +23,7 @@ use crate::extract::Query;
 use crate::pagination::{Paged, page_params};
 use crate::routes::activities::Activity;
 use crate::routes::tasks::Task;
+use crate::routes::tickets::Ticket;
 use crate::schemas;
 use crate::state::AppState;
 
@@ -49,16 +52,17 @@ impl From<DomainStageChange> for StageChange {
     }
 }
 
-/// One entry of a timeline: exactly one of `activity`, `stage_change` and `task` is set, as
-/// `type` says.
+/// One entry of a timeline: exactly one of `activity`, `stage_change`, `task` and `ticket` is
+/// set, as `type` says.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEntry {
-    /// `activity`, `stage_change` or `task`.
+    /// `activity`, `stage_change`, `task` or `ticket`.
     #[serde(rename = "type")]
     #[schema(example = "activity")]
     pub kind: &'static str,
     pub id: Uuid,
-    /// When it happened: the activity's time, the stage change's, the task's creation.
+    /// When it happened: the activity's time, the stage change's, the task's or the ticket's
+    /// creation.
     pub at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub activity: Option<Activity>,
@@ -66,6 +70,8 @@ pub struct TimelineEntry {
     pub stage_change: Option<StageChange>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task: Option<Task>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<Ticket>,
 }
 
 crate::list_type!(Timeline, TimelineEntry);
@@ -79,7 +85,8 @@ pub struct TimelineParams {
     pub cursor: Option<String>,
 }
 
-/// A customer's timeline, newest first.
+/// A customer's timeline, newest first: activities, stage changes, tasks (with `tasks:read`)
+/// and tickets.
 #[utoipa::path(
     tag = "customers",
     params(("id" = Uuid, Path), TimelineParams),
@@ -115,7 +122,7 @@ pub async fn customer_timeline(
                 customer_id: Some(customer.id),
                 ..Default::default()
             };
-            tasks::list(db, scope, &filter, cursor, limit).await?
+            tasks::list(db, scope, &filter, cursor.clone(), limit).await?
         }
     } else {
         Page {
@@ -123,7 +130,17 @@ pub async fn customer_timeline(
             next: None,
         }
     };
-    let more = acts.next.is_some() || changes.next.is_some() || task_page.next.is_some();
+    // Whoever sees the customer sees its tickets here, read only: sales roles too, which
+    // hold no ticket scope (internal notes stay under `/v1/tickets`).
+    let filter = TicketFilter {
+        customer_id: Some(customer.id),
+        ..Default::default()
+    };
+    let ticket_page = tickets::list(db, TicketView::All, &filter, cursor, limit).await?;
+    let more = acts.next.is_some()
+        || changes.next.is_some()
+        || task_page.next.is_some()
+        || ticket_page.next.is_some();
     let mut entries: Vec<TimelineEntry> = Vec::new();
     entries.extend(acts.items.into_iter().map(|a| TimelineEntry {
         kind: "activity",
@@ -132,6 +149,7 @@ pub async fn customer_timeline(
         activity: Some(Activity::from(a)),
         stage_change: None,
         task: None,
+        ticket: None,
     }));
     entries.extend(changes.items.into_iter().map(|s| TimelineEntry {
         kind: "stage_change",
@@ -140,6 +158,7 @@ pub async fn customer_timeline(
         activity: None,
         stage_change: Some(StageChange::from(s)),
         task: None,
+        ticket: None,
     }));
     entries.extend(task_page.items.into_iter().map(|t| TimelineEntry {
         kind: "task",
@@ -148,6 +167,16 @@ pub async fn customer_timeline(
         activity: None,
         stage_change: None,
         task: Some(Task::new(t, now)),
+        ticket: None,
+    }));
+    entries.extend(ticket_page.items.into_iter().map(|t| TimelineEntry {
+        kind: "ticket",
+        id: t.id,
+        at: t.created_at,
+        activity: None,
+        stage_change: None,
+        task: None,
+        ticket: Some(Ticket::from(t)),
     }));
     entries.sort_by_key(|e| std::cmp::Reverse((e.at, e.id)));
     let cursor_of = |e: &TimelineEntry| Cursor {

@@ -4,7 +4,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::entities::{activity, contact, stage_change, task};
+use crate::entities::{activity, contact, stage_change, task, ticket};
 use crate::{Conn, StoreError};
 
 /// How many records a merge moves.
@@ -14,9 +14,10 @@ pub struct Moved {
     pub activities: u64,
     pub tasks: u64,
     pub stage_changes: u64,
+    pub tickets: u64,
 }
 
-/// Counts (with `dry_run`) or moves the contacts, activities, tasks and stage changes of
+/// Counts (with `dry_run`) or moves the contacts, activities, tasks, stage changes and tickets of
 /// `from` onto `to`. The primary contact stays the survivor's: moved contacts lose the flag.
 ///
 /// # Errors
@@ -46,6 +47,10 @@ pub async fn move_children(
                 .filter(stage_change::Column::CustomerId.is_in(ids()))
                 .count(db)
                 .await?,
+            tickets: ticket::Entity::find()
+                .filter(ticket::Column::CustomerId.is_in(ids()))
+                .count(db)
+                .await?,
         });
     }
     let contacts = contact::Entity::update_many()
@@ -73,10 +78,17 @@ pub async fn move_children(
         .exec(db)
         .await?
         .rows_affected;
+    let tickets = ticket::Entity::update_many()
+        .col_expr(ticket::Column::CustomerId, Expr::value(to))
+        .filter(ticket::Column::CustomerId.is_in(ids()))
+        .exec(db)
+        .await?
+        .rows_affected;
     Ok(Moved {
         contacts,
         activities,
         tasks,
         stage_changes,
+        tickets,
     })
 }

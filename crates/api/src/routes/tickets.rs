@@ -1,0 +1,685 @@
+//! Service tickets and their comments. Agents see their team's tickets and those assigned to
+//! them; service managers, admins and integration clients see all (`Caller::ticket_view`).
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use rapport_domain::auth::Scope;
+use rapport_domain::name::{Name, Title};
+use rapport_domain::tag::parse_tags;
+use rapport_domain::ticket::{
+    Ticket as DomainTicket, TicketCategory, TicketChannel, TicketComment as DomainComment,
+    TicketPriority, TicketStatus, TicketText,
+};
+use rapport_domain::validation::Errors;
+use rapport_domain::{Invalid, ValidationErrors};
+use rapport_store::repos::tickets::{self, TicketFilter};
+use rapport_store::repos::{self, Lock, teams, users};
+use rapport_store::{Conn, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use crate::audit;
+use crate::auth::scopes::{TicketsRead, TicketsWrite};
+use crate::auth::{Authorized, Caller};
+use crate::error::{ApiError, ProblemCode};
+use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::i18n::Text;
+use crate::pagination::{Paged, page_params};
+use crate::patch::Patch;
+use crate::respond;
+use crate::routes::activities::check_contact;
+use crate::routes::customers::access;
+use crate::schemas;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_tickets)
+        .service(create_ticket)
+        .service(get_ticket)
+        .service(update_ticket)
+        .service(list_ticket_comments)
+        .service(create_ticket_comment);
+}
+
+/// A customer's service request or complaint.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Ticket {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub contact_id: Option<Uuid>,
+    #[schema(example = "The printer jams on every second page")]
+    pub subject: String,
+    pub description: Option<String>,
+    #[schema(schema_with = schemas::ticket_channel)]
+    pub channel: String,
+    #[schema(schema_with = schemas::ticket_category)]
+    pub category: String,
+    #[schema(schema_with = schemas::ticket_priority)]
+    pub priority: String,
+    /// `new → open → pending → resolved → closed`; `reopened` within a window after
+    /// resolution. Other moves answer 409 with `allowed`.
+    #[schema(schema_with = schemas::ticket_status)]
+    pub status: String,
+    pub assignee_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    pub tags: Vec<String>,
+    /// The first public reply by staff.
+    pub first_responded_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The user or client who opened it.
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+impl From<DomainTicket> for Ticket {
+    fn from(t: DomainTicket) -> Self {
+        Ticket {
+            id: t.id,
+            customer_id: t.customer_id,
+            contact_id: t.contact_id,
+            subject: t.subject.into_string(),
+            description: t.description.map(Name::into_string),
+            channel: t.channel.as_str().to_owned(),
+            category: t.category.as_str().to_owned(),
+            priority: t.priority.as_str().to_owned(),
+            status: t.status.as_str().to_owned(),
+            assignee_id: t.assignee_id,
+            team_id: t.team_id,
+            tags: t.tags.into_iter().map(|t| t.into_string()).collect(),
+            first_responded_at: t.first_responded_at,
+            resolved_at: t.resolved_at,
+            closed_at: t.closed_at,
+            created_by: t.created_by,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            version: t.version,
+        }
+    }
+}
+
+crate::list_type!(TicketList, Ticket);
+
+/// A new ticket.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicket {
+    #[schema(required = true)]
+    pub customer_id: Option<Uuid>,
+    /// A contact of that customer.
+    pub contact_id: Option<Uuid>,
+    #[schema(required = true, example = "The printer jams on every second page")]
+    pub subject: Option<String>,
+    pub description: Option<String>,
+    #[schema(schema_with = schemas::ticket_channel, required = true)]
+    pub channel: Option<String>,
+    #[schema(schema_with = schemas::ticket_category, required = true)]
+    pub category: Option<String>,
+    /// Default `normal`.
+    #[schema(schema_with = schemas::ticket_priority_or_null)]
+    pub priority: Option<String>,
+    /// A user who works tickets (a role with `tickets:write`).
+    pub assignee_id: Option<Uuid>,
+    /// Default: the assignee's team, else the caller's.
+    pub team_id: Option<Uuid>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// Changes to a ticket; `null` clears optional fields. A `status` the workflow does not allow
+/// from the current one answers 409 with `allowed`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTicket {
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>, nullable)]
+    pub contact_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub subject: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, nullable)]
+    pub description: Patch<String>,
+    #[serde(default)]
+    #[schema(schema_with = schemas::ticket_channel)]
+    pub channel: Patch<String>,
+    #[serde(default)]
+    #[schema(schema_with = schemas::ticket_category)]
+    pub category: Patch<String>,
+    #[serde(default)]
+    #[schema(schema_with = schemas::ticket_priority)]
+    pub priority: Patch<String>,
+    #[serde(default)]
+    #[schema(schema_with = schemas::ticket_status)]
+    pub status: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>, nullable)]
+    pub assignee_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>, nullable)]
+    pub team_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>, nullable)]
+    pub tags: Patch<Vec<String>>,
+}
+
+/// Filters of the ticket list, newest first.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TicketListParams {
+    #[param(schema_with = schemas::ticket_status)]
+    pub status: Option<String>,
+    #[param(schema_with = schemas::ticket_priority)]
+    pub priority: Option<String>,
+    #[param(schema_with = schemas::ticket_category)]
+    pub category: Option<String>,
+    /// A user id, or `me`.
+    pub assignee_id: Option<String>,
+    pub team_id: Option<Uuid>,
+    pub customer_id: Option<Uuid>,
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// A public reply to the customer or an internal note.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TicketComment {
+    pub id: Uuid,
+    pub ticket_id: Uuid,
+    pub body: String,
+    /// `true`: a reply the customer sees; `false`: a note for staff.
+    pub public: bool,
+    /// The user or client who wrote it.
+    pub author_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    /// Comments are not changed: the time of their creation.
+    pub updated_at: DateTime<Utc>,
+    /// Always 1: comments are not changed.
+    pub version: i32,
+}
+
+impl From<DomainComment> for TicketComment {
+    fn from(c: DomainComment) -> Self {
+        TicketComment {
+            id: c.id,
+            ticket_id: c.ticket_id,
+            body: c.body.into_string(),
+            public: c.public,
+            author_id: c.author_id,
+            created_at: c.created_at,
+            updated_at: c.created_at,
+            version: 1,
+        }
+    }
+}
+
+crate::list_type!(TicketCommentList, TicketComment);
+
+/// A new comment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicketComment {
+    #[schema(
+        required = true,
+        example = "We have sent a technician for tomorrow morning."
+    )]
+    pub body: Option<String>,
+    /// `true`: a reply to the customer (the first one by staff is the ticket's first response);
+    /// default `false`, an internal note.
+    #[serde(default)]
+    pub public: bool,
+}
+
+/// Paging of a ticket's comments, oldest first.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommentListParams {
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// A ticket the caller sees, read with `lock`; 404 otherwise (and for a deleted customer's).
+async fn visible_ticket(
+    db: &impl Conn,
+    caller: &Caller,
+    id: Uuid,
+    lock: Lock,
+) -> Result<DomainTicket, ApiError> {
+    let ticket = repos::fetch::<DomainTicket>(db, id, lock).await?;
+    if !caller.ticket_view().allows(&ticket) {
+        return Err(ApiError::NotFound);
+    }
+    // The customer's view: every role that reads tickets sees every live customer.
+    access::visible(db, caller, ticket.customer_id).await?;
+    Ok(ticket)
+}
+
+/// The team of `assignee_id` when it is a user who works tickets; `unknown_reference` at
+/// `assignee_id` otherwise.
+async fn check_assignee(
+    db: &impl Conn,
+    assignee_id: Option<Uuid>,
+    errors: &mut Errors,
+) -> Result<Option<Uuid>, ApiError> {
+    let Some(id) = assignee_id else {
+        return Ok(None);
+    };
+    match users::get(db, id).await {
+        Ok(u) if !u.disabled && u.role.scopes().contains(Scope::TicketsWrite) => Ok(u.team_id),
+        Ok(_) => {
+            errors.add("assignee_id", Invalid::NotAllowed);
+            Ok(None)
+        }
+        Err(StoreError::NotFound) => {
+            errors.add("assignee_id", Invalid::UnknownReference);
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn check_team(
+    db: &impl Conn,
+    team_id: Option<Uuid>,
+    errors: &mut Errors,
+) -> Result<(), ApiError> {
+    if let Some(id) = team_id {
+        match teams::get(db, id).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => errors.add("team_id", Invalid::UnknownReference),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn bad_parameter(field: &str, invalid: Invalid) -> ApiError {
+    ApiError::BadParameters(ValidationErrors::single(field, invalid))
+}
+
+/// A code-list filter: absent, or a value `parse` takes; 400 naming `field` otherwise.
+fn filter<T>(
+    field: &str,
+    value: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, Invalid>,
+) -> Result<Option<T>, ApiError> {
+    value
+        .map(parse)
+        .transpose()
+        .map_err(|e| bad_parameter(field, e))
+}
+
+/// List the tickets the caller sees, newest first.
+#[utoipa::path(
+    tag = "tickets",
+    params(TicketListParams),
+    responses((status = 200, body = TicketList)),
+    security(("oauth2" = ["tickets:read"]))
+)]
+#[get("/tickets")]
+async fn list_tickets(
+    state: web::Data<AppState>,
+    auth: Authorized<TicketsRead>,
+    params: Query<TicketListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner()?;
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
+    let assignee_id = match p.assignee_id.as_deref() {
+        None => None,
+        Some("me") => Some(
+            auth.user_id()
+                .ok_or_else(|| bad_parameter("assignee_id", Invalid::NotAllowed))?,
+        ),
+        Some(id) => Some(
+            id.parse::<Uuid>()
+                .map_err(|_| bad_parameter("assignee_id", Invalid::InvalidUuid))?,
+        ),
+    };
+    let filter = TicketFilter {
+        status: filter("status", p.status.as_deref(), TicketStatus::parse)?,
+        priority: filter("priority", p.priority.as_deref(), TicketPriority::parse)?,
+        category: filter("category", p.category.as_deref(), TicketCategory::parse)?,
+        assignee_id,
+        team_id: p.team_id,
+        customer_id: p.customer_id,
+    };
+    let page = tickets::list(
+        state.list_reads(&auth),
+        auth.ticket_view(),
+        &filter,
+        cursor,
+        limit,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(TicketList::from(Paged::from_page(
+        page,
+        "-created_at",
+        Ticket::from,
+    ))))
+}
+
+/// Open a ticket.
+#[utoipa::path(
+    tag = "tickets",
+    request_body = CreateTicket,
+    responses((status = 201, body = Ticket, headers(("Location" = String), ("ETag" = String)))),
+    security(("oauth2" = ["tickets:write"]))
+)]
+#[post("/tickets")]
+async fn create_ticket(
+    state: web::Data<AppState>,
+    auth: Authorized<TicketsWrite>,
+    body: Json<CreateTicket>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let now = state.clock.now();
+    let tx = state.store.begin().await?;
+    let mut errors = Errors::default();
+    let customer = match body.customer_id {
+        None => {
+            errors.add("customer_id", Invalid::Required);
+            None
+        }
+        Some(id) => match access::visible(&tx, &auth, id).await {
+            Ok(c) => Some(c),
+            Err(ApiError::NotFound) => {
+                errors.add("customer_id", Invalid::UnknownReference);
+                None
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    if let Some(c) = &customer {
+        check_contact(&tx, c.id, body.contact_id, &mut errors).await?;
+    }
+    let required = |errors: &mut Errors, field: &str, value: Option<&str>| {
+        if value.is_none() {
+            errors.add(field, Invalid::Required);
+        }
+        value.map(str::to_owned)
+    };
+    let subject = required(&mut errors, "subject", body.subject.as_deref())
+        .and_then(|s| errors.check("subject", Title::parse(&s)));
+    let description = errors.check_opt(
+        "description",
+        body.description.as_deref(),
+        TicketText::parse,
+    );
+    let channel = required(&mut errors, "channel", body.channel.as_deref())
+        .and_then(|s| errors.check("channel", TicketChannel::parse(&s)));
+    let category = required(&mut errors, "category", body.category.as_deref())
+        .and_then(|s| errors.check("category", TicketCategory::parse(&s)));
+    let priority = match body.priority.as_deref() {
+        None => Some(TicketPriority::Normal),
+        Some(p) => errors.check("priority", TicketPriority::parse(p)),
+    };
+    let assignee_team = check_assignee(&tx, body.assignee_id, &mut errors).await?;
+    check_team(&tx, body.team_id, &mut errors).await?;
+    let tags = parse_tags(&body.tags, "tags", &mut errors);
+    let (customer, subject, description, channel, category, priority) =
+        errors.finish_with((|| {
+            Some((
+                customer?,
+                subject?,
+                description?,
+                channel?,
+                category?,
+                priority?,
+            ))
+        })())?;
+    let caller_team = match auth.principal {
+        crate::auth::caller::Principal::User { team_id, .. } => team_id,
+        crate::auth::caller::Principal::Client { .. } => None,
+    };
+    let ticket = DomainTicket {
+        id: Uuid::now_v7(),
+        customer_id: customer.id,
+        contact_id: body.contact_id,
+        subject,
+        description,
+        channel,
+        category,
+        priority,
+        status: TicketStatus::New,
+        assignee_id: body.assignee_id,
+        team_id: body.team_id.or(assignee_team).or(caller_team),
+        tags,
+        first_responded_at: None,
+        resolved_at: None,
+        closed_at: None,
+        created_by: auth.actor().id(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    tickets::insert(&tx, &ticket).await?;
+    let body = Ticket::from(ticket);
+    audit::record_and_commit(
+        tx,
+        &state,
+        &auth.origin,
+        audit::Subject::of_customer("ticket", body.id, Some(body.customer_id)),
+        "create",
+        audit::changes(None, Some(&body)),
+    )
+    .await?;
+    Ok(respond::created(
+        &body,
+        body.version,
+        format!("/v1/tickets/{}", body.id),
+    ))
+}
+
+/// Get a ticket.
+#[utoipa::path(
+    tag = "tickets",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Ticket, headers(("ETag" = String)))),
+    security(("oauth2" = ["tickets:read"]))
+)]
+#[get("/tickets/{id}")]
+async fn get_ticket(
+    state: web::Data<AppState>,
+    auth: Authorized<TicketsRead>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let ticket =
+        Ticket::from(visible_ticket(state.store.conn(), &auth, id.into_inner(), Lock::No).await?);
+    Ok(respond::ok(&ticket, ticket.version))
+}
+
+/// Change a ticket: its fields, its assignee or team, or its status along the workflow.
+#[utoipa::path(
+    tag = "tickets",
+    params(("id" = Uuid, Path), IfMatchParam),
+    request_body = UpdateTicket,
+    responses(
+        (status = 200, body = Ticket, headers(("ETag" = String))),
+        (status = 409, description = "A status move the workflow does not allow (`allowed`)", body = crate::error::Problem, content_type = "application/problem+json")
+    ),
+    security(("oauth2" = ["tickets:write"]))
+)]
+#[patch("/tickets/{id}")]
+async fn update_ticket(
+    state: web::Data<AppState>,
+    auth: Authorized<TicketsWrite>,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: Json<UpdateTicket>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let tx = state.store.begin().await?;
+    let before = visible_ticket(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
+    if_match.check(before.version)?;
+    let now = state.clock.now();
+    let mut t = before.clone();
+    let mut errors = Errors::default();
+    t.contact_id = body.contact_id.apply_to(t.contact_id);
+    if t.contact_id != before.contact_id {
+        check_contact(&tx, t.customer_id, t.contact_id, &mut errors).await?;
+    }
+    body.subject
+        .required(&mut errors, "subject", &mut t.subject, Title::parse);
+    body.description.optional(
+        &mut errors,
+        "description",
+        &mut t.description,
+        TicketText::parse,
+    );
+    body.channel
+        .required(&mut errors, "channel", &mut t.channel, TicketChannel::parse);
+    body.category.required(
+        &mut errors,
+        "category",
+        &mut t.category,
+        TicketCategory::parse,
+    );
+    body.priority.required(
+        &mut errors,
+        "priority",
+        &mut t.priority,
+        TicketPriority::parse,
+    );
+    t.assignee_id = body.assignee_id.apply_to(t.assignee_id);
+    if t.assignee_id != before.assignee_id {
+        check_assignee(&tx, t.assignee_id, &mut errors).await?;
+    }
+    t.team_id = body.team_id.apply_to(t.team_id);
+    if t.team_id != before.team_id {
+        check_team(&tx, t.team_id, &mut errors).await?;
+    }
+    body.tags.collection(&mut errors, &mut t.tags, |tags, e| {
+        Some(parse_tags(&tags, "tags", e))
+    });
+    let mut status = t.status;
+    body.status
+        .required(&mut errors, "status", &mut status, TicketStatus::parse);
+    errors.finish()?;
+    if status != t.status {
+        let window = chrono::Duration::days(state.settings.ticket_reopen_days);
+        t.move_to(status, now, window).map_err(|e| {
+            let mut extra = Map::new();
+            extra.insert("from".into(), Value::from(e.from.as_str()));
+            extra.insert("to".into(), Value::from(e.to.as_str()));
+            extra.insert(
+                "allowed".into(),
+                json!(e.allowed.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+            );
+            ApiError::Conflict {
+                code: ProblemCode::InvalidTransition,
+                detail: Text::new(
+                    format!("A ticket cannot move from `{}` to `{}`.", e.from, e.to),
+                    format!("工单不能从 `{}` 变更为 `{}`。", e.from, e.to),
+                ),
+                extra,
+            }
+        })?;
+    }
+    let saved = Ticket::from(repos::save(&tx, &t, now).await?);
+    let before = Ticket::from(before);
+    audit::record_and_commit(
+        tx,
+        &state,
+        &auth.origin,
+        audit::Subject::of_customer("ticket", saved.id, Some(saved.customer_id)),
+        "update",
+        audit::changes(Some(&before), Some(&saved)),
+    )
+    .await?;
+    Ok(respond::ok(&saved, saved.version))
+}
+
+/// A ticket's comments, oldest first.
+#[utoipa::path(
+    tag = "tickets",
+    params(("id" = Uuid, Path), CommentListParams),
+    responses((status = 200, body = TicketCommentList)),
+    security(("oauth2" = ["tickets:read"]))
+)]
+#[get("/tickets/{id}/comments")]
+async fn list_ticket_comments(
+    state: web::Data<AppState>,
+    auth: Authorized<TicketsRead>,
+    id: web::Path<Uuid>,
+    params: Query<CommentListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner()?;
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "created_at")?;
+    let db = state.store.conn();
+    let ticket = visible_ticket(db, &auth, id.into_inner(), Lock::No).await?;
+    let page = tickets::comments(db, ticket.id, cursor, limit).await?;
+    Ok(
+        HttpResponse::Ok().json(TicketCommentList::from(Paged::from_page(
+            page,
+            "created_at",
+            TicketComment::from,
+        ))),
+    )
+}
+
+/// Add a public reply or an internal note. The first public reply by staff is the ticket's
+/// first response (`first_responded_at`), and takes a `new` ticket to `open`.
+#[utoipa::path(
+    tag = "tickets",
+    params(("id" = Uuid, Path)),
+    request_body = CreateTicketComment,
+    responses((status = 201, body = TicketComment, headers(("Location" = String), ("ETag" = String)))),
+    security(("oauth2" = ["tickets:write"]))
+)]
+#[post("/tickets/{id}/comments")]
+async fn create_ticket_comment(
+    state: web::Data<AppState>,
+    auth: Authorized<TicketsWrite>,
+    id: web::Path<Uuid>,
+    body: Json<CreateTicketComment>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let tx = state.store.begin().await?;
+    let ticket = visible_ticket(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
+    let mut errors = Errors::default();
+    let text = match body.body.as_deref() {
+        Some(b) => errors.check("body", TicketText::parse(b)),
+        None => {
+            errors.add("body", Invalid::Required);
+            None
+        }
+    };
+    let text = errors.finish_with(text)?;
+    let now = state.clock.now();
+    let comment = DomainComment {
+        id: Uuid::now_v7(),
+        ticket_id: ticket.id,
+        body: text,
+        public: body.public,
+        author_id: auth.actor().id(),
+        created_at: now,
+    };
+    tickets::insert_comment(&tx, &comment).await?;
+    let mut answered = ticket.clone();
+    answered.record_comment(comment.public, now);
+    if answered != ticket {
+        repos::save(&tx, &answered, now).await?;
+    }
+    let body = TicketComment::from(comment);
+    audit::record_and_commit(
+        tx,
+        &state,
+        &auth.origin,
+        audit::Subject::of_customer("ticket_comment", body.id, Some(ticket.customer_id)),
+        "create",
+        audit::changes(None, Some(&body)),
+    )
+    .await?;
+    Ok(respond::created(
+        &body,
+        body.version,
+        format!("/v1/tickets/{}/comments", body.ticket_id),
+    ))
+}
