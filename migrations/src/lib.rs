@@ -16,6 +16,7 @@ mod m20261202_000010_search_index;
 mod m20261203_000011_terms_without_pending_list;
 mod m20261203_000012_jobs;
 mod m20261203_000013_tickets;
+mod m20261203_000014_sla_policies;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000011_terms_without_pending_list::Migration),
             Box::new(m20261203_000012_jobs::Migration),
             Box::new(m20261203_000013_tickets::Migration),
+            Box::new(m20261203_000014_sla_policies::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ mod scale_out;
 mod search;
 mod search_typing;
 mod sessions;
+mod sla;
 mod teams;
 mod tickets;
 mod tokens;

@@ -16,6 +16,7 @@ use rapport_domain::enums::{
     Grade, Industry, LifecycleStage, PreferredChannel, SizeBand, Source, TaskStatus,
 };
 use rapport_domain::job::JobStatus;
+use rapport_domain::sla::SlaClock;
 use rapport_domain::ticket::{TicketCategory, TicketChannel, TicketPriority, TicketStatus};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
@@ -114,6 +115,8 @@ code_lists! {
     TicketStatus: TicketStatus::NAMES,
         "Where a ticket stands: `new → open → pending → resolved → closed`, `reopened` within a window after resolution."
         => ticket_status, ticket_status_or_null;
+    SlaClock: SlaClock::NAMES, "How an SLA policy counts: `calendar` hours, or `business` hours of its calendar."
+        => sla_clock, sla_clock_or_null;
     JobStatus: JobStatus::NAMES,
         "Where a background job is: `queued` (also between retries), `running`, `succeeded` or `dead` (out of attempts)."
         => job_status, job_status_or_null;
@@ -146,7 +149,7 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 22] = [
+    const NAMES: [&str; 23] = [
         "CustomerKind",
         "Industry",
         "SizeBand",
@@ -166,6 +169,7 @@ mod tests {
         "TicketCategory",
         "TicketPriority",
         "TicketStatus",
+        "SlaClock",
         "ConsentSource",
         "Role",
         "Scope",

@@ -28,6 +28,7 @@ pub mod phone;
 pub mod registration_number;
 pub mod search;
 mod serde_str;
+pub mod sla;
 pub mod tag;
 pub mod ticket;
 pub mod validation;

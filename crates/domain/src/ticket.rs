@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::auth::Role;
 use crate::name::{Name, Title};
+use crate::sla::SlaPolicy;
 use crate::tag::Tag;
 
 /// What the customer wrote or what the agent found, at length.
@@ -102,6 +103,14 @@ pub struct Ticket {
     pub first_responded_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The SLA policy its due times come from.
+    pub sla_policy_id: Option<Uuid>,
+    pub first_response_due_at: Option<DateTime<Utc>>,
+    pub resolution_due_at: Option<DateTime<Utc>>,
+    /// Since when it waits on the customer (`pending`): its resolution clock is paused.
+    pub paused_at: Option<DateTime<Utc>>,
+    /// Minutes of its policy's clock spent `pending` before, added to its resolution target.
+    pub paused_minutes: i64,
     /// The user or client who opened it.
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
@@ -111,7 +120,9 @@ pub struct Ticket {
 
 impl Ticket {
     /// Moves to `to` at `now`: resolving stamps `resolved_at`, closing `closed_at`; a resolved
-    /// ticket reopens only within `reopen_window` of its resolution.
+    /// ticket reopens only within `reopen_window` of its resolution. Time `pending` pauses the
+    /// resolution clock of `policy`: leaving `pending` moves the resolution due time by the
+    /// time spent there.
     ///
     /// # Errors
     /// [`TicketMoveError`] with the moves allowed now.
@@ -120,6 +131,7 @@ impl Ticket {
         to: TicketStatus,
         now: DateTime<Utc>,
         reopen_window: Duration,
+        policy: Option<&SlaPolicy>,
     ) -> Result<(), TicketMoveError> {
         let may_reopen = self
             .resolved_at
@@ -138,14 +150,40 @@ impl Ticket {
                 allowed,
             });
         }
+        if let Some(since) = self.paused_at.take() {
+            let paused = policy.map_or((now - since).num_minutes(), |p| {
+                p.minutes_between(since, now)
+            });
+            self.paused_minutes += paused;
+            if policy.is_none() {
+                // Its policy is gone: the due time it had moves by the pause.
+                self.resolution_due_at = self
+                    .resolution_due_at
+                    .map(|due| due + Duration::minutes(paused));
+            }
+        }
         match to {
+            TicketStatus::Pending => self.paused_at = Some(now),
             TicketStatus::Resolved => self.resolved_at = Some(now),
             TicketStatus::Closed => self.closed_at = Some(now),
             TicketStatus::Reopened => self.resolved_at = None,
             _ => {}
         }
         self.status = to;
+        if policy.is_some() {
+            self.apply_sla(policy);
+        }
         Ok(())
+    }
+
+    /// Takes its due times from `policy` (none: no due times): the first response counts from
+    /// the ticket's creation, the resolution too, plus the time it spent `pending`.
+    pub fn apply_sla(&mut self, policy: Option<&SlaPolicy>) {
+        self.sla_policy_id = policy.map(|p| p.id);
+        self.first_response_due_at =
+            policy.map(|p| p.add(self.created_at, p.first_response_minutes));
+        self.resolution_due_at =
+            policy.map(|p| p.add(self.created_at, p.resolution_minutes + self.paused_minutes));
     }
 
     /// A comment was added at `now`. The first public reply by staff is the first response,
@@ -228,6 +266,11 @@ mod tests {
             first_responded_at: None,
             resolved_at: None,
             closed_at: None,
+            sla_policy_id: None,
+            first_response_due_at: None,
+            resolution_due_at: None,
+            paused_at: None,
+            paused_minutes: 0,
             created_by: None,
             created_at: now,
             updated_at: now,
@@ -240,7 +283,9 @@ mod tests {
         let window = Duration::days(7);
         let mut t = ticket();
         let now = at("2026-12-01T10:00:00Z");
-        let refused = t.move_to(TicketStatus::Closed, now, window).unwrap_err();
+        let refused = t
+            .move_to(TicketStatus::Closed, now, window, None)
+            .unwrap_err();
         assert_eq!(
             refused.allowed,
             [
@@ -249,16 +294,25 @@ mod tests {
                 TicketStatus::Resolved
             ]
         );
-        t.move_to(TicketStatus::Pending, now, window).unwrap();
-        t.move_to(TicketStatus::Resolved, now, window).unwrap();
-        assert_eq!(t.resolved_at, Some(now));
-        t.move_to(TicketStatus::Reopened, now + Duration::days(7), window)
+        t.move_to(TicketStatus::Pending, now, window, None).unwrap();
+        t.move_to(TicketStatus::Resolved, now, window, None)
             .unwrap();
+        assert_eq!(t.resolved_at, Some(now));
+        t.move_to(
+            TicketStatus::Reopened,
+            now + Duration::days(7),
+            window,
+            None,
+        )
+        .unwrap();
         assert_eq!(t.resolved_at, None);
-        t.move_to(TicketStatus::Resolved, now, window).unwrap();
-        t.move_to(TicketStatus::Closed, now, window).unwrap();
+        t.move_to(TicketStatus::Resolved, now, window, None)
+            .unwrap();
+        t.move_to(TicketStatus::Closed, now, window, None).unwrap();
         assert_eq!(t.closed_at, Some(now));
-        let none = t.move_to(TicketStatus::Open, now, window).unwrap_err();
+        let none = t
+            .move_to(TicketStatus::Open, now, window, None)
+            .unwrap_err();
         assert!(none.allowed.is_empty());
     }
 
@@ -267,11 +321,56 @@ mod tests {
         let window = Duration::days(7);
         let mut t = ticket();
         let resolved = at("2026-12-01T10:00:00Z");
-        t.move_to(TicketStatus::Resolved, resolved, window).unwrap();
+        t.move_to(TicketStatus::Resolved, resolved, window, None)
+            .unwrap();
         let late = resolved + Duration::days(7) + Duration::seconds(1);
-        let refused = t.move_to(TicketStatus::Reopened, late, window).unwrap_err();
+        let refused = t
+            .move_to(TicketStatus::Reopened, late, window, None)
+            .unwrap_err();
         assert_eq!(refused.allowed, [TicketStatus::Closed]);
         assert_eq!(t.status, TicketStatus::Resolved);
+    }
+
+    #[test]
+    fn pending_pauses_the_resolution_clock() {
+        use crate::sla::{PolicyName, SlaClock};
+        let mut t = ticket();
+        let created = t.created_at;
+        let policy = SlaPolicy {
+            id: Uuid::now_v7(),
+            name: PolicyName::parse("Complaints").unwrap(),
+            category: None,
+            priority: None,
+            grade: None,
+            first_response_minutes: 120,
+            resolution_minutes: 48 * 60,
+            clock: SlaClock::Calendar,
+            calendar: None,
+            created_at: created,
+            updated_at: created,
+            version: 1,
+        };
+        t.apply_sla(Some(&policy));
+        assert_eq!(t.first_response_due_at, Some(created + Duration::hours(2)));
+        assert_eq!(t.resolution_due_at, Some(created + Duration::hours(48)));
+        let window = Duration::days(7);
+        t.move_to(
+            TicketStatus::Pending,
+            created + Duration::hours(1),
+            window,
+            Some(&policy),
+        )
+        .unwrap();
+        t.move_to(
+            TicketStatus::Open,
+            created + Duration::hours(6),
+            window,
+            Some(&policy),
+        )
+        .unwrap();
+        assert_eq!(t.paused_minutes, 5 * 60);
+        assert_eq!(t.resolution_due_at, Some(created + Duration::hours(53)));
+        assert_eq!(t.first_response_due_at, Some(created + Duration::hours(2)));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod customers;
 pub mod health;
 pub mod jobs;
 pub mod me;
+pub mod sla_policies;
 pub mod tasks;
 pub mod teams;
 pub mod tickets;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(activities::configure)
             .configure(tasks::configure)
             .configure(tickets::configure)
+            .configure(sla_policies::configure)
             .configure(jobs::configure),
     );
 }

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::auth::Scope;
 use rapport_domain::name::{Name, Title};
+use rapport_domain::sla::{self, SlaPolicy, SlaSubject};
 use rapport_domain::tag::parse_tags;
 use rapport_domain::ticket::{
     Ticket as DomainTicket, TicketCategory, TicketChannel, TicketComment as DomainComment,
@@ -12,8 +13,8 @@ use rapport_domain::ticket::{
 };
 use rapport_domain::validation::Errors;
 use rapport_domain::{Invalid, ValidationErrors};
-use rapport_store::repos::tickets::{self, TicketFilter};
-use rapport_store::repos::{self, Lock, teams, users};
+use rapport_store::repos::tickets::{self, TicketFilter, TicketSort};
+use rapport_store::repos::{self, Lock, sla_policies, teams, users};
 use rapport_store::{Conn, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -70,6 +71,15 @@ pub struct Ticket {
     pub first_responded_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The SLA policy its due times come from: the most specific one matching its category,
+    /// priority and customer grade (`/v1/sla-policies`).
+    pub sla_policy_id: Option<Uuid>,
+    /// When the first public reply is due.
+    pub first_response_due_at: Option<DateTime<Utc>>,
+    /// When it must be resolved; time spent `pending` moves it later.
+    pub resolution_due_at: Option<DateTime<Utc>>,
+    /// While `pending`: since when its resolution clock is paused.
+    pub paused_at: Option<DateTime<Utc>>,
     /// The user or client who opened it.
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
@@ -95,6 +105,10 @@ impl From<DomainTicket> for Ticket {
             first_responded_at: t.first_responded_at,
             resolved_at: t.resolved_at,
             closed_at: t.closed_at,
+            sla_policy_id: t.sla_policy_id,
+            first_response_due_at: t.first_response_due_at,
+            resolution_due_at: t.resolution_due_at,
+            paused_at: t.paused_at,
             created_by: t.created_by,
             created_at: t.created_at,
             updated_at: t.updated_at,
@@ -182,10 +196,15 @@ pub struct TicketListParams {
     pub assignee_id: Option<String>,
     pub team_id: Option<Uuid>,
     pub customer_id: Option<Uuid>,
+    /// `-created_at` (newest first, the default) or `resolution_due_at` (the agents' queue:
+    /// soonest due first; tickets without a due time are left out).
+    pub sort: Option<String>,
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
+
+const SORTS: &[&str] = &["-created_at", "resolution_due_at"];
 
 /// A public reply to the customer or an internal note.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -300,6 +319,29 @@ async fn check_team(
     Ok(())
 }
 
+/// The policy a ticket gets now, by its category and priority and its customer's grade.
+async fn policy_for(db: &impl Conn, ticket: &DomainTicket) -> Result<Option<SlaPolicy>, ApiError> {
+    let customer = repos::customers::get(db, ticket.customer_id).await?;
+    let subject = SlaSubject {
+        category: ticket.category,
+        priority: ticket.priority,
+        grade: Some(customer.grade),
+    };
+    Ok(sla::choose(&sla_policies::all(db).await?, subject).cloned())
+}
+
+/// The policy a ticket has (none when it was deleted).
+async fn policy_of(db: &impl Conn, ticket: &DomainTicket) -> Result<Option<SlaPolicy>, ApiError> {
+    match ticket.sla_policy_id {
+        None => Ok(None),
+        Some(id) => match sla_policies::get(db, id).await {
+            Ok(p) => Ok(Some(p)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
 fn bad_parameter(field: &str, invalid: Invalid) -> ApiError {
     ApiError::BadParameters(ValidationErrors::single(field, invalid))
 }
@@ -330,7 +372,13 @@ async fn list_tickets(
     params: Query<TicketListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
-    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
+    let sort_name = p.sort.as_deref().unwrap_or("-created_at");
+    let sort = match sort_name {
+        "-created_at" => TicketSort::Newest,
+        "resolution_due_at" => TicketSort::ResolutionDue,
+        _ => return Err(bad_parameter("sort", Invalid::NotOneOf { allowed: SORTS })),
+    };
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort_name)?;
     let assignee_id = match p.assignee_id.as_deref() {
         None => None,
         Some("me") => Some(
@@ -354,13 +402,14 @@ async fn list_tickets(
         state.list_reads(&auth),
         auth.ticket_view(),
         &filter,
+        sort,
         cursor,
         limit,
     )
     .await?;
     Ok(HttpResponse::Ok().json(TicketList::from(Paged::from_page(
         page,
-        "-created_at",
+        sort_name,
         Ticket::from,
     ))))
 }
@@ -438,7 +487,7 @@ async fn create_ticket(
         crate::auth::caller::Principal::User { team_id, .. } => team_id,
         crate::auth::caller::Principal::Client { .. } => None,
     };
-    let ticket = DomainTicket {
+    let mut ticket = DomainTicket {
         id: Uuid::now_v7(),
         customer_id: customer.id,
         contact_id: body.contact_id,
@@ -454,11 +503,17 @@ async fn create_ticket(
         first_responded_at: None,
         resolved_at: None,
         closed_at: None,
+        sla_policy_id: None,
+        first_response_due_at: None,
+        resolution_due_at: None,
+        paused_at: None,
+        paused_minutes: 0,
         created_by: auth.actor().id(),
         created_at: now,
         updated_at: now,
         version: 1,
     };
+    ticket.apply_sla(policy_for(&tx, &ticket).await?.as_ref());
     tickets::insert(&tx, &ticket).await?;
     let body = Ticket::from(ticket);
     audit::record_and_commit(
@@ -495,7 +550,9 @@ async fn get_ticket(
     Ok(respond::ok(&ticket, ticket.version))
 }
 
-/// Change a ticket: its fields, its assignee or team, or its status along the workflow.
+/// Change a ticket: its fields, its assignee or team, or its status along the workflow. A new
+/// category or priority takes the due times of the policy that matches now; time `pending`
+/// moves the resolution due time later.
 #[utoipa::path(
     tag = "tickets",
     params(("id" = Uuid, Path), IfMatchParam),
@@ -562,25 +619,36 @@ async fn update_ticket(
     body.status
         .required(&mut errors, "status", &mut status, TicketStatus::parse);
     errors.finish()?;
+    // A new category or priority can change the policy, and so the due times.
+    let retargeted = t.category != before.category || t.priority != before.priority;
+    let policy = if retargeted {
+        policy_for(&tx, &t).await?
+    } else {
+        policy_of(&tx, &t).await?
+    };
+    if retargeted {
+        t.apply_sla(policy.as_ref());
+    }
     if status != t.status {
         let window = chrono::Duration::days(state.settings.ticket_reopen_days);
-        t.move_to(status, now, window).map_err(|e| {
-            let mut extra = Map::new();
-            extra.insert("from".into(), Value::from(e.from.as_str()));
-            extra.insert("to".into(), Value::from(e.to.as_str()));
-            extra.insert(
-                "allowed".into(),
-                json!(e.allowed.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
-            );
-            ApiError::Conflict {
-                code: ProblemCode::InvalidTransition,
-                detail: Text::new(
-                    format!("A ticket cannot move from `{}` to `{}`.", e.from, e.to),
-                    format!("工单不能从 `{}` 变更为 `{}`。", e.from, e.to),
-                ),
-                extra,
-            }
-        })?;
+        t.move_to(status, now, window, policy.as_ref())
+            .map_err(|e| {
+                let mut extra = Map::new();
+                extra.insert("from".into(), Value::from(e.from.as_str()));
+                extra.insert("to".into(), Value::from(e.to.as_str()));
+                extra.insert(
+                    "allowed".into(),
+                    json!(e.allowed.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+                );
+                ApiError::Conflict {
+                    code: ProblemCode::InvalidTransition,
+                    detail: Text::new(
+                        format!("A ticket cannot move from `{}` to `{}`.", e.from, e.to),
+                        format!("工单不能从 `{}` 变更为 `{}`。", e.from, e.to),
+                    ),
+                    extra,
+                }
+            })?;
     }
     let saved = Ticket::from(repos::save(&tx, &t, now).await?);
     let before = Ticket::from(before);

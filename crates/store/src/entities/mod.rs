@@ -9,6 +9,7 @@ pub mod customer;
 pub mod idempotency_key;
 pub mod job;
 pub mod refresh_token;
+pub mod sla_policy;
 pub mod stage_change;
 pub mod task;
 pub mod team;

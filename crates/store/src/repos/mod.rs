@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod jobs;
 pub mod record;
 pub mod refresh_tokens;
+pub mod sla_policies;
 pub mod stage_changes;
 pub mod tasks;
 pub mod teams;

@@ -37,6 +37,11 @@ fn to_domain(m: ticket::Model) -> Result<Ticket, StoreError> {
         first_responded_at: m.first_responded_at,
         resolved_at: m.resolved_at,
         closed_at: m.closed_at,
+        sla_policy_id: m.sla_policy_id,
+        first_response_due_at: m.first_response_due_at,
+        resolution_due_at: m.resolution_due_at,
+        paused_at: m.paused_at,
+        paused_minutes: m.paused_minutes,
         created_by: m.created_by,
         created_at: m.created_at,
         updated_at: m.updated_at,
@@ -63,6 +68,11 @@ fn to_active(t: &Ticket) -> ticket::ActiveModel {
         first_responded_at: Set(t.first_responded_at),
         resolved_at: Set(t.resolved_at),
         closed_at: Set(t.closed_at),
+        sla_policy_id: Set(t.sla_policy_id),
+        first_response_due_at: Set(t.first_response_due_at),
+        resolution_due_at: Set(t.resolution_due_at),
+        paused_at: Set(t.paused_at),
+        paused_minutes: Set(t.paused_minutes),
         created_by: Set(t.created_by),
         created_at: Set(t.created_at),
         updated_at: Set(t.updated_at),
@@ -113,7 +123,18 @@ fn viewed(view: TicketView) -> Condition {
     }
 }
 
-/// Tickets of live customers that `view` shows, newest first.
+/// The orders of the ticket list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TicketSort {
+    /// Newest first.
+    #[default]
+    Newest,
+    /// The agents' queue: the soonest resolution due time first (tickets without one are left
+    /// out).
+    ResolutionDue,
+}
+
+/// Tickets of live customers that `view` shows, in `sort` order.
 ///
 /// # Errors
 /// Database failures.
@@ -121,6 +142,7 @@ pub async fn list(
     db: &impl Conn,
     view: TicketView,
     filter: &TicketFilter,
+    sort: TicketSort,
     after: Option<Cursor>,
     limit: u64,
 ) -> Result<Page<Ticket>, StoreError> {
@@ -143,18 +165,21 @@ pub async fn list(
     if let Some(id) = filter.customer_id {
         select = select.filter(Column::CustomerId.eq(id));
     }
-    let rows = keyset(
-        select,
-        Column::CreatedAt,
-        Column::Id,
-        SortDir::Desc,
-        after,
-        limit,
-    )
-    .all(db)
-    .await?;
+    let (column, dir) = match sort {
+        TicketSort::Newest => (Column::CreatedAt, SortDir::Desc),
+        TicketSort::ResolutionDue => {
+            select = select.filter(Column::ResolutionDueAt.is_not_null());
+            (Column::ResolutionDueAt, SortDir::Asc)
+        }
+    };
+    let rows = keyset(select, column, Column::Id, dir, after, limit)
+        .all(db)
+        .await?;
     Page::from_models(rows, limit, to_domain, |t| Cursor {
-        value: SortValue::Time(t.created_at),
+        value: SortValue::Time(match sort {
+            TicketSort::Newest => t.created_at,
+            TicketSort::ResolutionDue => t.resolution_due_at.unwrap_or(t.created_at),
+        }),
         id: t.id,
     })
 }

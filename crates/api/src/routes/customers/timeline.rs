@@ -9,7 +9,7 @@ use rapport_domain::ticket::TicketView;
 use rapport_store::repos::activities::{self, ActivityFilter};
 use rapport_store::repos::stage_changes;
 use rapport_store::repos::tasks::{self, TaskFilter, TaskScope};
-use rapport_store::repos::tickets::{self, TicketFilter};
+use rapport_store::repos::tickets::{self, TicketFilter, TicketSort};
 use rapport_store::{Cursor, Page, SortValue};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -136,7 +136,15 @@ pub async fn customer_timeline(
         customer_id: Some(customer.id),
         ..Default::default()
     };
-    let ticket_page = tickets::list(db, TicketView::All, &filter, cursor, limit).await?;
+    let ticket_page = tickets::list(
+        db,
+        TicketView::All,
+        &filter,
+        TicketSort::Newest,
+        cursor,
+        limit,
+    )
+    .await?;
     let more = acts.next.is_some()
         || changes.next.is_some()
         || task_page.next.is_some()

@@ -1,0 +1,311 @@
+//! SLA policies over HTTP: which policy a ticket gets, due times in business hours across a
+//! weekend and a holiday in Asia/Shanghai, `pending` pausing the clock, and the policies'
+//! own API.
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, TimeZone, Utc, Weekday};
+use rapport_tests::{TestApp, backend_tests};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+backend_tests!(
+    the_most_specific_policy_wins,
+    business_hours_skip_a_weekend_and_a_holiday_in_shanghai,
+    pending_pauses_the_resolution_clock,
+    policies_are_validated_scoped_and_audited,
+);
+
+fn time(v: &Value) -> DateTime<Utc> {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+async fn open(app: &TestApp, token: &str, customer: Uuid, category: &str, priority: &str) -> Value {
+    let reply = app
+        .post(
+            "/v1/tickets",
+            token,
+            json!({"customer_id": customer, "subject": "Help", "channel": "phone", "category": category, "priority": priority}),
+        )
+        .await;
+    reply.assert_status(201);
+    reply.body
+}
+
+/// The due times of `ticket` from its creation, in minutes.
+fn targets(ticket: &Value) -> (i64, i64) {
+    let created = time(&ticket["created_at"]);
+    (
+        (time(&ticket["first_response_due_at"]) - created).num_minutes(),
+        (time(&ticket["resolution_due_at"]) - created).num_minutes(),
+    )
+}
+
+async fn policy_named(app: &TestApp, token: &str, name: &str) -> Value {
+    let all = app.get("/v1/sla-policies", token).await;
+    all.assert_status(200);
+    all.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no policy {name}"))
+}
+
+async fn the_most_specific_policy_wins(app: TestApp) {
+    let admin = app.admin_token().await;
+    let vip = app
+        .customer(&admin, json!({"name": "Big Spender", "grade": "vip"}))
+        .await;
+    let plain = app.customer(&admin, json!({"name": "Small Shop"})).await;
+
+    // The defaults of product.md: complaints within 48 hours, VIP complaints within 24.
+    let vip_complaint = open(&app, &admin, vip, "complaint", "normal").await;
+    assert_eq!(
+        vip_complaint["sla_policy_id"],
+        policy_named(&app, &admin, "VIP complaints").await["id"]
+    );
+    assert_eq!(targets(&vip_complaint), (30, 24 * 60));
+    let complaint = open(&app, &admin, plain, "complaint", "normal").await;
+    assert_eq!(targets(&complaint), (2 * 60, 48 * 60));
+    let inquiry = open(&app, &admin, plain, "inquiry", "normal").await;
+    assert_eq!(targets(&inquiry), (8 * 60, 5 * 24 * 60));
+    // Equally specific (a category, a priority): the tighter resolution target wins.
+    let urgent = open(&app, &admin, plain, "complaint", "urgent").await;
+    assert_eq!(
+        urgent["sla_policy_id"],
+        policy_named(&app, &admin, "Urgent").await["id"]
+    );
+    assert_eq!(targets(&urgent), (60, 8 * 60));
+
+    // A new priority takes the due times of the policy that matches now.
+    let id = inquiry["id"].as_str().unwrap();
+    let raised = app
+        .patch(
+            &format!("/v1/tickets/{id}"),
+            &admin,
+            json!({"priority": "urgent"}),
+        )
+        .await;
+    raised.assert_status(200);
+    assert_eq!(targets(&raised.body), (60, 8 * 60));
+
+    // The agents' queue: soonest resolution first.
+    let queue = app
+        .get("/v1/tickets?status=new&sort=resolution_due_at", &admin)
+        .await;
+    queue.assert_status(200);
+    let dues: Vec<DateTime<Utc>> = queue.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| time(&t["resolution_due_at"]))
+        .collect();
+    assert_eq!(dues.len(), 4);
+    assert!(dues.windows(2).all(|w| w[0] <= w[1]), "{dues:?}");
+    app.get("/v1/tickets?sort=priority", &admin)
+        .await
+        .assert_problem(400, "malformed_request");
+}
+
+/// The next Wednesday 16:00 in Shanghai at least a week after `now`, as UTC.
+fn a_wednesday_evening(now: DateTime<Utc>) -> DateTime<Utc> {
+    let shanghai = FixedOffset::east_opt(8 * 3600).unwrap();
+    let mut day = (now + Duration::days(7))
+        .with_timezone(&shanghai)
+        .date_naive();
+    while day.weekday() != Weekday::Wed {
+        day = day.succ_opt().unwrap();
+    }
+    let local = day.and_hms_opt(16, 0, 0).unwrap();
+    shanghai
+        .from_local_datetime(&local)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+async fn business_hours_skip_a_weekend_and_a_holiday_in_shanghai(app: TestApp) {
+    use rapport_domain::clock::Clock;
+    let admin = app.admin_token().await;
+    let wednesday = a_wednesday_evening(app.clock.now());
+    let thursday =
+        (wednesday + Duration::days(1)).with_timezone(&FixedOffset::east_opt(8 * 3600).unwrap());
+    let weekdays: Vec<Value> = ["mon", "tue", "wed", "thu", "fri"]
+        .map(|d| json!({"day": d, "start": "09:00", "end": "18:00"}))
+        .into();
+    let created = app
+        .post(
+            "/v1/sla-policies",
+            &admin,
+            json!({
+                "name": "Incidents, office hours",
+                "category": "incident",
+                "priority": "high",
+                "first_response_minutes": 60,
+                "resolution_minutes": 12 * 60,
+                "clock": "business",
+                "business_hours": {
+                    "time_zone": "Asia/Shanghai",
+                    "weekly": weekdays,
+                    "holidays": [thursday.date_naive().to_string()],
+                },
+            }),
+        )
+        .await;
+    created.assert_status(201);
+    assert_eq!(
+        created.body["business_hours"]["weekly"][0],
+        json!({"day": "mon", "start": "09:00", "end": "18:00"})
+    );
+
+    // Opened Wednesday 16:00 (and the moment the test took): the first response is due at
+    // 17:00 the same day; twelve working hours are Wednesday's last two, Friday's nine
+    // (Thursday is a holiday), then Monday 09:00 to 10:00, past the weekend.
+    app.clock.advance(wednesday - app.clock.now());
+    let admin = app.admin_token().await;
+    let customer = app
+        .customer(&admin, json!({"name": "深圳张氏科技有限公司"}))
+        .await;
+    let ticket = open(&app, &admin, customer, "incident", "high").await;
+    assert_eq!(ticket["sla_policy_id"], created.body["id"]);
+    let opened = time(&ticket["created_at"]);
+    let late = opened - wednesday;
+    assert!(late < Duration::minutes(5), "{late}");
+    assert_eq!(
+        time(&ticket["first_response_due_at"]),
+        opened + Duration::hours(1)
+    );
+    let monday_ten = wednesday + Duration::days(5) - Duration::hours(6);
+    assert_eq!(time(&ticket["resolution_due_at"]), monday_ten + late);
+}
+
+async fn pending_pauses_the_resolution_clock(app: TestApp) {
+    let admin = app.admin_token().await;
+    let customer = app.customer(&admin, json!({"name": "Waiting Co"})).await;
+    let t = open(&app, &admin, customer, "complaint", "normal").await;
+    let id = t["id"].as_str().unwrap();
+    let due = time(&t["resolution_due_at"]);
+    let path = format!("/v1/tickets/{id}");
+
+    let pending = app.patch(&path, &admin, json!({"status": "pending"})).await;
+    pending.assert_status(200);
+    assert!(pending.body["paused_at"].is_string());
+    app.clock.advance(Duration::hours(5));
+    let admin = app.admin_token().await;
+    let back = app.patch(&path, &admin, json!({"status": "open"})).await;
+    back.assert_status(200);
+    assert_eq!(back.body["paused_at"], Value::Null);
+    let moved = time(&back.body["resolution_due_at"]) - due;
+    assert!(
+        moved >= Duration::hours(5) && moved < Duration::hours(5) + Duration::minutes(1),
+        "moved by {moved}"
+    );
+    // The first response is not paused.
+    assert_eq!(
+        back.body["first_response_due_at"],
+        t["first_response_due_at"]
+    );
+}
+
+async fn policies_are_validated_scoped_and_audited(app: TestApp) {
+    let admin = app.admin_token().await;
+    let refused = app
+        .post(
+            "/v1/sla-policies",
+            &admin,
+            json!({
+                "category": "praise",
+                "first_response_minutes": 0,
+                "resolution_minutes": 60,
+                "clock": "business",
+            }),
+        )
+        .await;
+    refused.assert_problem(422, "validation_failed");
+    let mut fields = refused.error_fields();
+    fields.sort();
+    assert_eq!(fields, ["category", "first_response_minutes", "name"]);
+    let no_hours = app
+        .post(
+            "/v1/sla-policies",
+            &admin,
+            json!({"name": "Office", "first_response_minutes": 60, "resolution_minutes": 600, "clock": "business"}),
+        )
+        .await;
+    assert_eq!(no_hours.error_fields(), ["business_hours"]);
+    let bad_hours = app
+        .post(
+            "/v1/sla-policies",
+            &admin,
+            json!({"name": "Office", "first_response_minutes": 60, "resolution_minutes": 600, "clock": "business",
+                   "business_hours": {"time_zone": "Asia/Beijing", "weekly": [{"day": "mon", "start": "18:00", "end": "09:00"}], "holidays": ["2026-13-01"]}}),
+        )
+        .await;
+    let mut fields = bad_hours.error_fields();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "business_hours.holidays[0]",
+            "business_hours.time_zone",
+            "business_hours.weekly[0].end"
+        ]
+    );
+
+    // Agents read policies; changing them needs settings:write.
+    let agent = app.user("service_agent", None).await;
+    app.get("/v1/sla-policies", &agent.token)
+        .await
+        .assert_status(200);
+    app.get("/v1/sla-policies", "").await.assert_status(401);
+    let rep = app.user("sales_rep", None).await;
+    app.get("/v1/sla-policies", &rep.token)
+        .await
+        .assert_problem(403, "forbidden");
+    let body = json!({"name": "Requests", "category": "request", "first_response_minutes": 240, "resolution_minutes": 2880});
+    app.post("/v1/sla-policies", &agent.token, body.clone())
+        .await
+        .assert_problem(403, "forbidden");
+    let manager = app.user("service_manager", None).await;
+    let created = app.post("/v1/sla-policies", &manager.token, body).await;
+    created.assert_status(201);
+    let id = created.body["id"].as_str().unwrap();
+    let path = format!("/v1/sla-policies/{id}");
+    assert_eq!(created.header("location"), Some(path.as_str()));
+
+    let customer = app.customer(&admin, json!({"name": "Requester"})).await;
+    let ticket = open(&app, &admin, customer, "request", "normal").await;
+    assert_eq!(ticket["sla_policy_id"], json!(id));
+    let changed = app
+        .patch(
+            &path,
+            &manager.token,
+            json!({"resolution_minutes": 1440, "category": null}),
+        )
+        .await;
+    changed.assert_status(200);
+    assert_eq!(
+        (
+            changed.body["resolution_minutes"].as_i64(),
+            &changed.body["category"]
+        ),
+        (Some(1440), &Value::Null)
+    );
+    app.patch(&path, &agent.token, json!({"name": "x"}))
+        .await
+        .assert_problem(403, "forbidden");
+    app.delete(&path, &manager.token).await.assert_status(204);
+    app.get(&path, &admin)
+        .await
+        .assert_problem(404, "not_found");
+    // Its tickets keep their due times.
+    let kept = app
+        .get(
+            &format!("/v1/tickets/{}", ticket["id"].as_str().unwrap()),
+            &admin,
+        )
+        .await
+        .body;
+    assert_eq!(kept["sla_policy_id"], Value::Null);
+    assert_eq!(kept["resolution_due_at"], ticket["resolution_due_at"]);
+    assert_eq!(app.audit_count(id).await, 3);
+}
