@@ -17,6 +17,7 @@ mod m20261203_000011_terms_without_pending_list;
 mod m20261203_000012_jobs;
 mod m20261203_000013_tickets;
 mod m20261203_000014_sla_policies;
+mod m20261203_000015_breaches_and_notifications;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000012_jobs::Migration),
             Box::new(m20261203_000013_tickets::Migration),
             Box::new(m20261203_000014_sla_policies::Migration),
+            Box::new(m20261203_000015_breaches_and_notifications::Migration),
         ]
     }
 }

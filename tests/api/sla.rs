@@ -12,6 +12,7 @@ backend_tests!(
     business_hours_skip_a_weekend_and_a_holiday_in_shanghai,
     pending_pauses_the_resolution_clock,
     policies_are_validated_scoped_and_audited,
+    a_missed_target_is_breached_once_escalated_and_notified,
 );
 
 fn time(v: &Value) -> DateTime<Utc> {
@@ -308,4 +309,172 @@ async fn policies_are_validated_scoped_and_audited(app: TestApp) {
     assert_eq!(kept["sla_policy_id"], Value::Null);
     assert_eq!(kept["resolution_due_at"], ticket["resolution_due_at"]);
     assert_eq!(app.audit_count(id).await, 3);
+}
+
+/// Polls `done` over the ticket `id` until it holds (10 s at most).
+async fn wait_for_ticket(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let t = app.get(&format!("/v1/tickets/{id}"), token).await.body;
+        if done(&t) {
+            return t;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {t:#}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the breach check of the minute holding `at` (by the server's clock) has run.
+async fn checked(app: &TestApp, token: &str, at: DateTime<Utc>) {
+    use chrono::DurationRound;
+    let since = at.duration_trunc(Duration::minutes(1)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let jobs = app
+            .get("/v1/jobs?kind=sla.check&status=succeeded&limit=1", token)
+            .await
+            .body;
+        if jobs["data"][0]["run_at"]
+            .as_str()
+            .is_some_and(|t| t.parse::<DateTime<Utc>>().unwrap() >= since)
+        {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            let all = app.get("/v1/jobs?kind=sla.check&limit=5", token).await.body;
+            panic!("no check since {since}: {all:#}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn notes_of(app: &TestApp, token: &str) -> Vec<Value> {
+    let reply = app.get("/v1/me/notifications", token).await;
+    reply.assert_status(200);
+    reply.body["data"].as_array().unwrap().clone()
+}
+
+async fn a_missed_target_is_breached_once_escalated_and_notified(app: TestApp) {
+    let admin = app.admin_token().await;
+    let team = app.team("Complaints desk").await;
+    let manager = app.user("service_manager", Some(team)).await;
+    app.patch(
+        &format!("/v1/teams/{team}"),
+        &admin,
+        json!({"manager_id": manager.id}),
+    )
+    .await
+    .assert_status(200);
+    let agent = app.user("service_agent", Some(team)).await;
+    let customer = app.customer(&admin, json!({"name": "Angry Ltd"})).await;
+    let t = open(&app, &admin, customer, "complaint", "normal").await;
+    let id = t["id"].as_str().unwrap();
+    app.patch(
+        &format!("/v1/tickets/{id}"),
+        &admin,
+        json!({"team_id": team, "assignee_id": agent.id}),
+    )
+    .await
+    .assert_status(200);
+    let assigned = notes_of(&app, &agent.token).await;
+    assert_eq!(assigned.len(), 1);
+    assert_eq!(
+        (assigned[0]["kind"].as_str(), &assigned[0]["ticket_id"]),
+        (Some("ticket_assigned"), &json!(id))
+    );
+
+    // Two hours without a public reply: the first response is late.
+    app.clock.advance(Duration::hours(2) + Duration::minutes(1));
+    let admin = app.admin_token().await;
+    let late = wait_for_ticket(&app, &admin, id, |t| t["sla_breached"] == true).await;
+    assert!(late["first_response_breached_at"].is_string());
+    assert_eq!(late["resolution_breached_at"], Value::Null);
+    assert_eq!(late["priority"], "high");
+    let manager_token = app.token_of(&manager).await;
+    let notes = notes_of(&app, &manager_token).await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        (notes[0]["kind"].as_str(), notes[0]["read"].as_bool()),
+        (Some("sla_breached"), Some(false))
+    );
+
+    // Later checks find it recorded: once.
+    app.clock.advance(Duration::minutes(2));
+    let at = {
+        use rapport_domain::clock::Clock;
+        app.clock.now()
+    };
+    let admin = app.admin_token().await;
+    checked(&app, &admin, at).await;
+    let again = app.get(&format!("/v1/tickets/{id}"), &admin).await.body;
+    assert_eq!(
+        (
+            again["priority"].as_str(),
+            &again["first_response_breached_at"]
+        ),
+        (Some("high"), &late["first_response_breached_at"])
+    );
+    let manager_token = app.token_of(&manager).await;
+    assert_eq!(notes_of(&app, &manager_token).await.len(), 1);
+    let events = app
+        .get(
+            &format!("/v1/audit-events?entity_id={id}&action=sla_breached"),
+            &admin,
+        )
+        .await;
+    let breaches: Vec<&Value> = events.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "sla_breached")
+        .collect();
+    assert_eq!(breaches.len(), 1);
+    assert_eq!(breaches[0]["actor_type"], "system");
+
+    // Two days on, the resolution is late too: urgent, and the manager hears again.
+    app.clock.advance(Duration::hours(46));
+    let admin = app.admin_token().await;
+    let later = wait_for_ticket(&app, &admin, id, |t| {
+        t["resolution_breached_at"].is_string()
+    })
+    .await;
+    assert_eq!(later["priority"], "urgent");
+    let manager_token = app.token_of(&manager).await;
+    let notes = notes_of(&app, &manager_token).await;
+    assert_eq!(notes.len(), 2);
+
+    // Read: it goes after the unread ones; nobody else may read it.
+    let first = notes[1]["id"].as_str().unwrap();
+    let read = app
+        .post(
+            &format!("/v1/me/notifications/{first}/read"),
+            &manager_token,
+            json!({}),
+        )
+        .await;
+    read.assert_status(200);
+    assert_eq!(read.body["read"], true);
+    let notes = notes_of(&app, &manager_token).await;
+    assert_eq!(
+        (notes[0]["read"].as_bool(), notes[1]["read"].as_bool()),
+        (Some(false), Some(true))
+    );
+    let agent_token = app.token_of(&agent).await;
+    app.post(
+        &format!("/v1/me/notifications/{first}/read"),
+        &agent_token,
+        json!({}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    let client = app.client_token(&["tickets:read"]).await;
+    app.get("/v1/me/notifications", &client)
+        .await
+        .assert_problem(403, "forbidden");
+    app.get("/v1/me/notifications", "").await.assert_status(401);
 }

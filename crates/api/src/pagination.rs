@@ -62,7 +62,7 @@ fn fits(sort: &str, value: &SortValue) -> bool {
     match sort.trim_start_matches('-') {
         "id" => matches!(value, SortValue::Id),
         "name" | "duplicates" => matches!(value, SortValue::Text(_)),
-        "search" => matches!(value, SortValue::Ranked(..)),
+        "search" | "unread" => matches!(value, SortValue::Ranked(..)),
         _ => matches!(value, SortValue::Time(_)),
     }
 }

@@ -23,6 +23,7 @@ pub mod lifecycle;
 pub mod masking;
 pub mod money;
 pub mod name;
+pub mod notification;
 pub mod password;
 pub mod phone;
 pub mod registration_number;

@@ -56,6 +56,25 @@ crate::string_enum! {
     }
 }
 
+impl TicketPriority {
+    /// One step more urgent (`urgent` stays `urgent`): what a breach does.
+    pub fn raised(self) -> TicketPriority {
+        match self {
+            TicketPriority::Low => TicketPriority::Normal,
+            TicketPriority::Normal => TicketPriority::High,
+            TicketPriority::High | TicketPriority::Urgent => TicketPriority::Urgent,
+        }
+    }
+}
+
+crate::string_enum! {
+    /// The two targets of an SLA.
+    pub enum SlaTarget {
+        FirstResponse => "first_response",
+        Resolution => "resolution",
+    }
+}
+
 impl TicketStatus {
     /// The statuses a ticket may move to from this one (reopening also needs the window).
     pub fn allowed_next(self) -> &'static [TicketStatus] {
@@ -111,6 +130,10 @@ pub struct Ticket {
     pub paused_at: Option<DateTime<Utc>>,
     /// Minutes of its policy's clock spent `pending` before, added to its resolution target.
     pub paused_minutes: i64,
+    /// When the first response was found late (once).
+    pub first_response_breached_at: Option<DateTime<Utc>>,
+    /// When the resolution was found late (once).
+    pub resolution_breached_at: Option<DateTime<Utc>>,
     /// The user or client who opened it.
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
@@ -184,6 +207,42 @@ impl Ticket {
             policy.map(|p| p.add(self.created_at, p.first_response_minutes));
         self.resolution_due_at =
             policy.map(|p| p.add(self.created_at, p.resolution_minutes + self.paused_minutes));
+    }
+
+    /// The targets it has missed at `now` and not yet recorded: a first response still not
+    /// given, a resolution of an active ticket whose clock runs (not `pending`).
+    pub fn missed(&self, now: DateTime<Utc>) -> Vec<SlaTarget> {
+        let mut missed = Vec::new();
+        let late = |due: Option<DateTime<Utc>>| due.is_some_and(|due| due < now);
+        if self.status.is_active()
+            && self.first_responded_at.is_none()
+            && self.first_response_breached_at.is_none()
+            && late(self.first_response_due_at)
+        {
+            missed.push(SlaTarget::FirstResponse);
+        }
+        if self.status.is_active()
+            && self.paused_at.is_none()
+            && self.resolution_breached_at.is_none()
+            && late(self.resolution_due_at)
+        {
+            missed.push(SlaTarget::Resolution);
+        }
+        missed
+    }
+
+    /// Records a missed target at `now` and raises the priority one step (its due times stay).
+    pub fn record_breach(&mut self, target: SlaTarget, now: DateTime<Utc>) {
+        match target {
+            SlaTarget::FirstResponse => self.first_response_breached_at = Some(now),
+            SlaTarget::Resolution => self.resolution_breached_at = Some(now),
+        }
+        self.priority = self.priority.raised();
+    }
+
+    /// Has it missed a target?
+    pub fn sla_breached(&self) -> bool {
+        self.first_response_breached_at.is_some() || self.resolution_breached_at.is_some()
     }
 
     /// A comment was added at `now`. The first public reply by staff is the first response,
@@ -271,6 +330,8 @@ mod tests {
             resolution_due_at: None,
             paused_at: None,
             paused_minutes: 0,
+            first_response_breached_at: None,
+            resolution_breached_at: None,
             created_by: None,
             created_at: now,
             updated_at: now,
@@ -371,6 +432,32 @@ mod tests {
         assert_eq!(t.paused_minutes, 5 * 60);
         assert_eq!(t.resolution_due_at, Some(created + Duration::hours(53)));
         assert_eq!(t.first_response_due_at, Some(created + Duration::hours(2)));
+    }
+
+    #[test]
+    fn a_missed_target_is_found_once_and_raises_the_priority() {
+        let mut t = ticket();
+        let created = t.created_at;
+        t.first_response_due_at = Some(created + Duration::hours(2));
+        t.resolution_due_at = Some(created + Duration::hours(48));
+        assert!(t.missed(created + Duration::hours(2)).is_empty());
+        let late = created + Duration::hours(3);
+        assert_eq!(t.missed(late), [SlaTarget::FirstResponse]);
+        t.record_breach(SlaTarget::FirstResponse, late);
+        assert!(t.missed(late).is_empty());
+        assert!(t.sla_breached());
+        assert_eq!(t.priority, TicketPriority::High);
+        // Waiting on the customer, the resolution clock does not run out.
+        t.paused_at = Some(created + Duration::hours(40));
+        assert!(t.missed(created + Duration::hours(50)).is_empty());
+        t.paused_at = None;
+        assert_eq!(
+            t.missed(created + Duration::hours(50)),
+            [SlaTarget::Resolution]
+        );
+        t.status = TicketStatus::Resolved;
+        assert!(t.missed(created + Duration::hours(50)).is_empty());
+        assert_eq!(TicketPriority::Urgent.raised(), TicketPriority::Urgent);
     }
 
     #[test]

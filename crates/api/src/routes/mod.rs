@@ -9,6 +9,7 @@ pub mod customers;
 pub mod health;
 pub mod jobs;
 pub mod me;
+pub mod notifications;
 pub mod sla_policies;
 pub mod tasks;
 pub mod teams;
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         utoipa_actix_web::scope("/v1")
             .configure(token::configure)
             .configure(me::configure)
+            .configure(notifications::configure)
             .configure(users::configure)
             .configure(teams::configure)
             .configure(clients::configure)

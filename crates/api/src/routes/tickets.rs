@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::auth::Scope;
 use rapport_domain::name::{Name, Title};
+use rapport_domain::notification::{Notification, NotificationKind};
 use rapport_domain::sla::{self, SlaPolicy, SlaSubject};
 use rapport_domain::tag::parse_tags;
 use rapport_domain::ticket::{
@@ -14,7 +15,7 @@ use rapport_domain::ticket::{
 use rapport_domain::validation::Errors;
 use rapport_domain::{Invalid, ValidationErrors};
 use rapport_store::repos::tickets::{self, TicketFilter, TicketSort};
-use rapport_store::repos::{self, Lock, sla_policies, teams, users};
+use rapport_store::repos::{self, Lock, notifications, sla_policies, teams, users};
 use rapport_store::{Conn, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -80,6 +81,13 @@ pub struct Ticket {
     pub resolution_due_at: Option<DateTime<Utc>>,
     /// While `pending`: since when its resolution clock is paused.
     pub paused_at: Option<DateTime<Utc>>,
+    /// Has it missed a target? A missed target is recorded once, raises the priority one step
+    /// and notifies the team's manager.
+    pub sla_breached: bool,
+    /// When the missed first response was recorded.
+    pub first_response_breached_at: Option<DateTime<Utc>>,
+    /// When the missed resolution was recorded.
+    pub resolution_breached_at: Option<DateTime<Utc>>,
     /// The user or client who opened it.
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
@@ -89,6 +97,7 @@ pub struct Ticket {
 
 impl From<DomainTicket> for Ticket {
     fn from(t: DomainTicket) -> Self {
+        let sla_breached = t.sla_breached();
         Ticket {
             id: t.id,
             customer_id: t.customer_id,
@@ -109,6 +118,9 @@ impl From<DomainTicket> for Ticket {
             first_response_due_at: t.first_response_due_at,
             resolution_due_at: t.resolution_due_at,
             paused_at: t.paused_at,
+            sla_breached,
+            first_response_breached_at: t.first_response_breached_at,
+            resolution_breached_at: t.resolution_breached_at,
             created_by: t.created_by,
             created_at: t.created_at,
             updated_at: t.updated_at,
@@ -342,6 +354,29 @@ async fn policy_of(db: &impl Conn, ticket: &DomainTicket) -> Result<Option<SlaPo
     }
 }
 
+/// Tells a ticket's new assignee, unless it assigned itself.
+async fn notify_assignee(
+    db: &impl Conn,
+    caller: &Caller,
+    ticket: &DomainTicket,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let Some(assignee) = ticket.assignee_id.filter(|a| Some(*a) != caller.user_id()) else {
+        return Ok(());
+    };
+    let title = format!("Ticket assigned to you: {}", ticket.subject.as_str());
+    let note = Notification::new(
+        assignee,
+        NotificationKind::TicketAssigned,
+        &title,
+        Some(ticket.id),
+        Some(ticket.customer_id),
+        now,
+    );
+    notifications::insert(db, &note).await?;
+    Ok(())
+}
+
 fn bad_parameter(field: &str, invalid: Invalid) -> ApiError {
     ApiError::BadParameters(ValidationErrors::single(field, invalid))
 }
@@ -484,8 +519,8 @@ async fn create_ticket(
             ))
         })())?;
     let caller_team = match auth.principal {
-        crate::auth::caller::Principal::User { team_id, .. } => team_id,
-        crate::auth::caller::Principal::Client { .. } => None,
+        crate::auth::Principal::User { team_id, .. } => team_id,
+        crate::auth::Principal::Client { .. } => None,
     };
     let mut ticket = DomainTicket {
         id: Uuid::now_v7(),
@@ -508,6 +543,8 @@ async fn create_ticket(
         resolution_due_at: None,
         paused_at: None,
         paused_minutes: 0,
+        first_response_breached_at: None,
+        resolution_breached_at: None,
         created_by: auth.actor().id(),
         created_at: now,
         updated_at: now,
@@ -515,6 +552,7 @@ async fn create_ticket(
     };
     ticket.apply_sla(policy_for(&tx, &ticket).await?.as_ref());
     tickets::insert(&tx, &ticket).await?;
+    notify_assignee(&tx, &auth, &ticket, now).await?;
     let body = Ticket::from(ticket);
     audit::record_and_commit(
         tx,
@@ -649,6 +687,9 @@ async fn update_ticket(
                     extra,
                 }
             })?;
+    }
+    if t.assignee_id != before.assignee_id {
+        notify_assignee(&tx, &auth, &t, now).await?;
     }
     let saved = Ticket::from(repos::save(&tx, &t, now).await?);
     let before = Ticket::from(before);

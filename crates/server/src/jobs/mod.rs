@@ -7,6 +7,7 @@ pub mod handler;
 pub mod maintenance;
 pub mod runner;
 pub mod schedules;
+pub mod sla;
 
 use std::sync::Arc;
 
@@ -26,7 +27,9 @@ pub use schedules::Scheduled;
 /// # Errors
 /// A kind is misnamed (a bug, caught by the unit test below).
 pub fn standard_handlers() -> Result<Handlers, BadKind> {
-    Handlers::default().with(maintenance::PURGE, maintenance::Purge)
+    Handlers::default()
+        .with(maintenance::PURGE, maintenance::Purge)?
+        .with(sla::CHECK, sla::Check)
 }
 
 /// The recurring jobs.
@@ -34,10 +37,10 @@ pub fn standard_handlers() -> Result<Handlers, BadKind> {
 /// # Errors
 /// A kind is misnamed (a bug, caught by the unit test below).
 pub fn standard_schedules() -> Result<Vec<Scheduled>, BadKind> {
-    Ok(vec![Scheduled::new(
-        maintenance::PURGE,
-        Schedule::EveryMinutes(15),
-    )?])
+    Ok(vec![
+        Scheduled::new(maintenance::PURGE, Schedule::EveryMinutes(15))?,
+        Scheduled::new(sla::CHECK, Schedule::EveryMinutes(1))?,
+    ])
 }
 
 /// The running background work of one server.

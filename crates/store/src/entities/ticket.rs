@@ -24,6 +24,8 @@ pub struct Model {
     pub resolution_due_at: Option<DateTimeUtc>,
     pub paused_at: Option<DateTimeUtc>,
     pub paused_minutes: i64,
+    pub first_response_breached_at: Option<DateTimeUtc>,
+    pub resolution_breached_at: Option<DateTimeUtc>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -42,6 +42,8 @@ fn to_domain(m: ticket::Model) -> Result<Ticket, StoreError> {
         resolution_due_at: m.resolution_due_at,
         paused_at: m.paused_at,
         paused_minutes: m.paused_minutes,
+        first_response_breached_at: m.first_response_breached_at,
+        resolution_breached_at: m.resolution_breached_at,
         created_by: m.created_by,
         created_at: m.created_at,
         updated_at: m.updated_at,
@@ -73,6 +75,8 @@ fn to_active(t: &Ticket) -> ticket::ActiveModel {
         resolution_due_at: Set(t.resolution_due_at),
         paused_at: Set(t.paused_at),
         paused_minutes: Set(t.paused_minutes),
+        first_response_breached_at: Set(t.first_response_breached_at),
+        resolution_breached_at: Set(t.resolution_breached_at),
         created_by: Set(t.created_by),
         created_at: Set(t.created_at),
         updated_at: Set(t.updated_at),
@@ -303,4 +307,38 @@ pub async fn erase_text(
         .exec(db)
         .await?;
     Ok(result.rows_affected)
+}
+
+/// Up to `limit` tickets of live customers that have missed a target at `now` not yet
+/// recorded (see `Ticket::missed`), oldest due first.
+///
+/// # Errors
+/// Database failures.
+pub async fn missing_targets(
+    db: &impl Conn,
+    now: chrono::DateTime<chrono::Utc>,
+    limit: u64,
+) -> Result<Vec<Ticket>, StoreError> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let active = Column::Status.is_not_in([
+        TicketStatus::Resolved.as_str(),
+        TicketStatus::Closed.as_str(),
+    ]);
+    let first = Condition::all()
+        .add(Column::FirstRespondedAt.is_null())
+        .add(Column::FirstResponseBreachedAt.is_null())
+        .add(Column::FirstResponseDueAt.lt(now));
+    let resolution = Condition::all()
+        .add(Column::PausedAt.is_null())
+        .add(Column::ResolutionBreachedAt.is_null())
+        .add(Column::ResolutionDueAt.lt(now));
+    let rows = Entity::find()
+        .filter(customer_visible(Column::CustomerId, Visibility::All))
+        .filter(active)
+        .filter(Condition::any().add(first).add(resolution))
+        .order_by_asc(Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?;
+    rows.into_iter().map(to_domain).collect()
 }
