@@ -18,6 +18,7 @@ mod m20261203_000012_jobs;
 mod m20261203_000013_tickets;
 mod m20261203_000014_sla_policies;
 mod m20261203_000015_breaches_and_notifications;
+mod m20261203_000016_lead_escalations;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000013_tickets::Migration),
             Box::new(m20261203_000014_sla_policies::Migration),
             Box::new(m20261203_000015_breaches_and_notifications::Migration),
+            Box::new(m20261203_000016_lead_escalations::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ backend_tests!(
     pending_pauses_the_resolution_clock,
     policies_are_validated_scoped_and_audited,
     a_missed_target_is_breached_once_escalated_and_notified,
+    an_uncontacted_lead_is_escalated_once,
 );
 
 fn time(v: &Value) -> DateTime<Utc> {
@@ -329,16 +330,14 @@ async fn wait_for_ticket(
     }
 }
 
-/// Waits until the breach check of the minute holding `at` (by the server's clock) has run.
-async fn checked(app: &TestApp, token: &str, at: DateTime<Utc>) {
-    use chrono::DurationRound;
-    let since = at.duration_trunc(Duration::minutes(1)).unwrap();
+/// Waits until the occurrence at `at` (by the server's clock) of `kind`, scheduled every
+/// `minutes`, has run.
+async fn checked(app: &TestApp, token: &str, kind: &str, minutes: u32, at: DateTime<Utc>) {
+    let since = rapport_domain::job::Schedule::EveryMinutes(minutes).latest(at);
+    let path = format!("/v1/jobs?kind={kind}&status=succeeded&limit=1");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let jobs = app
-            .get("/v1/jobs?kind=sla.check&status=succeeded&limit=1", token)
-            .await
-            .body;
+        let jobs = app.get(&path, token).await.body;
         if jobs["data"][0]["run_at"]
             .as_str()
             .is_some_and(|t| t.parse::<DateTime<Utc>>().unwrap() >= since)
@@ -346,7 +345,10 @@ async fn checked(app: &TestApp, token: &str, at: DateTime<Utc>) {
             return;
         }
         if std::time::Instant::now() > deadline {
-            let all = app.get("/v1/jobs?kind=sla.check&limit=5", token).await.body;
+            let all = app
+                .get(&format!("/v1/jobs?kind={kind}&limit=5"), token)
+                .await
+                .body;
             panic!("no check since {since}: {all:#}");
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -410,7 +412,7 @@ async fn a_missed_target_is_breached_once_escalated_and_notified(app: TestApp) {
         app.clock.now()
     };
     let admin = app.admin_token().await;
-    checked(&app, &admin, at).await;
+    checked(&app, &admin, "sla.check", 1, at).await;
     let again = app.get(&format!("/v1/tickets/{id}"), &admin).await.body;
     assert_eq!(
         (
@@ -477,4 +479,71 @@ async fn a_missed_target_is_breached_once_escalated_and_notified(app: TestApp) {
         .await
         .assert_problem(403, "forbidden");
     app.get("/v1/me/notifications", "").await.assert_status(401);
+}
+
+async fn an_uncontacted_lead_is_escalated_once(app: TestApp) {
+    let admin = app.admin_token().await;
+    let team = app.team("East sales").await;
+    let manager = app.user("sales_manager", Some(team)).await;
+    app.patch(
+        &format!("/v1/teams/{team}"),
+        &admin,
+        json!({"manager_id": manager.id}),
+    )
+    .await
+    .assert_status(200);
+    let rep = app.user("sales_rep", Some(team)).await;
+    let forgotten = app
+        .customer(&rep.token, json!({"name": "Forgotten Lead"}))
+        .await;
+    let called = app
+        .customer(&rep.token, json!({"name": "Called Lead"}))
+        .await;
+    app.post(
+        "/v1/activities",
+        &rep.token,
+        json!({"customer_id": called, "kind": "call", "summary": "First call"}),
+    )
+    .await
+    .assert_status(201);
+
+    // 24 hours on, the uncontacted lead is escalated to the rep's manager; the called one not.
+    app.clock.advance(Duration::hours(25));
+    let manager_token = app.token_of(&manager).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let notes = loop {
+        let notes = notes_of(&app, &manager_token).await;
+        if !notes.is_empty() {
+            break notes;
+        }
+        assert!(std::time::Instant::now() < deadline, "no escalation");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        (notes[0]["kind"].as_str(), &notes[0]["customer_id"]),
+        (Some("lead_overdue"), &json!(forgotten))
+    );
+
+    // Later runs find it escalated: once.
+    app.clock.advance(Duration::minutes(5));
+    let at = {
+        use rapport_domain::clock::Clock;
+        app.clock.now()
+    };
+    let admin = app.admin_token().await;
+    checked(&app, &admin, "leads.escalate", 5, at).await;
+    let manager_token = app.token_of(&manager).await;
+    assert_eq!(notes_of(&app, &manager_token).await.len(), 1);
+    let events = app
+        .get(&format!("/v1/audit-events?entity_id={forgotten}"), &admin)
+        .await;
+    let escalations: Vec<&Value> = events.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "follow_up_escalated")
+        .collect();
+    assert_eq!(escalations.len(), 1);
+    assert_eq!(escalations[0]["actor_type"], "system");
 }

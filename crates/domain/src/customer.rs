@@ -122,6 +122,15 @@ pub struct Creation {
 }
 
 impl Customer {
+    /// A live lead not contacted by its first-contact due time: what the 24-hour rule
+    /// escalates.
+    pub fn follow_up_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.deleted_at.is_none()
+            && self.lifecycle_stage == LifecycleStage::Lead
+            && self.first_contacted_at.is_none()
+            && self.first_contact_due_at.is_some_and(|due| due < now)
+    }
+
     /// A new customer and its contacts from what a client sent: an `enterprise` `lead` of
     /// grade `standard` unless it says otherwise, a lead with its first-contact due time, and
     /// the contact marked primary (else the first) as its primary contact.

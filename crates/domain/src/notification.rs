@@ -16,6 +16,9 @@ crate::string_enum! {
         SlaBreached => "sla_breached",
         /// A ticket was assigned to the user.
         TicketAssigned => "ticket_assigned",
+        /// A lead owned by someone in the user's team was not contacted in time (to the
+        /// team's manager).
+        LeadOverdue => "lead_overdue",
     }
 }
 

@@ -4,6 +4,7 @@
 //! outdated search index once at start (idempotent, so instances may overlap).
 
 pub mod handler;
+pub mod leads;
 pub mod maintenance;
 pub mod runner;
 pub mod schedules;
@@ -29,7 +30,8 @@ pub use schedules::Scheduled;
 pub fn standard_handlers() -> Result<Handlers, BadKind> {
     Handlers::default()
         .with(maintenance::PURGE, maintenance::Purge)?
-        .with(sla::CHECK, sla::Check)
+        .with(sla::CHECK, sla::Check)?
+        .with(leads::ESCALATE, leads::Escalate)
 }
 
 /// The recurring jobs.
@@ -40,6 +42,7 @@ pub fn standard_schedules() -> Result<Vec<Scheduled>, BadKind> {
     Ok(vec![
         Scheduled::new(maintenance::PURGE, Schedule::EveryMinutes(15))?,
         Scheduled::new(sla::CHECK, Schedule::EveryMinutes(1))?,
+        Scheduled::new(leads::ESCALATE, Schedule::EveryMinutes(5))?,
     ])
 }
 

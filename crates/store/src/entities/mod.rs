@@ -8,6 +8,7 @@ pub mod contact;
 pub mod customer;
 pub mod idempotency_key;
 pub mod job;
+pub mod lead_escalation;
 pub mod notification;
 pub mod refresh_token;
 pub mod sla_policy;

@@ -9,6 +9,7 @@ pub mod contacts;
 pub mod customers;
 pub mod idempotency;
 pub mod jobs;
+pub mod lead_escalations;
 pub mod notifications;
 pub mod record;
 pub mod refresh_tokens;
