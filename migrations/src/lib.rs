@@ -19,6 +19,7 @@ mod m20261203_000013_tickets;
 mod m20261203_000014_sla_policies;
 mod m20261203_000015_breaches_and_notifications;
 mod m20261203_000016_lead_escalations;
+mod m20261203_000017_assignment;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000014_sla_policies::Migration),
             Box::new(m20261203_000015_breaches_and_notifications::Migration),
             Box::new(m20261203_000016_lead_escalations::Migration),
+            Box::new(m20261203_000017_assignment::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ backend_tests!(
     teams_lifecycle,
     team_refusals,
     a_team_with_customers_cannot_be_deleted,
+    unowned_leads_go_to_the_teams_sales_reps,
 );
 
 async fn teams_lifecycle(app: TestApp) {
@@ -92,4 +93,53 @@ async fn a_team_with_customers_cannot_be_deleted(app: TestApp) {
     app.delete(&format!("/v1/teams/{team}"), &admin)
         .await
         .assert_problem(409, "conflict");
+}
+
+async fn unowned_leads_go_to_the_teams_sales_reps(app: TestApp) {
+    let admin = app.admin_token().await;
+    let team = app
+        .post(
+            "/v1/teams",
+            &admin,
+            json!({"name": "Inbound", "assignment": "least_loaded"}),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let team_id = team.parse().unwrap();
+    let r1 = app.user("sales_rep", Some(team_id)).await;
+    let r2 = app.user("sales_rep", Some(team_id)).await;
+    // r1 already owns a lead; the form's leads (an integration's, owned by nobody) go to r2,
+    // then in turn.
+    app.customer(&r1.token, json!({"name": "Own lead"})).await;
+    let form = app
+        .client_token(&["customers:read", "customers:write"])
+        .await;
+    let mut owners = Vec::new();
+    for name in ["Web lead 1", "Web lead 2", "Web lead 3"] {
+        let id = app
+            .customer(&form, json!({"name": name, "team_id": team}))
+            .await;
+        let got = app.get(&format!("/v1/customers/{id}"), &admin).await.body;
+        owners.push(got["owner_id"].clone());
+        // The follow-up task is the new owner's.
+        let tasks = app
+            .get(&format!("/v1/tasks?customer_id={id}"), &admin)
+            .await
+            .body;
+        assert_eq!(tasks["data"][0]["assignee_id"], got["owner_id"]);
+    }
+    assert_eq!(owners, [json!(r2.id), json!(r1.id), json!(r2.id)]);
+
+    // A customer that is not a lead keeps no owner.
+    let id = app
+        .customer(
+            &form,
+            json!({"name": "Old friend", "team_id": team, "lifecycle_stage": "customer"}),
+        )
+        .await;
+    let got = app.get(&format!("/v1/customers/{id}"), &admin).await.body;
+    assert_eq!(got["owner_id"], json!(null));
 }

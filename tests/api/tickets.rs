@@ -14,6 +14,7 @@ backend_tests!(
     ticket_scopes_and_versions_are_enforced,
     tickets_follow_merges_exports_and_erasure,
     sales_reps_read_their_customers_tickets_on_the_timeline,
+    unassigned_tickets_go_round_robin_or_to_the_least_loaded,
 );
 
 /// Opens a ticket about `customer` as `token`, answering it.
@@ -528,4 +529,83 @@ async fn sales_reps_read_their_customers_tickets_on_the_timeline(app: TestApp) {
     app.get(&format!("/v1/customers/{theirs}/timeline"), &rep.token)
         .await
         .assert_problem(404, "not_found");
+}
+
+async fn unassigned_tickets_go_round_robin_or_to_the_least_loaded(app: TestApp) {
+    let admin = app.admin_token().await;
+    let customer = app.customer(&admin, json!({"name": "Queue Co"})).await;
+    let team_with = |name: &'static str, rule: &'static str| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let reply = app
+                .post(
+                    "/v1/teams",
+                    &admin,
+                    json!({"name": name, "assignment": rule}),
+                )
+                .await;
+            reply.assert_status(201);
+            assert_eq!(reply.body["assignment"], rule);
+            reply.body["id"].as_str().unwrap().parse::<Uuid>().unwrap()
+        }
+    };
+    let assignees = |tickets: &[Value]| -> Vec<Value> {
+        tickets.iter().map(|t| t["assignee_id"].clone()).collect()
+    };
+
+    // Round robin, skipping a disabled agent (and users of other roles).
+    let turns = team_with("Turns", "round_robin").await;
+    let a1 = app.user("service_agent", Some(turns)).await;
+    let a2 = app.user("service_agent", Some(turns)).await;
+    let away = app.user("service_agent", Some(turns)).await;
+    app.user("service_manager", Some(turns)).await;
+    app.post(&format!("/v1/users/{}/disable", away.id), &admin, json!({}))
+        .await
+        .assert_status(200);
+    let mut made = Vec::new();
+    for _ in 0..4 {
+        made.push(open(&app, &admin, customer, json!({"team_id": turns})).await);
+    }
+    assert_eq!(
+        assignees(&made),
+        [json!(a1.id), json!(a2.id), json!(a1.id), json!(a2.id)]
+    );
+    let told = app.get("/v1/me/notifications", &a1.token).await;
+    assert_eq!(told.body["data"].as_array().unwrap().len(), 2);
+
+    // Least loaded: the agent with fewer active tickets, then in turn.
+    let load = team_with("Load", "least_loaded").await;
+    let b1 = app.user("service_agent", Some(load)).await;
+    let b2 = app.user("service_agent", Some(load)).await;
+    for _ in 0..2 {
+        open(
+            &app,
+            &admin,
+            customer,
+            json!({"team_id": load, "assignee_id": b1.id}),
+        )
+        .await;
+    }
+    let mut made = Vec::new();
+    for _ in 0..3 {
+        made.push(open(&app, &admin, customer, json!({"team_id": load})).await);
+    }
+    assert_eq!(assignees(&made), [json!(b2.id), json!(b2.id), json!(b1.id)]);
+
+    // No rule: the ticket waits in the team's queue.
+    let manual = team_with("Manual", "none").await;
+    app.user("service_agent", Some(manual)).await;
+    let waiting = open(&app, &admin, customer, json!({"team_id": manual})).await;
+    assert_eq!(waiting["assignee_id"], Value::Null);
+
+    let bad = app
+        .patch(
+            &format!("/v1/teams/{manual}"),
+            &admin,
+            json!({"assignment": "random"}),
+        )
+        .await;
+    bad.assert_problem(422, "validation_failed");
+    assert_eq!(bad.error_fields(), ["assignment"]);
 }

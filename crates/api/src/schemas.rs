@@ -10,6 +10,7 @@
 //! type. `openapi::document` adds [`code_lists`] to the components.
 
 use rapport_domain::activity::TaskOrigin;
+use rapport_domain::assignment::AssignmentRule;
 use rapport_domain::auth::{Role, Scope};
 use rapport_domain::enums::{
     ActivityKind, AddressLabel, Channel, ConsentSource, ContactLabel, CustomerKind, Direction,
@@ -117,6 +118,9 @@ code_lists! {
         => ticket_status, ticket_status_or_null;
     SlaClock: SlaClock::NAMES, "How an SLA policy counts: `calendar` hours, or `business` hours of its calendar."
         => sla_clock, sla_clock_or_null;
+    AssignmentRule: AssignmentRule::NAMES,
+        "How a team hands out new work without an assignee: `none`, `round_robin` or `least_loaded`."
+        => assignment_rule, assignment_rule_or_null;
     JobStatus: JobStatus::NAMES,
         "Where a background job is: `queued` (also between retries), `running`, `succeeded` or `dead` (out of attempts)."
         => job_status, job_status_or_null;
@@ -149,7 +153,7 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 23] = [
+    const NAMES: [&str; 24] = [
         "CustomerKind",
         "Industry",
         "SizeBand",
@@ -170,6 +174,7 @@ mod tests {
         "TicketPriority",
         "TicketStatus",
         "SlaClock",
+        "AssignmentRule",
         "ConsentSource",
         "Role",
         "Scope",

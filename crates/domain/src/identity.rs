@@ -46,6 +46,8 @@ pub struct Team {
     pub id: Uuid,
     pub name: OrgName,
     pub manager_id: Option<Uuid>,
+    /// How it hands out tickets and leads created without an assignee or owner.
+    pub assignment: crate::assignment::AssignmentRule,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,

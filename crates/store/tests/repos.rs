@@ -5,6 +5,7 @@
 mod common;
 
 use common::both;
+use rapport_domain::assignment::AssignmentRule;
 
 use chrono::{Duration, Utc};
 use rapport_domain::audit::AuditEvent;
@@ -369,12 +370,26 @@ async fn refresh_tokens_purge_when_expired(store: Store) {
 async fn teams_refuse_a_taken_name(store: Store) {
     let now = SystemClock.now();
     let east = || OrgName::parse("East").unwrap();
-    teams::insert(store.writer(), Uuid::now_v7(), east(), None, now)
-        .await
-        .unwrap();
-    let err = teams::insert(store.writer(), Uuid::now_v7(), east(), None, now)
-        .await
-        .unwrap_err();
+    teams::insert(
+        store.writer(),
+        Uuid::now_v7(),
+        east(),
+        None,
+        AssignmentRule::None,
+        now,
+    )
+    .await
+    .unwrap();
+    let err = teams::insert(
+        store.writer(),
+        Uuid::now_v7(),
+        east(),
+        None,
+        AssignmentRule::None,
+        now,
+    )
+    .await
+    .unwrap_err();
     assert!(err.is_conflict_on(&teams::NAME_TAKEN), "{err}");
 }
 

@@ -5,6 +5,7 @@
 mod common;
 
 use common::both;
+use rapport_domain::assignment::AssignmentRule;
 
 use rapport_domain::clock::{Clock, SystemClock};
 use rapport_domain::name::OrgName;
@@ -35,7 +36,15 @@ async fn team_names(store: &Store) -> Vec<String> {
 async fn create(store: Store, name: String) -> Result<(), StoreError> {
     let tx = store.begin().await?;
     let name = OrgName::parse(&name).unwrap();
-    teams::insert(&tx, Uuid::now_v7(), name, None, SystemClock.now()).await?;
+    teams::insert(
+        &tx,
+        Uuid::now_v7(),
+        name,
+        None,
+        AssignmentRule::None,
+        SystemClock.now(),
+    )
+    .await?;
     // Yield while holding the transaction, so that others queue behind it.
     tokio::task::yield_now().await;
     rapport_store::commit(tx).await
@@ -65,9 +74,16 @@ async fn an_abandoned_transaction_leaves_nothing_and_spares_the_others(store: St
         tokio::spawn(async move {
             let tx = store.begin().await.unwrap();
             let name = OrgName::parse("Abandoned").unwrap();
-            teams::insert(&tx, Uuid::now_v7(), name, None, SystemClock.now())
-                .await
-                .unwrap();
+            teams::insert(
+                &tx,
+                Uuid::now_v7(),
+                name,
+                None,
+                AssignmentRule::None,
+                SystemClock.now(),
+            )
+            .await
+            .unwrap();
             // Dropped without a commit, as when a handler fails half-way.
         })
     };
@@ -106,9 +122,16 @@ async fn another_process_writing_meanwhile_waits_its_turn(store: Store) {
     let meanwhile = tokio::spawn(create(other.clone(), "Other".into()));
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let name = OrgName::parse("Mine").unwrap();
-    teams::insert(&tx, Uuid::now_v7(), name, None, SystemClock.now())
-        .await
-        .unwrap();
+    teams::insert(
+        &tx,
+        Uuid::now_v7(),
+        name,
+        None,
+        AssignmentRule::None,
+        SystemClock.now(),
+    )
+    .await
+    .unwrap();
     rapport_store::commit(tx).await.unwrap();
     meanwhile.await.unwrap().unwrap();
     other.close().await.unwrap();

@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::Invalid;
+use rapport_domain::assignment::AssignmentRule;
 use rapport_domain::identity as domain;
 use rapport_domain::name::OrgName;
 use rapport_domain::validation::Errors;
@@ -22,6 +23,7 @@ use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::respond;
+use crate::schemas;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -40,6 +42,11 @@ pub struct Team {
     pub name: String,
     /// The user who leads the team: escalations and alerts go to it.
     pub manager_id: Option<Uuid>,
+    /// How work created for the team without an assignee is handed out: new tickets to its
+    /// service agents, new leads without an owner to its sales reps (disabled users
+    /// skipped): `none`, `round_robin` or `least_loaded` (fewest active tickets or leads).
+    #[schema(schema_with = schemas::assignment_rule)]
+    pub assignment: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
@@ -53,6 +60,7 @@ impl From<domain::Team> for Team {
             id: t.id,
             name: t.name.into_string(),
             manager_id: t.manager_id,
+            assignment: t.assignment.as_str().to_owned(),
             created_at: t.created_at,
             updated_at: t.updated_at,
             version: t.version,
@@ -67,6 +75,9 @@ pub struct CreateTeam {
     #[schema(example = "East China sales")]
     pub name: String,
     pub manager_id: Option<Uuid>,
+    /// Default `none`.
+    #[schema(schema_with = schemas::assignment_rule_or_null)]
+    pub assignment: Option<String>,
 }
 
 /// Changes to a team; `null` clears the manager.
@@ -79,6 +90,9 @@ pub struct UpdateTeam {
     #[serde(default)]
     #[schema(value_type = Option<Uuid>, nullable)]
     pub manager_id: Patch<Uuid>,
+    #[serde(default)]
+    #[schema(schema_with = schemas::assignment_rule)]
+    pub assignment: Patch<String>,
 }
 
 /// Paging of the team list.
@@ -154,14 +168,19 @@ async fn create_team(
     let body = body.into_inner()?;
     let mut errors = Errors::default();
     let name = errors.check("name", OrgName::parse(&body.name));
+    let assignment = match body.assignment.as_deref() {
+        None => Some(AssignmentRule::None),
+        Some(rule) => errors.check("assignment", AssignmentRule::parse(rule)),
+    };
     check_manager(state.store.conn(), body.manager_id, &mut errors).await?;
-    let name = errors.finish_with(name)?;
+    let (name, assignment) = errors.finish_with(name.zip(assignment))?;
     let tx = state.store.begin().await?;
     let team: Team = teams::insert(
         &tx,
         Uuid::now_v7(),
         name,
         body.manager_id,
+        assignment,
         state.clock.now(),
     )
     .await
@@ -228,6 +247,12 @@ async fn update_team(
     body.name
         .required(&mut errors, "name", &mut after.name, OrgName::parse);
     after.manager_id = body.manager_id.apply_to(after.manager_id);
+    body.assignment.required(
+        &mut errors,
+        "assignment",
+        &mut after.assignment,
+        AssignmentRule::parse,
+    );
     check_manager(
         &tx,
         after.manager_id.filter(|m| Some(*m) != before.manager_id),

@@ -14,6 +14,7 @@ use rapport_domain::ticket::{
 };
 use rapport_domain::validation::Errors;
 use rapport_domain::{Invalid, ValidationErrors};
+use rapport_store::repos::assignment::{self, Work};
 use rapport_store::repos::tickets::{self, TicketFilter, TicketSort};
 use rapport_store::repos::{self, Lock, notifications, sla_policies, teams, users};
 use rapport_store::{Conn, StoreError};
@@ -151,7 +152,8 @@ pub struct CreateTicket {
     pub priority: Option<String>,
     /// A user who works tickets (a role with `tickets:write`).
     pub assignee_id: Option<Uuid>,
-    /// Default: the assignee's team, else the caller's.
+    /// Default: the assignee's team, else the caller's. Without an assignee, the team's
+    /// `assignment` rule picks one of its service agents.
     pub team_id: Option<Uuid>,
     #[serde(default)]
     pub tags: Vec<String>,
@@ -551,6 +553,10 @@ async fn create_ticket(
         version: 1,
     };
     ticket.apply_sla(policy_for(&tx, &ticket).await?.as_ref());
+    // Nobody named: the team hands it out by its rule.
+    if let (None, Some(team)) = (ticket.assignee_id, ticket.team_id) {
+        ticket.assignee_id = assignment::pick(&tx, team, Work::Ticket).await?;
+    }
     tickets::insert(&tx, &ticket).await?;
     notify_assignee(&tx, &auth, &ticket, now).await?;
     let body = Ticket::from(ticket);

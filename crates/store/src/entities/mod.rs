@@ -2,6 +2,7 @@
 //! types, so nothing outside this crate sees a `Model`.
 
 pub mod activity;
+pub mod assignment_turn;
 pub mod audit_event;
 pub mod client;
 pub mod contact;

@@ -2,6 +2,7 @@
 //! types.
 
 pub mod activities;
+pub mod assignment;
 pub mod audit;
 pub mod auth_epoch;
 pub mod clients;

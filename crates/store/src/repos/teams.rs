@@ -1,6 +1,7 @@
 //! Teams.
 
 use chrono::{DateTime, Utc};
+use rapport_domain::assignment::AssignmentRule;
 use rapport_domain::identity::Team;
 use rapport_domain::name::OrgName;
 use sea_orm::{ActiveValue::Set, EntityTrait};
@@ -20,6 +21,7 @@ fn to_domain(m: team::Model) -> Result<Team, StoreError> {
         id: m.id,
         name: parse_column("teams.name", &m.name, OrgName::parse)?,
         manager_id: m.manager_id,
+        assignment: parse_column("teams.assignment", &m.assignment, AssignmentRule::parse)?,
         created_at: m.created_at,
         updated_at: m.updated_at,
         version: m.version,
@@ -31,6 +33,7 @@ fn to_active(t: &Team) -> team::ActiveModel {
     team::ActiveModel {
         name: Set(t.name.to_string()),
         manager_id: Set(t.manager_id),
+        assignment: Set(t.assignment.as_str().to_owned()),
         updated_at: Set(t.updated_at),
         version: Set(t.version),
         ..Default::default()
@@ -46,12 +49,14 @@ pub async fn insert(
     id: Uuid,
     name: OrgName,
     manager_id: Option<Uuid>,
+    assignment: AssignmentRule,
     now: DateTime<Utc>,
 ) -> Result<Team, StoreError> {
     let model = team::ActiveModel {
         id: Set(id),
         name: Set(name.into_string()),
         manager_id: Set(manager_id),
+        assignment: Set(assignment.as_str().to_owned()),
         created_at: Set(now),
         updated_at: Set(now),
         version: Set(1),

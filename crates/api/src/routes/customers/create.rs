@@ -3,7 +3,9 @@
 use actix_web::{HttpResponse, post, web};
 use rapport_domain::activity::Task;
 use rapport_domain::customer::{Creation, Customer as DomainCustomer};
+use rapport_domain::enums::LifecycleStage;
 use rapport_domain::validation::Errors;
+use rapport_store::repos::assignment::{self, Work};
 use rapport_store::repos::customers::{self};
 use rapport_store::repos::{contacts, tasks};
 use serde::Deserialize;
@@ -93,6 +95,15 @@ pub async fn create_customer(
         }
     }
 
+    let mut customer = customer;
+    // A lead nobody owns (an integration's) goes to its team's sales reps by the team's rule.
+    if let (None, Some(team), LifecycleStage::Lead) = (
+        customer.owner_id,
+        customer.team_id,
+        customer.lifecycle_stage,
+    ) {
+        customer.owner_id = assignment::pick(&tx, team, Work::Lead).await?;
+    }
     customers::insert(&tx, &customer).await?;
     contacts::insert_many(&tx, &contacts).await?;
     customers::reindex(&tx, &customer, &contacts).await?;
