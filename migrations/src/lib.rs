@@ -20,6 +20,7 @@ mod m20261203_000014_sla_policies;
 mod m20261203_000015_breaches_and_notifications;
 mod m20261203_000016_lead_escalations;
 mod m20261203_000017_assignment;
+mod m20261203_000018_ticket_reminders;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000015_breaches_and_notifications::Migration),
             Box::new(m20261203_000016_lead_escalations::Migration),
             Box::new(m20261203_000017_assignment::Migration),
+            Box::new(m20261203_000018_ticket_reminders::Migration),
         ]
     }
 }

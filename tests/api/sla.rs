@@ -14,6 +14,7 @@ backend_tests!(
     policies_are_validated_scoped_and_audited,
     a_missed_target_is_breached_once_escalated_and_notified,
     an_uncontacted_lead_is_escalated_once,
+    the_assignee_is_reminded_once_before_the_resolution_is_due,
 );
 
 fn time(v: &Value) -> DateTime<Utc> {
@@ -546,4 +547,63 @@ async fn an_uncontacted_lead_is_escalated_once(app: TestApp) {
         .collect();
     assert_eq!(escalations.len(), 1);
     assert_eq!(escalations[0]["actor_type"], "system");
+}
+
+async fn the_assignee_is_reminded_once_before_the_resolution_is_due(app: TestApp) {
+    let admin = app.admin_token().await;
+    let agent = app.user("service_agent", None).await;
+    let customer = app.customer(&admin, json!({"name": "Patient Co"})).await;
+    let reply = app
+        .post(
+            "/v1/tickets",
+            &admin,
+            json!({"customer_id": customer, "subject": "Slow", "channel": "web", "category": "complaint", "assignee_id": agent.id}),
+        )
+        .await;
+    reply.assert_status(201);
+    let id = reply.body["id"].clone();
+    // The first response is given, so only the resolution (48 hours) is left to remind of.
+    app.post(
+        &format!("/v1/tickets/{}/comments", id.as_str().unwrap()),
+        &agent.token,
+        json!({"body": "On it.", "public": true}),
+    )
+    .await
+    .assert_status(201);
+    let reminders = |notes: Vec<Value>| -> Vec<Value> {
+        notes
+            .into_iter()
+            .filter(|n| n["kind"] == "sla_reminder")
+            .collect()
+    };
+
+    app.clock
+        .advance(Duration::hours(47) + Duration::minutes(1));
+    let token = app.token_of(&agent).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let found = loop {
+        let found = reminders(notes_of(&app, &token).await);
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(std::time::Instant::now() < deadline, "no reminder");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["ticket_id"], id);
+
+    app.clock.advance(Duration::minutes(2));
+    let at = {
+        use rapport_domain::clock::Clock;
+        app.clock.now()
+    };
+    let admin = app.admin_token().await;
+    checked(&app, &admin, "sla.check", 1, at).await;
+    let token = app.token_of(&agent).await;
+    assert_eq!(reminders(notes_of(&app, &token).await).len(), 1);
+    let ticket = app
+        .get(&format!("/v1/tickets/{}", id.as_str().unwrap()), &admin)
+        .await
+        .body;
+    assert_eq!(ticket["sla_breached"], false);
 }

@@ -12,9 +12,9 @@ pub const FAIL: &str = "test.fail";
 pub const PANIC: &str = "test.panic";
 pub const HOLD: &str = "test.hold";
 
-/// The standard kinds and the tests' own.
+/// The standard kinds (reminding an hour before a resolution is due) and the tests' own.
 pub fn handlers() -> Handlers {
-    jobs::standard_handlers()
+    jobs::standard_handlers(chrono::Duration::hours(1))
         .and_then(|h| h.with(FAIL, Fail))
         .and_then(|h| h.with(PANIC, Panic))
         .and_then(|h| h.with(HOLD, Hold))

@@ -14,6 +14,8 @@ crate::string_enum! {
     pub enum NotificationKind {
         /// A ticket of the user's team missed an SLA target (to the team's manager).
         SlaBreached => "sla_breached",
+        /// A ticket assigned to the user is due soon.
+        SlaReminder => "sla_reminder",
         /// A ticket was assigned to the user.
         TicketAssigned => "ticket_assigned",
         /// A lead owned by someone in the user's team was not contacted in time (to the

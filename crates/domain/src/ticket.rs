@@ -134,6 +134,8 @@ pub struct Ticket {
     pub first_response_breached_at: Option<DateTime<Utc>>,
     /// When the resolution was found late (once).
     pub resolution_breached_at: Option<DateTime<Utc>>,
+    /// When its assignee was reminded that the resolution is due soon (once per due time).
+    pub reminded_at: Option<DateTime<Utc>>,
     /// The user or client who opened it.
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
@@ -183,6 +185,7 @@ impl Ticket {
                 self.resolution_due_at = self
                     .resolution_due_at
                     .map(|due| due + Duration::minutes(paused));
+                self.reminded_at = None;
             }
         }
         match to {
@@ -205,8 +208,26 @@ impl Ticket {
         self.sla_policy_id = policy.map(|p| p.id);
         self.first_response_due_at =
             policy.map(|p| p.add(self.created_at, p.first_response_minutes));
-        self.resolution_due_at =
+        let due =
             policy.map(|p| p.add(self.created_at, p.resolution_minutes + self.paused_minutes));
+        if due != self.resolution_due_at {
+            // A new due time gets its own reminder.
+            self.reminded_at = None;
+        }
+        self.resolution_due_at = due;
+    }
+
+    /// Should its assignee be reminded now that the resolution is due within `lead`? Once per
+    /// due time, while the ticket is active, its clock runs and the target is not missed yet.
+    pub fn reminder_due(&self, now: DateTime<Utc>, lead: Duration) -> bool {
+        self.status.is_active()
+            && self.assignee_id.is_some()
+            && self.paused_at.is_none()
+            && self.reminded_at.is_none()
+            && self.resolution_breached_at.is_none()
+            && self
+                .resolution_due_at
+                .is_some_and(|due| due > now && due - now <= lead)
     }
 
     /// The targets it has missed at `now` and not yet recorded: a first response still not
@@ -332,6 +353,7 @@ mod tests {
             paused_minutes: 0,
             first_response_breached_at: None,
             resolution_breached_at: None,
+            reminded_at: None,
             created_by: None,
             created_at: now,
             updated_at: now,
@@ -458,6 +480,27 @@ mod tests {
         t.status = TicketStatus::Resolved;
         assert!(t.missed(created + Duration::hours(50)).is_empty());
         assert_eq!(TicketPriority::Urgent.raised(), TicketPriority::Urgent);
+    }
+
+    #[test]
+    fn the_assignee_is_reminded_once_before_the_resolution_is_due() {
+        let mut t = ticket();
+        let due = t.created_at + Duration::hours(48);
+        t.resolution_due_at = Some(due);
+        let lead = Duration::hours(1);
+        assert!(
+            !t.reminder_due(due - Duration::hours(2), lead),
+            "nobody to remind"
+        );
+        t.assignee_id = Some(Uuid::now_v7());
+        assert!(!t.reminder_due(due - Duration::hours(2), lead));
+        assert!(t.reminder_due(due - Duration::minutes(30), lead));
+        assert!(
+            !t.reminder_due(due + Duration::minutes(1), lead),
+            "late: a breach instead"
+        );
+        t.reminded_at = Some(due - Duration::minutes(30));
+        assert!(!t.reminder_due(due - Duration::minutes(10), lead));
     }
 
     #[test]

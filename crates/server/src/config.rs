@@ -84,6 +84,10 @@ pub struct ConfigArgs {
     /// Hours within which a new lead must be contacted [default: 24]
     #[arg(long, env = "RAPPORT_LEAD_FOLLOW_UP_HOURS", global = true)]
     pub lead_follow_up_hours: Option<i64>,
+    /// Minutes before a ticket's resolution is due when its assignee is reminded; 0: never
+    /// [default: 60]
+    #[arg(long, env = "RAPPORT_SLA_REMINDER_MINUTES", global = true)]
+    pub sla_reminder_minutes: Option<i64>,
     /// Days after its resolution within which a ticket may be reopened [default: 7]
     #[arg(long, env = "RAPPORT_TICKET_REOPEN_DAYS", global = true)]
     pub ticket_reopen_days: Option<i64>,
@@ -169,6 +173,7 @@ struct FileConfig {
     default_region: Option<String>,
     lead_follow_up_hours: Option<i64>,
     ticket_reopen_days: Option<i64>,
+    sla_reminder_minutes: Option<i64>,
     log: Option<String>,
     log_format: Option<String>,
     db_max_connections: Option<u32>,
@@ -225,6 +230,7 @@ pub struct Settings {
     pub default_region: rapport_domain::phone::Region,
     pub lead_follow_up_hours: i64,
     pub ticket_reopen_days: i64,
+    pub sla_reminder_minutes: i64,
     pub log: String,
     pub log_json: bool,
     pub db_max_connections: Option<u32>,
@@ -426,6 +432,16 @@ impl Settings {
                 "must be 0 to 365 days",
             ));
         }
+        let sla_reminder_minutes = args
+            .sla_reminder_minutes
+            .or(file.sla_reminder_minutes)
+            .unwrap_or(60);
+        if !(0..=7 * 24 * 60).contains(&sla_reminder_minutes) {
+            return Err(invalid(
+                "RAPPORT_SLA_REMINDER_MINUTES",
+                "must be 0 to 10080 minutes",
+            ));
+        }
         let log_format = args
             .log_format
             .clone()
@@ -545,6 +561,7 @@ impl Settings {
             default_region,
             lead_follow_up_hours,
             ticket_reopen_days,
+            sla_reminder_minutes,
             log: args
                 .log
                 .clone()

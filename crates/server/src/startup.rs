@@ -41,7 +41,9 @@ impl Application {
     /// # Errors
     /// Any step failing, with what it was doing.
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
-        Application::build_with_jobs(settings, clock, jobs::standard_handlers()?).await
+        let sla_reminder = chrono::Duration::minutes(settings.sla_reminder_minutes);
+        let handlers = jobs::standard_handlers(sla_reminder)?;
+        Application::build_with_jobs(settings, clock, handlers).await
     }
 
     /// Like [`Application::build`], with the job kinds of `handlers` (the standard ones and

@@ -1,4 +1,5 @@
-//! The caller's notifications: breaches of its team's SLAs, tickets assigned to it.
+//! The caller's notifications: breaches of its team's SLAs, resolutions due soon, tickets
+//! assigned to it, overdue leads of its team.
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
@@ -26,7 +27,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Notification {
     pub id: Uuid,
-    /// `sla_breached` (to the team's manager) or `ticket_assigned` (to the assignee).
+    /// `sla_breached` (to the team's manager), `sla_reminder` (a resolution due soon, to the
+    /// assignee), `ticket_assigned` (to the assignee) or `lead_overdue` (a lead not contacted
+    /// in time, to the owner's team manager).
     #[schema(example = "sla_breached")]
     pub kind: String,
     #[schema(example = "SLA breached (resolution): The printer jams")]

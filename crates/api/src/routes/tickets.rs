@@ -547,6 +547,7 @@ async fn create_ticket(
         paused_minutes: 0,
         first_response_breached_at: None,
         resolution_breached_at: None,
+        reminded_at: None,
         created_by: auth.actor().id(),
         created_at: now,
         updated_at: now,

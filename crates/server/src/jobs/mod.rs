@@ -23,14 +23,20 @@ pub use handler::{Handler, Handlers, JobContext, JobFailure};
 pub use runner::{Runner, RunnerOptions};
 pub use schedules::Scheduled;
 
-/// The job kinds every server runs.
+/// The job kinds every server runs; `sla_reminder` is how long before a ticket's resolution
+/// is due its assignee is reminded (zero: never).
 ///
 /// # Errors
 /// A kind is misnamed (a bug, caught by the unit test below).
-pub fn standard_handlers() -> Result<Handlers, BadKind> {
+pub fn standard_handlers(sla_reminder: chrono::Duration) -> Result<Handlers, BadKind> {
     Handlers::default()
         .with(maintenance::PURGE, maintenance::Purge)?
-        .with(sla::CHECK, sla::Check)?
+        .with(
+            sla::CHECK,
+            sla::Check {
+                reminder: sla_reminder,
+            },
+        )?
         .with(leads::ESCALATE, leads::Escalate)
 }
 
@@ -107,7 +113,7 @@ mod tests {
 
     #[test]
     fn the_standard_kinds_and_schedules_are_well_named() {
-        let handlers = standard_handlers().unwrap();
+        let handlers = standard_handlers(chrono::Duration::hours(1)).unwrap();
         for scheduled in standard_schedules().unwrap() {
             assert!(
                 handlers.get(&scheduled.kind).is_some(),

@@ -1,6 +1,7 @@
 //! Every minute: tickets that missed an SLA target are marked breached (each target once),
 //! raised one priority step, their team's manager notified (or, with no manager, the
-//! assignee), and the breach audited.
+//! assignee), and the breach audited; assignees of tickets whose resolution is due within the
+//! reminder lead time are reminded (once per due time).
 
 use chrono::{DateTime, Utc};
 use rapport_domain::audit::AuditEvent;
@@ -19,12 +20,18 @@ pub const CHECK: &str = "sla.check";
 /// Tickets handled per transaction.
 const BATCH: u64 = 100;
 
-pub struct Check;
+pub struct Check {
+    /// How long before the resolution is due its assignee is reminded; zero: never.
+    pub reminder: chrono::Duration,
+}
 
 #[async_trait::async_trait]
 impl Handler for Check {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
         let now = ctx.clock.now();
+        if self.reminder > chrono::Duration::zero() {
+            remind(&ctx.store, now, self.reminder).await?;
+        }
         let mut breached = 0;
         loop {
             let due = tickets::missing_targets(ctx.store.conn(), now, BATCH).await?;
@@ -107,6 +114,44 @@ async fn breach(store: &Store, id: Uuid, now: DateTime<Utc>) -> Result<usize, St
     .await?;
     rapport_store::commit(tx).await?;
     Ok(missed.len())
+}
+
+/// Reminds the assignees of tickets due within `lead`, each in a transaction with its
+/// notification.
+async fn remind(
+    store: &Store,
+    now: DateTime<Utc>,
+    lead: chrono::Duration,
+) -> Result<(), StoreError> {
+    for listed in tickets::due_soon(store.conn(), now, now + lead, BATCH).await? {
+        let tx = store.begin().await?;
+        let mut ticket: Ticket = repos::get_locked(&tx, listed.id).await?;
+        let Some(assignee) = ticket
+            .assignee_id
+            .filter(|_| ticket.reminder_due(now, lead))
+        else {
+            continue;
+        };
+        ticket.reminded_at = Some(now);
+        let saved = match repos::save(&tx, &ticket, now).await {
+            Ok(saved) => saved,
+            // Changed meanwhile by a request: the next run sees it as it is then.
+            Err(StoreError::Stale) => continue,
+            Err(e) => return Err(e),
+        };
+        let title = format!("Resolution due soon: {}", saved.subject.as_str());
+        let note = Notification::new(
+            assignee,
+            NotificationKind::SlaReminder,
+            &title,
+            Some(saved.id),
+            Some(saved.customer_id),
+            now,
+        );
+        notifications::insert(&tx, &note).await?;
+        rapport_store::commit(tx).await?;
+    }
+    Ok(())
 }
 
 /// Who hears of a breach: the manager of the ticket's team, else its assignee.

@@ -26,6 +26,7 @@ pub struct Model {
     pub paused_minutes: i64,
     pub first_response_breached_at: Option<DateTimeUtc>,
     pub resolution_breached_at: Option<DateTimeUtc>,
+    pub reminded_at: Option<DateTimeUtc>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

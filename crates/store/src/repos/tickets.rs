@@ -44,6 +44,7 @@ fn to_domain(m: ticket::Model) -> Result<Ticket, StoreError> {
         paused_minutes: m.paused_minutes,
         first_response_breached_at: m.first_response_breached_at,
         resolution_breached_at: m.resolution_breached_at,
+        reminded_at: m.reminded_at,
         created_by: m.created_by,
         created_at: m.created_at,
         updated_at: m.updated_at,
@@ -77,6 +78,7 @@ fn to_active(t: &Ticket) -> ticket::ActiveModel {
         paused_minutes: Set(t.paused_minutes),
         first_response_breached_at: Set(t.first_response_breached_at),
         resolution_breached_at: Set(t.resolution_breached_at),
+        reminded_at: Set(t.reminded_at),
         created_by: Set(t.created_by),
         created_at: Set(t.created_at),
         updated_at: Set(t.updated_at),
@@ -337,6 +339,38 @@ pub async fn missing_targets(
         .filter(active)
         .filter(Condition::any().add(first).add(resolution))
         .order_by_asc(Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?;
+    rows.into_iter().map(to_domain).collect()
+}
+
+/// Up to `limit` assigned tickets of live customers whose resolution falls due between `now`
+/// and `until` and whose assignee was not reminded yet (see `Ticket::reminder_due`).
+///
+/// # Errors
+/// Database failures.
+pub async fn due_soon(
+    db: &impl Conn,
+    now: chrono::DateTime<chrono::Utc>,
+    until: chrono::DateTime<chrono::Utc>,
+    limit: u64,
+) -> Result<Vec<Ticket>, StoreError> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let done = [
+        TicketStatus::Resolved.as_str(),
+        TicketStatus::Closed.as_str(),
+    ];
+    let rows = Entity::find()
+        .filter(customer_visible(Column::CustomerId, Visibility::All))
+        .filter(Column::Status.is_not_in(done))
+        .filter(Column::AssigneeId.is_not_null())
+        .filter(Column::PausedAt.is_null())
+        .filter(Column::RemindedAt.is_null())
+        .filter(Column::ResolutionBreachedAt.is_null())
+        .filter(Column::ResolutionDueAt.gt(now))
+        .filter(Column::ResolutionDueAt.lte(until))
+        .order_by_asc(Column::ResolutionDueAt)
         .limit(limit)
         .all(db)
         .await?;
