@@ -7,9 +7,9 @@ use rapport_domain::enums::{ActivityKind, Channel, Direction};
 use rapport_domain::name::Name;
 use rapport_domain::validation::Errors;
 use rapport_domain::{Invalid, ValidationErrors};
+use rapport_store::Conn;
 use rapport_store::repos::activities::{self, ActivityFilter};
-use rapport_store::repos::{self, Lock, contacts, customers, tasks};
-use rapport_store::{Conn, StoreError};
+use rapport_store::repos::{self, Lock, customers, tasks};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -151,25 +151,6 @@ pub struct ActivityListParams {
     pub cursor: Option<String>,
 }
 
-/// Checks that `contact_id` is a contact of `customer_id`.
-pub(crate) async fn check_contact(
-    db: &impl Conn,
-    customer_id: Uuid,
-    contact_id: Option<Uuid>,
-    errors: &mut Errors,
-) -> Result<(), ApiError> {
-    if let Some(id) = contact_id {
-        match contacts::get(db, id).await {
-            Ok(c) if c.customer_id == customer_id => {}
-            Ok(_) | Err(StoreError::NotFound) => {
-                errors.add("contact_id", Invalid::UnknownReference)
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
-}
-
 /// An activity whose customer the caller sees, read with `lock`; 404 otherwise.
 async fn visible_activity(
     db: &impl Conn,
@@ -246,23 +227,8 @@ async fn create_activity(
     let now = state.clock.now();
     let tx = state.store.begin().await?;
     let mut errors = Errors::default();
-    let customer = match body.customer_id {
-        None => {
-            errors.add("customer_id", Invalid::Required);
-            None
-        }
-        Some(id) => match access::visible(&tx, &auth, id).await {
-            Ok(c) => Some(c),
-            Err(ApiError::NotFound) => {
-                errors.add("customer_id", Invalid::UnknownReference);
-                None
-            }
-            Err(e) => return Err(e),
-        },
-    };
-    if let Some(c) = &customer {
-        check_contact(&tx, c.id, body.contact_id, &mut errors).await?;
-    }
+    let customer =
+        access::referenced(&tx, &auth, body.customer_id, body.contact_id, &mut errors).await?;
     let kind = match body.kind.as_deref() {
         Some(k) => errors.check("kind", ActivityKind::parse(k)),
         None => {
@@ -371,7 +337,7 @@ async fn update_activity(
     let mut errors = Errors::default();
     a.contact_id = body.contact_id.apply_to(a.contact_id);
     if a.contact_id != before.contact_id {
-        check_contact(&tx, a.customer_id, a.contact_id, &mut errors).await?;
+        access::check_contact(&tx, a.customer_id, a.contact_id, &mut errors).await?;
     }
     body.kind
         .required(&mut errors, "kind", &mut a.kind, ActivityKind::parse);

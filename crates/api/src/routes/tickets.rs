@@ -33,7 +33,6 @@ use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::respond;
-use crate::routes::activities::check_contact;
 use crate::routes::customers::access;
 use crate::schemas;
 use crate::state::AppState;
@@ -468,23 +467,8 @@ async fn create_ticket(
     let now = state.clock.now();
     let tx = state.store.begin().await?;
     let mut errors = Errors::default();
-    let customer = match body.customer_id {
-        None => {
-            errors.add("customer_id", Invalid::Required);
-            None
-        }
-        Some(id) => match access::visible(&tx, &auth, id).await {
-            Ok(c) => Some(c),
-            Err(ApiError::NotFound) => {
-                errors.add("customer_id", Invalid::UnknownReference);
-                None
-            }
-            Err(e) => return Err(e),
-        },
-    };
-    if let Some(c) = &customer {
-        check_contact(&tx, c.id, body.contact_id, &mut errors).await?;
-    }
+    let customer =
+        access::referenced(&tx, &auth, body.customer_id, body.contact_id, &mut errors).await?;
     let required = |errors: &mut Errors, field: &str, value: Option<&str>| {
         if value.is_none() {
             errors.add(field, Invalid::Required);
@@ -625,7 +609,7 @@ async fn update_ticket(
     let mut errors = Errors::default();
     t.contact_id = body.contact_id.apply_to(t.contact_id);
     if t.contact_id != before.contact_id {
-        check_contact(&tx, t.customer_id, t.contact_id, &mut errors).await?;
+        access::check_contact(&tx, t.customer_id, t.contact_id, &mut errors).await?;
     }
     body.subject
         .required(&mut errors, "subject", &mut t.subject, Title::parse);

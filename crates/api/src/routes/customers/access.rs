@@ -31,6 +31,61 @@ pub async fn visible(db: &impl Conn, caller: &Caller, id: Uuid) -> Result<Custom
     live(read(db, caller, id, Lock::No).await?)
 }
 
+/// The customer a new record names (`customer_id`, required) and, optionally, one of its
+/// contacts (`contact_id`), both checked against the caller's view: a missing or unseen one is
+/// a field error in `errors`, not a 404.
+///
+/// # Errors
+/// Database failures.
+pub async fn referenced(
+    db: &impl Conn,
+    caller: &Caller,
+    customer_id: Option<Uuid>,
+    contact_id: Option<Uuid>,
+    errors: &mut Errors,
+) -> Result<Option<Customer>, ApiError> {
+    let customer = match customer_id {
+        None => {
+            errors.add("customer_id", Invalid::Required);
+            None
+        }
+        Some(id) => match visible(db, caller, id).await {
+            Ok(c) => Some(c),
+            Err(ApiError::NotFound) => {
+                errors.add("customer_id", Invalid::UnknownReference);
+                None
+            }
+            Err(e) => return Err(e),
+        },
+    };
+    if let Some(c) = &customer {
+        check_contact(db, c.id, contact_id, errors).await?;
+    }
+    Ok(customer)
+}
+
+/// Checks that `contact_id` is a contact of `customer_id`.
+///
+/// # Errors
+/// Database failures.
+pub async fn check_contact(
+    db: &impl Conn,
+    customer_id: Uuid,
+    contact_id: Option<Uuid>,
+    errors: &mut Errors,
+) -> Result<(), ApiError> {
+    if let Some(id) = contact_id {
+        match repos::contacts::get(db, id).await {
+            Ok(c) if c.customer_id == customer_id => {}
+            Ok(_) | Err(StoreError::NotFound) => {
+                errors.add("contact_id", Invalid::UnknownReference)
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
 /// A live customer the caller can see with its contacts, read in one statement; 404
 /// otherwise.
 ///
