@@ -136,6 +136,26 @@ impl ApiError {
         }
     }
 
+    /// 409 `invalid_transition`: a move from `from` to `to` that the rules refuse, with the
+    /// moves they allow from there under `allowed_field`.
+    pub fn invalid_transition(
+        detail: Text,
+        from: &str,
+        to: &str,
+        allowed_field: &str,
+        allowed: &[&str],
+    ) -> Self {
+        let mut extra = Map::new();
+        extra.insert("from".into(), Value::from(from));
+        extra.insert("to".into(), Value::from(to));
+        extra.insert(allowed_field.into(), Value::from(allowed.to_vec()));
+        ApiError::Conflict {
+            code: ProblemCode::InvalidTransition,
+            detail,
+            extra,
+        }
+    }
+
     /// The failure behind a 500 or a 503, to be logged.
     pub fn failure(&self) -> Option<&Failure> {
         match self {

@@ -19,7 +19,6 @@ use rapport_store::repos::tickets::{self, TicketFilter, TicketSort};
 use rapport_store::repos::{self, Lock, notifications, sla_policies, teams, users};
 use rapport_store::{Conn, StoreError};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
@@ -27,7 +26,7 @@ use uuid::Uuid;
 use crate::audit;
 use crate::auth::scopes::{TicketsRead, TicketsWrite};
 use crate::auth::{Authorized, Caller};
-use crate::error::{ApiError, ProblemCode};
+use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query};
 use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
@@ -662,21 +661,17 @@ async fn update_ticket(
         let window = chrono::Duration::days(state.settings.ticket_reopen_days);
         t.move_to(status, now, window, policy.as_ref())
             .map_err(|e| {
-                let mut extra = Map::new();
-                extra.insert("from".into(), Value::from(e.from.as_str()));
-                extra.insert("to".into(), Value::from(e.to.as_str()));
-                extra.insert(
-                    "allowed".into(),
-                    json!(e.allowed.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
-                );
-                ApiError::Conflict {
-                    code: ProblemCode::InvalidTransition,
-                    detail: Text::new(
+                let allowed: Vec<&str> = e.allowed.iter().map(|s| s.as_str()).collect();
+                ApiError::invalid_transition(
+                    Text::new(
                         format!("A ticket cannot move from `{}` to `{}`.", e.from, e.to),
                         format!("工单不能从 `{}` 变更为 `{}`。", e.from, e.to),
                     ),
-                    extra,
-                }
+                    e.from.as_str(),
+                    e.to.as_str(),
+                    "allowed",
+                    &allowed,
+                )
             })?;
     }
     if t.assignee_id != before.assignee_id {

@@ -17,7 +17,6 @@ use rapport_domain::validation::Errors;
 use rapport_domain::web_url::WebUrl;
 use rapport_store::repos::tasks;
 use rapport_store::repos::{self};
-use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::access;
@@ -144,21 +143,17 @@ pub async fn update_customer(
     errors.finish()?;
     if let Some(to) = new_stage.filter(|to| *to != before.lifecycle_stage) {
         after.lifecycle_stage = before.lifecycle_stage.transition(to).map_err(|e| {
-            let mut extra = Map::new();
-            extra.insert("from".into(), Value::from(e.from.as_str()));
-            extra.insert("to".into(), Value::from(e.to.as_str()));
-            extra.insert(
-                "allowed_stages".into(),
-                json!(e.allowed.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
-            );
-            ApiError::Conflict {
-                code: ProblemCode::InvalidTransition,
-                detail: Text::new(
+            let allowed: Vec<&str> = e.allowed.iter().map(|s| s.as_str()).collect();
+            ApiError::invalid_transition(
+                Text::new(
                     format!("A customer cannot move from `{}` to `{}`.", e.from, e.to),
                     format!("客户不能从 `{}` 变更为 `{}`。", e.from, e.to),
                 ),
-                extra,
-            }
+                e.from.as_str(),
+                e.to.as_str(),
+                "allowed_stages",
+                &allowed,
+            )
         })?;
     }
     let saved = repos::save(&tx, &after, now).await?;
