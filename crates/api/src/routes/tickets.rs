@@ -4,6 +4,8 @@
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::auth::Scope;
+use rapport_domain::customer::Customer;
+use rapport_domain::enums::Grade;
 use rapport_domain::name::{Name, Title};
 use rapport_domain::notification::{Notification, NotificationKind};
 use rapport_domain::sla::{self, SlaPolicy, SlaSubject};
@@ -276,20 +278,21 @@ pub struct CommentListParams {
     pub cursor: Option<String>,
 }
 
-/// A ticket the caller sees, read with `lock`; 404 otherwise (and for a deleted customer's).
+/// A ticket the caller sees, read with `lock`, and its customer; 404 otherwise (and for a
+/// deleted customer's).
 async fn visible_ticket(
     db: &impl Conn,
     caller: &Caller,
     id: Uuid,
     lock: Lock,
-) -> Result<DomainTicket, ApiError> {
+) -> Result<(DomainTicket, Customer), ApiError> {
     let ticket = repos::fetch::<DomainTicket>(db, id, lock).await?;
     if !caller.ticket_view().allows(&ticket) {
         return Err(ApiError::NotFound);
     }
     // The customer's view: every role that reads tickets sees every live customer.
-    access::visible(db, caller, ticket.customer_id).await?;
-    Ok(ticket)
+    let customer = access::visible(db, caller, ticket.customer_id).await?;
+    Ok((ticket, customer))
 }
 
 /// The team of `assignee_id` when it is a user who works tickets; `unknown_reference` at
@@ -331,13 +334,16 @@ async fn check_team(
     Ok(())
 }
 
-/// The policy a ticket gets now, by its category and priority and its customer's grade.
-async fn policy_for(db: &impl Conn, ticket: &DomainTicket) -> Result<Option<SlaPolicy>, ApiError> {
-    let customer = repos::customers::get(db, ticket.customer_id).await?;
+/// The policy a ticket of a customer of `grade` gets now, by its category and priority.
+async fn policy_for(
+    db: &impl Conn,
+    ticket: &DomainTicket,
+    grade: Grade,
+) -> Result<Option<SlaPolicy>, ApiError> {
     let subject = SlaSubject {
         category: ticket.category,
         priority: ticket.priority,
-        grade: Some(customer.grade),
+        grade: Some(grade),
     };
     Ok(sla::choose(&sla_policies::all(db).await?, subject).cloned())
 }
@@ -536,7 +542,7 @@ async fn create_ticket(
         updated_at: now,
         version: 1,
     };
-    ticket.apply_sla(policy_for(&tx, &ticket).await?.as_ref());
+    ticket.apply_sla(policy_for(&tx, &ticket, customer.grade).await?.as_ref());
     // Nobody named: the team hands it out by its rule.
     if let (None, Some(team)) = (ticket.assignee_id, ticket.team_id) {
         ticket.assignee_id = assignment::pick(&tx, team, Work::Ticket).await?;
@@ -573,8 +579,11 @@ async fn get_ticket(
     auth: Authorized<TicketsRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let ticket =
-        Ticket::from(visible_ticket(state.store.conn(), &auth, id.into_inner(), Lock::No).await?);
+    let ticket = Ticket::from(
+        visible_ticket(state.store.conn(), &auth, id.into_inner(), Lock::No)
+            .await?
+            .0,
+    );
     Ok(respond::ok(&ticket, ticket.version))
 }
 
@@ -601,7 +610,7 @@ async fn update_ticket(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let tx = state.store.begin().await?;
-    let before = visible_ticket(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
+    let (before, customer) = visible_ticket(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
     if_match.check(before.version)?;
     let now = state.clock.now();
     let mut t = before.clone();
@@ -650,7 +659,7 @@ async fn update_ticket(
     // A new category or priority can change the policy, and so the due times.
     let retargeted = t.category != before.category || t.priority != before.priority;
     let policy = if retargeted {
-        policy_for(&tx, &t).await?
+        policy_for(&tx, &t, customer.grade).await?
     } else {
         policy_of(&tx, &t).await?
     };
@@ -708,7 +717,7 @@ async fn list_ticket_comments(
     let p = params.into_inner()?;
     let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "created_at")?;
     let db = state.store.conn();
-    let ticket = visible_ticket(db, &auth, id.into_inner(), Lock::No).await?;
+    let (ticket, _) = visible_ticket(db, &auth, id.into_inner(), Lock::No).await?;
     let page = tickets::comments(db, ticket.id, cursor, limit).await?;
     Ok(
         HttpResponse::Ok().json(TicketCommentList::from(Paged::from_page(
@@ -737,7 +746,7 @@ async fn create_ticket_comment(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let tx = state.store.begin().await?;
-    let ticket = visible_ticket(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
+    let (ticket, _) = visible_ticket(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
     let mut errors = Errors::default();
     let text = match body.body.as_deref() {
         Some(b) => errors.check("body", TicketText::parse(b)),
