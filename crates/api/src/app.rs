@@ -12,6 +12,7 @@ use crate::error::ApiError;
 use crate::extract::path_config;
 use crate::middleware::browser::{cors, security_headers};
 use crate::middleware::idempotency::idempotency;
+use crate::middleware::io_home::io_home;
 use crate::middleware::masking::mask_personal_fields;
 use crate::middleware::problem::render_problems;
 use crate::middleware::request_id::request_id;
@@ -46,7 +47,8 @@ pub fn app(
         // Outermost last: the request id exists before the request's span names it and before
         // problems quote it; telemetry and everything inside it log within that span;
         // idempotency sits inside, so its refusals are problems too; CORS headers go on
-        // problems as well, so a frontend can read them.
+        // problems as well, so a frontend can read them. The lasting runtime's context is
+        // outermost, so everything a request opens is its (see `io_home`).
         .wrap(from_fn(idempotency))
         // Outside idempotency, so that replays are masked too.
         .wrap(from_fn(mask_personal_fields))
@@ -56,6 +58,7 @@ pub fn app(
         .wrap(from_fn(request_span))
         .wrap(from_fn(request_id))
         .wrap(from_fn(security_headers))
+        .wrap(from_fn(io_home))
         .into_utoipa_app()
         .configure(crate::routes::configure)
         .into_app()

@@ -73,6 +73,9 @@ pub struct AppState {
     /// With a replica only: callers that changed something a moment ago, whose lists read the
     /// primary.
     pub recent_writers: Option<RecentWriters>,
+    /// The runtime that built the server and outlives its workers: requests run in its
+    /// context (see [`crate::middleware::io_home`]).
+    pub io_home: tokio::runtime::Handle,
 }
 
 /// Parses a comma-separated setting, skipping blanks; a bad entry is answered as written.

@@ -90,6 +90,7 @@ impl Application {
             passwords: Passwords::per_core().context("starting the password hashing threads")?,
             token_checks: token_checks.clone(),
             recent_writers: store.has_replica().then(RecentWriters::default),
+            io_home: tokio::runtime::Handle::current(),
         });
         let metrics = web::Data::new(Metrics::new()?);
         let openapi = web::Data::new(OpenApiJson(rapport_api::openapi::document_json()));

@@ -117,8 +117,14 @@ async fn the_data_folder_is_private(mut db: Db) {
 }
 
 async fn sigterm_finishes_in_flight_requests(db: Db) {
-    let mut server = Rapport::serve(&db, ADMIN_ENV).await;
+    let env = [ADMIN_ENV, &[("RAPPORT_WORKERS", "4")]].concat();
+    let mut server = Rapport::serve(&db, &env).await;
     let token = sign_in(&server.base, ADMIN_ENV[0].1, ADMIN_ENV[1].1).await;
+    // As under load, every worker opens pooled connections of its own (each call is a new
+    // connection, and the server hands connections to its workers in turn). The in-flight
+    // request below then takes some the other workers opened, after those have stopped.
+    let calls = (0..40).map(|_| me(&server.base, &token));
+    futures_util::future::join_all(calls).await;
     let address = server.base["http://".len()..].to_owned();
     // Sent by hand, to know when the server has the request: it answers `100 Continue` once
     // it has read the head and handed the request to the app.
