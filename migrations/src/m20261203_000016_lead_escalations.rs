@@ -1,5 +1,8 @@
 //! Leads escalated for want of a first contact in time: one row each, so that a lead is
 //! escalated once.
+//!
+//! Leads already overdue when this runs are recorded as escalated, with nobody notified:
+//! otherwise the first run after the upgrade would tell managers about every lead ever missed.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -24,7 +27,30 @@ impl MigrationTrait for Migration {
                     )
                     .to_owned(),
             )
-            .await
+            .await?;
+        let now = chrono::Utc::now();
+        let overdue = Query::select()
+            .column(Customers::Id)
+            .expr(Expr::value(Option::<uuid::Uuid>::None))
+            .expr(Expr::value(now))
+            .from(Customers::Table)
+            .and_where(Expr::col(Customers::DeletedAt).is_null())
+            .and_where(Expr::col(Customers::LifecycleStage).eq("lead"))
+            .and_where(Expr::col(Customers::OwnerId).is_not_null())
+            .and_where(Expr::col(Customers::FirstContactedAt).is_null())
+            .and_where(Expr::col(Customers::FirstContactDueAt).lt(now))
+            .to_owned();
+        let seed = Query::insert()
+            .into_table(LeadEscalations::Table)
+            .columns([
+                LeadEscalations::CustomerId,
+                LeadEscalations::NotifiedId,
+                LeadEscalations::EscalatedAt,
+            ])
+            .select_from(overdue)
+            .map_err(|e| DbErr::Migration(e.to_string()))?
+            .to_owned();
+        manager.exec_stmt(seed).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -41,4 +67,15 @@ enum LeadEscalations {
     /// The manager told, if there was one.
     NotifiedId,
     EscalatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Customers {
+    Table,
+    Id,
+    DeletedAt,
+    LifecycleStage,
+    OwnerId,
+    FirstContactedAt,
+    FirstContactDueAt,
 }

@@ -237,10 +237,24 @@ impl Drop for SqliteDir {
 }
 
 impl FreshDb {
+    /// A fresh database with every migration applied.
     pub async fn create(backend: Backend) -> FreshDb {
+        FreshDb::with_schema(backend, true).await
+    }
+
+    /// A fresh database with no schema, for a test that migrates it step by step.
+    pub async fn empty(backend: Backend) -> FreshDb {
+        FreshDb::with_schema(backend, false).await
+    }
+
+    async fn with_schema(backend: Backend, migrated: bool) -> FreshDb {
         match backend {
             Backend::Postgres => {
-                let db = TestDatabase::create().await;
+                let db = if migrated {
+                    TestDatabase::create().await
+                } else {
+                    TestDatabase::create_empty().await
+                };
                 FreshDb {
                     url: db.url.clone(),
                     _postgres: Some(db),
@@ -254,7 +268,9 @@ impl FreshDb {
                 let held = SqliteDir(dir);
                 let url = format!("sqlite://{}?mode=rwc", held.0.join("test.db").display());
                 let conn = Database::connect(&url).await.expect("open sqlite");
-                Migrator::up(&conn, None).await.expect("migrate sqlite");
+                if migrated {
+                    Migrator::up(&conn, None).await.expect("migrate sqlite");
+                }
                 conn.close().await.ok();
                 FreshDb {
                     url,

@@ -1,0 +1,119 @@
+//! Upgrading a database that holds data: what the migrations do to the rows already there,
+//! on SQLite and PostgreSQL.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use rapport_domain::auth::Role;
+use rapport_domain::clock::{Clock, SystemClock};
+use rapport_domain::customer::Customer;
+use rapport_domain::email::Email;
+use rapport_domain::enums::{CustomerKind, Grade, LifecycleStage};
+use rapport_domain::name::{OrgName, PersonName};
+use rapport_migrations::{Migrator, MigratorTrait};
+use rapport_store::repos::{customers, lead_escalations, users};
+use rapport_store::{DbOptions, Store};
+use rapport_testdb::{Backend, FreshDb};
+use uuid::Uuid;
+
+/// Migrations before the one that adds lead escalations.
+const BEFORE_ESCALATIONS: u32 = 15;
+
+#[tokio::test]
+async fn leads_overdue_before_escalations_existed_are_not_escalated_at_the_upgrade_sqlite() {
+    leads_overdue_before_escalations_existed_are_not_escalated(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn leads_overdue_before_escalations_existed_are_not_escalated_at_the_upgrade_postgres() {
+    leads_overdue_before_escalations_existed_are_not_escalated(Backend::Postgres).await;
+}
+
+async fn leads_overdue_before_escalations_existed_are_not_escalated(backend: Backend) {
+    let db = FreshDb::empty(backend).await;
+    rapport_store::crypto::install(rapport_store::crypto::FieldCipher::new([7; 32], &[])).unwrap();
+    let store = Store::connect(&DbOptions::new(db.url.clone()))
+        .await
+        .unwrap();
+    Migrator::up(store.writer(), Some(BEFORE_ESCALATIONS))
+        .await
+        .unwrap();
+    let applied = Migrator::get_applied_migrations(store.writer())
+        .await
+        .unwrap();
+    let last = applied.last().unwrap().name().to_owned();
+    assert!(last.ends_with("_breaches_and_notifications"), "{last}");
+
+    let now = SystemClock.now();
+    let owner = users::insert(
+        store.writer(),
+        users::NewUser {
+            id: Uuid::now_v7(),
+            email: Email::parse("rep@rapport.test").unwrap(),
+            name: PersonName::parse("Rep").unwrap(),
+            role: Role::SalesRep,
+            team_id: None,
+            password_hash: "$argon2id$placeholder".into(),
+            one_time_until: None,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let missed = lead("Missed Long Ago", owner.id, now - Duration::days(30));
+    let due_later = lead("Due Tomorrow", owner.id, now + Duration::days(1));
+    for lead in [&missed, &due_later] {
+        customers::insert(store.writer(), lead).await.unwrap();
+    }
+
+    Migrator::up(store.writer(), None).await.unwrap();
+
+    let overdue_now = lead_escalations::overdue(store.conn(), now, 10)
+        .await
+        .unwrap();
+    assert_eq!(overdue_now, Vec::<Uuid>::new(), "counted as escalated");
+    let overdue_in_two_days = lead_escalations::overdue(store.conn(), now + Duration::days(2), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        overdue_in_two_days,
+        vec![due_later.id],
+        "due after the upgrade"
+    );
+    store.close().await.unwrap();
+}
+
+fn lead(name: &str, owner: Uuid, due: DateTime<Utc>) -> Customer {
+    let created = due - Duration::days(1);
+    Customer {
+        id: Uuid::now_v7(),
+        name: OrgName::parse(name).unwrap(),
+        kind: CustomerKind::Enterprise,
+        industry: None,
+        size: None,
+        grade: Grade::Standard,
+        lifecycle_stage: LifecycleStage::Lead,
+        owner_id: Some(owner),
+        team_id: None,
+        tags: vec![],
+        source: None,
+        channel: None,
+        website: None,
+        registration_number: None,
+        country: None,
+        addresses: vec![],
+        external_ids: BTreeMap::new(),
+        description: None,
+        first_contact_due_at: Some(due),
+        first_contacted_at: None,
+        last_activity_at: None,
+        deleted_at: None,
+        merged_into_id: None,
+        erased_at: None,
+        created_at: created,
+        updated_at: created,
+        version: 1,
+    }
+}
