@@ -21,6 +21,7 @@ mod m20261203_000015_breaches_and_notifications;
 mod m20261203_000016_lead_escalations;
 mod m20261203_000017_assignment;
 mod m20261203_000018_ticket_reminders;
+mod m20261204_000019_knowledge_base;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000016_lead_escalations::Migration),
             Box::new(m20261203_000017_assignment::Migration),
             Box::new(m20261203_000018_ticket_reminders::Migration),
+            Box::new(m20261204_000019_knowledge_base::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod activities;
+mod articles;
 mod audit;
 mod auth;
 mod browser;

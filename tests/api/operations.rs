@@ -10,13 +10,18 @@ backend_tests!(
     every_scoped_operation_refuses_a_token_without_its_scope
 );
 
-/// Public on purpose: the token endpoints, health, metrics.
+/// Public on purpose: the token endpoints, health, metrics, and the help center and other
+/// pages under `/v1/public/`.
 const PUBLIC: [&str; 2] = ["/v1/auth/token", "/v1/auth/revoke"];
+
+fn is_public(path: &str) -> bool {
+    !path.starts_with("/v1") || PUBLIC.contains(&path) || path.starts_with("/v1/public/")
+}
 
 fn operations(doc: &Value) -> Vec<(Method, String, Vec<String>)> {
     let mut ops = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
-        if !path.starts_with("/v1") || PUBLIC.contains(&path.as_str()) {
+        if is_public(path) {
             continue;
         }
         for (method, op) in item.as_object().unwrap() {

@@ -251,6 +251,16 @@ pub fn field_message(invalid: &Invalid, lang: Lang) -> String {
             "Tags are 1 to 50 letters, digits, '-', '_', '.' or ':'.",
             "标签应为 1 到 50 个字母、数字或 '-'、'_'、'.'、':'。",
         ),
+        Invalid::InvalidSlug => t(
+            zh,
+            "A slug is 1 to 100 lower-case letters and digits, joined by single hyphens.",
+            "标识应为 1 到 100 个小写字母和数字，以单个连字符连接。",
+        ),
+        Invalid::InvalidLanguage => t(
+            zh,
+            "Not a language tag (such as `en` or `zh-CN`).",
+            "不是有效的语言标记（如 `en` 或 `zh-CN`）。",
+        ),
         Invalid::InvalidUuid => t(zh, "Not a valid id.", "ID 无效。"),
         Invalid::InvalidDate => t(zh, "Not a valid date or time.", "日期或时间无效。"),
         Invalid::Duplicate => t(zh, "This value appears more than once.", "该值重复出现。"),

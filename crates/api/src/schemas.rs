@@ -10,6 +10,7 @@
 //! type. `openapi::document` adds [`code_lists`] to the components.
 
 use rapport_domain::activity::TaskOrigin;
+use rapport_domain::article::{ArticleKind, ArticleStatus, Audience};
 use rapport_domain::assignment::AssignmentRule;
 use rapport_domain::auth::{Role, Scope};
 use rapport_domain::enums::{
@@ -121,6 +122,15 @@ code_lists! {
     AssignmentRule: AssignmentRule::NAMES,
         "How a team hands out new work without an assignee: `none`, `round_robin` or `least_loaded`."
         => assignment_rule, assignment_rule_or_null;
+    ArticleKind: ArticleKind::NAMES,
+        "What a knowledge-base article is: `solution`, `faq`, `success_case`, `playbook` or `policy`."
+        => article_kind, article_kind_or_null;
+    Audience: Audience::NAMES,
+        "Who reads a published article: staff only (`internal`) or anyone, in the help center (`public`)."
+        => audience, audience_or_null;
+    ArticleStatus: ArticleStatus::NAMES,
+        "Where an article stands: `draft → published → archived`; an archived article may be published again."
+        => article_status, article_status_or_null;
     JobStatus: JobStatus::NAMES,
         "Where a background job is: `queued` (also between retries), `running`, `succeeded` or `dead` (out of attempts)."
         => job_status, job_status_or_null;
@@ -153,7 +163,10 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 24] = [
+    const NAMES: [&str; 27] = [
+        "ArticleKind",
+        "Audience",
+        "ArticleStatus",
         "CustomerKind",
         "Industry",
         "SizeBand",

@@ -35,6 +35,8 @@ macro_rules! for_each_scope {
                 "Change pipelines, SLA policies, survey templates and rules";
             WebhooksWrite => "webhooks:write", "Manage webhook subscriptions";
             AuditRead => "audit:read", "Read the audit trail";
+            KnowledgeWrite => "knowledge:write",
+                "Write knowledge-base articles and categories (every staff role reads published ones)";
         }
     };
 }
@@ -75,7 +77,7 @@ impl Scope {
     pub fn grantable_to_clients(self) -> bool {
         !matches!(
             self,
-            Scope::UsersWrite | Scope::SettingsWrite | Scope::AuditRead
+            Scope::UsersWrite | Scope::SettingsWrite | Scope::AuditRead | Scope::KnowledgeWrite
         )
     }
 }
@@ -241,6 +243,7 @@ impl Role {
                 CampaignsRead,
                 ReportsRead,
                 SurveysRead,
+                KnowledgeWrite,
             ],
             Role::SalesRep => &[
                 CustomersRead,
@@ -257,6 +260,7 @@ impl Role {
                 SurveysRead,
                 SurveysWrite,
                 ReportsRead,
+                KnowledgeWrite,
             ],
             Role::ServiceManager => &[
                 CustomersRead,
@@ -268,6 +272,7 @@ impl Role {
                 SurveysWrite,
                 ReportsRead,
                 SettingsWrite,
+                KnowledgeWrite,
             ],
             Role::ServiceAgent => &[
                 CustomersRead,

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod activity;
 pub mod address;
+pub mod article;
 pub mod assignment;
 pub mod audit;
 pub mod auth;

@@ -104,6 +104,44 @@ impl SearchDocument {
         }
     }
 
+    /// Adds running text (an article's body): its words, and its CJK characters and pairs.
+    /// No pinyin or inner parts: those find names as users half-remember them, and a long
+    /// text would multiply its terms by them.
+    pub fn add_prose(&mut self, text: &str) {
+        for run in runs(&text.to_lowercase()) {
+            match run {
+                Run::Word(word) => {
+                    self.terms.insert(word);
+                }
+                Run::Cjk(chars) => {
+                    for c in &chars {
+                        self.terms.insert(c.to_string());
+                    }
+                    for pair in chars.windows(2) {
+                        self.terms.insert(pair.iter().collect());
+                    }
+                }
+            }
+        }
+    }
+
+    /// The terms that tell texts apart, for finding related texts: words of three letters or
+    /// more and CJK pairs (single characters and short words are in nearly every text).
+    pub fn distinctive_terms(&self) -> Vec<String> {
+        self.terms()
+            .filter(|t| !t.starts_with('_'))
+            .filter(|t| {
+                let chars: Vec<char> = t.chars().collect();
+                if chars.iter().any(|c| is_cjk(*c)) {
+                    chars.len() == 2
+                } else {
+                    chars.len() >= 3 && !STOP_WORDS.contains(t)
+                }
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Adds a person's names, and both names together in either order without a space
     /// (`王伟` and `伟王`, `johnsmith` and `smithjohn`).
     pub fn add_person(&mut self, first: &str, last: Option<&str>) {
@@ -245,6 +283,30 @@ impl SearchDocument {
             .map(|t| t.any_of.iter().filter(|m| finds(m)).map(|m| m.rank).min())
             .try_fold(Rank::Identifier, |worst, best| best.map(|b| worst.max(b)))
     }
+}
+
+/// English words too common to relate two texts.
+const STOP_WORDS: &[&str] = &[
+    "and", "are", "but", "can", "for", "from", "had", "has", "have", "how", "not", "our", "the",
+    "this", "that", "was", "were", "what", "when", "which", "with", "you", "your",
+];
+
+/// Matches texts holding any of `terms` (exactly), as an FTS5 `MATCH` expression.
+pub fn any_term_fts5(terms: &[String]) -> String {
+    terms
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// Matches texts holding any of `terms` (exactly), as a PostgreSQL `tsquery`.
+pub fn any_term_tsquery(terms: &[String]) -> String {
+    terms
+        .iter()
+        .map(|t| format!("'{}'", t.replace('\\', "\\\\").replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 /// The pinyin of the Chinese characters in `text`, each by its most common reading, without

@@ -34,6 +34,10 @@ pub enum Invalid {
     InvalidUrl,
     InvalidRegistrationNumber,
     InvalidTag,
+    /// Not a URL slug (lower-case letters, digits and single hyphens).
+    InvalidSlug,
+    /// Not a language tag (`en`, `zh-CN`).
+    InvalidLanguage,
     InvalidUuid,
     InvalidDate,
     /// The same value appears twice where it must be unique.
@@ -73,6 +77,8 @@ impl Invalid {
             Invalid::InvalidUrl => "invalid_url",
             Invalid::InvalidRegistrationNumber => "invalid_registration_number",
             Invalid::InvalidTag => "invalid_tag",
+            Invalid::InvalidSlug => "invalid_slug",
+            Invalid::InvalidLanguage => "invalid_language",
             Invalid::InvalidUuid => "invalid_uuid",
             Invalid::InvalidDate => "invalid_date",
             Invalid::Duplicate => "duplicate",
@@ -101,6 +107,8 @@ impl Invalid {
         "invalid_url",
         "invalid_registration_number",
         "invalid_tag",
+        "invalid_slug",
+        "invalid_language",
         "invalid_uuid",
         "invalid_date",
         "duplicate",
@@ -317,6 +325,8 @@ mod tests {
             Invalid::InvalidUrl,
             Invalid::InvalidRegistrationNumber,
             Invalid::InvalidTag,
+            Invalid::InvalidSlug,
+            Invalid::InvalidLanguage,
             Invalid::InvalidUuid,
             Invalid::InvalidDate,
             Invalid::Duplicate,

@@ -2,6 +2,8 @@
 //! that utoipa-actix-web collects their OpenAPI operations.
 
 pub mod activities;
+pub mod article_categories;
+pub mod articles;
 pub mod audit_events;
 pub mod clients;
 pub mod contacts;
@@ -10,9 +12,11 @@ pub mod health;
 pub mod jobs;
 pub mod me;
 pub mod notifications;
+pub mod public_articles;
 pub mod sla_policies;
 pub mod tasks;
 pub mod teams;
+pub mod ticket_articles;
 pub mod tickets;
 pub mod token;
 pub mod users;
@@ -37,6 +41,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(tasks::configure)
             .configure(tickets::configure)
             .configure(sla_policies::configure)
+            .configure(articles::configure)
+            .configure(article_categories::configure)
+            .configure(ticket_articles::configure)
+            .configure(public_articles::configure)
             .configure(jobs::configure),
     );
 }

@@ -16,6 +16,7 @@ use rapport_domain::ticket::{
 };
 use rapport_domain::validation::Errors;
 use rapport_domain::{Invalid, ValidationErrors};
+use rapport_store::repos::articles;
 use rapport_store::repos::assignment::{self, Work};
 use rapport_store::repos::tickets::{self, TicketFilter, TicketSort};
 use rapport_store::repos::{self, Lock, notifications, sla_policies, teams, users};
@@ -280,7 +281,7 @@ pub struct CommentListParams {
 
 /// A ticket the caller sees, read with `lock`, and its customer; 404 otherwise (and for a
 /// deleted customer's).
-async fn visible_ticket(
+pub(crate) async fn visible_ticket(
     db: &impl Conn,
     caller: &Caller,
     id: Uuid,
@@ -685,6 +686,10 @@ async fn update_ticket(
     }
     if t.assignee_id != before.assignee_id {
         notify_assignee(&tx, &auth, &t, now).await?;
+    }
+    if t.status == TicketStatus::Resolved && before.status != TicketStatus::Resolved {
+        // Its linked articles helped solve it.
+        articles::record_uses(&tx, t.id, now).await?;
     }
     let saved = Ticket::from(repos::save(&tx, &t, now).await?);
     let before = Ticket::from(before);

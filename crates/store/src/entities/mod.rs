@@ -2,6 +2,9 @@
 //! types, so nothing outside this crate sees a `Model`.
 
 pub mod activity;
+pub mod article;
+pub mod article_category;
+pub mod article_version;
 pub mod assignment_turn;
 pub mod audit_event;
 pub mod client;
@@ -17,5 +20,6 @@ pub mod stage_change;
 pub mod task;
 pub mod team;
 pub mod ticket;
+pub mod ticket_article;
 pub mod ticket_comment;
 pub mod user;

@@ -2,6 +2,8 @@
 //! types.
 
 pub mod activities;
+pub mod article_categories;
+pub mod articles;
 pub mod assignment;
 pub mod audit;
 pub mod auth_epoch;
