@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod patch;
 pub mod recent_writers;
+pub mod references;
 pub mod respond;
 pub mod routes;
 pub mod schemas;

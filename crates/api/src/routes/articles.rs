@@ -17,7 +17,7 @@ use rapport_domain::validation::Errors;
 use rapport_domain::{Invalid, ValidationErrors};
 use rapport_store::repos::articles::{self, ArticleFilter};
 use rapport_store::repos::{self, Lock, article_categories, users};
-use rapport_store::{Conn, Page, StoreError};
+use rapport_store::{Conn, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -32,6 +32,7 @@ use crate::i18n::Text;
 use crate::markdown::to_safe_html;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
+use crate::references;
 use crate::respond;
 use crate::routes::customers::access;
 use crate::schemas;
@@ -451,11 +452,7 @@ async fn check_category(
     errors: &mut Errors,
 ) -> Result<(), ApiError> {
     if let Some(id) = id {
-        match article_categories::get(db, id).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => errors.add("category_id", Invalid::UnknownReference),
-            Err(e) => return Err(e.into()),
-        }
+        references::known("category_id", article_categories::get(db, id).await, errors)?;
     }
     Ok(())
 }
@@ -469,11 +466,9 @@ async fn check_reviewer(
     let Some(id) = id else {
         return Ok(());
     };
-    match users::get(db, id).await {
-        Ok(u) if !u.disabled && u.role.scopes().contains(Scope::KnowledgeWrite) => {}
-        Ok(_) => errors.add("reviewer_id", Invalid::NotAllowed),
-        Err(StoreError::NotFound) => errors.add("reviewer_id", Invalid::UnknownReference),
-        Err(e) => return Err(e.into()),
+    let reviewer = references::known("reviewer_id", users::get(db, id).await, errors)?;
+    if reviewer.is_some_and(|u| u.disabled || !u.role.scopes().contains(Scope::KnowledgeWrite)) {
+        errors.add("reviewer_id", Invalid::NotAllowed);
     }
     Ok(())
 }
@@ -486,11 +481,7 @@ async fn check_customer(
     errors: &mut Errors,
 ) -> Result<(), ApiError> {
     if let Some(id) = id {
-        match access::visible(db, caller, id).await {
-            Ok(_) => {}
-            Err(ApiError::NotFound) => errors.add("customer_id", Invalid::UnknownReference),
-            Err(e) => return Err(e),
-        }
+        references::known("customer_id", access::visible(db, caller, id).await, errors)?;
     }
     Ok(())
 }

@@ -24,6 +24,7 @@ use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query};
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
+use crate::references;
 use crate::respond;
 use crate::routes::customers::access;
 use crate::schemas;
@@ -282,11 +283,11 @@ async fn create_task(
         TaskDescription::parse,
     );
     if let Some(id) = body.customer_id {
-        match access::visible(&tx, &auth, id).await {
-            Ok(_) => {}
-            Err(ApiError::NotFound) => errors.add("customer_id", Invalid::UnknownReference),
-            Err(e) => return Err(e),
-        }
+        references::known(
+            "customer_id",
+            access::visible(&tx, &auth, id).await,
+            &mut errors,
+        )?;
     }
     if let Some(contact) = body.contact_id {
         match (contacts::get(&tx, contact).await, body.customer_id) {

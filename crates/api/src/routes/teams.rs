@@ -2,7 +2,6 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use rapport_domain::Invalid;
 use rapport_domain::assignment::AssignmentRule;
 use rapport_domain::identity as domain;
 use rapport_domain::name::OrgName;
@@ -22,6 +21,7 @@ use crate::extract::{IfMatch, IfMatchParam, Json, Query};
 use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
+use crate::references;
 use crate::respond;
 use crate::schemas;
 use crate::state::AppState;
@@ -110,11 +110,7 @@ async fn check_manager(
     errors: &mut Errors,
 ) -> Result<(), ApiError> {
     if let Some(id) = manager_id {
-        match users::get(db, id).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => errors.add("manager_id", Invalid::UnknownReference),
-            Err(other) => return Err(other.into()),
-        }
+        references::known("manager_id", users::get(db, id).await, errors)?;
     }
     Ok(())
 }

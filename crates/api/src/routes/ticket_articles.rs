@@ -18,6 +18,7 @@ use crate::auth::Authorized;
 use crate::auth::scopes::{TicketsRead, TicketsWrite};
 use crate::error::ApiError;
 use crate::extract::Json;
+use crate::references;
 use crate::routes::articles::{Article, readable, with_uses};
 use crate::routes::tickets::visible_ticket;
 use crate::state::AppState;
@@ -140,18 +141,16 @@ async fn link_ticket_article(
             errors.add("article_id", Invalid::Required);
             None
         }
-        Some(article_id) => match readable(&tx, &auth, article_id, Lock::No).await {
-            Ok(a) if a.status == ArticleStatus::Published => Some(a),
-            Ok(_) => {
-                errors.add("article_id", Invalid::NotAllowed);
-                None
+        Some(article_id) => {
+            let found = readable(&tx, &auth, article_id, Lock::No).await;
+            match references::known("article_id", found, &mut errors)? {
+                Some(a) if a.status != ArticleStatus::Published => {
+                    errors.add("article_id", Invalid::NotAllowed);
+                    None
+                }
+                found => found,
             }
-            Err(ApiError::NotFound) => {
-                errors.add("article_id", Invalid::UnknownReference);
-                None
-            }
-            Err(e) => return Err(e),
-        },
+        }
     };
     let article = errors.finish_with(article)?;
     let link = Link {

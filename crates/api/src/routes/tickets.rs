@@ -34,6 +34,7 @@ use crate::extract::{IfMatch, IfMatchParam, Json, Query};
 use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
+use crate::references;
 use crate::respond;
 use crate::routes::customers::access;
 use crate::schemas;
@@ -326,11 +327,7 @@ async fn check_team(
     errors: &mut Errors,
 ) -> Result<(), ApiError> {
     if let Some(id) = team_id {
-        match teams::get(db, id).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => errors.add("team_id", Invalid::UnknownReference),
-            Err(e) => return Err(e.into()),
-        }
+        references::known("team_id", teams::get(db, id).await, errors)?;
     }
     Ok(())
 }

@@ -2,7 +2,6 @@
 
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use rapport_domain::Invalid;
 use rapport_domain::auth::Role;
 use rapport_domain::email::Email;
 use rapport_domain::identity::{self as domain};
@@ -24,6 +23,7 @@ use crate::extract::{IfMatch, IfMatchParam, Json, Query};
 use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
+use crate::references;
 use crate::respond;
 use crate::schemas;
 use crate::state::AppState;
@@ -152,11 +152,7 @@ async fn check_team(
     errors: &mut Errors,
 ) -> Result<(), ApiError> {
     if let Some(id) = team_id {
-        match teams::get(db, id).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => errors.add("team_id", Invalid::UnknownReference),
-            Err(other) => return Err(other.into()),
-        }
+        references::known("team_id", teams::get(db, id).await, errors)?;
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ use crate::auth::scopes::{CustomersRead, CustomersWrite};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query};
 use crate::pagination::{Paged, page_params};
+use crate::references;
 use crate::state::AppState;
 
 /// Customers that are probably one and the same.
@@ -293,11 +294,8 @@ async fn load_duplicates(
             errors.add(field, Invalid::Duplicate);
         } else {
             // Locked already, with the survivor, by `repos::lock_all`.
-            match access::visible(db, caller, *id).await {
-                Ok(c) => found.push(c),
-                Err(ApiError::NotFound) => errors.add(field, Invalid::UnknownReference),
-                Err(e) => return Err(e),
-            }
+            let visible = access::visible(db, caller, *id).await;
+            found.extend(references::known(&field, visible, &mut errors)?);
         }
     }
     errors.finish()?;
