@@ -82,6 +82,9 @@ async fn drafts_are_invisible_to_readers_and_edits_keep_versions(app: TestApp) {
     .await;
     assert_eq!(twin["slug"], "dayinjikazhizenmeban-2");
 
+    app.get(&format!("{path}/versions"), &rep.token)
+        .await
+        .assert_problem(404, "not_found");
     let published = app
         .patch(&path, &writer.token, json!({"status": "published"}))
         .await;
@@ -124,6 +127,36 @@ async fn drafts_are_invisible_to_readers_and_edits_keep_versions(app: TestApp) {
         .patch(&path, &writer.token, json!({"tags": ["paper"]}))
         .await;
     assert_eq!(tagged.body["revision"], 2);
+
+    // A stale If-Match, an unknown id, a bad field.
+    let stale = app
+        .client
+        .patch(app.url(&path))
+        .bearer_auth(&writer.token)
+        .header("if-match", "\"1\"")
+        .json(&json!({"title": "Stale"}))
+        .send()
+        .await
+        .unwrap();
+    rapport_tests::read(stale)
+        .await
+        .assert_problem(412, "precondition_failed");
+    app.patch(
+        &format!("/v1/articles/{}", uuid::Uuid::now_v7()),
+        &writer.token,
+        json!({"title": "x"}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    let bad = app
+        .patch(
+            &path,
+            &writer.token,
+            json!({"kind": "novel", "slug": "dayinjikazhizenmeban-2"}),
+        )
+        .await;
+    bad.assert_problem(422, "validation_failed");
+    assert_eq!(bad.error_fields(), ["kind", "slug"]);
 
     // The workflow, the scope, staff only, and every bad field named.
     let back = app
@@ -326,6 +359,10 @@ async fn categories_form_a_tree_without_loops(app: TestApp) {
     )
     .await
     .assert_problem(403, "forbidden");
+    let client = app.client_token(&["tickets:read"]).await;
+    app.get("/v1/article-categories", &client)
+        .await
+        .assert_problem(403, "forbidden");
     let list = app.get("/v1/article-categories", &rep.token).await;
     list.assert_status(200);
     assert_eq!(list.body["data"].as_array().unwrap().len(), 2);
@@ -484,6 +521,9 @@ async fn suggestions_rank_the_matching_solution_first_and_links_count_uses(app: 
     )
     .await
     .assert_problem(404, "not_found");
+    app.post(&links, &other.token, json!({"article_id": solution["id"]}))
+        .await
+        .assert_problem(404, "not_found");
     let rep = app.user("sales_rep", None).await;
     app.get(&links, &rep.token)
         .await
