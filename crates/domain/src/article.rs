@@ -336,6 +336,11 @@ impl Article {
         (title, all)
     }
 
+    /// Is it found by the same terms as `other` (the same title, tags and body)?
+    pub fn found_as(&self, other: &Article) -> bool {
+        (&self.title, &self.tags, &self.body) == (&other.title, &other.tags, &other.body)
+    }
+
     /// Is it readable by callers who do not write the knowledge base?
     pub fn is_published(&self) -> bool {
         self.status == ArticleStatus::Published

@@ -291,24 +291,6 @@ const STOP_WORDS: &[&str] = &[
     "this", "that", "was", "were", "what", "when", "which", "with", "you", "your",
 ];
 
-/// Matches texts holding any of `terms` (exactly), as an FTS5 `MATCH` expression.
-pub fn any_term_fts5(terms: &[String]) -> String {
-    terms
-        .iter()
-        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(" OR ")
-}
-
-/// Matches texts holding any of `terms` (exactly), as a PostgreSQL `tsquery`.
-pub fn any_term_tsquery(terms: &[String]) -> String {
-    terms
-        .iter()
-        .map(|t| format!("'{}'", t.replace('\\', "\\\\").replace('\'', "''")))
-        .collect::<Vec<_>>()
-        .join(" | ")
-}
-
 /// The pinyin of the Chinese characters in `text`, each by its most common reading, without
 /// tones or spaces (`张氏` → `zhangshi`); other characters are left out.
 pub fn spell(text: &str) -> String {
@@ -517,6 +499,18 @@ impl SearchQuery {
         }
         terms.dedup();
         (!terms.is_empty()).then_some(SearchQuery { terms })
+    }
+
+    /// Texts holding any of `terms` exactly: what finds texts related to another one (its
+    /// [`SearchDocument::distinctive_terms`]), not what a user typed. `None` without terms.
+    pub fn any_of(terms: &[String]) -> Option<SearchQuery> {
+        let any_of: Vec<Match> = terms
+            .iter()
+            .map(|t| Match::new(t.as_str(), false, Rank::Word))
+            .collect();
+        (!any_of.is_empty()).then(|| SearchQuery {
+            terms: vec![QueryTerm { any_of }],
+        })
     }
 
     /// The query when it is one word that could be a whole identifier (a registration

@@ -20,6 +20,7 @@ use crate::audit::Origin;
 use crate::auth::jwt::Claims;
 use crate::auth::scopes::RequiredScope;
 use crate::error::{ApiError, Failure};
+use crate::i18n::Text;
 use crate::middleware::span::RequestSpan;
 use crate::state::AppState;
 
@@ -244,6 +245,38 @@ impl<S: RequiredScope + 'static> FromRequest for Authorized<S> {
                 caller,
                 scope: PhantomData,
             })
+        })
+    }
+}
+
+/// A caller signed in as a user, of any role: what staff-only reads take (the knowledge
+/// base). Integration clients are refused with 403.
+#[derive(Debug, Clone)]
+pub struct Staff(Caller);
+
+impl Deref for Staff {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
+}
+
+impl FromRequest for Staff {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Caller::from_request(req, payload);
+        Box::pin(async move {
+            let caller = caller.await?;
+            match caller.principal {
+                Principal::User { .. } => Ok(Staff(caller)),
+                Principal::Client { .. } => Err(ApiError::forbidden(Text::new(
+                    "Only staff accounts read this; integration clients do not.",
+                    "仅员工账号可读取，集成客户端不可。",
+                ))),
+            }
         })
     }
 }

@@ -9,4 +9,4 @@ pub mod scopes;
 pub mod secret;
 pub mod token_checks;
 
-pub use caller::{Authorized, Caller, Principal};
+pub use caller::{Authorized, Caller, Principal, Staff};

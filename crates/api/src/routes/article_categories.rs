@@ -15,13 +15,12 @@ use uuid::Uuid;
 
 use crate::audit;
 use crate::auth::scopes::KnowledgeWrite;
-use crate::auth::{Authorized, Caller};
+use crate::auth::{Authorized, Staff};
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{IfMatch, IfMatchParam, Json};
 use crate::i18n::Text;
 use crate::patch::Patch;
 use crate::respond;
-use crate::routes::articles::require_staff;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -116,9 +115,8 @@ async fn check_parent(
 #[get("/article-categories")]
 async fn list_article_categories(
     state: web::Data<AppState>,
-    caller: Caller,
+    _staff: Staff,
 ) -> Result<HttpResponse, ApiError> {
-    require_staff(&caller)?;
     let data = article_categories::all(state.store.conn())
         .await?
         .into_iter()
@@ -190,10 +188,9 @@ async fn create_article_category(
 #[get("/article-categories/{id}")]
 async fn get_article_category(
     state: web::Data<AppState>,
-    caller: Caller,
+    _staff: Staff,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    require_staff(&caller)?;
     let body =
         ArticleCategory::from(article_categories::get(state.store.conn(), id.into_inner()).await?);
     Ok(respond::ok(&body, body.version))

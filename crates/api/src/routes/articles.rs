@@ -16,7 +16,7 @@ use rapport_domain::tag::parse_tags;
 use rapport_domain::validation::Errors;
 use rapport_domain::{Invalid, ValidationErrors};
 use rapport_store::repos::articles::{self, ArticleFilter};
-use rapport_store::repos::{self, Lock, article_categories, users};
+use rapport_store::repos::{self, Lock, article_categories};
 use rapport_store::{Conn, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::audit;
 use crate::auth::scopes::KnowledgeWrite;
-use crate::auth::{Authorized, Caller, Principal};
+use crate::auth::{Authorized, Caller, Staff};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query};
 use crate::i18n::Text;
@@ -136,13 +136,13 @@ pub(crate) async fn with_uses(
         .collect())
 }
 
-async fn one_with_uses(db: &impl Conn, a: DomainArticle) -> Result<Article, ApiError> {
-    let n = articles::uses(db, &[a.id])
+/// How many tickets an article helped resolve.
+async fn solved_tickets(db: &impl Conn, id: Uuid) -> Result<i64, ApiError> {
+    Ok(articles::uses(db, &[id])
         .await?
-        .get(&a.id)
+        .get(&id)
         .copied()
-        .unwrap_or(0);
-    Ok(Article::new(a, n))
+        .unwrap_or(0))
 }
 
 /// A new article.
@@ -277,17 +277,6 @@ pub struct ArticleVersionList {
     pub data: Vec<ArticleVersion>,
 }
 
-/// Only staff read the knowledge base's articles (integration clients do not).
-pub(crate) fn require_staff(caller: &Caller) -> Result<(), ApiError> {
-    match caller.principal {
-        Principal::User { .. } => Ok(()),
-        Principal::Client { .. } => Err(ApiError::forbidden(Text::new(
-            "Knowledge-base articles are read by staff accounts.",
-            "知识库文章仅供员工账号阅读。",
-        ))),
-    }
-}
-
 /// Does the caller read drafts and archived articles too?
 fn writes_knowledge(caller: &Caller) -> bool {
     caller.scopes.contains(Scope::KnowledgeWrite)
@@ -397,10 +386,9 @@ pub(crate) async fn page_of(
 #[get("/articles")]
 async fn list_articles(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Staff,
     params: Query<ArticleListParams>,
 ) -> Result<HttpResponse, ApiError> {
-    require_staff(&caller)?;
     let p = params.into_inner()?;
     let db = state.list_reads(&caller);
     let filter = list_filter(db, &p, !writes_knowledge(&caller)).await?;
@@ -466,10 +454,7 @@ async fn check_reviewer(
     let Some(id) = id else {
         return Ok(());
     };
-    let reviewer = references::known("reviewer_id", users::get(db, id).await, errors)?;
-    if reviewer.is_some_and(|u| u.disabled || !u.role.scopes().contains(Scope::KnowledgeWrite)) {
-        errors.add("reviewer_id", Invalid::NotAllowed);
-    }
+    references::user_with(db, "reviewer_id", id, Scope::KnowledgeWrite, errors).await?;
     Ok(())
 }
 
@@ -631,13 +616,13 @@ async fn create_article(
 #[get("/articles/{id}")]
 async fn get_article(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Staff,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    require_staff(&caller)?;
     let db = state.store.conn();
     let article = readable(db, &caller, id.into_inner(), Lock::No).await?;
-    let body = one_with_uses(db, article).await?;
+    let solved = solved_tickets(db, article.id).await?;
+    let body = Article::new(article, solved);
     Ok(respond::ok(&body, body.version))
 }
 
@@ -705,15 +690,21 @@ async fn update_article(
     if status != a.status {
         a.move_to(status, now).map_err(move_error)?;
     }
-    let latest = articles::versions(&tx, a.id).await?.into_iter().next();
+    let latest = match a.revision {
+        0 => None,
+        number => Some(articles::version(&tx, a.id, number).await?),
+    };
     let version = a.new_version(latest.as_ref(), auth.user_id(), now);
     let saved = repos::save(&tx, &a, now).await?;
-    articles::index(&tx, &saved).await?;
+    if !saved.found_as(&before) {
+        articles::index(&tx, &saved).await?;
+    }
     if let Some(version) = &version {
         articles::insert_version(&tx, version).await?;
     }
-    let saved = one_with_uses(&tx, saved).await?;
-    let before = one_with_uses(&tx, before).await?;
+    // A change of the article changes none of its uses.
+    let solved = solved_tickets(&tx, saved.id).await?;
+    let (saved, before) = (Article::new(saved, solved), Article::new(before, solved));
     audit::record_and_commit(
         tx,
         &state,
@@ -736,10 +727,9 @@ async fn update_article(
 #[get("/articles/{id}/versions")]
 async fn list_article_versions(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Staff,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    require_staff(&caller)?;
     let db = state.store.conn();
     let article = readable(db, &caller, id.into_inner(), Lock::No).await?;
     let data = articles::versions(db, article.id)
@@ -760,10 +750,9 @@ async fn list_article_versions(
 #[get("/articles/{id}/versions/{number}")]
 async fn get_article_version(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Staff,
     path: web::Path<(Uuid, i32)>,
 ) -> Result<HttpResponse, ApiError> {
-    require_staff(&caller)?;
     let (id, number) = path.into_inner();
     let db = state.store.conn();
     let article = readable(db, &caller, id, Lock::No).await?;

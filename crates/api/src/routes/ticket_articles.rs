@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::Invalid;
-use rapport_domain::article::{ArticleStatus, suggestion_score};
+use rapport_domain::article::{Article as DomainArticle, ArticleStatus, suggestion_score};
 use rapport_domain::validation::Errors;
 use rapport_store::repos::Lock;
 use rapport_store::repos::articles::{self, ArticleFilter, Link};
@@ -160,17 +160,17 @@ async fn link_ticket_article(
         linked_at: state.clock.now(),
         used_at: None,
     };
-    if !articles::link(&tx, &link).await? {
-        let existing = articles::links_of(&tx, ticket.id)
-            .await?
-            .into_iter()
-            .find(|(l, _)| l.article_id == article.id)
-            .ok_or(ApiError::NotFound)?;
-        let article = with_uses(&tx, vec![existing.1]).await?.remove(0);
-        return Ok(HttpResponse::Ok().json(answer(existing.0, article)));
-    }
+    let created = articles::link(&tx, &link).await?;
+    let link = if created {
+        link
+    } else {
+        articles::get_link(&tx, ticket.id, article.id).await?
+    };
     let article = with_uses(&tx, vec![article]).await?.remove(0);
     let body = answer(link, article);
+    if !created {
+        return Ok(HttpResponse::Ok().json(body));
+    }
     audit::record_and_commit(
         tx,
         &state,
@@ -239,22 +239,20 @@ async fn suggest_ticket_articles(
         status: Some(ArticleStatus::Published),
         ..ArticleFilter::default()
     };
-    let mut scored: Vec<(u32, usize, rapport_store::repos::articles::Candidate)> =
+    let mut scored: Vec<(u32, DomainArticle)> =
         articles::holding_any(db, &filter, &wanted, CANDIDATES)
             .await?
             .into_iter()
-            .enumerate()
-            .map(|(newest, c)| {
+            .map(|c| {
                 let score = suggestion_score(&wanted, c.article.kind, &c.title_terms, &c.terms);
-                (score, newest, c)
+                (score, c.article)
             })
-            .filter(|(score, _, _)| *score > 0)
+            .filter(|(score, _)| *score > 0)
             .collect();
-    // Best first; among equals, the newest.
-    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    // Best first; the sort is stable, so among equals the newest (the candidates' order).
+    scored.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
     scored.truncate(SUGGESTIONS);
-    let scores: Vec<u32> = scored.iter().map(|(s, _, _)| *s).collect();
-    let list = scored.into_iter().map(|(_, _, c)| c.article).collect();
+    let (scores, list): (Vec<u32>, Vec<DomainArticle>) = scored.into_iter().unzip();
     let data = scores
         .into_iter()
         .zip(with_uses(db, list).await?)

@@ -19,7 +19,7 @@ use rapport_domain::{Invalid, ValidationErrors};
 use rapport_store::repos::articles;
 use rapport_store::repos::assignment::{self, Work};
 use rapport_store::repos::tickets::{self, TicketFilter, TicketSort};
-use rapport_store::repos::{self, Lock, notifications, sla_policies, teams, users};
+use rapport_store::repos::{self, Lock, notifications, sla_policies, teams};
 use rapport_store::{Conn, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -297,8 +297,8 @@ pub(crate) async fn visible_ticket(
     Ok((ticket, customer))
 }
 
-/// The team of `assignee_id` when it is a user who works tickets; `unknown_reference` at
-/// `assignee_id` otherwise.
+/// The team of `assignee_id` when it is a user who works tickets; the field's error
+/// otherwise.
 async fn check_assignee(
     db: &impl Conn,
     assignee_id: Option<Uuid>,
@@ -307,18 +307,8 @@ async fn check_assignee(
     let Some(id) = assignee_id else {
         return Ok(None);
     };
-    match users::get(db, id).await {
-        Ok(u) if !u.disabled && u.role.scopes().contains(Scope::TicketsWrite) => Ok(u.team_id),
-        Ok(_) => {
-            errors.add("assignee_id", Invalid::NotAllowed);
-            Ok(None)
-        }
-        Err(StoreError::NotFound) => {
-            errors.add("assignee_id", Invalid::UnknownReference);
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
-    }
+    let user = references::user_with(db, "assignee_id", id, Scope::TicketsWrite, errors).await?;
+    Ok(user.and_then(|u| u.team_id))
 }
 
 async fn check_team(

@@ -12,7 +12,7 @@ use rapport_domain::article::{
     Article, ArticleKind, ArticleStatus, ArticleVersion, Audience, Language, Markdown, Slug,
 };
 use rapport_domain::name::Title;
-use rapport_domain::search::{Rank, SearchDocument, SearchQuery, any_term_fts5, any_term_tsquery};
+use rapport_domain::search::{Rank, SearchDocument, SearchQuery};
 use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
@@ -93,18 +93,19 @@ pub async fn insert(db: &impl Conn, article: &Article) -> Result<(), StoreError>
     let mut row = to_active(article);
     row.search_rowid = Set(None);
     Entity::insert(row).exec_without_returning(db).await?;
-    index(db, article).await
+    insert_tags(db, article).await?;
+    write_terms(db, article, None).await
 }
 
-/// Writes what an article is found by (its tags and search terms) after a change.
+/// Writes what an article is found by (its tags and search terms) after a change of them.
 ///
 /// # Errors
 /// Database failures.
 pub async fn index(db: &impl Conn, article: &Article) -> Result<(), StoreError> {
     let backend = db.get_database_backend();
-    let sql = |sqlite: &str, postgres: &str| match backend {
-        DatabaseBackend::Postgres => postgres.to_owned(),
-        _ => sqlite.to_owned(),
+    let sql = |sqlite: &'static str, postgres: &'static str| match backend {
+        DatabaseBackend::Postgres => postgres,
+        _ => sqlite,
     };
     db.execute(Statement::from_sql_and_values(
         backend,
@@ -115,20 +116,7 @@ pub async fn index(db: &impl Conn, article: &Article) -> Result<(), StoreError> 
         [article.id.into()],
     ))
     .await?;
-    for tag in &article.tags {
-        db.execute(Statement::from_sql_and_values(
-            backend,
-            sql(
-                "INSERT INTO article_tags (article_id, tag) VALUES (?, ?)",
-                "INSERT INTO article_tags (article_id, tag) VALUES ($1, $2)",
-            ),
-            [article.id.into(), tag.as_str().into()],
-        ))
-        .await?;
-    }
-
-    let (title, all) = article.search_documents();
-    let (title, all) = (title.joined(), all.joined());
+    insert_tags(db, article).await?;
     let row = db
         .query_one(Statement::from_sql_and_values(
             backend,
@@ -141,6 +129,39 @@ pub async fn index(db: &impl Conn, article: &Article) -> Result<(), StoreError> 
         .await?;
     let entry: Option<i64> =
         row.and_then(|r| r.try_get::<Option<i64>>("", "search_rowid").ok().flatten());
+    write_terms(db, article, entry).await
+}
+
+/// The article's tags, in one statement.
+async fn insert_tags(db: &impl Conn, article: &Article) -> Result<(), StoreError> {
+    if article.tags.is_empty() {
+        return Ok(());
+    }
+    let mut insert = Query::insert();
+    insert
+        .into_table(Alias::new("article_tags"))
+        .columns([Alias::new("article_id"), Alias::new("tag")]);
+    for tag in &article.tags {
+        insert.values_panic([article.id.into(), tag.as_str().into()]);
+    }
+    db.execute(db.get_database_backend().build(&insert)).await?;
+    Ok(())
+}
+
+/// Writes the article's search terms: over its `entry` in the search table, or as a new
+/// entry, numbered in `articles.search_rowid`.
+async fn write_terms(
+    db: &impl Conn,
+    article: &Article,
+    entry: Option<i64>,
+) -> Result<(), StoreError> {
+    let backend = db.get_database_backend();
+    let sql = |sqlite: &'static str, postgres: &'static str| match backend {
+        DatabaseBackend::Postgres => postgres,
+        _ => sqlite,
+    };
+    let (title, all) = article.search_documents();
+    let (title, all) = (title.joined(), all.joined());
     if let Some(entry) = entry {
         let update = sql(
             "UPDATE article_search SET title = ?, terms = ? WHERE rowid = ?",
@@ -435,16 +456,16 @@ pub async fn holding_any(
     terms: &[String],
     limit: u64,
 ) -> Result<Vec<Candidate>, StoreError> {
-    if terms.is_empty() {
+    let Some(query) = SearchQuery::any_of(terms) else {
         return Ok(Vec::new());
-    }
+    };
     let backend = db.get_database_backend();
     let (matches, read_terms) = match backend {
         DatabaseBackend::Postgres => (
             Expr::cust_with_values(
                 "articles.search_rowid IN (SELECT seq FROM article_terms \
                  WHERE terms @@ CAST($1 AS tsquery))",
-                [any_term_tsquery(terms)],
+                [query.to_tsquery()],
             ),
             "SELECT seq AS entry, array_to_string(tsvector_to_array(title), ' ') AS title, \
              array_to_string(tsvector_to_array(terms), ' ') AS terms \
@@ -454,7 +475,7 @@ pub async fn holding_any(
             Expr::cust_with_values(
                 "articles.search_rowid IN (SELECT rowid FROM article_search \
                  WHERE article_search MATCH ?)",
-                [any_term_fts5(terms)],
+                [query.to_fts5()],
             ),
             "SELECT rowid AS entry, title, terms FROM article_search WHERE rowid IN (SELECT value FROM json_each(?))",
         ),
@@ -605,19 +626,30 @@ pub async fn link(db: &impl Conn, link: &Link) -> Result<bool, StoreError> {
     Ok(inserted > 0)
 }
 
+/// A ticket's link to an article.
+///
+/// # Errors
+/// `NotFound` when they are not linked.
+pub async fn get_link(db: &impl Conn, ticket: Uuid, article: Uuid) -> Result<Link, StoreError> {
+    ticket_article::Entity::find_by_id((ticket, article))
+        .one(db)
+        .await?
+        .map(link_to_domain)
+        .ok_or(StoreError::NotFound)
+}
+
 /// Removes a ticket's link to an article.
 ///
 /// # Errors
 /// `NotFound` when they were not linked.
-pub async fn unlink(db: &impl Conn, ticket: Uuid, article: Uuid) -> Result<Link, StoreError> {
-    let found = ticket_article::Entity::find_by_id((ticket, article))
-        .one(db)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    ticket_article::Entity::delete_by_id((ticket, article))
+pub async fn unlink(db: &impl Conn, ticket: Uuid, article: Uuid) -> Result<(), StoreError> {
+    let deleted = ticket_article::Entity::delete_by_id((ticket, article))
         .exec(db)
         .await?;
-    Ok(link_to_domain(found))
+    if deleted.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }
 
 /// A ticket's links with their articles, oldest link first.
