@@ -62,6 +62,7 @@ impl MigrationTrait for Migration {
                     .col(string_len(A::Slug, 100))
                     .col(string_len(A::Title, 200))
                     .col(text(A::Body))
+                    .col(text(A::BodyHtml))
                     .col(string_len(A::Kind, 32))
                     .col(uuid_null(A::CategoryId))
                     .col(json_binary(A::Tags))
@@ -140,6 +141,7 @@ impl MigrationTrait for Migration {
                     .col(integer(V::Number))
                     .col(string_len(V::Title, 200))
                     .col(text(V::Body))
+                    .col(text(V::BodyHtml))
                     .col(uuid_null(V::EditorId))
                     .col(timestamp_with_time_zone(V::CreatedAt))
                     .primary_key(Index::create().col(V::ArticleId).col(V::Number))
@@ -247,6 +249,8 @@ enum Articles {
     Slug,
     Title,
     Body,
+    /// The body's sanitized HTML, rendered when it was written.
+    BodyHtml,
     Kind,
     CategoryId,
     Tags,
@@ -280,6 +284,7 @@ enum ArticleVersions {
     Number,
     Title,
     Body,
+    BodyHtml,
     EditorId,
     CreatedAt,
 }

@@ -8,7 +8,6 @@ pub mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod i18n;
-pub mod markdown;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::markdown::Markdown;
 use crate::name::{Name, Title};
 use crate::search::{SearchDocument, spell};
 use crate::tag::Tag;
@@ -59,38 +60,6 @@ pub struct ArticleMoveError {
     pub from: ArticleStatus,
     pub to: ArticleStatus,
     pub allowed: Vec<ArticleStatus>,
-}
-
-/// Markdown as written: kept byte for byte (line breaks matter), non-blank, at most
-/// [`Markdown::MAX`] characters, no control characters but line breaks and tabs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Markdown(String);
-
-impl Markdown {
-    pub const MAX: usize = 100_000;
-
-    /// # Errors
-    /// `Required` when blank, `TooLong` past [`Markdown::MAX`] characters, `InvalidType` with
-    /// control characters.
-    pub fn parse(input: &str) -> Result<Self, Invalid> {
-        if input
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
-            return Err(Invalid::InvalidType);
-        }
-        if input.trim().is_empty() {
-            return Err(Invalid::Required);
-        }
-        if input.chars().count() > Self::MAX {
-            return Err(Invalid::TooLong { max: Self::MAX });
-        }
-        Ok(Markdown(input.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// The last part of an article's public address: lower-case ASCII letters and digits joined
@@ -403,19 +372,6 @@ mod tests {
             updated_at: now,
             version: 1,
         }
-    }
-
-    #[test]
-    fn markdown_is_kept_as_written() {
-        let text = "# Title\n\n  indented code\n\ttab";
-        assert_eq!(Markdown::parse(text).unwrap().as_str(), text);
-        assert_eq!(Markdown::parse(" \n "), Err(Invalid::Required));
-        assert_eq!(Markdown::parse("a\u{0}b"), Err(Invalid::InvalidType));
-        let long = "a".repeat(Markdown::MAX + 1);
-        assert_eq!(
-            Markdown::parse(&long),
-            Err(Invalid::TooLong { max: Markdown::MAX })
-        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod enums;
 pub mod identity;
 pub mod job;
 pub mod lifecycle;
+pub mod markdown;
 pub mod masking;
 pub mod money;
 pub mod name;

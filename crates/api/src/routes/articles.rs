@@ -7,9 +7,10 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::article::{
     Article as DomainArticle, ArticleKind, ArticleStatus, ArticleVersion as DomainVersion,
-    Audience, Language, Markdown, Slug,
+    Audience, Language, Slug,
 };
 use rapport_domain::auth::Scope;
+use rapport_domain::markdown::Markdown;
 use rapport_domain::name::Title;
 use rapport_domain::search::SearchQuery;
 use rapport_domain::tag::parse_tags;
@@ -29,7 +30,6 @@ use crate::auth::{Authorized, Caller, Staff};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query};
 use crate::i18n::Text;
-use crate::markdown::to_safe_html;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::references;
@@ -96,7 +96,7 @@ impl Article {
             id: a.id,
             slug: a.slug.as_str().to_owned(),
             title: a.title.into_string(),
-            body_html: to_safe_html(a.body.as_str()),
+            body_html: a.body.html().to_owned(),
             body: a.body.as_str().to_owned(),
             kind: a.kind.as_str().to_owned(),
             category_id: a.category_id,
@@ -263,7 +263,7 @@ impl From<DomainVersion> for ArticleVersion {
             article_id: v.article_id,
             number: v.number,
             title: v.title.into_string(),
-            body_html: to_safe_html(v.body.as_str()),
+            body_html: v.body.html().to_owned(),
             body: v.body.as_str().to_owned(),
             editor_id: v.editor_id,
             created_at: v.created_at,

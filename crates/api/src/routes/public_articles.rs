@@ -14,7 +14,6 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::extract::Query;
-use crate::markdown::to_safe_html;
 use crate::pagination::Paged;
 use crate::routes::articles::{category_subtree, filter, page_of};
 use crate::schemas;
@@ -49,7 +48,7 @@ impl From<DomainArticle> for PublicArticle {
         PublicArticle {
             slug: a.slug.as_str().to_owned(),
             title: a.title.into_string(),
-            body_html: to_safe_html(a.body.as_str()),
+            body_html: a.body.html().to_owned(),
             body: a.body.as_str().to_owned(),
             kind: a.kind.as_str().to_owned(),
             category_id: a.category_id,

@@ -8,6 +8,7 @@ pub struct Model {
     pub slug: String,
     pub title: String,
     pub body: String,
+    pub body_html: String,
     pub kind: String,
     pub category_id: Option<Uuid>,
     pub tags: Json,

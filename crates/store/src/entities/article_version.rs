@@ -9,6 +9,7 @@ pub struct Model {
     pub number: i32,
     pub title: String,
     pub body: String,
+    pub body_html: String,
     pub editor_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
 }

@@ -9,8 +9,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use rapport_domain::article::{
-    Article, ArticleKind, ArticleStatus, ArticleVersion, Audience, Language, Markdown, Slug,
+    Article, ArticleKind, ArticleStatus, ArticleVersion, Audience, Language, Slug,
 };
+use rapport_domain::markdown::Markdown;
 use rapport_domain::name::Title;
 use rapport_domain::search::{Rank, SearchDocument, SearchQuery};
 use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
@@ -36,7 +37,9 @@ fn to_domain(m: article::Model) -> Result<Article, StoreError> {
         id: m.id,
         slug: parse_column("articles.slug", &m.slug, Slug::parse)?,
         title: parse_column("articles.title", &m.title, Title::parse)?,
-        body: parse_column("articles.body", &m.body, Markdown::parse)?,
+        body: parse_column("articles.body", &m.body, |b| {
+            Markdown::stored(b, m.body_html.clone())
+        })?,
         kind: parse_column("articles.kind", &m.kind, ArticleKind::parse)?,
         category_id: m.category_id,
         tags: serde_json::from_value(m.tags).map_err(|e| corrupt("articles.tags", e))?,
@@ -61,6 +64,7 @@ fn to_active(a: &Article) -> article::ActiveModel {
         slug: Set(a.slug.as_str().to_owned()),
         title: Set(a.title.to_string()),
         body: Set(a.body.as_str().to_owned()),
+        body_html: Set(a.body.html().to_owned()),
         kind: Set(a.kind.as_str().to_owned()),
         category_id: Set(a.category_id),
         tags: Set(serde_json::Value::from(
@@ -527,7 +531,9 @@ fn version_to_domain(m: article_version::Model) -> Result<ArticleVersion, StoreE
         article_id: m.article_id,
         number: m.number,
         title: parse_column("article_versions.title", &m.title, Title::parse)?,
-        body: parse_column("article_versions.body", &m.body, Markdown::parse)?,
+        body: parse_column("article_versions.body", &m.body, |b| {
+            Markdown::stored(b, m.body_html.clone())
+        })?,
         editor_id: m.editor_id,
         created_at: m.created_at,
     })
@@ -541,6 +547,7 @@ pub async fn insert_version(db: &impl Conn, v: &ArticleVersion) -> Result<(), St
         number: Set(v.number),
         title: Set(v.title.to_string()),
         body: Set(v.body.as_str().to_owned()),
+        body_html: Set(v.body.html().to_owned()),
         editor_id: Set(v.editor_id),
         created_at: Set(v.created_at),
     })
