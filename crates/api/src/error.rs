@@ -180,6 +180,11 @@ impl ApiError {
         }
     }
 
+    /// A 400 naming one query parameter.
+    pub fn bad_parameter(field: impl Into<String>, invalid: rapport_domain::Invalid) -> Self {
+        ApiError::BadParameters(ValidationErrors::single(field, invalid))
+    }
+
     /// A 422 for one field.
     pub fn invalid(field: impl Into<String>, invalid: rapport_domain::Invalid) -> Self {
         ApiError::Validation(ValidationErrors::single(field, invalid))

@@ -60,6 +60,22 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     })
 }
 
+/// An optional code-list parameter (`status=open`): absent, or a value `parse` takes; 400
+/// naming `field` otherwise.
+///
+/// # Errors
+/// 400 naming `field`.
+pub fn code_param<T>(
+    field: &str,
+    value: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, Invalid>,
+) -> Result<Option<T>, ApiError> {
+    value
+        .map(parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_parameter(field, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

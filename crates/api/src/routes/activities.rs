@@ -2,11 +2,11 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
+use rapport_domain::Invalid;
 use rapport_domain::activity::{Activity as DomainActivity, Details, Outcome, Summary};
 use rapport_domain::enums::{ActivityKind, Channel, Direction};
 use rapport_domain::name::Name;
 use rapport_domain::validation::Errors;
-use rapport_domain::{Invalid, ValidationErrors};
 use rapport_store::Conn;
 use rapport_store::repos::activities::{self, ActivityFilter};
 use rapport_store::repos::{self, Lock, customers, tasks};
@@ -19,7 +19,7 @@ use crate::audit;
 use crate::auth::scopes::{CustomersRead, CustomersWrite};
 use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
-use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::respond;
@@ -178,12 +178,7 @@ async fn list_activities(
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
     let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-occurred_at")?;
-    let kind = p
-        .kind
-        .as_deref()
-        .map(ActivityKind::parse)
-        .transpose()
-        .map_err(|e| ApiError::BadParameters(ValidationErrors::single("kind", e)))?;
+    let kind = code_param("kind", p.kind.as_deref(), ActivityKind::parse)?;
     let filter = ActivityFilter {
         customer_id: p.customer_id,
         contact_id: p.contact_id,

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
+use rapport_domain::Invalid;
 use rapport_domain::article::{
     Article as DomainArticle, ArticleKind, ArticleStatus, ArticleVersion as DomainVersion,
     Audience, Language, Slug,
@@ -15,7 +16,6 @@ use rapport_domain::name::Title;
 use rapport_domain::search::SearchQuery;
 use rapport_domain::tag::parse_tags;
 use rapport_domain::validation::Errors;
-use rapport_domain::{Invalid, ValidationErrors};
 use rapport_store::repos::articles::{self, ArticleFilter};
 use rapport_store::repos::{self, Lock, article_categories};
 use rapport_store::{Conn, Page};
@@ -28,7 +28,7 @@ use crate::audit;
 use crate::auth::scopes::KnowledgeWrite;
 use crate::auth::{Authorized, Caller, Staff};
 use crate::error::ApiError;
-use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
 use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
@@ -297,22 +297,6 @@ pub(crate) async fn readable(
     }
 }
 
-fn bad_parameter(field: &str, invalid: Invalid) -> ApiError {
-    ApiError::BadParameters(ValidationErrors::single(field, invalid))
-}
-
-/// A code-list filter: absent, or a value `parse` takes; 400 naming `field` otherwise.
-pub(crate) fn filter<T>(
-    field: &str,
-    value: Option<&str>,
-    parse: impl Fn(&str) -> Result<T, Invalid>,
-) -> Result<Option<T>, ApiError> {
-    value
-        .map(parse)
-        .transpose()
-        .map_err(|e| bad_parameter(field, e))
-}
-
 /// The list's filters from its parameters; `published_only` for callers who read nothing
 /// else.
 pub(crate) async fn list_filter(
@@ -320,19 +304,19 @@ pub(crate) async fn list_filter(
     p: &ArticleListParams,
     published_only: bool,
 ) -> Result<ArticleFilter, ApiError> {
-    let status = filter("status", p.status.as_deref(), ArticleStatus::parse)?;
+    let status = code_param("status", p.status.as_deref(), ArticleStatus::parse)?;
     let status = if published_only {
         match status {
             None | Some(ArticleStatus::Published) => Some(ArticleStatus::Published),
-            Some(_) => return Err(bad_parameter("status", Invalid::NotAllowed)),
+            Some(_) => return Err(ApiError::bad_parameter("status", Invalid::NotAllowed)),
         }
     } else {
         status
     };
     Ok(ArticleFilter {
         status,
-        kind: filter("kind", p.kind.as_deref(), ArticleKind::parse)?,
-        audience: filter("audience", p.audience.as_deref(), Audience::parse)?,
+        kind: code_param("kind", p.kind.as_deref(), ArticleKind::parse)?,
+        audience: code_param("audience", p.audience.as_deref(), Audience::parse)?,
         category_ids: category_subtree(db, p.category_id).await?,
         tag: p.tag.as_deref().map(str::to_lowercase),
         language: p.language.clone(),

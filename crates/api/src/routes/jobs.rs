@@ -3,7 +3,6 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use rapport_domain::ValidationErrors;
 use rapport_domain::job::{self as domain, JobStatus};
 use rapport_store::repos::{self, jobs};
 use serde::Serialize;
@@ -16,7 +15,7 @@ use crate::audit;
 use crate::auth::Authorized;
 use crate::auth::scopes::SettingsWrite;
 use crate::error::{ApiError, ProblemCode};
-use crate::extract::Query;
+use crate::extract::{Query, code_param};
 use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::respond;
@@ -114,12 +113,7 @@ async fn list_jobs(
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
     let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
-    let status = p
-        .status
-        .as_deref()
-        .map(JobStatus::parse)
-        .transpose()
-        .map_err(|e| ApiError::BadParameters(ValidationErrors::single("status", e)))?;
+    let status = code_param("status", p.status.as_deref(), JobStatus::parse)?;
     let filter = jobs::JobFilter {
         status,
         kind: p.kind,

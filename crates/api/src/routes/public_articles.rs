@@ -13,9 +13,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::extract::Query;
+use crate::extract::{Query, code_param};
 use crate::pagination::Paged;
-use crate::routes::articles::{category_subtree, filter, page_of};
+use crate::routes::articles::{category_subtree, page_of};
 use crate::schemas;
 use crate::state::AppState;
 
@@ -96,7 +96,7 @@ async fn list_public_articles(
     let filter = ArticleFilter {
         status: Some(ArticleStatus::Published),
         audience: Some(Audience::Public),
-        kind: filter("kind", p.kind.as_deref(), ArticleKind::parse)?,
+        kind: code_param("kind", p.kind.as_deref(), ArticleKind::parse)?,
         category_ids: category_subtree(db, p.category_id).await?,
         tag: p.tag.as_deref().map(str::to_lowercase),
         language: p.language,

@@ -2,13 +2,13 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
+use rapport_domain::Invalid;
 use rapport_domain::access::Visibility;
 use rapport_domain::activity::{Task as DomainTask, TaskDescription, TaskOrigin};
 use rapport_domain::auth::Scope;
 use rapport_domain::enums::TaskStatus;
 use rapport_domain::name::{Name, Title};
 use rapport_domain::validation::Errors;
-use rapport_domain::{Invalid, ValidationErrors};
 use rapport_store::repos::tasks::{self, TaskFilter, TaskScope};
 use rapport_store::repos::{self, Lock, contacts, customers, users};
 use rapport_store::{Conn, StoreError};
@@ -211,9 +211,7 @@ async fn list_tasks(
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
     let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
-    let bad = |field: &str, invalid: Invalid| {
-        ApiError::BadParameters(ValidationErrors::single(field, invalid))
-    };
+    let bad = ApiError::bad_parameter;
     let assignee_id = match p.assignee_id.as_deref() {
         None => None,
         Some("me") => Some(

@@ -3,6 +3,7 @@
 
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
+use rapport_domain::Invalid;
 use rapport_domain::auth::Scope;
 use rapport_domain::customer::Customer;
 use rapport_domain::enums::Grade;
@@ -15,7 +16,6 @@ use rapport_domain::ticket::{
     TicketPriority, TicketStatus, TicketText,
 };
 use rapport_domain::validation::Errors;
-use rapport_domain::{Invalid, ValidationErrors};
 use rapport_store::repos::articles;
 use rapport_store::repos::assignment::{self, Work};
 use rapport_store::repos::tickets::{self, TicketFilter, TicketSort};
@@ -30,7 +30,7 @@ use crate::audit;
 use crate::auth::scopes::{TicketsRead, TicketsWrite};
 use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
-use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
 use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
@@ -371,22 +371,6 @@ async fn notify_assignee(
     Ok(())
 }
 
-fn bad_parameter(field: &str, invalid: Invalid) -> ApiError {
-    ApiError::BadParameters(ValidationErrors::single(field, invalid))
-}
-
-/// A code-list filter: absent, or a value `parse` takes; 400 naming `field` otherwise.
-fn filter<T>(
-    field: &str,
-    value: Option<&str>,
-    parse: impl Fn(&str) -> Result<T, Invalid>,
-) -> Result<Option<T>, ApiError> {
-    value
-        .map(parse)
-        .transpose()
-        .map_err(|e| bad_parameter(field, e))
-}
-
 /// List the tickets the caller sees, newest first.
 #[utoipa::path(
     tag = "tickets",
@@ -405,24 +389,29 @@ async fn list_tickets(
     let sort = match sort_name {
         "-created_at" => TicketSort::Newest,
         "resolution_due_at" => TicketSort::ResolutionDue,
-        _ => return Err(bad_parameter("sort", Invalid::NotOneOf { allowed: SORTS })),
+        _ => {
+            return Err(ApiError::bad_parameter(
+                "sort",
+                Invalid::NotOneOf { allowed: SORTS },
+            ));
+        }
     };
     let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort_name)?;
     let assignee_id = match p.assignee_id.as_deref() {
         None => None,
         Some("me") => Some(
             auth.user_id()
-                .ok_or_else(|| bad_parameter("assignee_id", Invalid::NotAllowed))?,
+                .ok_or_else(|| ApiError::bad_parameter("assignee_id", Invalid::NotAllowed))?,
         ),
         Some(id) => Some(
             id.parse::<Uuid>()
-                .map_err(|_| bad_parameter("assignee_id", Invalid::InvalidUuid))?,
+                .map_err(|_| ApiError::bad_parameter("assignee_id", Invalid::InvalidUuid))?,
         ),
     };
     let filter = TicketFilter {
-        status: filter("status", p.status.as_deref(), TicketStatus::parse)?,
-        priority: filter("priority", p.priority.as_deref(), TicketPriority::parse)?,
-        category: filter("category", p.category.as_deref(), TicketCategory::parse)?,
+        status: code_param("status", p.status.as_deref(), TicketStatus::parse)?,
+        priority: code_param("priority", p.priority.as_deref(), TicketPriority::parse)?,
+        category: code_param("category", p.category.as_deref(), TicketCategory::parse)?,
         assignee_id,
         team_id: p.team_id,
         customer_id: p.customer_id,
