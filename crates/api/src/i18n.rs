@@ -263,6 +263,21 @@ pub fn field_message(invalid: &Invalid, lang: Lang) -> String {
         ),
         Invalid::InvalidUuid => t(zh, "Not a valid id.", "ID 无效。"),
         Invalid::InvalidDate => t(zh, "Not a valid date or time.", "日期或时间无效。"),
+        Invalid::InvalidStages => t(
+            zh,
+            "A pipeline lists every stage it keeps, with exactly one `won` stage and at least one `lost` and one `open` stage; remove a stage with DELETE /v1/pipelines/{id}/stages/{stage_id}.",
+            "管道须列出保留的全部阶段，且恰有一个 `won` 阶段、至少一个 `lost` 和一个 `open` 阶段；删除阶段请用 DELETE /v1/pipelines/{id}/stages/{stage_id}。",
+        ),
+        Invalid::InvalidQuantity => t(
+            zh,
+            "Not a positive decimal string with at most 4 decimals (\"2.5\").",
+            "不是最多 4 位小数的正数字符串（\"2.5\"）。",
+        ),
+        Invalid::InvalidPercent => t(
+            zh,
+            "Not a percentage from 0 to 100 as a decimal string with at most 4 decimals (\"13\").",
+            "不是 0 到 100、最多 4 位小数的百分比字符串（\"13\"）。",
+        ),
         Invalid::Duplicate => t(zh, "This value appears more than once.", "该值重复出现。"),
         Invalid::UnknownReference => t(zh, "No such record.", "引用的记录不存在。"),
         Invalid::NotAllowed => t(zh, "You may not set this field.", "您无权设置此字段。"),

@@ -94,6 +94,21 @@ impl Money {
         self.currency
     }
 
+    /// The amount in the currency's minor units (cents, fen; yen for JPY): how the store
+    /// keeps it, so that SQL sums stay exact on every database.
+    pub fn minor(&self) -> i64 {
+        // At most 15 integer digits and 3 minor units: always within an i64.
+        i64::try_from(self.amount.mantissa()).unwrap_or(i64::MAX)
+    }
+
+    /// Money from an amount in minor units ([`Money::minor`]).
+    ///
+    /// # Errors
+    /// `InvalidAmount` when negative or too large.
+    pub fn from_minor(minor: i64, currency: CurrencyCode) -> Result<Self, Invalid> {
+        Money::new(Decimal::new(minor, currency.minor_units()), currency)
+    }
+
     /// The canonical amount string, with exactly the currency's minor units of decimals:
     /// `"1234.50"` for CNY, `"1235"` for JPY.
     pub fn amount_string(&self) -> String {
@@ -188,6 +203,16 @@ mod tests {
             money(&format!("1.{}", "0".repeat(70)), "CNY"),
             Err(Invalid::InvalidAmount)
         );
+    }
+
+    #[test]
+    fn minor_units_round_trip() {
+        let m = Money::parse("1234.5", "CNY").unwrap();
+        assert_eq!(m.minor(), 123_450);
+        assert_eq!(Money::from_minor(123_450, m.currency()).unwrap(), m);
+        let yen = Money::parse("1235", "JPY").unwrap();
+        assert_eq!(yen.minor(), 1235);
+        assert_eq!(Money::from_minor(-1, yen.currency()), Err(Invalid::InvalidAmount));
     }
 
     #[test]

@@ -40,6 +40,14 @@ pub enum Invalid {
     InvalidLanguage,
     InvalidUuid,
     InvalidDate,
+    /// A pipeline's stages without exactly one `won`, at least one `lost` and one `open` stage,
+    /// or without a stage it has (stages are removed one by one, saying where their
+    /// opportunities go).
+    InvalidStages,
+    /// A quantity that is not a positive decimal string with at most 4 decimals.
+    InvalidQuantity,
+    /// A percentage that is not a decimal string from 0 to 100 with at most 4 decimals.
+    InvalidPercent,
     /// The same value appears twice where it must be unique.
     Duplicate,
     /// An id that names no record (or none the caller can see).
@@ -81,6 +89,9 @@ impl Invalid {
             Invalid::InvalidLanguage => "invalid_language",
             Invalid::InvalidUuid => "invalid_uuid",
             Invalid::InvalidDate => "invalid_date",
+            Invalid::InvalidStages => "invalid_stages",
+            Invalid::InvalidQuantity => "invalid_quantity",
+            Invalid::InvalidPercent => "invalid_percent",
             Invalid::Duplicate => "duplicate",
             Invalid::UnknownReference => "unknown_reference",
             Invalid::NotAllowed => "not_allowed",
@@ -111,6 +122,9 @@ impl Invalid {
         "invalid_language",
         "invalid_uuid",
         "invalid_date",
+        "invalid_stages",
+        "invalid_quantity",
+        "invalid_percent",
         "duplicate",
         "unknown_reference",
         "not_allowed",
@@ -329,6 +343,9 @@ mod tests {
             Invalid::InvalidLanguage,
             Invalid::InvalidUuid,
             Invalid::InvalidDate,
+            Invalid::InvalidStages,
+            Invalid::InvalidQuantity,
+            Invalid::InvalidPercent,
             Invalid::Duplicate,
             Invalid::UnknownReference,
             Invalid::NotAllowed,
