@@ -22,6 +22,7 @@ mod m20261203_000016_lead_escalations;
 mod m20261203_000017_assignment;
 mod m20261203_000018_ticket_reminders;
 mod m20261204_000019_knowledge_base;
+mod m20261204_000020_sales;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000017_assignment::Migration),
             Box::new(m20261203_000018_ticket_reminders::Migration),
             Box::new(m20261204_000019_knowledge_base::Migration),
+            Box::new(m20261204_000020_sales::Migration),
         ]
     }
 }

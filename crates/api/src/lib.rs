@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod i18n;
 pub mod middleware;
+pub mod money;
 pub mod openapi;
 pub mod pagination;
 pub mod patch;

@@ -18,6 +18,9 @@ use rapport_domain::enums::{
     Grade, Industry, LifecycleStage, PreferredChannel, SizeBand, Source, TaskStatus,
 };
 use rapport_domain::job::JobStatus;
+use rapport_domain::opportunity::{LostReason, OpportunityStatus};
+use rapport_domain::pipeline::StageKind;
+use rapport_domain::quote::{OrderStatus, QuoteStatus};
 use rapport_domain::sla::SlaClock;
 use rapport_domain::ticket::{TicketCategory, TicketChannel, TicketPriority, TicketStatus};
 use utoipa::openapi::RefOr;
@@ -134,6 +137,19 @@ code_lists! {
     JobStatus: JobStatus::NAMES,
         "Where a background job is: `queued` (also between retries), `running`, `succeeded` or `dead` (out of attempts)."
         => job_status, job_status_or_null;
+    StageKind: StageKind::NAMES,
+        "Whether a pipeline stage is still in play (`open`) or one of its ends (`won`, `lost`)."
+        => stage_kind, stage_kind_or_null;
+    OpportunityStatus: OpportunityStatus::NAMES,
+        "Where an opportunity stands, from its stage's kind: `open`, `won` or `lost`."
+        => opportunity_status, opportunity_status_or_null;
+    LostReason: LostReason::NAMES, "Why a deal was lost (free text goes in `lost_note`)."
+        => lost_reason, lost_reason_or_null;
+    QuoteStatus: QuoteStatus::NAMES,
+        "Where a quote stands: `draft → sent → accepted | rejected | expired` (a sent quote expires after its `valid_until` day)."
+        => quote_status, quote_status_or_null;
+    OrderStatus: OrderStatus::NAMES, "Where an order stands: `confirmed → fulfilled | cancelled`."
+        => order_status, order_status_or_null;
     ConsentSource: ConsentSource::NAMES, "How a contact gave or withdrew marketing consent."
         => consent_source, consent_source_or_null;
     Role: Role::NAMES,

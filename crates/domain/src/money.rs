@@ -212,7 +212,10 @@ mod tests {
         assert_eq!(Money::from_minor(123_450, m.currency()).unwrap(), m);
         let yen = Money::parse("1235", "JPY").unwrap();
         assert_eq!(yen.minor(), 1235);
-        assert_eq!(Money::from_minor(-1, yen.currency()), Err(Invalid::InvalidAmount));
+        assert_eq!(
+            Money::from_minor(-1, yen.currency()),
+            Err(Invalid::InvalidAmount)
+        );
     }
 
     #[test]

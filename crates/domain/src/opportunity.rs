@@ -216,12 +216,7 @@ impl LifecycleStage {
         let mut at = self;
         while at != target {
             // The rule allows a step towards `target` from each of these stages.
-            let Some(next) = at
-                .allowed_next()
-                .iter()
-                .copied()
-                .find(|s| *s != Churned)
-            else {
+            let Some(next) = at.allowed_next().iter().copied().find(|s| *s != Churned) else {
                 break;
             };
             path.push(next);

@@ -73,8 +73,10 @@ fn plain_decimal(input: &str) -> Option<Decimal> {
 
 /// Rounds to the currency's minor units, half away from zero.
 pub fn round(amount: Decimal, currency: CurrencyCode) -> Decimal {
-    let mut rounded =
-        amount.round_dp_with_strategy(currency.minor_units(), RoundingStrategy::MidpointAwayFromZero);
+    let mut rounded = amount.round_dp_with_strategy(
+        currency.minor_units(),
+        RoundingStrategy::MidpointAwayFromZero,
+    );
     rounded.rescale(currency.minor_units());
     rounded
 }
@@ -145,9 +147,8 @@ impl Totals {
     /// # Errors
     /// `InvalidAmount` when a sum has more integer digits than money may.
     pub fn of(lines: &[Line], currency: CurrencyCode) -> Result<Totals, Invalid> {
-        let sum = |f: fn(&Line) -> Decimal| {
-            Money::new(lines.iter().map(f).sum::<Decimal>(), currency)
-        };
+        let sum =
+            |f: fn(&Line) -> Decimal| Money::new(lines.iter().map(f).sum::<Decimal>(), currency);
         Ok(Totals {
             subtotal: sum(|l| l.subtotal)?,
             discount: sum(|l| l.discount)?,

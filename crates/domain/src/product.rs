@@ -70,7 +70,10 @@ pub struct Product {
 impl Product {
     /// Its price in `currency`, if it has one.
     pub fn price_in(&self, currency: CurrencyCode) -> Option<Money> {
-        self.prices.iter().copied().find(|p| p.currency() == currency)
+        self.prices
+            .iter()
+            .copied()
+            .find(|p| p.currency() == currency)
     }
 }
 

@@ -151,6 +151,14 @@ pub struct FieldError {
     pub invalid: Invalid,
 }
 
+/// Reads a calendar date written `YYYY-MM-DD`.
+///
+/// # Errors
+/// `InvalidDate`.
+pub fn parse_date(input: &str) -> Result<chrono::NaiveDate, Invalid> {
+    chrono::NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d").map_err(|_| Invalid::InvalidDate)
+}
+
 /// Every refused field of one request. Never empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidationErrors(Vec<FieldError>);

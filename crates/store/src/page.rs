@@ -15,6 +15,7 @@ use uuid::Uuid;
 pub enum SortValue {
     Text(String),
     Time(DateTime<Utc>),
+    Date(chrono::NaiveDate),
     Int(i64),
     /// A search rank and a search index entry.
     Ranked(u8, i64),
@@ -71,6 +72,14 @@ impl<T> Page<T> {
         Ok(Page::from_rows(items, limit, cursor_of))
     }
 
+    /// A page with nothing on it.
+    pub fn empty() -> Page<T> {
+        Page {
+            items: Vec::new(),
+            next: None,
+        }
+    }
+
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             items: self.items.into_iter().map(f).collect(),
@@ -84,6 +93,7 @@ impl SortValue {
         match self {
             SortValue::Text(s) => s.into(),
             SortValue::Time(t) => t.into(),
+            SortValue::Date(d) => d.into(),
             SortValue::Int(i) | SortValue::Ranked(_, i) => i.into(),
             SortValue::Id => id.into(),
         }

@@ -10,9 +10,16 @@ pub mod contacts;
 pub mod customers;
 pub mod health;
 pub mod jobs;
+pub mod line_items;
 pub mod me;
 pub mod notifications;
+pub mod opportunities;
+pub mod orders;
+pub mod pipelines;
+pub mod products;
 pub mod public_articles;
+pub mod quotes;
+pub mod reports;
 pub mod sla_policies;
 pub mod tasks;
 pub mod teams;
@@ -41,6 +48,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(tasks::configure)
             .configure(tickets::configure)
             .configure(sla_policies::configure)
+            .configure(pipelines::configure)
+            .configure(opportunities::configure)
+            .configure(products::configure)
+            .configure(quotes::configure)
+            .configure(orders::configure)
+            .configure(reports::configure)
             .configure(articles::configure)
             .configure(article_categories::configure)
             .configure(ticket_articles::configure)

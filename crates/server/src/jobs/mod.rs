@@ -6,6 +6,7 @@
 pub mod handler;
 pub mod leads;
 pub mod maintenance;
+pub mod quotes;
 pub mod runner;
 pub mod schedules;
 pub mod sla;
@@ -37,7 +38,8 @@ pub fn standard_handlers(sla_reminder: chrono::Duration) -> Result<Handlers, Bad
                 reminder: sla_reminder,
             },
         )?
-        .with(leads::ESCALATE, leads::Escalate)
+        .with(leads::ESCALATE, leads::Escalate)?
+        .with(quotes::EXPIRE, quotes::Expire)
 }
 
 /// The recurring jobs.
@@ -49,6 +51,7 @@ pub fn standard_schedules() -> Result<Vec<Scheduled>, BadKind> {
         Scheduled::new(maintenance::PURGE, Schedule::EveryMinutes(15))?,
         Scheduled::new(sla::CHECK, Schedule::EveryMinutes(1))?,
         Scheduled::new(leads::ESCALATE, Schedule::EveryMinutes(5))?,
+        Scheduled::new(quotes::EXPIRE, Schedule::EveryMinutes(15))?,
     ])
 }
 

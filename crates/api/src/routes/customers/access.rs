@@ -167,7 +167,7 @@ fn refusal(field: &str, refusal: AssignmentRefusal, errors: &mut Errors) -> Resu
 }
 
 /// Checks that `owner` is an enabled user the caller may give customers to; answers its team.
-async fn check_owner(
+pub(crate) async fn check_owner(
     db: &impl Conn,
     caller: &Caller,
     owner: Uuid,
@@ -188,7 +188,7 @@ async fn check_owner(
     }
 }
 
-async fn check_team(
+pub(crate) async fn check_team(
     db: &impl Conn,
     caller: &Caller,
     team: Option<Uuid>,

@@ -131,6 +131,9 @@ pub struct MovedRecords {
     pub tasks: u64,
     pub stage_changes: u64,
     pub tickets: u64,
+    pub opportunities: u64,
+    pub quotes: u64,
+    pub orders: u64,
 }
 
 /// The outcome (or, with `dry_run`, the preview) of a merge.
@@ -147,7 +150,8 @@ pub struct MergeResult {
 
 /// Merge duplicates into a customer.
 ///
-/// In one transaction: moves the duplicates' contacts, activities, tasks and stage changes onto
+/// In one transaction: moves the duplicates' contacts, activities, tasks, stage changes,
+/// tickets, opportunities, quotes and orders onto
 /// this customer, fills its empty fields from them, and soft-deletes them (`merged_into_id`).
 /// Any number of duplicates at once. `dry_run=true` answers the outcome without changing
 /// anything.
@@ -201,6 +205,9 @@ pub async fn merge_customers(
         tasks: moved.tasks,
         stage_changes: moved.stage_changes,
         tickets: moved.tickets,
+        opportunities: moved.opportunities,
+        quotes: moved.quotes,
+        orders: moved.orders,
     };
     if dry_run {
         // What the survivor would look like; the transaction is dropped, nothing is kept.

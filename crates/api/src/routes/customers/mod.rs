@@ -12,7 +12,7 @@ mod timeline;
 pub mod types;
 mod write;
 
-pub use write::reindex;
+pub use write::{record_stage, reindex};
 
 use utoipa_actix_web::service_config::ServiceConfig;
 

@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::customer::ERASED;
 use rapport_store::repos::{
-    self, activities, audit as audit_repo, contacts, customers, idempotency, stage_changes, tasks,
-    tickets,
+    self, activities, audit as audit_repo, contacts, customers, idempotency, opportunities, orders,
+    quotes, stage_changes, tasks, tickets,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -22,6 +22,9 @@ use crate::auth::scopes::CustomersPrivacy;
 use crate::error::{ApiError, Failure};
 use crate::routes::activities::Activity;
 use crate::routes::audit_events::AuditEvent;
+use crate::routes::opportunities::Opportunity;
+use crate::routes::orders::Order;
+use crate::routes::quotes::Quote;
 use crate::routes::tasks::Task;
 use crate::routes::tickets::{Ticket, TicketComment};
 use crate::state::AppState;
@@ -38,6 +41,9 @@ pub struct CustomerExport {
     pub tickets: Vec<Ticket>,
     /// The replies and internal notes on those tickets.
     pub ticket_comments: Vec<TicketComment>,
+    pub opportunities: Vec<Opportunity>,
+    pub quotes: Vec<Quote>,
+    pub orders: Vec<Order>,
     /// Who changed what about the customer and its contacts.
     pub audit_events: Vec<AuditEvent>,
 }
@@ -94,6 +100,21 @@ pub async fn export_customer(
             .await?
             .into_iter()
             .map(TicketComment::from)
+            .collect(),
+        opportunities: opportunities::of_customers(&tx, &[customer.id])
+            .await?
+            .into_iter()
+            .map(Opportunity::from)
+            .collect(),
+        quotes: quotes::of_customers(&tx, &[customer.id])
+            .await?
+            .into_iter()
+            .map(|q| Quote::from(q.as_of(now)))
+            .collect(),
+        orders: orders::of_customers(&tx, &[customer.id])
+            .await?
+            .into_iter()
+            .map(Order::from)
             .collect(),
         audit_events: audit_repo::about_customers(&tx, &ids)
             .await?

@@ -6,7 +6,11 @@ use rapport_domain::access::Visibility;
 use rapport_domain::activity::StageChange as DomainStageChange;
 use rapport_domain::auth::Scope;
 use rapport_domain::ticket::TicketView;
+use rapport_store::SortDir;
 use rapport_store::repos::activities::{self, ActivityFilter};
+use rapport_store::repos::opportunities::{self, OpportunityFilter, OpportunitySort};
+use rapport_store::repos::orders::{self, OrderFilter};
+use rapport_store::repos::quotes::{self, QuoteFilter};
 use rapport_store::repos::stage_changes;
 use rapport_store::repos::tasks::{self, TaskFilter, TaskScope};
 use rapport_store::repos::tickets::{self, TicketFilter, TicketSort};
@@ -22,6 +26,9 @@ use crate::error::ApiError;
 use crate::extract::Query;
 use crate::pagination::{Paged, page_params};
 use crate::routes::activities::Activity;
+use crate::routes::opportunities::Opportunity;
+use crate::routes::orders::Order;
+use crate::routes::quotes::Quote;
 use crate::routes::tasks::Task;
 use crate::routes::tickets::Ticket;
 use crate::schemas;
@@ -52,17 +59,17 @@ impl From<DomainStageChange> for StageChange {
     }
 }
 
-/// One entry of a timeline: exactly one of `activity`, `stage_change`, `task` and `ticket` is
-/// set, as `type` says.
+/// One entry of a timeline: exactly one of `activity`, `stage_change`, `task`, `ticket`,
+/// `opportunity`, `quote` and `order` is set, as `type` says.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEntry {
-    /// `activity`, `stage_change`, `task` or `ticket`.
+    /// `activity`, `stage_change`, `task`, `ticket`, `opportunity`, `quote` or `order`.
     #[serde(rename = "type")]
     #[schema(example = "activity")]
     pub kind: &'static str,
     pub id: Uuid,
-    /// When it happened: the activity's time, the stage change's, the task's or the ticket's
-    /// creation.
+    /// When it happened: the activity's time, the stage change's, or the creation of the
+    /// task, ticket, opportunity, quote or order.
     pub at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub activity: Option<Activity>,
@@ -72,6 +79,29 @@ pub struct TimelineEntry {
     pub task: Option<Task>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket: Option<Ticket>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opportunity: Option<Opportunity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quote: Option<Quote>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<Order>,
+}
+
+impl TimelineEntry {
+    fn new(kind: &'static str, id: Uuid, at: DateTime<Utc>) -> Self {
+        TimelineEntry {
+            kind,
+            id,
+            at,
+            activity: None,
+            stage_change: None,
+            task: None,
+            ticket: None,
+            opportunity: None,
+            quote: None,
+            order: None,
+        }
+    }
 }
 
 crate::list_type!(Timeline, TimelineEntry);
@@ -85,8 +115,8 @@ pub struct TimelineParams {
     pub cursor: Option<String>,
 }
 
-/// A customer's timeline, newest first: activities, stage changes, tasks (with `tasks:read`)
-/// and tickets.
+/// A customer's timeline, newest first: activities, stage changes, tasks (with `tasks:read`),
+/// tickets, and opportunities, quotes and orders (with `opportunities:read`).
 #[utoipa::path(
     tag = "customers",
     params(("id" = Uuid, Path), TimelineParams),
@@ -141,50 +171,98 @@ pub async fn customer_timeline(
         TicketView::All,
         &filter,
         TicketSort::Newest,
-        cursor,
+        cursor.clone(),
         limit,
     )
     .await?;
+    // Sales records are read with `opportunities:read`.
+    let sales = auth.scopes.contains(Scope::OpportunitiesRead);
+    let (opp_page, quote_page, order_page) = if sales {
+        let by_customer = OpportunityFilter {
+            customer_id: Some(customer.id),
+            ..Default::default()
+        };
+        let newest = OpportunitySort::Created(SortDir::Desc);
+        let opps = opportunities::list(
+            db,
+            Visibility::All,
+            &by_customer,
+            newest,
+            cursor.clone(),
+            limit,
+        );
+        let quote_filter = QuoteFilter {
+            customer_id: Some(customer.id),
+            ..Default::default()
+        };
+        let order_filter = OrderFilter {
+            customer_id: Some(customer.id),
+            ..Default::default()
+        };
+        (
+            opps.await?,
+            quotes::list(db, Visibility::All, &quote_filter, cursor.clone(), limit).await?,
+            orders::list(db, Visibility::All, &order_filter, cursor, limit).await?,
+        )
+    } else {
+        (Page::empty(), Page::empty(), Page::empty())
+    };
     let more = acts.next.is_some()
         || changes.next.is_some()
         || task_page.next.is_some()
-        || ticket_page.next.is_some();
+        || ticket_page.next.is_some()
+        || opp_page.next.is_some()
+        || quote_page.next.is_some()
+        || order_page.next.is_some();
     let mut entries: Vec<TimelineEntry> = Vec::new();
-    entries.extend(acts.items.into_iter().map(|a| TimelineEntry {
-        kind: "activity",
-        id: a.id,
-        at: a.occurred_at,
-        activity: Some(Activity::from(a)),
-        stage_change: None,
-        task: None,
-        ticket: None,
+    entries.extend(acts.items.into_iter().map(|a| {
+        let entry = TimelineEntry::new("activity", a.id, a.occurred_at);
+        TimelineEntry {
+            activity: Some(Activity::from(a)),
+            ..entry
+        }
     }));
-    entries.extend(changes.items.into_iter().map(|s| TimelineEntry {
-        kind: "stage_change",
-        id: s.id,
-        at: s.changed_at,
-        activity: None,
-        stage_change: Some(StageChange::from(s)),
-        task: None,
-        ticket: None,
+    entries.extend(changes.items.into_iter().map(|s| {
+        let entry = TimelineEntry::new("stage_change", s.id, s.changed_at);
+        TimelineEntry {
+            stage_change: Some(StageChange::from(s)),
+            ..entry
+        }
     }));
-    entries.extend(task_page.items.into_iter().map(|t| TimelineEntry {
-        kind: "task",
-        id: t.id,
-        at: t.created_at,
-        activity: None,
-        stage_change: None,
-        task: Some(Task::new(t, now)),
-        ticket: None,
+    entries.extend(task_page.items.into_iter().map(|t| {
+        let entry = TimelineEntry::new("task", t.id, t.created_at);
+        TimelineEntry {
+            task: Some(Task::new(t, now)),
+            ..entry
+        }
     }));
-    entries.extend(ticket_page.items.into_iter().map(|t| TimelineEntry {
-        kind: "ticket",
-        id: t.id,
-        at: t.created_at,
-        activity: None,
-        stage_change: None,
-        task: None,
-        ticket: Some(Ticket::from(t)),
+    entries.extend(ticket_page.items.into_iter().map(|t| {
+        let entry = TimelineEntry::new("ticket", t.id, t.created_at);
+        TimelineEntry {
+            ticket: Some(Ticket::from(t)),
+            ..entry
+        }
+    }));
+    entries.extend(opp_page.items.into_iter().map(|o| {
+        let entry = TimelineEntry::new("opportunity", o.id, o.created_at);
+        TimelineEntry {
+            opportunity: Some(Opportunity::from(o)),
+            ..entry
+        }
+    }));
+    entries.extend(quote_page.items.into_iter().map(|q| {
+        let entry = TimelineEntry::new("quote", q.id, q.created_at);
+        TimelineEntry {
+            quote: Some(Quote::from(q.as_of(now))),
+            ..entry
+        }
+    }));
+    entries.extend(order_page.items.into_iter().map(|o| {
+        let entry = TimelineEntry::new("order", o.id, o.created_at);
+        TimelineEntry {
+            order: Some(Order::from(o)),
+            ..entry
+        }
     }));
     entries.sort_by_key(|e| std::cmp::Reverse((e.at, e.id)));
     let cursor_of = |e: &TimelineEntry| Cursor {

@@ -4,7 +4,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::entities::{activity, contact, stage_change, task, ticket};
+use crate::entities::{activity, contact, opportunity, order, quote, stage_change, task, ticket};
 use crate::{Conn, StoreError};
 
 /// How many records a merge moves.
@@ -15,9 +15,13 @@ pub struct Moved {
     pub tasks: u64,
     pub stage_changes: u64,
     pub tickets: u64,
+    pub opportunities: u64,
+    pub quotes: u64,
+    pub orders: u64,
 }
 
-/// Counts (with `dry_run`) or moves the contacts, activities, tasks, stage changes and tickets of
+/// Counts (with `dry_run`) or moves the contacts, activities, tasks, stage changes, tickets,
+/// opportunities, quotes and orders of
 /// `from` onto `to`. The primary contact stays the survivor's: moved contacts lose the flag.
 ///
 /// # Errors
@@ -49,6 +53,18 @@ pub async fn move_children(
                 .await?,
             tickets: ticket::Entity::find()
                 .filter(ticket::Column::CustomerId.is_in(ids()))
+                .count(db)
+                .await?,
+            opportunities: opportunity::Entity::find()
+                .filter(opportunity::Column::CustomerId.is_in(ids()))
+                .count(db)
+                .await?,
+            quotes: quote::Entity::find()
+                .filter(quote::Column::CustomerId.is_in(ids()))
+                .count(db)
+                .await?,
+            orders: order::Entity::find()
+                .filter(order::Column::CustomerId.is_in(ids()))
                 .count(db)
                 .await?,
         });
@@ -84,11 +100,32 @@ pub async fn move_children(
         .exec(db)
         .await?
         .rows_affected;
+    let opportunities = opportunity::Entity::update_many()
+        .col_expr(opportunity::Column::CustomerId, Expr::value(to))
+        .filter(opportunity::Column::CustomerId.is_in(ids()))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let quotes = quote::Entity::update_many()
+        .col_expr(quote::Column::CustomerId, Expr::value(to))
+        .filter(quote::Column::CustomerId.is_in(ids()))
+        .exec(db)
+        .await?
+        .rows_affected;
+    let orders = order::Entity::update_many()
+        .col_expr(order::Column::CustomerId, Expr::value(to))
+        .filter(order::Column::CustomerId.is_in(ids()))
+        .exec(db)
+        .await?
+        .rows_affected;
     Ok(Moved {
         contacts,
         activities,
         tasks,
         stage_changes,
         tickets,
+        opportunities,
+        quotes,
+        orders,
     })
 }

@@ -1,0 +1,147 @@
+//! Orders: recorded purchases, with their line items.
+
+use rapport_domain::access::Visibility;
+use rapport_domain::quote::{DocumentNotes, Order, OrderStatus};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use crate::entities::order::{self, Column, Entity};
+use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::repos::quotes::{lines_json, read_priced};
+use crate::repos::record::{self, record};
+use crate::repos::{customer_visible, parse_column, parse_optional};
+use crate::{Conn, StoreError};
+
+/// The unique index that allows one order per quote (SQLite names the column).
+pub const QUOTE_ORDERED: &[&str] = &["orders_quote_id_key", "orders.quote_id"];
+
+fn to_domain(m: order::Model) -> Result<Order, StoreError> {
+    let minor = [
+        m.subtotal_minor,
+        m.discount_minor,
+        m.tax_minor,
+        m.total_minor,
+    ];
+    let (currency, lines, totals) = read_priced("orders", m.lines, &m.currency, minor)?;
+    Ok(Order {
+        id: m.id,
+        number: m.number,
+        customer_id: m.customer_id,
+        opportunity_id: m.opportunity_id,
+        quote_id: m.quote_id,
+        currency,
+        status: parse_column("orders.status", &m.status, OrderStatus::parse)?,
+        lines,
+        totals,
+        notes: parse_optional("orders.notes", m.notes.as_deref(), DocumentNotes::parse)?,
+        ordered_at: m.ordered_at,
+        fulfilled_at: m.fulfilled_at,
+        cancelled_at: m.cancelled_at,
+        created_by: m.created_by,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        version: m.version,
+    })
+}
+
+fn to_active(o: &Order) -> order::ActiveModel {
+    order::ActiveModel {
+        id: Set(o.id),
+        number: Set(o.number.clone()),
+        customer_id: Set(o.customer_id),
+        currency: Set(o.currency.as_str().to_owned()),
+        status: Set(o.status.as_str().to_owned()),
+        lines: Set(lines_json(&o.lines)),
+        subtotal_minor: Set(o.totals.subtotal.minor()),
+        discount_minor: Set(o.totals.discount.minor()),
+        tax_minor: Set(o.totals.tax.minor()),
+        total_minor: Set(o.totals.total.minor()),
+        notes: Set(o.notes.as_ref().map(ToString::to_string)),
+        created_by: Set(o.created_by),
+        created_at: Set(o.created_at),
+        updated_at: Set(o.updated_at),
+        version: Set(o.version),
+        opportunity_id: Set(o.opportunity_id),
+        quote_id: Set(o.quote_id),
+        ordered_at: Set(o.ordered_at),
+        fulfilled_at: Set(o.fulfilled_at),
+        cancelled_at: Set(o.cancelled_at),
+    }
+}
+
+record!(Order, Entity, to_active: |o| Ok(to_active(o)), from_model: to_domain);
+
+/// # Errors
+/// `Conflict` on [`QUOTE_ORDERED`].
+pub async fn insert(db: &impl Conn, o: &Order) -> Result<(), StoreError> {
+    Entity::insert(to_active(o))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// # Errors
+/// `NotFound` when there is none.
+pub async fn get(db: &impl Conn, id: Uuid) -> Result<Order, StoreError> {
+    record::get(db, id).await
+}
+
+/// Filters of the order list.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub opportunity_id: Option<Uuid>,
+    pub customer_id: Option<Uuid>,
+    pub status: Option<OrderStatus>,
+}
+
+/// Orders of live customers the caller sees, newest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn list(
+    db: &impl Conn,
+    visibility: Visibility,
+    filter: &OrderFilter,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Order>, StoreError> {
+    let mut select = Entity::find().filter(customer_visible(Column::CustomerId, visibility));
+    if let Some(id) = filter.opportunity_id {
+        select = select.filter(Column::OpportunityId.eq(id));
+    }
+    if let Some(id) = filter.customer_id {
+        select = select.filter(Column::CustomerId.eq(id));
+    }
+    if let Some(status) = filter.status {
+        select = select.filter(Column::Status.eq(status.as_str()));
+    }
+    let rows = keyset(
+        select,
+        Column::CreatedAt,
+        Column::Id,
+        SortDir::Desc,
+        after,
+        limit,
+    )
+    .all(db)
+    .await?;
+    Page::from_models(rows, limit, to_domain, |o| Cursor {
+        value: SortValue::Time(o.created_at),
+        id: o.id,
+    })
+}
+
+/// All orders of some customers (exports), oldest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn of_customers(db: &impl Conn, customer_ids: &[Uuid]) -> Result<Vec<Order>, StoreError> {
+    Entity::find()
+        .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}

@@ -1,0 +1,123 @@
+//! The product catalog.
+
+use rapport_domain::money::Money;
+use rapport_domain::name::Title;
+use rapport_domain::pricing::Percent;
+use rapport_domain::product::{Product, ProductCode, ProductDescription};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::entities::product::{self, Column, Entity};
+use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::repos::record::{self, record};
+use crate::repos::{corrupt, parse_column, parse_optional};
+use crate::{Conn, StoreError};
+
+/// The unique index of product codes (SQLite names the column).
+pub const CODE_TAKEN: &[&str] = &["products_code_key", "products.code_key"];
+
+fn to_domain(m: product::Model) -> Result<Product, StoreError> {
+    let prices: Vec<(String, String)> = serde_json::from_value::<Vec<serde_json::Value>>(m.prices)
+        .map_err(|e| corrupt("products.prices", e))?
+        .into_iter()
+        .map(|p| {
+            let field = |k: &str| {
+                p.get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (field("amount"), field("currency"))
+        })
+        .collect();
+    Ok(Product {
+        id: m.id,
+        code: parse_column("products.code", &m.code, ProductCode::parse)?,
+        name: parse_column("products.name", &m.name, Title::parse)?,
+        description: parse_optional(
+            "products.description",
+            m.description.as_deref(),
+            ProductDescription::parse,
+        )?,
+        prices: prices
+            .iter()
+            .map(|(amount, currency)| {
+                Money::parse(amount, currency).map_err(|e| corrupt("products.prices", e))
+            })
+            .collect::<Result<_, _>>()?,
+        tax_rate: parse_column("products.tax_rate", &m.tax_rate, Percent::parse)?,
+        active: m.active,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        version: m.version,
+    })
+}
+
+fn to_active(p: &Product) -> product::ActiveModel {
+    product::ActiveModel {
+        id: Set(p.id),
+        code: Set(p.code.as_str().to_owned()),
+        code_key: Set(p.code.key()),
+        name: Set(p.name.to_string()),
+        description: Set(p.description.as_ref().map(ToString::to_string)),
+        prices: Set(serde_json::Value::from(
+            p.prices
+                .iter()
+                .map(|m| json!({"amount": m.amount_string(), "currency": m.currency().as_str()}))
+                .collect::<Vec<_>>(),
+        )),
+        tax_rate: Set(p.tax_rate.value().to_string()),
+        active: Set(p.active),
+        created_at: Set(p.created_at),
+        updated_at: Set(p.updated_at),
+        version: Set(p.version),
+    }
+}
+
+record!(Product, Entity, to_active: |p| Ok(to_active(p)), from_model: to_domain);
+
+/// # Errors
+/// `Conflict` on [`CODE_TAKEN`].
+pub async fn insert(db: &impl Conn, p: &Product) -> Result<(), StoreError> {
+    Entity::insert(to_active(p))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// # Errors
+/// `NotFound` when there is none.
+pub async fn get(db: &impl Conn, id: Uuid) -> Result<Product, StoreError> {
+    record::get(db, id).await
+}
+
+/// Products, newest first; only active ones with `active_only`.
+///
+/// # Errors
+/// Database failures.
+pub async fn list(
+    db: &impl Conn,
+    active: Option<bool>,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Product>, StoreError> {
+    let mut select = Entity::find();
+    if let Some(active) = active {
+        select = select.filter(Column::Active.eq(active));
+    }
+    let rows = keyset(
+        select,
+        Column::CreatedAt,
+        Column::Id,
+        SortDir::Desc,
+        after,
+        limit,
+    )
+    .all(db)
+    .await?;
+    Page::from_models(rows, limit, to_domain, |p| Cursor {
+        value: SortValue::Time(p.created_at),
+        id: p.id,
+    })
+}

@@ -1,0 +1,191 @@
+//! Quotes with their line items, and what quotes and orders share: lines and totals.
+
+use chrono::NaiveDate;
+use rapport_domain::currency::CurrencyCode;
+use rapport_domain::money::Money;
+use rapport_domain::pricing::{Line, Totals};
+use rapport_domain::quote::{DocumentNotes, Quote, QuoteStatus};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use crate::entities::quote::{self, Column, Entity};
+use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::repos::record::{self, record};
+use crate::repos::{corrupt, customer_visible, parse_column, parse_optional};
+use crate::{Conn, StoreError};
+use rapport_domain::access::Visibility;
+
+/// Reads stored lines and totals (minor units) back.
+pub(crate) fn read_priced(
+    table: &str,
+    lines: serde_json::Value,
+    currency: &str,
+    minor: [i64; 4],
+) -> Result<(CurrencyCode, Vec<Line>, Totals), StoreError> {
+    let currency = parse_column(&format!("{table}.currency"), currency, CurrencyCode::parse)?;
+    let lines: Vec<Line> =
+        serde_json::from_value(lines).map_err(|e| corrupt(&format!("{table}.lines"), e))?;
+    let money = |m: i64| Money::from_minor(m, currency).map_err(|e| corrupt(table, e));
+    let totals = Totals {
+        subtotal: money(minor[0])?,
+        discount: money(minor[1])?,
+        tax: money(minor[2])?,
+        total: money(minor[3])?,
+    };
+    Ok((currency, lines, totals))
+}
+
+/// The stored form of lines.
+pub(crate) fn lines_json(lines: &[Line]) -> serde_json::Value {
+    serde_json::to_value(lines).unwrap_or_default()
+}
+
+fn to_domain(m: quote::Model) -> Result<Quote, StoreError> {
+    let minor = [
+        m.subtotal_minor,
+        m.discount_minor,
+        m.tax_minor,
+        m.total_minor,
+    ];
+    let (currency, lines, totals) = read_priced("quotes", m.lines, &m.currency, minor)?;
+    Ok(Quote {
+        id: m.id,
+        number: m.number,
+        opportunity_id: m.opportunity_id,
+        customer_id: m.customer_id,
+        currency,
+        status: parse_column("quotes.status", &m.status, QuoteStatus::parse)?,
+        valid_until: m.valid_until,
+        lines,
+        totals,
+        notes: parse_optional("quotes.notes", m.notes.as_deref(), DocumentNotes::parse)?,
+        sent_at: m.sent_at,
+        decided_at: m.decided_at,
+        created_by: m.created_by,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        version: m.version,
+    })
+}
+
+fn to_active(q: &Quote) -> quote::ActiveModel {
+    quote::ActiveModel {
+        id: Set(q.id),
+        number: Set(q.number.clone()),
+        customer_id: Set(q.customer_id),
+        currency: Set(q.currency.as_str().to_owned()),
+        status: Set(q.status.as_str().to_owned()),
+        lines: Set(lines_json(&q.lines)),
+        subtotal_minor: Set(q.totals.subtotal.minor()),
+        discount_minor: Set(q.totals.discount.minor()),
+        tax_minor: Set(q.totals.tax.minor()),
+        total_minor: Set(q.totals.total.minor()),
+        notes: Set(q.notes.as_ref().map(ToString::to_string)),
+        created_by: Set(q.created_by),
+        created_at: Set(q.created_at),
+        updated_at: Set(q.updated_at),
+        version: Set(q.version),
+        opportunity_id: Set(q.opportunity_id),
+        valid_until: Set(q.valid_until),
+        sent_at: Set(q.sent_at),
+        decided_at: Set(q.decided_at),
+    }
+}
+
+record!(Quote, Entity, to_active: |q| Ok(to_active(q)), from_model: to_domain);
+
+/// # Errors
+/// Database failures.
+pub async fn insert(db: &impl Conn, q: &Quote) -> Result<(), StoreError> {
+    Entity::insert(to_active(q))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// # Errors
+/// `NotFound` when there is none.
+pub async fn get(db: &impl Conn, id: Uuid) -> Result<Quote, StoreError> {
+    record::get(db, id).await
+}
+
+/// Filters of the quote list.
+#[derive(Debug, Clone, Default)]
+pub struct QuoteFilter {
+    pub opportunity_id: Option<Uuid>,
+    pub customer_id: Option<Uuid>,
+    pub status: Option<QuoteStatus>,
+}
+
+/// Quotes of live customers the caller sees, newest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn list(
+    db: &impl Conn,
+    visibility: Visibility,
+    filter: &QuoteFilter,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Quote>, StoreError> {
+    let mut select = Entity::find().filter(customer_visible(Column::CustomerId, visibility));
+    if let Some(id) = filter.opportunity_id {
+        select = select.filter(Column::OpportunityId.eq(id));
+    }
+    if let Some(id) = filter.customer_id {
+        select = select.filter(Column::CustomerId.eq(id));
+    }
+    if let Some(status) = filter.status {
+        select = select.filter(Column::Status.eq(status.as_str()));
+    }
+    let rows = keyset(
+        select,
+        Column::CreatedAt,
+        Column::Id,
+        SortDir::Desc,
+        after,
+        limit,
+    )
+    .all(db)
+    .await?;
+    Page::from_models(rows, limit, to_domain, |q| Cursor {
+        value: SortValue::Time(q.created_at),
+        id: q.id,
+    })
+}
+
+/// Sent quotes whose last day is before `today`: what the expiry check moves.
+///
+/// # Errors
+/// Database failures.
+pub async fn overdue_ids(
+    db: &impl Conn,
+    today: NaiveDate,
+    limit: u64,
+) -> Result<Vec<Uuid>, StoreError> {
+    Ok(Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Status.eq(QuoteStatus::Sent.as_str()))
+        .filter(Column::ValidUntil.lt(today))
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// All quotes of some customers (exports), oldest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn of_customers(db: &impl Conn, customer_ids: &[Uuid]) -> Result<Vec<Quote>, StoreError> {
+    Entity::find()
+        .filter(Column::CustomerId.is_in(customer_ids.iter().copied()))
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
