@@ -17,6 +17,7 @@ mod jobs;
 mod login_limits;
 mod masking;
 mod operations;
+mod sales;
 mod scale_out;
 mod search;
 mod search_typing;

@@ -159,7 +159,8 @@ async fn a_dry_run_answers_the_outcome_and_changes_nothing(app: TestApp) {
     assert_eq!(preview.body["merged_ids"], json!([first.id, second.id]));
     assert_eq!(
         preview.body["moved"],
-        json!({"contacts": 3, "activities": 2, "tasks": 2, "stage_changes": 2, "tickets": 0})
+        json!({"contacts": 3, "activities": 2, "tasks": 2, "stage_changes": 2, "tickets": 0,
+               "opportunities": 0, "quotes": 0, "orders": 0})
     );
     let merged = &preview.body["survivor"];
     assert_eq!(merged["id"], json!(survivor.id));
@@ -214,6 +215,15 @@ async fn a_merge_moves_everything_onto_the_survivor(app: TestApp) {
     let third = app
         .get(&format!("/v1/customers/{}", dup_ids[2]), &admin)
         .await;
+    // A duplicate's deal goes with it.
+    let deal = app
+        .post(
+            "/v1/opportunities",
+            &admin,
+            json!({"customer_id": dup_ids[1], "title": "Toner for a year"}),
+        )
+        .await;
+    deal.assert_status(201);
 
     let merged = app
         .post(
@@ -227,7 +237,19 @@ async fn a_merge_moves_everything_onto_the_survivor(app: TestApp) {
     assert_eq!(merged.body["merged_ids"], json!(dup_ids));
     assert_eq!(
         merged.body["moved"],
-        json!({"contacts": 4, "activities": 3, "tasks": 3, "stage_changes": 3, "tickets": 0})
+        json!({"contacts": 4, "activities": 3, "tasks": 3, "stage_changes": 3, "tickets": 0,
+               "opportunities": 1, "quotes": 0, "orders": 0})
+    );
+    let deal = app
+        .get(
+            &format!("/v1/opportunities/{}", deal.body["id"].as_str().unwrap()),
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        deal.body["customer_id"],
+        json!(survivor.id),
+        "the deal moved"
     );
 
     // The duplicates are gone, and nothing is left hanging off them.

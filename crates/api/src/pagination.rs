@@ -57,12 +57,18 @@ fn decode(raw: &str, sort: &str) -> Option<Cursor> {
 }
 
 /// Does a cursor value have the type of its sort's key? A hand-made cursor that does not
-/// would compare a time with a text in SQL.
+/// would compare a time with a text in SQL. An id alone fits every sort: lists ordered by their
+/// id (a ticket's comments, oldest first) page by it whatever their sort is called.
 fn fits(sort: &str, value: &SortValue) -> bool {
+    if matches!(value, SortValue::Id) {
+        return true;
+    }
     match sort.trim_start_matches('-') {
-        "id" => matches!(value, SortValue::Id),
+        "id" => false,
         "name" | "duplicates" => matches!(value, SortValue::Text(_)),
         "search" | "unread" => matches!(value, SortValue::Ranked(..)),
+        "amount" => matches!(value, SortValue::Int(_)),
+        "expected_close_date" => matches!(value, SortValue::Date(_)),
         _ => matches!(value, SortValue::Time(_)),
     }
 }

@@ -179,7 +179,12 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 27] = [
+    const NAMES: [&str; 32] = [
+        "StageKind",
+        "OpportunityStatus",
+        "LostReason",
+        "QuoteStatus",
+        "OrderStatus",
         "ArticleKind",
         "Audience",
         "ArticleStatus",

@@ -145,7 +145,7 @@ pub struct CreateOpportunity {
     pub stage_id: Option<Uuid>,
     /// 0–100, set by hand; default the stage's.
     pub probability: Option<i64>,
-    /// Default: the caller (a user), else the customer's owner.
+    /// Default: the customer's owner, else the caller.
     pub owner_id: Option<Uuid>,
     /// Default: the owner's team.
     pub team_id: Option<Uuid>,
@@ -568,8 +568,8 @@ async fn create_opportunity(
     let tags = parse_tags(&body.tags, "tags", &mut errors);
     let owner = body
         .owner_id
-        .or(auth.user_id())
-        .or(customer.as_ref().and_then(|c| c.owner_id));
+        .or(customer.as_ref().and_then(|c| c.owner_id))
+        .or(auth.user_id());
     let owner_team = match owner {
         Some(id) => access::check_owner(&tx, &auth, id, &mut errors).await?,
         None => None,
@@ -865,14 +865,14 @@ async fn opportunity_history(
     params: Query<HistoryParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
-    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "changed_at")?;
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "id")?;
     let db = state.store.conn();
     let (o, _) = visible(db, &auth, id.into_inner(), Lock::No).await?;
     let page = opportunities::history(db, o.id, cursor, limit).await?;
     Ok(
         HttpResponse::Ok().json(StageMoveList::from(Paged::from_page(
             page,
-            "changed_at",
+            "id",
             StageMove::from,
         ))),
     )
