@@ -156,6 +156,28 @@ impl ApiError {
         }
     }
 
+    /// 409 `invalid_transition` for a status move the workflow of a `what` (its name in `en`
+    /// and `zh-CN`: "A quote", "报价单") refuses, with the moves it allows under `allowed`.
+    pub fn status_refused<S: std::fmt::Display>(
+        what: (&str, &str),
+        from: S,
+        to: S,
+        allowed: &[S],
+    ) -> Self {
+        let allowed: Vec<String> = allowed.iter().map(ToString::to_string).collect();
+        let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+        ApiError::invalid_transition(
+            crate::i18n::Text::new(
+                format!("{} cannot move from `{from}` to `{to}`.", what.0),
+                format!("{}不能从 `{from}` 变更为 `{to}`。", what.1),
+            ),
+            &from.to_string(),
+            &to.to_string(),
+            "allowed",
+            &allowed,
+        )
+    }
+
     /// The failure behind a 500 or a 503, to be logged.
     pub fn failure(&self) -> Option<&Failure> {
         match self {

@@ -458,19 +458,8 @@ async fn update_order(
         .required(&mut errors, "status", &mut status, OrderStatus::parse);
     errors.finish()?;
     if status != o.status {
-        o.move_to(status, now).map_err(|e| {
-            let allowed: Vec<&str> = e.allowed.iter().map(|s| s.as_str()).collect();
-            ApiError::invalid_transition(
-                Text::new(
-                    format!("An order cannot move from `{}` to `{}`.", e.from, e.to),
-                    format!("订单不能从 `{}` 变更为 `{}`。", e.from, e.to),
-                ),
-                e.from.as_str(),
-                e.to.as_str(),
-                "allowed",
-                &allowed,
-            )
-        })?;
+        o.move_to(status, now)
+            .map_err(|e| ApiError::status_refused(("An order", "订单"), e.from, e.to, e.allowed))?;
     }
     let saved = Order::from(repos::save(&tx, &o, now).await?);
     audit::record_and_commit(

@@ -359,17 +359,7 @@ async fn update_quote(
     errors.finish()?;
     if status != q.status {
         q.move_to(status, now).map_err(|e| {
-            let allowed: Vec<&str> = e.allowed.iter().map(|s| s.as_str()).collect();
-            ApiError::invalid_transition(
-                Text::new(
-                    format!("A quote cannot move from `{}` to `{}`.", e.from, e.to),
-                    format!("报价单不能从 `{}` 变更为 `{}`。", e.from, e.to),
-                ),
-                e.from.as_str(),
-                e.to.as_str(),
-                "allowed",
-                &allowed,
-            )
+            ApiError::status_refused(("A quote", "报价单"), e.from, e.to, e.allowed)
         })?;
     }
     if q.status == QuoteStatus::Accepted && before.status != QuoteStatus::Accepted {

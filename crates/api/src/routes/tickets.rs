@@ -31,7 +31,6 @@ use crate::auth::scopes::{TicketsRead, TicketsWrite};
 use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
-use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::references;
@@ -647,17 +646,7 @@ async fn update_ticket(
         let window = chrono::Duration::days(state.settings.ticket_reopen_days);
         t.move_to(status, now, window, policy.as_ref())
             .map_err(|e| {
-                let allowed: Vec<&str> = e.allowed.iter().map(|s| s.as_str()).collect();
-                ApiError::invalid_transition(
-                    Text::new(
-                        format!("A ticket cannot move from `{}` to `{}`.", e.from, e.to),
-                        format!("工单不能从 `{}` 变更为 `{}`。", e.from, e.to),
-                    ),
-                    e.from.as_str(),
-                    e.to.as_str(),
-                    "allowed",
-                    &allowed,
-                )
+                ApiError::status_refused(("A ticket", "工单"), e.from, e.to, &e.allowed)
             })?;
     }
     if t.assignee_id != before.assignee_id {
