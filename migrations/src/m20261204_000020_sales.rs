@@ -83,6 +83,13 @@ async fn pipelines(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
                 .to_owned(),
         )
         .await?;
+    // One default pipeline at most, even when two changes race to make one.
+    manager
+        .get_connection()
+        .execute_unprepared(
+            "CREATE UNIQUE INDEX pipelines_default_key ON pipelines (is_default) WHERE is_default",
+        )
+        .await?;
     manager
         .create_table(
             Table::create()
@@ -182,7 +189,8 @@ async fn opportunities(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
                 .to_owned(),
         )
         .await?;
-    // Lists by each sort (with the id as tie-breaker), by customer, stage and owner.
+    // Lists by each sort (with the id as tie-breaker), by customer, stage, owner and team; the
+    // forecast, wins and stage checks by pipeline and status.
     for (name, columns) in [
         ("opportunities_created_idx", vec![O::CreatedAt, O::Id]),
         ("opportunities_updated_idx", vec![O::UpdatedAt, O::Id]),
@@ -190,10 +198,24 @@ async fn opportunities(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
         ("opportunities_amount_idx", vec![O::AmountMinor, O::Id]),
         (
             "opportunities_customer_idx",
-            vec![O::CustomerId, O::CreatedAt],
+            vec![O::CustomerId, O::CreatedAt, O::Id],
         ),
-        ("opportunities_stage_idx", vec![O::StageId, O::CreatedAt]),
-        ("opportunities_owner_idx", vec![O::OwnerId, O::CreatedAt]),
+        (
+            "opportunities_stage_idx",
+            vec![O::StageId, O::CreatedAt, O::Id],
+        ),
+        (
+            "opportunities_owner_idx",
+            vec![O::OwnerId, O::CreatedAt, O::Id],
+        ),
+        (
+            "opportunities_team_idx",
+            vec![O::TeamId, O::CreatedAt, O::Id],
+        ),
+        (
+            "opportunities_pipeline_idx",
+            vec![O::PipelineId, O::Status, O::StageId],
+        ),
     ] {
         index(manager, name, O::Table, &columns).await?;
     }
@@ -328,7 +350,7 @@ async fn documents(manager: &SchemaManager<'_>, table: Documents) -> Result<(), 
         manager,
         &format!("{name}_customer_idx"),
         table,
-        &[D::CustomerId, D::CreatedAt],
+        &[D::CustomerId, D::CreatedAt, D::Id],
     )
     .await?;
     index(

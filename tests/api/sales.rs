@@ -7,6 +7,7 @@ use chrono::{Datelike, Duration};
 use futures_util::future::join_all;
 use rapport_domain::clock::Clock;
 use rapport_tests::{Reply, TestApp, backend_tests};
+use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -19,6 +20,7 @@ backend_tests!(
     quote_totals_are_exact_and_rounded_per_currency,
     the_forecast_sums_each_currency_apart,
     the_opportunity_list_filters_sorts_and_pages,
+    every_sales_refusal_names_its_field_or_its_state,
 );
 
 // Tokens outlive the hour the clock jumps, so no sign-in (real time) falls between two moves.
@@ -101,20 +103,6 @@ async fn history(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
     reply.assert_status(200);
     assert_eq!(reply.body["next_cursor"], Value::Null, "{}", reply.body);
     reply.body["data"].as_array().unwrap().clone()
-}
-
-/// A PATCH with an `If-Match` header.
-async fn patch_if_match(app: &TestApp, path: &str, token: &str, tag: &str, body: Value) -> Reply {
-    let response = app
-        .client
-        .patch(app.url(path))
-        .bearer_auth(token)
-        .header("if-match", tag)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    rapport_tests::read(response).await
 }
 
 /// Creates a quote as `token`, answering it.
@@ -341,9 +329,15 @@ async fn the_default_pipeline_exists_and_pipelines_keep_their_ends(app: TestApp)
     assert_eq!(changed.body["stages"][2]["position"], 2);
 
     // A stale version is refused.
-    patch_if_match(&app, &path, &admin, "\"1\"", json!({"name": "Stale"}))
-        .await
-        .assert_problem(412, "precondition_failed");
+    app.call_if_match(
+        Method::PATCH,
+        &path,
+        &admin,
+        "\"1\"",
+        Some(json!({"name": "Stale"})),
+    )
+    .await
+    .assert_problem(412, "precondition_failed");
     let read = app.get(&path, &rep.token).await;
     read.assert_status(200);
     assert_eq!(read.body["name"], "Key accounts 2026");
@@ -537,23 +531,24 @@ async fn history_records_every_move_with_its_duration(app: TestApp) {
     assert_eq!(proposed.header("etag"), Some("\"2\""));
 
     // A stale If-Match is refused, a current one accepted.
-    patch_if_match(
-        &app,
+    app.call_if_match(
+        Method::PATCH,
         &path,
         &rep_token,
         "\"1\"",
-        json!({"next_step": "Call"}),
+        Some(json!({"next_step": "Call"})),
     )
     .await
     .assert_problem(412, "precondition_failed");
-    let noted = patch_if_match(
-        &app,
-        &path,
-        &rep_token,
-        "\"2\"",
-        json!({"next_step": "Call"}),
-    )
-    .await;
+    let noted = app
+        .call_if_match(
+            Method::PATCH,
+            &path,
+            &rep_token,
+            "\"2\"",
+            Some(json!({"next_step": "Call"})),
+        )
+        .await;
     noted.assert_status(200);
     assert_eq!(noted.body["next_step"], "Call");
     assert_eq!(noted.header("etag"), Some("\"3\""));
@@ -1564,4 +1559,285 @@ async fn the_opportunity_list_filters_sorts_and_pages(app: TestApp) {
         }
         assert_eq!(seen, expected, "the pages of {first}");
     }
+}
+
+/// The fields of a 422, sorted.
+fn fields(reply: &Reply) -> Vec<String> {
+    reply.assert_problem(422, "validation_failed");
+    let mut fields = reply.error_fields();
+    fields.sort();
+    fields
+}
+
+/// What the other tests do not reach: every create and change refuses bad fields by name
+/// (422), a stale `If-Match` (412), a state that forbids it (409), and ids the caller does not
+/// see as unknown references.
+async fn every_sales_refusal_names_its_field_or_its_state(app: TestApp) {
+    let admin = app.admin_token().await;
+    let team = app.team("East").await;
+    let rep = app.user("sales_rep", Some(team)).await;
+    let other = app.user("sales_rep", Some(team)).await;
+    let sales = default_pipeline(&app, &admin).await;
+    let pid = id_of(&sales);
+    let mine = app.customer(&rep.token, json!({"name": "Mine Ltd"})).await;
+    let theirs = app
+        .customer(&other.token, json!({"name": "Theirs Ltd"}))
+        .await;
+    let theirs_deal = id_of(&opportunity(&app, &other.token, theirs, json!({})).await);
+
+    // Opportunities.
+    let bad = app
+        .post(
+            "/v1/opportunities",
+            &rep.token,
+            json!({"customer_id": theirs, "stage_id": stage(&sales, "Won"), "probability": 101}),
+        )
+        .await;
+    assert_eq!(
+        fields(&bad),
+        ["customer_id", "probability", "stage_id", "title"],
+        "another rep's customer is unknown, and a deal starts open"
+    );
+    let unknown = app
+        .post(
+            "/v1/opportunities",
+            &rep.token,
+            json!({"customer_id": mine, "title": "X", "pipeline_id": Uuid::now_v7()}),
+        )
+        .await;
+    assert_eq!(fields(&unknown), ["pipeline_id"]);
+    let deal = id_of(&opportunity(&app, &rep.token, mine, json!({})).await);
+    let path = format!("/v1/opportunities/{deal}");
+    let won = app
+        .patch(&path, &rep.token, json!({"stage_id": stage(&sales, "Won")}))
+        .await;
+    assert_eq!(fields(&won), ["amount"], "a PATCH moves by the same rules");
+    app.call_if_match(
+        Method::POST,
+        &format!("{path}/stage"),
+        &rep.token,
+        "\"9\"",
+        Some(json!({"stage_id": stage(&sales, "Proposal")})),
+    )
+    .await
+    .assert_problem(412, "precondition_failed");
+
+    // Products.
+    let product =
+        |code: &str| json!({"code": code, "name": "Toner", "prices": [money("1", "CNY")]});
+    app.post("/v1/products", &admin, product("TNR-1"))
+        .await
+        .assert_status(201);
+    let second = app.post("/v1/products", &admin, product("TNR-2")).await;
+    second.assert_status(201);
+    let second = format!("/v1/products/{}", id_of(&second.body));
+    app.patch(&second, &admin, json!({"code": "tnr-1"}))
+        .await
+        .assert_problem(409, "duplicate");
+    app.call_if_match(
+        Method::PATCH,
+        &second,
+        &admin,
+        "\"9\"",
+        Some(json!({"active": false})),
+    )
+    .await
+    .assert_problem(412, "precondition_failed");
+    let bad = app
+        .post(
+            "/v1/products",
+            &admin,
+            json!({"code": "a b", "prices": [money("1.234", "CNY"), money("1", "RMB")], "tax_rate": "101"}),
+        )
+        .await;
+    assert_eq!(
+        fields(&bad),
+        [
+            "code",
+            "name",
+            "prices[0].amount",
+            "prices[1].currency",
+            "tax_rate"
+        ]
+    );
+
+    // Quotes.
+    let unseen = app
+        .post(
+            "/v1/quotes",
+            &rep.token,
+            json!({"opportunity_id": theirs_deal, "currency": "CNY", "lines": [line("1", "1")]}),
+        )
+        .await;
+    assert_eq!(fields(&unseen), ["opportunity_id"]);
+    let bare = app
+        .post("/v1/quotes", &rep.token, json!({"opportunity_id": deal}))
+        .await;
+    assert_eq!(
+        fields(&bare),
+        ["currency", "lines"],
+        "no amount to take a currency from"
+    );
+    let draft = quote(
+        &app,
+        &rep.token,
+        json!({"opportunity_id": deal, "currency": "CNY", "lines": [line("1", "10")]}),
+    )
+    .await;
+    let qpath = format!("/v1/quotes/{}", id_of(&draft));
+    let bad = app
+        .patch(
+            &qpath,
+            &rep.token,
+            json!({"lines": [{"quantity": "0", "unit_price": "1.234"}], "valid_until": "tomorrow"}),
+        )
+        .await;
+    assert_eq!(
+        fields(&bad),
+        [
+            "lines[0].description",
+            "lines[0].quantity",
+            "lines[0].unit_price",
+            "valid_until"
+        ]
+    );
+    app.call_if_match(
+        Method::PATCH,
+        &qpath,
+        &rep.token,
+        "\"9\"",
+        Some(json!({"status": "sent"})),
+    )
+    .await
+    .assert_problem(412, "precondition_failed");
+    for status in ["sent", "accepted"] {
+        app.patch(&qpath, &rep.token, json!({"status": status}))
+            .await
+            .assert_status(200);
+    }
+
+    // Orders.
+    let copied = app
+        .post(
+            "/v1/orders",
+            &rep.token,
+            json!({"quote_id": id_of(&draft), "currency": "CNY", "lines": [line("1", "1")]}),
+        )
+        .await;
+    assert_eq!(
+        fields(&copied),
+        ["currency", "lines"],
+        "a quote's order copies them"
+    );
+    let direct = app
+        .post(
+            "/v1/orders",
+            &rep.token,
+            json!({"customer_id": mine, "opportunity_id": theirs_deal, "lines": [line("1", "1")]}),
+        )
+        .await;
+    assert_eq!(fields(&direct), ["currency", "opportunity_id"]);
+    let order = app
+        .post("/v1/orders", &rep.token, json!({"quote_id": id_of(&draft)}))
+        .await;
+    order.assert_status(201);
+    let opath = format!("/v1/orders/{}", id_of(&order.body));
+    app.call_if_match(
+        Method::PATCH,
+        &opath,
+        &rep.token,
+        "\"9\"",
+        Some(json!({"status": "cancelled"})),
+    )
+    .await
+    .assert_problem(412, "precondition_failed");
+    app.patch(&opath, &rep.token, json!({"status": "cancelled"}))
+        .await
+        .assert_status(200);
+    let refused = app
+        .patch(&opath, &rep.token, json!({"status": "fulfilled"}))
+        .await;
+    refused.assert_problem(409, "invalid_transition");
+    assert_eq!(
+        refused.body["allowed"],
+        json!([]),
+        "a cancelled order stays so"
+    );
+
+    // Pipelines: a stage with opportunities keeps its kind; the default pipeline and one with
+    // opportunities stay; an empty one goes, once, at its version.
+    let mut stages: Vec<Value> = sales["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| json!({"id": s["id"]}))
+        .collect();
+    // An empty stage may change its kind.
+    stages[1]["kind"] = json!("lost");
+    let emptied = app
+        .patch(
+            &format!("/v1/pipelines/{pid}"),
+            &admin,
+            json!({"stages": stages}),
+        )
+        .await;
+    emptied.assert_status(200);
+    stages[1]["kind"] = json!("open");
+    stages[0]["kind"] = json!("lost");
+    app.patch(
+        &format!("/v1/pipelines/{pid}"),
+        &admin,
+        json!({"stages": stages}),
+    )
+    .await
+    .assert_problem(409, "conflict");
+    app.delete(&format!("/v1/pipelines/{pid}"), &admin)
+        .await
+        .assert_problem(409, "conflict");
+    let new_pipeline = |name: &str| {
+        json!({"name": name, "stages": [
+            {"name": "Talk", "kind": "open"}, {"name": "Signed", "kind": "won"},
+            {"name": "Dropped", "kind": "lost"}]})
+    };
+    let partners = app
+        .post("/v1/pipelines", &admin, new_pipeline("Partners"))
+        .await;
+    partners.assert_status(201);
+    let partners = id_of(&partners.body);
+    opportunity(&app, &rep.token, mine, json!({"pipeline_id": partners})).await;
+    app.delete(&format!("/v1/pipelines/{partners}"), &admin)
+        .await
+        .assert_problem(409, "conflict");
+    let empty = app
+        .post("/v1/pipelines", &admin, new_pipeline("Empty"))
+        .await;
+    empty.assert_status(201);
+    let empty = format!("/v1/pipelines/{}", id_of(&empty.body));
+    app.call_if_match(Method::DELETE, &empty, &admin, "\"9\"", None)
+        .await
+        .assert_problem(412, "precondition_failed");
+    app.delete(&empty, &admin).await.assert_status(204);
+    app.get(&empty, &admin)
+        .await
+        .assert_problem(404, "not_found");
+
+    // Reports and lists name their bad parameters.
+    let manager = app.user("sales_manager", Some(team)).await;
+    for (path, field) in [
+        ("/v1/reports/pipeline?by=team", "by"),
+        ("/v1/reports/pipeline?status=maybe", "status"),
+        ("/v1/quotes?status=maybe", "status"),
+        ("/v1/orders?status=maybe", "status"),
+        ("/v1/opportunities?amount_min=5", "currency"),
+    ] {
+        let reply = app.get(path, &manager.token).await;
+        reply.assert_problem(400, "malformed_request");
+        assert_eq!(reply.error_fields(), [field], "{path}");
+    }
+    app.get(
+        &format!("/v1/reports/pipeline?pipeline_id={}", Uuid::now_v7()),
+        &manager.token,
+    )
+    .await
+    .assert_problem(404, "not_found");
 }

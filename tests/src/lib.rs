@@ -265,6 +265,26 @@ impl TestApp {
         read(request.send().await.expect("request sent")).await
     }
 
+    /// Sends a request with `If-Match: tag` (`"3"`, quotes included).
+    pub async fn call_if_match(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        tag: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .header("if-match", tag);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.expect("request sent")).await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Reply {
         self.call(Method::GET, path, Some(token), None).await
     }

@@ -156,10 +156,20 @@ pub async fn record_and_commit(
     // A change to a user or a client can end its tokens: forget what was cached of them.
     let ends_tokens = matches!(subject.kind, "user" | "client");
     record(&tx, state, origin, subject, action, changes).await?;
-    rapport_store::commit(tx).await?;
+    commit(tx, state, origin).await?;
     if ends_tokens {
         state.token_checks.forget_all();
     }
+    Ok(())
+}
+
+/// Commits a write whose audit events are recorded (with [`record`]): for a handler that
+/// writes several records, each with its event.
+///
+/// # Errors
+/// Database failures; nothing is written then.
+pub async fn commit(tx: Tx, state: &AppState, origin: &Origin) -> Result<(), ApiError> {
+    rapport_store::commit(tx).await?;
     // The caller's next lists read the primary, where its change already is.
     if let (Some(writers), Actor::User(id) | Actor::Client(id)) =
         (&state.recent_writers, origin.actor)

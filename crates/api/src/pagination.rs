@@ -57,14 +57,10 @@ fn decode(raw: &str, sort: &str) -> Option<Cursor> {
 }
 
 /// Does a cursor value have the type of its sort's key? A hand-made cursor that does not
-/// would compare a time with a text in SQL. An id alone fits every sort: lists ordered by their
-/// id (a ticket's comments, oldest first) page by it whatever their sort is called.
+/// would compare a time with a text in SQL.
 fn fits(sort: &str, value: &SortValue) -> bool {
-    if matches!(value, SortValue::Id) {
-        return true;
-    }
     match sort.trim_start_matches('-') {
-        "id" => false,
+        "id" => matches!(value, SortValue::Id),
         "name" | "duplicates" => matches!(value, SortValue::Text(_)),
         "search" | "unread" => matches!(value, SortValue::Ranked(..)),
         "amount" => matches!(value, SortValue::Int(_)),

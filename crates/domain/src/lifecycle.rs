@@ -28,6 +28,19 @@ impl LifecycleStage {
         }
     }
 
+    /// The moves a won deal makes, one step at a time through the rule: a lead or prospect
+    /// (or a churned customer, back through prospect) becomes a customer; a customer who had
+    /// won deals before becomes loyal.
+    pub fn after_win(self, earlier_wins: u64) -> &'static [LifecycleStage] {
+        use LifecycleStage::*;
+        match self {
+            Lead | Churned => &[Prospect, Customer],
+            Prospect => &[Customer],
+            Customer if earlier_wins > 0 => &[Loyal],
+            Customer | Loyal => &[],
+        }
+    }
+
     /// Whether the rule allows moving from this stage to `to`.
     pub fn can_move_to(self, to: LifecycleStage) -> bool {
         self.allowed_next().contains(&to)
@@ -108,6 +121,23 @@ mod tests {
     fn churned_is_reachable_from_every_other_stage() {
         for &stage in LifecycleStage::ALL.iter().filter(|s| **s != Churned) {
             assert_eq!(stage.transition(Churned), Ok(Churned));
+        }
+    }
+
+    #[test]
+    fn a_win_moves_the_customer_along_the_rule() {
+        assert_eq!(Lead.after_win(0), [Prospect, Customer]);
+        assert_eq!(Prospect.after_win(0), [Customer]);
+        assert_eq!(Churned.after_win(3), [Prospect, Customer]);
+        assert_eq!(Customer.after_win(1), [Loyal]);
+        assert!(Customer.after_win(0).is_empty());
+        assert!(Loyal.after_win(5).is_empty());
+        for stage in LifecycleStage::ALL {
+            let mut at = *stage;
+            for next in stage.after_win(1) {
+                assert!(at.can_move_to(*next), "{at} → {next}");
+                at = *next;
+            }
         }
     }
 

@@ -82,6 +82,10 @@ impl Money {
             return Err(Invalid::InvalidAmount);
         }
         amount.rescale(currency.minor_units());
+        // In minor units it fits an i64 (the store's column), even with 4 minor units.
+        if i64::try_from(amount.mantissa()).is_err() {
+            return Err(Invalid::InvalidAmount);
+        }
         Ok(Money { amount, currency })
     }
 
@@ -97,7 +101,7 @@ impl Money {
     /// The amount in the currency's minor units (cents, fen; yen for JPY): how the store
     /// keeps it, so that SQL sums stay exact on every database.
     pub fn minor(&self) -> i64 {
-        // At most 15 integer digits and 3 minor units: always within an i64.
+        // `Money::new` refuses amounts whose minor units do not fit.
         i64::try_from(self.amount.mantissa()).unwrap_or(i64::MAX)
     }
 
@@ -203,6 +207,16 @@ mod tests {
             money(&format!("1.{}", "0".repeat(70)), "CNY"),
             Err(Invalid::InvalidAmount)
         );
+    }
+
+    #[test]
+    fn minor_units_always_fit_the_store() {
+        // CLF has 4 minor units: 15 integer digits would not fit an i64 of them.
+        assert_eq!(
+            Money::parse("999999999999999.9999", "CLF"),
+            Err(Invalid::InvalidAmount)
+        );
+        assert!(Money::parse("99999999999999.9999", "CLF").is_ok());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use crate::enums::{LifecycleStage, Source};
+use crate::auth::Role;
+use crate::enums::Source;
 use crate::money::Money;
 use crate::name::{Name, Title};
 use crate::pipeline::{Probability, Stage, StageKind};
@@ -112,9 +113,68 @@ pub struct Loss {
     pub note: Option<SalesNote>,
 }
 
+/// Who reopens a won or lost deal: sales managers and admins.
+pub fn may_reopen(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::SalesManager)
+}
+
 impl Opportunity {
     pub fn is_closed(&self) -> bool {
         self.status != OpportunityStatus::Open
+    }
+
+    /// Sets the probability by hand; moves keep it until the deal is won or lost.
+    ///
+    /// # Errors
+    /// `NotAllowed` on a won or lost deal (100 or 0).
+    pub fn override_probability(&mut self, p: Probability) -> Result<(), Invalid> {
+        if self.is_closed() {
+            return Err(Invalid::NotAllowed);
+        }
+        self.probability = p;
+        self.probability_overridden = true;
+        Ok(())
+    }
+
+    /// Gives the probability back to its stage, `stage`.
+    ///
+    /// # Errors
+    /// `NotAllowed` on a won or lost deal (100 or 0).
+    pub fn reset_probability(&mut self, stage: &Stage) -> Result<(), Invalid> {
+        if self.is_closed() {
+            return Err(Invalid::NotAllowed);
+        }
+        self.probability = stage.probability;
+        self.probability_overridden = false;
+        Ok(())
+    }
+
+    /// Corrects why a lost deal was lost: its reason can change, not go. Other deals have no
+    /// loss to correct.
+    ///
+    /// # Errors
+    /// `Required` for a lost deal without a reason; `NotAllowed` for another deal given a loss.
+    pub fn correct_loss(&mut self, loss: Loss) -> Result<(), Invalid> {
+        if loss == self.loss() {
+            return Ok(());
+        }
+        if self.status != OpportunityStatus::Lost {
+            return Err(Invalid::NotAllowed);
+        }
+        if loss.reason.is_none() {
+            return Err(Invalid::Required);
+        }
+        self.lost_reason = loss.reason;
+        self.lost_note = loss.note;
+        Ok(())
+    }
+
+    /// Why it was lost, as stored.
+    pub fn loss(&self) -> Loss {
+        Loss {
+            reason: self.lost_reason,
+            note: self.lost_note.clone(),
+        }
     }
 
     /// Moves the opportunity into `stage` (of its pipeline) at `now` and answers the move to
@@ -172,8 +232,9 @@ impl Opportunity {
                     Probability::NONE
                 };
                 self.probability_overridden = false;
-                self.lost_reason = loss.reason;
-                self.lost_note = loss.note;
+                let lost = stage.kind == StageKind::Lost;
+                self.lost_reason = loss.reason.filter(|_| lost);
+                self.lost_note = loss.note.filter(|_| lost);
             }
         }
         Ok(StageMove {
@@ -198,31 +259,6 @@ impl Opportunity {
             changed_at: self.created_at,
             seconds_in_previous: None,
         }
-    }
-}
-
-impl LifecycleStage {
-    /// The lifecycle moves a won deal makes, one step at a time through the lifecycle rule: a
-    /// lead or prospect (or a churned customer, back through prospect) becomes a customer;
-    /// a customer who had won deals before becomes loyal.
-    pub fn after_win(self, earlier_wins: u64) -> Vec<LifecycleStage> {
-        use LifecycleStage::*;
-        let target = match self {
-            Customer if earlier_wins > 0 => Loyal,
-            Lead | Prospect | Churned => Customer,
-            Customer | Loyal => return Vec::new(),
-        };
-        let mut path = Vec::new();
-        let mut at = self;
-        while at != target {
-            // The rule allows a step towards `target` from each of these stages.
-            let Some(next) = at.allowed_next().iter().copied().find(|s| *s != Churned) else {
-                break;
-            };
-            path.push(next);
-            at = next;
-        }
-        path
     }
 }
 
@@ -327,6 +363,29 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_deal_keeps_its_probability_and_a_lost_one_its_reason() {
+        let p = pipeline();
+        let now = Utc::now();
+        let mut o = opportunity(&p, now);
+        let price = Loss {
+            reason: Some(LostReason::Price),
+            note: None,
+        };
+        assert_eq!(o.correct_loss(price.clone()), Err(Invalid::NotAllowed));
+        o.move_to(&p.stages[5], price, false, None, now).unwrap();
+        let p90 = Probability::new(90).unwrap();
+        assert_eq!(o.override_probability(p90), Err(Invalid::NotAllowed));
+        assert_eq!(o.reset_probability(&p.stages[0]), Err(Invalid::NotAllowed));
+        assert_eq!(o.correct_loss(Loss::default()), Err(Invalid::Required));
+        let timing = Loss {
+            reason: Some(LostReason::Timing),
+            note: None,
+        };
+        o.correct_loss(timing).unwrap();
+        assert_eq!(o.lost_reason, Some(LostReason::Timing));
+    }
+
+    #[test]
     fn an_overridden_probability_survives_open_moves() {
         let p = pipeline();
         let now = Utc::now();
@@ -336,23 +395,5 @@ mod tests {
         o.move_to(&p.stages[1], Loss::default(), false, None, now)
             .unwrap();
         assert_eq!(o.probability.percent(), 90);
-    }
-
-    #[test]
-    fn a_win_moves_the_customer_along_the_lifecycle() {
-        use LifecycleStage::*;
-        assert_eq!(Lead.after_win(0), [Prospect, Customer]);
-        assert_eq!(Prospect.after_win(0), [Customer]);
-        assert_eq!(Churned.after_win(3), [Prospect, Customer]);
-        assert_eq!(Customer.after_win(1), [Loyal]);
-        assert!(Customer.after_win(0).is_empty());
-        assert!(Loyal.after_win(5).is_empty());
-        for stage in LifecycleStage::ALL {
-            let mut at = *stage;
-            for next in stage.after_win(1) {
-                assert!(at.can_move_to(next), "{at} → {next}");
-                at = next;
-            }
-        }
     }
 }

@@ -95,7 +95,8 @@ impl Pipeline {
         self.stages.iter().position(|s| s.id == id)
     }
 
-    /// The default pipeline every database starts with.
+    /// The default pipeline every database starts with (its migration seeds it).
+    #[cfg(test)]
     pub fn standard(id: Uuid, stage_ids: [Uuid; 6], now: DateTime<Utc>) -> Pipeline {
         let stages = [
             ("Qualification", 10, StageKind::Open),
@@ -133,6 +134,21 @@ impl Pipeline {
 /// The list as a whole needs exactly one `won` stage, at least one `lost` and one `open` stage,
 /// and distinct names.
 pub fn parse_stages(
+    raw: &[RawStage<'_>],
+    existing: &[Stage],
+    field: &str,
+    outer: &mut Errors,
+) -> Vec<Stage> {
+    // The list's own errors apart, so that another field's error does not hide them.
+    let mut own = Errors::default();
+    let stages = read_stages(raw, existing, field, &mut own);
+    if let Err(e) = own.finish() {
+        outer.extend(e);
+    }
+    stages
+}
+
+fn read_stages(
     raw: &[RawStage<'_>],
     existing: &[Stage],
     field: &str,

@@ -62,13 +62,7 @@ impl Percent {
 
 /// A decimal written plainly (`"12"`, `"0.5"`), normalized (`"1.50"` is `1.5`).
 fn plain_decimal(input: &str) -> Option<Decimal> {
-    let input = input.trim();
-    let (int, frac) = input.split_once('.').unwrap_or((input, "0"));
-    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(int) || !digits(frac) {
-        return None;
-    }
-    Decimal::from_str_exact(input).ok().map(|d| d.normalize())
+    Money::parse_amount(input).ok().map(|d| d.normalize())
 }
 
 /// Rounds to the currency's minor units, half away from zero.
@@ -131,6 +125,29 @@ impl Line {
             tax,
             total,
         })
+    }
+}
+
+impl Line {
+    /// A stored line read back: each part through its parser, and its amounts priced again
+    /// in `currency`, which must give the stored ones.
+    ///
+    /// # Errors
+    /// The first part that does not parse; `InvalidAmount` when a stored amount is not what
+    /// its parts give.
+    pub fn restored(&self, currency: CurrencyCode) -> Result<Line, Invalid> {
+        let line = Line::priced(
+            self.product_id,
+            &Title::parse(&self.description)?,
+            Quantity::parse(&self.quantity.to_string())?,
+            Money::new(self.unit_price, currency)?,
+            Percent::parse(&self.discount_percent.to_string())?,
+            Percent::parse(&self.tax_rate.to_string())?,
+        )?;
+        if line != *self {
+            return Err(Invalid::InvalidAmount);
+        }
+        Ok(line)
     }
 }
 
@@ -222,6 +239,23 @@ mod tests {
         assert!(Percent::parse("abc").is_err());
         assert_eq!(Percent::parse("0").unwrap(), Percent::default());
         assert_eq!(Percent::parse("8.25").unwrap().value().to_string(), "8.25");
+    }
+
+    #[test]
+    fn a_stored_line_reads_back_only_as_priced() {
+        let cny = CurrencyCode::parse("CNY").unwrap();
+        let l = line("3", "3.35", "CNY", "5", "13");
+        assert_eq!(l.restored(cny), Ok(l.clone()));
+        let tampered = Line {
+            total: l.total + Decimal::ONE,
+            ..l.clone()
+        };
+        assert_eq!(tampered.restored(cny), Err(Invalid::InvalidAmount));
+        let blank = Line {
+            description: " ".into(),
+            ..l
+        };
+        assert_eq!(blank.restored(cny), Err(Invalid::Required));
     }
 
     #[test]

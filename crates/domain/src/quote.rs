@@ -2,7 +2,7 @@
 //! `draft → sent → accepted | rejected | expired` and is edited only as a draft; an order is a
 //! recorded purchase, `confirmed → fulfilled | cancelled`.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::currency::CurrencyCode;
@@ -100,12 +100,16 @@ impl Quote {
         self.status == QuoteStatus::Sent && now.date_naive() > self.valid_until
     }
 
-    /// The quote as of `now`: a sent quote past its validity is expired (what the scheduled
-    /// check records, seen before it runs).
+    /// The quote as of `now`: a sent quote past its validity is expired since the end of its
+    /// last day (what the scheduled check records, seen before it runs).
     pub fn as_of(mut self, now: DateTime<Utc>) -> Quote {
         if self.is_overdue(now) {
             self.status = QuoteStatus::Expired;
-            self.decided_at = Some(now);
+            self.decided_at = self
+                .valid_until
+                .succ_opt()
+                .and_then(|day| day.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc());
         }
         self
     }
@@ -185,11 +189,6 @@ impl Order {
             OrderStatus::Confirmed => {}
         }
         Ok(())
-    }
-
-    /// The year its number counts in.
-    pub fn year(&self) -> i32 {
-        self.ordered_at.year()
     }
 }
 

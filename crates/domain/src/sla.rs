@@ -82,8 +82,7 @@ impl BusinessCalendar {
         }
         let mut days = Vec::new();
         for (i, day) in holidays.iter().enumerate() {
-            let parsed =
-                NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| Invalid::InvalidDate);
+            let parsed = crate::validation::parse_date(day);
             if let Some(d) = errors.check(index(&format!("{field}.holidays"), i), parsed) {
                 days.push(d);
             }

@@ -231,6 +231,16 @@ impl Errors {
         }
     }
 
+    /// Like [`Errors::check`] for a required input: `None` is `Required` at `field`.
+    pub fn required<T, I>(
+        &mut self,
+        field: impl Into<String>,
+        input: Option<I>,
+        parse: impl FnOnce(I) -> Result<T, Invalid>,
+    ) -> Option<T> {
+        self.check(field, input.ok_or(Invalid::Required).and_then(parse))
+    }
+
     pub fn add(&mut self, field: impl Into<String>, invalid: Invalid) {
         self.0.push(FieldError {
             field: field.into(),

@@ -8,7 +8,7 @@ mod query;
 pub use body::read_body;
 pub use json::{Json, is_json_content_type, optional_json, parse_json};
 pub use preconditions::{IdempotencyKey, IfMatch, IfMatchParam};
-pub use query::{Query, code_param, parse_form, parse_query};
+pub use query::{Query, code_param, parse_form, parse_query, user_param};
 
 use actix_web::error::PathError;
 use actix_web::web::PathConfig;

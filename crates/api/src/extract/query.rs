@@ -76,6 +76,28 @@ pub fn code_param<T>(
         .map_err(|e| ApiError::bad_parameter(field, e))
 }
 
+/// An optional user parameter (`assignee_id`, `owner_id`): a user id, or `me` for the calling
+/// user; 400 naming `field` for anything else, and for `me` from an integration client.
+///
+/// # Errors
+/// 400 naming `field`.
+pub fn user_param(
+    field: &str,
+    value: Option<&str>,
+    caller: Option<uuid::Uuid>,
+) -> Result<Option<uuid::Uuid>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some("me") => caller
+            .map(Some)
+            .ok_or_else(|| ApiError::bad_parameter(field, Invalid::NotAllowed)),
+        Some(id) => id
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::bad_parameter(field, Invalid::InvalidUuid)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,6 @@ use rapport_domain::activity::{Activity as DomainActivity, Details, Outcome, Sum
 use rapport_domain::enums::{ActivityKind, Channel, Direction};
 use rapport_domain::name::Name;
 use rapport_domain::validation::Errors;
-use rapport_store::Conn;
 use rapport_store::repos::activities::{self, ActivityFilter};
 use rapport_store::repos::{self, Lock, customers, tasks};
 use serde::{Deserialize, Serialize};
@@ -16,8 +15,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::audit;
+use crate::auth::Authorized;
 use crate::auth::scopes::{CustomersRead, CustomersWrite};
-use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
 use crate::pagination::{Paged, page_params};
@@ -149,18 +148,6 @@ pub struct ActivityListParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
-}
-
-/// An activity whose customer the caller sees, read with `lock`; 404 otherwise.
-async fn visible_activity(
-    db: &impl Conn,
-    caller: &Caller,
-    id: Uuid,
-    lock: Lock,
-) -> Result<DomainActivity, ApiError> {
-    let activity = repos::fetch::<DomainActivity>(db, id, lock).await?;
-    access::visible(db, caller, activity.customer_id).await?;
-    Ok(activity)
 }
 
 /// List activities of the customers the caller can see, newest first.
@@ -303,7 +290,8 @@ async fn get_activity(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let activity = Activity::from(
-        visible_activity(state.store.conn(), &auth, id.into_inner(), Lock::No).await?,
+        access::of_customer::<DomainActivity>(state.store.conn(), &auth, id.into_inner(), Lock::No)
+            .await?,
     );
     Ok(respond::ok(&activity, activity.version))
 }
@@ -326,7 +314,8 @@ async fn update_activity(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let tx = state.store.begin().await?;
-    let before = visible_activity(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
+    let before =
+        access::of_customer::<DomainActivity>(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
     if_match.check(before.version)?;
     let mut a = before.clone();
     let mut errors = Errors::default();
@@ -388,7 +377,8 @@ async fn delete_activity(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let tx = state.store.begin().await?;
-    let activity = visible_activity(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
+    let activity =
+        access::of_customer::<DomainActivity>(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
     if_match.check(activity.version)?;
     activities::delete(&tx, activity.id).await?;
     let before = Activity::from(activity);

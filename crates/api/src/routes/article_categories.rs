@@ -214,6 +214,16 @@ async fn update_article_category(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let tx = state.store.begin().await?;
+    if !body.parent_id.is_absent() {
+        // Moves queue, every category locked in id order first: two crossing moves (A under
+        // B, B under A) would each pass the loop check alone and make a loop together.
+        let ids: Vec<Uuid> = article_categories::all(&tx)
+            .await?
+            .iter()
+            .map(|c| c.id)
+            .collect();
+        repos::lock_all::<DomainCategory>(&tx, &ids).await?;
+    }
     let before: DomainCategory = repos::get_locked(&tx, id.into_inner()).await?;
     if_match.check(before.version)?;
     let mut c = before.clone();

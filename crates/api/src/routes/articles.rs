@@ -29,7 +29,6 @@ use crate::auth::scopes::KnowledgeWrite;
 use crate::auth::{Authorized, Caller, Staff};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
-use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::references;
@@ -456,17 +455,7 @@ async fn check_customer(
 }
 
 fn move_error(e: rapport_domain::article::ArticleMoveError) -> ApiError {
-    let allowed: Vec<&str> = e.allowed.iter().map(|s| s.as_str()).collect();
-    ApiError::invalid_transition(
-        Text::new(
-            format!("An article cannot move from `{}` to `{}`.", e.from, e.to),
-            format!("文章不能从 `{}` 变更为 `{}`。", e.from, e.to),
-        ),
-        e.from.as_str(),
-        e.to.as_str(),
-        "allowed",
-        &allowed,
-    )
+    ApiError::status_refused(("An article", "文章"), e.from, e.to, &e.allowed)
 }
 
 /// Write an article, as a draft or published at once.

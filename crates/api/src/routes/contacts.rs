@@ -7,14 +7,13 @@ use rapport_domain::contact::{
 use rapport_domain::enums::PreferredChannel;
 use rapport_domain::name::{PersonName, Title};
 use rapport_domain::validation::Errors;
-use rapport_store::Conn;
 use rapport_store::repos::{self, Lock, contacts};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use crate::audit;
+use crate::auth::Authorized;
 use crate::auth::scopes::{CustomersRead, CustomersWrite};
-use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json};
 use crate::respond;
@@ -28,19 +27,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(get_contact)
         .service(update_contact)
         .service(delete_contact);
-}
-
-/// A contact whose customer the caller sees (and is not deleted), read with `lock`; 404
-/// otherwise.
-async fn visible_contact(
-    db: &impl Conn,
-    caller: &Caller,
-    id: Uuid,
-    lock: Lock,
-) -> Result<(DomainContact, rapport_domain::customer::Customer), ApiError> {
-    let contact = repos::fetch::<DomainContact>(db, id, lock).await?;
-    let customer = access::visible(db, caller, contact.customer_id).await?;
-    Ok((contact, customer))
 }
 
 /// List a customer's contacts (the primary one first).
@@ -137,8 +123,13 @@ async fn get_contact(
     auth: Authorized<CustomersRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (contact, _) =
-        visible_contact(state.store.conn(), &auth, id.into_inner(), Lock::No).await?;
+    let (contact, _) = access::of_customer_with::<DomainContact>(
+        state.store.conn(),
+        &auth,
+        id.into_inner(),
+        Lock::No,
+    )
+    .await?;
     let body = Contact::from(contact);
     Ok(respond::ok(&body, body.version))
 }
@@ -163,7 +154,9 @@ async fn update_contact(
     let now = state.clock.now();
     let region = state.settings.default_region;
     let tx = state.store.begin().await?;
-    let (before, customer) = visible_contact(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
+    let (before, customer) =
+        access::of_customer_with::<DomainContact>(&tx, &auth, id.into_inner(), Lock::ForUpdate)
+            .await?;
     if_match.check(before.version)?;
     let mut c = before.clone();
     let mut errors = Errors::default();
@@ -234,7 +227,9 @@ async fn delete_contact(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let tx = state.store.begin().await?;
-    let (contact, customer) = visible_contact(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
+    let (contact, customer) =
+        access::of_customer_with::<DomainContact>(&tx, &auth, id.into_inner(), Lock::ForUpdate)
+            .await?;
     if_match.check(contact.version)?;
     contacts::delete(&tx, contact.id).await?;
     reindex(&tx, &customer).await?;

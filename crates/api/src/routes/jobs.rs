@@ -112,18 +112,14 @@ async fn list_jobs(
     params: Query<JobListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
-    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-id")?;
     let status = code_param("status", p.status.as_deref(), JobStatus::parse)?;
     let filter = jobs::JobFilter {
         status,
         kind: p.kind,
     };
     let page = jobs::list(state.store.conn(), &filter, cursor, limit).await?;
-    Ok(HttpResponse::Ok().json(JobList::from(Paged::from_page(
-        page,
-        "-created_at",
-        Job::from,
-    ))))
+    Ok(HttpResponse::Ok().json(JobList::from(Paged::from_page(page, "-id", Job::from))))
 }
 
 /// Get a job.

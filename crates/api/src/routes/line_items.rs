@@ -15,7 +15,6 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::money::MoneyBody;
-use crate::references;
 
 /// A line in a request: a product of the catalog (its name, price in the document's currency
 /// and tax rate are the defaults) or free text with a price.
@@ -121,20 +120,30 @@ pub async fn price(
         errors.add("lines", Invalid::TooLong { max: MAX_LINES });
         return Ok(None);
     }
+    // Every named product in one read.
+    let ids: Vec<Uuid> = inputs.iter().filter_map(|l| l.product_id).collect();
+    let catalog = if ids.is_empty() {
+        Vec::new()
+    } else {
+        products::get_many(db, &ids).await?
+    };
     let mut lines = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.iter().enumerate() {
         let at = index("lines", i);
         let field = |name: &str| path(&at, name);
         let product = match input.product_id {
             None => None,
-            Some(id) => {
-                let p =
-                    references::known(&field("product_id"), products::get(db, id).await, errors)?;
-                if p.as_ref().is_some_and(|p| !p.active) {
-                    errors.add(field("product_id"), Invalid::NotAllowed);
+            Some(id) => match catalog.iter().find(|p| p.id == id) {
+                None => {
+                    errors.add(field("product_id"), Invalid::UnknownReference);
+                    None
                 }
-                p
-            }
+                Some(p) if !p.active => {
+                    errors.add(field("product_id"), Invalid::NotAllowed);
+                    Some(p)
+                }
+                Some(p) => Some(p),
+            },
         };
         let description = match (&input.description, &product) {
             (Some(d), _) => errors.check(field("description"), Title::parse(d)),
@@ -145,13 +154,11 @@ pub async fn price(
                 None
             }
         };
-        let quantity = match &input.quantity {
-            Some(q) => errors.check(field("quantity"), Quantity::parse(q)),
-            None => {
-                errors.add(field("quantity"), Invalid::Required);
-                None
-            }
-        };
+        let quantity = errors.required(
+            field("quantity"),
+            input.quantity.as_deref(),
+            Quantity::parse,
+        );
         let unit_price = match (&input.unit_price, currency) {
             (_, None) => None,
             (Some(p), Some(c)) => errors.check(

@@ -4,7 +4,6 @@
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use rapport_domain::Invalid;
-use rapport_domain::auth::Role;
 use rapport_domain::currency::CurrencyCode;
 use rapport_domain::customer::Customer;
 use rapport_domain::enums::Source;
@@ -12,7 +11,7 @@ use rapport_domain::money::Money;
 use rapport_domain::name::Title;
 use rapport_domain::opportunity::{
     Loss, LostReason, MoveRefusal, Opportunity as DomainOpportunity, OpportunityStatus, SalesNote,
-    StageMove as DomainMove,
+    StageMove as DomainMove, may_reopen,
 };
 use rapport_domain::pipeline::{Pipeline, Probability, StageKind};
 use rapport_domain::tag::parse_tags;
@@ -29,7 +28,7 @@ use crate::audit;
 use crate::auth::scopes::{OpportunitiesRead, OpportunitiesWrite};
 use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
-use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
+use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param, user_param};
 use crate::i18n::Text;
 use crate::money::MoneyBody;
 use crate::pagination::{Paged, page_params};
@@ -319,24 +318,6 @@ pub struct HistoryParams {
     pub cursor: Option<String>,
 }
 
-/// An opportunity the caller sees (through its live customer), read with `lock`; 404
-/// otherwise.
-pub(crate) async fn visible(
-    db: &impl Conn,
-    caller: &Caller,
-    id: Uuid,
-    lock: Lock,
-) -> Result<(DomainOpportunity, Customer), ApiError> {
-    let o = repos::fetch::<DomainOpportunity>(db, id, lock).await?;
-    let customer = access::visible(db, caller, o.customer_id).await?;
-    Ok((o, customer))
-}
-
-/// Only managers reopen a won or lost deal.
-fn may_reopen(caller: &Caller) -> bool {
-    matches!(caller.role(), Role::Admin | Role::SalesManager)
-}
-
 fn refused(refusal: MoveRefusal) -> ApiError {
     match refusal {
         MoveRefusal::Incomplete(errors) => errors.into(),
@@ -353,6 +334,29 @@ pub(crate) struct Target<'a> {
     pub pipeline: &'a Pipeline,
     pub stage_id: Uuid,
     pub loss: Loss,
+}
+
+/// Saves a changed opportunity with its audit event, in the caller's transaction; answers it
+/// as saved.
+pub(crate) async fn save_audited(
+    tx: &impl Conn,
+    state: &AppState,
+    caller: &Caller,
+    before: &DomainOpportunity,
+    after: &DomainOpportunity,
+    now: DateTime<Utc>,
+) -> Result<Opportunity, ApiError> {
+    let saved = Opportunity::from(repos::save(tx, after, now).await?);
+    audit::record(
+        tx,
+        state,
+        &caller.origin,
+        audit::Subject::of_customer("opportunity", saved.id, Some(saved.customer_id)),
+        "update",
+        audit::changes(Some(&Opportunity::from(before.clone())), Some(&saved)),
+    )
+    .await?;
+    Ok(saved)
 }
 
 /// Moves `o` into its target stage, records the move, and, when it is won, moves its customer
@@ -376,7 +380,13 @@ pub(crate) async fn apply_move(
         return Ok(());
     }
     let m = o
-        .move_to(stage, loss, may_reopen(caller), caller.actor().id(), now)
+        .move_to(
+            stage,
+            loss,
+            may_reopen(caller.role()),
+            caller.actor().id(),
+            now,
+        )
         .map_err(refused)?;
     opportunities::record_move(tx, &m).await?;
     if stage.kind == StageKind::Won {
@@ -401,7 +411,7 @@ async fn advance_customer(
         return Ok(());
     }
     let mut c = before.clone();
-    for to in steps {
+    for &to in steps {
         let from = c.lifecycle_stage;
         c.lifecycle_stage = to;
         record_stage(tx, &c, Some(from), caller.actor().id(), now).await?;
@@ -422,13 +432,6 @@ async fn advance_customer(
     .await
 }
 
-fn check_probability(errors: &mut Errors, value: Option<i64>) -> Option<Option<Probability>> {
-    match value {
-        None => Some(None),
-        Some(p) => errors.check("probability", Probability::new(p)).map(Some),
-    }
-}
-
 /// List the opportunities the caller sees.
 #[utoipa::path(
     tag = "sales",
@@ -446,17 +449,7 @@ async fn list_opportunities(
     let sort_name = p.sort.as_deref().unwrap_or("-created_at");
     let sort = sort_of(sort_name)?;
     let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort_name)?;
-    let owner_id = match p.owner_id.as_deref() {
-        None => None,
-        Some("me") => Some(
-            auth.user_id()
-                .ok_or_else(|| ApiError::bad_parameter("owner_id", Invalid::NotAllowed))?,
-        ),
-        Some(id) => Some(
-            id.parse::<Uuid>()
-                .map_err(|_| ApiError::bad_parameter("owner_id", Invalid::InvalidUuid))?,
-        ),
-    };
+    let owner_id = user_param("owner_id", p.owner_id.as_deref(), auth.user_id())?;
     let currency = code_param("currency", p.currency.as_deref(), CurrencyCode::parse)?;
     let bound = |field: &str, value: Option<&str>| -> Result<Option<i64>, ApiError> {
         let Some(v) = value else { return Ok(None) };
@@ -465,12 +458,6 @@ async fn list_opportunities(
         Money::parse_amount(v)
             .and_then(|a| Money::new(a, currency))
             .map(|m| Some(m.minor()))
-            .map_err(|e| ApiError::bad_parameter(field, e))
-    };
-    let date = |field: &str, value: Option<&str>| {
-        value
-            .map(parse_date)
-            .transpose()
             .map_err(|e| ApiError::bad_parameter(field, e))
     };
     let filter = OpportunityFilter {
@@ -483,8 +470,16 @@ async fn list_opportunities(
         currency,
         amount_min: bound("amount_min", p.amount_min.as_deref())?,
         amount_max: bound("amount_max", p.amount_max.as_deref())?,
-        close_from: date("expected_close_from", p.expected_close_from.as_deref())?,
-        close_to: date("expected_close_to", p.expected_close_to.as_deref())?,
+        close_from: code_param(
+            "expected_close_from",
+            p.expected_close_from.as_deref(),
+            parse_date,
+        )?,
+        close_to: code_param(
+            "expected_close_to",
+            p.expected_close_to.as_deref(),
+            parse_date,
+        )?,
     };
     let page = opportunities::list(
         state.list_reads(&auth),
@@ -524,13 +519,7 @@ async fn create_opportunity(
     let mut errors = Errors::default();
     let customer =
         access::referenced(&tx, &auth, body.customer_id, body.contact_id, &mut errors).await?;
-    let title = match body.title.as_deref() {
-        Some(t) => errors.check("title", Title::parse(t)),
-        None => {
-            errors.add("title", Invalid::Required);
-            None
-        }
-    };
+    let title = errors.required("title", body.title.as_deref(), Title::parse);
     let source = errors.check_opt("source", body.source.as_deref(), Source::parse);
     let amount = match &body.amount {
         Some(a) => a.read("amount", &mut errors).map(Some),
@@ -563,19 +552,12 @@ async fn create_opportunity(
             }
         },
     });
-    let probability = check_probability(&mut errors, body.probability);
+    let probability = errors.check_opt("probability", body.probability, Probability::new);
     let next_step = errors.check_opt("next_step", body.next_step.as_deref(), SalesNote::parse);
     let tags = parse_tags(&body.tags, "tags", &mut errors);
-    let owner = body
-        .owner_id
-        .or(customer.as_ref().and_then(|c| c.owner_id))
-        .or(auth.user_id());
-    let owner_team = match owner {
-        Some(id) => access::check_owner(&tx, &auth, id, &mut errors).await?,
-        None => None,
-    };
-    let team = body.team_id.or(owner_team);
-    access::check_team(&tx, &auth, team, &mut errors).await?;
+    // The customer's owner by default: its deals are its owner's.
+    let owner = body.owner_id.or(customer.as_ref().and_then(|c| c.owner_id));
+    let (owner, team) = access::on_create(&tx, &auth, owner, body.team_id, &mut errors).await?;
     let (customer, title, source, amount, close, pipeline, stage, probability, next_step) = errors
         .finish_with((|| {
             Some((
@@ -648,7 +630,13 @@ async fn get_opportunity(
     auth: Authorized<OpportunitiesRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let (o, _) = visible(state.store.conn(), &auth, id.into_inner(), Lock::No).await?;
+    let o = access::of_customer::<DomainOpportunity>(
+        state.store.conn(),
+        &auth,
+        id.into_inner(),
+        Lock::No,
+    )
+    .await?;
     let o = Opportunity::from(o);
     Ok(respond::ok(&o, o.version))
 }
@@ -673,7 +661,9 @@ async fn update_opportunity(
     let body = body.into_inner()?;
     let now = state.clock.now();
     let tx = state.store.begin().await?;
-    let (before, _) = visible(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
+    let before =
+        access::of_customer::<DomainOpportunity>(&tx, &auth, id.into_inner(), Lock::ForUpdate)
+            .await?;
     if_match.check(before.version)?;
     let mut o = before.clone();
     let mut errors = Errors::default();
@@ -697,40 +687,22 @@ async fn update_opportunity(
         &mut o.expected_close_date,
         parse_date,
     );
-    match body.probability {
-        Patch::Absent => {}
-        Patch::Null => o.probability_overridden = false,
-        Patch::Value(p) => {
-            if let Some(p) = errors.check("probability", Probability::new(p)) {
-                o.probability = p;
-                o.probability_overridden = true;
-            }
-        }
-    }
     body.next_step
         .optional(&mut errors, "next_step", &mut o.next_step, SalesNote::parse);
     body.tags.collection(&mut errors, &mut o.tags, |tags, e| {
         Some(parse_tags(&tags, "tags", e))
     });
-    let owner = body.owner_id.apply_to(o.owner_id);
-    if owner != before.owner_id {
-        let owner_team = match owner {
-            Some(id) => access::check_owner(&tx, &auth, id, &mut errors).await?,
-            None => None,
-        };
-        if body.team_id.is_absent() {
-            o.team_id = owner_team;
-        }
-        o.owner_id = owner;
-    }
-    o.team_id = body.team_id.apply_to(o.team_id);
-    if o.team_id != before.team_id {
-        access::check_team(&tx, &auth, o.team_id, &mut errors).await?;
-    }
-    let mut loss = Loss {
-        reason: o.lost_reason,
-        note: o.lost_note.clone(),
-    };
+    let current = (o.owner_id, o.team_id);
+    (o.owner_id, o.team_id) = access::on_update(
+        &tx,
+        &auth,
+        current,
+        body.owner_id,
+        body.team_id,
+        &mut errors,
+    )
+    .await?;
+    let mut loss = o.loss();
     body.lost_reason.optional(
         &mut errors,
         "lost_reason",
@@ -740,17 +712,28 @@ async fn update_opportunity(
     body.lost_note
         .optional(&mut errors, "lost_note", &mut loss.note, SalesNote::parse);
     let stage_id = body.stage_id.into_required(&mut errors, "stage_id");
-    errors.finish()?;
-    let pipeline = pipelines::fetch(&tx, o.pipeline_id, Lock::No).await?;
-    if !o.probability_overridden
-        && before.probability_overridden
-        && !o.is_closed()
-        && let Some(stage) = pipeline.stage(o.stage_id)
-    {
-        o.probability = stage.probability;
+    let moves = stage_id.filter(|s| *s != o.stage_id);
+    // Without a move, what the deal is now decides; with one, after it.
+    let probability = match body.probability {
+        Patch::Absent => None,
+        Patch::Null => Some(None),
+        Patch::Value(p) => errors.check("probability", Probability::new(p)).map(Some),
+    };
+    if moves.is_none() {
+        if probability.is_some() && o.is_closed() {
+            errors.add("probability", Invalid::NotAllowed);
+        }
+        if let Err(e) = o.correct_loss(loss.clone()) {
+            errors.add("lost_reason", e);
+        }
+        if o.status == OpportunityStatus::Won && o.amount.is_none() {
+            errors.add("amount", Invalid::Required);
+        }
     }
-    match stage_id {
-        Some(stage_id) if stage_id != o.stage_id => {
+    errors.finish()?;
+    if moves.is_some() || probability == Some(None) {
+        let pipeline = pipelines::fetch(&tx, o.pipeline_id, Lock::No).await?;
+        if let Some(stage_id) = moves {
             let target = Target {
                 pipeline: &pipeline,
                 stage_id,
@@ -758,29 +741,19 @@ async fn update_opportunity(
             };
             apply_move(&tx, &state, &auth, &mut o, target, now).await?;
         }
-        _ if o.status == OpportunityStatus::Lost => {
-            // A lost deal's reason can be corrected, not removed.
-            if loss.reason.is_none() {
-                return Err(ApiError::invalid("lost_reason", Invalid::Required));
-            }
-            o.lost_reason = loss.reason;
-            o.lost_note = loss.note;
+        if probability == Some(None)
+            && let Some(stage) = pipeline.stage(o.stage_id)
+        {
+            o.reset_probability(stage)
+                .map_err(|e| ApiError::invalid("probability", e))?;
         }
-        _ => {}
     }
-    if o.status == OpportunityStatus::Won && o.amount.is_none() {
-        return Err(ApiError::invalid("amount", Invalid::Required));
+    if let Some(Some(p)) = probability {
+        o.override_probability(p)
+            .map_err(|e| ApiError::invalid("probability", e))?;
     }
-    let saved = Opportunity::from(repos::save(&tx, &o, now).await?);
-    audit::record_and_commit(
-        tx,
-        &state,
-        &auth.origin,
-        audit::Subject::of_customer("opportunity", saved.id, Some(saved.customer_id)),
-        "update",
-        audit::changes(Some(&Opportunity::from(before)), Some(&saved)),
-    )
-    .await?;
+    let saved = save_audited(&tx, &state, &auth, &before, &o, now).await?;
+    audit::commit(tx, &state, &auth.origin).await?;
     Ok(respond::ok(&saved, saved.version))
 }
 
@@ -806,7 +779,9 @@ async fn move_opportunity(
     let body = body.into_inner()?;
     let now = state.clock.now();
     let tx = state.store.begin().await?;
-    let (before, _) = visible(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
+    let before =
+        access::of_customer::<DomainOpportunity>(&tx, &auth, id.into_inner(), Lock::ForUpdate)
+            .await?;
     if_match.check(before.version)?;
     let mut o = before.clone();
     let mut errors = Errors::default();
@@ -829,23 +804,25 @@ async fn move_opportunity(
             .flatten(),
     };
     let stage_id = errors.finish_with(body.stage_id)?;
-    let pipeline = pipelines::fetch(&tx, o.pipeline_id, Lock::No).await?;
-    let target = Target {
-        pipeline: &pipeline,
-        stage_id,
-        loss,
-    };
-    apply_move(&tx, &state, &auth, &mut o, target, now).await?;
-    let saved = Opportunity::from(repos::save(&tx, &o, now).await?);
-    audit::record_and_commit(
-        tx,
-        &state,
-        &auth.origin,
-        audit::Subject::of_customer("opportunity", saved.id, Some(saved.customer_id)),
-        "update",
-        audit::changes(Some(&Opportunity::from(before)), Some(&saved)),
-    )
-    .await?;
+    if stage_id == o.stage_id {
+        // Staying, as a `PATCH` without a move: a lost deal's reason may be corrected.
+        o.correct_loss(loss)
+            .map_err(|e| ApiError::invalid("lost_reason", e))?;
+    } else {
+        let pipeline = pipelines::fetch(&tx, o.pipeline_id, Lock::No).await?;
+        let target = Target {
+            pipeline: &pipeline,
+            stage_id,
+            loss,
+        };
+        apply_move(&tx, &state, &auth, &mut o, target, now).await?;
+    }
+    if o == before {
+        let unchanged = Opportunity::from(before);
+        return Ok(respond::ok(&unchanged, unchanged.version));
+    }
+    let saved = save_audited(&tx, &state, &auth, &before, &o, now).await?;
+    audit::commit(tx, &state, &auth.origin).await?;
     Ok(respond::ok(&saved, saved.version))
 }
 
@@ -867,7 +844,7 @@ async fn opportunity_history(
     let p = params.into_inner()?;
     let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "id")?;
     let db = state.store.conn();
-    let (o, _) = visible(db, &auth, id.into_inner(), Lock::No).await?;
+    let o = access::of_customer::<DomainOpportunity>(db, &auth, id.into_inner(), Lock::No).await?;
     let page = opportunities::history(db, o.id, cursor, limit).await?;
     Ok(
         HttpResponse::Ok().json(StageMoveList::from(Paged::from_page(

@@ -6,14 +6,13 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Datelike, Utc};
 use rapport_domain::Invalid;
 use rapport_domain::currency::CurrencyCode;
+use rapport_domain::money::Money;
 use rapport_domain::opportunity::{Loss, Opportunity as DomainOpportunity};
-use rapport_domain::quote::{
-    DocumentNotes, Order as DomainOrder, OrderStatus, QuoteStatus, document_number,
-};
+use rapport_domain::quote::{DocumentNotes, Order as DomainOrder, OrderStatus, Quote, QuoteStatus};
 use rapport_domain::validation::Errors;
+use rapport_store::Conn;
 use rapport_store::repos::orders::{self, OrderFilter};
 use rapport_store::repos::{self, Lock, numbers, pipelines};
-use rapport_store::{Conn, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -31,7 +30,7 @@ use crate::references;
 use crate::respond;
 use crate::routes::customers::access;
 use crate::routes::line_items::{self, DocumentTotals, LineInput, LineItem};
-use crate::routes::opportunities::{self, Opportunity};
+use crate::routes::opportunities;
 use crate::schemas;
 use crate::state::AppState;
 
@@ -137,17 +136,6 @@ pub struct OrderListParams {
     pub cursor: Option<String>,
 }
 
-async fn visible(
-    db: &impl Conn,
-    caller: &Caller,
-    id: Uuid,
-    lock: Lock,
-) -> Result<DomainOrder, ApiError> {
-    let o = repos::fetch::<DomainOrder>(db, id, lock).await?;
-    access::visible(db, caller, o.customer_id).await?;
-    Ok(o)
-}
-
 /// List the orders the caller sees, newest first.
 #[utoipa::path(
     tag = "sales",
@@ -211,15 +199,11 @@ async fn from_quote(
             errors.add(field, Invalid::NotAllowed);
         }
     }
-    let quote =
-        match repos::fetch::<rapport_domain::quote::Quote>(tx, quote_id, Lock::ForUpdate).await {
-            Ok(q) if access::visible(tx, caller, q.customer_id).await.is_ok() => q.as_of(now),
-            Ok(_) | Err(StoreError::NotFound) => {
-                errors.add("quote_id", Invalid::UnknownReference);
-                return Ok(None);
-            }
-            Err(e) => return Err(e.into()),
-        };
+    let found = access::of_customer::<Quote>(tx, caller, quote_id, Lock::ForUpdate).await;
+    let Some(quote) = references::known("quote_id", found, errors)? else {
+        return Ok(None);
+    };
+    let quote = quote.as_of(now);
     if quote.status != QuoteStatus::Accepted {
         return Err(ApiError::conflict(
             ProblemCode::Conflict,
@@ -235,8 +219,8 @@ async fn from_quote(
             ),
         ));
     }
-    let (opportunity, _) =
-        opportunities::visible(tx, caller, quote.opportunity_id, Lock::ForUpdate).await?;
+    // Its customer is the quote's, which the caller sees.
+    let opportunity: DomainOpportunity = repos::get_locked(tx, quote.opportunity_id).await?;
     Ok(Some(Draft {
         customer_id: quote.customer_id,
         opportunity: Some(opportunity),
@@ -259,10 +243,9 @@ async fn direct(
         Some(id) => {
             let o = references::known(
                 "opportunity_id",
-                opportunities::visible(tx, caller, id, Lock::ForUpdate).await,
+                access::of_customer::<DomainOpportunity>(tx, caller, id, Lock::ForUpdate).await,
                 errors,
-            )?
-            .map(|(o, _)| o);
+            )?;
             if let (Some(o), Some(c)) = (&o, &customer)
                 && o.customer_id != c.id
             {
@@ -271,13 +254,7 @@ async fn direct(
             o
         }
     };
-    let currency = match &body.currency {
-        Some(c) => errors.check("currency", CurrencyCode::parse(c)),
-        None => {
-            errors.add("currency", Invalid::Required);
-            None
-        }
-    };
+    let currency = errors.required("currency", body.currency.as_deref(), CurrencyCode::parse);
     let priced = line_items::price(tx, currency, &body.lines, errors).await?;
     Ok((|| {
         let (lines, totals) = priced?;
@@ -292,14 +269,14 @@ async fn direct(
     })())
 }
 
-/// An order wins its opportunity if it is open: with the order's total as its amount when it
+/// An order wins its opportunity if it is open: with the order's `total` as its amount when it
 /// has none.
 async fn win_opportunity(
     tx: &impl Conn,
     state: &AppState,
     caller: &Caller,
     before: DomainOpportunity,
-    order: &DomainOrder,
+    total: Money,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     if before.is_closed() {
@@ -311,7 +288,7 @@ async fn win_opportunity(
     };
     let mut o = before.clone();
     if o.amount.is_none() {
-        o.amount = Some(order.totals.total);
+        o.amount = Some(total);
     }
     let target = opportunities::Target {
         pipeline: &pipeline,
@@ -319,16 +296,8 @@ async fn win_opportunity(
         loss: Loss::default(),
     };
     opportunities::apply_move(tx, state, caller, &mut o, target, now).await?;
-    let saved = Opportunity::from(repos::save(tx, &o, now).await?);
-    audit::record(
-        tx,
-        state,
-        &caller.origin,
-        audit::Subject::of_customer("opportunity", saved.id, Some(saved.customer_id)),
-        "update",
-        audit::changes(Some(&Opportunity::from(before)), Some(&saved)),
-    )
-    .await
+    opportunities::save_audited(tx, state, caller, &before, &o, now).await?;
+    Ok(())
 }
 
 /// Record an order, from an accepted quote (one order per quote) or directly. Its number is
@@ -358,12 +327,16 @@ async fn create_order(
     };
     let notes = errors.check_opt("notes", body.notes.as_deref(), DocumentNotes::parse);
     let (draft, notes) = errors.finish_with((|| Some((draft?, notes?)))())?;
-    let sequence = numbers::next(&tx, "O", now.year()).await?;
+    // The win first: the number's counter stays locked from here to the commit.
+    let opportunity_id = draft.opportunity.as_ref().map(|o| o.id);
+    if let Some(opportunity) = draft.opportunity {
+        win_opportunity(&tx, &state, &auth, opportunity, draft.totals.total, now).await?;
+    }
     let order = DomainOrder {
         id: Uuid::now_v7(),
-        number: document_number("O", now.year(), sequence),
+        number: numbers::next(&tx, "O", now.year()).await?,
         customer_id: draft.customer_id,
-        opportunity_id: draft.opportunity.as_ref().map(|o| o.id),
+        opportunity_id,
         quote_id: draft.quote_id,
         currency: draft.currency,
         status: OrderStatus::Confirmed,
@@ -388,9 +361,6 @@ async fn create_order(
             e.into()
         }
     })?;
-    if let Some(opportunity) = draft.opportunity {
-        win_opportunity(&tx, &state, &auth, opportunity, &order, now).await?;
-    }
     let body = Order::from(order);
     audit::record_and_commit(
         tx,
@@ -421,7 +391,10 @@ async fn get_order(
     auth: Authorized<OpportunitiesRead>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let o = Order::from(visible(state.store.conn(), &auth, id.into_inner(), Lock::No).await?);
+    let o = Order::from(
+        access::of_customer::<DomainOrder>(state.store.conn(), &auth, id.into_inner(), Lock::No)
+            .await?,
+    );
     Ok(respond::ok(&o, o.version))
 }
 
@@ -447,7 +420,8 @@ async fn update_order(
     let body = body.into_inner()?;
     let now = state.clock.now();
     let tx = state.store.begin().await?;
-    let before = visible(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
+    let before =
+        access::of_customer::<DomainOrder>(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
     if_match.check(before.version)?;
     let mut o = before.clone();
     let mut errors = Errors::default();

@@ -158,12 +158,6 @@ pub struct DeleteStageParams {
     pub move_to: Option<Uuid>,
 }
 
-fn settled_default(is_default: bool, errors: &mut Errors) {
-    if !is_default {
-        errors.add("is_default", Invalid::NotAllowed);
-    }
-}
-
 /// List the pipelines with their stages, the default first.
 #[utoipa::path(
     tag = "sales",
@@ -173,9 +167,9 @@ fn settled_default(is_default: bool, errors: &mut Errors) {
 #[get("/pipelines")]
 async fn list_pipelines(
     state: web::Data<AppState>,
-    _auth: Authorized<OpportunitiesRead>,
+    auth: Authorized<OpportunitiesRead>,
 ) -> Result<HttpResponse, ApiError> {
-    let all = pipelines::all(state.store.conn()).await?;
+    let all = pipelines::all(state.list_reads(&auth)).await?;
     Ok(HttpResponse::Ok().json(PipelineList {
         data: all.into_iter().map(Pipeline::from).collect(),
         next_cursor: None,
@@ -197,13 +191,7 @@ async fn create_pipeline(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let mut errors = Errors::default();
-    let name = match body.name.as_deref() {
-        Some(n) => errors.check("name", Title::parse(n)),
-        None => {
-            errors.add("name", Invalid::Required);
-            None
-        }
-    };
+    let name = errors.required("name", body.name.as_deref(), Title::parse);
     let raw: Vec<RawStage<'_>> = body.stages.iter().map(StageInput::raw).collect();
     let stages = pipeline::parse_stages(&raw, &[], "stages", &mut errors);
     let name = errors.finish_with(name)?;
@@ -219,7 +207,7 @@ async fn create_pipeline(
     };
     let tx = state.store.begin().await?;
     if p.is_default {
-        pipelines::make_default(&tx, p.id, now).await?;
+        undefault(&tx, &state, &auth, p.id, now).await?;
     }
     pipelines::insert(&tx, &p).await?;
     let body = Pipeline::from(p);
@@ -287,8 +275,9 @@ async fn update_pipeline(
     body.name
         .required(&mut errors, "name", &mut p.name, Title::parse);
     if let Some(is_default) = body.is_default.into_required(&mut errors, "is_default") {
-        if before.is_default {
-            settled_default(is_default, &mut errors);
+        // The default stops being it only when another becomes it.
+        if before.is_default && !is_default {
+            errors.add("is_default", Invalid::NotAllowed);
         }
         p.is_default = is_default;
     }
@@ -313,7 +302,7 @@ async fn update_pipeline(
         }
     }
     if p.is_default && !before.is_default {
-        pipelines::make_default(&tx, p.id, now).await?;
+        undefault(&tx, &state, &auth, p.id, now).await?;
     }
     let saved = rapport_store::repos::save(&tx, &p, now).await?;
     pipelines::save_stages(&tx, &saved, &before.stages).await?;
@@ -322,7 +311,7 @@ async fn update_pipeline(
             .stage(new.id)
             .is_some_and(|old| old.probability != new.probability)
         {
-            pipelines::retarget_probability(&tx, new).await?;
+            pipelines::retarget_probability(&tx, new, now).await?;
         }
     }
     let (before, saved) = (Pipeline::from(before), Pipeline::from(saved));
@@ -384,18 +373,43 @@ async fn delete_pipeline(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Makes `id` the default pipeline: the one that was stops being it, audited.
+async fn undefault(
+    tx: &impl rapport_store::Conn,
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    id: Uuid,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let Some(before) = pipelines::make_default(tx, id, now).await? else {
+        return Ok(());
+    };
+    let after = Pipeline {
+        is_default: false,
+        ..Pipeline::from(before.clone())
+    };
+    audit::record(
+        tx,
+        state,
+        &caller.origin,
+        audit::Subject::new("pipeline", before.id),
+        "update",
+        audit::changes(Some(&Pipeline::from(before)), Some(&after)),
+    )
+    .await
+}
+
 fn holds_opportunities(count: u64) -> ApiError {
-    let mut e = ApiError::conflict(
-        ProblemCode::Conflict,
-        Text::new(
+    let mut extra = serde_json::Map::new();
+    extra.insert("opportunities".into(), json!(count));
+    ApiError::Conflict {
+        code: ProblemCode::Conflict,
+        detail: Text::new(
             format!("It holds {count} opportunities: name the stage to move them to (`move_to`)."),
             format!("其中有 {count} 个商机：请指定要移入的阶段（`move_to`）。"),
         ),
-    );
-    if let ApiError::Conflict { extra, .. } = &mut e {
-        extra.insert("opportunities".into(), json!(count));
+        extra,
     }
-    e
 }
 
 /// Remove a stage. A stage that holds opportunities needs `move_to`, a stage of the same
@@ -436,24 +450,26 @@ async fn delete_stage(
             ),
         ));
     }
-    let held = pipelines::opportunities_in(&tx, stage_id).await?;
-    if held > 0 {
-        let Some(target_id) = move_to else {
-            return Err(holds_opportunities(held));
-        };
-        let target = p
-            .stage(target_id)
-            .filter(|t| t.kind == stage.kind)
-            .ok_or_else(|| ApiError::bad_parameter("move_to", Invalid::UnknownReference))?;
-        opportunities::move_all(&tx, stage_id, target, auth.user_id(), now).await?;
-    } else if let Some(target_id) = move_to {
-        // Checked even when nothing moves, so a wrong id is never silently ignored.
-        if p.stage(target_id).is_none_or(|t| t.kind != stage.kind) {
+    // Checked even when nothing moves, so a wrong id is never silently ignored.
+    let target = match move_to.map(|id| p.stage(id)) {
+        None => None,
+        Some(None) => {
             return Err(ApiError::bad_parameter(
                 "move_to",
                 Invalid::UnknownReference,
             ));
         }
+        Some(Some(t)) if t.kind != stage.kind => {
+            return Err(ApiError::bad_parameter("move_to", Invalid::NotAllowed));
+        }
+        Some(target) => target,
+    };
+    let held = pipelines::opportunities_in(&tx, stage_id).await?;
+    if held > 0 {
+        let Some(target) = target else {
+            return Err(holds_opportunities(held));
+        };
+        opportunities::move_all(&tx, stage_id, target, auth.user_id(), now).await?;
     }
     pipelines::delete_stage(&tx, stage_id).await?;
     let saved = rapport_store::repos::save(&tx, &p, now).await?;

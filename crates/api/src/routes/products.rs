@@ -166,12 +166,12 @@ fn code_taken(e: StoreError) -> ApiError {
 #[get("/products")]
 async fn list_products(
     state: web::Data<AppState>,
-    _auth: Authorized<OpportunitiesRead>,
+    auth: Authorized<OpportunitiesRead>,
     params: Query<ProductListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
     let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
-    let page = products::list(state.store.conn(), p.active, cursor, limit).await?;
+    let page = products::list(state.list_reads(&auth), p.active, cursor, limit).await?;
     Ok(HttpResponse::Ok().json(ProductList::from(Paged::from_page(
         page,
         "-created_at",
@@ -197,18 +197,8 @@ async fn create_product(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let mut errors = Errors::default();
-    let mut required = |field: &str, value: Option<&str>| {
-        if value.is_none() {
-            errors.add(field, Invalid::Required);
-        }
-        value.map(str::to_owned)
-    };
-    let (code, name) = (
-        required("code", body.code.as_deref()),
-        required("name", body.name.as_deref()),
-    );
-    let code = code.and_then(|c| errors.check("code", ProductCode::parse(&c)));
-    let name = name.and_then(|n| errors.check("name", Title::parse(&n)));
+    let code = errors.required("code", body.code.as_deref(), ProductCode::parse);
+    let name = errors.required("name", body.name.as_deref(), Title::parse);
     let description = errors.check_opt(
         "description",
         body.description.as_deref(),

@@ -6,7 +6,8 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rapport_domain::Invalid;
 use rapport_domain::currency::CurrencyCode;
-use rapport_domain::quote::{DocumentNotes, Quote as DomainQuote, QuoteStatus, document_number};
+use rapport_domain::opportunity::Opportunity as DomainOpportunity;
+use rapport_domain::quote::{DocumentNotes, Quote as DomainQuote, QuoteStatus};
 use rapport_domain::validation::{Errors, parse_date};
 use rapport_store::Conn;
 use rapport_store::repos::quotes::{self, QuoteFilter};
@@ -24,10 +25,11 @@ use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
 use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
+use crate::references;
 use crate::respond;
 use crate::routes::customers::access;
 use crate::routes::line_items::{self, DocumentTotals, LineInput, LineItem};
-use crate::routes::opportunities::{self, Opportunity};
+use crate::routes::opportunities;
 use crate::schemas;
 use crate::state::AppState;
 
@@ -145,19 +147,6 @@ pub struct QuoteListParams {
     pub cursor: Option<String>,
 }
 
-/// A quote the caller sees (through its live customer), as of now; 404 otherwise.
-async fn visible(
-    db: &impl Conn,
-    caller: &Caller,
-    id: Uuid,
-    lock: Lock,
-    now: DateTime<Utc>,
-) -> Result<DomainQuote, ApiError> {
-    let q = repos::fetch::<DomainQuote>(db, id, lock).await?;
-    access::visible(db, caller, q.customer_id).await?;
-    Ok(q.as_of(now))
-}
-
 fn not_a_draft(status: QuoteStatus) -> ApiError {
     ApiError::conflict(
         ProblemCode::Conflict,
@@ -183,12 +172,13 @@ async fn list_quotes(
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
     let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
+    let now = state.clock.now();
     let filter = QuoteFilter {
         opportunity_id: p.opportunity_id,
         customer_id: p.customer_id,
-        status: code_param("status", p.status.as_deref(), QuoteStatus::parse)?,
+        status: code_param("status", p.status.as_deref(), QuoteStatus::parse)?
+            .map(|status| (status, now.date_naive())),
     };
-    let now = state.clock.now();
     let page = quotes::list(
         state.list_reads(&auth),
         auth.visibility(),
@@ -227,12 +217,10 @@ async fn create_quote(
             errors.add("opportunity_id", Invalid::Required);
             None
         }
-        Some(id) => crate::references::known(
-            "opportunity_id",
-            opportunities::visible(&tx, &auth, id, Lock::No).await,
-            &mut errors,
-        )?
-        .map(|(o, _)| o),
+        Some(id) => {
+            let found = access::of_customer::<DomainOpportunity>(&tx, &auth, id, Lock::No).await;
+            references::known("opportunity_id", found, &mut errors)?
+        }
     };
     let currency = match (&body.currency, &opportunity) {
         (Some(c), _) => errors.check("currency", CurrencyCode::parse(c)),
@@ -255,10 +243,9 @@ async fn create_quote(
         errors.finish_with((|| {
             Some((opportunity?, currency?, valid_until?, notes?, priced?))
         })())?;
-    let sequence = numbers::next(&tx, "Q", now.year()).await?;
     let q = DomainQuote {
         id: Uuid::now_v7(),
-        number: document_number("Q", now.year(), sequence),
+        number: numbers::next(&tx, "Q", now.year()).await?,
         opportunity_id: opportunity.id,
         customer_id: opportunity.customer_id,
         currency,
@@ -306,7 +293,11 @@ async fn get_quote(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let q = Quote::from(visible(state.store.conn(), &auth, id.into_inner(), Lock::No, now).await?);
+    let q = Quote::from(
+        access::of_customer::<DomainQuote>(state.store.conn(), &auth, id.into_inner(), Lock::No)
+            .await?
+            .as_of(now),
+    );
     Ok(respond::ok(&q, q.version))
 }
 
@@ -334,7 +325,9 @@ async fn update_quote(
     let body = body.into_inner()?;
     let now = state.clock.now();
     let tx = state.store.begin().await?;
-    let before = visible(&tx, &auth, id.into_inner(), Lock::ForUpdate, now).await?;
+    let before = access::of_customer::<DomainQuote>(&tx, &auth, id.into_inner(), Lock::ForUpdate)
+        .await?
+        .as_of(now);
     if_match.check(before.version)?;
     let mut q = before.clone();
     let edits = !body.lines.is_absent() || !body.valid_until.is_absent() || !body.notes.is_absent();
@@ -387,20 +380,15 @@ async fn set_opportunity_amount(
     q: &DomainQuote,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let (before, _) = opportunities::visible(tx, caller, q.opportunity_id, Lock::ForUpdate).await?;
+    // The quote's customer is the caller's to see already.
+    let before: DomainOpportunity = repos::get_locked(tx, q.opportunity_id).await?;
     if before.amount == Some(q.totals.total) {
         return Ok(());
     }
-    let mut o = before.clone();
-    o.amount = Some(q.totals.total);
-    let saved = Opportunity::from(repos::save(tx, &o, now).await?);
-    audit::record(
-        tx,
-        state,
-        &caller.origin,
-        audit::Subject::of_customer("opportunity", saved.id, Some(saved.customer_id)),
-        "update",
-        audit::changes(Some(&Opportunity::from(before)), Some(&saved)),
-    )
-    .await
+    let o = DomainOpportunity {
+        amount: Some(q.totals.total),
+        ..before.clone()
+    };
+    opportunities::save_audited(tx, state, caller, &before, &o, now).await?;
+    Ok(())
 }

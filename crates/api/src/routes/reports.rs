@@ -1,12 +1,15 @@
 //! Reports. `pipeline`: the forecast of a pipeline for the caller's view.
 
+use std::collections::BTreeMap;
+
 use actix_web::{HttpResponse, get, web};
 use rapport_domain::Invalid;
 use rapport_domain::currency::CurrencyCode;
-use rapport_domain::money::Money;
 use rapport_domain::opportunity::OpportunityStatus;
 use rapport_domain::pricing::round;
-use rapport_store::repos::opportunities::{self, ForecastGrouping, OpportunityFilter};
+use rapport_store::repos::opportunities::{
+    self, ForecastGrouping, ForecastSums, OpportunityFilter,
+};
 use rapport_store::repos::{Lock, pipelines};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -82,26 +85,27 @@ pub struct PipelineReport {
     pub totals: Vec<ForecastTotal>,
 }
 
-/// The amounts of a group: its total and weighted sums as money.
+/// The amounts of a group in its currency: its total, and its weighted sum rounded to the
+/// currency. Sums may pass what one amount may hold, so they are not `Money`.
 fn amounts(
-    currency: Option<&str>,
-    total_minor: i64,
-    weighted_centi_minor: i64,
+    currency: Option<CurrencyCode>,
+    sums: &ForecastSums,
 ) -> Result<(Option<MoneyBody>, Option<MoneyBody>), ApiError> {
-    let Some(code) = currency else {
+    let Some(currency) = currency else {
         return Ok((None, None));
     };
-    let currency = CurrencyCode::parse(code)
-        .map_err(|e| ApiError::internal("a stored currency does not parse", e))?;
     let units = currency.minor_units();
-    let money = |d: Decimal| {
-        Money::new(round(d, currency), currency)
-            .map(MoneyBody::from)
+    let money = |minor: i128, scale: u32| {
+        Decimal::try_from_i128_with_scale(minor, scale)
+            .map(|d| MoneyBody {
+                amount: round(d, currency).to_string(),
+                currency: currency.as_str().to_owned(),
+            })
             .map_err(|e| ApiError::internal("a forecast sum is out of range", e))
     };
     Ok((
-        Some(money(Decimal::new(total_minor, units))?),
-        Some(money(Decimal::new(weighted_centi_minor, units + 2))?),
+        Some(money(sums.total_minor, units)?),
+        Some(money(sums.weighted_centi_minor, units + 2)?),
     ))
 }
 
@@ -137,6 +141,7 @@ async fn pipeline_report(
             }
         }
     }
+    let status = code_param("status", p.status.as_deref(), OpportunityStatus::parse)?;
     let db = state.list_reads(&auth);
     let pipeline = match p.pipeline_id {
         None => pipelines::default_pipeline(db).await?,
@@ -144,52 +149,35 @@ async fn pipeline_report(
     };
     let filter = OpportunityFilter {
         pipeline_id: Some(pipeline.id),
-        status: code_param("status", p.status.as_deref(), OpportunityStatus::parse)?,
+        status,
         ..OpportunityFilter::default()
     };
     let groups = opportunities::forecast(db, auth.visibility(), &filter, grouping).await?;
     let mut rows = Vec::with_capacity(groups.len());
-    let mut totals: Vec<(Option<String>, i64, i64, i64)> = Vec::new();
+    let mut totals: BTreeMap<Option<CurrencyCode>, ForecastSums> = BTreeMap::new();
     for (key, sums) in &groups {
-        let Some((position, stage)) = pipeline
-            .stages
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.id == key.stage_id)
-        else {
+        let (Some(position), Some(stage)) = (
+            pipeline.position(key.stage_id),
+            pipeline.stage(key.stage_id),
+        ) else {
             continue;
         };
-        let (total, weighted) = amounts(
-            key.currency.as_deref(),
-            sums.total_minor,
-            sums.weighted_centi_minor,
-        )?;
+        let (total, weighted) = amounts(key.currency, sums)?;
         rows.push(ForecastRow {
             stage_id: stage.id,
             stage_name: stage.name.to_string(),
             stage_kind: stage.kind.as_str().to_owned(),
             position,
-            currency: key.currency.clone(),
+            currency: key.currency.map(|c| c.as_str().to_owned()),
             owner_id: grouping.by_owner.then_some(key.owner_id),
             month: grouping.by_month.then(|| key.month.clone()),
             count: sums.count,
             total,
             weighted,
         });
-        match totals.iter_mut().find(|t| t.0 == key.currency) {
-            Some(t) => {
-                t.1 += sums.count;
-                t.2 += sums.total_minor;
-                t.3 += sums.weighted_centi_minor;
-            }
-            None => totals.push((
-                key.currency.clone(),
-                sums.count,
-                sums.total_minor,
-                sums.weighted_centi_minor,
-            )),
-        }
+        *totals.entry(key.currency).or_default() += *sums;
     }
+    // In the pipeline's order (the groups come in id order).
     rows.sort_by(|a, b| {
         (a.position, &a.currency, a.owner_id, &a.month).cmp(&(
             b.position,
@@ -198,14 +186,13 @@ async fn pipeline_report(
             &b.month,
         ))
     });
-    totals.sort_by(|a, b| a.0.cmp(&b.0));
     let totals = totals
-        .into_iter()
-        .map(|(currency, count, total, weighted)| {
-            let (total, weighted) = amounts(currency.as_deref(), total, weighted)?;
+        .iter()
+        .map(|(currency, sums)| {
+            let (total, weighted) = amounts(*currency, sums)?;
             Ok(ForecastTotal {
-                currency,
-                count,
+                currency: currency.map(|c| c.as_str().to_owned()),
+                count: sums.count,
                 total,
                 weighted,
             })

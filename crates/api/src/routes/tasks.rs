@@ -21,7 +21,7 @@ use crate::audit;
 use crate::auth::scopes::{TasksRead, TasksWrite};
 use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
-use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param, user_param};
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::references;
@@ -211,24 +211,8 @@ async fn list_tasks(
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
     let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
-    let bad = ApiError::bad_parameter;
-    let assignee_id = match p.assignee_id.as_deref() {
-        None => None,
-        Some("me") => Some(
-            auth.user_id()
-                .ok_or_else(|| bad("assignee_id", Invalid::NotAllowed))?,
-        ),
-        Some(id) => Some(
-            id.parse::<Uuid>()
-                .map_err(|_| bad("assignee_id", Invalid::InvalidUuid))?,
-        ),
-    };
-    let status = p
-        .status
-        .as_deref()
-        .map(TaskStatus::parse)
-        .transpose()
-        .map_err(|e| bad("status", e))?;
+    let assignee_id = user_param("assignee_id", p.assignee_id.as_deref(), auth.user_id())?;
+    let status = code_param("status", p.status.as_deref(), TaskStatus::parse)?;
     let now = state.clock.now();
     let filter = TaskFilter {
         assignee_id,

@@ -30,7 +30,7 @@ use crate::audit;
 use crate::auth::scopes::{TicketsRead, TicketsWrite};
 use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
-use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
+use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param, user_param};
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::references;
@@ -396,17 +396,7 @@ async fn list_tickets(
         }
     };
     let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort_name)?;
-    let assignee_id = match p.assignee_id.as_deref() {
-        None => None,
-        Some("me") => Some(
-            auth.user_id()
-                .ok_or_else(|| ApiError::bad_parameter("assignee_id", Invalid::NotAllowed))?,
-        ),
-        Some(id) => Some(
-            id.parse::<Uuid>()
-                .map_err(|_| ApiError::bad_parameter("assignee_id", Invalid::InvalidUuid))?,
-        ),
-    };
+    let assignee_id = user_param("assignee_id", p.assignee_id.as_deref(), auth.user_id())?;
     let filter = TicketFilter {
         status: code_param("status", p.status.as_deref(), TicketStatus::parse)?,
         priority: code_param("priority", p.priority.as_deref(), TicketPriority::parse)?,
@@ -685,14 +675,14 @@ async fn list_ticket_comments(
     params: Query<CommentListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
-    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "created_at")?;
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "id")?;
     let db = state.store.conn();
     let (ticket, _) = visible_ticket(db, &auth, id.into_inner(), Lock::No).await?;
     let page = tickets::comments(db, ticket.id, cursor, limit).await?;
     Ok(
         HttpResponse::Ok().json(TicketCommentList::from(Paged::from_page(
             page,
-            "created_at",
+            "id",
             TicketComment::from,
         ))),
     )

@@ -98,11 +98,12 @@ pub fn subtree(all: &[ArticleCategory], root: Uuid) -> Vec<Uuid> {
     let mut at = 0;
     while at < ids.len() {
         let parent = ids[at];
-        ids.extend(
-            all.iter()
-                .filter(|c| c.parent_id == Some(parent))
-                .map(|c| c.id),
-        );
+        for child in all.iter().filter(|c| c.parent_id == Some(parent)) {
+            // A loop in the tree (which moves refuse) would otherwise never end.
+            if !ids.contains(&child.id) {
+                ids.push(child.id);
+            }
+        }
         at += 1;
     }
     ids

@@ -4,14 +4,15 @@ use sea_orm::{DatabaseBackend, Statement};
 
 use crate::{Conn, StoreError};
 
-/// The next number of `prefix` in `year`, taken in the caller's transaction: the counter's row
+/// The next document number of `prefix` in `year` (`Q-2026-000123`), taken in the caller's
+/// transaction: the counter's row
 /// stays locked until it ends (PostgreSQL; SQLite has one writer), so concurrent documents
 /// queue for their numbers, and a rolled-back one gives its number back. No gaps, no
 /// duplicates.
 ///
 /// # Errors
 /// Database failures.
-pub async fn next(db: &impl Conn, prefix: &str, year: i32) -> Result<i64, StoreError> {
+pub async fn next(db: &impl Conn, prefix: &str, year: i32) -> Result<String, StoreError> {
     let backend = db.get_database_backend();
     let sql = match backend {
         DatabaseBackend::Postgres => {
@@ -33,5 +34,8 @@ pub async fn next(db: &impl Conn, prefix: &str, year: i32) -> Result<i64, StoreE
         ))
         .await?
         .ok_or_else(|| super::corrupt("document_numbers", "no row returned"))?;
-    Ok(row.try_get::<i64>("", "last")?)
+    let sequence = row.try_get::<i64>("", "last")?;
+    Ok(rapport_domain::quote::document_number(
+        prefix, year, sequence,
+    ))
 }

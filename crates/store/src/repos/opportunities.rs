@@ -14,15 +14,15 @@ use rapport_domain::opportunity::{
 use rapport_domain::pipeline::{Probability, Stage};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 use uuid::Uuid;
 
 use crate::entities::opportunity::{self, Column, Entity};
 use crate::entities::opportunity_stage_move as moves;
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
-use crate::repos::record::{self, record};
+use crate::repos::record::record;
 use crate::repos::{corrupt, customer_visible, parse_column, parse_optional};
 use crate::{Conn, StoreError};
 
@@ -136,12 +136,6 @@ pub async fn insert(db: &impl Conn, o: &Opportunity) -> Result<(), StoreError> {
 }
 
 /// # Errors
-/// `NotFound` when there is none.
-pub async fn get(db: &impl Conn, id: Uuid) -> Result<Opportunity, StoreError> {
-    record::get(db, id).await
-}
-
-/// # Errors
 /// Database failures.
 pub async fn record_move(db: &impl Conn, m: &StageMove) -> Result<(), StoreError> {
     moves::Entity::insert(moves::ActiveModel {
@@ -194,8 +188,9 @@ pub async fn history(
     )
 }
 
-/// Moves every opportunity of the stage `from` into `to` (a removed stage's), each with its
-/// history entry. Answers how many moved.
+/// Moves every opportunity of the stage `from` into `to` (a removed stage's, of the same
+/// kind), each with its history entry and a new version; an open one whose probability was
+/// not set by hand takes `to`'s. Answers how many moved.
 ///
 /// # Errors
 /// Database failures.
@@ -214,38 +209,32 @@ pub async fn move_all(
         .into_tuple()
         .all(db)
         .await?;
-    for (id, entered) in &rows {
-        record_move(
-            db,
-            &StageMove {
-                id: Uuid::now_v7(),
-                opportunity_id: *id,
-                from_stage_id: Some(from),
-                to_stage_id: to.id,
-                changed_by: by,
-                changed_at: now,
-                seconds_in_previous: Some((now - *entered).num_seconds().max(0)),
-            },
-        )
+    // Well under either database's limit of bound values per statement.
+    for chunk in rows.chunks(1000) {
+        moves::Entity::insert_many(chunk.iter().map(|(id, entered)| moves::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            opportunity_id: Set(*id),
+            from_stage_id: Set(Some(from)),
+            to_stage_id: Set(to.id),
+            changed_by: Set(by),
+            changed_at: Set(now),
+            seconds_in_previous: Set(Some((now - *entered).num_seconds().max(0))),
+        }))
+        .exec_without_returning(db)
         .await?;
     }
-    let bump = |column: Column| Expr::col(column).add(1);
+    let takes_the_stages = Condition::all()
+        .add(Column::ProbabilityOverridden.eq(false))
+        .add(Column::Status.eq(OpportunityStatus::Open.as_str()));
+    let probability = Expr::case(takes_the_stages, i32::from(to.probability.percent()))
+        .finally(Expr::col(Column::Probability));
     Entity::update_many()
         .col_expr(Column::StageId, Expr::value(to.id))
+        .col_expr(Column::Probability, probability.into())
         .col_expr(Column::StageEnteredAt, Expr::value(now))
         .col_expr(Column::UpdatedAt, Expr::value(now))
-        .col_expr(Column::Version, bump(Column::Version))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
         .filter(Column::StageId.eq(from))
-        .exec(db)
-        .await?;
-    Entity::update_many()
-        .col_expr(
-            Column::Probability,
-            Expr::value(i32::from(to.probability.percent())),
-        )
-        .filter(Column::StageId.eq(to.id))
-        .filter(Column::ProbabilityOverridden.eq(false))
-        .filter(Column::Id.is_in(rows.iter().map(|(id, _)| *id)))
         .exec(db)
         .await?;
     Ok(rows.len() as u64)
@@ -392,31 +381,30 @@ pub async fn of_customers(
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ForecastKey {
     pub stage_id: Uuid,
-    pub currency: Option<String>,
+    pub currency: Option<CurrencyCode>,
+    /// With `by_owner`.
     pub owner_id: Option<Uuid>,
-    /// `YYYY-MM`; `None` without an expected close date, or when not grouped by month.
+    /// `YYYY-MM`, with `by_month`; `None` without an expected close date.
     pub month: Option<String>,
 }
 
-/// The sums of one forecast group, amounts in minor units.
+/// The sums of one forecast group, amounts in minor units. `i128`: a sum of many amounts of
+/// up to 10^15, times a probability, outgrows an `i64`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ForecastSums {
     pub count: i64,
-    pub total_minor: i64,
+    pub total_minor: i128,
     /// Σ amount × probability, in minor units × percent: divide by 100.
-    pub weighted_centi_minor: i64,
+    pub weighted_centi_minor: i128,
 }
 
-/// A stage, currency, owner and expected close date with their count, sum and weighted sum.
-type ForecastRow = (
-    Uuid,
-    Option<String>,
-    Option<Uuid>,
-    Option<NaiveDate>,
-    i64,
-    i64,
-    i64,
-);
+impl std::ops::AddAssign for ForecastSums {
+    fn add_assign(&mut self, other: ForecastSums) {
+        self.count += other.count;
+        self.total_minor += other.total_minor;
+        self.weighted_centi_minor += other.weighted_centi_minor;
+    }
+}
 
 /// What the forecast is grouped by besides stage and currency.
 #[derive(Debug, Clone, Copy, Default)]
@@ -425,8 +413,10 @@ pub struct ForecastGrouping {
     pub by_month: bool,
 }
 
-/// The pipeline forecast of the opportunities the caller sees: counts and exact sums in SQL,
-/// per stage, currency and day of expected close (and owner), folded into months here.
+/// The pipeline forecast of the opportunities the caller sees: counts and sums in SQL, per
+/// stage, currency and probability (and owner, and day of expected close, when asked); the
+/// weighting and the months here. Sums are read as text: exact on both databases, whatever
+/// their size.
 ///
 /// # Errors
 /// Database failures.
@@ -436,43 +426,81 @@ pub async fn forecast(
     filter: &OpportunityFilter,
     grouping: ForecastGrouping,
 ) -> Result<BTreeMap<ForecastKey, ForecastSums>, StoreError> {
-    // Grouped by every key here and folded below: the same statement on both databases.
-    let rows: Vec<ForecastRow> = filtered(visibility, filter)
+    let mut select = filtered(visibility, filter)
         .select_only()
         .column(Column::StageId)
         .column(Column::Currency)
-        .column(Column::OwnerId)
-        .column(Column::ExpectedCloseDate)
+        .column(Column::Probability)
         .column_as(Expr::cust("COUNT(*)"), "n")
-        .column_as(
-            Expr::cust("CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT)"),
-            "total",
-        )
-        .column_as(
-            Expr::cust("CAST(COALESCE(SUM(amount_minor * probability), 0) AS BIGINT)"),
-            "weighted",
-        )
+        .column_as(Expr::cust("CAST(SUM(amount_minor) AS TEXT)"), "total")
         .group_by(Column::StageId)
         .group_by(Column::Currency)
-        .group_by(Column::OwnerId)
-        .group_by(Column::ExpectedCloseDate)
-        .into_tuple()
-        .all(db)
+        .group_by(Column::Probability);
+    if grouping.by_owner {
+        select = select.column(Column::OwnerId).group_by(Column::OwnerId);
+    }
+    if grouping.by_month {
+        select = select
+            .column(Column::ExpectedCloseDate)
+            .group_by(Column::ExpectedCloseDate);
+    }
+    let rows = db
+        .query_all(select.build(db.get_database_backend()))
         .await?;
     let mut out: BTreeMap<ForecastKey, ForecastSums> = BTreeMap::new();
-    for (stage_id, currency, owner_id, close, n, total, weighted) in rows {
-        let key = ForecastKey {
-            stage_id,
-            currency,
-            owner_id: owner_id.filter(|_| grouping.by_owner),
-            month: close
-                .filter(|_| grouping.by_month)
-                .map(|d| d.format("%Y-%m").to_string()),
+    for row in rows {
+        let column = "opportunities (forecast)";
+        let currency: Option<String> = row.try_get("", "currency")?;
+        let probability: i32 = row.try_get("", "probability")?;
+        let total: Option<String> = row.try_get("", "total")?;
+        let total_minor = match total {
+            Some(t) => t.parse::<i128>().map_err(|e| corrupt(column, e))?,
+            None => 0,
         };
-        let sums = out.entry(key).or_default();
-        sums.count += n;
-        sums.total_minor += total;
-        sums.weighted_centi_minor += weighted;
+        let key = ForecastKey {
+            stage_id: row.try_get("", "stage_id")?,
+            currency: parse_optional(column, currency.as_deref(), CurrencyCode::parse)?,
+            owner_id: if grouping.by_owner {
+                row.try_get("", "owner_id")?
+            } else {
+                None
+            },
+            month: if grouping.by_month {
+                row.try_get::<Option<NaiveDate>>("", "expected_close_date")?
+                    .map(|d| d.format("%Y-%m").to_string())
+            } else {
+                None
+            },
+        };
+        *out.entry(key).or_default() += ForecastSums {
+            count: row.try_get("", "n")?,
+            total_minor,
+            weighted_centi_minor: total_minor * i128::from(probability),
+        };
     }
     Ok(out)
+}
+
+/// Erases the free text of a customer's opportunities (title, next step, why it was lost),
+/// keeping their amounts and stages; each gets a new version.
+///
+/// # Errors
+/// Database failures.
+pub async fn erase_text(
+    db: &impl Conn,
+    customer_id: Uuid,
+    tombstone: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let none = || Expr::value(Option::<String>::None);
+    let result = Entity::update_many()
+        .col_expr(Column::Title, Expr::value(tombstone))
+        .col_expr(Column::NextStep, none())
+        .col_expr(Column::LostNote, none())
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .filter(Column::CustomerId.eq(customer_id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }

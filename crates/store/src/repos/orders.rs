@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use crate::entities::order::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
-use crate::repos::quotes::{lines_json, read_priced};
-use crate::repos::record::{self, record};
+use crate::repos::quotes::{erased_lines, lines_json, read_priced};
+use crate::repos::record::record;
 use crate::repos::{customer_visible, parse_column, parse_optional};
 use crate::{Conn, StoreError};
 
@@ -44,14 +44,14 @@ fn to_domain(m: order::Model) -> Result<Order, StoreError> {
     })
 }
 
-fn to_active(o: &Order) -> order::ActiveModel {
-    order::ActiveModel {
+fn to_active(o: &Order) -> Result<order::ActiveModel, StoreError> {
+    Ok(order::ActiveModel {
         id: Set(o.id),
         number: Set(o.number.clone()),
         customer_id: Set(o.customer_id),
         currency: Set(o.currency.as_str().to_owned()),
         status: Set(o.status.as_str().to_owned()),
-        lines: Set(lines_json(&o.lines)),
+        lines: Set(lines_json(&o.lines)?),
         subtotal_minor: Set(o.totals.subtotal.minor()),
         discount_minor: Set(o.totals.discount.minor()),
         tax_minor: Set(o.totals.tax.minor()),
@@ -66,24 +66,18 @@ fn to_active(o: &Order) -> order::ActiveModel {
         ordered_at: Set(o.ordered_at),
         fulfilled_at: Set(o.fulfilled_at),
         cancelled_at: Set(o.cancelled_at),
-    }
+    })
 }
 
-record!(Order, Entity, to_active: |o| Ok(to_active(o)), from_model: to_domain);
+record!(Order, Entity, to_active: to_active, from_model: to_domain);
 
 /// # Errors
 /// `Conflict` on [`QUOTE_ORDERED`].
 pub async fn insert(db: &impl Conn, o: &Order) -> Result<(), StoreError> {
-    Entity::insert(to_active(o))
+    Entity::insert(to_active(o)?)
         .exec_without_returning(db)
         .await?;
     Ok(())
-}
-
-/// # Errors
-/// `NotFound` when there is none.
-pub async fn get(db: &impl Conn, id: Uuid) -> Result<Order, StoreError> {
-    record::get(db, id).await
 }
 
 /// Filters of the order list.
@@ -144,4 +138,27 @@ pub async fn of_customers(db: &impl Conn, customer_ids: &[Uuid]) -> Result<Vec<O
         .into_iter()
         .map(to_domain)
         .collect()
+}
+
+/// Erases the free text of a customer's orders (notes, line descriptions), keeping their
+/// amounts (they are purchases); each order gets a new version.
+///
+/// # Errors
+/// Database failures.
+pub async fn erase_text(
+    db: &impl Conn,
+    customer_id: Uuid,
+    tombstone: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, StoreError> {
+    let orders = of_customers(db, &[customer_id]).await?;
+    for o in &orders {
+        let erased = Order {
+            notes: None,
+            lines: erased_lines(&o.lines, tombstone),
+            ..o.clone()
+        };
+        crate::repos::save(db, &erased, now).await?;
+    }
+    Ok(orders.len() as u64)
 }

@@ -1,10 +1,12 @@
 //! Pipelines and their ordered stages.
 
 use rapport_domain::name::Title;
+use rapport_domain::opportunity::OpportunityStatus;
 use rapport_domain::pipeline::{Pipeline, Probability, Stage, StageKind};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -98,7 +100,13 @@ pub async fn default_pipeline(db: &impl Conn) -> Result<Pipeline, StoreError> {
         .one(db)
         .await?
         .ok_or(StoreError::NotFound)?;
-    fetch(db, row.id, Lock::No).await
+    let mut p = to_domain(row)?;
+    p.stages = stages_of(db, &[p.id])
+        .await?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    Ok(p)
 }
 
 /// Every pipeline with its stages, the default first, then by name.
@@ -178,21 +186,27 @@ pub async fn opportunities_of(db: &impl Conn, pipeline_id: Uuid) -> Result<u64, 
         .await?)
 }
 
-/// Gives the opportunities of a stage whose probability was not set by hand the stage's
-/// new probability.
+/// Gives the open opportunities of a stage whose probability was not set by hand the stage's
+/// new probability, each in a new version.
 ///
 /// # Errors
 /// Database failures.
-pub async fn retarget_probability(db: &impl Conn, stage: &Stage) -> Result<u64, StoreError> {
+pub async fn retarget_probability(
+    db: &impl Conn,
+    stage: &Stage,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, StoreError> {
     use opportunity::Column as O;
     Ok(opportunity::Entity::update_many()
         .col_expr(
             O::Probability,
             Expr::value(i32::from(stage.probability.percent())),
         )
+        .col_expr(O::UpdatedAt, Expr::value(now))
+        .col_expr(O::Version, Expr::col(O::Version).add(1))
         .filter(O::StageId.eq(stage.id))
         .filter(O::ProbabilityOverridden.eq(false))
-        .filter(O::Status.eq("open"))
+        .filter(O::Status.eq(OpportunityStatus::Open.as_str()))
         .exec(db)
         .await?
         .rows_affected)
@@ -218,7 +232,8 @@ pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
     super::delete_row::<Entity>(db, id).await
 }
 
-/// Makes `id` the default pipeline and the others not.
+/// Makes `id` the default pipeline: the one that was stops being it, in a new version.
+/// Answers that one as it was, for its audit event.
 ///
 /// # Errors
 /// Database failures.
@@ -226,14 +241,21 @@ pub async fn make_default(
     db: &impl Conn,
     id: Uuid,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), StoreError> {
-    Entity::update_many()
-        .col_expr(Column::IsDefault, Expr::value(false))
-        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
-        .col_expr(Column::UpdatedAt, Expr::value(now))
+) -> Result<Option<Pipeline>, StoreError> {
+    let Some(row) = Entity::find()
         .filter(Column::Id.ne(id))
         .filter(Column::IsDefault.eq(true))
-        .exec(db)
-        .await?;
-    Ok(())
+        .lock_exclusive()
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let before = to_domain(row)?;
+    let after = Pipeline {
+        is_default: false,
+        ..before.clone()
+    };
+    crate::repos::save(db, &after, now).await?;
+    Ok(Some(before))
 }

@@ -5,7 +5,6 @@ use rapport_domain::name::Title;
 use rapport_domain::pricing::Percent;
 use rapport_domain::product::{Product, ProductCode, ProductDescription};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::entities::product::{self, Column, Entity};
@@ -17,20 +16,16 @@ use crate::{Conn, StoreError};
 /// The unique index of product codes (SQLite names the column).
 pub const CODE_TAKEN: &[&str] = &["products_code_key", "products.code_key"];
 
+/// A price as stored: `{"amount": "12.50", "currency": "CNY"}`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredPrice {
+    amount: String,
+    currency: String,
+}
+
 fn to_domain(m: product::Model) -> Result<Product, StoreError> {
-    let prices: Vec<(String, String)> = serde_json::from_value::<Vec<serde_json::Value>>(m.prices)
-        .map_err(|e| corrupt("products.prices", e))?
-        .into_iter()
-        .map(|p| {
-            let field = |k: &str| {
-                p.get(k)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            (field("amount"), field("currency"))
-        })
-        .collect();
+    let prices: Vec<StoredPrice> =
+        serde_json::from_value(m.prices).map_err(|e| corrupt("products.prices", e))?;
     Ok(Product {
         id: m.id,
         code: parse_column("products.code", &m.code, ProductCode::parse)?,
@@ -42,8 +37,8 @@ fn to_domain(m: product::Model) -> Result<Product, StoreError> {
         )?,
         prices: prices
             .iter()
-            .map(|(amount, currency)| {
-                Money::parse(amount, currency).map_err(|e| corrupt("products.prices", e))
+            .map(|p| {
+                Money::parse(&p.amount, &p.currency).map_err(|e| corrupt("products.prices", e))
             })
             .collect::<Result<_, _>>()?,
         tax_rate: parse_column("products.tax_rate", &m.tax_rate, Percent::parse)?,
@@ -54,33 +49,37 @@ fn to_domain(m: product::Model) -> Result<Product, StoreError> {
     })
 }
 
-fn to_active(p: &Product) -> product::ActiveModel {
-    product::ActiveModel {
+fn to_active(p: &Product) -> Result<product::ActiveModel, StoreError> {
+    Ok(product::ActiveModel {
         id: Set(p.id),
         code: Set(p.code.as_str().to_owned()),
         code_key: Set(p.code.key()),
         name: Set(p.name.to_string()),
         description: Set(p.description.as_ref().map(ToString::to_string)),
-        prices: Set(serde_json::Value::from(
+        prices: Set(serde_json::to_value(
             p.prices
                 .iter()
-                .map(|m| json!({"amount": m.amount_string(), "currency": m.currency().as_str()}))
+                .map(|m| StoredPrice {
+                    amount: m.amount_string(),
+                    currency: m.currency().as_str().to_owned(),
+                })
                 .collect::<Vec<_>>(),
-        )),
+        )
+        .map_err(|e| corrupt("products.prices", e))?),
         tax_rate: Set(p.tax_rate.value().to_string()),
         active: Set(p.active),
         created_at: Set(p.created_at),
         updated_at: Set(p.updated_at),
         version: Set(p.version),
-    }
+    })
 }
 
-record!(Product, Entity, to_active: |p| Ok(to_active(p)), from_model: to_domain);
+record!(Product, Entity, to_active: to_active, from_model: to_domain);
 
 /// # Errors
 /// `Conflict` on [`CODE_TAKEN`].
 pub async fn insert(db: &impl Conn, p: &Product) -> Result<(), StoreError> {
-    Entity::insert(to_active(p))
+    Entity::insert(to_active(p)?)
         .exec_without_returning(db)
         .await?;
     Ok(())
@@ -92,7 +91,21 @@ pub async fn get(db: &impl Conn, id: Uuid) -> Result<Product, StoreError> {
     record::get(db, id).await
 }
 
-/// Products, newest first; only active ones with `active_only`.
+/// The products of `ids` that exist, in no order.
+///
+/// # Errors
+/// Database failures.
+pub async fn get_many(db: &impl Conn, ids: &[Uuid]) -> Result<Vec<Product>, StoreError> {
+    Entity::find()
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
+
+/// Products, newest first; with `active`, only those active (or not).
 ///
 /// # Errors
 /// Database failures.

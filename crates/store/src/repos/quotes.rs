@@ -5,12 +5,14 @@ use rapport_domain::currency::CurrencyCode;
 use rapport_domain::money::Money;
 use rapport_domain::pricing::{Line, Totals};
 use rapport_domain::quote::{DocumentNotes, Quote, QuoteStatus};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::entities::quote::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
-use crate::repos::record::{self, record};
+use crate::repos::record::record;
 use crate::repos::{corrupt, customer_visible, parse_column, parse_optional};
 use crate::{Conn, StoreError};
 use rapport_domain::access::Visibility;
@@ -23,8 +25,12 @@ pub(crate) fn read_priced(
     minor: [i64; 4],
 ) -> Result<(CurrencyCode, Vec<Line>, Totals), StoreError> {
     let currency = parse_column(&format!("{table}.currency"), currency, CurrencyCode::parse)?;
-    let lines: Vec<Line> =
-        serde_json::from_value(lines).map_err(|e| corrupt(&format!("{table}.lines"), e))?;
+    let column = format!("{table}.lines");
+    let lines = serde_json::from_value::<Vec<Line>>(lines)
+        .map_err(|e| corrupt(&column, e))?
+        .iter()
+        .map(|line| line.restored(currency).map_err(|e| corrupt(&column, e)))
+        .collect::<Result<Vec<_>, _>>()?;
     let money = |m: i64| Money::from_minor(m, currency).map_err(|e| corrupt(table, e));
     let totals = Totals {
         subtotal: money(minor[0])?,
@@ -36,8 +42,20 @@ pub(crate) fn read_priced(
 }
 
 /// The stored form of lines.
-pub(crate) fn lines_json(lines: &[Line]) -> serde_json::Value {
-    serde_json::to_value(lines).unwrap_or_default()
+pub(crate) fn lines_json(lines: &[Line]) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(lines).map_err(|e| corrupt("lines", e))
+}
+
+/// Replaces the free text of a customer's documents (notes, line descriptions) with
+/// `tombstone`: its personal data erased, its amounts kept.
+pub(crate) fn erased_lines(lines: &[Line], tombstone: &str) -> Vec<Line> {
+    lines
+        .iter()
+        .map(|l| Line {
+            description: tombstone.to_owned(),
+            ..l.clone()
+        })
+        .collect()
 }
 
 fn to_domain(m: quote::Model) -> Result<Quote, StoreError> {
@@ -68,14 +86,14 @@ fn to_domain(m: quote::Model) -> Result<Quote, StoreError> {
     })
 }
 
-fn to_active(q: &Quote) -> quote::ActiveModel {
-    quote::ActiveModel {
+fn to_active(q: &Quote) -> Result<quote::ActiveModel, StoreError> {
+    Ok(quote::ActiveModel {
         id: Set(q.id),
         number: Set(q.number.clone()),
         customer_id: Set(q.customer_id),
         currency: Set(q.currency.as_str().to_owned()),
         status: Set(q.status.as_str().to_owned()),
-        lines: Set(lines_json(&q.lines)),
+        lines: Set(lines_json(&q.lines)?),
         subtotal_minor: Set(q.totals.subtotal.minor()),
         discount_minor: Set(q.totals.discount.minor()),
         tax_minor: Set(q.totals.tax.minor()),
@@ -89,24 +107,18 @@ fn to_active(q: &Quote) -> quote::ActiveModel {
         valid_until: Set(q.valid_until),
         sent_at: Set(q.sent_at),
         decided_at: Set(q.decided_at),
-    }
+    })
 }
 
-record!(Quote, Entity, to_active: |q| Ok(to_active(q)), from_model: to_domain);
+record!(Quote, Entity, to_active: to_active, from_model: to_domain);
 
 /// # Errors
 /// Database failures.
 pub async fn insert(db: &impl Conn, q: &Quote) -> Result<(), StoreError> {
-    Entity::insert(to_active(q))
+    Entity::insert(to_active(q)?)
         .exec_without_returning(db)
         .await?;
     Ok(())
-}
-
-/// # Errors
-/// `NotFound` when there is none.
-pub async fn get(db: &impl Conn, id: Uuid) -> Result<Quote, StoreError> {
-    record::get(db, id).await
 }
 
 /// Filters of the quote list.
@@ -114,7 +126,9 @@ pub async fn get(db: &impl Conn, id: Uuid) -> Result<Quote, StoreError> {
 pub struct QuoteFilter {
     pub opportunity_id: Option<Uuid>,
     pub customer_id: Option<Uuid>,
-    pub status: Option<QuoteStatus>,
+    /// The status as of a day ([`Quote::as_of`]): a sent quote past its last day is expired,
+    /// whether the scheduled check recorded it yet or not.
+    pub status: Option<(QuoteStatus, NaiveDate)>,
 }
 
 /// Quotes of live customers the caller sees, newest first.
@@ -135,8 +149,21 @@ pub async fn list(
     if let Some(id) = filter.customer_id {
         select = select.filter(Column::CustomerId.eq(id));
     }
-    if let Some(status) = filter.status {
-        select = select.filter(Column::Status.eq(status.as_str()));
+    if let Some((status, today)) = filter.status {
+        let sent = || Column::Status.eq(QuoteStatus::Sent.as_str());
+        select = select.filter(match status {
+            QuoteStatus::Sent => Condition::all()
+                .add(sent())
+                .add(Column::ValidUntil.gte(today)),
+            QuoteStatus::Expired => Condition::any()
+                .add(Column::Status.eq(QuoteStatus::Expired.as_str()))
+                .add(
+                    Condition::all()
+                        .add(sent())
+                        .add(Column::ValidUntil.lt(today)),
+                ),
+            other => Condition::all().add(Column::Status.eq(other.as_str())),
+        });
     }
     let rows = keyset(
         select,
@@ -188,4 +215,27 @@ pub async fn of_customers(db: &impl Conn, customer_ids: &[Uuid]) -> Result<Vec<Q
         .into_iter()
         .map(to_domain)
         .collect()
+}
+
+/// Erases the free text of a customer's quotes (notes, line descriptions), keeping their
+/// amounts; each quote gets a new version.
+///
+/// # Errors
+/// Database failures.
+pub async fn erase_text(
+    db: &impl Conn,
+    customer_id: Uuid,
+    tombstone: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, StoreError> {
+    let quotes = of_customers(db, &[customer_id]).await?;
+    for q in &quotes {
+        let erased = Quote {
+            notes: None,
+            lines: erased_lines(&q.lines, tombstone),
+            ..q.clone()
+        };
+        crate::repos::save(db, &erased, now).await?;
+    }
+    Ok(quotes.len() as u64)
 }

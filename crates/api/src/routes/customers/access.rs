@@ -86,6 +86,58 @@ pub async fn check_contact(
     Ok(())
 }
 
+/// A record that belongs to one customer and is seen with it.
+pub trait OfCustomer: repos::record::Record {
+    fn customer_id(&self) -> Uuid;
+}
+
+macro_rules! of_customer {
+    ($($record:ty),+) => {
+        $(impl OfCustomer for $record {
+            fn customer_id(&self) -> Uuid {
+                self.customer_id
+            }
+        })+
+    };
+}
+
+of_customer!(
+    Contact,
+    rapport_domain::activity::Activity,
+    rapport_domain::opportunity::Opportunity,
+    rapport_domain::quote::Quote,
+    rapport_domain::quote::Order
+);
+
+/// A record of a live customer the caller can see, read with `lock`; 404 otherwise
+/// (contacts, activities, opportunities, quotes, orders).
+///
+/// # Errors
+/// `NotFound`.
+pub async fn of_customer<R: OfCustomer>(
+    db: &impl Conn,
+    caller: &Caller,
+    id: Uuid,
+    lock: Lock,
+) -> Result<R, ApiError> {
+    Ok(of_customer_with(db, caller, id, lock).await?.0)
+}
+
+/// Like [`of_customer`], with the customer.
+///
+/// # Errors
+/// `NotFound`.
+pub async fn of_customer_with<R: OfCustomer>(
+    db: &impl Conn,
+    caller: &Caller,
+    id: Uuid,
+    lock: Lock,
+) -> Result<(R, Customer), ApiError> {
+    let record = repos::fetch::<R>(db, id, lock).await?;
+    let customer = visible(db, caller, record.customer_id()).await?;
+    Ok((record, customer))
+}
+
 /// A live customer the caller can see with its contacts, read in one statement; 404
 /// otherwise.
 ///
@@ -167,7 +219,7 @@ fn refusal(field: &str, refusal: AssignmentRefusal, errors: &mut Errors) -> Resu
 }
 
 /// Checks that `owner` is an enabled user the caller may give customers to; answers its team.
-pub(crate) async fn check_owner(
+async fn check_owner(
     db: &impl Conn,
     caller: &Caller,
     owner: Uuid,
@@ -188,7 +240,7 @@ pub(crate) async fn check_owner(
     }
 }
 
-pub(crate) async fn check_team(
+async fn check_team(
     db: &impl Conn,
     caller: &Caller,
     team: Option<Uuid>,
@@ -210,7 +262,8 @@ pub(crate) async fn check_team(
     Ok(())
 }
 
-/// The owner and team of a new customer: as given, or the caller and the owner's team.
+/// The owner and team of a new customer (or of a record owned like one): as given, or the
+/// caller and the owner's team.
 ///
 /// # Errors
 /// 403 when a sales rep gives the customer to someone else; field errors go to `errors`.
@@ -231,21 +284,23 @@ pub async fn on_create(
     Ok((owner, team))
 }
 
-/// The owner and team after a change: a new owner brings its team unless a team is given.
+/// The owner and team of a customer (or of a record owned like one: an opportunity) after a
+/// change of the `current` ones: a new owner brings its team unless a team is given.
 ///
 /// # Errors
 /// 403 when a sales rep reassigns; field errors go to `errors`.
 pub async fn on_update(
     db: &impl Conn,
     caller: &Caller,
-    current: &Customer,
+    current: (Option<Uuid>, Option<Uuid>),
     owner: Patch<Uuid>,
     team: Patch<Uuid>,
     errors: &mut Errors,
 ) -> Result<(Option<Uuid>, Option<Uuid>), ApiError> {
-    let new_owner = owner.apply_to(current.owner_id);
-    let owner_changed = new_owner != current.owner_id;
-    let mut owner_team = current.team_id;
+    let (current_owner, current_team) = current;
+    let new_owner = owner.apply_to(current_owner);
+    let owner_changed = new_owner != current_owner;
+    let mut owner_team = current_team;
     if owner_changed {
         match new_owner {
             Some(id) => owner_team = check_owner(db, caller, id, errors).await?,
@@ -258,13 +313,13 @@ pub async fn on_update(
     }
     let team_given = !team.is_absent();
     let new_team = if team_given {
-        team.apply_to(current.team_id)
+        team.apply_to(current_team)
     } else if owner_changed && new_owner.is_some() {
         owner_team
     } else {
-        current.team_id
+        current_team
     };
-    if new_team != current.team_id {
+    if new_team != current_team {
         check_team(db, caller, new_team, errors).await?;
     }
     Ok((new_owner, new_team))

@@ -133,8 +133,15 @@ pub async fn update_customer(
         body.lifecycle_stage.clone(),
     );
     apply_fields(&mut after, body, state.settings.default_region, &mut errors);
-    let (owner_id, team_id) =
-        access::on_update(&tx, &auth, &before, owner, team, &mut errors).await?;
+    let (owner_id, team_id) = access::on_update(
+        &tx,
+        &auth,
+        (before.owner_id, before.team_id),
+        owner,
+        team,
+        &mut errors,
+    )
+    .await?;
     after.owner_id = owner_id;
     after.team_id = team_id;
     let new_stage = stage

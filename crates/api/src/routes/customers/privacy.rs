@@ -184,6 +184,9 @@ pub async fn erase_customer(
         activities::erase_text(&tx, one.id, ERASED, now).await?;
         tasks::erase_text(&tx, one.id, ERASED, now).await?;
         tickets::erase_text(&tx, one.id, ERASED, now).await?;
+        opportunities::erase_text(&tx, one.id, ERASED, now).await?;
+        quotes::erase_text(&tx, one.id, ERASED, now).await?;
+        orders::erase_text(&tx, one.id, ERASED, now).await?;
         let erased = repos::save(&tx, &one.erased(now), now).await?;
         let people = reindex(&tx, &erased).await?;
         if erased.id == ids[0] {
