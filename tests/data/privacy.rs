@@ -51,8 +51,8 @@ struct Qilin {
     task: String,
 }
 
-/// A lead full of personal data, with two contacts, a stage change, an activity and a task, and
-/// changes to it and to a contact in its audit trail.
+/// A lead full of personal data, with two contacts, a stage change, an activity, a task, a deal
+/// and its quote, and changes to it and to a contact in its audit trail.
 async fn qilin(app: &TestApp, token: &str) -> Qilin {
     let created = app
         .post(
@@ -119,6 +119,25 @@ async fn qilin(app: &TestApp, token: &str) -> Qilin {
         )
         .await;
     task.assert_status(201);
+    // A deal and its quote, whose free text names them too.
+    let deal = app
+        .post(
+            "/v1/opportunities",
+            token,
+            json!({"customer_id": id, "title": "Lanterns for Meiling",
+                   "next_step": "Meet Bartholomew Quince", "amount": {"amount": "10", "currency": "CNY"}}),
+        )
+        .await;
+    deal.assert_status(201);
+    app.post(
+        "/v1/quotes",
+        token,
+        json!({"opportunity_id": deal.body["id"], "notes": "Deliver to 88 Peony Road",
+               "lines": [{"description": "Meiling's lantern quotation", "quantity": "1",
+                          "unit_price": "10"}]}),
+    )
+    .await
+    .assert_status(201);
     Qilin {
         id,
         contact,
@@ -308,9 +327,20 @@ async fn erasure_leaves_no_personal_data_in_the_export(app: TestApp) {
         );
     }
     assert_eq!(after["customer"]["lifecycle_stage"], "prospect");
-    for list in ["contacts", "activities", "tasks", "stage_changes"] {
+    for list in [
+        "contacts",
+        "activities",
+        "tasks",
+        "stage_changes",
+        "opportunities",
+        "quotes",
+    ] {
         assert_eq!(len(&after[list]), len(&before[list]), "{list}");
     }
+    assert_eq!(
+        after["quotes"][0]["totals"], before["quotes"][0]["totals"],
+        "a quote's amounts stay"
+    );
     assert_eq!(after["activities"][0]["kind"], "call");
     assert_eq!(
         after["activities"][0]["occurred_at"],
