@@ -474,7 +474,6 @@ async fn create_article(
     let body = body.into_inner()?;
     let now = state.clock.now();
     let id = Uuid::now_v7();
-    let tx = state.store.begin().await?;
     let mut errors = Errors::default();
     let title = match body.title.as_deref() {
         Some(t) => errors.check("title", Title::parse(t)),
@@ -521,6 +520,8 @@ async fn create_article(
         }
     };
     let tags = parse_tags(&body.tags, "tags", &mut errors);
+    // The writer is taken once the text is parsed and rendered: on SQLite it is one for all.
+    let tx = state.store.begin().await?;
     check_category(&tx, body.category_id, &mut errors).await?;
     check_reviewer(&tx, body.reviewer_id, &mut errors).await?;
     check_customer(&tx, &auth, body.customer_id, &mut errors).await?;
@@ -619,17 +620,27 @@ async fn update_article(
     if_match: IfMatch,
     body: Json<UpdateArticle>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner()?;
+    let mut body = body.into_inner()?;
+    // Rendered before the writer is taken: on SQLite it is one for all.
+    let mut errors = Errors::default();
+    let text = match std::mem::take(&mut body.body) {
+        Patch::Value(b) => errors.check("body", Markdown::parse(&b)),
+        Patch::Null => {
+            errors.add("body", Invalid::Required);
+            None
+        }
+        Patch::Absent => None,
+    };
     let tx = state.store.begin().await?;
     let before = readable(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
     if_match.check(before.version)?;
     let now = state.clock.now();
     let mut a = before.clone();
-    let mut errors = Errors::default();
     body.title
         .required(&mut errors, "title", &mut a.title, Title::parse);
-    body.body
-        .required(&mut errors, "body", &mut a.body, Markdown::parse);
+    if let Some(text) = text {
+        a.body = text;
+    }
     body.kind
         .required(&mut errors, "kind", &mut a.kind, ArticleKind::parse);
     body.slug
