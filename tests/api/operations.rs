@@ -7,8 +7,13 @@ use serde_json::{Value, json};
 
 backend_tests!(
     every_operation_refuses_anonymous_callers,
-    every_scoped_operation_refuses_a_token_without_its_scope
+    every_scoped_operation_refuses_a_token_without_its_scope,
+    every_staff_operation_refuses_an_integration_client
 );
+
+/// Operations without a scope that integration clients may call: who they are, and the teams
+/// their records name.
+const FOR_CLIENTS_TOO: [&str; 3] = ["GET /v1/me", "GET /v1/teams", "GET /v1/teams/{id}"];
 
 /// Public on purpose: the token endpoints, health, metrics, and the help center and other
 /// pages under `/v1/public/`.
@@ -108,6 +113,60 @@ async fn every_scoped_operation_refuses_a_token_without_its_scope(app: TestApp) 
         );
         assert_eq!(reply.body["required_scope"], scopes[0], "{method} {path}");
     }
+}
+
+/// An operation documented without a scope (`oauth2: []`) is for staff: an integration client
+/// holding every scope it can be granted is refused, unless it is one of [`FOR_CLIENTS_TOO`].
+/// A route that takes `Staff` but forgets it fails here.
+async fn every_staff_operation_refuses_an_integration_client(app: TestApp) {
+    let doc = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let everything = [
+        "customers:read",
+        "customers:write",
+        "opportunities:read",
+        "opportunities:write",
+        "tickets:read",
+        "tickets:write",
+        "tasks:read",
+        "tasks:write",
+        "surveys:read",
+        "surveys:write",
+        "campaigns:read",
+        "campaigns:write",
+        "reports:read",
+        "webhooks:write",
+    ];
+    let client = app.client_token(&everything).await;
+    let mut checked = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        if is_public(template) {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            let staff_only = op["security"][0]["oauth2"]
+                .as_array()
+                .is_some_and(Vec::is_empty);
+            let name = format!("{} {template}", method.to_uppercase());
+            if !staff_only || FOR_CLIENTS_TOO.contains(&name.as_str()) {
+                continue;
+            }
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let reply = app
+                .call(method, &concrete(template), Some(&client), Some(json!({})))
+                .await;
+            assert_eq!(reply.status, 403, "{name} answered {}", reply.status);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "only {checked} staff operations");
 }
 
 backend_tests!(unknown_ids_are_404_everywhere);
