@@ -45,6 +45,18 @@ fn concrete(template: &str) -> String {
     path
 }
 
+/// The served OpenAPI document.
+async fn document(app: &TestApp) -> Value {
+    app.client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()
+}
+
 fn operations(doc: &Value) -> Vec<(Method, String, Vec<String>)> {
     let mut ops = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -69,15 +81,7 @@ fn operations(doc: &Value) -> Vec<(Method, String, Vec<String>)> {
 }
 
 async fn every_operation_refuses_anonymous_callers(app: TestApp) {
-    let doc = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let doc = document(&app).await;
     for (method, path, _) in operations(&doc) {
         let reply = app.call(method.clone(), &path, None, Some(json!({}))).await;
         assert_eq!(
@@ -89,15 +93,7 @@ async fn every_operation_refuses_anonymous_callers(app: TestApp) {
 }
 
 async fn every_scoped_operation_refuses_a_token_without_its_scope(app: TestApp) {
-    let doc = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let doc = document(&app).await;
     let no_scopes = app.client_token(&[]).await;
     for (method, path, scopes) in operations(&doc) {
         if scopes.is_empty() {
@@ -119,15 +115,7 @@ async fn every_scoped_operation_refuses_a_token_without_its_scope(app: TestApp) 
 /// holding every scope it can be granted is refused, unless it is one of [`FOR_CLIENTS_TOO`].
 /// A route that takes `Staff` but forgets it fails here.
 async fn every_staff_operation_refuses_an_integration_client(app: TestApp) {
-    let doc = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let doc = document(&app).await;
     let everything = [
         "customers:read",
         "customers:write",
@@ -174,15 +162,7 @@ backend_tests!(unknown_ids_are_404_everywhere);
 /// Every operation on a record, called with an id that names nothing, answers 404 to a caller
 /// that holds every scope.
 async fn unknown_ids_are_404_everywhere(app: TestApp) {
-    let doc = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let doc = document(&app).await;
     let admin = app.admin_token().await;
     let mut checked = 0;
     for (template, item) in doc["paths"].as_object().unwrap() {

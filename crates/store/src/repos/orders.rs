@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::entities::order::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
-use crate::repos::quotes::{erased_lines, lines_json, read_priced};
+use crate::repos::quotes::{erased_lines, lines_json, read_priced, save_each};
 use crate::repos::record::record;
 use crate::repos::{customer_visible, parse_column, parse_optional};
 use crate::{Conn, StoreError};
@@ -152,13 +152,10 @@ pub async fn erase_text(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<u64, StoreError> {
     let orders = of_customers(db, &[customer_id]).await?;
-    for o in &orders {
-        let erased = Order {
-            notes: None,
-            lines: erased_lines(&o.lines, tombstone),
-            ..o.clone()
-        };
-        crate::repos::save(db, &erased, now).await?;
-    }
-    Ok(orders.len() as u64)
+    let erased = |o: &Order| Order {
+        notes: None,
+        lines: erased_lines(&o.lines, tombstone),
+        ..o.clone()
+    };
+    save_each(db, &orders, erased, now).await
 }

@@ -46,6 +46,19 @@ pub(crate) fn lines_json(lines: &[Line]) -> Result<serde_json::Value, StoreError
     serde_json::to_value(lines).map_err(|e| corrupt("lines", e))
 }
 
+/// Saves `change` of each record, each in a new version; answers how many.
+pub(crate) async fn save_each<R: crate::repos::record::Record>(
+    db: &impl Conn,
+    records: &[R],
+    change: impl Fn(&R) -> R,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, StoreError> {
+    for record in records {
+        crate::repos::save(db, &change(record), now).await?;
+    }
+    Ok(records.len() as u64)
+}
+
 /// Replaces the free text of a customer's documents (notes, line descriptions) with
 /// `tombstone`: its personal data erased, its amounts kept.
 pub(crate) fn erased_lines(lines: &[Line], tombstone: &str) -> Vec<Line> {
@@ -229,13 +242,10 @@ pub async fn erase_text(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<u64, StoreError> {
     let quotes = of_customers(db, &[customer_id]).await?;
-    for q in &quotes {
-        let erased = Quote {
-            notes: None,
-            lines: erased_lines(&q.lines, tombstone),
-            ..q.clone()
-        };
-        crate::repos::save(db, &erased, now).await?;
-    }
-    Ok(quotes.len() as u64)
+    let erased = |q: &Quote| Quote {
+        notes: None,
+        lines: erased_lines(&q.lines, tombstone),
+        ..q.clone()
+    };
+    save_each(db, &quotes, erased, now).await
 }
