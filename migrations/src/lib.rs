@@ -23,6 +23,7 @@ mod m20261203_000017_assignment;
 mod m20261203_000018_ticket_reminders;
 mod m20261204_000019_knowledge_base;
 mod m20261204_000020_sales;
+mod m20261204_000021_surveys;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000018_ticket_reminders::Migration),
             Box::new(m20261204_000019_knowledge_base::Migration),
             Box::new(m20261204_000020_sales::Migration),
+            Box::new(m20261204_000021_surveys::Migration),
         ]
     }
 }

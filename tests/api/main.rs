@@ -23,6 +23,7 @@ mod search;
 mod search_typing;
 mod sessions;
 mod sla;
+mod surveys;
 mod teams;
 mod tickets;
 mod tokens;

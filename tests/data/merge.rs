@@ -160,7 +160,7 @@ async fn a_dry_run_answers_the_outcome_and_changes_nothing(app: TestApp) {
     assert_eq!(
         preview.body["moved"],
         json!({"contacts": 3, "activities": 2, "tasks": 2, "stage_changes": 2, "tickets": 0,
-               "opportunities": 0, "quotes": 0, "orders": 0})
+               "opportunities": 0, "quotes": 0, "orders": 0, "survey_invitations": 0})
     );
     let merged = &preview.body["survivor"];
     assert_eq!(merged["id"], json!(survivor.id));
@@ -224,6 +224,27 @@ async fn a_merge_moves_everything_onto_the_survivor(app: TestApp) {
         )
         .await;
     deal.assert_status(201);
+    // So does a survey invitation to one of its contacts.
+    let survey = app
+        .post(
+            "/v1/surveys",
+            &admin,
+            json!({"title": "How are we doing?", "questions": [{"kind": "csat", "text": "Happy?"}]}),
+        )
+        .await;
+    survey.assert_status(201);
+    let contact = first.body["contacts"][0]["id"].as_str().unwrap().to_owned();
+    let invitation = app
+        .post(
+            &format!(
+                "/v1/surveys/{}/invitations",
+                survey.body["id"].as_str().unwrap()
+            ),
+            &admin,
+            json!({"contact_id": contact}),
+        )
+        .await;
+    invitation.assert_status(201);
 
     let merged = app
         .post(
@@ -238,7 +259,7 @@ async fn a_merge_moves_everything_onto_the_survivor(app: TestApp) {
     assert_eq!(
         merged.body["moved"],
         json!({"contacts": 4, "activities": 3, "tasks": 3, "stage_changes": 3, "tickets": 0,
-               "opportunities": 1, "quotes": 0, "orders": 0})
+               "opportunities": 1, "quotes": 0, "orders": 0, "survey_invitations": 1})
     );
     let deal = app
         .get(
@@ -250,6 +271,21 @@ async fn a_merge_moves_everything_onto_the_survivor(app: TestApp) {
         deal.body["customer_id"],
         json!(survivor.id),
         "the deal moved"
+    );
+    let moved = app
+        .get(
+            &format!(
+                "/v1/surveys/{}/invitations/{}",
+                survey.body["id"].as_str().unwrap(),
+                invitation.body["id"].as_str().unwrap()
+            ),
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        moved.body["customer_id"],
+        json!(survivor.id),
+        "the invitation moved"
     );
 
     // The duplicates are gone, and nothing is left hanging off them.

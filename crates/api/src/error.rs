@@ -66,6 +66,9 @@ pub enum ApiError {
         detail: Text,
         extra: Map<String, Value>,
     },
+    /// 410: the resource existed and is gone for good (an expired invitation).
+    #[error("gone: {0}")]
+    Gone(ProblemCode),
     /// 412: `If-Match` names an older version, or the record changed while the request ran.
     #[error("stale If-Match")]
     PreconditionFailed { current_version: Option<i32> },
@@ -111,6 +114,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => C::Forbidden,
             ApiError::NotFound => C::NotFound,
             ApiError::MethodNotAllowed => C::MethodNotAllowed,
+            ApiError::Gone(code) => *code,
             ApiError::PreconditionFailed { .. } => C::PreconditionFailed,
             ApiError::PayloadTooLarge { .. } => C::PayloadTooLarge,
             ApiError::UnsupportedMediaType => C::UnsupportedMediaType,
@@ -291,6 +295,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -106,6 +106,11 @@ pub fn title(code: ProblemCode, lang: Lang) -> &'static str {
         C::Conflict => ("Conflict", "冲突"),
         C::Duplicate => ("Duplicate", "重复记录"),
         C::InvalidTransition => ("Transition not allowed", "不允许的状态变更"),
+        C::SurveyAnswered => ("Survey already answered", "问卷已有答复"),
+        C::QuietPeriod => ("Invited recently", "近期已邀请"),
+        C::ConsentWithdrawn => ("Consent withdrawn", "已撤回同意"),
+        C::AlreadyAnswered => ("Already answered", "已经答复"),
+        C::Expired => ("Expired", "已过期"),
         C::PreconditionFailed => ("Precondition failed", "前提条件不满足"),
         C::PayloadTooLarge => ("Payload too large", "请求体过大"),
         C::UnsupportedMediaType => ("Unsupported media type", "不支持的媒体类型"),
@@ -180,6 +185,23 @@ pub fn detail(code: ProblemCode, lang: Lang) -> Option<&'static str> {
             "Something went wrong on our side; quote the request id when reporting it.",
             "服务器出现错误；报告问题时请提供请求 ID。",
         ),
+        C::SurveyAnswered => (
+            "This survey has answers: create a new version (POST /v1/surveys/{id}/versions) instead.",
+            "该问卷已有答复：请创建新版本（POST /v1/surveys/{id}/versions）。",
+        ),
+        C::QuietPeriod => (
+            "This contact was invited to a survey within the survey's quiet period.",
+            "该联系人在问卷的免打扰期内已被邀请过。",
+        ),
+        C::ConsentWithdrawn => (
+            "This contact withdrew its consent and is not contacted.",
+            "该联系人已撤回同意，不再联系。",
+        ),
+        C::AlreadyAnswered => (
+            "This invitation has been answered already.",
+            "该邀请已经答复。",
+        ),
+        C::Expired => ("This invitation has expired.", "该邀请已过期。"),
         C::UnsupportedGrantType
         | C::InvalidScope
         | C::Conflict
@@ -255,6 +277,11 @@ pub fn field_message(invalid: &Invalid, lang: Lang) -> String {
             zh,
             "A slug is 1 to 100 lower-case letters and digits, joined by single hyphens.",
             "标识应为 1 到 100 个小写字母和数字，以单个连字符连接。",
+        ),
+        Invalid::InvalidCode => t(
+            zh,
+            "A code is 1 to 40 lower-case letters, digits or underscores.",
+            "代码应为 1 到 40 个小写字母、数字或下划线。",
         ),
         Invalid::InvalidLanguage => t(
             zh,

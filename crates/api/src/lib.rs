@@ -8,6 +8,7 @@ pub mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod i18n;
+pub mod invitations;
 pub mod middleware;
 pub mod money;
 pub mod openapi;

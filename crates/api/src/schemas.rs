@@ -22,6 +22,9 @@ use rapport_domain::opportunity::{LostReason, OpportunityStatus};
 use rapport_domain::pipeline::StageKind;
 use rapport_domain::quote::{OrderStatus, QuoteStatus};
 use rapport_domain::sla::SlaClock;
+use rapport_domain::survey::{
+    InvitationOrigin, InvitationStatus, QuestionKind, SkipReason, SurveyEvent,
+};
 use rapport_domain::ticket::{TicketCategory, TicketChannel, TicketPriority, TicketStatus};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
@@ -150,6 +153,18 @@ code_lists! {
         => quote_status, quote_status_or_null;
     OrderStatus: OrderStatus::NAMES, "Where an order stands: `confirmed → fulfilled | cancelled`."
         => order_status, order_status_or_null;
+    QuestionKind: QuestionKind::NAMES,
+        "What a survey question asks: `csat` (1–5), `nps` (0–10), `rating` (1–max), `single_choice`, `multi_choice` or `text`."
+        => question_kind, question_kind_or_null;
+    InvitationStatus: InvitationStatus::NAMES,
+        "Where a survey invitation stands: `sent`, `opened` (read), `answered`, or `expired` (unanswered past `expires_at`)."
+        => invitation_status, invitation_status_or_null;
+    InvitationOrigin: InvitationOrigin::NAMES, "How a survey invitation was sent: by hand, or by a trigger's event."
+        => invitation_origin, invitation_origin_or_null;
+    SurveyEvent: SurveyEvent::NAMES, "What a survey trigger answers to."
+        => survey_event, survey_event_or_null;
+    SkipReason: SkipReason::NAMES, "Why a contact was not invited to a survey."
+        => skip_reason, skip_reason_or_null;
     ConsentSource: ConsentSource::NAMES, "How a contact gave or withdrew marketing consent."
         => consent_source, consent_source_or_null;
     Role: Role::NAMES,
@@ -179,7 +194,12 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 32] = [
+    const NAMES: [&str; 37] = [
+        "QuestionKind",
+        "InvitationStatus",
+        "InvitationOrigin",
+        "SurveyEvent",
+        "SkipReason",
         "StageKind",
         "OpportunityStatus",
         "LostReason",

@@ -40,6 +40,10 @@ pub struct ApiSettings {
     pub cors_origins: CorsOrigins,
     /// How long after its resolution a ticket may be reopened.
     pub ticket_reopen_days: i64,
+    /// The link a survey invitation gives, `{token}` standing for its token.
+    pub survey_url: String,
+    /// Whether invitations are emailed (an SMTP server is configured).
+    pub send_email: bool,
 }
 
 impl Default for ApiSettings {
@@ -56,6 +60,8 @@ impl Default for ApiSettings {
             trusted_proxies: TrustedProxies::default(),
             cors_origins: CorsOrigins::default(),
             ticket_reopen_days: 7,
+            survey_url: "http://127.0.0.1:8080/v1/public/surveys/{token}".into(),
+            send_email: false,
         }
     }
 }
@@ -67,6 +73,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     pub settings: ApiSettings,
     pub login_limiter: LoginLimiter,
+    /// Requests to the public survey endpoints, per client address.
+    pub public_limiter: LoginLimiter,
     pub passwords: Passwords,
     /// Token checks this instance has read (shared with [`crate::auth::token_checks::watch`]).
     pub token_checks: Arc<TokenChecks>,

@@ -38,6 +38,7 @@ pub mod registration_number;
 pub mod search;
 mod serde_str;
 pub mod sla;
+pub mod survey;
 pub mod tag;
 pub mod ticket;
 pub mod validation;

@@ -48,6 +48,8 @@ pub enum Invalid {
     InvalidQuantity,
     /// A percentage that is not a decimal string from 0 to 100 with at most 4 decimals.
     InvalidPercent,
+    /// Not a code (lower-case letters, digits and underscores, up to 40).
+    InvalidCode,
     /// The same value appears twice where it must be unique.
     Duplicate,
     /// An id that names no record (or none the caller can see).
@@ -92,6 +94,7 @@ impl Invalid {
             Invalid::InvalidStages => "invalid_stages",
             Invalid::InvalidQuantity => "invalid_quantity",
             Invalid::InvalidPercent => "invalid_percent",
+            Invalid::InvalidCode => "invalid_code",
             Invalid::Duplicate => "duplicate",
             Invalid::UnknownReference => "unknown_reference",
             Invalid::NotAllowed => "not_allowed",
@@ -125,6 +128,7 @@ impl Invalid {
         "invalid_stages",
         "invalid_quantity",
         "invalid_percent",
+        "invalid_code",
         "duplicate",
         "unknown_reference",
         "not_allowed",
@@ -364,6 +368,7 @@ mod tests {
             Invalid::InvalidStages,
             Invalid::InvalidQuantity,
             Invalid::InvalidPercent,
+            Invalid::InvalidCode,
             Invalid::Duplicate,
             Invalid::UnknownReference,
             Invalid::NotAllowed,

@@ -150,6 +150,17 @@ pub struct ConfigArgs {
     /// PEM private key of RAPPORT_TLS_CERT
     #[arg(long, env = "RAPPORT_TLS_KEY", global = true)]
     pub tls_key: Option<PathBuf>,
+    /// Outgoing mail server for survey invitations, e.g. smtp://127.0.0.1:2525 (smtps:// for
+    /// TLS; user:password@ in the URL) [default: no email sent]
+    #[arg(long, env = "RAPPORT_SMTP_URL", global = true, hide_env_values = true, value_parser = secret)]
+    pub smtp_url: Option<SecretString>,
+    /// The sender of outgoing mail [default: rapport@localhost]
+    #[arg(long, env = "RAPPORT_SMTP_FROM", global = true)]
+    pub smtp_from: Option<String>,
+    /// The link a survey invitation gives, with `{token}` where its token goes
+    /// [default: http://<RAPPORT_BIND>/v1/public/surveys/{token}]
+    #[arg(long, env = "RAPPORT_SURVEY_URL", global = true)]
+    pub survey_url: Option<String>,
 }
 
 /// The TOML file: the same settings as the flags.
@@ -186,6 +197,9 @@ struct FileConfig {
     cors_origins: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    smtp_url: Option<SecretString>,
+    smtp_from: Option<String>,
+    survey_url: Option<String>,
     encryption_key: Option<SecretString>,
     encryption_old_keys: Option<SecretString>,
 }
@@ -246,6 +260,18 @@ pub struct Settings {
     /// Base64, checked to hold 32 bytes.
     pub encryption_key: Option<SecretString>,
     pub encryption_old_keys: Vec<SecretString>,
+    /// Where outgoing mail goes; none: no email is sent.
+    pub smtp: Option<Smtp>,
+    /// The link of a survey invitation, `{token}` standing for its token.
+    pub survey_url: String,
+}
+
+/// The outgoing mail server.
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    /// `smtp://host:port` (`smtps://` for TLS); may hold a password.
+    pub url: SecretString,
+    pub from: String,
 }
 
 /// A configuration that cannot be used, with what to fix.
@@ -547,6 +573,37 @@ impl Settings {
             })
             .transpose()?
             .unwrap_or_default();
+        let smtp = args
+            .smtp_url
+            .clone()
+            .or(file.smtp_url)
+            .map(|url| {
+                let text = url.expose_secret();
+                if text.starts_with("smtp://") || text.starts_with("smtps://") {
+                    Ok(Smtp {
+                        url,
+                        from: args
+                            .smtp_from
+                            .clone()
+                            .or(file.smtp_from.clone())
+                            .unwrap_or_else(|| "rapport@localhost".into()),
+                    })
+                } else {
+                    Err(invalid(
+                        "RAPPORT_SMTP_URL",
+                        "must be smtp://host:port or smtps://host:port",
+                    ))
+                }
+            })
+            .transpose()?;
+        let survey_url = args
+            .survey_url
+            .clone()
+            .or(file.survey_url)
+            .unwrap_or_else(|| format!("http://{bind}/v1/public/surveys/{{token}}"));
+        if !survey_url.contains("{token}") {
+            return Err(invalid("RAPPORT_SURVEY_URL", "must hold `{token}`"));
+        }
         Ok(Settings {
             bind,
             database_url,
@@ -577,6 +634,8 @@ impl Settings {
             tls,
             encryption_key,
             encryption_old_keys,
+            smtp,
+            survey_url,
         })
     }
 

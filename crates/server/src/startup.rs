@@ -56,6 +56,8 @@ impl Application {
         clock: Arc<dyn Clock>,
         handlers: Handlers,
     ) -> anyhow::Result<Application> {
+        let handlers = jobs::with_mail(handlers, settings.smtp.as_ref(), &settings.survey_url)
+            .context("configuring the SMTP server")?;
         let store = database::connect(settings).await?;
         database::migrate(&store).await?;
         let jwt = bootstrap::jwt_keys(&settings.jwt, &settings.data_dir)?;
@@ -85,8 +87,11 @@ impl Application {
                 trusted_proxies: settings.trusted_proxies.clone(),
                 cors_origins: settings.cors_origins.clone(),
                 ticket_reopen_days: settings.ticket_reopen_days,
+                survey_url: settings.survey_url.clone(),
+                send_email: settings.smtp.is_some(),
             },
             login_limiter: LoginLimiter::new(LoginQuota::default()),
+            public_limiter: LoginLimiter::new(LoginQuota::public()),
             passwords: Passwords::per_core().context("starting the password hashing threads")?,
             token_checks: token_checks.clone(),
             recent_writers: store.has_replica().then(RecentWriters::default),

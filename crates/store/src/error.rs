@@ -43,6 +43,13 @@ impl From<DbErr> for StoreError {
     }
 }
 
+/// A job kind misnamed in the code that enqueues it: a bug, reported like a failing statement.
+impl From<rapport_domain::job::BadKind> for StoreError {
+    fn from(err: rapport_domain::job::BadKind) -> Self {
+        StoreError::Db(DbErr::Custom(format!("{err:?}")))
+    }
+}
+
 /// Is this the database being unreachable rather than a failing statement?
 fn is_unreachable(err: &DbErr) -> bool {
     match err {

@@ -58,6 +58,20 @@ impl Default for LoginQuota {
     }
 }
 
+impl LoginQuota {
+    /// The quota of the public endpoints, per client address only ([`LoginLimiter::take_ip`]):
+    /// 30 requests at once, one more each second.
+    pub fn public() -> LoginQuota {
+        LoginQuota {
+            ip: Rate {
+                burst: 30,
+                every: Duration::from_secs(1),
+            },
+            ..LoginQuota::default()
+        }
+    }
+}
+
 /// What a bucket counts: the account is already normalized (a lower-cased email, `client:<id>`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
@@ -165,6 +179,19 @@ impl LoginLimiter {
             keys.push(Key::AccountIp(account.to_owned(), ip));
             keys.push(Key::Ip(ip));
         }
+        self.take(keys, now)
+    }
+
+    /// Takes one try from the bucket of `ip` alone: the per-address limit of public endpoints.
+    ///
+    /// # Errors
+    /// `RateLimited` with the seconds until the address holds a try again.
+    pub fn take_ip(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.take(vec![Key::Ip(ip)], Instant::now()).map(drop)
+    }
+
+    /// Takes one try from each bucket of `keys`, or none when one of them is empty.
+    fn take(&self, keys: Vec<Key>, now: Instant) -> Result<Attempt<'_>, ApiError> {
         let mut buckets = self.lock();
         let current: Vec<Bucket> = keys
             .iter()

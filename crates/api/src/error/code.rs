@@ -31,6 +31,11 @@ rapport_domain::string_enum! {
         Duplicate => "duplicate",
         /// 409: a lifecycle move the rules do not allow.
         InvalidTransition => "invalid_transition",
+        SurveyAnswered => "survey_answered",
+        QuietPeriod => "quiet_period",
+        ConsentWithdrawn => "consent_withdrawn",
+        AlreadyAnswered => "already_answered",
+        Expired => "expired",
         /// 412.
         PreconditionFailed => "precondition_failed",
         /// 413.

@@ -18,9 +18,14 @@ pub mod orders;
 pub mod pipelines;
 pub mod products;
 pub mod public_articles;
+pub mod public_surveys;
 pub mod quotes;
 pub mod reports;
 pub mod sla_policies;
+pub mod survey_invitations;
+pub mod survey_results;
+pub mod survey_triggers;
+pub mod surveys;
 pub mod tasks;
 pub mod teams;
 pub mod ticket_articles;
@@ -48,6 +53,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(tasks::configure)
             .configure(tickets::configure)
             .configure(sla_policies::configure)
+            .configure(surveys::configure)
+            .configure(survey_invitations::configure)
+            .configure(survey_triggers::configure)
+            .configure(survey_results::configure)
             .configure(pipelines::configure)
             .configure(opportunities::configure)
             .configure(products::configure)
@@ -58,6 +67,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(article_categories::configure)
             .configure(ticket_articles::configure)
             .configure(public_articles::configure)
+            .configure(public_surveys::configure)
             .configure(jobs::configure),
     );
 }

@@ -14,6 +14,7 @@ use rapport_domain::opportunity::{
     StageMove as DomainMove, may_reopen,
 };
 use rapport_domain::pipeline::{Pipeline, Probability, StageKind};
+use rapport_domain::survey::SurveyEvent;
 use rapport_domain::tag::parse_tags;
 use rapport_domain::validation::{Errors, parse_date};
 use rapport_store::repos::opportunities::{self, OpportunityFilter, OpportunitySort};
@@ -30,6 +31,7 @@ use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param, user_param};
 use crate::i18n::Text;
+use crate::invitations;
 use crate::money::MoneyBody;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
@@ -391,6 +393,7 @@ pub(crate) async fn apply_move(
     opportunities::record_move(tx, &m).await?;
     if stage.kind == StageKind::Won {
         advance_customer(tx, state, caller, o, now).await?;
+        invitations::on_event(tx, SurveyEvent::OpportunityWon, o.id, now).await?;
     }
     Ok(())
 }

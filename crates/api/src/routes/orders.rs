@@ -9,6 +9,7 @@ use rapport_domain::currency::CurrencyCode;
 use rapport_domain::money::Money;
 use rapport_domain::opportunity::{Loss, Opportunity as DomainOpportunity};
 use rapport_domain::quote::{DocumentNotes, Order as DomainOrder, OrderStatus, Quote, QuoteStatus};
+use rapport_domain::survey::SurveyEvent;
 use rapport_domain::validation::Errors;
 use rapport_store::Conn;
 use rapport_store::repos::orders::{self, OrderFilter};
@@ -24,6 +25,7 @@ use crate::auth::{Authorized, Caller};
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
 use crate::i18n::Text;
+use crate::invitations;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::references;
@@ -434,6 +436,9 @@ async fn update_order(
     if status != o.status {
         o.move_to(status, now)
             .map_err(|e| ApiError::status_refused(("An order", "订单"), e.from, e.to, e.allowed))?;
+        if status == OrderStatus::Fulfilled {
+            invitations::on_event(&tx, SurveyEvent::OrderFulfilled, o.id, now).await?;
+        }
     }
     let saved = Order::from(repos::save(&tx, &o, now).await?);
     audit::record_and_commit(

@@ -10,6 +10,7 @@ use rapport_domain::enums::Grade;
 use rapport_domain::name::{Name, Title};
 use rapport_domain::notification::{Notification, NotificationKind};
 use rapport_domain::sla::{self, SlaPolicy, SlaSubject};
+use rapport_domain::survey::SurveyEvent;
 use rapport_domain::tag::parse_tags;
 use rapport_domain::ticket::{
     Ticket as DomainTicket, TicketCategory, TicketChannel, TicketComment as DomainComment,
@@ -31,6 +32,7 @@ use crate::auth::scopes::{TicketsRead, TicketsWrite};
 use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param, user_param};
+use crate::invitations;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::references;
@@ -347,14 +349,34 @@ async fn policy_of(db: &impl Conn, ticket: &DomainTicket) -> Result<Option<SlaPo
     }
 }
 
+/// Opens a new ticket of a customer of `grade`: its SLA policy's due times, an assignee by its
+/// team's rule when it names none, and a notification for the assignee (unless `opened_by`
+/// assigned itself).
+pub(crate) async fn open_ticket(
+    db: &impl Conn,
+    mut ticket: DomainTicket,
+    grade: Grade,
+    opened_by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<DomainTicket, ApiError> {
+    ticket.apply_sla(policy_for(db, &ticket, grade).await?.as_ref());
+    // Nobody named: the team hands it out by its rule.
+    if let (None, Some(team)) = (ticket.assignee_id, ticket.team_id) {
+        ticket.assignee_id = assignment::pick(db, team, Work::Ticket).await?;
+    }
+    tickets::insert(db, &ticket).await?;
+    notify_assignee(db, opened_by, &ticket, now).await?;
+    Ok(ticket)
+}
+
 /// Tells a ticket's new assignee, unless it assigned itself.
 async fn notify_assignee(
     db: &impl Conn,
-    caller: &Caller,
+    changed_by: Option<Uuid>,
     ticket: &DomainTicket,
     now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    let Some(assignee) = ticket.assignee_id.filter(|a| Some(*a) != caller.user_id()) else {
+    let Some(assignee) = ticket.assignee_id.filter(|a| Some(*a) != changed_by) else {
         return Ok(());
     };
     let title = format!("Ticket assigned to you: {}", ticket.subject.as_str());
@@ -479,7 +501,7 @@ async fn create_ticket(
         crate::auth::Principal::User { team_id, .. } => team_id,
         crate::auth::Principal::Client { .. } => None,
     };
-    let mut ticket = DomainTicket {
+    let ticket = DomainTicket {
         id: Uuid::now_v7(),
         customer_id: customer.id,
         contact_id: body.contact_id,
@@ -508,13 +530,7 @@ async fn create_ticket(
         updated_at: now,
         version: 1,
     };
-    ticket.apply_sla(policy_for(&tx, &ticket, customer.grade).await?.as_ref());
-    // Nobody named: the team hands it out by its rule.
-    if let (None, Some(team)) = (ticket.assignee_id, ticket.team_id) {
-        ticket.assignee_id = assignment::pick(&tx, team, Work::Ticket).await?;
-    }
-    tickets::insert(&tx, &ticket).await?;
-    notify_assignee(&tx, &auth, &ticket, now).await?;
+    let ticket = open_ticket(&tx, ticket, customer.grade, auth.user_id(), now).await?;
     let body = Ticket::from(ticket);
     audit::record_and_commit(
         tx,
@@ -640,11 +656,12 @@ async fn update_ticket(
             })?;
     }
     if t.assignee_id != before.assignee_id {
-        notify_assignee(&tx, &auth, &t, now).await?;
+        notify_assignee(&tx, auth.user_id(), &t, now).await?;
     }
     if t.status == TicketStatus::Resolved && before.status != TicketStatus::Resolved {
         // Its linked articles helped solve it.
         articles::record_uses(&tx, t.id, now).await?;
+        invitations::on_event(&tx, SurveyEvent::TicketResolved, t.id, now).await?;
     }
     let saved = Ticket::from(repos::save(&tx, &t, now).await?);
     let before = Ticket::from(before);

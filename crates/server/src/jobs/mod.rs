@@ -10,6 +10,7 @@ pub mod quotes;
 pub mod runner;
 pub mod schedules;
 pub mod sla;
+pub mod surveys;
 
 use std::sync::Arc;
 
@@ -39,7 +40,32 @@ pub fn standard_handlers(sla_reminder: chrono::Duration) -> Result<Handlers, Bad
             },
         )?
         .with(leads::ESCALATE, leads::Escalate)?
-        .with(quotes::EXPIRE, quotes::Expire)
+        .with(quotes::EXPIRE, quotes::Expire)?
+        .with(surveys::TRIGGER, surveys::Trigger { email: false })?
+        .with(surveys::QUARTERLY, surveys::Quarterly)?
+        .with(surveys::QUARTER, surveys::Quarter { email: false })
+}
+
+/// `handlers` with survey invitations emailed through `smtp` (when configured): the survey
+/// kinds then enqueue emails, and `surveys.email` sends them with links of `survey_url`.
+///
+/// # Errors
+/// The SMTP settings cannot be used.
+pub fn with_mail(
+    handlers: Handlers,
+    smtp: Option<&crate::config::Smtp>,
+    survey_url: &str,
+) -> anyhow::Result<Handlers> {
+    let Some(smtp) = smtp else {
+        return Ok(handlers);
+    };
+    Ok(handlers
+        .with(surveys::TRIGGER, surveys::Trigger { email: true })?
+        .with(surveys::QUARTER, surveys::Quarter { email: true })?
+        .with(
+            surveys::EMAIL,
+            surveys::Email::new(smtp, survey_url.to_owned())?,
+        )?)
 }
 
 /// The recurring jobs.
@@ -52,6 +78,13 @@ pub fn standard_schedules() -> Result<Vec<Scheduled>, BadKind> {
         Scheduled::new(sla::CHECK, Schedule::EveryMinutes(1))?,
         Scheduled::new(leads::ESCALATE, Schedule::EveryMinutes(5))?,
         Scheduled::new(quotes::EXPIRE, Schedule::EveryMinutes(15))?,
+        Scheduled::new(
+            surveys::QUARTERLY,
+            Schedule::Daily {
+                at: chrono::NaiveTime::MIN,
+                zone: chrono_tz::UTC,
+            },
+        )?,
     ])
 }
 

@@ -134,6 +134,7 @@ pub struct MovedRecords {
     pub opportunities: u64,
     pub quotes: u64,
     pub orders: u64,
+    pub survey_invitations: u64,
 }
 
 /// The outcome (or, with `dry_run`, the preview) of a merge.
@@ -151,7 +152,7 @@ pub struct MergeResult {
 /// Merge duplicates into a customer.
 ///
 /// In one transaction: moves the duplicates' contacts, activities, tasks, stage changes,
-/// tickets, opportunities, quotes and orders onto
+/// tickets, opportunities, quotes, orders and survey invitations onto
 /// this customer, fills its empty fields from them, and soft-deletes them (`merged_into_id`).
 /// Any number of duplicates at once. `dry_run=true` answers the outcome without changing
 /// anything.
@@ -208,6 +209,7 @@ pub async fn merge_customers(
         opportunities: moved.opportunities,
         quotes: moved.quotes,
         orders: moved.orders,
+        survey_invitations: moved.survey_invitations,
     };
     if dry_run {
         // What the survivor would look like; the transaction is dropped, nothing is kept.

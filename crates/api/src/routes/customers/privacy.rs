@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rapport_domain::customer::ERASED;
 use rapport_store::repos::{
     self, activities, audit as audit_repo, contacts, customers, idempotency, opportunities, orders,
-    quotes, stage_changes, tasks, tickets,
+    quotes, stage_changes, survey_invitations, tasks, tickets,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -25,6 +25,7 @@ use crate::routes::audit_events::AuditEvent;
 use crate::routes::opportunities::Opportunity;
 use crate::routes::orders::Order;
 use crate::routes::quotes::Quote;
+use crate::routes::survey_invitations::Invitation;
 use crate::routes::tasks::Task;
 use crate::routes::tickets::{Ticket, TicketComment};
 use crate::state::AppState;
@@ -44,6 +45,8 @@ pub struct CustomerExport {
     pub opportunities: Vec<Opportunity>,
     pub quotes: Vec<Quote>,
     pub orders: Vec<Order>,
+    /// Survey invitations and their answers.
+    pub survey_invitations: Vec<Invitation>,
     /// Who changed what about the customer and its contacts.
     pub audit_events: Vec<AuditEvent>,
 }
@@ -116,6 +119,11 @@ pub async fn export_customer(
             .into_iter()
             .map(Order::from)
             .collect(),
+        survey_invitations: survey_invitations::of_customers(&tx, &[customer.id])
+            .await?
+            .into_iter()
+            .map(|i| Invitation::new(i, None, now))
+            .collect(),
         audit_events: audit_repo::about_customers(&tx, &ids)
             .await?
             .into_iter()
@@ -153,7 +161,7 @@ fn scrub(changes: Value) -> Value {
 /// Erase a customer's personal data, irreversibly.
 ///
 /// Names, contact details, addresses, notes, ticket texts and comments, and the values in its
-/// audit events are replaced by `[erased]`; kind, industry, grade, stage, owner, dates and
+/// audit events are replaced by `[erased]`; free-text survey answers are removed; kind, industry, grade, stage, owner, dates and
 /// counts stay for reports.
 #[utoipa::path(
     tag = "privacy",
@@ -187,6 +195,7 @@ pub async fn erase_customer(
         opportunities::erase_text(&tx, one.id, ERASED, now).await?;
         quotes::erase_text(&tx, one.id, ERASED, now).await?;
         orders::erase_text(&tx, one.id, ERASED, now).await?;
+        survey_invitations::erase_text(&tx, one.id, now).await?;
         let erased = repos::save(&tx, &one.erased(now), now).await?;
         let people = reindex(&tx, &erased).await?;
         if erased.id == ids[0] {

@@ -1,4 +1,5 @@
-//! A customer's timeline: activities, stage changes, tasks and tickets in time order.
+//! A customer's timeline: activities, stage changes, tasks, tickets, sales records and survey
+//! invitations in time order.
 
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
@@ -11,9 +12,9 @@ use rapport_store::repos::activities::{self, ActivityFilter};
 use rapport_store::repos::opportunities::{self, OpportunityFilter, OpportunitySort};
 use rapport_store::repos::orders::{self, OrderFilter};
 use rapport_store::repos::quotes::{self, QuoteFilter};
-use rapport_store::repos::stage_changes;
 use rapport_store::repos::tasks::{self, TaskFilter, TaskScope};
 use rapport_store::repos::tickets::{self, TicketFilter, TicketSort};
+use rapport_store::repos::{stage_changes, survey_invitations, surveys};
 use rapport_store::{Cursor, Page, SortValue};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -29,6 +30,7 @@ use crate::routes::activities::Activity;
 use crate::routes::opportunities::Opportunity;
 use crate::routes::orders::Order;
 use crate::routes::quotes::Quote;
+use crate::routes::survey_invitations::Invitation;
 use crate::routes::tasks::Task;
 use crate::routes::tickets::Ticket;
 use crate::schemas;
@@ -60,10 +62,11 @@ impl From<DomainStageChange> for StageChange {
 }
 
 /// One entry of a timeline: exactly one of `activity`, `stage_change`, `task`, `ticket`,
-/// `opportunity`, `quote` and `order` is set, as `type` says.
+/// `opportunity`, `quote`, `order` and `survey_invitation` is set, as `type` says.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEntry {
-    /// `activity`, `stage_change`, `task`, `ticket`, `opportunity`, `quote` or `order`.
+    /// `activity`, `stage_change`, `task`, `ticket`, `opportunity`, `quote`, `order` or
+    /// `survey_invitation`.
     #[serde(rename = "type")]
     #[schema(example = "activity")]
     pub kind: &'static str,
@@ -85,6 +88,9 @@ pub struct TimelineEntry {
     pub quote: Option<Quote>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order: Option<Order>,
+    /// A survey invitation, with its answers once answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub survey_invitation: Option<Invitation>,
 }
 
 impl TimelineEntry {
@@ -100,6 +106,7 @@ impl TimelineEntry {
             opportunity: None,
             quote: None,
             order: None,
+            survey_invitation: None,
         }
     }
 }
@@ -116,7 +123,8 @@ pub struct TimelineParams {
 }
 
 /// A customer's timeline, newest first: activities, stage changes, tasks (with `tasks:read`),
-/// tickets, and opportunities, quotes and orders (with `opportunities:read`).
+/// tickets, survey invitations with their answers, and opportunities, quotes and orders (with
+/// `opportunities:read`).
 #[utoipa::path(
     tag = "customers",
     params(("id" = Uuid, Path), TimelineParams),
@@ -166,6 +174,7 @@ pub async fn customer_timeline(
         customer_id: Some(customer.id),
         ..Default::default()
     };
+    let cursor_for_invitations = cursor.clone();
     let ticket_page = tickets::list(
         db,
         TicketView::All,
@@ -202,12 +211,18 @@ pub async fn customer_timeline(
         (
             opps.await?,
             quotes::list(db, Visibility::All, &quote_filter, cursor.clone(), limit).await?,
-            orders::list(db, Visibility::All, &order_filter, cursor, limit).await?,
+            orders::list(db, Visibility::All, &order_filter, cursor.clone(), limit).await?,
         )
     } else {
         (Page::empty(), Page::empty(), Page::empty())
     };
+    // Survey invitations and their answers: feedback, for whoever sees the customer.
+    let invitation_page =
+        survey_invitations::of_customer(db, customer.id, cursor_for_invitations, limit).await?;
+    let invitation_surveys =
+        surveys::get_many(db, invitation_page.items.iter().map(|i| i.survey_id)).await?;
     let more = acts.next.is_some()
+        || invitation_page.next.is_some()
         || changes.next.is_some()
         || task_page.next.is_some()
         || ticket_page.next.is_some()
@@ -240,6 +255,14 @@ pub async fn customer_timeline(
         let entry = TimelineEntry::new("ticket", t.id, t.created_at);
         TimelineEntry {
             ticket: Some(Ticket::from(t)),
+            ..entry
+        }
+    }));
+    entries.extend(invitation_page.items.into_iter().map(|i| {
+        let entry = TimelineEntry::new("survey_invitation", i.id, i.created_at);
+        let survey = invitation_surveys.get(&i.survey_id);
+        TimelineEntry {
+            survey_invitation: Some(Invitation::new(i, survey, now)),
             ..entry
         }
     }));

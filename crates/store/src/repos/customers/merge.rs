@@ -4,7 +4,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::entities::{activity, contact, opportunity, order, quote, stage_change, task, ticket};
+use crate::entities::{
+    activity, contact, opportunity, order, quote, stage_change, survey_invitation, task, ticket,
+};
 use crate::{Conn, StoreError};
 
 /// How many records a merge moves.
@@ -18,10 +20,11 @@ pub struct Moved {
     pub opportunities: u64,
     pub quotes: u64,
     pub orders: u64,
+    pub survey_invitations: u64,
 }
 
 /// Counts (with `dry_run`) or moves the contacts, activities, tasks, stage changes, tickets,
-/// opportunities, quotes and orders of
+/// opportunities, quotes, orders and survey invitations of
 /// `from` onto `to`. The primary contact stays the survivor's: moved contacts lose the flag.
 ///
 /// # Errors
@@ -32,100 +35,83 @@ pub async fn move_children(
     to: Uuid,
     dry_run: bool,
 ) -> Result<Moved, StoreError> {
-    let ids = || from.iter().copied();
-    if dry_run {
-        return Ok(Moved {
-            contacts: contact::Entity::find()
-                .filter(contact::Column::CustomerId.is_in(ids()))
-                .count(db)
-                .await?,
-            activities: activity::Entity::find()
-                .filter(activity::Column::CustomerId.is_in(ids()))
-                .count(db)
-                .await?,
-            tasks: task::Entity::find()
-                .filter(task::Column::CustomerId.is_in(ids()))
-                .count(db)
-                .await?,
-            stage_changes: stage_change::Entity::find()
-                .filter(stage_change::Column::CustomerId.is_in(ids()))
-                .count(db)
-                .await?,
-            tickets: ticket::Entity::find()
-                .filter(ticket::Column::CustomerId.is_in(ids()))
-                .count(db)
-                .await?,
-            opportunities: opportunity::Entity::find()
-                .filter(opportunity::Column::CustomerId.is_in(ids()))
-                .count(db)
-                .await?,
-            quotes: quote::Entity::find()
-                .filter(quote::Column::CustomerId.is_in(ids()))
-                .count(db)
-                .await?,
-            orders: order::Entity::find()
-                .filter(order::Column::CustomerId.is_in(ids()))
-                .count(db)
-                .await?,
-        });
-    }
-    let contacts = contact::Entity::update_many()
-        .col_expr(contact::Column::CustomerId, Expr::value(to))
-        .col_expr(contact::Column::IsPrimary, Expr::value(false))
-        .filter(contact::Column::CustomerId.is_in(ids()))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let activities = activity::Entity::update_many()
-        .col_expr(activity::Column::CustomerId, Expr::value(to))
-        .filter(activity::Column::CustomerId.is_in(ids()))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let tasks = task::Entity::update_many()
-        .col_expr(task::Column::CustomerId, Expr::value(to))
-        .filter(task::Column::CustomerId.is_in(ids()))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let stage_changes = stage_change::Entity::update_many()
-        .col_expr(stage_change::Column::CustomerId, Expr::value(to))
-        .filter(stage_change::Column::CustomerId.is_in(ids()))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let tickets = ticket::Entity::update_many()
-        .col_expr(ticket::Column::CustomerId, Expr::value(to))
-        .filter(ticket::Column::CustomerId.is_in(ids()))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let opportunities = opportunity::Entity::update_many()
-        .col_expr(opportunity::Column::CustomerId, Expr::value(to))
-        .filter(opportunity::Column::CustomerId.is_in(ids()))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let quotes = quote::Entity::update_many()
-        .col_expr(quote::Column::CustomerId, Expr::value(to))
-        .filter(quote::Column::CustomerId.is_in(ids()))
-        .exec(db)
-        .await?
-        .rows_affected;
-    let orders = order::Entity::update_many()
-        .col_expr(order::Column::CustomerId, Expr::value(to))
-        .filter(order::Column::CustomerId.is_in(ids()))
-        .exec(db)
-        .await?
-        .rows_affected;
+    let contacts = if dry_run {
+        count::<contact::Entity>(db, contact::Column::CustomerId, from).await?
+    } else {
+        contact::Entity::update_many()
+            .col_expr(contact::Column::CustomerId, Expr::value(to))
+            .col_expr(contact::Column::IsPrimary, Expr::value(false))
+            .filter(contact::Column::CustomerId.is_in(from.iter().copied()))
+            .exec(db)
+            .await?
+            .rows_affected
+    };
+    let to = (!dry_run).then_some(to);
     Ok(Moved {
         contacts,
-        activities,
-        tasks,
-        stage_changes,
-        tickets,
-        opportunities,
-        quotes,
-        orders,
+        activities: reassign::<activity::Entity>(db, activity::Column::CustomerId, from, to)
+            .await?,
+        tasks: reassign::<task::Entity>(db, task::Column::CustomerId, from, to).await?,
+        stage_changes: reassign::<stage_change::Entity>(
+            db,
+            stage_change::Column::CustomerId,
+            from,
+            to,
+        )
+        .await?,
+        tickets: reassign::<ticket::Entity>(db, ticket::Column::CustomerId, from, to).await?,
+        opportunities: reassign::<opportunity::Entity>(
+            db,
+            opportunity::Column::CustomerId,
+            from,
+            to,
+        )
+        .await?,
+        quotes: reassign::<quote::Entity>(db, quote::Column::CustomerId, from, to).await?,
+        orders: reassign::<order::Entity>(db, order::Column::CustomerId, from, to).await?,
+        survey_invitations: reassign::<survey_invitation::Entity>(
+            db,
+            survey_invitation::Column::CustomerId,
+            from,
+            to,
+        )
+        .await?,
     })
+}
+
+/// How many rows of `E` name one of `from` in `column`.
+async fn count<E: EntityTrait>(
+    db: &impl Conn,
+    column: E::Column,
+    from: &[Uuid],
+) -> Result<u64, StoreError>
+where
+    E::Model: Sync,
+{
+    Ok(E::find()
+        .filter(column.is_in(from.iter().copied()))
+        .count(db)
+        .await?)
+}
+
+/// Points the rows of `E` naming one of `from` in `column` at `to`; with no `to`, only
+/// counts them (a dry run).
+async fn reassign<E: EntityTrait>(
+    db: &impl Conn,
+    column: E::Column,
+    from: &[Uuid],
+    to: Option<Uuid>,
+) -> Result<u64, StoreError>
+where
+    E::Model: Sync,
+{
+    let Some(to) = to else {
+        return count::<E>(db, column, from).await;
+    };
+    Ok(E::update_many()
+        .col_expr(column, Expr::value(to))
+        .filter(column.is_in(from.iter().copied()))
+        .exec(db)
+        .await?
+        .rows_affected)
 }

@@ -1,0 +1,364 @@
+//! Satisfaction results: response rate, CSAT, NPS, averages per dimension, distributions per
+//! question, a trend per week or month, and breakdowns; for one survey
+//! (`GET /v1/surveys/{id}/results`, `surveys:read`) or for all
+//! (`GET /v1/reports/satisfaction`, `reports:read`). Both count only customers the caller
+//! sees. They are computed from the answered invitations of the range, read at once: fine for
+//! the answers of years of a company's surveys, not for millions.
+
+use std::collections::{BTreeMap, HashMap};
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use rapport_domain::access::Visibility;
+use rapport_domain::survey::{
+    Interval, Invitation, QuestionTally, ResultGroup, Survey, Tally, round,
+};
+use rapport_store::Conn;
+use rapport_store::repos::survey_invitations::{self, ResultScope};
+use rapport_store::repos::surveys;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+use uuid::Uuid;
+
+use crate::auth::Authorized;
+use crate::auth::scopes::{ReportsRead, SurveysRead};
+use crate::error::ApiError;
+use crate::extract::{Query, code_param};
+use crate::schemas;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(survey_results).service(satisfaction_report);
+}
+
+/// Which answers count and how they are grouped.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResultParams {
+    /// Answers from this time on (invitations sent from it, for the response rate).
+    pub from: Option<DateTime<Utc>>,
+    /// Answers before this time.
+    pub to: Option<DateTime<Utc>>,
+    /// The periods of `trend`: `week` (from Monday) or `month` (the default), UTC.
+    pub interval: Option<String>,
+    /// Break the results down by `agent` (the ticket's assignee, else the opportunity's or
+    /// the customer's owner, when invited), `team`, `channel` or `category` (the ticket's), or
+    /// `grade` (the customer's when invited).
+    pub group_by: Option<String>,
+}
+
+/// Satisfaction across surveys.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SatisfactionParams {
+    /// One survey only.
+    pub survey_id: Option<Uuid>,
+    /// As in a survey's results.
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// `week` or `month` (the default).
+    pub interval: Option<String>,
+    /// `agent`, `team`, `channel`, `category` or `grade`.
+    pub group_by: Option<String>,
+}
+
+/// CSAT: the share of csat answers of 4 or 5.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CsatScore {
+    pub responses: u64,
+    pub satisfied: u64,
+    /// Percent, one decimal.
+    #[schema(example = 66.7)]
+    pub score: f64,
+}
+
+/// NPS: promoters (9–10) minus detractors (0–6), in percent of the nps answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NpsScore {
+    pub responses: u64,
+    pub promoters: u64,
+    pub passives: u64,
+    pub detractors: u64,
+    /// −100 to 100, one decimal.
+    #[schema(example = 12.5)]
+    pub score: f64,
+}
+
+/// The numeric answers of one dimension.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DimensionScore {
+    #[schema(example = "response_speed")]
+    pub dimension: String,
+    pub responses: u64,
+    /// The mean of its answers, each scaled to 0–100 (`(value − min) / (max − min) × 100`),
+    /// one decimal.
+    pub average: f64,
+}
+
+/// How often one value was answered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValueCount {
+    /// A value of the scale, or an option's code.
+    pub value: String,
+    pub count: u64,
+}
+
+/// The answers of one question.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuestionResult {
+    pub question_id: String,
+    #[schema(schema_with = schemas::question_kind)]
+    pub kind: String,
+    pub responses: u64,
+    /// On the question's own scale, two decimals; `null` for choices and text.
+    pub average: Option<f64>,
+    /// Every value of the scale or every option, ascending, zeros kept; `[]` for text.
+    pub distribution: Vec<ValueCount>,
+}
+
+/// The answers of one period or group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Slice {
+    pub answered: u64,
+    /// CSAT percent, or `null` without csat answers.
+    pub csat: Option<f64>,
+    /// NPS, or `null` without nps answers.
+    pub nps: Option<f64>,
+}
+
+/// The answers of one period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrendPoint {
+    /// The period's first day (UTC).
+    pub period: NaiveDate,
+    #[serde(flatten)]
+    pub slice: Slice,
+}
+
+/// The answers of one group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupResult {
+    /// The user, team, channel, category or grade; `null` for answers without one.
+    pub key: Option<String>,
+    #[serde(flatten)]
+    pub slice: Slice,
+}
+
+/// Satisfaction results.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SatisfactionResults {
+    /// The survey, or `null` across surveys.
+    pub survey_id: Option<Uuid>,
+    /// Invitations sent in the range.
+    pub invited: u64,
+    /// Invitations answered in the range.
+    pub answered: u64,
+    /// `answered / invited`, percent, one decimal; `null` when none was sent.
+    pub response_rate: Option<f64>,
+    pub csat: Option<CsatScore>,
+    pub nps: Option<NpsScore>,
+    /// Sorted by dimension.
+    pub dimensions: Vec<DimensionScore>,
+    /// Per question, in the survey's order (`[]` in the report).
+    pub questions: Vec<QuestionResult>,
+    /// The periods with answers, oldest first.
+    pub trend: Vec<TrendPoint>,
+    /// Per group, when `group_by` is given; by `answered`, most first.
+    pub breakdown: Vec<GroupResult>,
+}
+
+fn slice(t: &Tally) -> Slice {
+    Slice {
+        answered: t.answered,
+        csat: t.csat.score(),
+        nps: t.nps.score(),
+    }
+}
+
+/// Results of `answered` (with their surveys) against `invited` sent.
+fn summarize(
+    survey: Option<&Survey>,
+    surveys: &HashMap<Uuid, Survey>,
+    answered: &[Invitation],
+    invited: u64,
+    interval: Interval,
+    group: Option<ResultGroup>,
+) -> SatisfactionResults {
+    let mut total = Tally::default();
+    let mut trend: BTreeMap<NaiveDate, Tally> = BTreeMap::new();
+    let mut groups: BTreeMap<Option<String>, Tally> = BTreeMap::new();
+    let mut questions: Vec<QuestionTally> = survey
+        .map(|s| s.questions.iter().map(QuestionTally::new).collect())
+        .unwrap_or_default();
+    for inv in answered {
+        let (Some(s), Some(answers), Some(at)) = (
+            surveys.get(&inv.survey_id),
+            inv.answers.as_deref(),
+            inv.answered_at,
+        ) else {
+            continue;
+        };
+        total.add(s, answers);
+        trend
+            .entry(interval.start(at.date_naive()))
+            .or_default()
+            .add(s, answers);
+        if let Some(g) = group {
+            groups.entry(inv.group_key(g)).or_default().add(s, answers);
+        }
+        if let Some(only) = survey {
+            for (q, tally) in only.questions.iter().zip(&mut questions) {
+                if let Some(a) = answers.iter().find(|a| a.question_id == q.id) {
+                    tally.add(&a.value);
+                }
+            }
+        }
+    }
+    let mut breakdown: Vec<GroupResult> = groups
+        .iter()
+        .map(|(key, t)| GroupResult {
+            key: key.clone(),
+            slice: slice(t),
+        })
+        .collect();
+    breakdown.sort_by_key(|g| std::cmp::Reverse(g.slice.answered));
+    SatisfactionResults {
+        survey_id: survey.map(|s| s.id),
+        invited,
+        answered: total.answered,
+        response_rate: (invited > 0)
+            .then(|| round(total.answered as f64 * 100.0 / invited as f64, 1)),
+        csat: total.csat.score().map(|score| CsatScore {
+            responses: total.csat.responses,
+            satisfied: total.csat.satisfied,
+            score,
+        }),
+        nps: total.nps.score().map(|score| NpsScore {
+            responses: total.nps.responses,
+            promoters: total.nps.promoters,
+            passives: total.nps.passives,
+            detractors: total.nps.detractors,
+            score,
+        }),
+        dimensions: total
+            .dimension_averages()
+            .into_iter()
+            .map(|(d, responses, average)| DimensionScore {
+                dimension: d.to_string(),
+                responses,
+                average,
+            })
+            .collect(),
+        questions: survey
+            .map(|s| {
+                s.questions
+                    .iter()
+                    .zip(&questions)
+                    .map(|(q, t)| QuestionResult {
+                        question_id: q.id.to_string(),
+                        kind: q.kind.as_str().to_owned(),
+                        responses: t.responses,
+                        average: t.average(q),
+                        distribution: t
+                            .distribution
+                            .iter()
+                            .map(|(value, count)| ValueCount {
+                                value: value.clone(),
+                                count: *count,
+                            })
+                            .collect(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        trend: trend
+            .iter()
+            .map(|(period, t)| TrendPoint {
+                period: *period,
+                slice: slice(t),
+            })
+            .collect(),
+        breakdown,
+    }
+}
+
+/// Reads the answers of `survey` (or of every survey) in range and summarizes them.
+async fn results(
+    db: &impl Conn,
+    visibility: Visibility,
+    survey: Option<Survey>,
+    p: ResultParams,
+) -> Result<SatisfactionResults, ApiError> {
+    let interval =
+        code_param("interval", p.interval.as_deref(), Interval::parse)?.unwrap_or(Interval::Month);
+    let group = code_param("group_by", p.group_by.as_deref(), ResultGroup::parse)?;
+    let scope = ResultScope {
+        survey_id: survey.as_ref().map(|s| s.id),
+        visibility,
+        from: p.from,
+        to: p.to,
+    };
+    let answered = survey_invitations::answered(db, &scope).await?;
+    let invited = survey_invitations::invited(db, &scope).await?;
+    let by_id = surveys::get_many(db, answered.iter().map(|i| i.survey_id)).await?;
+    Ok(summarize(
+        survey.as_ref(),
+        &by_id,
+        &answered,
+        invited,
+        interval,
+        group,
+    ))
+}
+
+/// A survey's results, over the customers the caller sees.
+#[utoipa::path(
+    tag = "surveys",
+    params(("id" = Uuid, Path), ResultParams),
+    responses((status = 200, body = SatisfactionResults)),
+    security(("oauth2" = ["surveys:read"]))
+)]
+#[get("/surveys/{id}/results")]
+async fn survey_results(
+    state: web::Data<AppState>,
+    auth: Authorized<SurveysRead>,
+    id: web::Path<Uuid>,
+    params: Query<ResultParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner()?;
+    let db = state.list_reads(&auth);
+    let survey = surveys::get(db, id.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(results(db, auth.visibility(), Some(survey), p).await?))
+}
+
+/// Satisfaction across surveys (or of one, `survey_id`), over the customers the caller sees.
+#[utoipa::path(
+    tag = "reports",
+    params(SatisfactionParams),
+    responses((status = 200, body = SatisfactionResults)),
+    security(("oauth2" = ["reports:read"]))
+)]
+#[get("/reports/satisfaction")]
+async fn satisfaction_report(
+    state: web::Data<AppState>,
+    auth: Authorized<ReportsRead>,
+    params: Query<SatisfactionParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner()?;
+    let db = state.list_reads(&auth);
+    let survey = match p.survey_id {
+        Some(id) => Some(surveys::get(db, id).await?),
+        None => None,
+    };
+    let range = ResultParams {
+        from: p.from,
+        to: p.to,
+        interval: p.interval,
+        group_by: p.group_by,
+    };
+    let mut out = results(db, auth.visibility(), survey, range).await?;
+    // The report compares surveys: per question, see a survey's own results.
+    out.questions.clear();
+    Ok(HttpResponse::Ok().json(out))
+}
