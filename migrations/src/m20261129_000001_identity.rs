@@ -147,6 +147,20 @@ pub(crate) async fn unique_index<T: IntoIden + Copy + 'static>(
     manager.create_index(stmt).await
 }
 
+/// A named foreign key from `from.column` to `table.id`.
+pub(crate) fn fk<T: IntoIden + Copy + 'static>(
+    name: &str,
+    from: T,
+    column: T,
+    table: &str,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .name(name)
+        .from(from, column)
+        .to(Alias::new(table), Alias::new("id"))
+        .to_owned()
+}
+
 /// Creates a named index.
 pub(crate) async fn index<T: IntoIden + Copy + 'static>(
     manager: &SchemaManager<'_>,

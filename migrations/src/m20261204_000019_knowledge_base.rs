@@ -6,22 +6,10 @@
 use sea_orm_migration::sea_orm::DatabaseBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261129_000001_identity::{index, unique_index};
+use crate::m20261129_000001_identity::{fk, index, unique_index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn fk<T: IntoIden + Copy + 'static>(
-    name: &str,
-    from: (T, T),
-    to: &str,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(from.0, from.1)
-        .to(Alias::new(to), Alias::new("id"))
-        .to_owned()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -39,7 +27,8 @@ impl MigrationTrait for Migration {
                     .col(integer(C::Version))
                     .foreign_key(&mut fk(
                         "article_categories_parent_id_fkey",
-                        (C::Table, C::ParentId),
+                        C::Table,
+                        C::ParentId,
                         "article_categories",
                     ))
                     .to_owned(),
@@ -81,17 +70,20 @@ impl MigrationTrait for Migration {
                     .col(integer(A::Version))
                     .foreign_key(&mut fk(
                         "articles_category_id_fkey",
-                        (A::Table, A::CategoryId),
+                        A::Table,
+                        A::CategoryId,
                         "article_categories",
                     ))
                     .foreign_key(&mut fk(
                         "articles_customer_id_fkey",
-                        (A::Table, A::CustomerId),
+                        A::Table,
+                        A::CustomerId,
                         "customers",
                     ))
                     .foreign_key(&mut fk(
                         "articles_reviewer_id_fkey",
-                        (A::Table, A::ReviewerId),
+                        A::Table,
+                        A::ReviewerId,
                         "users",
                     ))
                     .to_owned(),
@@ -125,7 +117,8 @@ impl MigrationTrait for Migration {
                     .primary_key(Index::create().col(T::Tag).col(T::ArticleId))
                     .foreign_key(&mut fk(
                         "article_tags_article_id_fkey",
-                        (T::Table, T::ArticleId),
+                        T::Table,
+                        T::ArticleId,
                         "articles",
                     ))
                     .to_owned(),
@@ -147,7 +140,8 @@ impl MigrationTrait for Migration {
                     .primary_key(Index::create().col(V::ArticleId).col(V::Number))
                     .foreign_key(&mut fk(
                         "article_versions_article_id_fkey",
-                        (V::Table, V::ArticleId),
+                        V::Table,
+                        V::ArticleId,
                         "articles",
                     ))
                     .to_owned(),
@@ -167,12 +161,14 @@ impl MigrationTrait for Migration {
                     .primary_key(Index::create().col(L::TicketId).col(L::ArticleId))
                     .foreign_key(&mut fk(
                         "ticket_articles_ticket_id_fkey",
-                        (L::Table, L::TicketId),
+                        L::Table,
+                        L::TicketId,
                         "tickets",
                     ))
                     .foreign_key(&mut fk(
                         "ticket_articles_article_id_fkey",
-                        (L::Table, L::ArticleId),
+                        L::Table,
+                        L::ArticleId,
                         "articles",
                     ))
                     .to_owned(),

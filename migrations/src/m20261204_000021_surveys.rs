@@ -3,23 +3,10 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261129_000001_identity::{index, unique_index};
+use crate::m20261129_000001_identity::{fk, index, unique_index};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn fk<T: IntoIden + Copy + 'static>(
-    name: &str,
-    from: T,
-    column: T,
-    table: &str,
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(from, column)
-        .to(Alias::new(table), Alias::new("id"))
-        .to_owned()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -143,7 +143,56 @@ pub struct Ticket {
     pub version: i32,
 }
 
+/// What a new ticket is given; the rest starts empty.
+#[derive(Debug, Clone)]
+pub struct NewTicket {
+    pub customer_id: Uuid,
+    pub contact_id: Option<Uuid>,
+    pub subject: Title,
+    pub description: Option<TicketText>,
+    pub channel: TicketChannel,
+    pub category: TicketCategory,
+    pub priority: TicketPriority,
+    pub assignee_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    pub tags: Vec<Tag>,
+    pub created_by: Option<Uuid>,
+}
+
 impl Ticket {
+    /// A `new` ticket opened at `now`, without due times yet ([`Ticket::apply_sla`]).
+    pub fn new(t: NewTicket, now: DateTime<Utc>) -> Ticket {
+        Ticket {
+            id: Uuid::now_v7(),
+            customer_id: t.customer_id,
+            contact_id: t.contact_id,
+            subject: t.subject,
+            description: t.description,
+            channel: t.channel,
+            category: t.category,
+            priority: t.priority,
+            status: TicketStatus::New,
+            assignee_id: t.assignee_id,
+            team_id: t.team_id,
+            tags: t.tags,
+            first_responded_at: None,
+            resolved_at: None,
+            closed_at: None,
+            sla_policy_id: None,
+            first_response_due_at: None,
+            resolution_due_at: None,
+            paused_at: None,
+            paused_minutes: 0,
+            first_response_breached_at: None,
+            resolution_breached_at: None,
+            reminded_at: None,
+            created_by: t.created_by,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
     /// Moves to `to` at `now`: resolving stamps `resolved_at`, closing `closed_at`; a resolved
     /// ticket reopens only within `reopen_window` of its resolution. Time `pending` pauses the
     /// resolution clock of `policy`: leaving `pending` moves the resolution due time by the
@@ -330,35 +379,22 @@ mod tests {
 
     fn ticket() -> Ticket {
         let now = at("2026-12-01T09:00:00Z");
-        Ticket {
-            id: Uuid::now_v7(),
-            customer_id: Uuid::now_v7(),
-            contact_id: None,
-            subject: Title::parse("Printer jams").unwrap(),
-            description: None,
-            channel: TicketChannel::Phone,
-            category: TicketCategory::Complaint,
-            priority: TicketPriority::Normal,
-            status: TicketStatus::New,
-            assignee_id: None,
-            team_id: None,
-            tags: Vec::new(),
-            first_responded_at: None,
-            resolved_at: None,
-            closed_at: None,
-            sla_policy_id: None,
-            first_response_due_at: None,
-            resolution_due_at: None,
-            paused_at: None,
-            paused_minutes: 0,
-            first_response_breached_at: None,
-            resolution_breached_at: None,
-            reminded_at: None,
-            created_by: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        }
+        Ticket::new(
+            NewTicket {
+                customer_id: Uuid::now_v7(),
+                contact_id: None,
+                subject: Title::parse("Printer jams").unwrap(),
+                description: None,
+                channel: TicketChannel::Phone,
+                category: TicketCategory::Complaint,
+                priority: TicketPriority::Normal,
+                assignee_id: None,
+                team_id: None,
+                tags: Vec::new(),
+                created_by: None,
+            },
+            now,
+        )
     }
 
     #[test]

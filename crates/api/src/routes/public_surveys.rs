@@ -9,7 +9,7 @@ use rapport_domain::customer::Customer;
 use rapport_domain::identity::Actor;
 use rapport_domain::survey::{Invitation, Refusal, Survey};
 use rapport_domain::ticket::{
-    Ticket as DomainTicket, TicketCategory, TicketChannel, TicketPriority, TicketStatus,
+    NewTicket, Ticket as DomainTicket, TicketCategory, TicketChannel, TicketPriority,
 };
 use rapport_store::repos::{self, Lock, survey_invitations, surveys, tickets};
 use rapport_store::{Conn, StoreError};
@@ -290,34 +290,21 @@ async fn open_follow_up(
         ),
     };
     let answers = invitation.answers.as_deref().unwrap_or_default();
-    let ticket = DomainTicket {
-        id: Uuid::now_v7(),
-        customer_id: customer.id,
-        contact_id: Some(invitation.contact_id),
-        subject: survey.follow_up_subject(),
-        description: Some(survey.follow_up_text(answers)),
-        channel,
-        category,
-        priority: TicketPriority::High,
-        status: TicketStatus::New,
-        assignee_id,
-        team_id,
-        tags: Vec::new(),
-        first_responded_at: None,
-        resolved_at: None,
-        closed_at: None,
-        sla_policy_id: None,
-        first_response_due_at: None,
-        resolution_due_at: None,
-        paused_at: None,
-        paused_minutes: 0,
-        first_response_breached_at: None,
-        resolution_breached_at: None,
-        reminded_at: None,
-        created_by: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let ticket = DomainTicket::new(
+        NewTicket {
+            customer_id: customer.id,
+            contact_id: Some(invitation.contact_id),
+            subject: survey.follow_up_subject(),
+            description: Some(survey.follow_up_text(answers)),
+            channel,
+            category,
+            priority: TicketPriority::High,
+            assignee_id,
+            team_id,
+            tags: Vec::new(),
+            created_by: None,
+        },
+        now,
+    );
     open_ticket(tx, ticket, customer.grade, None, now).await
 }

@@ -13,8 +13,8 @@ use rapport_domain::sla::{self, SlaPolicy, SlaSubject};
 use rapport_domain::survey::SurveyEvent;
 use rapport_domain::tag::parse_tags;
 use rapport_domain::ticket::{
-    Ticket as DomainTicket, TicketCategory, TicketChannel, TicketComment as DomainComment,
-    TicketPriority, TicketStatus, TicketText,
+    NewTicket, Ticket as DomainTicket, TicketCategory, TicketChannel,
+    TicketComment as DomainComment, TicketPriority, TicketStatus, TicketText,
 };
 use rapport_domain::validation::Errors;
 use rapport_store::repos::articles;
@@ -501,35 +501,22 @@ async fn create_ticket(
         crate::auth::Principal::User { team_id, .. } => team_id,
         crate::auth::Principal::Client { .. } => None,
     };
-    let ticket = DomainTicket {
-        id: Uuid::now_v7(),
-        customer_id: customer.id,
-        contact_id: body.contact_id,
-        subject,
-        description,
-        channel,
-        category,
-        priority,
-        status: TicketStatus::New,
-        assignee_id: body.assignee_id,
-        team_id: body.team_id.or(assignee_team).or(caller_team),
-        tags,
-        first_responded_at: None,
-        resolved_at: None,
-        closed_at: None,
-        sla_policy_id: None,
-        first_response_due_at: None,
-        resolution_due_at: None,
-        paused_at: None,
-        paused_minutes: 0,
-        first_response_breached_at: None,
-        resolution_breached_at: None,
-        reminded_at: None,
-        created_by: auth.actor().id(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+    let ticket = DomainTicket::new(
+        NewTicket {
+            customer_id: customer.id,
+            contact_id: body.contact_id,
+            subject,
+            description,
+            channel,
+            category,
+            priority,
+            assignee_id: body.assignee_id,
+            team_id: body.team_id.or(assignee_team).or(caller_team),
+            tags,
+            created_by: auth.actor().id(),
+        },
+        now,
+    );
     let ticket = open_ticket(&tx, ticket, customer.grade, auth.user_id(), now).await?;
     let body = Ticket::from(ticket);
     audit::record_and_commit(
