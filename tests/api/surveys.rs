@@ -47,6 +47,8 @@ backend_tests!(
     the_public_endpoint_is_rate_limited_after_a_burst,
     invitations_are_for_survey_writers_and_unknown_ids_are_404,
     a_sales_manager_sees_only_invitations_of_its_teams_customers,
+    erasure_and_deletion_close_the_public_link,
+    an_invitation_is_about_what_its_sender_may_read,
 );
 
 // Behind a trusted proxy, `X-Forwarded-For` names the client: two clients, two budgets.
@@ -2528,4 +2530,82 @@ async fn invitations_are_emailed_through_smtp(backend: Backend) {
         invitation(&app, &admin, &survey, &id_of(&unmailed)).await["emailed_at"],
         Value::Null
     );
+}
+
+async fn erasure_and_deletion_close_the_public_link(app: TestApp) {
+    let admin = app.admin_token().await;
+    let survey = id_of(&create_survey(&app, &admin, survey_body("After your visit")).await);
+    let (erased, erased_contact) =
+        customer_with_contact(&app, &admin, "Erased Ltd", json!({})).await;
+    let (deleted, deleted_contact) =
+        customer_with_contact(&app, &admin, "Deleted Ltd", json!({})).await;
+    let to_erase = invited(&app, &admin, &survey, &erased_contact, json!({})).await;
+    let to_delete = invited(&app, &admin, &survey, &deleted_contact, json!({})).await;
+
+    app.post(&format!("/v1/customers/{erased}/erase"), &admin, json!({}))
+        .await
+        .assert_status(200);
+    // The link in the person's inbox stops working: nothing more is kept about them.
+    open_page(&app, &token_of(&to_erase))
+        .await
+        .assert_problem(410, "expired");
+    answer(&app, &token_of(&to_erase), answers(&[("speed", json!(1))]))
+        .await
+        .assert_problem(410, "expired");
+    let kept = invitation(&app, &admin, &survey, &id_of(&to_erase)).await;
+    assert_eq!(kept["status"], "expired");
+    assert_eq!(kept["answers"], Value::Null);
+
+    app.delete(&format!("/v1/customers/{deleted}"), &admin)
+        .await
+        .assert_status(204);
+    open_page(&app, &token_of(&to_delete))
+        .await
+        .assert_problem(404, "not_found");
+    answer(&app, &token_of(&to_delete), answers(&[("speed", json!(1))]))
+        .await
+        .assert_problem(404, "not_found");
+    let tickets = list(&app, &admin, &format!("/v1/tickets?customer_id={deleted}")).await;
+    assert!(tickets.is_empty(), "no follow-up for a deleted customer");
+}
+
+async fn an_invitation_is_about_what_its_sender_may_read(app: TestApp) {
+    let admin = app.admin_token().await;
+    let marketer = app.user("marketing", None).await;
+    let marketer = app.token_of(&marketer).await;
+    let survey = id_of(&create_survey(&app, &admin, survey_body("After your ticket")).await);
+    let (customer, contact) = customer_with_contact(&app, &admin, "Scoped Ltd", json!({})).await;
+    let ticket = id_of(&open_ticket(&app, &admin, &customer, json!({})).await);
+    let deal = app
+        .post(
+            "/v1/opportunities",
+            &admin,
+            json!({"customer_id": customer, "title": "Toner"}),
+        )
+        .await;
+    deal.assert_status(201);
+
+    // Marketing sends surveys but reads no tickets: the ticket is not one it can name.
+    let refused = invite(
+        &app,
+        &marketer,
+        &survey,
+        json!({"contact_id": contact, "ticket_id": ticket}),
+    )
+    .await;
+    refused.assert_problem(422, "validation_failed");
+    assert_eq!(refused.error_fields(), ["ticket_id"]);
+    // An invitation is about one record at most.
+    let both = invite(
+        &app,
+        &admin,
+        &survey,
+        json!({"contact_id": contact, "ticket_id": ticket, "opportunity_id": id_of(&deal.body)}),
+    )
+    .await;
+    both.assert_problem(422, "validation_failed");
+    assert_eq!(both.error_fields(), ["opportunity_id"]);
+    assert!(invitations(&app, &admin, &survey).await.is_empty());
+    // Without the ticket, marketing invites.
+    invited(&app, &marketer, &survey, &contact, json!({})).await;
 }

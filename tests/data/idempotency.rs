@@ -13,6 +13,7 @@ backend_tests!(
     concurrent_requests_with_one_key_create_one_customer,
     tasks_and_teams_are_idempotent_too,
     a_replayed_user_or_client_shows_no_secret,
+    a_replayed_survey_invitation_shows_no_token,
     a_malformed_key_is_a_400,
     a_key_is_forgotten_after_24_hours,
     a_replay_needs_a_live_session,
@@ -222,6 +223,68 @@ async fn a_replayed_user_or_client_shows_no_secret(app: TestApp) {
     )
     .await
     .assert_status(200);
+}
+
+async fn a_replayed_survey_invitation_shows_no_token(app: TestApp) {
+    let admin = app.admin_token().await;
+    let survey = app
+        .post(
+            "/v1/surveys",
+            &admin,
+            json!({"title": "How did we do?", "questions": [{"kind": "csat", "text": "Happy?"}]}),
+        )
+        .await;
+    survey.assert_status(201);
+    let customer = app
+        .post(
+            "/v1/customers",
+            &admin,
+            json!({"name": "Replay Ltd", "contacts": [{"first_name": "Lei"}]}),
+        )
+        .await;
+    customer.assert_status(201);
+    let contact = &customer.body["contacts"][0]["id"];
+    let survey_id = survey.body["id"].as_str().unwrap();
+
+    let one = format!("/v1/surveys/{survey_id}/invitations");
+    let body = json!({"contact_id": contact});
+    let first = post_keyed(&app, &one, &admin, "invite-1", &body).await;
+    first.assert_status(201);
+    let token = first.body["token"].as_str().unwrap().to_owned();
+    let again = post_keyed(&app, &one, &admin, "invite-1", &body).await;
+    again.assert_status(201);
+    assert!(replayed(&again));
+    assert_eq!(again.body["id"], first.body["id"]);
+    assert_eq!(again.body["token"], json!(null));
+    assert_eq!(again.body["url"], json!(null));
+    assert!(
+        !again.body.to_string().contains(&token),
+        "the token is not kept"
+    );
+
+    // In a batch, the tokens sit deeper: they are not kept either.
+    let batch = format!("/v1/surveys/{survey_id}/invitations/batch");
+    let other = app
+        .post(
+            "/v1/customers",
+            &admin,
+            json!({"name": "Replay Two", "contacts": [{"first_name": "Mei"}]}),
+        )
+        .await;
+    let body = json!({"contact_ids": [other.body["contacts"][0]["id"]]});
+    let first = post_keyed(&app, &batch, &admin, "batch-1", &body).await;
+    first.assert_status(200);
+    let token = first.body["invited"][0]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let again = post_keyed(&app, &batch, &admin, "batch-1", &body).await;
+    assert!(replayed(&again));
+    assert_eq!(
+        again.body["invited"][0]["id"],
+        first.body["invited"][0]["id"]
+    );
+    assert!(!again.body.to_string().contains(&token), "{}", again.body);
 }
 
 async fn a_malformed_key_is_a_400(app: TestApp) {

@@ -94,6 +94,9 @@ pub async fn invite(
     email: bool,
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
+    // The customer first, then the contact: the order of merges and contact changes, so that
+    // they queue instead of deadlocking; the contact's lock makes the quiet period hold.
+    let _: Customer = repos::get_locked(tx, invite.customer.id).await?;
     let contact: Contact = repos::get_locked(tx, invite.contact_id).await?;
     if contact.customer_id != invite.customer.id {
         return Err(StoreError::NotFound);

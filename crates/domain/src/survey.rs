@@ -8,6 +8,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -624,7 +626,7 @@ pub struct Invitation {
     pub opportunity_id: Option<Uuid>,
     pub order_id: Option<Uuid>,
     pub origin: InvitationOrigin,
-    /// What a trigger invited for (`ticket:<id>`, `quarter:2026-Q4:<customer>`): one
+    /// What a trigger invited for (`ticket_resolved:<id>`, `quarter:2026-Q4:<customer>`): one
     /// invitation per trigger and key, however often its job runs.
     pub trigger_key: Option<String>,
     pub trigger_id: Option<Uuid>,
@@ -692,6 +694,17 @@ impl Invitation {
         Ok(())
     }
 
+    /// No longer answerable from `now` (erasure): an open invitation expires now.
+    pub fn close(&mut self, now: DateTime<Utc>) {
+        if matches!(
+            self.status,
+            InvitationStatus::Sent | InvitationStatus::Opened
+        ) {
+            self.status = InvitationStatus::Expired;
+            self.expires_at = self.expires_at.min(now);
+        }
+    }
+
     /// Free-text answers removed (erasure): scores and choices are not personal.
     pub fn erase_text(&mut self) {
         if let Some(answers) = &mut self.answers {
@@ -733,10 +746,19 @@ pub fn quarter(now: DateTime<Utc>) -> String {
     format!("{}-Q{}", now.year(), now.month0() / 3 + 1)
 }
 
-/// `x` rounded to `places` decimals, half away from zero.
-pub fn round(x: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (x * f).round() / f
+/// `num / den × scale`, rounded half away from zero to `places` decimals, computed exactly
+/// in decimals (a float would round 1.005 down).
+pub fn ratio(num: i64, den: u64, scale: i64, places: u32) -> f64 {
+    rounded(
+        Decimal::from(num) * Decimal::from(scale) / Decimal::from(den),
+        places,
+    )
+}
+
+fn rounded(x: Decimal, places: u32) -> f64 {
+    x.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero)
+        .to_f64()
+        .unwrap_or_default()
 }
 
 /// CSAT: the share of answers of 4 or 5.
@@ -749,8 +771,7 @@ pub struct Csat {
 impl Csat {
     /// Percent, one decimal.
     pub fn score(self) -> Option<f64> {
-        (self.responses > 0)
-            .then(|| round(self.satisfied as f64 * 100.0 / self.responses as f64, 1))
+        (self.responses > 0).then(|| ratio(self.satisfied as i64, self.responses, 100, 1))
     }
 }
 
@@ -767,10 +788,8 @@ impl Nps {
     /// −100 to 100, one decimal.
     pub fn score(self) -> Option<f64> {
         (self.responses > 0).then(|| {
-            round(
-                (self.promoters as f64 - self.detractors as f64) * 100.0 / self.responses as f64,
-                1,
-            )
+            let net = self.promoters as i64 - self.detractors as i64;
+            ratio(net, self.responses, 100, 1)
         })
     }
 }
@@ -782,7 +801,7 @@ pub struct Tally {
     pub csat: Csat,
     pub nps: Nps,
     /// Per dimension: the sum of answers scaled to 0–100, and their count.
-    pub dimensions: BTreeMap<Code, (f64, u64)>,
+    pub dimensions: BTreeMap<Code, (Decimal, u64)>,
 }
 
 impl Tally {
@@ -806,7 +825,7 @@ impl Tally {
                 _ => {}
             }
             if let Some((min, max)) = q.scale() {
-                let scaled = (v - min) as f64 * 100.0 / (max - min) as f64;
+                let scaled = Decimal::from((v - min) * 100) / Decimal::from(max - min);
                 let slot = self.dimensions.entry(q.dimension.clone()).or_default();
                 slot.0 += scaled;
                 slot.1 += 1;
@@ -818,7 +837,7 @@ impl Tally {
     pub fn dimension_averages(&self) -> Vec<(Code, u64, f64)> {
         self.dimensions
             .iter()
-            .map(|(d, (sum, n))| (d.clone(), *n, round(sum / *n as f64, 1)))
+            .map(|(d, (sum, n))| (d.clone(), *n, rounded(sum / Decimal::from(*n), 1)))
             .collect()
     }
 }
@@ -864,8 +883,7 @@ impl QuestionTally {
 
     /// The mean on the question's own scale, two decimals.
     pub fn average(&self, q: &Question) -> Option<f64> {
-        (q.scale().is_some() && self.responses > 0)
-            .then(|| round(self.sum as f64 / self.responses as f64, 2))
+        (q.scale().is_some() && self.responses > 0).then(|| ratio(self.sum, self.responses, 1, 2))
     }
 }
 
@@ -1063,6 +1081,14 @@ mod tests {
         assert_eq!(dims[0].2, 70.0);
         assert_eq!(dims[1].2, 58.3);
         assert_eq!(dims[2].2, 50.0);
+    }
+
+    #[test]
+    fn ratios_round_half_away_from_zero_exactly() {
+        assert_eq!(ratio(201, 200, 1, 2), 1.01);
+        assert_eq!(ratio(2, 3, 100, 1), 66.7);
+        assert_eq!(ratio(-1, 8, 100, 1), -12.5);
+        assert_eq!(ratio(-1, 16, 100, 1), -6.3);
     }
 
     #[test]

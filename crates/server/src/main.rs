@@ -110,9 +110,10 @@ async fn rotate_key(settings: &Settings) -> anyhow::Result<()> {
     let tx = store.begin().await?;
     let customers = rapport_store::repos::customers::reseal(&tx).await?;
     let answers = rapport_store::repos::idempotency::reseal(&tx).await?;
+    let tokens = rapport_store::repos::survey_invitations::reseal(&tx).await?;
     rapport_store::commit(tx).await?;
     println!(
-        "Re-encrypted under the current key: {customers} registration numbers, {answers} kept answers."
+        "Re-encrypted under the current key: {customers} registration numbers, {answers} kept answers, {tokens} invitation tokens."
     );
     Ok(())
 }

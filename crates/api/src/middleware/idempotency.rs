@@ -42,6 +42,11 @@ const SECRET_FIELDS: [&str; 4] = [
     "access_token",
     "refresh_token",
 ];
+/// Fields a handler answers once and never again (an invitation's `token` and `url`): put on
+/// its response's extensions, they are not kept with the answer either, at any depth.
+#[derive(Debug, Clone, Copy)]
+pub struct ShowOnce(pub &'static [&'static str]);
+
 /// Headers kept with an answer.
 const KEPT_HEADERS: [HeaderName; 4] = [
     header::LOCATION,
@@ -142,6 +147,7 @@ pub async fn idempotency(
     let (http_req, res) = res.into_parts();
     let status = res.status();
     let headers = res.headers().clone();
+    let show_once = res.extensions().get::<ShowOnce>().copied();
     let (head, body) = res.into_parts();
     let bytes = match actix_web::body::to_bytes(body).await {
         Ok(bytes) => bytes,
@@ -163,7 +169,7 @@ pub async fn idempotency(
                             .map(|v| (name.as_str().to_owned(), v.to_owned()))
                     })
                     .collect(),
-                body: without_secrets(&bytes),
+                body: without_secrets(&bytes, show_once.map_or(&[], |s| s.0)),
             };
             idempotency::complete(&tx, &caller, &key, &stored).await?;
         }
@@ -200,16 +206,35 @@ fn request_hash(key: &[u8; 32], req: &actix_web::HttpRequest, body: &[u8]) -> St
         .collect()
 }
 
-/// The body to keep: JSON with its shown-once secrets set to `null`.
-fn without_secrets(body: &[u8]) -> String {
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(serde_json::Value::Object(mut map)) => {
-            for field in SECRET_FIELDS {
-                if let Some(value) = map.get_mut(field) {
-                    *value = serde_json::Value::Null;
+/// The body to keep: JSON with its shown-once secrets, and the handler's `show_once` fields
+/// at any depth, set to `null`.
+fn without_secrets(body: &[u8], show_once: &[&str]) -> String {
+    fn scrub(value: &mut serde_json::Value, fields: &[&str]) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, member) in map.iter_mut() {
+                    if fields.contains(&key.as_str()) {
+                        *member = serde_json::Value::Null;
+                    } else {
+                        scrub(member, fields);
+                    }
                 }
             }
-            serde_json::Value::Object(map).to_string()
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| scrub(v, fields)),
+            _ => {}
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut value @ serde_json::Value::Object(_)) => {
+            if let serde_json::Value::Object(map) = &mut value {
+                for field in SECRET_FIELDS {
+                    if let Some(v) = map.get_mut(field) {
+                        *v = serde_json::Value::Null;
+                    }
+                }
+            }
+            scrub(&mut value, show_once);
+            value.to_string()
         }
         _ => String::from_utf8_lossy(body).into_owned(),
     }
@@ -259,10 +284,18 @@ mod tests {
 
     #[test]
     fn secrets_are_not_kept() {
-        let kept = without_secrets(br#"{"id":"x","client_secret":"s3cret","name":"n"}"#);
+        let kept = without_secrets(br#"{"id":"x","client_secret":"s3cret","name":"n"}"#, &[]);
         assert!(!kept.contains("s3cret"));
         assert!(kept.contains(r#""client_secret":null"#));
         assert!(kept.contains(r#""id":"x""#));
-        assert_eq!(without_secrets(b"plain"), "plain");
+        assert_eq!(without_secrets(b"plain", &[]), "plain");
+    }
+
+    #[test]
+    fn show_once_fields_are_not_kept_at_any_depth() {
+        let body = br#"{"invited":[{"id":"a","token":"t0k","url":"https://x/t0k"}],"token":"t1"}"#;
+        let kept = without_secrets(body, &["token", "url"]);
+        assert!(!kept.contains("t0k") && !kept.contains("t1"), "{kept}");
+        assert!(kept.contains(r#""id":"a""#));
     }
 }

@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
-use uuid::Uuid;
 
 use crate::audit::{self, Origin};
 use crate::auth::secret::sha256_hex;
@@ -129,8 +128,13 @@ fn limit(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
     }
 }
 
-/// The invitation a token names; 404 for any token that names none.
-async fn invitation_of(db: &impl Conn, token: &str) -> Result<Uuid, ApiError> {
+/// The invitation a token names, read with `lock`, and its customer; 404 for any token that
+/// names none, and for an invitation whose customer was deleted or merged away.
+async fn invitation_of(
+    db: &impl Conn,
+    token: &str,
+    lock: Lock,
+) -> Result<(Invitation, Customer), ApiError> {
     let well_formed = token.len() == 43
         && token
             .bytes()
@@ -138,7 +142,16 @@ async fn invitation_of(db: &impl Conn, token: &str) -> Result<Uuid, ApiError> {
     if !well_formed {
         return Err(ApiError::NotFound);
     }
-    Ok(survey_invitations::id_by_token(db, &sha256_hex(token)).await?)
+    let id = survey_invitations::id_by_token(db, &sha256_hex(token)).await?;
+    let unlocked: Invitation = repos::fetch(db, id, Lock::No).await?;
+    // The customer before the invitation: the order of merges, which move invitations.
+    let customer: Customer = repos::fetch(db, unlocked.customer_id, lock).await?;
+    let invitation: Invitation = repos::fetch(db, id, lock).await?;
+    let live = customer.deleted_at.is_none() && customer.merged_into_id.is_none();
+    if !live || invitation.customer_id != customer.id {
+        return Err(ApiError::NotFound);
+    }
+    Ok((invitation, customer))
 }
 
 fn refused(r: Refusal) -> ApiError {
@@ -161,6 +174,7 @@ fn refused(r: Refusal) -> ApiError {
     params(("token" = String, Path, description = "The invitation's token")),
     responses(
         (status = 200, body = PublicSurvey),
+        (status = 404, description = "No invitation has this token", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Answered already", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 410, description = "Expired", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many requests from this address", body = crate::error::Problem, content_type = "application/problem+json")
@@ -175,9 +189,8 @@ async fn get_public_survey(
 ) -> Result<HttpResponse, ApiError> {
     limit(&req, &state)?;
     let now = state.clock.now();
-    let id = invitation_of(state.store.conn(), &token).await?;
     let tx = state.store.begin().await?;
-    let mut invitation: Invitation = repos::get_locked(&tx, id).await?;
+    let (mut invitation, _) = invitation_of(&tx, &token, Lock::ForUpdate).await?;
     invitation.check_open(now).map_err(refused)?;
     let survey = surveys::get(&tx, invitation.survey_id).await?;
     if invitation.open(now) {
@@ -196,8 +209,10 @@ async fn get_public_survey(
     request_body = SurveyAnswers,
     responses(
         (status = 204, description = "Answered"),
+        (status = 404, description = "No invitation has this token", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Answered already", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 410, description = "Expired", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Refused answers, each named `answers.<question_id>`", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many requests from this address", body = crate::error::Problem, content_type = "application/problem+json")
     ),
     security(())
@@ -212,11 +227,11 @@ async fn answer_public_survey(
     limit(&req, &state)?;
     let body = body.into_inner()?;
     let now = state.clock.now();
-    let id = invitation_of(state.store.conn(), &token).await?;
     let tx = state.store.begin().await?;
-    let before: Invitation = repos::get_locked(&tx, id).await?;
+    let (before, customer) = invitation_of(&tx, &token, Lock::ForUpdate).await?;
     before.check_open(now).map_err(refused)?;
-    let survey = surveys::get(&tx, before.survey_id).await?;
+    // Shared: answers do not wait on each other, but an edit of the survey waits for them.
+    let survey: Survey = repos::fetch(&tx, before.survey_id, Lock::Share).await?;
     let Some(items) = body.answers else {
         return Err(ApiError::invalid(
             "answers",
@@ -233,7 +248,7 @@ async fn answer_public_survey(
     invitation.answer(answers, now).map_err(refused)?;
     let origin = Origin::of_request(&req, Actor::System);
     if follow_up {
-        let ticket = open_follow_up(&tx, &survey, &invitation, now).await?;
+        let ticket = open_follow_up(&tx, &survey, &invitation, &customer, now).await?;
         invitation.follow_up_ticket_id = Some(ticket.id);
         let ticket = Ticket::from(ticket);
         audit::record(
@@ -264,14 +279,15 @@ async fn answer_public_survey(
 }
 
 /// The ticket a low score opens: a complaint for the team of the ticket the invitation was
-/// about, else a request for the customer's owner.
+/// about (the customer's owner when that ticket has no team), else a request for the
+/// customer's owner.
 async fn open_follow_up(
     tx: &impl Conn,
     survey: &Survey,
     invitation: &Invitation,
+    customer: &Customer,
     now: DateTime<Utc>,
 ) -> Result<DomainTicket, ApiError> {
-    let customer: Customer = repos::fetch(tx, invitation.customer_id, Lock::No).await?;
     let about = match invitation.ticket_id {
         Some(id) => match tickets::get(tx, id).await {
             Ok(t) => Some(t),
@@ -281,7 +297,14 @@ async fn open_follow_up(
         None => None,
     };
     let (category, channel, team_id, assignee_id) = match &about {
-        Some(t) => (TicketCategory::Complaint, t.channel, t.team_id, None),
+        // The ticket's team hands it out; without one, the customer's owner and team take it.
+        Some(t) if t.team_id.is_some() => (TicketCategory::Complaint, t.channel, t.team_id, None),
+        Some(t) => (
+            TicketCategory::Complaint,
+            t.channel,
+            customer.team_id,
+            customer.owner_id,
+        ),
         None => (
             TicketCategory::Request,
             TicketChannel::Web,

@@ -4,6 +4,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
+use rapport_domain::auth::Scope;
 use rapport_domain::enums::{Grade, LifecycleStage};
 use rapport_domain::opportunity::Opportunity;
 use rapport_domain::survey::{
@@ -26,6 +27,7 @@ use crate::error::{ApiError, ProblemCode};
 use crate::extract::{Json, Query, code_param, user_param};
 use crate::i18n::Text;
 use crate::invitations::{self, About, Invite, Issued, Outcome};
+use crate::middleware::idempotency::ShowOnce;
 use crate::pagination::{Paged, page_params};
 use crate::respond;
 use crate::routes::customers::access;
@@ -39,6 +41,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(create_invitations)
         .service(get_invitation);
 }
+
+/// What an invitation's creating answer holds and nothing keeps (not even an idempotent
+/// replay).
+const SHOW_ONCE: ShowOnce = ShowOnce(&["token", "url"]);
 
 /// The most invitations one batch sends.
 const MAX_BATCH: usize = 200;
@@ -77,6 +83,7 @@ pub struct Invitation {
     /// `null` until answered.
     pub answers: Option<Vec<InvitationAnswer>>,
     pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
     pub version: i32,
 }
 
@@ -114,6 +121,7 @@ impl Invitation {
             follow_up_ticket_id: i.follow_up_ticket_id,
             answers,
             created_at: i.created_at,
+            updated_at: i.updated_at,
             version: i.version,
         }
     }
@@ -138,7 +146,7 @@ pub struct IssuedInvitation {
 pub struct CreateInvitation {
     #[schema(required = true)]
     pub contact_id: Option<Uuid>,
-    /// A ticket of the contact's customer the survey is about.
+    /// A ticket of the contact's customer the survey is about (or an opportunity: one at most).
     pub ticket_id: Option<Uuid>,
     /// An opportunity of the contact's customer the survey is about.
     pub opportunity_id: Option<Uuid>,
@@ -234,24 +242,36 @@ async fn record_sent(
     .await
 }
 
-/// The ticket or opportunity a new invitation names, checked to be of `customer_id`.
+/// The ticket or opportunity a new invitation names (one at most), checked to be of
+/// `customer_id` and visible to the caller (its scope, and for a ticket the caller's view of
+/// tickets): anything else is an unknown reference.
 async fn about(
     db: &impl Conn,
+    caller: &Caller,
     body: &CreateInvitation,
     customer_id: Uuid,
     errors: &mut Errors,
 ) -> Result<About, ApiError> {
     let mut about = About::default();
+    if body.ticket_id.is_some() && body.opportunity_id.is_some() {
+        errors.add("opportunity_id", Invalid::NotAllowed);
+        return Ok(about);
+    }
     if let Some(id) = body.ticket_id {
+        let seen = caller.scopes.contains(Scope::TicketsRead);
         match tickets::get(db, id).await {
-            Ok(t) if t.customer_id == customer_id => about.ticket = Some(t),
+            Ok(t) if seen && t.customer_id == customer_id && caller.ticket_view().allows(&t) => {
+                about.ticket = Some(t);
+            }
             Ok(_) | Err(StoreError::NotFound) => errors.add("ticket_id", Invalid::UnknownReference),
             Err(e) => return Err(e.into()),
         }
     }
     if let Some(id) = body.opportunity_id {
+        // The customer is one the caller sees, and so are its opportunities.
+        let seen = caller.scopes.contains(Scope::OpportunitiesRead);
         match repos::fetch::<Opportunity>(db, id, Lock::No).await {
-            Ok(o) if o.customer_id == customer_id => about.opportunity = Some(o),
+            Ok(o) if seen && o.customer_id == customer_id => about.opportunity = Some(o),
             Ok(_) | Err(StoreError::NotFound) => {
                 errors.add("opportunity_id", Invalid::UnknownReference);
             }
@@ -336,7 +356,7 @@ async fn create_invitation(
         }
     };
     let about = match &customer {
-        Some(c) => about(&tx, &body, c.id, &mut errors).await?,
+        Some(c) => about(&tx, &auth, &body, c.id, &mut errors).await?,
         None => About::default(),
     };
     let (customer, contact_id) = errors.finish_with(customer.zip(body.contact_id))?;
@@ -359,7 +379,9 @@ async fn create_invitation(
         "/v1/surveys/{}/invitations/{}",
         survey.id, sent.invitation.id
     );
-    Ok(respond::created(&sent, sent.invitation.version, location))
+    let mut res = respond::created(&sent, sent.invitation.version, location);
+    res.extensions_mut().insert(SHOW_ONCE);
+    Ok(res)
 }
 
 /// The contacts a batch names, with their customers; those the caller does not see are
@@ -484,7 +506,9 @@ async fn create_invitations(
     let tx = state.store.begin().await?;
     let survey = current_survey(&tx, id.into_inner()).await?;
     let mut skipped = Vec::new();
-    let targets = batch_targets(&tx, &auth, body, &mut skipped).await?;
+    let mut targets = batch_targets(&tx, &auth, body, &mut skipped).await?;
+    // Locked in id order (customer, then contact), like every write of several records.
+    targets.sort_by_key(|(contact, customer)| (customer.id, *contact));
     let mut invited = Vec::new();
     for (contact_id, customer) in targets {
         let invite = Invite {
@@ -510,7 +534,9 @@ async fn create_invitations(
         }
     }
     audit::commit(tx, &state, &auth.origin).await?;
-    Ok(HttpResponse::Ok().json(InvitationBatch { invited, skipped }))
+    let mut res = HttpResponse::Ok().json(InvitationBatch { invited, skipped });
+    res.extensions_mut().insert(SHOW_ONCE);
+    Ok(res)
 }
 
 /// A survey's invitations to customers the caller sees, newest first.

@@ -11,7 +11,7 @@ use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use rapport_domain::access::Visibility;
 use rapport_domain::survey::{
-    Interval, Invitation, QuestionTally, ResultGroup, Survey, Tally, round,
+    Interval, Invitation, QuestionTally, ResultGroup, Survey, Tally, ratio,
 };
 use rapport_store::Conn;
 use rapport_store::repos::survey_invitations::{self, ResultScope};
@@ -152,9 +152,11 @@ pub struct SatisfactionResults {
     pub survey_id: Option<Uuid>,
     /// Invitations sent in the range.
     pub invited: u64,
-    /// Invitations answered in the range.
+    /// How many of those are answered (by now).
+    pub invited_answered: u64,
+    /// Invitations answered in the range (what the scores count).
     pub answered: u64,
-    /// `answered / invited`, percent, one decimal; `null` when none was sent.
+    /// `invited_answered / invited`, percent, one decimal; `null` when none was sent.
     pub response_rate: Option<f64>,
     pub csat: Option<CsatScore>,
     pub nps: Option<NpsScore>,
@@ -181,7 +183,7 @@ fn summarize(
     survey: Option<&Survey>,
     surveys: &HashMap<Uuid, Survey>,
     answered: &[Invitation],
-    invited: u64,
+    invited: (u64, u64),
     interval: Interval,
     group: Option<ResultGroup>,
 ) -> SatisfactionResults {
@@ -225,10 +227,10 @@ fn summarize(
     breakdown.sort_by_key(|g| std::cmp::Reverse(g.slice.answered));
     SatisfactionResults {
         survey_id: survey.map(|s| s.id),
-        invited,
+        invited: invited.0,
+        invited_answered: invited.1,
         answered: total.answered,
-        response_rate: (invited > 0)
-            .then(|| round(total.answered as f64 * 100.0 / invited as f64, 1)),
+        response_rate: (invited.0 > 0).then(|| ratio(invited.1 as i64, invited.0, 100, 1)),
         csat: total.csat.score().map(|score| CsatScore {
             responses: total.csat.responses,
             satisfied: total.csat.satisfied,

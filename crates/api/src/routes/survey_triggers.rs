@@ -22,6 +22,7 @@ use crate::i18n::Text;
 use crate::patch::Patch;
 use crate::references;
 use crate::respond;
+use crate::routes::surveys::check_current;
 use crate::schemas;
 use crate::state::AppState;
 
@@ -145,7 +146,13 @@ async fn create_survey_trigger(
             None
         }
         Some(id) => {
-            references::known("survey_id", surveys::get(&tx, id).await, &mut errors)?.map(|s| s.id)
+            match references::known("survey_id", surveys::get(&tx, id).await, &mut errors)? {
+                Some(survey) => {
+                    check_current(&survey)?;
+                    Some(survey.id)
+                }
+                None => None,
+            }
         }
     };
     let now = state.clock.now();

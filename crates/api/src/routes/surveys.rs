@@ -561,7 +561,7 @@ async fn version_survey(
         ..old.clone()
     };
     repos::save(&tx, &replaced, now).await?;
-    survey_triggers::follow_version(&tx, old.id, survey.id).await?;
+    survey_triggers::follow_version(&tx, old.id, survey.id, now).await?;
     let body = Survey::new(survey, 0);
     audit::record(
         &tx,

@@ -110,6 +110,43 @@ async fn primary_contact(store: &Store, customer_id: Uuid) -> Result<Option<Uuid
         .map(|c| c.id))
 }
 
+/// The customer, the contact (if the record names one) and what the invitation is about, of
+/// record `id` of `event`.
+async fn subject_of(
+    store: &Store,
+    event: SurveyEvent,
+    id: Uuid,
+) -> Result<Option<(Uuid, Option<Uuid>, About)>, StoreError> {
+    let db = store.conn();
+    Ok(Some(match event {
+        SurveyEvent::TicketResolved => {
+            let t = tickets::get(db, id).await?;
+            let about = About {
+                ticket: Some(t.clone()),
+                ..About::default()
+            };
+            (t.customer_id, t.contact_id, about)
+        }
+        SurveyEvent::OpportunityWon => {
+            let o: Opportunity = repos::fetch(db, id, Lock::No).await?;
+            let about = About {
+                opportunity: Some(o.clone()),
+                ..About::default()
+            };
+            (o.customer_id, o.contact_id, about)
+        }
+        SurveyEvent::OrderFulfilled => {
+            let o: Order = repos::fetch(db, id, Lock::No).await?;
+            let about = About {
+                order: Some(o.clone()),
+                ..About::default()
+            };
+            (o.customer_id, None, about)
+        }
+        SurveyEvent::Quarterly => return Ok(None),
+    }))
+}
+
 /// `surveys.trigger`: `{"event": "ticket_resolved", "id": "<ticket>"}`.
 pub struct Trigger {
     /// Whether invitations are emailed (SMTP is configured).
@@ -132,46 +169,17 @@ impl Handler for Trigger {
         if triggers.is_empty() {
             return Ok(());
         }
-        let db = ctx.store.conn();
-        let (customer_id, contact_id, about) = match event {
-            SurveyEvent::TicketResolved => {
-                let t = tickets::get(db, id).await?;
-                (
-                    t.customer_id,
-                    t.contact_id,
-                    About {
-                        ticket: Some(t),
-                        ..About::default()
-                    },
-                )
-            }
-            SurveyEvent::OpportunityWon => {
-                let o: Opportunity = repos::fetch(db, id, Lock::No).await?;
-                (
-                    o.customer_id,
-                    o.contact_id,
-                    About {
-                        opportunity: Some(o),
-                        ..About::default()
-                    },
-                )
-            }
-            SurveyEvent::OrderFulfilled => {
-                let o: Order = repos::fetch(db, id, Lock::No).await?;
-                (
-                    o.customer_id,
-                    None,
-                    About {
-                        order: Some(o),
-                        ..About::default()
-                    },
-                )
-            }
-            SurveyEvent::Quarterly => return Ok(()),
+        let subject = subject_of(&ctx.store, event, id).await;
+        let (customer_id, contact_id, about) = match subject {
+            Ok(Some(found)) => found,
+            // Deleted since (or a quarterly event, which names no record): nothing to send.
+            Ok(None) | Err(StoreError::NotFound) => return Ok(()),
+            Err(e) => return Err(e.into()),
         };
         let Some(customer) = live_customer(&ctx.store, customer_id).await? else {
             return Ok(());
         };
+
         let contact = match contact_id {
             Some(c) => Some(c),
             None => primary_contact(&ctx.store, customer.id).await?,
@@ -193,7 +201,14 @@ impl Handler for Trigger {
     }
 }
 
-/// `surveys.quarterly` (daily): enqueues this quarter's pass once (its key is the quarter).
+/// Whether `now` is within the first five days of its quarter (UTC).
+fn in_first_days_of_quarter(now: DateTime<Utc>) -> bool {
+    use chrono::Datelike;
+    now.month0().is_multiple_of(3) && now.day() <= 5
+}
+
+/// `surveys.quarterly` (daily): enqueues this quarter's pass once (its key is the quarter), in
+/// the quarter's first five days.
 pub struct Quarterly;
 
 #[async_trait::async_trait]
@@ -206,6 +221,11 @@ impl Handler for Quarterly {
             return Ok(());
         }
         let now = ctx.clock.now();
+        // The pass is keyed by its quarter while its job is kept (`maintenance.purge` keeps
+        // finished jobs 7 days): enqueued only in the quarter's first days, it runs once.
+        if !in_first_days_of_quarter(now) {
+            return Ok(());
+        }
         let quarter = quarter(now);
         let kind = JobKind::parse(QUARTER).map_err(|e| JobFailure(format!("{e:?}")))?;
         let job = Job::new(
@@ -285,6 +305,24 @@ impl Handler for Quarter {
     }
 }
 
+/// What an admin sees of a failed send: the kind of failure and the server's code, never its
+/// reply, which may quote the recipient's address.
+fn smtp_failure(e: lettre::transport::smtp::Error) -> JobFailure {
+    let kind = if e.is_permanent() {
+        "refused permanently"
+    } else if e.is_transient() {
+        "refused for now"
+    } else if e.is_timeout() {
+        "timed out"
+    } else {
+        "failed"
+    };
+    match e.status() {
+        Some(code) => JobFailure(format!("the SMTP server {kind} ({code})")),
+        None => JobFailure(format!("sending through the SMTP server {kind}")),
+    }
+}
+
 /// `surveys.email`: `{"invitation_id": "…"}`, through the configured SMTP server.
 pub struct Email {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -320,6 +358,10 @@ impl Handler for Email {
             return Ok(());
         };
         let invitation = survey_invitations::get(db, id).await?;
+        // Answered or expired while the job waited: the link is of no use any more.
+        if invitation.check_open(ctx.clock.now()).is_err() {
+            return Ok(());
+        }
         let contact = match contacts::get(db, invitation.contact_id).await {
             Ok(c) => c,
             Err(StoreError::NotFound) => return Ok(()),
@@ -357,13 +399,25 @@ impl Handler for Email {
             .header(ContentType::TEXT_PLAIN)
             .body(body)
             .map_err(|e| JobFailure(format!("building the invitation email: {e}")))?;
-        self.transport
-            .send(message)
-            .await
-            .map_err(|e| JobFailure(format!("sending the invitation email: {e}")))?;
+        self.transport.send(message).await.map_err(smtp_failure)?;
         let tx = ctx.store.begin().await?;
         survey_invitations::mark_emailed(&tx, id, ctx.clock.now()).await?;
         rapport_store::commit(tx).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quarterly_pass_is_enqueued_in_a_quarters_first_days_only() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert!(in_first_days_of_quarter(at("2026-10-01T00:00:00Z")));
+        assert!(in_first_days_of_quarter(at("2027-01-05T23:59:00Z")));
+        assert!(!in_first_days_of_quarter(at("2027-01-06T00:00:00Z")));
+        assert!(!in_first_days_of_quarter(at("2026-11-01T00:00:00Z")));
+        assert!(!in_first_days_of_quarter(at("2026-12-04T00:00:00Z")));
     }
 }

@@ -80,6 +80,10 @@ pub enum Lock {
     /// of one record queue up instead of failing the version check of [`save`]. SQLite runs
     /// one write transaction at a time and needs no lock.
     ForUpdate,
+    /// On PostgreSQL a shared lock: others may read and share-lock the row, but a change of
+    /// it waits until this transaction ends (answers read the survey they answer this way,
+    /// so that an edit cannot slip between the check and the commit).
+    Share,
 }
 
 /// The record `id`, read with `lock`.
@@ -88,8 +92,10 @@ pub enum Lock {
 /// `NotFound` when there is none.
 pub async fn fetch<R: Record>(db: &impl Conn, id: Uuid, lock: Lock) -> Result<R, StoreError> {
     let mut select = R::Entity::find().filter(R::ID.eq(id));
-    if lock == Lock::ForUpdate {
-        select = select.lock_exclusive();
+    match lock {
+        Lock::No => {}
+        Lock::ForUpdate => select = select.lock_exclusive(),
+        Lock::Share => select = select.lock_shared(),
     }
     R::from_model(select.one(db).await?.ok_or(StoreError::NotFound)?)
 }

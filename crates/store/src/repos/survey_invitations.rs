@@ -17,7 +17,7 @@ use crate::entities::survey_invitation::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
 use crate::repos::record::{self, record};
 use crate::repos::{corrupt, customer_visible, parse_column, parse_optional};
-use crate::{Conn, StoreError};
+use crate::{Conn, StoreError, crypto};
 
 fn to_domain(m: survey_invitation::Model) -> Result<Invitation, StoreError> {
     Ok(Invitation {
@@ -274,12 +274,18 @@ pub async fn answered(db: &impl Conn, scope: &ResultScope) -> Result<Vec<Invitat
         .collect()
 }
 
-/// How many invitations were sent within the scope.
+/// How many invitations were sent within the scope, and how many of those are answered.
 ///
 /// # Errors
 /// Database failures.
-pub async fn invited(db: &impl Conn, scope: &ResultScope) -> Result<u64, StoreError> {
-    Ok(scope.select(Column::CreatedAt).count(db).await?)
+pub async fn invited(db: &impl Conn, scope: &ResultScope) -> Result<(u64, u64), StoreError> {
+    let sent = scope.select(Column::CreatedAt).count(db).await?;
+    let answered = scope
+        .select(Column::CreatedAt)
+        .filter(Column::Status.eq(InvitationStatus::Answered.as_str()))
+        .count(db)
+        .await?;
+    Ok((sent, answered))
 }
 
 /// All invitations of some customers (exports, timelines), oldest first.
@@ -326,8 +332,9 @@ pub async fn of_customer(
     })
 }
 
-/// Removes the free-text answers of a customer's invitations and any token still sealed for
-/// its email (erasure); each changed invitation gets a new version.
+/// Erasure: the customer's invitations still open are expired (the link in the person's inbox
+/// stops working), their free-text answers removed, and any token still sealed for an email
+/// dropped; each changed invitation gets a new version. The caller holds the customer's lock.
 ///
 /// # Errors
 /// Database failures.
@@ -341,13 +348,48 @@ pub async fn erase_text(
         .filter(Column::CustomerId.eq(customer_id))
         .exec(db)
         .await?;
-    let all = of_customers(db, &[customer_id]).await?;
-    let erased = |i: &Invitation| {
-        let mut i = i.clone();
-        i.erase_text();
-        i
-    };
-    crate::repos::quotes::save_each(db, &all, erased, now).await
+    let changed: Vec<Invitation> = of_customers(db, &[customer_id])
+        .await?
+        .into_iter()
+        .filter_map(|i| {
+            let mut erased = i.clone();
+            erased.erase_text();
+            erased.close(now);
+            (erased != i).then_some(erased)
+        })
+        .collect();
+    crate::repos::quotes::save_each(db, &changed, Clone::clone, now).await
+}
+
+/// Seals every token kept for an email under the current key (`rapport rotate-key`).
+///
+/// # Errors
+/// Database failures, or a token sealed under a key that is not configured.
+pub async fn reseal(db: &impl Conn) -> Result<u64, StoreError> {
+    let sealed: Vec<(Uuid, String)> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .column(Column::TokenSealed)
+        .filter(Column::TokenSealed.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut resealed = 0;
+    for (id, token) in sealed {
+        if crypto::is_current(&token)? {
+            continue;
+        }
+        Entity::update_many()
+            .col_expr(
+                Column::TokenSealed,
+                Expr::value(crypto::seal(&crypto::open(&token)?)?),
+            )
+            .filter(Column::Id.eq(id))
+            .exec(db)
+            .await?;
+        resealed += 1;
+    }
+    Ok(resealed)
 }
 
 /// The sealed token of an invitation whose email is not sent yet.

@@ -96,9 +96,15 @@ pub async fn enabled_for(
 ///
 /// # Errors
 /// Database failures.
-pub async fn follow_version(db: &impl Conn, from: Uuid, to: Uuid) -> Result<u64, StoreError> {
+pub async fn follow_version(
+    db: &impl Conn,
+    from: Uuid,
+    to: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, StoreError> {
     Ok(Entity::update_many()
         .col_expr(Column::SurveyId, Expr::value(to))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
         .col_expr(Column::Version, Expr::col(Column::Version).add(1))
         .filter(Column::SurveyId.eq(from))
         .exec(db)

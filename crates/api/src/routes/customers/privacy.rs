@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rapport_domain::customer::ERASED;
 use rapport_store::repos::{
     self, activities, audit as audit_repo, contacts, customers, idempotency, opportunities, orders,
-    quotes, stage_changes, survey_invitations, tasks, tickets,
+    quotes, stage_changes, survey_invitations, surveys, tasks, tickets,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -76,6 +76,8 @@ pub async fn export_customer(
             .map(|c| c.id),
     );
     let people = contacts::of_customer(&tx, customer.id).await?;
+    let invitations = survey_invitations::of_customers(&tx, &[customer.id]).await?;
+    let asked = surveys::get_many(&tx, invitations.iter().map(|i| i.survey_id)).await?;
     let export = CustomerExport {
         exported_at: now,
         activities: activities::of_customers(&tx, &[customer.id])
@@ -119,10 +121,12 @@ pub async fn export_customer(
             .into_iter()
             .map(Order::from)
             .collect(),
-        survey_invitations: survey_invitations::of_customers(&tx, &[customer.id])
-            .await?
+        survey_invitations: invitations
             .into_iter()
-            .map(|i| Invitation::new(i, None, now))
+            .map(|i| {
+                let survey = asked.get(&i.survey_id);
+                Invitation::new(i, survey, now)
+            })
             .collect(),
         audit_events: audit_repo::about_customers(&tx, &ids)
             .await?
