@@ -17,6 +17,7 @@ mod jobs;
 mod login_limits;
 mod masking;
 mod operations;
+mod reports;
 mod sales;
 mod scale_out;
 mod search;

@@ -20,6 +20,7 @@ pub mod respond;
 pub mod routes;
 pub mod schemas;
 pub mod state;
+pub mod table;
 
 pub use error::ApiError;
 pub use state::{ApiSettings, AppState};

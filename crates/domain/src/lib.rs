@@ -35,6 +35,7 @@ pub mod pricing;
 pub mod product;
 pub mod quote;
 pub mod registration_number;
+pub mod report;
 pub mod search;
 mod serde_str;
 pub mod sla;

@@ -8,8 +8,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -17,6 +16,7 @@ use crate::article::Language;
 use crate::contact::MarketingConsent;
 use crate::enums::Grade;
 use crate::name::{Name, Title};
+use crate::report::{ratio, rounded};
 use crate::ticket::{TicketCategory, TicketChannel, TicketText};
 use crate::validation::{Errors, Invalid, ValidationErrors, index, path};
 
@@ -744,21 +744,6 @@ pub fn refusal(
 /// The quarter `now` falls in, as `2026-Q4`.
 pub fn quarter(now: DateTime<Utc>) -> String {
     format!("{}-Q{}", now.year(), now.month0() / 3 + 1)
-}
-
-/// `num / den × scale`, rounded half away from zero to `places` decimals, computed exactly
-/// in decimals (a float would round 1.005 down).
-pub fn ratio(num: i64, den: u64, scale: i64, places: u32) -> f64 {
-    rounded(
-        Decimal::from(num) * Decimal::from(scale) / Decimal::from(den),
-        places,
-    )
-}
-
-fn rounded(x: Decimal, places: u32) -> f64 {
-    x.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero)
-        .to_f64()
-        .unwrap_or_default()
 }
 
 /// CSAT: the share of answers of 4 or 5.

@@ -1,16 +1,18 @@
-//! Reports. `pipeline`: the forecast of a pipeline for the caller's view.
+//! Reports over the caller's view: `pipeline` (the forecast of a pipeline) and
+//! `customer-distribution`. Each answers CSV too (`crate::table`).
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use rapport_domain::Invalid;
 use rapport_domain::currency::CurrencyCode;
 use rapport_domain::opportunity::OpportunityStatus;
 use rapport_domain::pricing::round;
+use rapport_domain::report::{CustomerDimension, ratio};
 use rapport_store::repos::opportunities::{
     self, ForecastGrouping, ForecastSums, OpportunityFilter,
 };
-use rapport_store::repos::{Lock, pipelines};
+use rapport_store::repos::{Lock, customers, pipelines};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -24,9 +26,11 @@ use crate::extract::{Query, code_param};
 use crate::money::MoneyBody;
 use crate::schemas;
 use crate::state::AppState;
+use crate::table::{self, Table, cell};
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(pipeline_report);
+    cfg.service(pipeline_report)
+        .service(customer_distribution_report);
 }
 
 /// The forecast's parameters.
@@ -85,6 +89,43 @@ pub struct PipelineReport {
     pub totals: Vec<ForecastTotal>,
 }
 
+impl Table for PipelineReport {
+    fn header(&self) -> Vec<&'static str> {
+        vec![
+            "stage_id",
+            "stage_name",
+            "stage_kind",
+            "position",
+            "currency",
+            "owner_id",
+            "month",
+            "count",
+            "total",
+            "weighted",
+        ]
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.stage_id.to_string(),
+                    r.stage_name.clone(),
+                    r.stage_kind.clone(),
+                    r.position.to_string(),
+                    cell(r.currency.as_ref()),
+                    cell(r.owner_id.flatten()),
+                    cell(r.month.clone().flatten()),
+                    r.count.to_string(),
+                    cell(r.total.as_ref().map(|m| &m.amount)),
+                    cell(r.weighted.as_ref().map(|m| &m.amount)),
+                ]
+            })
+            .collect()
+    }
+}
+
 /// The amounts of a group in its currency: its total, and its weighted sum rounded to the
 /// currency. Sums may pass what one amount may hold, so they are not `Money`.
 fn amounts(
@@ -115,11 +156,15 @@ fn amounts(
 #[utoipa::path(
     tag = "sales",
     params(PipelineReportParams),
-    responses((status = 200, body = PipelineReport)),
+    responses((status = 200, description = "The forecast; CSV (one line per row) with `Accept: text/csv`", content(
+        (PipelineReport = "application/json"),
+        (String = "text/csv")
+    ))),
     security(("oauth2" = ["reports:read"]))
 )]
 #[get("/reports/pipeline")]
 async fn pipeline_report(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: Authorized<ReportsRead>,
     params: Query<PipelineReportParams>,
@@ -198,9 +243,122 @@ async fn pipeline_report(
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(HttpResponse::Ok().json(PipelineReport {
+    let report = PipelineReport {
         pipeline_id: pipeline.id,
         rows,
         totals,
-    }))
+    };
+    table::respond(&req, &report, "pipeline")
+}
+
+/// What the distribution counts by.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DistributionParams {
+    /// One or two of `kind`, `industry`, `size`, `grade`, `lifecycle_stage`, `country`,
+    /// `source`, `channel`, comma separated.
+    #[param(example = "industry,grade")]
+    pub by: Option<String>,
+}
+
+/// One group of customers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DistributionRow {
+    /// The group's value of each field of `by`, in its order (`null`: none set).
+    #[schema(example = json!(["manufacturing", "vip"]))]
+    pub values: Vec<Option<String>>,
+    pub count: i64,
+    /// Percent of `total`, one decimal.
+    pub share: f64,
+}
+
+/// How the customers the caller sees spread over one or two of their fields.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerDistribution {
+    #[schema(example = json!(["industry", "grade"]))]
+    pub by: Vec<String>,
+    /// Every live customer the caller sees.
+    pub total: i64,
+    /// Largest first.
+    pub rows: Vec<DistributionRow>,
+    #[serde(skip)]
+    dimensions: Vec<CustomerDimension>,
+}
+
+impl Table for CustomerDistribution {
+    fn header(&self) -> Vec<&'static str> {
+        let mut header: Vec<&'static str> = self.dimensions.iter().map(|d| d.as_str()).collect();
+        header.extend(["count", "share"]);
+        header
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        self.rows
+            .iter()
+            .map(|r| {
+                let mut line: Vec<String> = r.values.iter().map(|v| cell(v.as_ref())).collect();
+                line.push(r.count.to_string());
+                line.push(r.share.to_string());
+                line
+            })
+            .collect()
+    }
+}
+
+/// How the customers the caller sees spread over one or two fields (`by`): the count and share
+/// of each group, largest first.
+#[utoipa::path(
+    tag = "reports",
+    params(DistributionParams),
+    responses((status = 200, description = "The groups; CSV (a column per field, then count and share) with `Accept: text/csv`", content(
+        (CustomerDistribution = "application/json"),
+        (String = "text/csv")
+    ))),
+    security(("oauth2" = ["reports:read"]))
+)]
+#[get("/reports/customer-distribution")]
+async fn customer_distribution_report(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Authorized<ReportsRead>,
+    params: Query<DistributionParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner()?;
+    let dimensions =
+        p.by.as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(CustomerDimension::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|invalid| ApiError::bad_parameter("by", invalid))?;
+    let (first, second) = match dimensions.as_slice() {
+        [one] => (*one, None),
+        [one, two] if one != two => (*one, Some(*two)),
+        _ => {
+            return Err(ApiError::bad_parameter(
+                "by",
+                Invalid::OutOfRange { min: 1, max: 2 },
+            ));
+        }
+    };
+    let groups =
+        customers::distribution(state.list_reads(&auth), auth.visibility(), first, second).await?;
+    let total: i64 = groups.iter().map(|(_, n)| n).sum();
+    let rows = groups
+        .into_iter()
+        .map(|(values, count)| DistributionRow {
+            values,
+            count,
+            share: ratio(count, total.unsigned_abs(), 100, 1),
+        })
+        .collect();
+    let report = CustomerDistribution {
+        by: dimensions.iter().map(|d| d.as_str().to_owned()).collect(),
+        total,
+        rows,
+        dimensions,
+    };
+    table::respond(&req, &report, "customer-distribution")
 }

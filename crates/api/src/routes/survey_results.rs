@@ -7,12 +7,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use rapport_domain::access::Visibility;
-use rapport_domain::survey::{
-    Interval, Invitation, QuestionTally, ResultGroup, Survey, Tally, ratio,
-};
+use rapport_domain::report::ratio;
+use rapport_domain::survey::{Interval, Invitation, QuestionTally, ResultGroup, Survey, Tally};
 use rapport_store::Conn;
 use rapport_store::repos::survey_invitations::{self, ResultScope};
 use rapport_store::repos::surveys;
@@ -27,6 +26,7 @@ use crate::error::ApiError;
 use crate::extract::{Query, code_param};
 use crate::schemas;
 use crate::state::AppState;
+use crate::table::{self, Table, cell};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(survey_results).service(satisfaction_report);
@@ -168,6 +168,53 @@ pub struct SatisfactionResults {
     pub trend: Vec<TrendPoint>,
     /// Per group, when `group_by` is given; by `answered`, most first.
     pub breakdown: Vec<GroupResult>,
+}
+
+/// One line per figure: the totals, each dimension, each period of the trend, each group.
+impl Table for SatisfactionResults {
+    fn header(&self) -> Vec<&'static str> {
+        vec!["section", "key", "answered", "csat", "nps", "average"]
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        let line = |section: &str, key: String, s: &Slice| {
+            vec![
+                section.to_owned(),
+                key,
+                s.answered.to_string(),
+                cell(s.csat),
+                cell(s.nps),
+                String::new(),
+            ]
+        };
+        let total = Slice {
+            answered: self.answered,
+            csat: self.csat.as_ref().map(|c| c.score),
+            nps: self.nps.as_ref().map(|n| n.score),
+        };
+        let mut rows = vec![line("total", String::new(), &total)];
+        rows.extend(self.dimensions.iter().map(|d| {
+            vec![
+                "dimension".to_owned(),
+                d.dimension.clone(),
+                d.responses.to_string(),
+                String::new(),
+                String::new(),
+                d.average.to_string(),
+            ]
+        }));
+        rows.extend(
+            self.trend
+                .iter()
+                .map(|t| line("trend", t.period.to_string(), &t.slice)),
+        );
+        rows.extend(
+            self.breakdown
+                .iter()
+                .map(|g| line("breakdown", cell(g.key.as_ref()), &g.slice)),
+        );
+        rows
+    }
 }
 
 fn slice(t: &Tally) -> Slice {
@@ -318,11 +365,15 @@ async fn results(
 #[utoipa::path(
     tag = "surveys",
     params(("id" = Uuid, Path), ResultParams),
-    responses((status = 200, body = SatisfactionResults)),
+    responses((status = 200, description = "The results; CSV (one line per figure) with `Accept: text/csv`", content(
+        (SatisfactionResults = "application/json"),
+        (String = "text/csv")
+    ))),
     security(("oauth2" = ["surveys:read"]))
 )]
 #[get("/surveys/{id}/results")]
 async fn survey_results(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: Authorized<SurveysRead>,
     id: web::Path<Uuid>,
@@ -331,18 +382,23 @@ async fn survey_results(
     let p = params.into_inner()?;
     let db = state.list_reads(&auth);
     let survey = surveys::get(db, id.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(results(db, auth.visibility(), Some(survey), p).await?))
+    let results = results(db, auth.visibility(), Some(survey), p).await?;
+    table::respond(&req, &results, "survey-results")
 }
 
 /// Satisfaction across surveys (or of one, `survey_id`), over the customers the caller sees.
 #[utoipa::path(
     tag = "reports",
     params(SatisfactionParams),
-    responses((status = 200, body = SatisfactionResults)),
+    responses((status = 200, description = "The results; CSV (one line per figure) with `Accept: text/csv`", content(
+        (SatisfactionResults = "application/json"),
+        (String = "text/csv")
+    ))),
     security(("oauth2" = ["reports:read"]))
 )]
 #[get("/reports/satisfaction")]
 async fn satisfaction_report(
+    req: HttpRequest,
     state: web::Data<AppState>,
     auth: Authorized<ReportsRead>,
     params: Query<SatisfactionParams>,
@@ -362,5 +418,5 @@ async fn satisfaction_report(
     let mut out = results(db, auth.visibility(), survey, range).await?;
     // The report compares surveys: per question, see a survey's own results.
     out.questions.clear();
-    Ok(HttpResponse::Ok().json(out))
+    table::respond(&req, &out, "satisfaction")
 }

@@ -1,9 +1,11 @@
 //! Customers: rows, their search terms and duplicate keys, lists, and merges.
 
+mod distribution;
 mod index;
 mod list;
 mod merge;
 
+pub use distribution::distribution;
 pub use index::{
     INDEX_VERSION, count_all, document as search_document, duplicate_keys, index_version, reindex,
     reindex_batch, set_index_version,

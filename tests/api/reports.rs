@@ -1,0 +1,194 @@
+//! Reports over HTTP: the customer distribution against counts made here, scoped to the
+//! caller's view; and every report's CSV (`Accept: text/csv`) giving the JSON's numbers.
+
+use std::collections::BTreeMap;
+
+use rapport_tests::{Reply, TestApp, backend_tests, read};
+use serde_json::json;
+use uuid::Uuid;
+
+backend_tests!(
+    the_customer_distribution_counts_what_the_caller_sees,
+    reports_answer_csv_with_the_json_numbers,
+);
+
+/// `GET path` asking for CSV: its lines, split into cells (no cell here holds a comma).
+async fn csv_of(app: &TestApp, path: &str, token: &str) -> Vec<Vec<String>> {
+    let response = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .expect("request sent");
+    let reply: Reply = read(response).await;
+    reply.assert_status(200);
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/csv")),
+        "{:?}",
+        reply.headers
+    );
+    reply
+        .body
+        .as_str()
+        .expect("a CSV body")
+        .lines()
+        .map(|line| line.split(',').map(str::to_owned).collect())
+        .collect()
+}
+
+async fn the_customer_distribution_counts_what_the_caller_sees(app: TestApp) {
+    let admin = app.admin_token().await;
+    let north = app.team("North").await;
+    let south = app.team("South").await;
+    let manager = app.user("sales_manager", Some(north)).await;
+    let rep = app.user("sales_rep", Some(north)).await;
+    // (industry, grade, team): what is created, and so what each caller must count.
+    let made = [
+        (Some("manufacturing"), "vip", north),
+        (Some("manufacturing"), "standard", north),
+        (Some("manufacturing"), "standard", south),
+        (Some("agriculture"), "standard", north),
+        (None, "potential", south),
+    ];
+    for (i, (industry, grade, team)) in made.iter().enumerate() {
+        app.customer(
+            &admin,
+            json!({"name": format!("Distributed {i}"), "industry": industry, "grade": grade,
+                   "team_id": team}),
+        )
+        .await;
+    }
+    // A deleted customer counts for no one.
+    let gone = app
+        .customer(&admin, json!({"name": "Deleted Co", "industry": "mining"}))
+        .await;
+    app.delete(&format!("/v1/customers/{gone}"), &admin)
+        .await
+        .assert_status(204);
+
+    let expected = |team: Option<Uuid>| {
+        let mut counts: BTreeMap<(Option<&str>, &str), i64> = BTreeMap::new();
+        for (industry, grade, t) in &made {
+            if team.is_none_or(|team| team == *t) {
+                *counts.entry((*industry, *grade)).or_default() += 1;
+            }
+        }
+        counts
+    };
+    for (token, team) in [(&admin, None), (&manager.token, Some(north))] {
+        let want = expected(team);
+        let total: i64 = want.values().sum();
+        let reply = app
+            .get("/v1/reports/customer-distribution?by=industry,grade", token)
+            .await;
+        reply.assert_status(200);
+        assert_eq!(reply.body["by"], json!(["industry", "grade"]));
+        assert_eq!(reply.body["total"], total);
+        let got: BTreeMap<(Option<&str>, &str), i64> = reply.body["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let share = r["share"].as_f64().unwrap();
+                let count = r["count"].as_i64().unwrap();
+                let exact = (count as f64 * 1000.0 / total as f64).round() / 10.0;
+                assert_eq!(share, exact, "{r}");
+                (
+                    (r["values"][0].as_str(), r["values"][1].as_str().unwrap()),
+                    count,
+                )
+            })
+            .collect();
+        assert_eq!(got, want);
+
+        let by_industry = app
+            .get("/v1/reports/customer-distribution?by=industry", token)
+            .await;
+        let first = &by_industry.body["rows"][0];
+        assert_eq!(first["values"], json!(["manufacturing"]), "largest first");
+        let manufacturing = want
+            .iter()
+            .filter(|((i, _), _)| *i == Some("manufacturing"))
+            .map(|(_, n)| n)
+            .sum::<i64>();
+        assert_eq!(first["count"], manufacturing);
+    }
+
+    app.get("/v1/reports/customer-distribution?by=industry", &rep.token)
+        .await
+        .assert_problem(403, "forbidden");
+    for bad in ["", "?by=colour", "?by=grade,grade", "?by=kind,grade,size"] {
+        app.get(&format!("/v1/reports/customer-distribution{bad}"), &admin)
+            .await
+            .assert_problem(400, "malformed_request");
+    }
+}
+
+async fn reports_answer_csv_with_the_json_numbers(app: TestApp) {
+    let admin = app.admin_token().await;
+    for (i, industry) in ["mining", "mining", "agriculture"].iter().enumerate() {
+        let customer = app
+            .customer(
+                &admin,
+                json!({"name": format!("Csv {i}"), "industry": industry}),
+            )
+            .await;
+        app.post(
+            "/v1/opportunities",
+            &admin,
+            json!({"customer_id": customer, "title": format!("Deal {i}"),
+                   "amount": {"amount": "100.50", "currency": "CNY"}}),
+        )
+        .await
+        .assert_status(201);
+    }
+
+    // The distribution: a column per field, then count and share.
+    let path = "/v1/reports/customer-distribution?by=industry";
+    let json = app.get(path, &admin).await.body;
+    let csv = csv_of(&app, path, &admin).await;
+    assert_eq!(csv[0], ["industry", "count", "share"]);
+    let rows: Vec<Vec<String>> = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            vec![
+                r["values"][0].as_str().unwrap_or_default().to_owned(),
+                r["count"].to_string(),
+                r["share"].to_string(),
+            ]
+        })
+        .collect();
+    assert_eq!(csv[1..], rows[..]);
+
+    // The forecast: one line per stage and currency, the JSON's amounts.
+    let path = "/v1/reports/pipeline";
+    let json = app.get(path, &admin).await.body;
+    let csv = csv_of(&app, path, &admin).await;
+    assert_eq!(csv[0][..3], ["stage_id", "stage_name", "stage_kind"]);
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(csv.len() - 1, rows.len());
+    for (line, row) in csv[1..].iter().zip(rows) {
+        assert_eq!(line[0], row["stage_id"].as_str().unwrap());
+        assert_eq!(line[4], row["currency"].as_str().unwrap_or_default());
+        assert_eq!(line[7], row["count"].to_string());
+        assert_eq!(line[8], row["total"]["amount"].as_str().unwrap_or_default());
+    }
+    assert!(
+        csv[1..].iter().any(|l| l[8] == "301.50"),
+        "the three deals' total: {csv:?}"
+    );
+
+    // Satisfaction: the totals line, with no answers yet.
+    let csv = csv_of(&app, "/v1/reports/satisfaction", &admin).await;
+    assert_eq!(
+        csv[0],
+        ["section", "key", "answered", "csat", "nps", "average"]
+    );
+    assert_eq!(csv[1], ["total", "", "0", "", "", ""]);
+}
