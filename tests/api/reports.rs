@@ -3,13 +3,15 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use rapport_tests::{Reply, TestApp, backend_tests, read};
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 backend_tests!(
     the_customer_distribution_counts_what_the_caller_sees,
     reports_answer_csv_with_the_json_numbers,
+    lead_response_counts_first_contacts_against_their_due_time,
 );
 
 /// `GET path` asking for CSV: its lines, split into cells (no cell here holds a comma).
@@ -191,4 +193,142 @@ async fn reports_answer_csv_with_the_json_numbers(app: TestApp) {
         ["section", "key", "answered", "csat", "nps", "average"]
     );
     assert_eq!(csv[1], ["total", "", "0", "", "", ""]);
+}
+
+/// A lead owned by `owner` in `team`, answering its id and creation time.
+async fn lead(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    owner: Uuid,
+    team: Uuid,
+) -> (String, DateTime<Utc>) {
+    let reply = app
+        .post(
+            "/v1/customers",
+            token,
+            json!({"name": name, "lifecycle_stage": "lead", "owner_id": owner, "team_id": team}),
+        )
+        .await;
+    reply.assert_status(201);
+    assert!(
+        reply.body["first_contact_due_at"].is_string(),
+        "{}",
+        reply.body
+    );
+    let created = reply.body["created_at"].as_str().unwrap().parse().unwrap();
+    (reply.body["id"].as_str().unwrap().to_owned(), created)
+}
+
+/// A call to `customer` at `at`.
+async fn call(app: &TestApp, token: &str, customer: &str, at: DateTime<Utc>) {
+    app.post(
+        "/v1/activities",
+        token,
+        json!({"customer_id": customer, "kind": "call", "direction": "outbound",
+               "channel": "phone", "summary": "First call",
+               "occurred_at": at.to_rfc3339_opts(SecondsFormat::Micros, true)}),
+    )
+    .await
+    .assert_status(201);
+}
+
+/// leads, contacted, in time, in-time share, overdue, median seconds to a first contact.
+type LeadFigures = (i64, i64, i64, f64, i64, Option<i64>);
+
+fn counts(row: &Value) -> LeadFigures {
+    (
+        row["leads"].as_i64().unwrap(),
+        row["contacted"].as_i64().unwrap(),
+        row["in_time"].as_i64().unwrap(),
+        row["in_time_share"].as_f64().unwrap(),
+        row["overdue"].as_i64().unwrap(),
+        row["median_seconds_to_first_contact"].as_i64(),
+    )
+}
+
+async fn lead_response_counts_first_contacts_against_their_due_time(app: TestApp) {
+    let admin = app.admin_token().await;
+    let north = app.team("North").await;
+    let south = app.team("South").await;
+    let manager = app.user("sales_manager", Some(north)).await;
+    let ann = app.user("sales_rep", Some(north)).await;
+    let bob = app.user("sales_rep", Some(south)).await;
+    let (quick, quick_at) = lead(&app, &admin, "Quick Ltd", ann.id, north).await;
+    let (late, late_at) = lead(&app, &admin, "Late Ltd", ann.id, north).await;
+    let (forgotten, _) = lead(&app, &admin, "Forgotten Ltd", ann.id, north).await;
+    let (ignored, _) = lead(&app, &admin, "Ignored Ltd", bob.id, south).await;
+    // Two days on: calls 2 h and 30 h after creation; the other two are overdue now.
+    app.clock.advance(Duration::hours(48));
+    // Tokens signed two days ago have expired: sign in again.
+    let admin = app.admin_token().await;
+    let manager = app.token_of(&manager).await;
+    let ann_token = app.token_of(&ann).await;
+    call(&app, &admin, &quick, quick_at + Duration::hours(2)).await;
+    call(&app, &admin, &late, late_at + Duration::hours(30)).await;
+    let median = (2 * 3600 + 30 * 3600) / 2;
+
+    let all = app.get("/v1/reports/lead-response", &admin).await;
+    all.assert_status(200);
+    assert_eq!(counts(&all.body["total"]), (4, 2, 1, 25.0, 2, Some(median)));
+    assert_eq!(all.body["groups"], json!([]));
+    let overdue: Vec<&str> = all.body["overdue_leads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        overdue,
+        [forgotten.as_str(), ignored.as_str()],
+        "longest overdue first"
+    );
+
+    let by_owner = app
+        .get("/v1/reports/lead-response?group_by=owner", &admin)
+        .await;
+    let groups: Vec<(String, LeadFigures)> = by_owner.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["key"].as_str().unwrap().to_owned(), counts(g)))
+        .collect();
+    let mut want = vec![
+        (ann.id.to_string(), (3, 2, 1, 33.3, 1, Some(median))),
+        (bob.id.to_string(), (1, 0, 0, 0.0, 1, None)),
+    ];
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(groups, want);
+
+    // A manager's report covers its team's leads only.
+    let team = app.get("/v1/reports/lead-response", &manager).await;
+    assert_eq!(
+        counts(&team.body["total"]),
+        (3, 2, 1, 33.3, 1, Some(median))
+    );
+    assert_eq!(team.body["overdue_leads"].as_array().unwrap().len(), 1);
+    // A range of creation times.
+    let after_all = (Utc::now() + Duration::days(30)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let none = app
+        .get(
+            &format!("/v1/reports/lead-response?from={after_all}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(counts(&none.body["total"]), (0, 0, 0, 0.0, 0, None));
+
+    let csv = csv_of(&app, "/v1/reports/lead-response?group_by=owner", &admin).await;
+    assert_eq!(csv[0][0], "group");
+    assert_eq!(
+        csv[1],
+        ["total", "", "4", "2", "1", "25", "2", &median.to_string()]
+    );
+    assert_eq!(csv.len(), 4);
+
+    app.get("/v1/reports/lead-response", &ann_token)
+        .await
+        .assert_problem(403, "forbidden");
+    app.get("/v1/reports/lead-response?group_by=colour", &admin)
+        .await
+        .assert_problem(400, "malformed_request");
 }

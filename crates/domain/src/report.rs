@@ -18,8 +18,11 @@ crate::string_enum! {
 }
 
 /// `num / den × scale`, rounded half away from zero to `places` decimals, computed exactly
-/// in decimals (a float would round 1.005 down).
+/// in decimals (a float would round 1.005 down); 0 when `den` is 0 (a share of nothing).
 pub fn ratio(num: i64, den: u64, scale: i64, places: u32) -> f64 {
+    if den == 0 {
+        return 0.0;
+    }
     rounded(
         Decimal::from(num) * Decimal::from(scale) / Decimal::from(den),
         places,

@@ -1074,6 +1074,7 @@ mod tests {
         assert_eq!(ratio(2, 3, 100, 1), 66.7);
         assert_eq!(ratio(-1, 8, 100, 1), -12.5);
         assert_eq!(ratio(-1, 16, 100, 1), -6.3);
+        assert_eq!(ratio(3, 0, 100, 1), 0.0, "a share of nothing");
     }
 
     #[test]

@@ -1,14 +1,16 @@
-//! Reports over the caller's view: `pipeline` (the forecast of a pipeline) and
-//! `customer-distribution`. Each answers CSV too (`crate::table`).
+//! Reports over the caller's view: `pipeline` (the forecast of a pipeline),
+//! `customer-distribution` and `lead-response`. Each answers CSV too (`crate::table`).
 
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::{DateTime, Utc};
 use rapport_domain::Invalid;
 use rapport_domain::currency::CurrencyCode;
 use rapport_domain::opportunity::OpportunityStatus;
 use rapport_domain::pricing::round;
 use rapport_domain::report::{CustomerDimension, ratio};
+use rapport_store::repos::customers::{LeadCounts, LeadScope};
 use rapport_store::repos::opportunities::{
     self, ForecastGrouping, ForecastSums, OpportunityFilter,
 };
@@ -30,7 +32,8 @@ use crate::table::{self, Table, cell};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(pipeline_report)
-        .service(customer_distribution_report);
+        .service(customer_distribution_report)
+        .service(lead_response_report);
 }
 
 /// The forecast's parameters.
@@ -361,4 +364,218 @@ async fn customer_distribution_report(
         dimensions,
     };
     table::respond(&req, &report, "customer-distribution")
+}
+
+/// The leads counted, and how they are grouped.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LeadResponseParams {
+    /// Leads created from this time on.
+    pub from: Option<DateTime<Utc>>,
+    /// Leads created before this time.
+    pub to: Option<DateTime<Utc>>,
+    /// `owner` or `team`; default: all together.
+    pub group_by: Option<String>,
+}
+
+/// How one group's leads were first contacted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeadResponse {
+    /// The owner or team (`null`: none, or every lead together).
+    pub key: Option<Uuid>,
+    /// Leads under the first-contact rule created in the range.
+    pub leads: i64,
+    /// Contacted at least once (a call, meeting, visit, email or chat).
+    pub contacted: i64,
+    /// Contacted by their due time.
+    pub in_time: i64,
+    /// `in_time / leads`, percent, one decimal.
+    pub in_time_share: f64,
+    /// Not contacted and past their due time now.
+    pub overdue: i64,
+    /// The median time from creation to first contact of the contacted ones (of the two middle
+    /// ones, their mean, in whole seconds); `null` when none was contacted.
+    pub median_seconds_to_first_contact: Option<i64>,
+}
+
+/// A lead past its first-contact due time, uncontacted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueLead {
+    pub id: Uuid,
+    pub name: String,
+    pub owner_id: Option<Uuid>,
+    pub team_id: Option<Uuid>,
+    pub first_contact_due_at: Option<DateTime<Utc>>,
+}
+
+/// How fast leads are first contacted (the 24-hour rule, `RAPPORT_LEAD_FOLLOW_UP_HOURS`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeadResponseReport {
+    /// Every lead of the range together.
+    pub total: LeadResponse,
+    /// Per owner or team with `group_by`, in id order; `[]` without.
+    pub groups: Vec<LeadResponse>,
+    /// The 100 longest overdue leads the caller sees now, whenever created.
+    pub overdue_leads: Vec<OverdueLead>,
+}
+
+impl Table for LeadResponseReport {
+    fn header(&self) -> Vec<&'static str> {
+        vec![
+            "group",
+            "key",
+            "leads",
+            "contacted",
+            "in_time",
+            "in_time_share",
+            "overdue",
+            "median_seconds_to_first_contact",
+        ]
+    }
+
+    fn rows(&self) -> Vec<Vec<String>> {
+        let line = |group: &str, r: &LeadResponse| {
+            vec![
+                group.to_owned(),
+                cell(r.key),
+                r.leads.to_string(),
+                r.contacted.to_string(),
+                r.in_time.to_string(),
+                r.in_time_share.to_string(),
+                r.overdue.to_string(),
+                cell(r.median_seconds_to_first_contact),
+            ]
+        };
+        let mut rows = vec![line("total", &self.total)];
+        rows.extend(self.groups.iter().map(|g| line("group", g)));
+        rows
+    }
+}
+
+/// The median of ascending `values`: the middle one, or the mean of the two middle ones.
+fn median(values: &[i64]) -> Option<i64> {
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2),
+    }
+}
+
+fn lead_row(counts: &LeadCounts, delays: &[i64]) -> LeadResponse {
+    LeadResponse {
+        key: counts.key,
+        leads: counts.leads,
+        contacted: counts.contacted,
+        in_time: counts.in_time,
+        in_time_share: ratio(counts.in_time, counts.leads.unsigned_abs(), 100, 1),
+        overdue: counts.overdue,
+        median_seconds_to_first_contact: median(delays),
+    }
+}
+
+/// The leads created in the range that the caller sees: how many were contacted by their due
+/// time, the median time to a first contact, how many are overdue; per owner or team; and the
+/// leads overdue now.
+#[utoipa::path(
+    tag = "reports",
+    params(LeadResponseParams),
+    responses((status = 200, description = "The report; CSV (the totals, then one line per group) with `Accept: text/csv`", content(
+        (LeadResponseReport = "application/json"),
+        (String = "text/csv")
+    ))),
+    security(("oauth2" = ["reports:read"]))
+)]
+#[get("/reports/lead-response")]
+async fn lead_response_report(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Authorized<ReportsRead>,
+    params: Query<LeadResponseParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner()?;
+    let by_team = match p.group_by.as_deref() {
+        None => None,
+        Some("owner") => Some(false),
+        Some("team") => Some(true),
+        Some(_) => {
+            return Err(ApiError::bad_parameter(
+                "group_by",
+                Invalid::NotOneOf {
+                    allowed: &["owner", "team"],
+                },
+            ));
+        }
+    };
+    let now = state.clock.now();
+    let db = state.list_reads(&auth);
+    let scope = LeadScope {
+        visibility: auth.visibility(),
+        from: p.from,
+        to: p.to,
+        by_team,
+    };
+    let counts = customers::lead_response(db, &scope, now).await?;
+    let delays = customers::contact_delays(db, &scope).await?;
+    let all: Vec<i64> = delays.iter().map(|(_, d)| *d).collect();
+    let sum = counts.iter().fold(
+        LeadCounts {
+            key: None,
+            leads: 0,
+            contacted: 0,
+            in_time: 0,
+            overdue: 0,
+        },
+        |acc, c| LeadCounts {
+            key: None,
+            leads: acc.leads + c.leads,
+            contacted: acc.contacted + c.contacted,
+            in_time: acc.in_time + c.in_time,
+            overdue: acc.overdue + c.overdue,
+        },
+    );
+    let groups = match by_team {
+        None => Vec::new(),
+        Some(_) => counts
+            .iter()
+            .map(|c| {
+                let own: Vec<i64> = delays
+                    .iter()
+                    .filter(|(k, _)| *k == c.key)
+                    .map(|(_, d)| *d)
+                    .collect();
+                lead_row(c, &own)
+            })
+            .collect(),
+    };
+    let overdue_leads = customers::overdue_leads(db, auth.visibility(), now, 100)
+        .await?
+        .into_iter()
+        .map(|c| OverdueLead {
+            id: c.id,
+            name: c.name.to_string(),
+            owner_id: c.owner_id,
+            team_id: c.team_id,
+            first_contact_due_at: c.first_contact_due_at,
+        })
+        .collect();
+    let report = LeadResponseReport {
+        total: lead_row(&sum, &all),
+        groups,
+        overdue_leads,
+    };
+    table::respond(&req, &report, "lead-response")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn medians_take_the_middle_or_the_mean_of_the_two_middle_values() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[5]), Some(5));
+        assert_eq!(median(&[1, 3, 10]), Some(3));
+        assert_eq!(median(&[1, 4, 10, 11]), Some(7));
+    }
 }

@@ -2,6 +2,7 @@
 
 mod distribution;
 mod index;
+mod lead_response;
 mod list;
 mod merge;
 
@@ -10,6 +11,7 @@ pub use index::{
     INDEX_VERSION, count_all, document as search_document, duplicate_keys, index_version, reindex,
     reindex_batch, set_index_version,
 };
+pub use lead_response::{LeadCounts, LeadScope, contact_delays, lead_response, overdue_leads};
 pub use list::{
     CustomerFilter, CustomerSort, DuplicateGroup, duplicate_groups, find_duplicates, list,
 };
