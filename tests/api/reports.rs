@@ -12,6 +12,7 @@ backend_tests!(
     the_customer_distribution_counts_what_the_caller_sees,
     reports_answer_csv_with_the_json_numbers,
     lead_response_counts_first_contacts_against_their_due_time,
+    sales_performance_counts_each_reps_deals,
 );
 
 /// `GET path` asking for CSV: its lines, split into cells (no cell here holds a comma).
@@ -329,6 +330,158 @@ async fn lead_response_counts_first_contacts_against_their_due_time(app: TestApp
         .await
         .assert_problem(403, "forbidden");
     app.get("/v1/reports/lead-response?group_by=colour", &admin)
+        .await
+        .assert_problem(400, "malformed_request");
+}
+
+/// The default pipeline's stage called `name`.
+async fn stage_id(app: &TestApp, token: &str, name: &str) -> String {
+    let pipelines = app.get("/v1/pipelines", token).await;
+    pipelines.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["is_default"] == true)
+        .flat_map(|p| p["stages"].as_array().unwrap().iter())
+        .find(|s| s["name"] == name)
+        .and_then(|s| s["id"].as_str())
+        .unwrap_or_else(|| panic!("no stage {name}"))
+        .to_owned()
+}
+
+/// A deal of `owner` on a new customer of `team`, moved to `end` (`Won`, `Lost`, or left open).
+async fn deal(
+    app: &TestApp,
+    token: &str,
+    owner: Uuid,
+    team: Uuid,
+    amount: Option<&str>,
+    end: Option<&str>,
+) {
+    let customer = app
+        .customer(token, json!({"name": format!("Buyer {}", Uuid::now_v7()), "owner_id": owner, "team_id": team}))
+        .await;
+    let mut body =
+        json!({"customer_id": customer, "title": "Toner", "owner_id": owner, "team_id": team});
+    if let Some(amount) = amount {
+        body["amount"] = json!({"amount": amount, "currency": "CNY"});
+    }
+    let created = app.post("/v1/opportunities", token, body).await;
+    created.assert_status(201);
+    let Some(end) = end else { return };
+    let mut moved = json!({"stage_id": stage_id(app, token, end).await});
+    if end == "Lost" {
+        moved["lost_reason"] = json!("price");
+    }
+    let id = created.body["id"].as_str().unwrap();
+    app.post(&format!("/v1/opportunities/{id}/stage"), token, moved)
+        .await
+        .assert_status(200);
+}
+
+async fn sales_performance_counts_each_reps_deals(app: TestApp) {
+    let admin = app.admin_token().await;
+    let north = app.team("North").await;
+    let south = app.team("South").await;
+    let manager = app.user("sales_manager", Some(north)).await;
+    let ann = app.user("sales_rep", Some(north)).await;
+    let bob = app.user("sales_rep", Some(south)).await;
+    // Ann: two wins (100.00 and 50.01 CNY), one loss, one open; Bob: one open.
+    deal(&app, &admin, ann.id, north, Some("100.00"), Some("Won")).await;
+    deal(&app, &admin, ann.id, north, Some("50.01"), Some("Won")).await;
+    deal(&app, &admin, ann.id, north, None, Some("Lost")).await;
+    deal(&app, &admin, ann.id, north, None, None).await;
+    deal(&app, &admin, bob.id, south, Some("10.00"), None).await;
+    // Ann logs a call on a customer of hers.
+    let hers = app
+        .customer(
+            &admin,
+            json!({"name": "Called Co", "owner_id": ann.id, "team_id": north}),
+        )
+        .await;
+    app.post(
+        "/v1/activities",
+        &ann.token,
+        json!({"customer_id": hers, "kind": "call", "direction": "outbound", "channel": "phone", "summary": "Hello"}),
+    )
+    .await
+    .assert_status(201);
+
+    let report = app.get("/v1/reports/sales-performance", &admin).await;
+    report.assert_status(200);
+    let body = &report.body;
+    assert_eq!(body["group_by"], "owner");
+    let group = |id: Uuid| {
+        body["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["key"] == json!(id))
+            .unwrap_or_else(|| panic!("no group {id} in {body}"))
+            .clone()
+    };
+    let a = group(ann.id);
+    assert_eq!(
+        (&a["created"], &a["won"], &a["lost"]),
+        (&json!(4), &json!(2), &json!(1))
+    );
+    assert_eq!(a["win_rate"], 66.7);
+    assert_eq!(a["activities"], 1);
+    assert_eq!(
+        a["won_amounts"],
+        json!([{"count": 2, "total": {"amount": "150.01", "currency": "CNY"},
+                "average_deal": {"amount": "75.01", "currency": "CNY"}}]),
+        "150.01 / 2 = 75.005, rounded half away from zero"
+    );
+    assert_eq!(a["average_sales_cycle_days"], 0.0, "won as soon as created");
+    let b = group(bob.id);
+    assert_eq!(
+        (&b["created"], &b["won"], &b["lost"]),
+        (&json!(1), &json!(0), &json!(0))
+    );
+    assert_eq!(b["win_rate"], Value::Null);
+    assert_eq!(b["won_amounts"], json!([]));
+    assert_eq!(body["total"]["created"], 5);
+    assert_eq!(body["total"]["won"], 2);
+
+    // Per team; a manager sees its team only.
+    let teams = app
+        .get(
+            "/v1/reports/sales-performance?group_by=team",
+            &manager.token,
+        )
+        .await;
+    teams.assert_status(200);
+    let keys: Vec<&Value> = teams.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| &g["key"])
+        .collect();
+    assert_eq!(keys, [&json!(north)]);
+    assert_eq!(teams.body["total"]["created"], 4);
+    // Nothing closed before the deals existed.
+    let before = app
+        .get(
+            "/v1/reports/sales-performance?to=2000-01-01T00:00:00Z",
+            &admin,
+        )
+        .await;
+    assert_eq!(before.body["groups"], json!([]));
+    assert_eq!(before.body["total"]["won"], 0);
+
+    let csv = csv_of(&app, "/v1/reports/sales-performance", &admin).await;
+    assert_eq!(csv[0][..3], ["group", "key", "created"]);
+    assert_eq!(csv[1][..5], ["total", "", "5", "2", "1"]);
+    assert!(
+        csv.iter()
+            .any(|l| l[1] == ann.id.to_string() && l[10] == "150.01"),
+        "{csv:?}"
+    );
+    app.get("/v1/reports/sales-performance", &ann.token)
+        .await
+        .assert_problem(403, "forbidden");
+    app.get("/v1/reports/sales-performance?group_by=stage", &admin)
         .await
         .assert_problem(400, "malformed_request");
 }

@@ -1,5 +1,5 @@
 //! Reports over the caller's view: `pipeline` (the forecast of a pipeline),
-//! `customer-distribution` and `lead-response`. Each answers CSV too (`crate::table`).
+//! `customer-distribution`, `lead-response` and `sales-performance`. Each answers CSV too (`crate::table`).
 
 use std::collections::BTreeMap;
 
@@ -14,6 +14,7 @@ use rapport_store::repos::customers::{LeadCounts, LeadScope};
 use rapport_store::repos::opportunities::{
     self, ForecastGrouping, ForecastSums, OpportunityFilter,
 };
+use rapport_store::repos::performance::{self, Performance, PerformanceScope};
 use rapport_store::repos::{Lock, customers, pipelines};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -33,7 +34,8 @@ use crate::table::{self, Table, cell};
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(pipeline_report)
         .service(customer_distribution_report)
-        .service(lead_response_report);
+        .service(lead_response_report)
+        .service(sales_performance_report);
 }
 
 /// The forecast's parameters.
@@ -565,6 +567,244 @@ async fn lead_response_report(
         overdue_leads,
     };
     table::respond(&req, &report, "lead-response")
+}
+
+/// The range and grouping of sales performance.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SalesPerformanceParams {
+    /// From this time on: opportunities created, deals closed, activities recorded.
+    pub from: Option<DateTime<Utc>>,
+    /// Before this time.
+    pub to: Option<DateTime<Utc>>,
+    /// `owner` (the default: per rep) or `team`.
+    pub group_by: Option<String>,
+}
+
+/// The deals won in one currency.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WonAmount {
+    pub count: i64,
+    pub total: MoneyBody,
+    /// `total / count`, rounded to the currency.
+    pub average_deal: MoneyBody,
+}
+
+/// One rep's or team's sales.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SalesPerformance {
+    /// The rep or team (`null`: none, or everyone together).
+    pub key: Option<Uuid>,
+    /// Opportunities created in the range.
+    pub created: i64,
+    /// Won in the range.
+    pub won: i64,
+    /// Lost in the range.
+    pub lost: i64,
+    /// `won / (won + lost)`, percent, one decimal; `null` when none closed.
+    pub win_rate: Option<f64>,
+    /// Per currency, never added together (deals without an amount are only counted).
+    pub won_amounts: Vec<WonAmount>,
+    /// The mean days from creation to the win of the deals won, one decimal.
+    pub average_sales_cycle_days: Option<f64>,
+    /// Activities recorded in the range (by the rep, or by the team's members).
+    pub activities: i64,
+}
+
+/// Sales per rep or team.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SalesPerformanceReport {
+    #[schema(example = "owner")]
+    pub group_by: String,
+    /// In id order.
+    pub groups: Vec<SalesPerformance>,
+    /// Everyone together.
+    pub total: SalesPerformance,
+}
+
+impl Table for SalesPerformanceReport {
+    fn header(&self) -> Vec<&'static str> {
+        vec![
+            "group",
+            "key",
+            "created",
+            "won",
+            "lost",
+            "win_rate",
+            "activities",
+            "average_sales_cycle_days",
+            "currency",
+            "won_count",
+            "won_total",
+            "average_deal",
+        ]
+    }
+
+    /// A line per group and currency (one line for a group without won amounts).
+    fn rows(&self) -> Vec<Vec<String>> {
+        let lines = |group: &str, p: &SalesPerformance| {
+            let head = vec![
+                group.to_owned(),
+                cell(p.key),
+                p.created.to_string(),
+                p.won.to_string(),
+                p.lost.to_string(),
+                cell(p.win_rate),
+                p.activities.to_string(),
+                cell(p.average_sales_cycle_days),
+            ];
+            if p.won_amounts.is_empty() {
+                let mut line = head;
+                line.extend([String::new(), String::new(), String::new(), String::new()]);
+                return vec![line];
+            }
+            p.won_amounts
+                .iter()
+                .map(|w| {
+                    let mut line = head.clone();
+                    line.extend([
+                        w.total.currency.clone(),
+                        w.count.to_string(),
+                        w.total.amount.clone(),
+                        w.average_deal.amount.clone(),
+                    ]);
+                    line
+                })
+                .collect()
+        };
+        let mut rows = lines("total", &self.total);
+        for g in &self.groups {
+            rows.extend(lines("group", g));
+        }
+        rows
+    }
+}
+
+/// One group's figures from what was read (`key`: `Some(k)` for group `k`, `None` for all).
+fn sales_of(read: &Performance, key: Option<Option<Uuid>>) -> Result<SalesPerformance, ApiError> {
+    let mine = |k: &Option<Uuid>| key.is_none_or(|want| want == *k);
+    let sum_of = |map: &std::collections::HashMap<Option<Uuid>, i64>| {
+        map.iter()
+            .filter(|(k, _)| mine(k))
+            .map(|(_, n)| n)
+            .sum::<i64>()
+    };
+    let closed = read.closed.iter().filter(|c| mine(&c.key));
+    let count = |status| {
+        read.closed
+            .iter()
+            .filter(|c| mine(&c.key) && c.status == status)
+            .map(|c| c.count)
+            .sum::<i64>()
+    };
+    let (won, lost) = (
+        count(OpportunityStatus::Won),
+        count(OpportunityStatus::Lost),
+    );
+    let mut by_currency: BTreeMap<CurrencyCode, (i64, i128)> = BTreeMap::new();
+    for c in closed.filter(|c| c.status == OpportunityStatus::Won) {
+        if let Some(currency) = c.currency {
+            let slot = by_currency.entry(currency).or_default();
+            slot.0 += c.count;
+            slot.1 += c.total_minor;
+        }
+    }
+    let won_amounts = by_currency
+        .into_iter()
+        .map(|(currency, (count, minor))| {
+            let total = Decimal::try_from_i128_with_scale(minor, currency.minor_units())
+                .map_err(|e| ApiError::internal("a won total is out of range", e))?;
+            let money = |d: Decimal| MoneyBody {
+                amount: round(d, currency).to_string(),
+                currency: currency.as_str().to_owned(),
+            };
+            Ok(WonAmount {
+                count,
+                total: money(total),
+                average_deal: money(total / Decimal::from(count.max(1))),
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let cycles: Vec<i64> = read
+        .cycles
+        .iter()
+        .filter(|(k, _)| mine(k))
+        .map(|(_, s)| *s)
+        .collect();
+    let days = (!cycles.is_empty()).then(|| {
+        let seconds: i64 = cycles.iter().sum();
+        ratio(seconds, cycles.len() as u64 * 86_400, 1, 1)
+    });
+    Ok(SalesPerformance {
+        key: key.flatten(),
+        created: sum_of(&read.created),
+        won,
+        lost,
+        win_rate: (won + lost > 0).then(|| ratio(won, (won + lost).unsigned_abs(), 100, 1)),
+        won_amounts,
+        average_sales_cycle_days: days,
+        activities: sum_of(&read.activities),
+    })
+}
+
+/// Per rep (or team): opportunities created, won and lost in the range, the win rate, the won
+/// amounts and average deal per currency, the average sales cycle, and the activities logged;
+/// over the customers the caller sees.
+#[utoipa::path(
+    tag = "reports",
+    params(SalesPerformanceParams),
+    responses((status = 200, description = "The report; CSV (a line per group and currency) with `Accept: text/csv`", content(
+        (SalesPerformanceReport = "application/json"),
+        (String = "text/csv")
+    ))),
+    security(("oauth2" = ["reports:read"]))
+)]
+#[get("/reports/sales-performance")]
+async fn sales_performance_report(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Authorized<ReportsRead>,
+    params: Query<SalesPerformanceParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner()?;
+    let by_team = match p.group_by.as_deref() {
+        None | Some("owner") => false,
+        Some("team") => true,
+        Some(_) => {
+            return Err(ApiError::bad_parameter(
+                "group_by",
+                Invalid::NotOneOf {
+                    allowed: &["owner", "team"],
+                },
+            ));
+        }
+    };
+    let scope = PerformanceScope {
+        visibility: auth.visibility(),
+        from: p.from,
+        to: p.to,
+        by_team,
+    };
+    let read = performance::performance(state.list_reads(&auth), &scope).await?;
+    let mut keys: Vec<Option<Uuid>> = read
+        .created
+        .keys()
+        .chain(read.activities.keys())
+        .copied()
+        .chain(read.closed.iter().map(|c| c.key))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let groups = keys
+        .into_iter()
+        .map(|k| sales_of(&read, Some(k)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let report = SalesPerformanceReport {
+        group_by: if by_team { "team" } else { "owner" }.to_owned(),
+        groups,
+        total: sales_of(&read, None)?,
+    };
+    table::respond(&req, &report, "sales-performance")
 }
 
 #[cfg(test)]

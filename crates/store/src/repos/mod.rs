@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod numbers;
 pub mod opportunities;
 pub mod orders;
+pub mod performance;
 pub mod pipelines;
 pub mod products;
 pub mod quotes;
