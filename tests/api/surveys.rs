@@ -245,6 +245,19 @@ async fn invited(app: &TestApp, token: &str, survey: &str, contact: &str, extra:
     reply.body
 }
 
+/// A batch's skipped entries by their `key` field: the `other` field and the reason.
+fn skipped_by(batch: &Value, key: &str, other: &str) -> BTreeMap<String, (Value, Value)> {
+    batch["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let k = s[key].as_str().unwrap().to_owned();
+            (k, (s[other].clone(), s["reason"].clone()))
+        })
+        .collect()
+}
+
 fn token_of(invitation: &Value) -> String {
     invitation["token"]
         .as_str()
@@ -1098,17 +1111,7 @@ async fn a_contact_who_withdrew_consent_is_never_invited(app: TestApp) {
     assert_eq!(invited[0]["contact_id"], json!(other));
     assert_eq!(invited[0]["customer_id"], json!(other_customer));
     assert_eq!(token_of(invited[0]).len(), 43);
-    let skipped: BTreeMap<String, (Value, Value)> = batch.body["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["contact_id"].as_str().unwrap().to_owned(),
-                (s["customer_id"].clone(), s["reason"].clone()),
-            )
-        })
-        .collect();
+    let skipped = skipped_by(&batch.body, "contact_id", "customer_id");
     assert_eq!(skipped.len(), 3, "{}", batch.body);
     assert_eq!(
         skipped[&withdrawn],
@@ -1188,17 +1191,7 @@ async fn a_batch_by_filter_invites_primary_contacts_and_reports_the_skipped(app:
             .unwrap()
             .ends_with(&format!("/v1/public/surveys/{token}"))
     );
-    let skipped: BTreeMap<String, (Value, Value)> = batch.body["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["customer_id"].as_str().unwrap().to_owned(),
-                (s["contact_id"].clone(), s["reason"].clone()),
-            )
-        })
-        .collect();
+    let skipped = skipped_by(&batch.body, "customer_id", "contact_id");
     assert_eq!(
         skipped,
         BTreeMap::from([
