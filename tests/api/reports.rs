@@ -259,6 +259,15 @@ async fn lead_response_counts_first_contacts_against_their_due_time(app: TestApp
     let (late, late_at) = lead(&app, &admin, "Late Ltd", ann.id, north).await;
     let (forgotten, _) = lead(&app, &admin, "Forgotten Ltd", ann.id, north).await;
     let (ignored, _) = lead(&app, &admin, "Ignored Ltd", bob.id, south).await;
+    // Moved on without a first contact: late, but no longer a lead to chase.
+    let (converted, _) = lead(&app, &admin, "Converted Ltd", bob.id, south).await;
+    app.patch(
+        &format!("/v1/customers/{converted}"),
+        &admin,
+        json!({"lifecycle_stage": "prospect"}),
+    )
+    .await
+    .assert_status(200);
     // Two days on: calls 2 h and 30 h after creation; the other two are overdue now.
     app.clock.advance(Duration::hours(48));
     // Tokens signed two days ago have expired: sign in again.
@@ -271,7 +280,7 @@ async fn lead_response_counts_first_contacts_against_their_due_time(app: TestApp
 
     let all = app.get("/v1/reports/lead-response", &admin).await;
     all.assert_status(200);
-    assert_eq!(counts(&all.body["total"]), (4, 2, 1, 25.0, 2, Some(median)));
+    assert_eq!(counts(&all.body["total"]), (5, 2, 1, 20.0, 2, Some(median)));
     assert_eq!(all.body["groups"], json!([]));
     let overdue: Vec<&str> = all.body["overdue_leads"]
         .as_array()
@@ -296,7 +305,7 @@ async fn lead_response_counts_first_contacts_against_their_due_time(app: TestApp
         .collect();
     let mut want = vec![
         (ann.id.to_string(), (3, 2, 1, 33.3, 1, Some(median))),
-        (bob.id.to_string(), (1, 0, 0, 0.0, 1, None)),
+        (bob.id.to_string(), (2, 0, 0, 0.0, 1, None)),
     ];
     want.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(groups, want);
@@ -322,7 +331,17 @@ async fn lead_response_counts_first_contacts_against_their_due_time(app: TestApp
     assert_eq!(csv[0][0], "group");
     assert_eq!(
         csv[1],
-        ["total", "", "4", "2", "1", "25", "2", &median.to_string()]
+        [
+            "total",
+            "",
+            "5",
+            "2",
+            "1",
+            "5",
+            "20",
+            "2",
+            &median.to_string()
+        ]
     );
     assert_eq!(csv.len(), 4);
 
@@ -349,15 +368,8 @@ async fn stage_id(app: &TestApp, token: &str, name: &str) -> String {
         .to_owned()
 }
 
-/// A deal of `owner` on a new customer of `team`, moved to `end` (`Won`, `Lost`, or left open).
-async fn deal(
-    app: &TestApp,
-    token: &str,
-    owner: Uuid,
-    team: Uuid,
-    amount: Option<&str>,
-    end: Option<&str>,
-) {
+/// A deal of `owner` on a new customer of `team`, answering its id.
+async fn deal(app: &TestApp, token: &str, owner: Uuid, team: Uuid, amount: Option<&str>) -> String {
     let customer = app
         .customer(token, json!({"name": format!("Buyer {}", Uuid::now_v7()), "owner_id": owner, "team_id": team}))
         .await;
@@ -368,12 +380,15 @@ async fn deal(
     }
     let created = app.post("/v1/opportunities", token, body).await;
     created.assert_status(201);
-    let Some(end) = end else { return };
+    created.body["id"].as_str().unwrap().to_owned()
+}
+
+/// Moves deal `id` to the default pipeline's `Won` or `Lost` stage.
+async fn close(app: &TestApp, token: &str, id: &str, end: &str) {
     let mut moved = json!({"stage_id": stage_id(app, token, end).await});
     if end == "Lost" {
         moved["lost_reason"] = json!("price");
     }
-    let id = created.body["id"].as_str().unwrap();
     app.post(&format!("/v1/opportunities/{id}/stage"), token, moved)
         .await
         .assert_status(200);
@@ -386,12 +401,22 @@ async fn sales_performance_counts_each_reps_deals(app: TestApp) {
     let manager = app.user("sales_manager", Some(north)).await;
     let ann = app.user("sales_rep", Some(north)).await;
     let bob = app.user("sales_rep", Some(south)).await;
-    // Ann: two wins (100.00 and 50.01 CNY), one loss, one open; Bob: one open.
-    deal(&app, &admin, ann.id, north, Some("100.00"), Some("Won")).await;
-    deal(&app, &admin, ann.id, north, Some("50.01"), Some("Won")).await;
-    deal(&app, &admin, ann.id, north, None, Some("Lost")).await;
-    deal(&app, &admin, ann.id, north, None, None).await;
-    deal(&app, &admin, bob.id, south, Some("10.00"), None).await;
+    // Ann: two wins (100.00 and 50.01 CNY) after 2 and 3 days, one loss, one open; Bob: one
+    // open.
+    let big = deal(&app, &admin, ann.id, north, Some("100.00")).await;
+    let small = deal(&app, &admin, ann.id, north, Some("50.01")).await;
+    let lost = deal(&app, &admin, ann.id, north, None).await;
+    deal(&app, &admin, ann.id, north, None).await;
+    deal(&app, &admin, bob.id, south, Some("10.00")).await;
+    app.clock.advance(Duration::days(2));
+    let admin = app.admin_token().await;
+    close(&app, &admin, &big, "Won").await;
+    close(&app, &admin, &lost, "Lost").await;
+    app.clock.advance(Duration::days(1));
+    let admin = app.admin_token().await;
+    let manager = app.token_of(&manager).await;
+    let ann_token = app.token_of(&ann).await;
+    close(&app, &admin, &small, "Won").await;
     // Ann logs a call on a customer of hers.
     let hers = app
         .customer(
@@ -401,7 +426,7 @@ async fn sales_performance_counts_each_reps_deals(app: TestApp) {
         .await;
     app.post(
         "/v1/activities",
-        &ann.token,
+        &ann_token,
         json!({"customer_id": hers, "kind": "call", "direction": "outbound", "channel": "phone", "summary": "Hello"}),
     )
     .await
@@ -433,7 +458,7 @@ async fn sales_performance_counts_each_reps_deals(app: TestApp) {
                 "average_deal": {"amount": "75.01", "currency": "CNY"}}]),
         "150.01 / 2 = 75.005, rounded half away from zero"
     );
-    assert_eq!(a["average_sales_cycle_days"], 0.0, "won as soon as created");
+    assert_eq!(a["average_sales_cycle_days"], 2.5, "won after 2 and 3 days");
     let b = group(bob.id);
     assert_eq!(
         (&b["created"], &b["won"], &b["lost"]),
@@ -446,10 +471,7 @@ async fn sales_performance_counts_each_reps_deals(app: TestApp) {
 
     // Per team; a manager sees its team only.
     let teams = app
-        .get(
-            "/v1/reports/sales-performance?group_by=team",
-            &manager.token,
-        )
+        .get("/v1/reports/sales-performance?group_by=team", &manager)
         .await;
     teams.assert_status(200);
     let keys: Vec<&Value> = teams.body["groups"]
@@ -478,7 +500,7 @@ async fn sales_performance_counts_each_reps_deals(app: TestApp) {
             .any(|l| l[1] == ann.id.to_string() && l[10] == "150.01"),
         "{csv:?}"
     );
-    app.get("/v1/reports/sales-performance", &ann.token)
+    app.get("/v1/reports/sales-performance", &ann_token)
         .await
         .assert_problem(403, "forbidden");
     app.get("/v1/reports/sales-performance?group_by=stage", &admin)

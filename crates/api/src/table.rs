@@ -21,13 +21,44 @@ pub fn cell<T: ToString>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
-/// Whether the caller asked for CSV.
+/// The weight `Accept` gives `media` (`type/subtype`): its own range's or a wildcard's, the
+/// most specific one winning; 0 when nothing covers it.
+fn weight(accept: &str, media: &str) -> f32 {
+    let (kind, _) = media.split_once('/').unwrap_or((media, ""));
+    let mut best: Option<(u8, f32)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';').map(str::trim);
+        let name = parts.next().unwrap_or("").to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.strip_prefix("q="))
+            .find_map(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let specificity = if name == media {
+            3
+        } else if name == format!("{kind}/*") {
+            2
+        } else if name == "*/*" {
+            1
+        } else {
+            continue;
+        };
+        if best.is_none_or(|(s, _)| specificity > s) {
+            best = Some((specificity, q));
+        }
+    }
+    best.map_or(0.0, |(_, q)| q)
+}
+
+/// Whether the caller asked for CSV: `text/csv` weighs more than JSON in its `Accept`.
 fn wants_csv(req: &HttpRequest) -> bool {
-    req.headers()
+    let accept: Vec<&str> = req
+        .headers()
         .get_all(header::ACCEPT)
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|media| media.trim().starts_with("text/csv"))
+        .collect();
+    let accept = accept.join(",");
+    let csv = weight(&accept, "text/csv");
+    csv > 0.0 && csv > weight(&accept, "application/json")
 }
 
 /// A text cell that a spreadsheet would run as a formula (`=HYPERLINK(…)`) is kept as text.
@@ -50,7 +81,9 @@ pub fn respond<T: Serialize + Table>(
     name: &str,
 ) -> Result<HttpResponse, ApiError> {
     if !wants_csv(req) {
-        return Ok(HttpResponse::Ok().json(report));
+        return Ok(HttpResponse::Ok()
+            .insert_header((header::VARY, "Accept"))
+            .json(report));
     }
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(report.header())
@@ -64,6 +97,7 @@ pub fn respond<T: Serialize + Table>(
         .map_err(|e| ApiError::internal("finishing a CSV report", e))?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
+        .insert_header((header::VARY, "Accept"))
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{name}.csv\""),
@@ -85,10 +119,23 @@ mod tests {
 
     #[test]
     fn csv_is_asked_for_by_accept() {
-        let req = actix_web::test::TestRequest::default()
-            .insert_header((header::ACCEPT, "application/json, text/csv;q=0.9"))
-            .to_http_request();
-        assert!(wants_csv(&req));
+        let asks = |accept: &str| {
+            let req = actix_web::test::TestRequest::default()
+                .insert_header((header::ACCEPT, accept))
+                .to_http_request();
+            wants_csv(&req)
+        };
+        assert!(asks("text/csv"));
+        assert!(asks("Text/CSV"));
+        assert!(asks("text/csv, application/json;q=0.5"));
+        assert!(asks("text/*"));
+        assert!(
+            !asks("application/json, text/csv;q=0.9"),
+            "JSON weighs more"
+        );
+        assert!(!asks("text/csv;q=0"));
+        assert!(!asks("text/csvx"));
+        assert!(!asks("*/*"));
         let req = actix_web::test::TestRequest::default().to_http_request();
         assert!(!wants_csv(&req));
     }

@@ -4,6 +4,15 @@ use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 crate::string_enum! {
+    /// Who a report's figures are per.
+    pub enum Grouping {
+        /// The owner (a rep).
+        Owner => "owner",
+        Team => "team",
+    }
+}
+
+crate::string_enum! {
     /// A field of customers a distribution counts by.
     pub enum CustomerDimension {
         Kind => "kind",

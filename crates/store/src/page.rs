@@ -145,6 +145,23 @@ where
     select.order_by(id, order).limit(limit + 1)
 }
 
+/// `select` kept to rows whose `column` lies in `[from, to)` (either end open when `None`).
+pub fn in_range<E: sea_orm::EntityTrait>(
+    mut select: sea_orm::Select<E>,
+    column: E::Column,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+) -> sea_orm::Select<E> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    if let Some(from) = from {
+        select = select.filter(column.gte(from));
+    }
+    if let Some(to) = to {
+        select = select.filter(column.lt(to));
+    }
+    select
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

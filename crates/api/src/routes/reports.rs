@@ -9,7 +9,7 @@ use rapport_domain::Invalid;
 use rapport_domain::currency::CurrencyCode;
 use rapport_domain::opportunity::OpportunityStatus;
 use rapport_domain::pricing::round;
-use rapport_domain::report::{CustomerDimension, ratio};
+use rapport_domain::report::{CustomerDimension, Grouping, ratio};
 use rapport_store::repos::customers::{LeadCounts, LeadScope};
 use rapport_store::repos::opportunities::{
     self, ForecastGrouping, ForecastSums, OpportunityFilter,
@@ -264,6 +264,10 @@ pub struct DistributionParams {
     /// `source`, `channel`, comma separated.
     #[param(example = "industry,grade")]
     pub by: Option<String>,
+    /// Customers created from this time on.
+    pub from: Option<DateTime<Utc>>,
+    /// Customers created before this time.
+    pub to: Option<DateTime<Utc>>,
 }
 
 /// One group of customers.
@@ -348,8 +352,14 @@ async fn customer_distribution_report(
             ));
         }
     };
-    let groups =
-        customers::distribution(state.list_reads(&auth), auth.visibility(), first, second).await?;
+    let groups = customers::distribution(
+        state.list_reads(&auth),
+        auth.visibility(),
+        first,
+        second,
+        (p.from, p.to),
+    )
+    .await?;
     let total: i64 = groups.iter().map(|(_, n)| n).sum();
     let rows = groups
         .into_iter()
@@ -391,12 +401,15 @@ pub struct LeadResponse {
     pub contacted: i64,
     /// Contacted by their due time.
     pub in_time: i64,
-    /// `in_time / leads`, percent, one decimal.
+    /// Contacted, or past their due time: those whose timeliness is known.
+    pub due: i64,
+    /// `in_time / due`, percent, one decimal (leads still within their time do not count).
     pub in_time_share: f64,
-    /// Not contacted and past their due time now.
+    /// Still leads, not contacted, and past their due time now.
     pub overdue: i64,
     /// The median time from creation to first contact of the contacted ones (of the two middle
-    /// ones, their mean, in whole seconds); `null` when none was contacted.
+    /// ones, their mean), in whole seconds rounded half away from zero; `null` when none was
+    /// contacted.
     pub median_seconds_to_first_contact: Option<i64>,
 }
 
@@ -429,6 +442,7 @@ impl Table for LeadResponseReport {
             "leads",
             "contacted",
             "in_time",
+            "due",
             "in_time_share",
             "overdue",
             "median_seconds_to_first_contact",
@@ -443,6 +457,7 @@ impl Table for LeadResponseReport {
                 r.leads.to_string(),
                 r.contacted.to_string(),
                 r.in_time.to_string(),
+                r.due.to_string(),
                 r.in_time_share.to_string(),
                 r.overdue.to_string(),
                 cell(r.median_seconds_to_first_contact),
@@ -460,7 +475,7 @@ fn median(values: &[i64]) -> Option<i64> {
     match n {
         0 => None,
         _ if n % 2 == 1 => Some(values[n / 2]),
-        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2),
+        _ => Some(ratio(values[n / 2 - 1] + values[n / 2], 2, 1, 0) as i64),
     }
 }
 
@@ -470,7 +485,8 @@ fn lead_row(counts: &LeadCounts, delays: &[i64]) -> LeadResponse {
         leads: counts.leads,
         contacted: counts.contacted,
         in_time: counts.in_time,
-        in_time_share: ratio(counts.in_time, counts.leads.unsigned_abs(), 100, 1),
+        due: counts.due,
+        in_time_share: ratio(counts.in_time, counts.due.unsigned_abs(), 100, 1),
         overdue: counts.overdue,
         median_seconds_to_first_contact: median(delays),
     }
@@ -496,19 +512,8 @@ async fn lead_response_report(
     params: Query<LeadResponseParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
-    let by_team = match p.group_by.as_deref() {
-        None => None,
-        Some("owner") => Some(false),
-        Some("team") => Some(true),
-        Some(_) => {
-            return Err(ApiError::bad_parameter(
-                "group_by",
-                Invalid::NotOneOf {
-                    allowed: &["owner", "team"],
-                },
-            ));
-        }
-    };
+    let by_team = code_param("group_by", p.group_by.as_deref(), Grouping::parse)?
+        .map(|g| g == Grouping::Team);
     let now = state.clock.now();
     let db = state.list_reads(&auth);
     let scope = LeadScope {
@@ -519,35 +524,26 @@ async fn lead_response_report(
     };
     let counts = customers::lead_response(db, &scope, now).await?;
     let delays = customers::contact_delays(db, &scope).await?;
+    let mut by_key: BTreeMap<Option<Uuid>, Vec<i64>> = BTreeMap::new();
+    for (key, delay) in &delays {
+        by_key.entry(*key).or_default().push(*delay);
+    }
     let all: Vec<i64> = delays.iter().map(|(_, d)| *d).collect();
-    let sum = counts.iter().fold(
-        LeadCounts {
-            key: None,
-            leads: 0,
-            contacted: 0,
-            in_time: 0,
-            overdue: 0,
-        },
-        |acc, c| LeadCounts {
+    let sum = counts
+        .iter()
+        .fold(LeadCounts::default(), |acc, c| LeadCounts {
             key: None,
             leads: acc.leads + c.leads,
             contacted: acc.contacted + c.contacted,
             in_time: acc.in_time + c.in_time,
+            due: acc.due + c.due,
             overdue: acc.overdue + c.overdue,
-        },
-    );
+        });
     let groups = match by_team {
         None => Vec::new(),
         Some(_) => counts
             .iter()
-            .map(|c| {
-                let own: Vec<i64> = delays
-                    .iter()
-                    .filter(|(k, _)| *k == c.key)
-                    .map(|(_, d)| *d)
-                    .collect();
-                lead_row(c, &own)
-            })
+            .map(|c| lead_row(c, by_key.get(&c.key).map_or(&[], Vec::as_slice)))
             .collect(),
     };
     let overdue_leads = customers::overdue_leads(db, auth.visibility(), now, 100)
@@ -607,7 +603,7 @@ pub struct SalesPerformance {
     pub won_amounts: Vec<WonAmount>,
     /// The mean days from creation to the win of the deals won, one decimal.
     pub average_sales_cycle_days: Option<f64>,
-    /// Activities recorded in the range (by the rep, or by the team's members).
+    /// Activities recorded in the range: by the rep, or about the team's customers.
     pub activities: i64,
 }
 
@@ -725,16 +721,12 @@ fn sales_of(read: &Performance, key: Option<Option<Uuid>>) -> Result<SalesPerfor
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let cycles: Vec<i64> = read
+    let (deals, seconds) = read
         .cycles
         .iter()
-        .filter(|(k, _)| mine(k))
-        .map(|(_, s)| *s)
-        .collect();
-    let days = (!cycles.is_empty()).then(|| {
-        let seconds: i64 = cycles.iter().sum();
-        ratio(seconds, cycles.len() as u64 * 86_400, 1, 1)
-    });
+        .filter(|c| mine(&c.key))
+        .fold((0i64, 0i64), |(n, s), c| (n + c.won, s + c.seconds));
+    let days = (deals > 0).then(|| ratio(seconds, deals.unsigned_abs() * 86_400, 1, 1));
     Ok(SalesPerformance {
         key: key.flatten(),
         created: sum_of(&read.created),
@@ -767,18 +759,8 @@ async fn sales_performance_report(
     params: Query<SalesPerformanceParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
-    let by_team = match p.group_by.as_deref() {
-        None | Some("owner") => false,
-        Some("team") => true,
-        Some(_) => {
-            return Err(ApiError::bad_parameter(
-                "group_by",
-                Invalid::NotOneOf {
-                    allowed: &["owner", "team"],
-                },
-            ));
-        }
-    };
+    let by_team =
+        code_param("group_by", p.group_by.as_deref(), Grouping::parse)? == Some(Grouping::Team);
     let scope = PerformanceScope {
         visibility: auth.visibility(),
         from: p.from,
@@ -817,5 +799,10 @@ mod tests {
         assert_eq!(median(&[5]), Some(5));
         assert_eq!(median(&[1, 3, 10]), Some(3));
         assert_eq!(median(&[1, 4, 10, 11]), Some(7));
+        assert_eq!(
+            median(&[1, 4, 11, 11]),
+            Some(8),
+            "7.5 rounds half away from zero"
+        );
     }
 }

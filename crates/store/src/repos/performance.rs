@@ -8,13 +8,25 @@ use chrono::{DateTime, Utc};
 use rapport_domain::access::Visibility;
 use rapport_domain::currency::CurrencyCode;
 use rapport_domain::opportunity::OpportunityStatus;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Select};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ColumnTrait, DbBackend, EntityTrait, JoinType, QueryFilter, QuerySelect, QueryTrait,
+    RelationDef, Select,
+};
 use uuid::Uuid;
 
-use crate::entities::{activity, opportunity, user};
+use crate::entities::{activity, customer, opportunity, user};
+use crate::page::in_range;
 use crate::repos::{corrupt, customer_visible, parse_optional};
 use crate::{Conn, StoreError};
+
+/// An activity's customer, to group activities by the customer's team.
+fn activity_customer() -> RelationDef {
+    activity::Entity::belongs_to(customer::Entity)
+        .from(activity::Column::CustomerId)
+        .to(customer::Column::Id)
+        .into()
+}
 
 /// What counts: records of customers the caller sees, in `[from, to)`, per owner or team.
 #[derive(Debug, Clone, Copy)]
@@ -27,17 +39,11 @@ pub struct PerformanceScope {
 
 impl PerformanceScope {
     fn opportunities(&self, time: opportunity::Column) -> Select<opportunity::Entity> {
-        let mut s = opportunity::Entity::find().filter(customer_visible(
+        let s = opportunity::Entity::find().filter(customer_visible(
             opportunity::Column::CustomerId,
             self.visibility,
         ));
-        if let Some(from) = self.from {
-            s = s.filter(time.gte(from));
-        }
-        if let Some(to) = self.to {
-            s = s.filter(time.lt(to));
-        }
-        s
+        in_range(s, time, self.from, self.to)
     }
 
     fn key(&self) -> opportunity::Column {
@@ -60,19 +66,30 @@ pub struct Closed {
     pub total_minor: i128,
 }
 
-/// One group's figures, as read.
+/// The sales cycles of one group's won deals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cycles {
+    pub key: Option<Uuid>,
+    pub won: i64,
+    /// From creation to win, summed over the deals, in seconds.
+    pub seconds: i64,
+}
+
+/// Every group's figures, as read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Performance {
     /// Opportunities created in the range, per group.
     pub created: HashMap<Option<Uuid>, i64>,
     /// Won and lost in the range (by `closed_at`), per group, status and currency.
     pub closed: Vec<Closed>,
-    /// Each deal won in the range: its group and its sales cycle in seconds.
-    pub cycles: Vec<(Option<Uuid>, i64)>,
+    /// The deals won in the range, per group, with their sales cycles summed.
+    pub cycles: Vec<Cycles>,
     /// Activities recorded in the range, per group of who recorded them.
     pub activities: HashMap<Option<Uuid>, i64>,
 }
 
+/// The figures of every group in `scope`.
+///
 /// # Errors
 /// Database failures.
 pub async fn performance(
@@ -127,59 +144,70 @@ pub async fn performance(
         });
     }
 
+    // Each won deal's cycle in seconds, summed per group in the database.
+    let seconds = match backend {
+        DbBackend::Sqlite => "SUM((julianday(closed_at) - julianday(created_at)) * 86400.0)",
+        _ => "SUM(EXTRACT(EPOCH FROM closed_at - created_at))",
+    };
     let won = scope
         .opportunities(O::ClosedAt)
         .filter(O::Status.eq(OpportunityStatus::Won.as_str()))
         .select_only()
         .column_as(key, "key")
-        .column(O::CreatedAt)
-        .column(O::ClosedAt);
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .column_as(
+            Expr::cust(format!("CAST({seconds} AS DOUBLE PRECISION)")),
+            "seconds",
+        )
+        .group_by(key);
     for row in db.query_all(won.build(backend)).await? {
-        let created: DateTime<Utc> = row.try_get("", "created_at")?;
-        let closed: Option<DateTime<Utc>> = row.try_get("", "closed_at")?;
-        if let Some(closed) = closed {
-            let seconds = (closed - created).num_seconds().max(0);
-            out.cycles.push((row.try_get("", "key")?, seconds));
-        }
+        let seconds: Option<f64> = row.try_get("", "seconds")?;
+        out.cycles.push(Cycles {
+            key: row.try_get("", "key")?,
+            won: row.try_get("", "n")?,
+            seconds: seconds.unwrap_or(0.0).max(0.0).round() as i64,
+        });
     }
 
-    let mut activities = activity::Entity::find().filter(customer_visible(
-        activity::Column::CustomerId,
-        scope.visibility,
-    ));
-    if let Some(from) = scope.from {
-        activities = activities.filter(activity::Column::OccurredAt.gte(from));
-    }
-    if let Some(to) = scope.to {
-        activities = activities.filter(activity::Column::OccurredAt.lt(to));
-    }
-    let by_user: Vec<(Option<Uuid>, i64)> = activities
-        .select_only()
-        .column(activity::Column::RecordedBy)
-        .column_as(Expr::cust("COUNT(*)"), "n")
-        .group_by(activity::Column::RecordedBy)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let teams: HashMap<Uuid, Option<Uuid>> = if scope.by_team {
-        user::Entity::find()
+    // Activities by the rep who recorded them (integration clients are no rep), or by the
+    // team of the customer they were about, as opportunities are.
+    let activities = in_range(
+        activity::Entity::find().filter(customer_visible(
+            activity::Column::CustomerId,
+            scope.visibility,
+        )),
+        activity::Column::OccurredAt,
+        scope.from,
+        scope.to,
+    );
+    let counted: Vec<(Option<Uuid>, i64)> = if scope.by_team {
+        activities
             .select_only()
-            .column(user::Column::Id)
-            .column(user::Column::TeamId)
-            .into_tuple::<(Uuid, Option<Uuid>)>()
+            .join(JoinType::InnerJoin, activity_customer())
+            .column_as(customer::Column::TeamId, "key")
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .group_by(customer::Column::TeamId)
+            .into_tuple()
             .all(db)
             .await?
-            .into_iter()
-            .collect()
     } else {
-        HashMap::new()
+        activities
+            .filter(
+                activity::Column::RecordedBy.in_subquery(
+                    Query::select()
+                        .column(user::Column::Id)
+                        .from(user::Entity)
+                        .to_owned(),
+                ),
+            )
+            .select_only()
+            .column(activity::Column::RecordedBy)
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .group_by(activity::Column::RecordedBy)
+            .into_tuple()
+            .all(db)
+            .await?
     };
-    for (user, n) in by_user {
-        let group = match scope.by_team {
-            true => user.and_then(|u| teams.get(&u).copied().flatten()),
-            false => user,
-        };
-        *out.activities.entry(group).or_default() += n;
-    }
+    out.activities = counted.into_iter().collect();
     Ok(out)
 }

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use rapport_domain::access::Visibility;
 use rapport_domain::customer::Customer;
-use sea_orm::sea_query::{Expr, Func};
+use rapport_domain::enums::LifecycleStage;
+use sea_orm::sea_query::{Expr, Func, NullOrdering, Order, SimpleExpr};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select};
 use uuid::Uuid;
 
@@ -25,16 +26,10 @@ pub struct LeadScope {
 
 impl LeadScope {
     fn select(&self) -> Select<Entity> {
-        let mut s = visible(Entity::find(), self.visibility)
+        let s = visible(Entity::find(), self.visibility)
             .filter(Column::DeletedAt.is_null())
             .filter(Column::FirstContactDueAt.is_not_null());
-        if let Some(from) = self.from {
-            s = s.filter(Column::CreatedAt.gte(from));
-        }
-        if let Some(to) = self.to {
-            s = s.filter(Column::CreatedAt.lt(to));
-        }
-        s
+        crate::page::in_range(s, Column::CreatedAt, self.from, self.to)
     }
 
     fn group(&self) -> Option<Column> {
@@ -49,7 +44,7 @@ impl LeadScope {
 }
 
 /// The leads of one group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LeadCounts {
     /// The owner or team (`None`: without one, or all together).
     pub key: Option<Uuid>,
@@ -57,11 +52,18 @@ pub struct LeadCounts {
     pub contacted: i64,
     /// Contacted by their due time.
     pub in_time: i64,
-    /// Not contacted, and past their due time at `now`.
+    /// Contacted, or past their due time at `now`: those whose timeliness is known.
+    pub due: i64,
+    /// Still leads, not contacted, and past their due time at `now`.
     pub overdue: i64,
 }
 
-/// The counts of each group, in key order.
+/// `SUM(CASE WHEN condition THEN 1 ELSE 0 END)`: how many rows of a group meet `condition`.
+fn count_where(condition: SimpleExpr) -> SimpleExpr {
+    Func::sum(Expr::case(condition, 1).finally(0)).into()
+}
+
+/// The counts of each group, in key order (the group without a key last).
 ///
 /// # Errors
 /// Database failures.
@@ -70,35 +72,34 @@ pub async fn lead_response(
     scope: &LeadScope,
     now: DateTime<Utc>,
 ) -> Result<Vec<LeadCounts>, StoreError> {
+    let contacted = || Column::FirstContactedAt.is_not_null();
+    let uncontacted_lead_past_due = || {
+        Column::FirstContactedAt
+            .is_null()
+            .and(Column::LifecycleStage.eq(LifecycleStage::Lead.as_str()))
+            .and(Column::FirstContactDueAt.lt(now))
+    };
     let mut select = scope
         .select()
         .select_only()
         .column_as(Expr::cust("COUNT(*)"), "leads")
         .column_as(Expr::cust("COUNT(first_contacted_at)"), "contacted")
         .column_as(
-            Expr::cust(
-                "SUM(CASE WHEN first_contacted_at <= first_contact_due_at THEN 1 ELSE 0 END)",
+            count_where(
+                Expr::col(Column::FirstContactedAt).lte(Expr::col(Column::FirstContactDueAt)),
             ),
             "in_time",
         )
-        .column_as::<sea_orm::sea_query::SimpleExpr, _>(
-            Func::sum(
-                Expr::case(
-                    Column::FirstContactedAt
-                        .is_null()
-                        .and(Column::FirstContactDueAt.lt(now)),
-                    1,
-                )
-                .finally(0),
-            )
-            .into(),
-            "overdue",
+        .column_as(count_where(uncontacted_lead_past_due()), "overdue")
+        .column_as(
+            count_where(contacted().or(Column::FirstContactDueAt.lt(now))),
+            "due",
         );
     if let Some(group) = scope.group() {
         select = select
             .column_as(group, "key")
             .group_by(group)
-            .order_by_asc(group);
+            .order_by_with_nulls(group, Order::Asc, NullOrdering::Last);
     }
     let rows = db
         .query_all(select.build(db.get_database_backend()))
@@ -109,6 +110,9 @@ pub async fn lead_response(
         if leads == 0 {
             continue;
         }
+        let sum = |name: &str| -> Result<i64, StoreError> {
+            Ok(row.try_get::<Option<i64>>("", name)?.unwrap_or(0))
+        };
         out.push(LeadCounts {
             key: match scope.group() {
                 Some(_) => row.try_get("", "key")?,
@@ -116,8 +120,9 @@ pub async fn lead_response(
             },
             leads,
             contacted: row.try_get("", "contacted")?,
-            in_time: row.try_get::<Option<i64>>("", "in_time")?.unwrap_or(0),
-            overdue: row.try_get::<Option<i64>>("", "overdue")?.unwrap_or(0),
+            in_time: sum("in_time")?,
+            due: sum("due")?,
+            overdue: sum("overdue")?,
         });
     }
     Ok(out)
@@ -160,8 +165,8 @@ pub async fn contact_delays(
     Ok(out)
 }
 
-/// The leads the caller sees that are past their first-contact due time uncontacted at
-/// `now`, the longest overdue first.
+/// The leads the caller sees (still leads) that are past their first-contact due time
+/// uncontacted at `now`, the longest overdue first; the rule the escalation job applies.
 ///
 /// # Errors
 /// Database failures.
@@ -174,6 +179,7 @@ pub async fn overdue_leads(
     visible(Entity::find(), visibility)
         .filter(Column::DeletedAt.is_null())
         .filter(Column::FirstContactedAt.is_null())
+        .filter(Column::LifecycleStage.eq(LifecycleStage::Lead.as_str()))
         .filter(Column::FirstContactDueAt.lt(now))
         .order_by_asc(Column::FirstContactDueAt)
         .order_by_asc(Column::Id)
