@@ -175,7 +175,14 @@ async fn reports_answer_csv_with_the_json_numbers(app: TestApp) {
     let csv = csv_of(&app, path, &admin).await;
     assert_eq!(csv[0][..3], ["stage_id", "stage_name", "stage_kind"]);
     let rows = json["rows"].as_array().unwrap();
-    assert_eq!(csv.len() - 1, rows.len());
+    let totals = json["totals"].as_array().unwrap();
+    assert_eq!(csv.len() - 1, rows.len() + totals.len());
+    let total_line = csv.iter().find(|l| l[1] == "total").unwrap();
+    assert_eq!(total_line[7], totals[0]["count"].to_string());
+    assert_eq!(
+        total_line[8],
+        totals[0]["total"]["amount"].as_str().unwrap()
+    );
     for (line, row) in csv[1..].iter().zip(rows) {
         assert_eq!(line[0], row["stage_id"].as_str().unwrap());
         assert_eq!(line[4], row["currency"].as_str().unwrap_or_default());
@@ -187,13 +194,11 @@ async fn reports_answer_csv_with_the_json_numbers(app: TestApp) {
         "the three deals' total: {csv:?}"
     );
 
-    // Satisfaction: the totals line, with no answers yet.
+    // Satisfaction: a line per figure, with no answers yet.
     let csv = csv_of(&app, "/v1/reports/satisfaction", &admin).await;
-    assert_eq!(
-        csv[0],
-        ["section", "key", "answered", "csat", "nps", "average"]
-    );
-    assert_eq!(csv[1], ["total", "", "0", "", "", ""]);
+    assert_eq!(csv[0], ["section", "key", "figure", "value"]);
+    assert_eq!(csv[1], ["total", "", "invited", "0"]);
+    assert_eq!(csv[4], ["total", "", "response_rate", ""]);
 }
 
 /// A lead owned by `owner` in `team`, answering its id and creation time.

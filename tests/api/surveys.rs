@@ -2140,6 +2140,35 @@ async fn results_match_the_answers_sent(app: TestApp) {
     app.get(&format!("/v1/surveys/{}/results", f.survey), &manager.token)
         .await
         .assert_status(200);
+    // As CSV, a line per figure with the same numbers.
+    let csv = app
+        .client
+        .get(app.url(&format!("/v1/surveys/{}/results", f.survey)))
+        .bearer_auth(&f.admin)
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let figure = |section: &str, key: &str, name: &str| {
+        csv.lines()
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .find(|l| l[..3] == [section, key, name])
+            .and_then(|l| l[3].parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {section},{key},{name} in {csv}"))
+    };
+    let number = |v: &Value| v.as_f64().unwrap();
+    assert_eq!(
+        figure("total", "", "csat"),
+        number(&results["csat"]["score"])
+    );
+    assert_eq!(figure("total", "", "nps"), number(&results["nps"]["score"]));
+    assert_eq!(
+        figure("question", "speed", "average"),
+        number(&results["questions"][0]["average"])
+    );
     let rep = app.user("sales_rep", None).await;
     app.get(&format!("/v1/surveys/{}/results", f.survey), &rep.token)
         .await

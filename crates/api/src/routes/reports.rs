@@ -110,7 +110,22 @@ impl Table for PipelineReport {
         ]
     }
 
+    /// A line per row, then a line per currency's totals (`stage_name` = `total`).
     fn rows(&self) -> Vec<Vec<String>> {
+        let totals = self.totals.iter().map(|t| {
+            vec![
+                String::new(),
+                "total".to_owned(),
+                String::new(),
+                String::new(),
+                cell(t.currency.as_ref()),
+                String::new(),
+                String::new(),
+                t.count.to_string(),
+                cell(t.total.as_ref().map(|m| &m.amount)),
+                cell(t.weighted.as_ref().map(|m| &m.amount)),
+            ]
+        });
         self.rows
             .iter()
             .map(|r| {
@@ -127,6 +142,7 @@ impl Table for PipelineReport {
                     cell(r.weighted.as_ref().map(|m| &m.amount)),
                 ]
             })
+            .chain(totals)
             .collect()
     }
 }

@@ -170,49 +170,82 @@ pub struct SatisfactionResults {
     pub breakdown: Vec<GroupResult>,
 }
 
-/// One line per figure: the totals, each dimension, each period of the trend, each group.
+/// One line per figure (`section, key, figure, value`): every number of the JSON answer, the
+/// totals, CSAT and NPS with their counts, each dimension, question and value, each period of
+/// the trend and each group.
 impl Table for SatisfactionResults {
     fn header(&self) -> Vec<&'static str> {
-        vec!["section", "key", "answered", "csat", "nps", "average"]
+        vec!["section", "key", "figure", "value"]
     }
 
     fn rows(&self) -> Vec<Vec<String>> {
-        let line = |section: &str, key: String, s: &Slice| {
-            vec![
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        let mut put = |section: &str, key: &str, figure: &str, value: String| {
+            rows.push(vec![
                 section.to_owned(),
-                key,
-                s.answered.to_string(),
-                cell(s.csat),
-                cell(s.nps),
-                String::new(),
-            ]
+                key.to_owned(),
+                figure.to_owned(),
+                value,
+            ]);
         };
-        let total = Slice {
-            answered: self.answered,
-            csat: self.csat.as_ref().map(|c| c.score),
-            nps: self.nps.as_ref().map(|n| n.score),
-        };
-        let mut rows = vec![line("total", String::new(), &total)];
-        rows.extend(self.dimensions.iter().map(|d| {
-            vec![
-                "dimension".to_owned(),
-                d.dimension.clone(),
+        put("total", "", "invited", self.invited.to_string());
+        put(
+            "total",
+            "",
+            "invited_answered",
+            self.invited_answered.to_string(),
+        );
+        put("total", "", "answered", self.answered.to_string());
+        put("total", "", "response_rate", cell(self.response_rate));
+        if let Some(c) = &self.csat {
+            put("total", "", "csat", c.score.to_string());
+            put("total", "", "csat_responses", c.responses.to_string());
+            put("total", "", "csat_satisfied", c.satisfied.to_string());
+        }
+        if let Some(n) = &self.nps {
+            put("total", "", "nps", n.score.to_string());
+            put("total", "", "nps_responses", n.responses.to_string());
+            put("total", "", "nps_promoters", n.promoters.to_string());
+            put("total", "", "nps_passives", n.passives.to_string());
+            put("total", "", "nps_detractors", n.detractors.to_string());
+        }
+        for d in &self.dimensions {
+            put(
+                "dimension",
+                &d.dimension,
+                "responses",
                 d.responses.to_string(),
-                String::new(),
-                String::new(),
-                d.average.to_string(),
-            ]
-        }));
-        rows.extend(
-            self.trend
-                .iter()
-                .map(|t| line("trend", t.period.to_string(), &t.slice)),
-        );
-        rows.extend(
-            self.breakdown
-                .iter()
-                .map(|g| line("breakdown", cell(g.key.as_ref()), &g.slice)),
-        );
+            );
+            put("dimension", &d.dimension, "average", d.average.to_string());
+        }
+        for q in &self.questions {
+            put(
+                "question",
+                &q.question_id,
+                "responses",
+                q.responses.to_string(),
+            );
+            put("question", &q.question_id, "average", cell(q.average));
+            for v in &q.distribution {
+                put(
+                    "question",
+                    &q.question_id,
+                    &format!("count:{}", v.value),
+                    v.count.to_string(),
+                );
+            }
+        }
+        let mut slices = |section: &str, key: &str, s: &Slice| {
+            put(section, key, "answered", s.answered.to_string());
+            put(section, key, "csat", cell(s.csat));
+            put(section, key, "nps", cell(s.nps));
+        };
+        for t in &self.trend {
+            slices("trend", &t.period.to_string(), &t.slice);
+        }
+        for g in &self.breakdown {
+            slices("breakdown", &cell(g.key.as_ref()), &g.slice);
+        }
         rows
     }
 }
@@ -365,7 +398,7 @@ async fn results(
 #[utoipa::path(
     tag = "surveys",
     params(("id" = Uuid, Path), ResultParams),
-    responses((status = 200, description = "The results; CSV (one line per figure) with `Accept: text/csv`", content(
+    responses((status = 200, description = "The results; CSV (`section,key,figure,value`, one line per figure) with `Accept: text/csv`", content(
         (SatisfactionResults = "application/json"),
         (String = "text/csv")
     ))),
@@ -390,7 +423,7 @@ async fn survey_results(
 #[utoipa::path(
     tag = "reports",
     params(SatisfactionParams),
-    responses((status = 200, description = "The results; CSV (one line per figure) with `Accept: text/csv`", content(
+    responses((status = 200, description = "The results; CSV (`section,key,figure,value`, one line per figure) with `Accept: text/csv`", content(
         (SatisfactionResults = "application/json"),
         (String = "text/csv")
     ))),
