@@ -140,6 +140,13 @@ impl ApiError {
         }
     }
 
+    /// A 409 whose detail is its code's own (`i18n::detail`): for refusals that need no words
+    /// of the handler's.
+    pub fn conflict_of(code: ProblemCode) -> Self {
+        let text = |lang| i18n::detail(code, lang).unwrap_or_default();
+        ApiError::conflict(code, Text::new(text(Lang::En), text(Lang::ZhCn)))
+    }
+
     /// 409 `invalid_transition`: a move from `from` to `to` that the rules refuse, with the
     /// moves they allow from there under `allowed_field`.
     pub fn invalid_transition(

@@ -23,7 +23,6 @@ use crate::auth::secret::sha256_hex;
 use crate::client_ip::client_ip;
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::Json;
-use crate::i18n::Text;
 use crate::routes::tickets::{Ticket, open_ticket};
 use crate::schemas;
 use crate::state::AppState;
@@ -157,13 +156,7 @@ async fn invitation_of(
 fn refused(r: Refusal) -> ApiError {
     match r {
         Refusal::Expired => ApiError::Gone(ProblemCode::Expired),
-        Refusal::AlreadyAnswered => ApiError::conflict(
-            ProblemCode::AlreadyAnswered,
-            Text::new(
-                "This invitation has been answered already.",
-                "该邀请已经答复。",
-            ),
-        ),
+        Refusal::AlreadyAnswered => ApiError::conflict_of(ProblemCode::AlreadyAnswered),
     }
 }
 

@@ -25,7 +25,6 @@ use crate::auth::scopes::{SurveysRead, SurveysWrite};
 use crate::auth::{Authorized, Caller};
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{Json, Query, code_param, user_param};
-use crate::i18n::Text;
 use crate::invitations::{self, About, Invite, Issued, Outcome};
 use crate::middleware::idempotency::ShowOnce;
 use crate::pagination::{Paged, page_params};
@@ -300,23 +299,10 @@ async fn contact_customer(
 }
 
 fn skipped(reason: SkipReason) -> ApiError {
-    let (code, text) = match reason {
-        SkipReason::ConsentWithdrawn => (
-            ProblemCode::ConsentWithdrawn,
-            Text::new(
-                "This contact withdrew its consent and is not contacted.",
-                "该联系人已撤回同意，不再联系。",
-            ),
-        ),
-        _ => (
-            ProblemCode::QuietPeriod,
-            Text::new(
-                "This contact was invited within the survey's quiet period (`quiet_days`).",
-                "该联系人在问卷的免打扰期（`quiet_days`）内已被邀请过。",
-            ),
-        ),
-    };
-    ApiError::conflict(code, text)
+    ApiError::conflict_of(match reason {
+        SkipReason::ConsentWithdrawn => ProblemCode::ConsentWithdrawn,
+        _ => ProblemCode::QuietPeriod,
+    })
 }
 
 /// Invite a contact to answer a survey: the answer holds the invitation's `token` and `url`,

@@ -465,13 +465,7 @@ async fn update_survey(
     if_match.check(before.version)?;
     check_current(&before)?;
     if surveys::has_answers(&tx, before.id).await? {
-        return Err(ApiError::conflict(
-            ProblemCode::SurveyAnswered,
-            Text::new(
-                "This survey has answers: create a new version (POST /v1/surveys/{id}/versions).",
-                "该问卷已有答复：请创建新版本（POST /v1/surveys/{id}/versions）。",
-            ),
-        ));
+        return Err(ApiError::conflict_of(ProblemCode::SurveyAnswered));
     }
     let mut s = before.clone();
     let mut errors = Errors::default();

@@ -39,6 +39,7 @@ use sea_orm::sea_query::{Expr, Query, SimpleExpr};
 
 use crate::StoreError;
 
+pub(crate) use record::save_each;
 pub use record::{Lock, fetch, get_locked, lock_all, save};
 
 /// A stored value that no longer parses: a bug or a manual edit, never the client's fault.

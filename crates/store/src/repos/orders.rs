@@ -7,8 +7,9 @@ use uuid::Uuid;
 
 use crate::entities::order::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
-use crate::repos::quotes::{erased_lines, lines_json, read_priced, save_each};
+use crate::repos::quotes::{erased_lines, lines_json, read_priced};
 use crate::repos::record::record;
+use crate::repos::save_each;
 use crate::repos::{customer_visible, parse_column, parse_optional};
 use crate::{Conn, StoreError};
 

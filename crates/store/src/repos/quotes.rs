@@ -46,19 +46,6 @@ pub(crate) fn lines_json(lines: &[Line]) -> Result<serde_json::Value, StoreError
     serde_json::to_value(lines).map_err(|e| corrupt("lines", e))
 }
 
-/// Saves `change` of each record, each in a new version; answers how many.
-pub(crate) async fn save_each<R: crate::repos::record::Record>(
-    db: &impl Conn,
-    records: &[R],
-    change: impl Fn(&R) -> R,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<u64, StoreError> {
-    for record in records {
-        crate::repos::save(db, &change(record), now).await?;
-    }
-    Ok(records.len() as u64)
-}
-
 /// Replaces the free text of a customer's documents (notes, line descriptions) with
 /// `tombstone`: its personal data erased, its amounts kept.
 pub(crate) fn erased_lines(lines: &[Line], tombstone: &str) -> Vec<Line> {
@@ -247,5 +234,5 @@ pub async fn erase_text(
         lines: erased_lines(&q.lines, tombstone),
         ..q.clone()
     };
-    save_each(db, &quotes, erased, now).await
+    crate::repos::save_each(db, &quotes, erased, now).await
 }

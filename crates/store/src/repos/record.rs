@@ -160,3 +160,16 @@ pub async fn save<R: Record>(
     }
     Ok(saved)
 }
+
+/// Saves `change` of each record, each in a new version; answers how many.
+pub(crate) async fn save_each<R: Record>(
+    db: &impl Conn,
+    records: &[R],
+    change: impl Fn(&R) -> R,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, StoreError> {
+    for record in records {
+        save(db, &change(record), now).await?;
+    }
+    Ok(records.len() as u64)
+}

@@ -358,7 +358,7 @@ pub async fn erase_text(
             (erased != i).then_some(erased)
         })
         .collect();
-    crate::repos::quotes::save_each(db, &changed, Clone::clone, now).await
+    crate::repos::save_each(db, &changed, Clone::clone, now).await
 }
 
 /// Seals every token kept for an email under the current key (`rapport rotate-key`).
