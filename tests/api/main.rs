@@ -13,6 +13,7 @@ mod clients;
 mod concurrency;
 mod customers;
 mod http;
+mod hygiene;
 mod jobs;
 mod login_limits;
 mod masking;

@@ -11,6 +11,14 @@ use crate::name::{Name, PersonName, Title};
 use crate::phone::{Phone, Region};
 use crate::validation::{Errors, Invalid, ValidationErrors, index, path};
 
+crate::string_enum! {
+    /// A way to reach a contact.
+    pub enum ContactPoint {
+        Email => "email",
+        Phone => "phone",
+    }
+}
+
 /// An email address with its label.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use uuid::Uuid;
@@ -113,24 +113,6 @@ crate::string_enum! {
         Category => "category",
         /// The customer's grade when invited.
         Grade => "grade",
-    }
-}
-
-crate::string_enum! {
-    /// The periods of a trend.
-    pub enum Interval {
-        Week => "week",
-        Month => "month",
-    }
-}
-
-impl Interval {
-    /// The first day of the period holding `day`: its Monday, or the 1st of its month.
-    pub fn start(self, day: NaiveDate) -> NaiveDate {
-        match self {
-            Interval::Week => day - Duration::days(i64::from(day.weekday().num_days_from_monday())),
-            Interval::Month => day.with_day(1).unwrap_or(day),
-        }
     }
 }
 
@@ -1141,8 +1123,5 @@ mod tests {
         assert_eq!(refusal(None, last, 30, now), Some(SkipReason::QuietPeriod));
         assert_eq!(refusal(None, last, 29, now), None);
         assert_eq!(quarter("2026-12-04T00:00:00Z".parse().unwrap()), "2026-Q4");
-        let day = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
-        assert_eq!(Interval::Week.start(day).to_string(), "2026-11-30");
-        assert_eq!(Interval::Month.start(day).to_string(), "2026-12-01");
     }
 }

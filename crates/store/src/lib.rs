@@ -10,6 +10,7 @@ mod entities;
 mod error;
 pub mod page;
 pub mod repos;
+mod stats;
 mod tx;
 
 pub use db::{Backend, DbOptions, Store};
@@ -19,6 +20,7 @@ pub use page::{Cursor, Page, SortDir, SortValue};
 pub use sea_orm::ConnectionTrait as Conn;
 /// A pool (see [`Store::conn`] and [`Store::replica`]).
 pub use sea_orm::DatabaseConnection;
+pub use stats::Spread;
 pub use tx::Tx;
 
 /// Commits a request's transaction.

@@ -1,13 +1,17 @@
-//! Contacts: the people at a customer (`/v1/customers/{id}/contacts`, `/v1/contacts/{id}`).
+//! Contacts: the people at a customer (`/v1/customers/{id}/contacts`, `/v1/contacts/{id}`),
+//! and the list of all the contacts a caller sees (`/v1/contacts`).
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use rapport_domain::contact::{
-    Contact as DomainContact, NewContact, read_consent, read_emails, read_phones,
+    Contact as DomainContact, ContactPoint, NewContact, read_consent, read_emails, read_phones,
 };
 use rapport_domain::enums::PreferredChannel;
 use rapport_domain::name::{PersonName, Title};
 use rapport_domain::validation::Errors;
+use rapport_store::repos::contacts::ContactFilter;
 use rapport_store::repos::{self, Lock, contacts};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
@@ -15,18 +19,81 @@ use crate::audit;
 use crate::auth::Authorized;
 use crate::auth::scopes::{CustomersRead, CustomersWrite};
 use crate::error::ApiError;
-use crate::extract::{IfMatch, IfMatchParam, Json};
+use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::pagination::{Paged, page_params};
 use crate::respond;
 use crate::routes::customers::types::{Contact, ContactList, CreateContact, UpdateContact};
 use crate::routes::customers::{access, input, reindex};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(list_contacts)
+    cfg.service(list_all_contacts)
+        .service(list_contacts)
         .service(create_contact)
         .service(get_contact)
         .service(update_contact)
         .service(delete_contact);
+}
+
+/// Filters and paging of the contact list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactListParams {
+    pub customer_id: Option<Uuid>,
+    /// `email`, `phone` or `email,phone`: only contacts without any of each (without both, for
+    /// two), to clean up or complete.
+    #[param(example = "email,phone")]
+    pub missing: Option<String>,
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// List the contacts of the customers the caller sees, newest first.
+#[utoipa::path(
+    tag = "contacts",
+    params(ContactListParams),
+    responses((status = 200, body = ContactList)),
+    security(("oauth2" = ["customers:read"]))
+)]
+#[get("/contacts")]
+async fn list_all_contacts(
+    state: web::Data<AppState>,
+    auth: Authorized<CustomersRead>,
+    params: Query<ContactListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner()?;
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
+    let missing = p
+        .missing
+        .as_deref()
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .map(ContactPoint::parse)
+                .collect()
+        })
+        .transpose()
+        .map_err(|invalid| ApiError::bad_parameter("missing", invalid))?
+        .unwrap_or_else(Vec::new);
+    let filter = ContactFilter {
+        customer_id: p.customer_id,
+        without_email: missing.contains(&ContactPoint::Email),
+        without_phone: missing.contains(&ContactPoint::Phone),
+    };
+    let page = contacts::list(
+        state.list_reads(&auth),
+        auth.visibility(),
+        &filter,
+        cursor,
+        limit,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(ContactList::from(Paged::from_page(
+        page,
+        "-created_at",
+        Contact::from,
+    ))))
 }
 
 /// List a customer's contacts (the primary one first).

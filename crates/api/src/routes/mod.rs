@@ -21,6 +21,7 @@ pub mod public_articles;
 pub mod public_surveys;
 pub mod quotes;
 pub mod reports;
+pub mod service_levels;
 pub mod sla_policies;
 pub mod survey_invitations;
 pub mod survey_results;
@@ -63,6 +64,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(quotes::configure)
             .configure(orders::configure)
             .configure(reports::configure)
+            .configure(service_levels::configure)
             .configure(articles::configure)
             .configure(article_categories::configure)
             .configure(ticket_articles::configure)

@@ -1,7 +1,7 @@
 //! Reports over the caller's view: `pipeline` (the forecast of a pipeline),
 //! `customer-distribution`, `lead-response` and `sales-performance`. Each answers CSV too (`crate::table`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Utc};
@@ -10,6 +10,7 @@ use rapport_domain::currency::CurrencyCode;
 use rapport_domain::opportunity::OpportunityStatus;
 use rapport_domain::pricing::round;
 use rapport_domain::report::{CustomerDimension, Grouping, ratio};
+use rapport_store::Spread;
 use rapport_store::repos::customers::{LeadCounts, LeadScope};
 use rapport_store::repos::opportunities::{
     self, ForecastGrouping, ForecastSums, OpportunityFilter,
@@ -485,17 +486,7 @@ impl Table for LeadResponseReport {
     }
 }
 
-/// The median of ascending `values`: the middle one, or the mean of the two middle ones.
-fn median(values: &[i64]) -> Option<i64> {
-    let n = values.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(values[n / 2]),
-        _ => Some(ratio(values[n / 2 - 1] + values[n / 2], 2, 1, 0) as i64),
-    }
-}
-
-fn lead_row(counts: &LeadCounts, delays: &[i64]) -> LeadResponse {
+fn lead_row(counts: &LeadCounts, spread: Option<&Spread>) -> LeadResponse {
     LeadResponse {
         key: counts.key,
         leads: counts.leads,
@@ -504,7 +495,7 @@ fn lead_row(counts: &LeadCounts, delays: &[i64]) -> LeadResponse {
         due: counts.due,
         in_time_share: ratio(counts.in_time, counts.due.unsigned_abs(), 100, 1),
         overdue: counts.overdue,
-        median_seconds_to_first_contact: median(delays),
+        median_seconds_to_first_contact: spread.and_then(|s| s.median),
     }
 }
 
@@ -539,12 +530,14 @@ async fn lead_response_report(
         by_team,
     };
     let counts = customers::lead_response(db, &scope, now).await?;
-    let delays = customers::contact_delays(db, &scope).await?;
-    let mut by_key: BTreeMap<Option<Uuid>, Vec<i64>> = BTreeMap::new();
-    for (key, delay) in &delays {
-        by_key.entry(*key).or_default().push(*delay);
-    }
-    let all: Vec<i64> = delays.iter().map(|(_, d)| *d).collect();
+    let all = customers::time_to_first_contact(db, &scope, false).await?;
+    let per_group: HashMap<Option<Uuid>, Spread> = match by_team {
+        None => HashMap::new(),
+        Some(_) => customers::time_to_first_contact(db, &scope, true)
+            .await?
+            .into_iter()
+            .collect(),
+    };
     let sum = counts
         .iter()
         .fold(LeadCounts::default(), |acc, c| LeadCounts {
@@ -559,7 +552,7 @@ async fn lead_response_report(
         None => Vec::new(),
         Some(_) => counts
             .iter()
-            .map(|c| lead_row(c, by_key.get(&c.key).map_or(&[], Vec::as_slice)))
+            .map(|c| lead_row(c, per_group.get(&c.key)))
             .collect(),
     };
     let overdue_leads = customers::overdue_leads(db, auth.visibility(), now, 100)
@@ -574,7 +567,7 @@ async fn lead_response_report(
         })
         .collect();
     let report = LeadResponseReport {
-        total: lead_row(&sum, &all),
+        total: lead_row(&sum, all.first().map(|(_, s)| s)),
         groups,
         overdue_leads,
     };
@@ -803,22 +796,4 @@ async fn sales_performance_report(
         total: sales_of(&read, None)?,
     };
     table::respond(&req, &report, "sales-performance")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::median;
-
-    #[test]
-    fn medians_take_the_middle_or_the_mean_of_the_two_middle_values() {
-        assert_eq!(median(&[]), None);
-        assert_eq!(median(&[5]), Some(5));
-        assert_eq!(median(&[1, 3, 10]), Some(3));
-        assert_eq!(median(&[1, 4, 10, 11]), Some(7));
-        assert_eq!(
-            median(&[1, 4, 11, 11]),
-            Some(8),
-            "7.5 rounds half away from zero"
-        );
-    }
 }

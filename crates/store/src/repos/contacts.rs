@@ -1,16 +1,18 @@
 //! Contacts of customers.
 
+use rapport_domain::access::Visibility;
 use rapport_domain::contact::{Contact, MarketingConsent};
 use rapport_domain::enums::{ConsentSource, PreferredChannel};
 use rapport_domain::name::{PersonName, Title};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::entities::contact::{self, Column, Entity};
+use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
 use crate::repos::delete_row;
 use crate::repos::record::{self, record};
-use crate::repos::{corrupt, parse_column, parse_optional};
+use crate::repos::{corrupt, customer_visible, parse_column, parse_optional};
 use crate::{Conn, StoreError};
 
 pub(crate) fn to_domain(m: contact::Model) -> Result<Contact, StoreError> {
@@ -96,6 +98,62 @@ pub async fn insert_many(db: &impl Conn, contacts: &[Contact]) -> Result<(), Sto
 /// `NotFound` when there is no such contact.
 pub async fn get(db: &impl Conn, id: Uuid) -> Result<Contact, StoreError> {
     record::get(db, id).await
+}
+
+/// Filters of the contact list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ContactFilter {
+    pub customer_id: Option<Uuid>,
+    /// Only contacts without any email.
+    pub without_email: bool,
+    /// Only contacts without any phone.
+    pub without_phone: bool,
+}
+
+/// `column` holds an empty JSON array.
+fn empty_array(backend: DbBackend, column: &str) -> SimpleExpr {
+    Expr::cust(match backend {
+        DbBackend::Postgres => format!("jsonb_array_length(contacts.{column}) = 0"),
+        _ => format!("json_array_length(contacts.{column}) = 0"),
+    })
+}
+
+/// One page of the contacts of the live customers `visibility` allows, newest first.
+///
+/// # Errors
+/// Database failures.
+pub async fn list(
+    db: &impl Conn,
+    visibility: Visibility,
+    filter: &ContactFilter,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Contact>, StoreError> {
+    let backend = db.get_database_backend();
+    let mut select = Entity::find().filter(customer_visible(Column::CustomerId, visibility));
+    if let Some(id) = filter.customer_id {
+        select = select.filter(Column::CustomerId.eq(id));
+    }
+    if filter.without_email {
+        select = select.filter(empty_array(backend, "emails"));
+    }
+    if filter.without_phone {
+        select = select.filter(empty_array(backend, "phones"));
+    }
+    let rows = keyset(
+        select,
+        Column::CreatedAt,
+        Column::Id,
+        SortDir::Desc,
+        after,
+        limit,
+    )
+    .all(db)
+    .await?;
+    Page::from_models(rows, limit, to_domain, |c| Cursor {
+        value: SortValue::Time(c.created_at),
+        id: c.id,
+    })
 }
 
 /// The contacts of a customer: the primary first, then in creation order.

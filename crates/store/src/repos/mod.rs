@@ -23,6 +23,7 @@ pub mod products;
 pub mod quotes;
 pub mod record;
 pub mod refresh_tokens;
+pub mod service_levels;
 pub mod sla_policies;
 pub mod stage_changes;
 pub mod survey_invitations;

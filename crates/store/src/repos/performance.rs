@@ -10,14 +10,14 @@ use rapport_domain::currency::CurrencyCode;
 use rapport_domain::opportunity::OpportunityStatus;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ColumnTrait, DbBackend, EntityTrait, JoinType, QueryFilter, QuerySelect, QueryTrait,
-    RelationDef, Select,
+    ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, QueryTrait, RelationDef, Select,
 };
 use uuid::Uuid;
 
 use crate::entities::{activity, customer, opportunity, user};
 use crate::page::in_range;
 use crate::repos::{corrupt, customer_visible, parse_optional};
+use crate::stats::sum_of_seconds;
 use crate::{Conn, StoreError};
 
 /// An activity's customer, to group activities by the customer's team.
@@ -145,10 +145,6 @@ pub async fn performance(
     }
 
     // Each won deal's cycle in seconds, summed per group in the database.
-    let seconds = match backend {
-        DbBackend::Sqlite => "SUM((julianday(closed_at) - julianday(created_at)) * 86400.0)",
-        _ => "SUM(EXTRACT(EPOCH FROM closed_at - created_at))",
-    };
     let won = scope
         .opportunities(O::ClosedAt)
         .filter(O::Status.eq(OpportunityStatus::Won.as_str()))
@@ -156,16 +152,15 @@ pub async fn performance(
         .column_as(key, "key")
         .column_as(Expr::cust("COUNT(*)"), "n")
         .column_as(
-            Expr::cust(format!("CAST({seconds} AS DOUBLE PRECISION)")),
+            sum_of_seconds(backend, "created_at", "closed_at"),
             "seconds",
         )
         .group_by(key);
     for row in db.query_all(won.build(backend)).await? {
-        let seconds: Option<f64> = row.try_get("", "seconds")?;
         out.cycles.push(Cycles {
             key: row.try_get("", "key")?,
             won: row.try_get("", "n")?,
-            seconds: seconds.unwrap_or(0.0).max(0.0).round() as i64,
+            seconds: row.try_get::<i64>("", "seconds")?.max(0),
         });
     }
 

@@ -114,7 +114,7 @@ pub struct TicketFilter {
     pub customer_id: Option<Uuid>,
 }
 
-fn viewed(view: TicketView) -> Condition {
+pub(crate) fn viewed(view: TicketView) -> Condition {
     let live = customer_visible(Column::CustomerId, Visibility::All);
     match view {
         TicketView::All => Condition::all().add(live),

@@ -1,7 +1,7 @@
 //! The customer list: filters, free-text search, sorts and keyset pages.
 
 use actix_web::{HttpResponse, get, web};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rapport_domain::enums::{
     Channel, CustomerKind, Grade, Industry, LifecycleStage, SizeBand, Source,
 };
@@ -57,6 +57,13 @@ pub struct CustomerListParams {
     pub updated_before: Option<DateTime<Utc>>,
     /// `true`: only leads whose first-contact due time has passed without a contact.
     pub first_contact_overdue: Option<bool>,
+    /// `false`: never contacted (no call, meeting, visit, email or chat recorded); `true`:
+    /// contacted at least once. With `lifecycle_stage=lead`, the leads never followed up.
+    pub contacted: Option<bool>,
+    /// Inactive: no activity for this many days (1 to 3650), counting a customer without any
+    /// activity from its creation.
+    #[param(minimum = 1, maximum = 3650, example = 90)]
+    pub inactive_days: Option<i64>,
     /// `true`: list deleted customers (to restore them); needs `customers:delete`.
     pub deleted: Option<bool>,
     /// `name`, `created_at`, `updated_at` or `last_activity_at`; `-` for descending. Default
@@ -166,6 +173,17 @@ pub async fn list_customers(
             .first_contact_overdue
             .unwrap_or(false)
             .then(|| state.clock.now()),
+        contacted: p.contacted,
+        inactive_since: errors
+            .check_opt(
+                "inactive_days",
+                p.inactive_days,
+                |days| match u16::try_from(days) {
+                    Ok(days @ 1..=3650) => Ok(state.clock.now() - Duration::days(days.into())),
+                    _ => Err(Invalid::OutOfRange { min: 1, max: 3650 }),
+                },
+            )
+            .flatten(),
         search: None,
         deleted: p.deleted.unwrap_or(false),
     };

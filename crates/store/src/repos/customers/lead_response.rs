@@ -1,17 +1,18 @@
 //! How fast leads are first contacted (product.md's 24-hour rule): counts per owner or team in
-//! one GROUP BY, the delays of the contacted ones for their median, and the leads overdue now.
+//! one GROUP BY, the medians of the delays to a first contact in the database, and the leads overdue now.
 
 use chrono::{DateTime, Utc};
 use rapport_domain::access::Visibility;
 use rapport_domain::customer::Customer;
 use rapport_domain::enums::LifecycleStage;
-use sea_orm::sea_query::{Expr, Func, NullOrdering, Order, SimpleExpr};
+use sea_orm::sea_query::{Expr, NullOrdering, Order};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select};
 use uuid::Uuid;
 
 use super::list::visible;
 use super::to_domain;
 use crate::entities::customer::{Column, Entity};
+use crate::stats::{Spread, count_where, seconds_between, spread};
 use crate::{Conn, StoreError};
 
 /// Which leads count: created in `[from, to)`, under the first-contact rule, live, seen.
@@ -56,11 +57,6 @@ pub struct LeadCounts {
     pub due: i64,
     /// Still leads, not contacted, and past their due time at `now`.
     pub overdue: i64,
-}
-
-/// `SUM(CASE WHEN condition THEN 1 ELSE 0 END)`: how many rows of a group meet `condition`.
-fn count_where(condition: SimpleExpr) -> SimpleExpr {
-    Func::sum(Expr::case(condition, 1).finally(0)).into()
 }
 
 /// The counts of each group, in key order (the group without a key last).
@@ -128,41 +124,30 @@ pub async fn lead_response(
     Ok(out)
 }
 
-/// Each contacted lead's group and seconds from its creation to its first contact, shortest
-/// first: what the medians are taken from.
+/// How long the contacted leads waited for their first contact, in seconds: per group of
+/// `scope` when `grouped`, or all together (the key `None`).
 ///
 /// # Errors
 /// Database failures.
-pub async fn contact_delays(
+pub async fn time_to_first_contact(
     db: &impl Conn,
     scope: &LeadScope,
-) -> Result<Vec<(Option<Uuid>, i64)>, StoreError> {
+    grouped: bool,
+) -> Result<Vec<(Option<Uuid>, Spread)>, StoreError> {
+    let backend = db.get_database_backend();
     let mut select = scope
         .select()
         .filter(Column::FirstContactedAt.is_not_null())
         .select_only()
-        .column(Column::CreatedAt)
-        .column(Column::FirstContactedAt);
-    if let Some(group) = scope.group() {
-        select = select.column_as(group, "key");
+        .column_as(
+            seconds_between(backend, "created_at", "first_contacted_at"),
+            "secs",
+        );
+    let group = scope.group().filter(|_| grouped);
+    if let Some(group) = group {
+        select = select.column_as(group, "grp");
     }
-    let rows = db
-        .query_all(select.build(db.get_database_backend()))
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let created: DateTime<Utc> = row.try_get("", "created_at")?;
-        let contacted: Option<DateTime<Utc>> = row.try_get("", "first_contacted_at")?;
-        let key: Option<Uuid> = match scope.group() {
-            Some(_) => row.try_get("", "key")?,
-            None => None,
-        };
-        if let Some(contacted) = contacted {
-            out.push((key, (contacted - created).num_seconds().max(0)));
-        }
-    }
-    out.sort_by_key(|(_, secs)| *secs);
-    Ok(out)
+    spread(db, select.build(backend), group.is_some()).await
 }
 
 /// The leads the caller sees (still leads) that are past their first-contact due time

@@ -50,6 +50,10 @@ pub struct CustomerFilter {
     pub updated_to: Option<DateTime<Utc>>,
     /// Leads whose first contact is overdue at this time.
     pub first_contact_overdue_at: Option<DateTime<Utc>>,
+    /// Contacted at least once (`true`), or never (`false`).
+    pub contacted: Option<bool>,
+    /// Without activity since this time (those that never had one: created before it).
+    pub inactive_since: Option<DateTime<Utc>>,
     pub search: Option<SearchQuery>,
     /// List soft-deleted customers instead of live ones.
     pub deleted: bool,
@@ -135,6 +139,20 @@ fn filtered(
         s = s
             .filter(Column::FirstContactedAt.is_null())
             .filter(Column::FirstContactDueAt.lt(now));
+    }
+    if let Some(contacted) = f.contacted {
+        s = s.filter(if contacted {
+            Column::FirstContactedAt.is_not_null()
+        } else {
+            Column::FirstContactedAt.is_null()
+        });
+    }
+    if let Some(since) = f.inactive_since {
+        s = s.filter(
+            Column::LastActivityAt.lt(since).or(Column::LastActivityAt
+                .is_null()
+                .and(Column::CreatedAt.lt(since))),
+        );
     }
     if let Some(query) = &f.search {
         s = s.filter(search_condition(backend, query));

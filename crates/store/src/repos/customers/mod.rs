@@ -11,7 +11,9 @@ pub use index::{
     INDEX_VERSION, count_all, document as search_document, duplicate_keys, index_version, reindex,
     reindex_batch, set_index_version,
 };
-pub use lead_response::{LeadCounts, LeadScope, contact_delays, lead_response, overdue_leads};
+pub use lead_response::{
+    LeadCounts, LeadScope, lead_response, overdue_leads, time_to_first_contact,
+};
 pub use list::{
     CustomerFilter, CustomerSort, DuplicateGroup, duplicate_groups, find_duplicates, list,
 };
