@@ -24,6 +24,7 @@ mod m20261203_000018_ticket_reminders;
 mod m20261204_000019_knowledge_base;
 mod m20261204_000020_sales;
 mod m20261204_000021_surveys;
+mod m20261205_000022_grading;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000019_knowledge_base::Migration),
             Box::new(m20261204_000020_sales::Migration),
             Box::new(m20261204_000021_surveys::Migration),
+            Box::new(m20261205_000022_grading::Migration),
         ]
     }
 }

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use rapport_domain::grading::GradingRules;
 use rapport_server::jobs::{self, Handler, Handlers, JobContext, JobFailure};
 use rapport_store::{Backend, Store};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
@@ -12,9 +13,10 @@ pub const FAIL: &str = "test.fail";
 pub const PANIC: &str = "test.panic";
 pub const HOLD: &str = "test.hold";
 
-/// The standard kinds (reminding an hour before a resolution is due) and the tests' own.
+/// The standard kinds (reminding an hour before a resolution is due, grading by the default
+/// rules) and the tests' own.
 pub fn handlers() -> Handlers {
-    jobs::standard_handlers(chrono::Duration::hours(1))
+    jobs::standard_handlers(chrono::Duration::hours(1), GradingRules::default())
         .and_then(|h| h.with(FAIL, Fail))
         .and_then(|h| h.with(PANIC, Panic))
         .and_then(|h| h.with(HOLD, Hold))

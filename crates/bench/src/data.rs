@@ -143,6 +143,7 @@ impl Generator {
                 1..=6 => Grade::Standard,
                 _ => Grade::Potential,
             },
+            grade_locked: false,
             lifecycle_stage,
             owner_id: Some(*pick(rng, &self.owners)),
             team_id: None,

@@ -34,6 +34,8 @@ pub struct Customer {
     pub industry: Option<Industry>,
     pub size: Option<SizeBand>,
     pub grade: Grade,
+    /// Set by hand: the grading job leaves it as it is.
+    pub grade_locked: bool,
     pub lifecycle_stage: LifecycleStage,
     pub owner_id: Option<Uuid>,
     pub team_id: Option<Uuid>,
@@ -188,6 +190,8 @@ impl Customer {
                 industry: industry?,
                 size: size?,
                 grade: grade?,
+                // A grade given at creation is a choice made by hand.
+                grade_locked: raw.grade.is_some(),
                 lifecycle_stage: stage,
                 owner_id: at.owner_id,
                 team_id: at.team_id,
@@ -409,6 +413,7 @@ pub(crate) mod tests {
             industry: None,
             size: None,
             grade: Grade::Standard,
+            grade_locked: false,
             lifecycle_stage: LifecycleStage::Lead,
             owner_id: None,
             team_id: None,

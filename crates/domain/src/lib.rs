@@ -19,6 +19,7 @@ pub mod customer;
 pub mod dedupe;
 pub mod email;
 pub mod enums;
+pub mod grading;
 pub mod identity;
 pub mod job;
 pub mod lifecycle;

@@ -91,6 +91,16 @@ pub struct ConfigArgs {
     /// Days after its resolution within which a ticket may be reopened [default: 7]
     #[arg(long, env = "RAPPORT_TICKET_REOPEN_DAYS", global = true)]
     pub ticket_reopen_days: Option<i64>,
+    /// Value grading: the RFM score sum (3 to 15) from which a customer is `vip` [default: 13]
+    #[arg(long, env = "RAPPORT_GRADING_VIP_SCORE", global = true)]
+    pub grading_vip_score: Option<i16>,
+    /// Value grading: the RFM score sum from which a customer is `standard` (below:
+    /// `potential`) [default: 7]
+    #[arg(long, env = "RAPPORT_GRADING_STANDARD_SCORE", global = true)]
+    pub grading_standard_score: Option<i16>,
+    /// Value grading: the months of purchases that count [default: 24]
+    #[arg(long, env = "RAPPORT_GRADING_MONTHS", global = true)]
+    pub grading_months: Option<u32>,
     /// Log filter, e.g. `info` or `rapport=debug,info` [default: info]
     #[arg(long, env = "RAPPORT_LOG", global = true)]
     pub log: Option<String>,
@@ -185,6 +195,9 @@ struct FileConfig {
     lead_follow_up_hours: Option<i64>,
     ticket_reopen_days: Option<i64>,
     sla_reminder_minutes: Option<i64>,
+    grading_vip_score: Option<i16>,
+    grading_standard_score: Option<i16>,
+    grading_months: Option<u32>,
     log: Option<String>,
     log_format: Option<String>,
     db_max_connections: Option<u32>,
@@ -245,6 +258,7 @@ pub struct Settings {
     pub lead_follow_up_hours: i64,
     pub ticket_reopen_days: i64,
     pub sla_reminder_minutes: i64,
+    pub grading: rapport_domain::grading::GradingRules,
     pub log: String,
     pub log_json: bool,
     pub db_max_connections: Option<u32>,
@@ -468,6 +482,24 @@ impl Settings {
                 "must be 0 to 10080 minutes",
             ));
         }
+        let defaults = rapport_domain::grading::GradingRules::default();
+        let grading = rapport_domain::grading::GradingRules::new(
+            args.grading_vip_score
+                .or(file.grading_vip_score)
+                .unwrap_or(defaults.vip_from),
+            args.grading_standard_score
+                .or(file.grading_standard_score)
+                .unwrap_or(defaults.standard_from),
+            args.grading_months
+                .or(file.grading_months)
+                .unwrap_or(defaults.months),
+        )
+        .map_err(|e| {
+            invalid(
+                "RAPPORT_GRADING_VIP_SCORE, RAPPORT_GRADING_STANDARD_SCORE, RAPPORT_GRADING_MONTHS",
+                e.0,
+            )
+        })?;
         let log_format = args
             .log_format
             .clone()
@@ -619,6 +651,7 @@ impl Settings {
             lead_follow_up_hours,
             ticket_reopen_days,
             sla_reminder_minutes,
+            grading,
             log: args
                 .log
                 .clone()

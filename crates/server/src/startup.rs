@@ -42,7 +42,7 @@ impl Application {
     /// Any step failing, with what it was doing.
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
         let sla_reminder = chrono::Duration::minutes(settings.sla_reminder_minutes);
-        let handlers = jobs::standard_handlers(sla_reminder)?;
+        let handlers = jobs::standard_handlers(sla_reminder, settings.grading)?;
         Application::build_with_jobs(settings, clock, handlers).await
     }
 

@@ -42,6 +42,7 @@ fn customer(name: &str, days_ago: i64) -> Customer {
         industry: None,
         size: None,
         grade: Grade::Standard,
+        grade_locked: false,
         lifecycle_stage: LifecycleStage::Customer,
         owner_id: None,
         team_id: None,

@@ -14,7 +14,7 @@ use rapport_domain::enums::{CustomerKind, Grade, LifecycleStage};
 use rapport_domain::name::{OrgName, PersonName};
 use rapport_migrations::{Migrator, MigratorTrait};
 use rapport_store::repos::{customers, lead_escalations, users};
-use rapport_store::{DbOptions, Store};
+use rapport_store::{Conn, DbOptions, Store};
 use rapport_testdb::{Backend, FreshDb};
 use uuid::Uuid;
 
@@ -64,8 +64,25 @@ async fn leads_overdue_before_escalations_existed_are_not_escalated(backend: Bac
     .unwrap();
     let missed = lead("Missed Long Ago", owner.id, now - Duration::days(30));
     let due_later = lead("Due Tomorrow", owner.id, now + Duration::days(1));
+    // The leads are written by today's code: the customer columns added by later migrations
+    // exist only for the write, so the upgrade below adds them itself.
+    let later_columns = [("grade_locked", "BOOLEAN NOT NULL DEFAULT FALSE")];
+    for (column, kind) in later_columns {
+        store
+            .writer()
+            .execute_unprepared(&format!("ALTER TABLE customers ADD COLUMN {column} {kind}"))
+            .await
+            .unwrap();
+    }
     for lead in [&missed, &due_later] {
         customers::insert(store.writer(), lead).await.unwrap();
+    }
+    for (column, _) in later_columns {
+        store
+            .writer()
+            .execute_unprepared(&format!("ALTER TABLE customers DROP COLUMN {column}"))
+            .await
+            .unwrap();
     }
 
     Migrator::up(store.writer(), None).await.unwrap();
@@ -94,6 +111,7 @@ fn lead(name: &str, owner: Uuid, due: DateTime<Utc>) -> Customer {
         industry: None,
         size: None,
         grade: Grade::Standard,
+        grade_locked: false,
         lifecycle_stage: LifecycleStage::Lead,
         owner_id: Some(owner),
         team_id: None,

@@ -3,6 +3,7 @@
 //! because each keeps this process's own state: watching for revoked tokens, and rebuilding an
 //! outdated search index once at start (idempotent, so instances may overlap).
 
+pub mod grading;
 pub mod handler;
 pub mod leads;
 pub mod maintenance;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use rapport_api::auth::token_checks::{self, TokenChecks};
 use rapport_domain::clock::Clock;
+use rapport_domain::grading::GradingRules;
 use rapport_domain::job::{BadKind, Schedule};
 use rapport_store::Store;
 use tokio::sync::watch;
@@ -30,7 +32,10 @@ pub use schedules::Scheduled;
 ///
 /// # Errors
 /// A kind is misnamed (a bug, caught by the unit test below).
-pub fn standard_handlers(sla_reminder: chrono::Duration) -> Result<Handlers, BadKind> {
+pub fn standard_handlers(
+    sla_reminder: chrono::Duration,
+    grading: GradingRules,
+) -> Result<Handlers, BadKind> {
     Handlers::default()
         .with(maintenance::PURGE, maintenance::Purge)?
         .with(
@@ -43,7 +48,8 @@ pub fn standard_handlers(sla_reminder: chrono::Duration) -> Result<Handlers, Bad
         .with(quotes::EXPIRE, quotes::Expire)?
         .with(surveys::TRIGGER, surveys::Trigger { email: false })?
         .with(surveys::QUARTERLY, surveys::Quarterly)?
-        .with(surveys::QUARTER, surveys::Quarter { email: false })
+        .with(surveys::QUARTER, surveys::Quarter { email: false })?
+        .with(grading::GRADE, grading::Grading { rules: grading })
 }
 
 /// `handlers` with survey invitations emailed through `smtp` (when configured): the survey
@@ -82,6 +88,13 @@ pub fn standard_schedules() -> Result<Vec<Scheduled>, BadKind> {
             surveys::QUARTERLY,
             Schedule::Daily {
                 at: chrono::NaiveTime::MIN,
+                zone: chrono_tz::UTC,
+            },
+        )?,
+        Scheduled::new(
+            grading::GRADE,
+            Schedule::Daily {
+                at: chrono::NaiveTime::from_hms_opt(2, 0, 0).unwrap_or(chrono::NaiveTime::MIN),
                 zone: chrono_tz::UTC,
             },
         )?,
@@ -149,7 +162,8 @@ mod tests {
 
     #[test]
     fn the_standard_kinds_and_schedules_are_well_named() {
-        let handlers = standard_handlers(chrono::Duration::hours(1)).unwrap();
+        let handlers =
+            standard_handlers(chrono::Duration::hours(1), GradingRules::default()).unwrap();
         for scheduled in standard_schedules().unwrap() {
             assert!(
                 handlers.get(&scheduled.kind).is_some(),

@@ -12,6 +12,7 @@ pub struct Model {
     pub industry: Option<String>,
     pub size: Option<String>,
     pub grade: String,
+    pub grade_locked: bool,
     pub lifecycle_stage: String,
     pub owner_id: Option<Uuid>,
     pub team_id: Option<Uuid>,

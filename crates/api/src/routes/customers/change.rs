@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::access;
 use super::input;
 use super::types::{Customer, UpdateCustomer};
-use super::write::{record_stage, reindex};
+use super::write::{record_grade, record_stage, reindex};
 use crate::audit;
 use crate::auth::Authorized;
 use crate::auth::scopes::{CustomersDelete, CustomersRead, CustomersWrite};
@@ -57,8 +57,14 @@ fn apply_fields(c: &mut DomainCustomer, body: UpdateCustomer, region: Region, er
         .required(errors, "name", &mut c.name, OrgName::parse);
     body.kind
         .required(errors, "kind", &mut c.kind, CustomerKind::parse);
+    if !body.grade.is_absent() {
+        c.grade_locked = true;
+    }
     body.grade
         .required(errors, "grade", &mut c.grade, Grade::parse);
+    if let Some(locked) = body.grade_locked.into_required(errors, "grade_locked") {
+        c.grade_locked = locked;
+    }
     body.industry
         .optional(errors, "industry", &mut c.industry, Industry::parse);
     body.size
@@ -177,6 +183,9 @@ pub async fn update_customer(
             now,
         )
         .await?;
+    }
+    if saved.grade != before.grade {
+        record_grade(&tx, &saved, Some(before.grade), auth.user_id(), now).await?;
     }
     let contacts = reindex(&tx, &saved).await?;
     let (before, body) = (

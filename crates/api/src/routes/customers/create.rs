@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::access;
 use super::types::{CreateCustomer, Customer};
-use super::write::record_stage;
+use super::write::{record_grade, record_stage};
 use crate::audit;
 use crate::auth::Authorized;
 use crate::auth::scopes::CustomersWrite;
@@ -108,6 +108,9 @@ pub async fn create_customer(
     contacts::insert_many(&tx, &contacts).await?;
     customers::reindex(&tx, &customer, &contacts).await?;
     record_stage(&tx, &customer, None, auth.user_id(), now).await?;
+    if customer.grade_locked {
+        record_grade(&tx, &customer, None, auth.user_id(), now).await?;
+    }
     if let (Some(due), Some(owner)) = (customer.first_contact_due_at, customer.owner_id) {
         tasks::insert(
             &tx,

@@ -4,6 +4,7 @@
 pub mod access;
 mod change;
 mod create;
+mod grading;
 pub mod input;
 mod list;
 mod merge;
@@ -17,8 +18,10 @@ pub use write::{record_stage, reindex};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    // `/customers/duplicates` before `/customers/{id}`, which would take it for an id.
+    // `/customers/duplicates` and `/customers/grading/run` before `/customers/{id}`, which
+    // would take them for an id.
     cfg.service(merge::list_duplicates)
+        .service(grading::run_grading)
         .service(list::list_customers)
         .service(create::create_customer)
         .service(change::get_customer)

@@ -4,8 +4,8 @@ use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::customer::ERASED;
 use rapport_store::repos::{
-    self, activities, audit as audit_repo, contacts, customers, idempotency, opportunities, orders,
-    quotes, stage_changes, survey_invitations, surveys, tasks, tickets,
+    self, activities, audit as audit_repo, contacts, customers, grading, idempotency,
+    opportunities, orders, quotes, stage_changes, survey_invitations, surveys, tasks, tickets,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::access;
-use super::timeline::StageChange;
+use super::timeline::{GradeChange, StageChange};
 use super::types::{Contact, Customer};
 use super::write::reindex;
 use crate::audit;
@@ -39,6 +39,7 @@ pub struct CustomerExport {
     pub activities: Vec<Activity>,
     pub tasks: Vec<Task>,
     pub stage_changes: Vec<StageChange>,
+    pub grade_changes: Vec<GradeChange>,
     pub tickets: Vec<Ticket>,
     /// The replies and internal notes on those tickets.
     pub ticket_comments: Vec<TicketComment>,
@@ -95,6 +96,12 @@ pub async fn export_customer(
             .items
             .into_iter()
             .map(StageChange::from)
+            .collect(),
+        grade_changes: grading::of_customer(&tx, customer.id, None, 10_000)
+            .await?
+            .items
+            .into_iter()
+            .map(GradeChange::from)
             .collect(),
         tickets: tickets::of_customers(&tx, &[customer.id])
             .await?

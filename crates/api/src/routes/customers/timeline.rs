@@ -1,4 +1,4 @@
-//! A customer's timeline: activities, stage changes, tasks, tickets, sales records and survey
+//! A customer's timeline: activities, stage and grade changes, tasks, tickets, sales records and survey
 //! invitations in time order.
 
 use actix_web::{HttpResponse, get, web};
@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use rapport_domain::access::Visibility;
 use rapport_domain::activity::StageChange as DomainStageChange;
 use rapport_domain::auth::Scope;
+use rapport_domain::grading::GradeChange as DomainGradeChange;
 use rapport_domain::ticket::TicketView;
 use rapport_store::SortDir;
 use rapport_store::repos::activities::{self, ActivityFilter};
@@ -14,7 +15,7 @@ use rapport_store::repos::orders::{self, OrderFilter};
 use rapport_store::repos::quotes::{self, QuoteFilter};
 use rapport_store::repos::tasks::{self, TaskFilter, TaskScope};
 use rapport_store::repos::tickets::{self, TicketFilter, TicketSort};
-use rapport_store::repos::{stage_changes, survey_invitations, surveys};
+use rapport_store::repos::{grading, stage_changes, survey_invitations, surveys};
 use rapport_store::{Cursor, Page, SortValue};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -61,12 +62,53 @@ impl From<DomainStageChange> for StageChange {
     }
 }
 
-/// One entry of a timeline: exactly one of `activity`, `stage_change`, `task`, `ticket`,
-/// `opportunity`, `quote`, `order` and `survey_invitation` is set, as `type` says.
+/// RFM scores, each 1 to 5.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RfmScores {
+    pub recency: i16,
+    pub frequency: i16,
+    pub monetary: i16,
+}
+
+/// A change of a customer's grade: by hand, or by the value grading with its scores.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GradeChange {
+    pub id: Uuid,
+    /// `null` when the customer was created with `to`.
+    #[schema(schema_with = schemas::grade_or_null)]
+    pub from: Option<String>,
+    #[schema(schema_with = schemas::grade)]
+    pub to: String,
+    /// The scores that made it, for a change by the value grading; `null` by hand.
+    pub scores: Option<RfmScores>,
+    pub changed_at: DateTime<Utc>,
+    /// The user; `null` for the value grading.
+    pub changed_by: Option<Uuid>,
+}
+
+impl From<DomainGradeChange> for GradeChange {
+    fn from(g: DomainGradeChange) -> Self {
+        GradeChange {
+            id: g.id,
+            from: g.from.map(|f| f.as_str().to_owned()),
+            to: g.to.as_str().to_owned(),
+            scores: g.scores.map(|s| RfmScores {
+                recency: s.recency,
+                frequency: s.frequency,
+                monetary: s.monetary,
+            }),
+            changed_at: g.changed_at,
+            changed_by: g.changed_by,
+        }
+    }
+}
+
+/// One entry of a timeline: exactly one of `activity`, `stage_change`, `grade_change`, `task`,
+/// `ticket`, `opportunity`, `quote`, `order` and `survey_invitation` is set, as `type` says.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEntry {
-    /// `activity`, `stage_change`, `task`, `ticket`, `opportunity`, `quote`, `order` or
-    /// `survey_invitation`.
+    /// `activity`, `stage_change`, `grade_change`, `task`, `ticket`, `opportunity`, `quote`,
+    /// `order` or `survey_invitation`.
     #[serde(rename = "type")]
     #[schema(example = "activity")]
     pub kind: &'static str,
@@ -78,6 +120,8 @@ pub struct TimelineEntry {
     pub activity: Option<Activity>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stage_change: Option<StageChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grade_change: Option<GradeChange>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task: Option<Task>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,6 +145,7 @@ impl TimelineEntry {
             at,
             activity: None,
             stage_change: None,
+            grade_change: None,
             task: None,
             ticket: None,
             opportunity: None,
@@ -151,6 +196,7 @@ pub async fn customer_timeline(
     };
     let acts = activities::list(db, Visibility::All, &filter, cursor.clone(), limit).await?;
     let changes = stage_changes::of_customer(db, customer.id, cursor.clone(), limit).await?;
+    let grades = grading::of_customer(db, customer.id, cursor.clone(), limit).await?;
     // Tasks are read with `tasks:read`; without it the timeline holds no tasks.
     let task_page = if auth.scopes.contains(Scope::TasksRead) {
         {
@@ -224,6 +270,7 @@ pub async fn customer_timeline(
     let more = acts.next.is_some()
         || invitation_page.next.is_some()
         || changes.next.is_some()
+        || grades.next.is_some()
         || task_page.next.is_some()
         || ticket_page.next.is_some()
         || opp_page.next.is_some()
@@ -241,6 +288,13 @@ pub async fn customer_timeline(
         let entry = TimelineEntry::new("stage_change", s.id, s.changed_at);
         TimelineEntry {
             stage_change: Some(StageChange::from(s)),
+            ..entry
+        }
+    }));
+    entries.extend(grades.items.into_iter().map(|g| {
+        let entry = TimelineEntry::new("grade_change", g.id, g.changed_at);
+        TimelineEntry {
+            grade_change: Some(GradeChange::from(g)),
             ..entry
         }
     }));

@@ -235,7 +235,8 @@ pub struct CreateCustomer {
     pub industry: Option<String>,
     #[schema(schema_with = schemas::size_band_or_null)]
     pub size: Option<String>,
-    /// Default `standard`.
+    /// Default `standard`, which the daily value grading (RFM) then sets; a grade given
+    /// here is set by hand and kept (`grade_locked`).
     #[schema(schema_with = schemas::grade)]
     pub grade: Option<String>,
     /// Default `lead` (which sets `first_contact_due_at` and a follow-up task for the owner).
@@ -287,9 +288,14 @@ pub struct UpdateCustomer {
     #[serde(default)]
     #[schema(schema_with = schemas::size_band_or_null)]
     pub size: Patch<String>,
+    /// Set by hand: also locks it (`grade_locked`) unless the body unlocks it.
     #[serde(default)]
     #[schema(schema_with = schemas::grade)]
     pub grade: Patch<String>,
+    /// `false` lets the value grading set the grade again; `true` keeps it as it is.
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub grade_locked: Patch<bool>,
     /// `lead → prospect → customer → loyal`; `churned` from any stage; `churned → prospect`.
     /// Other moves answer 409 with `allowed_stages`.
     #[serde(default)]
@@ -344,6 +350,8 @@ pub struct Customer {
     pub size: Option<String>,
     #[schema(schema_with = schemas::grade)]
     pub grade: String,
+    /// Set by hand: the daily value grading (RFM) leaves it as it is.
+    pub grade_locked: bool,
     #[schema(schema_with = schemas::lifecycle_stage)]
     pub lifecycle_stage: String,
     pub owner_id: Option<Uuid>,
@@ -386,6 +394,7 @@ impl From<dm::Customer> for Customer {
             industry: c.industry.map(|v| v.as_str().to_owned()),
             size: c.size.map(|v| v.as_str().to_owned()),
             grade: c.grade.as_str().to_owned(),
+            grade_locked: c.grade_locked,
             lifecycle_stage: c.lifecycle_stage.as_str().to_owned(),
             owner_id: c.owner_id,
             team_id: c.team_id,

@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 use rapport_domain::activity::StageChange;
 use rapport_domain::contact::Contact;
 use rapport_domain::customer::Customer;
-use rapport_domain::enums::LifecycleStage;
+use rapport_domain::enums::{Grade, LifecycleStage};
+use rapport_domain::grading::GradeChange;
 use rapport_store::Conn;
-use rapport_store::repos::{contacts, customers, stage_changes};
+use rapport_store::repos::{contacts, customers, grading, stage_changes};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -20,6 +21,30 @@ pub async fn reindex(db: &impl Conn, customer: &Customer) -> Result<Vec<Contact>
     let contacts = contacts::of_customer(db, customer.id).await?;
     customers::reindex(db, customer, &contacts).await?;
     Ok(contacts)
+}
+
+/// Puts a grade change by hand on the customer's timeline (`from` is `None` at creation).
+///
+/// # Errors
+/// Database failures.
+pub async fn record_grade(
+    db: &impl Conn,
+    customer: &Customer,
+    from: Option<Grade>,
+    by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let change = GradeChange {
+        id: Uuid::now_v7(),
+        customer_id: customer.id,
+        from,
+        to: customer.grade,
+        scores: None,
+        changed_at: now,
+        changed_by: by,
+    };
+    grading::insert(db, &change).await?;
+    Ok(())
 }
 
 /// Puts a stage change on the customer's timeline (`from` is `None` at creation).

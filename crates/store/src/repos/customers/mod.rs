@@ -61,6 +61,7 @@ fn to_domain(m: customer::Model) -> Result<Customer, StoreError> {
         industry: parse_optional("customers.industry", m.industry.as_deref(), Industry::parse)?,
         size: parse_optional("customers.size", m.size.as_deref(), SizeBand::parse)?,
         grade: parse_column("customers.grade", &m.grade, Grade::parse)?,
+        grade_locked: m.grade_locked,
         lifecycle_stage: parse_column(
             "customers.lifecycle_stage",
             &m.lifecycle_stage,
@@ -119,6 +120,7 @@ fn to_active(c: &Customer) -> Result<customer::ActiveModel, StoreError> {
         industry: Set(c.industry.map(|v| v.as_str().to_owned())),
         size: Set(c.size.map(|v| v.as_str().to_owned())),
         grade: Set(c.grade.as_str().to_owned()),
+        grade_locked: Set(c.grade_locked),
         lifecycle_stage: Set(c.lifecycle_stage.as_str().to_owned()),
         owner_id: Set(c.owner_id),
         team_id: Set(c.team_id),
