@@ -25,6 +25,7 @@ mod m20261204_000019_knowledge_base;
 mod m20261204_000020_sales;
 mod m20261204_000021_surveys;
 mod m20261205_000022_grading;
+mod m20261205_000023_duplicate_groups;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000020_sales::Migration),
             Box::new(m20261204_000021_surveys::Migration),
             Box::new(m20261205_000022_grading::Migration),
+            Box::new(m20261205_000023_duplicate_groups::Migration),
         ]
     }
 }

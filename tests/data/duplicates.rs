@@ -15,6 +15,7 @@ backend_tests!(
     duplicate_groups_page_with_a_cursor,
     a_rep_sees_only_groups_among_its_own_customers,
     erased_customers_are_no_duplicates,
+    kept_groups_follow_every_write,
 );
 
 backend_tests!(
@@ -374,4 +375,99 @@ async fn erased_customers_are_no_duplicates(app: TestApp) {
     create(&app, &admin, with_email("Initech", "buyer@acme.example"))
         .await
         .assert_status(201);
+}
+
+/// The email groups and name groups listed to the admin, as (reason, value, members).
+async fn listed(app: &TestApp, token: &str) -> Vec<(String, String, Vec<Uuid>)> {
+    groups(&app.get("/v1/customers/duplicates", token).await)
+}
+
+async fn kept_groups_follow_every_write(app: TestApp) {
+    let admin = app.admin_token().await;
+    let email_group =
+        |ids: Vec<Uuid>| ("email".to_owned(), "x@kept.example".to_owned(), sorted(ids));
+    let a = app
+        .customer(&admin, with_email("Alpha", "x@kept.example"))
+        .await;
+    let made = app
+        .post(
+            "/v1/customers?allow_duplicate=true",
+            &admin,
+            with_email("Bravo", "x@kept.example"),
+        )
+        .await;
+    made.assert_status(201);
+    let b: Uuid = made.body["id"].as_str().unwrap().parse().unwrap();
+    let b_contact = made.body["contacts"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(listed(&app, &admin).await, [email_group(vec![a, b])]);
+
+    // An edited contact takes its customer out of the group, and back.
+    let edit = |address: &str| json!({"emails": [{"address": address}]});
+    app.patch(
+        &format!("/v1/contacts/{b_contact}"),
+        &admin,
+        edit("y@kept.example"),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(listed(&app, &admin).await, []);
+    app.patch(
+        &format!("/v1/contacts/{b_contact}"),
+        &admin,
+        edit("x@kept.example"),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(listed(&app, &admin).await, [email_group(vec![a, b])]);
+
+    // Deleted, it leaves; restored, it is back.
+    app.delete(&format!("/v1/customers/{b}"), &admin)
+        .await
+        .assert_status(204);
+    assert_eq!(listed(&app, &admin).await, []);
+    app.post(&format!("/v1/customers/{b}/restore"), &admin, json!({}))
+        .await
+        .assert_status(200);
+    assert_eq!(listed(&app, &admin).await, [email_group(vec![a, b])]);
+
+    // A third joins; merged into the first, the group is the two left.
+    let c = app
+        .customer(&admin, with_email("Charlie", "x@kept.example"))
+        .await;
+    assert_eq!(listed(&app, &admin).await, [email_group(vec![a, b, c])]);
+    app.post(
+        &format!("/v1/customers/{a}/merge"),
+        &admin,
+        json!({"duplicate_ids": [c]}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(listed(&app, &admin).await, [email_group(vec![a, b])]);
+
+    // Names group too, and a renamed customer leaves its name's group.
+    let zulu = app.customer(&admin, json!({"name": "Zulu Ltd."})).await;
+    let zulu_too = app.customer(&admin, json!({"name": "ZULU"})).await;
+    let name_group = (
+        "name".to_owned(),
+        "zulu".to_owned(),
+        sorted(vec![zulu, zulu_too]),
+    );
+    assert_eq!(
+        listed(&app, &admin).await,
+        [email_group(vec![a, b]), name_group]
+    );
+    app.patch(
+        &format!("/v1/customers/{zulu_too}"),
+        &admin,
+        json!({"name": "Yankee"}),
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(listed(&app, &admin).await, [email_group(vec![a, b])]);
+
+    // Erased, a customer is nobody's duplicate.
+    app.post(&format!("/v1/customers/{b}/erase"), &admin, json!({}))
+        .await
+        .assert_status(200);
+    assert_eq!(listed(&app, &admin).await, []);
 }

@@ -3,6 +3,7 @@
 //! because each keeps this process's own state: watching for revoked tokens, and rebuilding an
 //! outdated search index once at start (idempotent, so instances may overlap).
 
+pub mod duplicates;
 pub mod grading;
 pub mod handler;
 pub mod leads;
@@ -49,7 +50,8 @@ pub fn standard_handlers(
         .with(surveys::TRIGGER, surveys::Trigger { email: false })?
         .with(surveys::QUARTERLY, surveys::Quarterly)?
         .with(surveys::QUARTER, surveys::Quarter { email: false })?
-        .with(grading::GRADE, grading::Grading { rules: grading })
+        .with(grading::GRADE, grading::Grading { rules: grading })?
+        .with(duplicates::REBUILD, duplicates::Rebuild)
 }
 
 /// `handlers` with survey invitations emailed through `smtp` (when configured): the survey
@@ -88,6 +90,13 @@ pub fn standard_schedules() -> Result<Vec<Scheduled>, BadKind> {
             surveys::QUARTERLY,
             Schedule::Daily {
                 at: chrono::NaiveTime::MIN,
+                zone: chrono_tz::UTC,
+            },
+        )?,
+        Scheduled::new(
+            duplicates::REBUILD,
+            Schedule::Daily {
+                at: chrono::NaiveTime::from_hms_opt(3, 0, 0).unwrap_or(chrono::NaiveTime::MIN),
                 zone: chrono_tz::UTC,
             },
         )?,

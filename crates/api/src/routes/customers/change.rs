@@ -231,6 +231,8 @@ pub async fn delete_customer(
         now,
     )
     .await?;
+    // Its duplicate keys go (it is nobody's duplicate while deleted); its tags stay.
+    reindex(&tx, &saved).await?;
     let (before, after) = (Customer::from(before), Customer::from(saved));
     audit::record_and_commit(
         tx,

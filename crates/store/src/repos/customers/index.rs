@@ -5,10 +5,12 @@ use std::collections::BTreeSet;
 
 use rapport_domain::contact::Contact;
 use rapport_domain::customer::Customer;
+use rapport_domain::dedupe::name_key;
 use rapport_domain::search::SearchDocument;
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{DatabaseBackend, Statement};
 
+use super::duplicates;
 use crate::{Conn, StoreError, crypto};
 
 /// The registration number's keyed hash: it is stored encrypted, so keys and search terms
@@ -31,6 +33,18 @@ pub(crate) fn keys(
     if customer.erased_at.is_some() {
         return keys;
     }
+    for tag in &customer.tags {
+        keys.insert(("tag", tag.as_str().to_owned()));
+    }
+    // A deleted customer is nobody's duplicate (until restored); its tags still filter the
+    // list of deleted customers.
+    if customer.deleted_at.is_some() {
+        return keys;
+    }
+    let name: String = name_key(customer.name.as_str()).chars().take(200).collect();
+    if !name.is_empty() {
+        keys.insert(("name", name));
+    }
     for contact in contacts {
         for email in &contact.emails {
             keys.insert(("email", email.address.as_str().to_owned()));
@@ -42,14 +56,12 @@ pub(crate) fn keys(
     if let Some(number) = blinded_number {
         keys.insert(("registration_number", number.to_owned()));
     }
-    for tag in &customer.tags {
-        keys.insert(("tag", tag.as_str().to_owned()));
-    }
     keys
 }
 
 /// The keys a new customer would be a duplicate by (its emails, phones and registration
-/// number), for checking before it is written.
+/// number; a shared name alone is listed as a likely duplicate, never refused), for checking
+/// before it is written.
 ///
 /// # Errors
 /// No encryption key is installed.
@@ -60,7 +72,7 @@ pub fn duplicate_keys(
     let number = blinded_number(customer)?;
     Ok(keys(customer, contacts, number.as_deref())
         .into_iter()
-        .filter(|(kind, _)| *kind != "tag")
+        .filter(|(kind, _)| *kind != "tag" && *kind != "name")
         .collect())
 }
 
@@ -105,18 +117,23 @@ pub async fn reindex(
 ) -> Result<(), StoreError> {
     let number = blinded_number(customer)?;
     let backend = db.get_database_backend();
+    let before = duplicates::keys_of(db, customer.id).await?;
     let delete = Query::delete()
         .from_table(Alias::new("customer_keys"))
         .and_where(Expr::col(Alias::new("customer_id")).eq(customer.id))
         .to_owned();
     db.execute(backend.build(&delete)).await?;
-    insert_keys(
-        db,
-        keys(customer, contacts, number.as_deref())
-            .into_iter()
-            .map(|(k, v)| (customer.id, k, v)),
-    )
-    .await?;
+    let now = keys(customer, contacts, number.as_deref());
+    insert_keys(db, now.iter().map(|(k, v)| (customer.id, *k, v.clone()))).await?;
+    // The groups of the keys it lost or gained change; a write that keeps its keys (most
+    // do) costs nothing more.
+    let after: BTreeSet<duplicates::Key> = now
+        .into_iter()
+        .filter(|(kind, _)| *kind != "tag")
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let changed: BTreeSet<duplicates::Key> = before.symmetric_difference(&after).cloned().collect();
+    duplicates::refresh(db, &changed).await?;
 
     write_terms(
         db,
@@ -257,6 +274,8 @@ pub(crate) async fn insert_batch(
                 }),
         )
         .await?;
+        let ids: Vec<uuid::Uuid> = chunk.iter().map(|(c, _)| c.id).collect();
+        duplicates::add_groups_of(db, &ids).await?;
         let mut rows = Vec::with_capacity(chunk.len());
         let mut values = Vec::with_capacity(chunk.len() * 3);
         for (((customer, contacts), entry), number) in chunk.iter().zip(&entries).zip(&numbers) {

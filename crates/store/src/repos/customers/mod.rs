@@ -1,12 +1,14 @@
 //! Customers: rows, their search terms and duplicate keys, lists, and merges.
 
 mod distribution;
+mod duplicates;
 mod index;
 mod lead_response;
 mod list;
 mod merge;
 
 pub use distribution::distribution;
+pub use duplicates::{DuplicateGroup, duplicate_groups, find_duplicates, rebuild_groups};
 pub use index::{
     INDEX_VERSION, count_all, document as search_document, duplicate_keys, index_version, reindex,
     reindex_batch, set_index_version,
@@ -14,9 +16,7 @@ pub use index::{
 pub use lead_response::{
     LeadCounts, LeadScope, lead_response, overdue_leads, time_to_first_contact,
 };
-pub use list::{
-    CustomerFilter, CustomerSort, DuplicateGroup, duplicate_groups, find_duplicates, list,
-};
+pub use list::{CustomerFilter, CustomerSort, list};
 pub use merge::{Moved, move_children};
 
 use std::collections::BTreeMap;

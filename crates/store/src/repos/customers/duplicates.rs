@@ -1,0 +1,265 @@
+//! Duplicates: live customers sharing a key (an email, a phone, a registration number or a
+//! name key, in `customer_keys`). The groups are kept in `duplicate_keys` as the keys change
+//! (every key shared by two or more customers, with their count), so the list of groups pages
+//! through that table instead of grouping every key on each call; a daily job rebuilds it.
+
+use std::collections::BTreeSet;
+
+use rapport_domain::access::Visibility;
+use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, Statement};
+use uuid::Uuid;
+
+use super::list::visible;
+use crate::entities::customer::{Column, Entity};
+use crate::{Conn, StoreError};
+
+/// A key: its kind (`email`, `phone`, `registration_number`, `name`) and value.
+pub(crate) type Key = (String, String);
+
+/// Kinds that are no duplicate keys (kept in `customer_keys` to filter by).
+const NOT_DUPLICATES: &[&str] = &["tag"];
+
+/// The `n`th placeholder: `?` (SQLite) or `$n` (PostgreSQL).
+fn slot(backend: DatabaseBackend, n: usize) -> String {
+    match backend {
+        DatabaseBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    }
+}
+
+/// The duplicate keys (not tags) of a customer as `customer_keys` holds them now.
+pub(crate) async fn keys_of(
+    db: &impl Conn,
+    customer_id: Uuid,
+) -> Result<BTreeSet<Key>, StoreError> {
+    let backend = db.get_database_backend();
+    let select = Query::select()
+        .columns([Alias::new("kind"), Alias::new("value")])
+        .from(Alias::new("customer_keys"))
+        .and_where(Expr::col(Alias::new("customer_id")).eq(customer_id))
+        .and_where(Expr::col(Alias::new("kind")).is_not_in(NOT_DUPLICATES.iter().copied()))
+        .to_owned();
+    let mut keys = BTreeSet::new();
+    for row in db.query_all(backend.build(&select)).await? {
+        keys.insert((row.try_get("", "kind")?, row.try_get("", "value")?));
+    }
+    Ok(keys)
+}
+
+/// Recounts the customers holding each of `keys` (after this transaction's own changes to
+/// `customer_keys`) and keeps `duplicate_keys` in step: a key shared by two or more is a
+/// group, any other is none. On PostgreSQL each key is locked for the rest of the
+/// transaction first (in key order, so writers never deadlock), so that two customers taking
+/// the same key at once are counted by whichever commits second.
+pub(crate) async fn refresh(db: &impl Conn, keys: &BTreeSet<Key>) -> Result<(), StoreError> {
+    let backend = db.get_database_backend();
+    for (kind, value) in keys {
+        if NOT_DUPLICATES.contains(&kind.as_str()) {
+            continue;
+        }
+        let bind = || [kind.clone().into(), value.clone().into()];
+        if backend == DatabaseBackend::Postgres {
+            db.execute(Statement::from_sql_and_values(
+                backend,
+                "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))",
+                bind(),
+            ))
+            .await?;
+        }
+        let (a, b) = (slot(backend, 1), slot(backend, 2));
+        let count: i64 = db
+            .query_one(Statement::from_sql_and_values(
+                backend,
+                format!("SELECT COUNT(*) AS n FROM customer_keys WHERE kind = {a} AND value = {b}"),
+                bind(),
+            ))
+            .await?
+            .map(|row| row.try_get("", "n"))
+            .transpose()?
+            .unwrap_or(0);
+        let sql = if count > 1 {
+            let c = slot(backend, 3);
+            format!(
+                "INSERT INTO duplicate_keys (kind, value, customers) VALUES ({a}, {b}, {c}) \
+                 ON CONFLICT (kind, value) DO UPDATE SET customers = excluded.customers"
+            )
+        } else {
+            format!("DELETE FROM duplicate_keys WHERE kind = {a} AND value = {b}")
+        };
+        let mut values: Vec<sea_orm::Value> = bind().into();
+        if count > 1 {
+            values.push(count.into());
+        }
+        db.execute(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(())
+}
+
+/// After new customers' keys were inserted: records the groups they make or grow, in one
+/// statement for them all (a batch only adds keys, so no group ends).
+pub(crate) async fn add_groups_of(db: &impl Conn, ids: &[Uuid]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
+    let slots: Vec<String> = (1..=ids.len()).map(|n| slot(backend, n)).collect();
+    let sql = format!(
+        "INSERT INTO duplicate_keys (kind, value, customers) \
+         SELECT k.kind, k.value, COUNT(*) FROM customer_keys k \
+         WHERE (k.kind, k.value) IN (SELECT kind, value FROM customer_keys \
+           WHERE customer_id IN ({}) AND kind <> 'tag') \
+         GROUP BY k.kind, k.value HAVING COUNT(*) > 1 \
+         ON CONFLICT (kind, value) DO UPDATE SET customers = excluded.customers",
+        slots.join(", ")
+    );
+    let values: Vec<sea_orm::Value> = ids.iter().map(|id| (*id).into()).collect();
+    db.execute(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
+}
+
+/// Rebuilds `duplicate_keys` from `customer_keys`: what the daily job does, so that a group
+/// missed by any path is found within a day.
+///
+/// # Errors
+/// Database failures.
+pub async fn rebuild_groups(db: &impl Conn) -> Result<u64, StoreError> {
+    let backend = db.get_database_backend();
+    db.execute(Statement::from_string(
+        backend,
+        "DELETE FROM duplicate_keys",
+    ))
+    .await?;
+    let inserted = db
+        .execute(Statement::from_string(
+            backend,
+            "INSERT INTO duplicate_keys (kind, value, customers) \
+             SELECT kind, value, COUNT(*) FROM customer_keys WHERE kind <> 'tag' \
+             GROUP BY kind, value HAVING COUNT(*) > 1",
+        ))
+        .await?;
+    Ok(inserted.rows_affected())
+}
+
+/// Live customers visible to the caller that share a key (`("email", "a@b.cn")`) with the
+/// given ones, except `except`.
+///
+/// # Errors
+/// Database failures.
+pub async fn find_duplicates(
+    db: &impl Conn,
+    visibility: Visibility,
+    keys: &[(&str, String)],
+    except: Option<Uuid>,
+) -> Result<Vec<Uuid>, StoreError> {
+    let keys: Vec<_> = keys
+        .iter()
+        .filter(|(kind, _)| !NOT_DUPLICATES.contains(kind))
+        .collect();
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut any_key = sea_orm::Condition::any();
+    for (kind, value) in keys {
+        any_key = any_key.add(
+            sea_orm::Condition::all()
+                .add(Expr::col(Alias::new("kind")).eq(kind.to_string()))
+                .add(Expr::col(Alias::new("value")).eq(value.clone())),
+        );
+    }
+    let sub = Query::select()
+        .column(Alias::new("customer_id"))
+        .from(Alias::new("customer_keys"))
+        .cond_where(any_key)
+        .to_owned();
+    let mut select = visible(Entity::find(), visibility)
+        .filter(Column::DeletedAt.is_null())
+        .filter(Column::Id.in_subquery(sub));
+    if let Some(id) = except {
+        select = select.filter(Column::Id.ne(id));
+    }
+    let rows = select.all(db).await?;
+    Ok(rows.into_iter().map(|m| m.id).collect())
+}
+
+/// Customers that are probably one and the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateGroup {
+    /// `email`, `phone`, `registration_number` or `name`.
+    pub reason: String,
+    /// The shared value (for names: the normalized name key).
+    pub value: String,
+    pub customer_ids: Vec<Uuid>,
+}
+
+/// Groups of two or more live customers visible to the caller that share a key, ordered by
+/// (reason, value), starting after `after`.
+///
+/// A caller that sees every customer pages through the kept groups; one that sees some (a
+/// rep's, a team's) groups the keys of those customers, which are few.
+///
+/// # Errors
+/// Database failures.
+pub async fn duplicate_groups(
+    db: &impl Conn,
+    visibility: Visibility,
+    after: Option<(String, String)>,
+    limit: u64,
+) -> Result<Vec<DuplicateGroup>, StoreError> {
+    let backend = db.get_database_backend();
+    let (after_reason, after_value) = after.unwrap_or_default();
+    // (kind, value) of the table `t`, after the cursor, in order.
+    let col = |t: &str, c: &str| Expr::col((Alias::new(t), Alias::new(c)));
+    let after = |t: &str| {
+        Expr::tuple([col(t, "kind").into(), col(t, "value").into()]).gt(Expr::tuple([
+            Expr::val(after_reason.clone()).into(),
+            Expr::val(after_value.clone()).into(),
+        ]))
+    };
+    let mut page = Query::select();
+    let t = if visibility == Visibility::All {
+        page.from(Alias::new("duplicate_keys"))
+            .and_where(after("duplicate_keys"));
+        "duplicate_keys"
+    } else {
+        let vis = crate::repos::customer_visible(Column::Id, visibility);
+        page.from_as(Alias::new("customer_keys"), Alias::new("k"))
+            .inner_join(
+                Alias::new("customers"),
+                Expr::cust("customers.id = k.customer_id"),
+            )
+            .and_where(Expr::cust("k.kind <> 'tag'"))
+            .and_where(vis)
+            .and_where(after("k"))
+            .group_by_columns([
+                (Alias::new("k"), Alias::new("kind")),
+                (Alias::new("k"), Alias::new("value")),
+            ])
+            .and_having(Expr::cust("COUNT(*) > 1"));
+        "k"
+    };
+    page.expr_as(col(t, "kind"), Alias::new("kind"))
+        .expr_as(col(t, "value"), Alias::new("value"))
+        .order_by((Alias::new(t), Alias::new("kind")), sea_orm::Order::Asc)
+        .order_by((Alias::new(t), Alias::new("value")), sea_orm::Order::Asc)
+        .limit(limit);
+    let rows = db.query_all(backend.build(&page)).await?;
+    let mut groups = Vec::with_capacity(rows.len());
+    for row in rows {
+        let reason: String = row.try_get("", "kind")?;
+        let value: String = row.try_get("", "value")?;
+        let mut customer_ids =
+            find_duplicates(db, visibility, &[(reason.as_str(), value.clone())], None).await?;
+        customer_ids.sort();
+        if customer_ids.len() > 1 {
+            groups.push(DuplicateGroup {
+                reason,
+                value,
+                customer_ids,
+            });
+        }
+    }
+    Ok(groups)
+}
