@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use rapport_domain::access::Visibility;
 use rapport_domain::auth::Role;
 use rapport_domain::clock::{Clock, SystemClock};
 use rapport_domain::customer::Customer;
@@ -16,10 +17,88 @@ use rapport_migrations::{Migrator, MigratorTrait};
 use rapport_store::repos::{customers, lead_escalations, users};
 use rapport_store::{Conn, DbOptions, Store};
 use rapport_testdb::{Backend, FreshDb};
+use sea_orm::Statement;
 use uuid::Uuid;
 
 /// Migrations before the one that adds lead escalations.
 const BEFORE_ESCALATIONS: u32 = 15;
+/// Migrations before the one that keeps duplicate groups.
+const BEFORE_KEPT_GROUPS: u32 = 22;
+
+#[tokio::test]
+async fn duplicates_before_kept_groups_are_grouped_at_the_upgrade_sqlite() {
+    duplicates_before_kept_groups_are_grouped(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn duplicates_before_kept_groups_are_grouped_at_the_upgrade_postgres() {
+    duplicates_before_kept_groups_are_grouped(Backend::Postgres).await;
+}
+
+/// Customers written before the groups were kept: the upgrade groups shared names and keys,
+/// and leaves deleted customers out.
+async fn duplicates_before_kept_groups_are_grouped(backend: Backend) {
+    let db = FreshDb::empty(backend).await;
+    rapport_store::crypto::install(rapport_store::crypto::FieldCipher::new([7; 32], &[])).unwrap();
+    let store = Store::connect(&DbOptions::new(db.url.clone()))
+        .await
+        .unwrap();
+    Migrator::up(store.writer(), Some(BEFORE_KEPT_GROUPS))
+        .await
+        .unwrap();
+    let now = SystemClock.now();
+    let unowned = |name: &str| Customer {
+        owner_id: None,
+        ..lead(name, Uuid::nil(), now)
+    };
+    let acme = unowned("Acme Co., Ltd.");
+    let acme_too = unowned("ACME");
+    let gone = Customer {
+        deleted_at: Some(now),
+        ..unowned("Acme")
+    };
+    let shared = [&acme_too, &gone];
+    for customer in [&acme, &acme_too, &gone] {
+        customers::insert(store.writer(), customer).await.unwrap();
+    }
+    // As the old code kept keys: every customer's, the deleted one's too, without names.
+    let sql = match backend {
+        Backend::Sqlite => {
+            "INSERT INTO customer_keys (customer_id, kind, value) VALUES (?, 'email', ?)"
+        }
+        Backend::Postgres => {
+            "INSERT INTO customer_keys (customer_id, kind, value) VALUES ($1, 'email', $2)"
+        }
+    };
+    for customer in shared {
+        store
+            .writer()
+            .execute(Statement::from_sql_and_values(
+                store.writer().get_database_backend(),
+                sql,
+                [customer.id.into(), "buyer@acme.example".into()],
+            ))
+            .await
+            .unwrap();
+    }
+
+    Migrator::up(store.writer(), None).await.unwrap();
+
+    let groups = customers::duplicate_groups(store.conn(), Visibility::All, None, 10)
+        .await
+        .unwrap();
+    let mut acmes = vec![acme.id, acme_too.id];
+    acmes.sort();
+    assert_eq!(
+        groups
+            .iter()
+            .map(|g| (g.reason.as_str(), g.value.as_str(), g.customer_ids.clone()))
+            .collect::<Vec<_>>(),
+        [("name", "acme", acmes)],
+        "the email's other holder is deleted: no group"
+    );
+    store.close().await.unwrap();
+}
 
 #[tokio::test]
 async fn leads_overdue_before_escalations_existed_are_not_escalated_at_the_upgrade_sqlite() {
