@@ -123,6 +123,10 @@ pub async fn seed(
             );
         }
     }
+    // As a bulk import would: the duplicate groups once, after the load.
+    let tx = store.begin().await?;
+    customers::rebuild_groups(&tx).await?;
+    rapport_store::commit(tx).await?;
     let (stats, samples) = producer
         .join()
         .map_err(|_| anyhow::anyhow!("the generator thread panicked"))?;

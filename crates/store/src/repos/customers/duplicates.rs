@@ -97,31 +97,10 @@ pub(crate) async fn refresh(db: &impl Conn, keys: &BTreeSet<Key>) -> Result<(), 
     Ok(())
 }
 
-/// After new customers' keys were inserted: records the groups they make or grow, in one
-/// statement for them all (a batch only adds keys, so no group ends).
-pub(crate) async fn add_groups_of(db: &impl Conn, ids: &[Uuid]) -> Result<(), StoreError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let backend = db.get_database_backend();
-    let slots: Vec<String> = (1..=ids.len()).map(|n| slot(backend, n)).collect();
-    let sql = format!(
-        "INSERT INTO duplicate_keys (kind, value, customers) \
-         SELECT k.kind, k.value, COUNT(*) FROM customer_keys k \
-         WHERE (k.kind, k.value) IN (SELECT kind, value FROM customer_keys \
-           WHERE customer_id IN ({}) AND kind <> 'tag') \
-         GROUP BY k.kind, k.value HAVING COUNT(*) > 1 \
-         ON CONFLICT (kind, value) DO UPDATE SET customers = excluded.customers",
-        slots.join(", ")
-    );
-    let values: Vec<sea_orm::Value> = ids.iter().map(|id| (*id).into()).collect();
-    db.execute(Statement::from_sql_and_values(backend, sql, values))
-        .await?;
-    Ok(())
-}
-
-/// Rebuilds `duplicate_keys` from `customer_keys`: what the daily job does, so that a group
-/// missed by any path is found within a day.
+/// Rebuilds `duplicate_keys` from `customer_keys`, in one statement: what the daily job does
+/// (a group missed by any path is found within a day), and what a bulk load does once at its
+/// end (`insert_batch` leaves the groups as they are: counting each key of every batch would
+/// cost a bulk load more than the load itself).
 ///
 /// # Errors
 /// Database failures.

@@ -274,8 +274,7 @@ pub(crate) async fn insert_batch(
                 }),
         )
         .await?;
-        let ids: Vec<uuid::Uuid> = chunk.iter().map(|(c, _)| c.id).collect();
-        duplicates::add_groups_of(db, &ids).await?;
+
         let mut rows = Vec::with_capacity(chunk.len());
         let mut values = Vec::with_capacity(chunk.len() * 3);
         for (((customer, contacts), entry), number) in chunk.iter().zip(&entries).zip(&numbers) {

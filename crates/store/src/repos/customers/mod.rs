@@ -168,7 +168,8 @@ pub async fn insert(db: &impl Conn, customer: &Customer) -> Result<(), StoreErro
 }
 
 /// Inserts many customers with their contacts, keys and search terms, a few hundred rows per
-/// statement: what bulk loads use instead of one [`insert`] per customer.
+/// statement: what bulk loads use instead of one [`insert`] per customer. The duplicate groups
+/// are left as they are: a load calls [`rebuild_groups`] once at its end.
 ///
 /// # Errors
 /// Database failures.
