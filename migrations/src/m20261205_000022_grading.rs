@@ -1,5 +1,6 @@
 //! Value grading: whether a customer's grade was set by hand (and so is kept by the grading
-//! job), and the grade changes of customers, for their timelines.
+//! job; existing grades other than the default count as set by hand), and the grade changes
+//! of customers, for their timelines.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -17,6 +18,14 @@ impl MigrationTrait for Migration {
                     .table(Customers::Table)
                     .add_column(boolean(Customers::GradeLocked).default(false))
                     .to_owned(),
+            )
+            .await?;
+        // Grades other than the default were chosen by someone before grading existed: the
+        // first run must not overwrite them.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "UPDATE customers SET grade_locked = TRUE WHERE grade <> 'standard'",
             )
             .await?;
         use GradeChanges as G;

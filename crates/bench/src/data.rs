@@ -48,12 +48,12 @@ pub struct GenStats {
 }
 
 /// Picks one item of a non-empty list.
-fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
+pub fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
     &items[rng.gen_range(0..items.len())]
 }
 
 /// A UUIDv7 at `at` whose random bits come from `rng`, so ids are reproducible.
-fn uuid_at(rng: &mut StdRng, at: DateTime<Utc>) -> Uuid {
+pub fn uuid_at(rng: &mut StdRng, at: DateTime<Utc>) -> Uuid {
     let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
     uuid::Builder::from_unix_timestamp_millis(millis, &rng.r#gen::<[u8; 10]>()).into_uuid()
 }
@@ -143,7 +143,9 @@ impl Generator {
                 1..=6 => Grade::Standard,
                 _ => Grade::Potential,
             },
-            grade_locked: false,
+            // Grades as if set by hand: the grading job leaves the seeded base alone while the
+            // load runs.
+            grade_locked: true,
             lifecycle_stage,
             owner_id: Some(*pick(rng, &self.owners)),
             team_id: None,

@@ -4,9 +4,15 @@
 //! binary and drives it over HTTP with `wrk` (see [`http`]). `make bench` runs it at
 //! 1,000,000 customers.
 //!
-//! A measurement, not a test: it exits 0 when a target is missed, and says MISSED.
+//! With the customers it seeds two years of their activities, opportunities, orders and
+//! tickets ([`history`]) and times each report of a one-year range over HTTP
+//! ([`http::reports`]); `--only-reports` does only that, `--no-reports` skips it.
+//!
+//! A measurement, not a test: it exits 0 when a target is missed, and says MISSED. It fails
+//! when a report answers other than 200 or with figures other than the seeded ones.
 
 mod data;
+mod history;
 mod http;
 mod measure;
 mod report;
@@ -69,6 +75,51 @@ struct Cli {
     /// both in release).
     #[arg(long)]
     server: Option<PathBuf>,
+    /// Only the reports: seed the customers and their history, then time the reports over
+    /// HTTP (no store timings, no `wrk` load).
+    #[arg(long, conflicts_with_all = ["no_reports", "no_http"])]
+    only_reports: bool,
+    /// Skip the history (activities, opportunities, orders, tickets) and the reports.
+    #[arg(long)]
+    no_reports: bool,
+    /// Activities seeded per customer.
+    #[arg(long, default_value_t = 2.0)]
+    activities_per_customer: f64,
+    /// Opportunities seeded per customer.
+    #[arg(long, default_value_t = 0.3)]
+    opportunities_per_customer: f64,
+    /// Orders seeded per customer.
+    #[arg(long, default_value_t = 0.2)]
+    orders_per_customer: f64,
+    /// Tickets seeded per customer.
+    #[arg(long, default_value_t = 0.2)]
+    tickets_per_customer: f64,
+    /// Timed calls per report (after one warm-up).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    report_samples: u64,
+}
+
+impl Cli {
+    fn reports(&self) -> bool {
+        self.only_reports || !(self.no_reports || self.no_http)
+    }
+
+    /// How many of each record the history gets.
+    fn volumes(&self) -> anyhow::Result<history::Volumes> {
+        let of = |ratio: f64, what: &str| -> anyhow::Result<u64> {
+            anyhow::ensure!(
+                ratio.is_finite() && ratio >= 0.0,
+                "--{what}-per-customer must be a number from 0"
+            );
+            Ok((self.customers as f64 * ratio).round() as u64)
+        };
+        Ok(history::Volumes {
+            activities: of(self.activities_per_customer, "activities")?,
+            opportunities: of(self.opportunities_per_customer, "opportunities")?,
+            orders: of(self.orders_per_customer, "orders")?,
+            tickets: of(self.tickets_per_customer, "tickets")?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -146,23 +197,36 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         Which::Postgres => &[Which::Postgres],
     };
     let http = http_settings(cli)?;
+    let reports = if cli.reports() {
+        Some(server_binary(cli)?)
+    } else {
+        None
+    };
+    cli.volumes()?;
     std::fs::create_dir_all(&cli.out).with_context(|| format!("creating {}", cli.out.display()))?;
     let mut rows = Vec::new();
     let mut http_reports = Vec::new();
+    let mut report_rows = Vec::new();
     for &which in backends {
         let db = Db::create(which).await?;
-        let result = bench(cli, which, db.url(), http.as_ref()).await;
+        let result = bench(cli, which, db.url(), http.as_ref(), reports.as_deref()).await;
         db.finish(cli.keep).await;
-        let (mine, report) = result?;
-        rows.extend(mine);
-        http_reports.extend(report);
+        let measured = result?;
+        rows.extend(measured.store);
+        http_reports.extend(measured.http);
+        report_rows.extend(measured.reports);
     }
-    if backends.len() > 1 {
-        println!("\n## Both backends, through the store");
-        report::print(&rows);
+    if !rows.is_empty() {
+        if backends.len() > 1 {
+            println!("\n## Both backends, through the store");
+            report::print(&rows);
+        }
+        let json: Vec<_> = rows.iter().map(Row::to_json).collect();
+        write_json(&cli.out.join("store.json"), &serde_json::Value::Array(json))?;
     }
-    let json: Vec<_> = rows.iter().map(Row::to_json).collect();
-    write_json(&cli.out.join("store.json"), &serde_json::Value::Array(json))?;
+    if !report_rows.is_empty() {
+        print_reports(cli, &report_rows)?;
+    }
     if !http_reports.is_empty() {
         println!("\n## Over HTTP (wrk, one thread, on this machine)\n");
         println!("{}", http::TABLE_HEADER);
@@ -178,7 +242,64 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
         let json: Vec<_> = http_reports.iter().map(http::HttpReport::to_json).collect();
         write_json(&cli.out.join("http.json"), &serde_json::Value::Array(json))?;
     }
+    let failed: Vec<String> = report_rows
+        .iter()
+        .filter(|r| r.failed)
+        .map(|r| format!("{} / {}: {}", r.backend, r.name, r.answer))
+        .collect();
+    anyhow::ensure!(
+        failed.is_empty(),
+        "reports answered wrongly:\n  {}",
+        failed.join("\n  ")
+    );
     Ok(())
+}
+
+/// The reports' table of every backend, the missed targets, and `reports.json`.
+fn print_reports(cli: &Cli, rows: &[http::reports::ReportRow]) -> anyhow::Result<()> {
+    let v = cli.volumes()?;
+    println!(
+        "\n## Reports over HTTP: {} customers, {} activities, {} opportunities, {} orders, {} tickets\n",
+        thousands(cli.customers),
+        thousands(v.activities),
+        thousands(v.opportunities),
+        thousands(v.orders),
+        thousands(v.tickets)
+    );
+    println!("{}", http::reports::TABLE_HEADER);
+    for row in rows {
+        println!("{}", row.line());
+    }
+    println!();
+    let missed: Vec<_> = rows.iter().filter(|r| r.missed()).collect();
+    if missed.is_empty() {
+        println!("Every report answered within 2 s.");
+    } else {
+        println!(
+            "################################################################################"
+        );
+        for r in missed {
+            println!(
+                "##  MISSED: {} / {}: max {:.0} ms (median {:.0} ms), target < 2,000 ms",
+                r.backend, r.name, r.max_ms, r.median_ms
+            );
+        }
+        println!(
+            "################################################################################"
+        );
+    }
+    if cli.customers < 1_000_000 {
+        println!("(The target is set for 1,000,000 customers; this run seeded fewer.)");
+    }
+    let json = serde_json::json!({
+        "customers": cli.customers,
+        "activities": v.activities,
+        "opportunities": v.opportunities,
+        "orders": v.orders,
+        "tickets": v.tickets,
+        "rows": rows.iter().map(http::reports::ReportRow::to_json).collect::<Vec<_>>(),
+    });
+    write_json(&cli.out.join("reports.json"), &json)
 }
 
 fn write_json(path: &std::path::Path, value: &serde_json::Value) -> anyhow::Result<()> {
@@ -188,12 +309,8 @@ fn write_json(path: &std::path::Path, value: &serde_json::Value) -> anyhow::Resu
     Ok(())
 }
 
-/// The HTTP part's settings, after checking that `wrk` and the server binary are there.
-fn http_settings(cli: &Cli) -> anyhow::Result<Option<http::Settings>> {
-    if cli.no_http {
-        return Ok(None);
-    }
-    http::wrk::check_installed()?;
+/// The server binary, after checking that it is there.
+fn server_binary(cli: &Cli) -> anyhow::Result<PathBuf> {
     let binary = match &cli.server {
         Some(path) => path.clone(),
         None => std::env::current_exe()?
@@ -206,6 +323,16 @@ fn http_settings(cli: &Cli) -> anyhow::Result<Option<http::Settings>> {
         "no server binary at {} (build it with `cargo build --release -p rapport-server`, or pass --server)",
         binary.display()
     );
+    Ok(binary)
+}
+
+/// The `wrk` part's settings, after checking that `wrk` and the server binary are there.
+fn http_settings(cli: &Cli) -> anyhow::Result<Option<http::Settings>> {
+    if cli.no_http || cli.only_reports {
+        return Ok(None);
+    }
+    http::wrk::check_installed()?;
+    let binary = server_binary(cli)?;
     Ok(Some(http::Settings {
         binary,
         duration: std::time::Duration::from_secs(cli.http_seconds),
@@ -214,13 +341,21 @@ fn http_settings(cli: &Cli) -> anyhow::Result<Option<http::Settings>> {
     }))
 }
 
-/// Seeds, checks and times one backend.
+/// What one backend measured.
+struct Measured {
+    store: Vec<Row>,
+    http: Option<http::HttpReport>,
+    reports: Vec<http::reports::ReportRow>,
+}
+
+/// Seeds, checks and times one backend: the reports too when `reports` names the server.
 async fn bench(
     cli: &Cli,
     which: Which,
     url: &str,
     http: Option<&http::Settings>,
-) -> anyhow::Result<(Vec<Row>, Option<http::HttpReport>)> {
+    reports: Option<&std::path::Path>,
+) -> anyhow::Result<Measured> {
     let label = if which == Which::Sqlite {
         "sqlite"
     } else {
@@ -262,6 +397,11 @@ async fn bench(
         thousands(s.phones_skipped),
         thousands(s.emails_skipped)
     );
+    let range = (anchor - TimeDelta::days(365), anchor);
+    let history = match reports {
+        Some(_) => Some(seed_history(cli, label, &store, anchor, range).await?),
+        None => None,
+    };
     if which == Which::Postgres && !cli.no_vacuum {
         let start = Instant::now();
         store.writer().execute_unprepared("VACUUM ANALYZE").await?;
@@ -280,6 +420,32 @@ async fn bench(
             b as f64 / 1048576.0
         ))
     );
+    let time_reports = async |url: &str| -> anyhow::Result<Vec<http::reports::ReportRow>> {
+        let (Some(binary), Some(facts)) = (reports, history.as_ref()) else {
+            return Ok(Vec::new());
+        };
+        println!(
+            "\n## {label}: reports over HTTP, {} to {}\n",
+            range.0.format("%Y-%m-%d"),
+            range.1.format("%Y-%m-%d")
+        );
+        let plan = http::reports::Plan {
+            from: range.0,
+            to: range.1,
+            facts,
+            samples: usize::try_from(cli.report_samples)?,
+        };
+        let dir = cli.out.join("http").join(label).join("reports");
+        http::reports::run(label, url, binary, &dir, &plan).await
+    };
+    if cli.only_reports {
+        store.close().await.ok();
+        return Ok(Measured {
+            store: Vec::new(),
+            http: None,
+            reports: time_reports(url).await?,
+        });
+    }
 
     let mut rng = StdRng::seed_from_u64(cli.seed.wrapping_add(1));
     let gets: Vec<Op> = measure::ids(&seeded.samples, total, &mut rng)
@@ -361,13 +527,72 @@ async fn bench(
     report::print(&rows);
     let Some(http) = http else {
         store.close().await.ok();
-        return Ok((rows, None));
+        return Ok(Measured {
+            store: rows,
+            http: None,
+            reports: time_reports(url).await?,
+        });
     };
     let inputs = http_inputs(&store, &searches, cursor, http.connections.len()).await?;
     store.close().await.ok();
+    // Before the load, which adds customers (created now: outside the reports' range).
+    let timed = time_reports(url).await?;
     println!("\n## {label}: over HTTP\n\n{}", http::TABLE_HEADER);
     let report = http::run(label, url, &inputs, http).await?;
-    Ok((rows, Some(report)))
+    Ok(Measured {
+        store: rows,
+        http: Some(report),
+        reports: timed,
+    })
+}
+
+/// Seeds the customers' history and prints what it made; the figures the reports should give.
+async fn seed_history(
+    cli: &Cli,
+    label: &str,
+    store: &Store,
+    anchor: chrono::DateTime<Utc>,
+    range: (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
+) -> anyhow::Result<history::Facts> {
+    let volumes = cli.volumes()?;
+    println!(
+        "\n## {label}: seeding {} activities, {} opportunities, {} orders and {} tickets",
+        thousands(volumes.activities),
+        thousands(volumes.opportunities),
+        thousands(volumes.orders),
+        thousands(volumes.tickets)
+    );
+    let seeded = history::seed(store, label, volumes, cli.seed, anchor, range).await?;
+    let kinds: Vec<String> = seeded
+        .per_kind
+        .iter()
+        .map(|(kind, n, took)| {
+            format!(
+                "{} {kind} in {:.1} s ({:.0}/s)",
+                thousands(*n),
+                took.as_secs_f64(),
+                *n as f64 / took.as_secs_f64().max(f64::EPSILON)
+            )
+        })
+        .collect();
+    println!(
+        "  {label}: seeded the history in {:.1} s ({:.1} s of it waiting for the generator): {}",
+        seeded.elapsed.as_secs_f64(),
+        seeded.waiting.as_secs_f64(),
+        kinds.join(", ")
+    );
+    let f = seeded.facts;
+    println!(
+        "  {label}: in the range: {} customers ({} leads), {} opportunities created, {} won, {} lost, {} activities, {} tickets",
+        thousands(f.customers.unsigned_abs()),
+        thousands(f.leads.unsigned_abs()),
+        thousands(f.opportunities_created.unsigned_abs()),
+        thousands(f.won.unsigned_abs()),
+        thousands(f.lost.unsigned_abs()),
+        thousands(f.activities.unsigned_abs()),
+        thousands(f.tickets.unsigned_abs())
+    );
+    Ok(f)
 }
 
 /// Records to read and patch, search texts and the deep page's cursor, for the HTTP load.

@@ -30,6 +30,7 @@ both!(
     refresh_tokens_are_used_once,
     refresh_tokens_purge_when_expired,
     teams_refuse_a_taken_name,
+    insert_all_spans_statements_and_rolls_back_whole,
 );
 
 /// A refresh token of `family` whose sign-in began `now`.
@@ -391,6 +392,60 @@ async fn teams_refuse_a_taken_name(store: Store) {
     .await
     .unwrap_err();
     assert!(err.is_conflict_on(&teams::NAME_TAKEN), "{err}");
+}
+
+/// More rows than one statement may bind (products have 12 columns: 2,666 a statement) go in
+/// as they were; a duplicate among them fails the transaction and leaves nothing.
+async fn insert_all_spans_statements_and_rolls_back_whole(store: Store) {
+    use rapport_domain::money::Money;
+    use rapport_domain::name::Title;
+    use rapport_domain::pricing::Percent;
+    use rapport_domain::product::{Product, ProductCode};
+    use rapport_store::repos::products;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    let now = rapport_domain::clock::to_micros(Utc::now());
+    let product = |i: usize| Product {
+        id: Uuid::now_v7(),
+        code: ProductCode::parse(&format!("P-{i:05}")).unwrap(),
+        name: Title::parse(&format!("Product {i}")).unwrap(),
+        description: None,
+        prices: vec![Money::parse("12.50", "CNY").unwrap()],
+        tax_rate: Percent::parse("13").unwrap(),
+        active: true,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let made: Vec<Product> = (0..6_000).map(product).collect();
+    let tx = store.begin().await.unwrap();
+    repos::insert_all(&tx, &made).await.unwrap();
+    rapport_store::commit(tx).await.unwrap();
+    let backend = store.conn().get_database_backend();
+    let count = || async {
+        store
+            .conn()
+            .query_one(Statement::from_string(
+                backend,
+                "SELECT COUNT(*) AS n FROM products",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap()
+    };
+    assert_eq!(count().await, 6_000);
+    for p in [&made[0], &made[2_666], &made[5_999]] {
+        assert_eq!(products::get(store.conn(), p.id).await.unwrap(), *p);
+    }
+
+    let again: Vec<Product> = (6_000..9_000).map(product).chain([product(1)]).collect();
+    let tx = store.begin().await.unwrap();
+    let err = repos::insert_all(&tx, &again).await.unwrap_err();
+    assert!(err.is_conflict_on(products::CODE_TAKEN), "{err}");
+    drop(tx);
+    assert_eq!(count().await, 6_000);
 }
 
 /// An unreachable PostgreSQL is "unavailable", not a bug.

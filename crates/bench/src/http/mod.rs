@@ -3,6 +3,7 @@
 //! the same run, the server's own ceiling on this machine.
 
 mod plan;
+pub mod reports;
 mod server;
 pub mod wrk;
 

@@ -41,8 +41,21 @@ impl Server {
     /// # Errors
     /// It does not start, or is not ready within a minute.
     pub async fn start(binary: &Path, database_url: &str, dir: &Path) -> anyhow::Result<Server> {
+        Server::start_with(binary, database_url, dir, &[]).await
+    }
+
+    /// [`Server::start`] with more environment (`RAPPORT_JOB_WORKERS=0`: no background jobs).
+    ///
+    /// # Errors
+    /// It does not start, or is not ready within a minute.
+    pub async fn start_with(
+        binary: &Path,
+        database_url: &str,
+        dir: &Path,
+        extra_env: &[(&str, &str)],
+    ) -> anyhow::Result<Server> {
         let port = free_port()?;
-        let env = vec![
+        let mut env = vec![
             ("DATABASE_URL".to_owned(), database_url.to_owned()),
             ("RAPPORT_BIND".to_owned(), format!("127.0.0.1:{port}")),
             (
@@ -62,6 +75,11 @@ impl Server {
                 TOKEN_TTL_SECS.to_owned(),
             ),
         ];
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let log = std::fs::File::create(dir.join("server.log"))?;
         let started = Instant::now();
         let child = Command::new(binary)
@@ -114,39 +132,7 @@ impl Server {
         let mut tokens = Vec::new();
         for role in ["admin", "marketing", "sales_rep"] {
             let email = format!("{role}@load.rapport.example");
-            let output = Command::new(&self.binary)
-                .args([
-                    "create-user",
-                    "--email",
-                    &email,
-                    "--name",
-                    "Load Tester",
-                    "--role",
-                    role,
-                ])
-                .envs(self.env.iter().map(|(k, v)| (k, v)))
-                .env("RAPPORT_NEW_USER_PASSWORD", PASSWORD)
-                .output()?;
-            if !output.status.success() {
-                bail!(
-                    "rapport create-user --role {role}: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                );
-            }
-            let reply: Value = self
-                .client
-                .post(self.url("/v1/auth/token"))
-                .json(&json!({"grant_type": "password", "username": email, "password": PASSWORD}))
-                .send()
-                .await?
-                .error_for_status()
-                .with_context(|| format!("signing in the {role}"))?
-                .json()
-                .await?;
-            let token = reply["access_token"]
-                .as_str()
-                .context("the token answer has no access_token")?;
-            tokens.push(token.to_owned());
+            tokens.push(self.sign_in(role, &email).await?);
         }
         let [admin, marketing, rep] = <[String; 3]>::try_from(tokens)
             .map_err(|_| anyhow::anyhow!("three roles, three tokens"))?;
@@ -155,6 +141,75 @@ impl Server {
             marketing,
             rep,
         })
+    }
+
+    /// Creates a user of `role` with `rapport create-user` and signs it in; its bearer token.
+    ///
+    /// # Errors
+    /// The user cannot be created (the email is taken) or signed in.
+    pub async fn sign_in(&self, role: &str, email: &str) -> anyhow::Result<String> {
+        let output = Command::new(&self.binary)
+            .args([
+                "create-user",
+                "--email",
+                email,
+                "--name",
+                "Load Tester",
+                "--role",
+                role,
+            ])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("RAPPORT_NEW_USER_PASSWORD", PASSWORD)
+            .output()?;
+        if !output.status.success() {
+            bail!(
+                "rapport create-user --role {role}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let reply: Value = self
+            .client
+            .post(self.url("/v1/auth/token"))
+            .json(&json!({"grant_type": "password", "username": email, "password": PASSWORD}))
+            .send()
+            .await?
+            .error_for_status()
+            .with_context(|| format!("signing in the {role}"))?
+            .json()
+            .await?;
+        let token = reply["access_token"]
+            .as_str()
+            .context("the token answer has no access_token")?;
+        Ok(token.to_owned())
+    }
+
+    /// Sends a GET and reads its whole answer: the time from sending to the last byte, the
+    /// status and the body (of any status).
+    ///
+    /// # Errors
+    /// The request failed (no answer).
+    pub async fn get_timed(
+        &self,
+        path: &str,
+        token: &str,
+        accept: Option<&str>,
+    ) -> anyhow::Result<(Duration, reqwest::StatusCode, String)> {
+        let mut request = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(900));
+        if let Some(accept) = accept {
+            request = request.header(reqwest::header::ACCEPT, accept);
+        }
+        let start = Instant::now();
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        let status = response.status();
+        let text = response.text().await?;
+        Ok((start.elapsed(), status, text))
     }
 
     /// Sends one request and answers its JSON body; fails on anything but a 2xx.

@@ -42,7 +42,7 @@ use sea_orm::sea_query::{Expr, Query, SimpleExpr};
 use crate::StoreError;
 
 pub(crate) use record::save_each;
-pub use record::{Lock, fetch, get_locked, lock_all, save};
+pub use record::{Lock, fetch, get_locked, insert_all, lock_all, save};
 
 /// A stored value that no longer parses: a bug or a manual edit, never the client's fault.
 pub(crate) fn corrupt(column: &str, err: impl std::fmt::Display) -> StoreError {

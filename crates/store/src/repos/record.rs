@@ -2,7 +2,9 @@
 //! after it, with the optimistic version that `If-Match` and `ETag` speak.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, EntityTrait, IntoActiveModel, Iterable, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::{Conn, StoreError};
@@ -159,6 +161,37 @@ pub async fn save<R: Record>(
         return Err(StoreError::Stale);
     }
     Ok(saved)
+}
+
+/// The bound values one statement of [`insert_all`] may carry: under SQLite's limit of 32,766
+/// (PostgreSQL's is 65,535).
+const BOUND_VALUES: usize = 32_000;
+
+/// Inserts new records, as many rows per statement as [`BOUND_VALUES`] allows (bulk loads: the
+/// benchmark's seeding). Only for records whose [`Record::to_active`] sets every column (a
+/// team's leaves its id and creation time to `teams::insert`), and only their own rows:
+/// what a repository's insert writes beside a record (an opportunity's first stage move) is
+/// not written.
+///
+/// # Errors
+/// Database failures (a duplicate key among them).
+pub async fn insert_all<R: Record>(db: &impl Conn, records: &[R]) -> Result<(), StoreError>
+where
+    <R::Entity as EntityTrait>::Model: IntoActiveModel<<R::Entity as EntityTrait>::ActiveModel>,
+{
+    let columns = <<R::Entity as EntityTrait>::Column as Iterable>::iter()
+        .count()
+        .max(1);
+    for chunk in records.chunks((BOUND_VALUES / columns).max(1)) {
+        let rows = chunk
+            .iter()
+            .map(Record::to_active)
+            .collect::<Result<Vec<_>, _>>()?;
+        R::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Saves `change` of each record, each in a new version; answers how many.
