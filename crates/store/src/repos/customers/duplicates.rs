@@ -28,21 +28,24 @@ fn slot(backend: DatabaseBackend, n: usize) -> String {
     }
 }
 
-/// The duplicate keys (not tags) of a customer as `customer_keys` holds them now.
-pub(crate) async fn keys_of(
+/// Deletes a customer's rows of `customer_keys` (before its keys are written anew) and
+/// answers its duplicate keys (not tags) as they were, in the same statement.
+pub(crate) async fn take_keys(
     db: &impl Conn,
     customer_id: Uuid,
 ) -> Result<BTreeSet<Key>, StoreError> {
     let backend = db.get_database_backend();
-    let select = Query::select()
-        .columns([Alias::new("kind"), Alias::new("value")])
-        .from(Alias::new("customer_keys"))
+    let delete = Query::delete()
+        .from_table(Alias::new("customer_keys"))
         .and_where(Expr::col(Alias::new("customer_id")).eq(customer_id))
-        .and_where(Expr::col(Alias::new("kind")).is_not_in(NOT_DUPLICATES.iter().copied()))
+        .returning(Query::returning().columns([Alias::new("kind"), Alias::new("value")]))
         .to_owned();
     let mut keys = BTreeSet::new();
-    for row in db.query_all(backend.build(&select)).await? {
-        keys.insert((row.try_get("", "kind")?, row.try_get("", "value")?));
+    for row in db.query_all(backend.build(&delete)).await? {
+        let key: Key = (row.try_get("", "kind")?, row.try_get("", "value")?);
+        if !NOT_DUPLICATES.contains(&key.0.as_str()) {
+            keys.insert(key);
+        }
     }
     Ok(keys)
 }

@@ -7,7 +7,7 @@ use rapport_domain::contact::Contact;
 use rapport_domain::customer::Customer;
 use rapport_domain::dedupe::name_key;
 use rapport_domain::search::SearchDocument;
-use sea_orm::sea_query::{Alias, Expr, Query};
+use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{DatabaseBackend, Statement};
 
 use super::duplicates;
@@ -116,13 +116,7 @@ pub async fn reindex(
     contacts: &[Contact],
 ) -> Result<(), StoreError> {
     let number = blinded_number(customer)?;
-    let backend = db.get_database_backend();
-    let before = duplicates::keys_of(db, customer.id).await?;
-    let delete = Query::delete()
-        .from_table(Alias::new("customer_keys"))
-        .and_where(Expr::col(Alias::new("customer_id")).eq(customer.id))
-        .to_owned();
-    db.execute(backend.build(&delete)).await?;
+    let before = duplicates::take_keys(db, customer.id).await?;
     let now = keys(customer, contacts, number.as_deref());
     insert_keys(db, now.iter().map(|(k, v)| (customer.id, *k, v.clone()))).await?;
     // The groups of the keys it lost or gained change; a write that keeps its keys (most
