@@ -52,12 +52,11 @@ async fn inactive_and_uncontacted_customers_are_listed(app: TestApp) {
     let admin = app.admin_token().await;
     let rep = app.user("sales_rep", None).await;
     // Created now: a lead never touched, one called now, one with only a note later.
-    let silent = app
-        .customer(
-            &admin,
-            json!({"name": "Silent Lead", "lifecycle_stage": "lead"}),
-        )
-        .await;
+    app.customer(
+        &admin,
+        json!({"name": "Silent Lead", "lifecycle_stage": "lead"}),
+    )
+    .await;
     let called = app
         .customer(
             &admin,
@@ -76,18 +75,15 @@ async fn inactive_and_uncontacted_customers_are_listed(app: TestApp) {
     )
     .await;
     activity(&app, &admin, called, "call").await;
-    assert_ne!(silent, called);
 
     app.clock.advance(Duration::days(40));
     let admin = app.admin_token().await;
     activity(&app, &admin, noted, "note").await;
-    let recent = app
-        .customer(
-            &admin,
-            json!({"name": "Fresh Lead", "lifecycle_stage": "lead"}),
-        )
-        .await;
-    assert_ne!(recent, noted);
+    app.customer(
+        &admin,
+        json!({"name": "Fresh Lead", "lifecycle_stage": "lead"}),
+    )
+    .await;
 
     let list = |query: &str| format!("/v1/customers?{query}");
     assert_eq!(
