@@ -465,13 +465,14 @@ impl Survey {
     /// Each numeric answer with its question.
     fn numeric<'a>(&'a self, answers: &'a [Answer]) -> impl Iterator<Item = (&'a Question, i64)> {
         answers.iter().filter_map(|a| match a.value {
-            AnswerValue::Number(v) => self
-                .questions
-                .iter()
-                .find(|q| q.id == a.question_id)
-                .map(|q| (q, v)),
+            AnswerValue::Number(v) => self.question(&a.question_id).map(|q| (q, v)),
             _ => None,
         })
+    }
+
+    /// The question `id`.
+    pub fn question(&self, id: &Code) -> Option<&Question> {
+        self.questions.iter().find(|q| &q.id == id)
     }
 
     /// The subject of the ticket that follows up a low score.
@@ -772,31 +773,35 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Counts one invitation's answers to `survey`.
-    pub fn add(&mut self, survey: &Survey, answers: &[Answer]) {
-        self.answered += 1;
-        for (q, v) in survey.numeric(answers) {
-            match q.kind {
-                QuestionKind::Csat => {
-                    self.csat.responses += 1;
-                    self.csat.satisfied += u64::from(v >= 4);
+    /// Counts `n` answers `value` to question `question_id` of `survey` (numbers score;
+    /// choices, text and unknown questions do not). `answered` is counted by the caller.
+    pub fn count(&mut self, survey: &Survey, question_id: &Code, value: &AnswerValue, n: u64) {
+        let (Some(q), AnswerValue::Number(v)) = (survey.question(question_id), value) else {
+            return;
+        };
+        let v = *v;
+        match q.kind {
+            QuestionKind::Csat => {
+                self.csat.responses += n;
+                if v >= 4 {
+                    self.csat.satisfied += n;
                 }
-                QuestionKind::Nps => {
-                    self.nps.responses += 1;
-                    match v {
-                        9.. => self.nps.promoters += 1,
-                        7..=8 => self.nps.passives += 1,
-                        _ => self.nps.detractors += 1,
-                    }
+            }
+            QuestionKind::Nps => {
+                self.nps.responses += n;
+                match v {
+                    9.. => self.nps.promoters += n,
+                    7..=8 => self.nps.passives += n,
+                    _ => self.nps.detractors += n,
                 }
-                _ => {}
             }
-            if let Some((min, max)) = q.scale() {
-                let scaled = Decimal::from((v - min) * 100) / Decimal::from(max - min);
-                let slot = self.dimensions.entry(q.dimension.clone()).or_default();
-                slot.0 += scaled;
-                slot.1 += 1;
-            }
+            _ => {}
+        }
+        if let Some((min, max)) = q.scale() {
+            let scaled = Decimal::from((v - min) * 100) / Decimal::from(max - min);
+            let slot = self.dimensions.entry(q.dimension.clone()).or_default();
+            slot.0 += scaled * Decimal::from(n);
+            slot.1 += n;
         }
     }
 
@@ -831,17 +836,18 @@ impl QuestionTally {
         }
     }
 
-    pub fn add(&mut self, value: &AnswerValue) {
-        self.responses += 1;
+    /// Counts `n` answers `value`.
+    pub fn add(&mut self, value: &AnswerValue, n: u64) {
+        self.responses += n;
         let mut count = |key: &str| {
             if let Some(slot) = self.distribution.iter_mut().find(|(k, _)| k == key) {
-                slot.1 += 1;
+                slot.1 += n;
             }
         };
         match value {
-            AnswerValue::Number(n) => {
-                count(&n.to_string());
-                self.sum += n;
+            AnswerValue::Number(v) => {
+                count(&v.to_string());
+                self.sum += v * i64::try_from(n).unwrap_or(i64::MAX);
             }
             AnswerValue::Choices(codes) => codes.iter().for_each(|c| count(c.as_str())),
             AnswerValue::Text(_) => {}
@@ -1038,7 +1044,10 @@ mod tests {
                     (Some("q3"), &json!(staff)),
                 ])
                 .unwrap();
-            tally.add(&s, &answers);
+            tally.answered += 1;
+            for a in &answers {
+                tally.count(&s, &a.question_id, &a.value, 1);
+            }
         }
         assert_eq!(tally.csat.score(), Some(66.7));
         assert_eq!(tally.nps.score(), Some(0.0));
@@ -1048,6 +1057,34 @@ mod tests {
         assert_eq!(dims[0].2, 70.0);
         assert_eq!(dims[1].2, 58.3);
         assert_eq!(dims[2].2, 50.0);
+    }
+
+    #[test]
+    fn answers_counted_at_once_score_as_counted_one_by_one() {
+        let s = sample(Utc::now());
+        let answers = [("speed", 4), ("q2", 9), ("q2", 6), ("q3", 3), ("q4", 1)];
+        let (mut once, mut each) = (Tally::default(), Tally::default());
+        let q1 = s.questions[1].clone();
+        let (mut q_once, mut q_each) = (QuestionTally::new(&q1), QuestionTally::new(&q1));
+        for (question, value) in answers {
+            let id = Code::parse(question).unwrap();
+            let value = AnswerValue::Number(value);
+            once.count(&s, &id, &value, 3);
+            for _ in 0..3 {
+                each.count(&s, &id, &value, 1);
+            }
+            if id == q1.id {
+                q_once.add(&value, 3);
+                (0..3).for_each(|_| q_each.add(&value, 1));
+            }
+        }
+        assert_eq!(once, each);
+        assert_eq!(once.csat.responses, 3);
+        assert_eq!(once.nps.promoters, 3);
+        assert_eq!(once.nps.detractors, 3);
+        assert_eq!(q_once, q_each);
+        assert_eq!(q_once.responses, 6);
+        assert_eq!(q_once.average(&q1), Some(7.5));
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! question, a trend per week or month, and breakdowns; for one survey
 //! (`GET /v1/surveys/{id}/results`, `surveys:read`) or for all
 //! (`GET /v1/reports/satisfaction`, `reports:read`). Both count only customers the caller
-//! sees. They are computed from the answered invitations of the range, read at once: fine for
-//! the answers of years of a company's surveys, not for millions.
+//! sees. The answers are counted in the database (per slice, question and value), so a report
+//! reads a few rows per question whatever the number of answers.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,8 +12,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rapport_domain::access::Visibility;
 use rapport_domain::report::Interval;
 use rapport_domain::report::ratio;
-use rapport_domain::survey::{Invitation, QuestionTally, ResultGroup, Survey, Tally};
+use rapport_domain::survey::{QuestionTally, ResultGroup, Survey, Tally};
 use rapport_store::Conn;
+use rapport_store::repos::satisfaction::{self, Slicing};
 use rapport_store::repos::survey_invitations::{self, ResultScope};
 use rapport_store::repos::surveys;
 use serde::{Deserialize, Serialize};
@@ -259,45 +260,76 @@ fn slice(t: &Tally) -> Slice {
     }
 }
 
-/// Results of `answered` (with their surveys) against `invited` sent.
-fn summarize(
-    survey: Option<&Survey>,
+/// The tallies of one slicing: per slice, the answered invitations and their answers' scores.
+async fn tallies(
+    db: &impl Conn,
+    scope: &ResultScope,
+    slicing: Slicing,
     surveys: &HashMap<Uuid, Survey>,
-    answered: &[Invitation],
-    invited: (u64, u64),
-    interval: Interval,
-    group: Option<ResultGroup>,
-) -> SatisfactionResults {
+) -> Result<BTreeMap<Option<String>, Tally>, ApiError> {
+    let mut out: BTreeMap<Option<String>, Tally> = BTreeMap::new();
+    for (slice, n) in satisfaction::answered_counts(db, scope, slicing).await? {
+        out.entry(slice).or_default().answered = n;
+    }
+    for c in satisfaction::answer_counts(db, scope, slicing).await? {
+        if let Some(survey) = surveys.get(&c.survey_id) {
+            out.entry(c.slice)
+                .or_default()
+                .count(survey, &c.question_id, &c.value, c.count);
+        }
+    }
+    Ok(out)
+}
+
+/// Counts the answers of `survey` (or of every survey) in range, in the database, and
+/// summarizes them.
+async fn results(
+    db: &impl Conn,
+    visibility: Visibility,
+    survey: Option<Survey>,
+    p: ResultParams,
+) -> Result<SatisfactionResults, ApiError> {
+    let interval =
+        code_param("interval", p.interval.as_deref(), Interval::parse)?.unwrap_or(Interval::Month);
+    let group = code_param("group_by", p.group_by.as_deref(), ResultGroup::parse)?;
+    let scope = ResultScope {
+        survey_id: survey.as_ref().map(|s| s.id),
+        visibility,
+        from: p.from,
+        to: p.to,
+    };
+    let invited = survey_invitations::invited(db, &scope).await?;
+    // The total's answer counts name every survey answered in range (and, for one survey,
+    // give its questions' distributions).
+    let counts = satisfaction::answer_counts(db, &scope, Slicing::Total).await?;
+    let surveys = surveys::get_many(db, counts.iter().map(|c| c.survey_id)).await?;
     let mut total = Tally::default();
-    let mut trend: BTreeMap<NaiveDate, Tally> = BTreeMap::new();
-    let mut groups: BTreeMap<Option<String>, Tally> = BTreeMap::new();
     let mut questions: Vec<QuestionTally> = survey
+        .as_ref()
         .map(|s| s.questions.iter().map(QuestionTally::new).collect())
         .unwrap_or_default();
-    for inv in answered {
-        let (Some(s), Some(answers), Some(at)) = (
-            surveys.get(&inv.survey_id),
-            inv.answers.as_deref(),
-            inv.answered_at,
-        ) else {
+    for c in &counts {
+        let Some(s) = surveys.get(&c.survey_id) else {
             continue;
         };
-        total.add(s, answers);
-        trend
-            .entry(interval.start(at.date_naive()))
-            .or_default()
-            .add(s, answers);
-        if let Some(g) = group {
-            groups.entry(inv.group_key(g)).or_default().add(s, answers);
-        }
-        if let Some(only) = survey {
+        total.count(s, &c.question_id, &c.value, c.count);
+        if let Some(only) = &survey {
             for (q, tally) in only.questions.iter().zip(&mut questions) {
-                if let Some(a) = answers.iter().find(|a| a.question_id == q.id) {
-                    tally.add(&a.value);
+                if q.id == c.question_id {
+                    tally.add(&c.value, c.count);
                 }
             }
         }
     }
+    total.answered = satisfaction::answered_counts(db, &scope, Slicing::Total)
+        .await?
+        .into_values()
+        .sum();
+    let trend = tallies(db, &scope, Slicing::Period(interval), &surveys).await?;
+    let groups = match group {
+        Some(g) => tallies(db, &scope, Slicing::Group(g), &surveys).await?,
+        None => BTreeMap::new(),
+    };
     let mut breakdown: Vec<GroupResult> = groups
         .iter()
         .map(|(key, t)| GroupResult {
@@ -306,8 +338,8 @@ fn summarize(
         })
         .collect();
     breakdown.sort_by_key(|g| std::cmp::Reverse(g.slice.answered));
-    SatisfactionResults {
-        survey_id: survey.map(|s| s.id),
+    Ok(SatisfactionResults {
+        survey_id: survey.as_ref().map(|s| s.id),
         invited: invited.0,
         invited_answered: invited.1,
         answered: total.answered,
@@ -334,6 +366,7 @@ fn summarize(
             })
             .collect(),
         questions: survey
+            .as_ref()
             .map(|s| {
                 s.questions
                     .iter()
@@ -357,42 +390,16 @@ fn summarize(
             .unwrap_or_default(),
         trend: trend
             .iter()
-            .map(|(period, t)| TrendPoint {
-                period: *period,
-                slice: slice(t),
+            .filter_map(|(period, t)| {
+                let period = NaiveDate::parse_from_str(period.as_deref()?, "%Y-%m-%d").ok()?;
+                Some(TrendPoint {
+                    period,
+                    slice: slice(t),
+                })
             })
             .collect(),
         breakdown,
-    }
-}
-
-/// Reads the answers of `survey` (or of every survey) in range and summarizes them.
-async fn results(
-    db: &impl Conn,
-    visibility: Visibility,
-    survey: Option<Survey>,
-    p: ResultParams,
-) -> Result<SatisfactionResults, ApiError> {
-    let interval =
-        code_param("interval", p.interval.as_deref(), Interval::parse)?.unwrap_or(Interval::Month);
-    let group = code_param("group_by", p.group_by.as_deref(), ResultGroup::parse)?;
-    let scope = ResultScope {
-        survey_id: survey.as_ref().map(|s| s.id),
-        visibility,
-        from: p.from,
-        to: p.to,
-    };
-    let answered = survey_invitations::answered(db, &scope).await?;
-    let invited = survey_invitations::invited(db, &scope).await?;
-    let by_id = surveys::get_many(db, answered.iter().map(|i| i.survey_id)).await?;
-    Ok(summarize(
-        survey.as_ref(),
-        &by_id,
-        &answered,
-        invited,
-        interval,
-        group,
-    ))
+    })
 }
 
 /// A survey's results, over the customers the caller sees.

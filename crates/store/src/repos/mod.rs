@@ -24,6 +24,7 @@ pub mod products;
 pub mod quotes;
 pub mod record;
 pub mod refresh_tokens;
+pub mod satisfaction;
 pub mod service_levels;
 pub mod sla_policies;
 pub mod stage_changes;

@@ -241,7 +241,7 @@ pub struct ResultScope {
 }
 
 impl ResultScope {
-    fn select(&self, time: Column) -> sea_orm::Select<Entity> {
+    pub(crate) fn select(&self, time: Column) -> sea_orm::Select<Entity> {
         let mut select =
             Entity::find().filter(customer_visible(Column::CustomerId, self.visibility));
         if let Some(id) = self.survey_id {
@@ -255,23 +255,6 @@ impl ResultScope {
         }
         select
     }
-}
-
-/// The invitations answered within the scope, oldest answer first.
-///
-/// # Errors
-/// Database failures.
-pub async fn answered(db: &impl Conn, scope: &ResultScope) -> Result<Vec<Invitation>, StoreError> {
-    scope
-        .select(Column::AnsweredAt)
-        .filter(Column::Status.eq(InvitationStatus::Answered.as_str()))
-        .order_by_asc(Column::AnsweredAt)
-        .order_by_asc(Column::Id)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(to_domain)
-        .collect()
 }
 
 /// How many invitations were sent within the scope, and how many of those are answered.

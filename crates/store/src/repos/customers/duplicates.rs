@@ -55,46 +55,59 @@ pub(crate) async fn take_keys(
 /// group, any other is none. On PostgreSQL each key is locked for the rest of the
 /// transaction first (in key order, so writers never deadlock), so that two customers taking
 /// the same key at once are counted by whichever commits second.
+///
+/// Two statements whatever the number of keys (three on PostgreSQL, with the locks): an
+/// upsert of those now shared and a delete of those no longer.
 pub(crate) async fn refresh(db: &impl Conn, keys: &BTreeSet<Key>) -> Result<(), StoreError> {
+    let keys: Vec<&Key> = keys
+        .iter()
+        .filter(|(kind, _)| !NOT_DUPLICATES.contains(&kind.as_str()))
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
     let backend = db.get_database_backend();
-    for (kind, value) in keys {
-        if NOT_DUPLICATES.contains(&kind.as_str()) {
-            continue;
-        }
-        let bind = || [kind.clone().into(), value.clone().into()];
-        if backend == DatabaseBackend::Postgres {
-            db.execute(Statement::from_sql_and_values(
-                backend,
-                "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))",
-                bind(),
-            ))
-            .await?;
-        }
-        let (a, b) = (slot(backend, 1), slot(backend, 2));
-        let count: i64 = db
-            .query_one(Statement::from_sql_and_values(
-                backend,
-                format!("SELECT COUNT(*) AS n FROM customer_keys WHERE kind = {a} AND value = {b}"),
-                bind(),
-            ))
-            .await?
-            .map(|row| row.try_get("", "n"))
-            .transpose()?
-            .unwrap_or(0);
-        let sql = if count > 1 {
-            let c = slot(backend, 3);
+    // `WITH k (kind, value) AS (VALUES (?, ?), ...)`, in key order, and its values.
+    let rows: Vec<String> = (0..keys.len())
+        .map(|i| {
             format!(
-                "INSERT INTO duplicate_keys (kind, value, customers) VALUES ({a}, {b}, {c}) \
-                 ON CONFLICT (kind, value) DO UPDATE SET customers = excluded.customers"
+                "({}, {})",
+                slot(backend, 2 * i + 1),
+                slot(backend, 2 * i + 2)
             )
-        } else {
-            format!("DELETE FROM duplicate_keys WHERE kind = {a} AND value = {b}")
-        };
-        let mut values: Vec<sea_orm::Value> = bind().into();
-        if count > 1 {
-            values.push(count.into());
-        }
-        db.execute(Statement::from_sql_and_values(backend, sql, values))
+        })
+        .collect();
+    let with = format!("WITH k (kind, value) AS (VALUES {})", rows.join(", "));
+    let values = || -> Vec<sea_orm::Value> {
+        keys.iter()
+            .flat_map(|(kind, value)| [kind.clone().into(), value.clone().into()])
+            .collect()
+    };
+    let holders = |of: &str| {
+        format!(
+            "(SELECT COUNT(*) FROM customer_keys c WHERE c.kind = {of}.kind AND c.value = {of}.value)"
+        )
+    };
+    let mut statements = Vec::with_capacity(3);
+    if backend == DatabaseBackend::Postgres {
+        // A VALUES list is read in its order: the locks are taken in key order.
+        statements.push(format!(
+            "{with} SELECT pg_advisory_xact_lock(hashtextextended(kind || ':' || value, 0)) FROM k"
+        ));
+    }
+    statements.push(format!(
+        "{with} INSERT INTO duplicate_keys (kind, value, customers) \
+         SELECT kind, value, n FROM (SELECT kind, value, {} AS n FROM k) AS counted WHERE n > 1 \
+         ON CONFLICT (kind, value) DO UPDATE SET customers = excluded.customers",
+        holders("k")
+    ));
+    statements.push(format!(
+        "{with} DELETE FROM duplicate_keys WHERE (kind, value) IN (SELECT kind, value FROM k) \
+         AND {} < 2",
+        holders("duplicate_keys")
+    ));
+    for sql in statements {
+        db.execute(Statement::from_sql_and_values(backend, sql, values()))
             .await?;
     }
     Ok(())
