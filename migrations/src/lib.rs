@@ -26,6 +26,7 @@ mod m20261204_000020_sales;
 mod m20261204_000021_surveys;
 mod m20261205_000022_grading;
 mod m20261205_000023_duplicate_groups;
+mod m20261205_000024_report_indexes;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000021_surveys::Migration),
             Box::new(m20261205_000022_grading::Migration),
             Box::new(m20261205_000023_duplicate_groups::Migration),
+            Box::new(m20261205_000024_report_indexes::Migration),
         ]
     }
 }

@@ -441,6 +441,14 @@ async fn sales_performance_counts_each_reps_deals(app: TestApp) {
     )
     .await
     .assert_status(201);
+    // The admin (no team) logs one too: Ann's team counts its members' activities only.
+    app.post(
+        "/v1/activities",
+        &admin,
+        json!({"customer_id": hers, "kind": "note", "summary": "Checked"}),
+    )
+    .await
+    .assert_status(201);
 
     let report = app.get("/v1/reports/sales-performance", &admin).await;
     report.assert_status(200);
@@ -490,8 +498,15 @@ async fn sales_performance_counts_each_reps_deals(app: TestApp) {
         .iter()
         .map(|g| &g["key"])
         .collect();
-    assert_eq!(keys, [&json!(north)]);
+    // The admin's note on a North customer: a member of no team.
+    assert_eq!(keys, [&Value::Null, &json!(north)]);
     assert_eq!(teams.body["total"]["created"], 4);
+    let (none, ours) = (&teams.body["groups"][0], &teams.body["groups"][1]);
+    assert_eq!(ours["activities"], 1, "Ann's call, not the admin's note");
+    assert_eq!(
+        (&none["activities"], &none["created"]),
+        (&json!(1), &json!(0))
+    );
     // Nothing closed before the deals existed.
     let before = app
         .get(

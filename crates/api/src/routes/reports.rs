@@ -612,7 +612,7 @@ pub struct SalesPerformance {
     pub won_amounts: Vec<WonAmount>,
     /// The mean days from creation to the win of the deals won, one decimal.
     pub average_sales_cycle_days: Option<f64>,
-    /// Activities recorded in the range: by the rep, or about the team's customers.
+    /// Activities recorded in the range: by the rep, or by the team's members (their team now).
     pub activities: i64,
 }
 

@@ -9,24 +9,14 @@ use rapport_domain::access::Visibility;
 use rapport_domain::currency::CurrencyCode;
 use rapport_domain::opportunity::OpportunityStatus;
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{
-    ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, QueryTrait, RelationDef, Select,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Select, Statement};
 use uuid::Uuid;
 
-use crate::entities::{activity, customer, opportunity, user};
+use crate::entities::{activity, opportunity, user};
 use crate::page::in_range;
 use crate::repos::{corrupt, customer_visible, parse_optional};
 use crate::stats::sum_of_seconds;
 use crate::{Conn, StoreError};
-
-/// An activity's customer, to group activities by the customer's team.
-fn activity_customer() -> RelationDef {
-    activity::Entity::belongs_to(customer::Entity)
-        .from(activity::Column::CustomerId)
-        .to(customer::Column::Id)
-        .into()
-}
 
 /// What counts: records of customers the caller sees, in `[from, to)`, per owner or team.
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +74,7 @@ pub struct Performance {
     pub closed: Vec<Closed>,
     /// The deals won in the range, per group, with their sales cycles summed.
     pub cycles: Vec<Cycles>,
-    /// Activities recorded in the range, per group of who recorded them.
+    /// Activities recorded in the range, per rep who recorded them or per that rep's team.
     pub activities: HashMap<Option<Uuid>, i64>,
 }
 
@@ -164,9 +154,9 @@ pub async fn performance(
         });
     }
 
-    // Activities by the rep who recorded them (integration clients are no rep), or by the
-    // team of the customer they were about, as opportunities are.
-    let activities = in_range(
+    // Activities by the rep who recorded them (integration clients are no rep), counted per
+    // rep in one index range each; per team, the counts of its members (their team now).
+    let per_rep = in_range(
         activity::Entity::find().filter(customer_visible(
             activity::Column::CustomerId,
             scope.visibility,
@@ -174,35 +164,39 @@ pub async fn performance(
         activity::Column::OccurredAt,
         scope.from,
         scope.to,
-    );
-    let counted: Vec<(Option<Uuid>, i64)> = if scope.by_team {
-        activities
-            .select_only()
-            .join(JoinType::InnerJoin, activity_customer())
-            .column_as(customer::Column::TeamId, "key")
-            .column_as(Expr::cust("COUNT(*)"), "n")
-            .group_by(customer::Column::TeamId)
-            .into_tuple()
-            .all(db)
-            .await?
+    )
+    .filter(
+        activity::Column::RecordedBy.in_subquery(
+            Query::select()
+                .column(user::Column::Id)
+                .from(user::Entity)
+                .to_owned(),
+        ),
+    )
+    .select_only()
+    .column_as(activity::Column::RecordedBy, "key")
+    .column_as(Expr::cust("COUNT(*)"), "n")
+    .group_by(activity::Column::RecordedBy)
+    .build(backend);
+    let counts = if scope.by_team {
+        Statement {
+            sql: format!(
+                "SELECT u.team_id AS key, CAST(SUM(r.n) AS BIGINT) AS n FROM ({}) AS r \
+                 JOIN users u ON u.id = r.key GROUP BY u.team_id",
+                per_rep.sql
+            ),
+            ..per_rep
+        }
     } else {
-        activities
-            .filter(
-                activity::Column::RecordedBy.in_subquery(
-                    Query::select()
-                        .column(user::Column::Id)
-                        .from(user::Entity)
-                        .to_owned(),
-                ),
-            )
-            .select_only()
-            .column(activity::Column::RecordedBy)
-            .column_as(Expr::cust("COUNT(*)"), "n")
-            .group_by(activity::Column::RecordedBy)
-            .into_tuple()
-            .all(db)
-            .await?
+        per_rep
     };
+    let mut counted = Vec::new();
+    for row in db.query_all(counts).await? {
+        counted.push((
+            row.try_get::<Option<Uuid>>("", "key")?,
+            row.try_get("", "n")?,
+        ));
+    }
     out.activities = counted.into_iter().collect();
     Ok(out)
 }
