@@ -12,6 +12,7 @@ mod browser;
 mod clients;
 mod concurrency;
 mod customers;
+mod exports;
 mod grading;
 mod http;
 mod hygiene;

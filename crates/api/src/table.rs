@@ -50,7 +50,7 @@ fn weight(accept: &str, media: &str) -> f32 {
 }
 
 /// Whether the caller asked for CSV: `text/csv` weighs more than JSON in its `Accept`.
-fn wants_csv(req: &HttpRequest) -> bool {
+pub(crate) fn wants_csv(req: &HttpRequest) -> bool {
     let accept: Vec<&str> = req
         .headers()
         .get_all(header::ACCEPT)
@@ -62,7 +62,7 @@ fn wants_csv(req: &HttpRequest) -> bool {
 }
 
 /// A text cell that a spreadsheet would run as a formula (`=HYPERLINK(…)`) is kept as text.
-fn defused(cell: String) -> String {
+pub(crate) fn defused(cell: String) -> String {
     let formula = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
     if formula && cell.parse::<f64>().is_err() {
         format!("'{cell}")

@@ -23,10 +23,10 @@ use crate::extract::Query;
 use crate::pagination::{Paged, page_params};
 use crate::state::AppState;
 
-/// Filters, search, sort and paging of the customer list.
+/// What a customer list (or export) holds: filters and free-text search.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct CustomerListParams {
+pub struct CustomerFilterParams {
     /// Free text: name, contact names (in either order, with or without a space), emails,
     /// phones (typed any way, or their last 4+ digits) and registration number. Words match
     /// by prefix, and from 3 letters inside a word; Chinese matches any character or pair of
@@ -66,6 +66,12 @@ pub struct CustomerListParams {
     pub inactive_days: Option<i64>,
     /// `true`: list deleted customers (to restore them); needs `customers:delete`.
     pub deleted: Option<bool>,
+}
+
+/// The order and page of the customer list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerPageParams {
     /// `name`, `created_at`, `updated_at` or `last_activity_at`; `-` for descending. Default
     /// `-created_at`; with `q`, by relevance: a whole email, phone or registration number
     /// first, then whole words, word starts, pinyin, and last insides of words and phone
@@ -88,7 +94,7 @@ const SORTS: &[&str] = &[
 ];
 
 /// The sort of a list; with `q` and no `sort`, relevance.
-fn parse_sort(
+pub(super) fn parse_sort(
     sort: Option<&str>,
     searching: bool,
 ) -> Result<(CustomerSort, SortDir, &'static str), ApiError> {
@@ -124,27 +130,16 @@ fn param<T>(
     errors.check_opt(name, value, parse).flatten()
 }
 
-/// List customers.
-///
-/// A sales rep sees the customers it owns, a sales manager its team's, other roles all.
-#[utoipa::path(
-    tag = "customers",
-    params(CustomerListParams),
-    responses((status = 200, body = CustomerList)),
-    security(("oauth2" = ["customers:read"]))
-)]
-#[get("/customers")]
-pub async fn list_customers(
-    state: web::Data<AppState>,
-    auth: Authorized<CustomersRead>,
-    params: Query<CustomerListParams>,
-) -> Result<HttpResponse, ApiError> {
-    let p = params.into_inner()?;
-    let searching = p.q.as_deref().is_some_and(|q| !q.trim().is_empty());
-    let (sort, dir, sort_name) = parse_sort(p.sort.as_deref(), searching)?;
-    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort_name)?;
+/// The filter `p` asks for, checked: 400 naming each bad parameter, 403 for deleted
+/// customers without `customers:delete`. `None` when `q` holds nothing searchable (only
+/// punctuation): nothing matches.
+pub(super) fn customer_filter(
+    state: &AppState,
+    auth: &Authorized<CustomersRead>,
+    p: CustomerFilterParams,
+) -> Result<Option<CustomerFilter>, ApiError> {
     let mut errors = Errors::default();
-    let filter = CustomerFilter {
+    let mut filter = CustomerFilter {
         kind: param(&mut errors, "kind", p.kind.as_deref(), CustomerKind::parse),
         industry: param(
             &mut errors,
@@ -191,27 +186,51 @@ pub async fn list_customers(
     if filter.deleted {
         auth.require(rapport_domain::auth::Scope::CustomersDelete)?;
     }
-    let mut filter = filter;
     if let Some(q) = p.q.as_deref().filter(|q| !q.trim().is_empty()) {
-        match SearchQuery::parse(q, state.settings.default_region) {
-            Some(mut query) => {
-                // Registration numbers are stored encrypted and indexed by a keyed hash: a
-                // whole one typed in `q` is looked up by its hash too.
-                if let Some(id) = query.whole_identifier() {
-                    let blinded = rapport_store::crypto::blind(&id.to_uppercase())?;
-                    query.or_exact(blinded);
-                }
-                filter.search = Some(query);
-            }
-            // Nothing searchable in it (only punctuation): nothing matches.
-            None => {
-                return Ok(HttpResponse::Ok().json(CustomerList {
-                    data: Vec::new(),
-                    next_cursor: None,
-                }));
-            }
+        let Some(mut query) = SearchQuery::parse(q, state.settings.default_region) else {
+            return Ok(None);
+        };
+        // Registration numbers are stored encrypted and indexed by a keyed hash: a whole one
+        // typed in `q` is looked up by its hash too.
+        if let Some(id) = query.whole_identifier() {
+            let blinded = rapport_store::crypto::blind(&id.to_uppercase())?;
+            query.or_exact(blinded);
         }
+        filter.search = Some(query);
     }
+    Ok(Some(filter))
+}
+
+/// Whether `p` searches (`q` with more than spaces): the list is then ordered by relevance.
+pub(super) fn searching(p: &CustomerFilterParams) -> bool {
+    p.q.as_deref().is_some_and(|q| !q.trim().is_empty())
+}
+
+/// List customers.
+///
+/// A sales rep sees the customers it owns, a sales manager its team's, other roles all.
+#[utoipa::path(
+    tag = "customers",
+    params(CustomerFilterParams, CustomerPageParams),
+    responses((status = 200, body = CustomerList)),
+    security(("oauth2" = ["customers:read"]))
+)]
+#[get("/customers")]
+pub async fn list_customers(
+    state: web::Data<AppState>,
+    auth: Authorized<CustomersRead>,
+    filters: Query<CustomerFilterParams>,
+    page: Query<CustomerPageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let (f, p) = (filters.into_inner()?, page.into_inner()?);
+    let (sort, dir, sort_name) = parse_sort(p.sort.as_deref(), searching(&f))?;
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort_name)?;
+    let Some(filter) = customer_filter(&state, &auth, f)? else {
+        return Ok(HttpResponse::Ok().json(CustomerList {
+            data: Vec::new(),
+            next_cursor: None,
+        }));
+    };
     let page = customers::list(
         state.list_reads(&auth),
         auth.visibility(),

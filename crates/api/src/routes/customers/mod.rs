@@ -1,9 +1,10 @@
-//! Customers and what hangs off them: contacts, timeline, duplicates and merges, personal
-//! data export and erasure.
+//! Customers and what hangs off them: contacts, timeline, duplicates and merges, bulk export,
+//! personal data export and erasure.
 
 pub mod access;
 mod change;
 mod create;
+mod export;
 mod grading;
 pub mod input;
 mod list;
@@ -23,6 +24,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(merge::list_duplicates)
         .service(grading::run_grading)
         .service(list::list_customers)
+        .service(export::export_customers)
         .service(create::create_customer)
         .service(change::get_customer)
         .service(change::update_customer)
