@@ -160,7 +160,8 @@ async fn a_dry_run_answers_the_outcome_and_changes_nothing(app: TestApp) {
     assert_eq!(
         preview.body["moved"],
         json!({"contacts": 3, "activities": 2, "tasks": 2, "stage_changes": 2, "tickets": 0,
-               "opportunities": 0, "quotes": 0, "orders": 0, "survey_invitations": 0})
+               "opportunities": 0, "quotes": 0, "orders": 0, "survey_invitations": 0,
+               "grade_changes": 0})
     );
     let merged = &preview.body["survivor"];
     assert_eq!(merged["id"], json!(survivor.id));
@@ -245,6 +246,14 @@ async fn a_merge_moves_everything_onto_the_survivor(app: TestApp) {
         )
         .await;
     invitation.assert_status(201);
+    // And a grade set by hand, with its history.
+    app.patch(
+        &format!("/v1/customers/{}", dup_ids[2]),
+        &admin,
+        json!({"grade": "vip"}),
+    )
+    .await
+    .assert_status(200);
 
     let merged = app
         .post(
@@ -259,7 +268,8 @@ async fn a_merge_moves_everything_onto_the_survivor(app: TestApp) {
     assert_eq!(
         merged.body["moved"],
         json!({"contacts": 4, "activities": 3, "tasks": 3, "stage_changes": 3, "tickets": 0,
-               "opportunities": 1, "quotes": 0, "orders": 0, "survey_invitations": 1})
+               "opportunities": 1, "quotes": 0, "orders": 0, "survey_invitations": 1,
+               "grade_changes": 1})
     );
     let deal = app
         .get(
@@ -287,6 +297,21 @@ async fn a_merge_moves_everything_onto_the_survivor(app: TestApp) {
         json!(survivor.id),
         "the invitation moved"
     );
+    let timeline = app
+        .get(
+            &format!("/v1/customers/{}/timeline?limit=200", survivor.id),
+            &admin,
+        )
+        .await;
+    timeline.assert_status(200);
+    let grades: Vec<&Value> = timeline.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "grade_change")
+        .collect();
+    assert_eq!(grades.len(), 1, "the grade change moved: {}", timeline.body);
+    assert_eq!(grades[0]["grade_change"]["to"], "vip");
 
     // The duplicates are gone, and nothing is left hanging off them.
     for id in &dup_ids {

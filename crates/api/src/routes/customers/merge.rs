@@ -135,6 +135,8 @@ pub struct MovedRecords {
     pub quotes: u64,
     pub orders: u64,
     pub survey_invitations: u64,
+    /// The grades the value grading (or a hand) gave them, with their history.
+    pub grade_changes: u64,
 }
 
 /// The outcome (or, with `dry_run`, the preview) of a merge.
@@ -210,6 +212,7 @@ pub async fn merge_customers(
         quotes: moved.quotes,
         orders: moved.orders,
         survey_invitations: moved.survey_invitations,
+        grade_changes: moved.grade_changes,
     };
     if dry_run {
         // What the survivor would look like; the transaction is dropped, nothing is kept.

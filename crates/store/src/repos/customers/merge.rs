@@ -5,7 +5,8 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::entities::{
-    activity, contact, opportunity, order, quote, stage_change, survey_invitation, task, ticket,
+    activity, contact, grade_change, opportunity, order, quote, stage_change, survey_invitation,
+    task, ticket,
 };
 use crate::{Conn, StoreError};
 
@@ -21,11 +22,12 @@ pub struct Moved {
     pub quotes: u64,
     pub orders: u64,
     pub survey_invitations: u64,
+    pub grade_changes: u64,
 }
 
 /// Counts (with `dry_run`) or moves the contacts, activities, tasks, stage changes, tickets,
-/// opportunities, quotes, orders and survey invitations of
-/// `from` onto `to`. The primary contact stays the survivor's: moved contacts lose the flag.
+/// opportunities, quotes, orders, survey invitations and grade changes of `from` onto `to`.
+/// The primary contact stays the survivor's: moved contacts lose the flag.
 ///
 /// # Errors
 /// Database failures.
@@ -72,6 +74,13 @@ pub async fn move_children(
         survey_invitations: reassign::<survey_invitation::Entity>(
             db,
             survey_invitation::Column::CustomerId,
+            from,
+            to,
+        )
+        .await?,
+        grade_changes: reassign::<grade_change::Entity>(
+            db,
+            grade_change::Column::CustomerId,
             from,
             to,
         )
