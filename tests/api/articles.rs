@@ -496,6 +496,53 @@ async fn suggestions_rank_the_matching_solution_first_and_links_count_uses(app: 
     listed.assert_status(200);
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
 
+    // An integration client reads public articles only, through tickets too.
+    let public = published(
+        &app,
+        w,
+        "Printer jam quick fix",
+        "Pull the paper out.",
+        json!({"audience": "public"}),
+    )
+    .await;
+    let client = app.client_token(&["tickets:read", "tickets:write"]).await;
+    let suggested = app
+        .get(
+            &format!("/v1/tickets/{ticket_id}/suggested-articles"),
+            &client,
+        )
+        .await;
+    suggested.assert_status(200);
+    let titles: Vec<&str> = suggested.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["article"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Printer jam quick fix"], "no internal article");
+    let refused = app
+        .post(&links, &client, json!({"article_id": solution["id"]}))
+        .await;
+    refused.assert_problem(422, "validation_failed");
+    assert_eq!(refused.error_fields(), ["article_id"]);
+    app.post(&links, &client, json!({"article_id": public["id"]}))
+        .await
+        .assert_status(201);
+    let seen = |reply: &rapport_tests::Reply| -> Vec<String> {
+        reply.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["article"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        seen(&app.get(&links, &client).await),
+        [public["id"].as_str().unwrap()],
+        "the internal link is not shown to the client"
+    );
+    assert_eq!(seen(&app.get(&links, &agent.token).await).len(), 2);
+
     // Resolving the ticket counts a use of its linked article.
     app.patch(
         &format!("/v1/tickets/{ticket_id}"),

@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use crate::audit;
 use crate::auth::scopes::KnowledgeWrite;
-use crate::auth::{Authorized, Caller, Staff};
+use crate::auth::{Authorized, Caller, Principal, Staff};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
 use crate::pagination::{Paged, page_params};
@@ -281,6 +281,15 @@ fn writes_knowledge(caller: &Caller) -> bool {
     caller.scopes.contains(Scope::KnowledgeWrite)
 }
 
+/// The audience a caller is limited to: integration clients (which reach articles only
+/// through tickets) read public articles; staff read internal ones too.
+pub(crate) fn audience_of(caller: &Caller) -> Option<Audience> {
+    match caller.principal {
+        Principal::User { .. } => None,
+        Principal::Client { .. } => Some(Audience::Public),
+    }
+}
+
 /// An article the caller may read, read with `lock`; 404 otherwise.
 pub(crate) async fn readable(
     db: &impl Conn,
@@ -289,7 +298,8 @@ pub(crate) async fn readable(
     lock: Lock,
 ) -> Result<DomainArticle, ApiError> {
     let article = repos::fetch::<DomainArticle>(db, id, lock).await?;
-    if article.is_published() || writes_knowledge(caller) {
+    let in_audience = audience_of(caller).is_none_or(|a| a == article.audience);
+    if (article.is_published() || writes_knowledge(caller)) && in_audience {
         Ok(article)
     } else {
         Err(ApiError::NotFound)

@@ -19,7 +19,7 @@ use crate::auth::scopes::{TicketsRead, TicketsWrite};
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::references;
-use crate::routes::articles::{Article, readable, with_uses};
+use crate::routes::articles::{Article, audience_of, readable, with_uses};
 use crate::routes::tickets::visible_ticket;
 use crate::state::AppState;
 
@@ -88,7 +88,7 @@ fn answer(link: Link, article: Article) -> TicketArticle {
     }
 }
 
-/// The articles linked to a ticket.
+/// The articles linked to a ticket (for integration clients, the public ones).
 #[utoipa::path(
     tag = "knowledge",
     params(("id" = Uuid, Path)),
@@ -105,6 +105,13 @@ async fn list_ticket_articles(
     let (ticket, _) = visible_ticket(db, &auth, id.into_inner(), Lock::No).await?;
     let (links, list): (Vec<Link>, Vec<_>) =
         articles::links_of(db, ticket.id).await?.into_iter().unzip();
+    // An integration client sees the links to public articles only.
+    let audience = audience_of(&auth);
+    let (links, list): (Vec<Link>, Vec<_>) = links
+        .into_iter()
+        .zip(list)
+        .filter(|(_, a)| audience.is_none_or(|only| only == a.audience))
+        .unzip();
     let data = links
         .into_iter()
         .zip(with_uses(db, list).await?)
@@ -214,7 +221,7 @@ async fn unlink_ticket_article(
 
 /// Published articles that fit a ticket, best first: those sharing the most of the words of
 /// its subject, description and category, in their title above elsewhere, solutions first
-/// among equals.
+/// among equals. Integration clients get public articles only.
 #[utoipa::path(
     tag = "knowledge",
     params(("id" = Uuid, Path)),
@@ -237,6 +244,7 @@ async fn suggest_ticket_articles(
     ]);
     let filter = ArticleFilter {
         status: Some(ArticleStatus::Published),
+        audience: audience_of(&auth),
         ..ArticleFilter::default()
     };
     let mut scored: Vec<(u32, DomainArticle)> =
