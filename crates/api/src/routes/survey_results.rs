@@ -299,11 +299,16 @@ async fn results(
         to: p.to,
     };
     let invited = survey_invitations::invited(db, &scope).await?;
-    // The total's answer counts name every survey answered in range (and, for one survey,
-    // give its questions' distributions).
-    let counts = satisfaction::answer_counts(db, &scope, Slicing::Total).await?;
+    // Every answer in range falls in one period: the total and the questions' distributions
+    // are the sums of the trend's counts, not queries of their own.
+    let counts = satisfaction::answer_counts(db, &scope, Slicing::Period(interval)).await?;
     let surveys = surveys::get_many(db, counts.iter().map(|c| c.survey_id)).await?;
     let mut total = Tally::default();
+    let mut trend: BTreeMap<Option<String>, Tally> = BTreeMap::new();
+    for (period, n) in satisfaction::answered_counts(db, &scope, Slicing::Period(interval)).await? {
+        total.answered += n;
+        trend.entry(period).or_default().answered = n;
+    }
     let mut questions: Vec<QuestionTally> = survey
         .as_ref()
         .map(|s| s.questions.iter().map(QuestionTally::new).collect())
@@ -313,6 +318,10 @@ async fn results(
             continue;
         };
         total.count(s, &c.question_id, &c.value, c.count);
+        trend
+            .entry(c.slice.clone())
+            .or_default()
+            .count(s, &c.question_id, &c.value, c.count);
         if let Some(only) = &survey {
             for (q, tally) in only.questions.iter().zip(&mut questions) {
                 if q.id == c.question_id {
@@ -321,11 +330,6 @@ async fn results(
             }
         }
     }
-    total.answered = satisfaction::answered_counts(db, &scope, Slicing::Total)
-        .await?
-        .into_values()
-        .sum();
-    let trend = tallies(db, &scope, Slicing::Period(interval), &surveys).await?;
     let groups = match group {
         Some(g) => tallies(db, &scope, Slicing::Group(g), &surveys).await?,
         None => BTreeMap::new(),

@@ -17,11 +17,9 @@ use crate::repos::corrupt;
 use crate::stats::period_start;
 use crate::{Conn, StoreError};
 
-/// How answers are sliced: all together, per period of their answer, or per group of the
-/// invitation.
+/// How answers are sliced: per period of their answer, or per group of the invitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slicing {
-    Total,
     Period(Interval),
     Group(ResultGroup),
 }
@@ -29,16 +27,14 @@ pub enum Slicing {
 impl Slicing {
     fn expr(self, backend: DbBackend) -> SimpleExpr {
         match self {
-            Slicing::Total => Expr::cust("NULL"),
             Slicing::Period(interval) => period_start(backend, interval, "answered_at"),
             Slicing::Group(group) => Expr::col(group_column(group)).into(),
         }
     }
 
-    /// A row's slice as text: `None` for the total and for answers without a group.
+    /// A row's slice as text: `None` for answers without a group.
     fn read(self, row: &sea_orm::QueryResult) -> Result<Option<String>, StoreError> {
         Ok(match self {
-            Slicing::Total => None,
             Slicing::Group(ResultGroup::Agent | ResultGroup::Team) => row
                 .try_get::<Option<Uuid>>("", "slice")?
                 .map(|id| id.to_string()),
