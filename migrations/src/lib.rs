@@ -27,6 +27,7 @@ mod m20261204_000021_surveys;
 mod m20261205_000022_grading;
 mod m20261205_000023_duplicate_groups;
 mod m20261205_000024_report_indexes;
+mod m20261206_000025_webhooks;
 
 pub struct Migrator;
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000022_grading::Migration),
             Box::new(m20261205_000023_duplicate_groups::Migration),
             Box::new(m20261205_000024_report_indexes::Migration),
+            Box::new(m20261206_000025_webhooks::Migration),
         ]
     }
 }

@@ -32,3 +32,4 @@ mod teams;
 mod tickets;
 mod tokens;
 mod users;
+mod webhooks;

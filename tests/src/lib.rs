@@ -6,6 +6,7 @@
 
 pub mod jobs;
 pub mod proxy;
+pub mod receiver;
 pub mod smtp;
 
 pub use rapport_testdb as pg;

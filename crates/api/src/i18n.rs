@@ -263,6 +263,12 @@ pub fn field_message(invalid: &Invalid, lang: Lang) -> String {
             "金额无效（应为符合该货币精度的十进制字符串）。",
         ),
         Invalid::InvalidUrl => t(zh, "Not a valid http(s) URL.", "不是有效的 http(s) 网址。"),
+        Invalid::PrivateAddress => t(
+            zh,
+            "The host is a loopback, private, link-local or metadata address.",
+            "该主机是回环、私有、链路本地或元数据地址。",
+        ),
+        Invalid::UnresolvableHost => t(zh, "The host name does not resolve.", "无法解析该主机名。"),
         Invalid::InvalidRegistrationNumber => t(
             zh,
             "Not a valid registration number (checksum or format).",

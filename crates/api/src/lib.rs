@@ -12,6 +12,7 @@ pub mod invitations;
 pub mod middleware;
 pub mod money;
 pub mod openapi;
+pub mod outbound;
 pub mod pagination;
 pub mod patch;
 pub mod recent_writers;

@@ -5,6 +5,7 @@
 use actix_web::App;
 use rapport_domain::Invalid;
 use rapport_domain::auth::Scope;
+use rapport_domain::webhook::EventType;
 use serde_json::{Map, Value, json};
 use utoipa::openapi::security::{
     ClientCredentials, Flow, OAuth2, Password, Scopes, SecurityScheme,
@@ -37,7 +38,7 @@ OAuth2 scopes it needs.",
         version = "1.0.0"
     ),
     servers((url = "/", description = "This server")),
-    components(schemas(Problem, ProblemField)),
+    components(schemas(Problem, ProblemField, crate::routes::webhooks::WebhookEvent)),
     modifiers(&Security, &CodeLists),
     tags(
         (name = "auth", description = "Tokens and the caller itself"),
@@ -56,6 +57,7 @@ OAuth2 scopes it needs.",
         (name = "public", description = "The only unauthenticated surface: survey invitations by token and the public help center"),
         (name = "privacy", description = "Export and erasure of a customer's personal data (customers:privacy)"),
         (name = "audit", description = "The audit trail (audit:read)"),
+        (name = "webhooks", description = "Subscriptions to events, signed deliveries and their attempts (webhooks:write); each event is described in the top-level `webhooks` section"),
         (name = "jobs", description = "Background jobs: scheduled and queued work, retries, dead jobs (settings:write)"),
         (name = "operations", description = "Health checks and metrics for operators")
     )
@@ -108,7 +110,50 @@ pub fn document() -> Value {
     let mut value = serde_json::to_value(&doc).unwrap_or(Value::Null);
     add_problem_responses(&mut value);
     list_codes(&mut value);
+    add_webhooks(&mut value);
     value
+}
+
+/// The top-level `webhooks` section (OpenAPI 3.1): one entry per event type, whose request
+/// body is a `WebhookEvent` with that `type`, so generated clients get typed payloads.
+fn add_webhooks(doc: &mut Value) {
+    let mut hooks = Map::new();
+    for event_type in EventType::ALL.iter().copied() {
+        let name = event_type.as_str();
+        let schema = json!({
+            "allOf": [
+                {"$ref": "#/components/schemas/WebhookEvent"},
+                {"type": "object", "properties": {"type": {"const": name}}}
+            ]
+        });
+        let header = |header: &str, description: &str| {
+            json!({"name": header, "in": "header", "required": true,
+                   "description": description, "schema": {"type": "string"}})
+        };
+        hooks.insert(
+            name.to_owned(),
+            json!({"post": {
+                "tags": ["webhooks"],
+                // The receiver checks `Rapport-Signature` instead of a token.
+                "security": [],
+                "operationId": format!("webhook_{}", name.replace('.', "_")),
+                "summary": event_type.description(),
+                "description": format!(
+                    "Posted to subscriptions of `{name}`; subscribing needs `{}`.",
+                    event_type.read_scope().as_str()
+                ),
+                "parameters": [
+                    header("Rapport-Signature", "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">` keyed with the subscription's secret; refuse a `t` more than 300 s away"),
+                    header("Rapport-Event-Id", "The event's id (the body's `id`)"),
+                    header("Rapport-Event-Type", "The event's type (the body's `type`)"),
+                    header("Rapport-Delivery-Id", "This delivery (a replay is a new delivery of the same event)"),
+                ],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": schema}}},
+                "responses": {"2XX": {"description": "Received: any 2xx within 10 seconds; anything else is retried"}},
+            }}),
+        );
+    }
+    doc["webhooks"] = Value::Object(hooks);
 }
 
 /// The `code` property of a schema, also inside an `allOf` (flattened extension members

@@ -26,6 +26,7 @@ use rapport_domain::survey::{
     InvitationOrigin, InvitationStatus, QuestionKind, SkipReason, SurveyEvent,
 };
 use rapport_domain::ticket::{TicketCategory, TicketChannel, TicketPriority, TicketStatus};
+use rapport_domain::webhook::{DeliveryStatus, EventType, WebhookStatus};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
     ArrayBuilder, ObjectBuilder, OneOfBuilder, Ref, Schema, SchemaType, Type,
@@ -172,6 +173,29 @@ code_lists! {
         => role, role_or_null;
     Scope: Scope::ALL.map(Scope::as_str), "An OAuth2 scope: what a token allows."
         => scope, scope_or_null;
+    WebhookEventType: EventType::NAMES,
+        "What a webhook event tells of, `<object>.<what>`; the top-level `webhooks` section describes each."
+        => webhook_event_type, webhook_event_type_or_null;
+    WebhookStatus: WebhookStatus::NAMES,
+        "`active` subscriptions get events; `paused` ones get none until resumed (their pending deliveries wait)."
+        => webhook_status, webhook_status_or_null;
+    DeliveryStatus: DeliveryStatus::NAMES,
+        "`pending` until a 2xx answer (`succeeded`), or `failed` after 24 hours of failed attempts."
+        => delivery_status, delivery_status_or_null;
+}
+
+/// A field holding a list of webhook event types.
+pub fn webhook_event_types() -> RefOr<Schema> {
+    ArrayBuilder::new().items(webhook_event_type()).into()
+}
+
+/// A field holding a list of webhook event types, or `null`.
+pub fn webhook_event_types_or_null() -> RefOr<Schema> {
+    let null = ObjectBuilder::new().schema_type(Type::Null);
+    OneOfBuilder::new()
+        .item(webhook_event_types())
+        .item(null)
+        .into()
 }
 
 /// A field holding a list of scopes.
@@ -194,7 +218,7 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 37] = [
+    const NAMES: [&str; 40] = [
         "QuestionKind",
         "InvitationStatus",
         "InvitationOrigin",
@@ -232,6 +256,9 @@ mod tests {
         "ConsentSource",
         "Role",
         "Scope",
+        "WebhookEventType",
+        "WebhookStatus",
+        "DeliveryStatus",
     ];
 
     /// Collects every `enum` under `value`, with where it is.

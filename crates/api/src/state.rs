@@ -44,6 +44,8 @@ pub struct ApiSettings {
     pub survey_url: String,
     /// Whether invitations are emailed (an SMTP server is configured).
     pub send_email: bool,
+    /// May webhooks post to loopback, private and link-local addresses?
+    pub webhooks_allow_private: bool,
 }
 
 impl Default for ApiSettings {
@@ -62,6 +64,7 @@ impl Default for ApiSettings {
             ticket_reopen_days: 7,
             survey_url: "http://127.0.0.1:8080/v1/public/surveys/{token}".into(),
             send_email: false,
+            webhooks_allow_private: false,
         }
     }
 }

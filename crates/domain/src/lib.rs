@@ -45,6 +45,7 @@ pub mod tag;
 pub mod ticket;
 pub mod validation;
 pub mod web_url;
+pub mod webhook;
 
 pub use validation::{FieldError, Invalid, ValidationErrors};
 

@@ -68,6 +68,11 @@ pub enum Invalid {
     },
     /// A masked value (`+86 138****8000`) sent back as if it were the real one.
     Masked,
+    /// A URL whose host is, or resolves to, a loopback, private, link-local or metadata
+    /// address (where a server-side request must not go).
+    PrivateAddress,
+    /// A URL whose host name does not resolve.
+    UnresolvableHost,
 }
 
 impl Invalid {
@@ -103,6 +108,8 @@ impl Invalid {
             Invalid::Incorrect => "incorrect",
             Invalid::WeakPassword { .. } => "weak_password",
             Invalid::Masked => "masked_value",
+            Invalid::PrivateAddress => "private_address",
+            Invalid::UnresolvableHost => "unresolvable_host",
         }
     }
 
@@ -137,6 +144,8 @@ impl Invalid {
         "incorrect",
         "weak_password",
         "masked_value",
+        "private_address",
+        "unresolvable_host",
     ];
 }
 
@@ -377,6 +386,8 @@ mod tests {
             Invalid::Incorrect,
             Invalid::WeakPassword { min: 1 },
             Invalid::Masked,
+            Invalid::PrivateAddress,
+            Invalid::UnresolvableHost,
         ];
         assert_eq!(samples.len(), Invalid::CODES.len());
         for s in samples {

@@ -171,6 +171,11 @@ pub struct ConfigArgs {
     /// [default: http://<RAPPORT_BIND>/v1/public/surveys/{token}]
     #[arg(long, env = "RAPPORT_SURVEY_URL", global = true)]
     pub survey_url: Option<String>,
+    /// Let webhooks post to loopback, private and link-local addresses (a receiver on this
+    /// machine or the local network); refused otherwise, as a guard against server-side
+    /// request forgery [default: false]
+    #[arg(long, env = "RAPPORT_WEBHOOKS_ALLOW_PRIVATE", global = true)]
+    pub webhooks_allow_private: Option<bool>,
 }
 
 /// The TOML file: the same settings as the flags.
@@ -213,6 +218,7 @@ struct FileConfig {
     smtp_url: Option<SecretString>,
     smtp_from: Option<String>,
     survey_url: Option<String>,
+    webhooks_allow_private: Option<bool>,
     encryption_key: Option<SecretString>,
     encryption_old_keys: Option<SecretString>,
 }
@@ -278,6 +284,8 @@ pub struct Settings {
     pub smtp: Option<Smtp>,
     /// The link of a survey invitation, `{token}` standing for its token.
     pub survey_url: String,
+    /// May webhooks post to loopback, private and link-local addresses?
+    pub webhooks_allow_private: bool,
 }
 
 /// The outgoing mail server.
@@ -669,6 +677,10 @@ impl Settings {
             encryption_old_keys,
             smtp,
             survey_url,
+            webhooks_allow_private: args
+                .webhooks_allow_private
+                .or(file.webhooks_allow_private)
+                .unwrap_or(false),
         })
     }
 

@@ -57,7 +57,11 @@ impl Application {
         handlers: Handlers,
     ) -> anyhow::Result<Application> {
         let handlers = jobs::with_mail(handlers, settings.smtp.as_ref(), &settings.survey_url)
-            .context("configuring the SMTP server")?;
+            .context("configuring the SMTP server")?
+            .with(
+                rapport_domain::webhook::DELIVER_JOB,
+                jobs::webhooks::Deliver::new(settings.webhooks_allow_private)?,
+            )?;
         let store = database::connect(settings).await?;
         database::migrate(&store).await?;
         let jwt = bootstrap::jwt_keys(&settings.jwt, &settings.data_dir)?;
@@ -89,6 +93,7 @@ impl Application {
                 ticket_reopen_days: settings.ticket_reopen_days,
                 survey_url: settings.survey_url.clone(),
                 send_email: settings.smtp.is_some(),
+                webhooks_allow_private: settings.webhooks_allow_private,
             },
             login_limiter: LoginLimiter::new(LoginQuota::default()),
             public_limiter: LoginLimiter::new(LoginQuota::public()),

@@ -33,6 +33,7 @@ pub mod ticket_articles;
 pub mod tickets;
 pub mod token;
 pub mod users;
+pub mod webhooks;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -47,6 +48,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(users::configure)
             .configure(teams::configure)
             .configure(clients::configure)
+            .configure(webhooks::configure)
             .configure(audit_events::configure)
             .configure(customers::configure)
             .configure(contacts::configure)

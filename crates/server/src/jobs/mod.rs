@@ -13,6 +13,7 @@ pub mod runner;
 pub mod schedules;
 pub mod sla;
 pub mod surveys;
+pub mod webhooks;
 
 use std::sync::Arc;
 

@@ -34,3 +34,5 @@ pub mod ticket;
 pub mod ticket_article;
 pub mod ticket_comment;
 pub mod user;
+pub mod webhook;
+pub mod webhook_delivery;

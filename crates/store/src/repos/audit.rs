@@ -38,11 +38,13 @@ fn to_domain(m: audit_event::Model) -> AuditEvent {
     }
 }
 
-/// Records one event. Call it on the transaction of the write it describes.
+/// Records one event, and queues the webhook events it is
+/// ([`crate::repos::webhooks`]). Call it on the transaction of the write it describes.
 ///
 /// # Errors
 /// Database failures.
 pub async fn record(db: &impl Conn, event: AuditEvent) -> Result<(), StoreError> {
+    crate::repos::webhooks::emit(db, &event).await?;
     let model = audit_event::ActiveModel {
         id: Set(event.id),
         occurred_at: Set(event.occurred_at),

@@ -74,6 +74,53 @@ pub async fn enqueue(db: &impl Conn, job: &Job) -> Result<bool, StoreError> {
     Ok(inserted == 1)
 }
 
+/// Makes the job with `job.key` due at `job.run_at`: a queued one is moved up, a finished one
+/// (succeeded or dead) is queued again with its attempts reset, a running one is left to its
+/// run; when there is none, `job` is added. For work that waits on something and is told
+/// when it may go on (a webhook delivery behind an earlier one).
+///
+/// # Errors
+/// Database failures.
+pub async fn wake(db: &impl Conn, job: &Job) -> Result<(), StoreError> {
+    let Some(key) = job.key.as_deref() else {
+        enqueue(db, job).await?;
+        return Ok(());
+    };
+    let moved_up = Entity::update_many()
+        .col_expr(Column::RunAt, Expr::value(job.run_at))
+        .col_expr(Column::UpdatedAt, Expr::value(job.updated_at))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .filter(Column::Key.eq(key))
+        .filter(Column::Status.eq(JobStatus::Queued.as_str()))
+        .exec(db)
+        .await?;
+    let finished = [JobStatus::Succeeded.as_str(), JobStatus::Dead.as_str()];
+    let requeued = Entity::update_many()
+        .col_expr(Column::Status, Expr::value(JobStatus::Queued.as_str()))
+        .col_expr(Column::RunAt, Expr::value(job.run_at))
+        .col_expr(Column::Attempts, Expr::value(0))
+        .col_expr(Column::LastError, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::FinishedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(Column::Worker, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(job.updated_at))
+        .col_expr(Column::Version, Expr::col(Column::Version).add(1))
+        .filter(Column::Key.eq(key))
+        .filter(Column::Status.is_in(finished))
+        .exec(db)
+        .await?;
+    if moved_up.rows_affected + requeued.rows_affected == 0 {
+        enqueue(db, job).await?;
+    }
+    Ok(())
+}
+
 /// # Errors
 /// `NotFound` when there is no such job.
 pub async fn get(db: &impl Conn, id: Uuid) -> Result<Job, StoreError> {

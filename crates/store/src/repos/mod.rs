@@ -35,6 +35,7 @@ pub mod tasks;
 pub mod teams;
 pub mod tickets;
 pub mod users;
+pub mod webhooks;
 
 use rapport_domain::access::Visibility;
 use sea_orm::ColumnTrait;

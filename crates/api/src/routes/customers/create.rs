@@ -119,6 +119,18 @@ pub async fn create_customer(
         .await?;
     }
     let body = Customer::with_contacts(customer, contacts);
+    // Each contact's own creation too: its history starts here, and `contact.created` fires.
+    for contact in body.contacts.iter().flatten() {
+        audit::record(
+            &tx,
+            &state,
+            &auth.origin,
+            audit::Subject::of_customer("contact", contact.id, Some(body.id)),
+            "create",
+            audit::changes(None, Some(contact)),
+        )
+        .await?;
+    }
     audit::record_and_commit(
         tx,
         &state,
