@@ -238,6 +238,7 @@ fn start_instance(url: &str, data_dir: &TempDir) -> (Child, u16) {
         .env("RAPPORT_LOG", "error")
         .env("RAPPORT_WORKERS", "1")
         .env("RAPPORT_JOB_WORKERS", "4")
+        .env("RAPPORT_RATE_LIMITS", "ip=10000000,default=10000000")
         .env("RAPPORT_JOB_LEASE", "2")
         .env("RAPPORT_JOB_POLL_MS", "50")
         .spawn()

@@ -20,6 +20,7 @@ mod jobs;
 mod login_limits;
 mod masking;
 mod operations;
+mod rate_limits;
 mod reports;
 mod sales;
 mod scale_out;

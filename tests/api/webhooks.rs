@@ -367,7 +367,10 @@ async fn events_of_contacts_and_tickets_are_delivered(app: TestApp) {
     let mut received = receiver.wait_for(2).await;
     received.sort_by_key(|r| r.json()["type"].as_str().unwrap().to_owned());
     assert_eq!(types(&received), ["contact.created", "ticket.created"]);
-    assert_eq!(received[0].json()["data"]["customer_id"], customer.to_string());
+    assert_eq!(
+        received[0].json()["data"]["customer_id"],
+        customer.to_string()
+    );
     let event = received[1].json();
     assert_eq!(event["data"]["object"], "ticket");
     assert_eq!(event["data"]["id"], ticket.body["id"]);

@@ -165,6 +165,8 @@ pub fn test_args(data_dir: &TempDir) -> ConfigArgs {
         workers: Some(2),
         // Jobs that are due run at once, and a test that moves the clock sees them run.
         job_poll_ms: Some(50),
+        // Tests send bursts from one address; the limits' tests set their own.
+        rate_limits: Some("ip=10000000,default=10000000".into()),
         ..ConfigArgs::default()
     }
 }

@@ -15,6 +15,7 @@ use crate::middleware::idempotency::idempotency;
 use crate::middleware::io_home::io_home;
 use crate::middleware::masking::mask_personal_fields;
 use crate::middleware::problem::render_problems;
+use crate::middleware::rate_limit::rate_limit;
 use crate::middleware::request_id::request_id;
 use crate::middleware::span::request_span;
 use crate::middleware::telemetry::{Metrics, telemetry};
@@ -52,6 +53,8 @@ pub fn app(
         .wrap(from_fn(idempotency))
         // Outside idempotency, so that replays are masked too.
         .wrap(from_fn(mask_personal_fields))
+        // Inside problem rendering, so that a 429 is a problem (with its headers kept).
+        .wrap(from_fn(rate_limit))
         .wrap(from_fn(render_problems))
         .wrap(cors)
         .wrap(from_fn(telemetry))

@@ -31,6 +31,10 @@ UUIDv7, times RFC 3339 UTC. Lists take `limit` (1–200) and an opaque `cursor`,
 `{\"data\": [...], \"next_cursor\": ...}`. Records carry `version` and an `ETag`; `PATCH` and \
 `DELETE` accept `If-Match` (412 when stale). Errors are RFC 9457 problem+json with a stable \
 `code`; messages follow `Accept-Language` (`en`, `zh-CN`). Every response has `X-Request-Id`.\n\n\
+Rate limits: per caller and per client address, in requests a minute (a token bucket). Every \
+`/v1` response carries `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds \
+until the whole limit is back) and `RateLimit-Policy` (`<limit>;w=60`); past the limit the \
+answer is 429 `rate_limited` with `Retry-After`.\n\n\
 Authentication: get a token from `POST /v1/auth/token` (password, client_credentials or \
 refresh_token grant) and send it as `Authorization: Bearer <token>`. Each operation lists the \
 OAuth2 scopes it needs.",
@@ -240,13 +244,20 @@ fn problem_ref(name: &str) -> Value {
 fn add_problem_responses(doc: &mut Value) {
     let mut defined = Map::new();
     for (name, _, description) in PROBLEM_RESPONSES {
-        defined.insert(
-            (*name).to_owned(),
-            json!({
-                "description": description,
-                "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
-            }),
-        );
+        let mut response = json!({
+            "description": description,
+            "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } }
+        });
+        if *name == "TooManyRequests" {
+            let header = |description: &str| json!({"description": description, "schema": {"type": "integer"}});
+            response["headers"] = json!({
+                "Retry-After": header("Seconds until a request is allowed again"),
+                "RateLimit-Limit": header("Requests a minute the caller (or its address) may make"),
+                "RateLimit-Remaining": header("Requests left now: 0"),
+                "RateLimit-Reset": header("Seconds until the whole limit is available again"),
+            });
+        }
+        defined.insert((*name).to_owned(), response);
     }
     if let Some(components) = doc.get_mut("components").and_then(Value::as_object_mut) {
         components.insert("responses".into(), Value::Object(defined));
@@ -357,7 +368,7 @@ fn implied_problems(path: &str, method: &str, op: &Map<String, Value>) -> Vec<&'
             "ValidationFailed",
         ]);
     }
-    if path == TOKEN_URL {
+    if path.starts_with("/v1") {
         implied.push("TooManyRequests");
     }
     if path.starts_with("/v1") || path == "/health/ready" {

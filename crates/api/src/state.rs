@@ -15,6 +15,7 @@ use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::token_checks::TokenChecks;
 use crate::client_ip::TrustedProxies;
 use crate::middleware::browser::CorsOrigins;
+use crate::middleware::rate_limit::RequestLimiter;
 use crate::recent_writers::RecentWriters;
 
 /// Settings of the API that come from the configuration.
@@ -78,6 +79,8 @@ pub struct AppState {
     pub login_limiter: LoginLimiter,
     /// Requests to the public survey endpoints, per client address.
     pub public_limiter: LoginLimiter,
+    /// Requests to `/v1`, per caller and per client address.
+    pub request_limiter: RequestLimiter,
     pub passwords: Passwords,
     /// Token checks this instance has read (shared with [`crate::auth::token_checks::watch`]).
     pub token_checks: Arc<TokenChecks>,

@@ -176,6 +176,11 @@ pub struct ConfigArgs {
     /// request forgery [default: false]
     #[arg(long, env = "RAPPORT_WEBHOOKS_ALLOW_PRIVATE", global = true)]
     pub webhooks_allow_private: Option<bool>,
+    /// Requests a minute on /v1, comma-separated: `ip=6000` per client address, `default=1200`
+    /// per caller, a role (`sales_rep=600`, `integration=3000`) or one client
+    /// (`client:<id>=5000`) [default: ip=6000,default=1200]
+    #[arg(long, env = "RAPPORT_RATE_LIMITS", global = true)]
+    pub rate_limits: Option<String>,
 }
 
 /// The TOML file: the same settings as the flags.
@@ -219,6 +224,7 @@ struct FileConfig {
     smtp_from: Option<String>,
     survey_url: Option<String>,
     webhooks_allow_private: Option<bool>,
+    rate_limits: Option<String>,
     encryption_key: Option<SecretString>,
     encryption_old_keys: Option<SecretString>,
 }
@@ -286,6 +292,8 @@ pub struct Settings {
     pub survey_url: String,
     /// May webhooks post to loopback, private and link-local addresses?
     pub webhooks_allow_private: bool,
+    /// Requests a minute per client address, caller, role and client.
+    pub rate_limits: rapport_api::middleware::rate_limit::RequestQuota,
 }
 
 /// The outgoing mail server.
@@ -644,6 +652,14 @@ impl Settings {
         if !survey_url.contains("{token}") {
             return Err(invalid("RAPPORT_SURVEY_URL", "must hold `{token}`"));
         }
+        let rate_limits = rapport_api::middleware::rate_limit::RequestQuota::parse(
+            &args
+                .rate_limits
+                .clone()
+                .or(file.rate_limits)
+                .unwrap_or_default(),
+        )
+        .map_err(|e| invalid("RAPPORT_RATE_LIMITS", &e))?;
         Ok(Settings {
             bind,
             database_url,
@@ -681,6 +697,7 @@ impl Settings {
                 .webhooks_allow_private
                 .or(file.webhooks_allow_private)
                 .unwrap_or(false),
+            rate_limits,
         })
     }
 

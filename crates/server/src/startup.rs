@@ -10,6 +10,7 @@ use rapport_api::app::{OpenApiJson, app};
 use rapport_api::auth::password::Passwords;
 use rapport_api::auth::rate_limit::{LoginLimiter, LoginQuota};
 use rapport_api::auth::token_checks::TokenChecks;
+use rapport_api::middleware::rate_limit::RequestLimiter;
 use rapport_api::middleware::telemetry::Metrics;
 use rapport_api::recent_writers::RecentWriters;
 use rapport_api::{ApiSettings, AppState};
@@ -97,6 +98,7 @@ impl Application {
             },
             login_limiter: LoginLimiter::new(LoginQuota::default()),
             public_limiter: LoginLimiter::new(LoginQuota::public()),
+            request_limiter: RequestLimiter::new(settings.rate_limits.clone()),
             passwords: Passwords::per_core().context("starting the password hashing threads")?,
             token_checks: token_checks.clone(),
             recent_writers: store.has_replica().then(RecentWriters::default),

@@ -205,6 +205,7 @@ impl FromRequest for Caller {
             if let Some(span) = req.extensions().get::<RequestSpan>() {
                 span.record_caller(&caller);
             }
+            crate::middleware::rate_limit::charge_caller(&req, &caller.principal)?;
             req.extensions_mut().insert(caller.clone());
             Ok(caller)
         })

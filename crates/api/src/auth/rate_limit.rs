@@ -8,22 +8,15 @@
 //! over many addresses, and a per-address bucket catches one address trying many accounts.
 //!
 //! The buckets live in this process (with several instances each enforces the quota on its
-//! own) in a map of bounded size: full buckets are forgotten first, then the least recently
-//! used, so distinct failing usernames cannot grow memory without bound.
+//! own) in a map of bounded size ([`Buckets`]).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::buckets::Buckets;
 use crate::error::ApiError;
 
-/// A token bucket's shape: `burst` tries, refilled one every `every`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    pub burst: u32,
-    pub every: Duration,
-}
+pub use crate::buckets::Rate;
 
 /// The quotas of sign-in attempts.
 #[derive(Debug, Clone, Copy)]
@@ -80,45 +73,11 @@ enum Key {
     Ip(IpAddr),
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-impl Bucket {
-    fn full(rate: Rate, now: Instant) -> Bucket {
-        Bucket {
-            tokens: f64::from(rate.burst),
-            at: now,
-        }
-    }
-
-    /// The bucket refilled up to `now`.
-    fn at(self, rate: Rate, now: Instant) -> Bucket {
-        let refill =
-            now.saturating_duration_since(self.at).as_secs_f64() / rate.every.as_secs_f64();
-        Bucket {
-            tokens: (self.tokens + refill).min(f64::from(rate.burst)),
-            at: now,
-        }
-    }
-
-    fn is_full(self, rate: Rate) -> bool {
-        self.tokens >= f64::from(rate.burst)
-    }
-
-    /// How long until it holds one try.
-    fn wait(self, rate: Rate) -> Duration {
-        rate.every.mul_f64((1.0 - self.tokens).max(0.0))
-    }
-}
-
 /// Counts sign-in attempts and refuses those over a quota.
 #[derive(Debug)]
 pub struct LoginLimiter {
     quota: LoginQuota,
-    buckets: Mutex<HashMap<Key, Bucket>>,
+    buckets: Buckets<Key>,
 }
 
 /// An attempt that took its tries. Dropped, it counts as a failure; [`Attempt::give_back`]
@@ -133,13 +92,8 @@ pub struct Attempt<'a> {
 impl Attempt<'_> {
     /// The attempt does not count: the credentials were right, or were never checked.
     pub fn give_back(self) {
-        let mut buckets = self.limiter.lock();
-        for key in &self.keys {
-            let rate = self.limiter.rate(key);
-            if let Some(bucket) = buckets.get_mut(key) {
-                bucket.tokens = (bucket.tokens + 1.0).min(f64::from(rate.burst));
-            }
-        }
+        let keys = self.limiter.with_rates(self.keys);
+        self.limiter.buckets.give_back(&keys);
     }
 }
 
@@ -147,7 +101,7 @@ impl LoginLimiter {
     pub fn new(quota: LoginQuota) -> LoginLimiter {
         LoginLimiter {
             quota,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Buckets::new(quota.capacity),
         }
     }
 
@@ -161,7 +115,7 @@ impl LoginLimiter {
 
     /// How many buckets are remembered.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.buckets.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -192,67 +146,36 @@ impl LoginLimiter {
 
     /// Takes one try from each bucket of `keys`, or none when one of them is empty.
     fn take(&self, keys: Vec<Key>, now: Instant) -> Result<Attempt<'_>, ApiError> {
-        let mut buckets = self.lock();
-        let current: Vec<Bucket> = keys
-            .iter()
-            .map(|key| {
-                let rate = self.rate(key);
-                buckets
-                    .get(key)
-                    .map_or_else(|| Bucket::full(rate, now), |b| b.at(rate, now))
-            })
-            .collect();
-        let wait = keys
-            .iter()
-            .zip(&current)
-            .filter(|(_, bucket)| bucket.tokens < 1.0)
-            .map(|(key, bucket)| bucket.wait(self.rate(key)))
-            .max();
-        if let Some(wait) = wait {
-            return Err(ApiError::RateLimited {
-                retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
-            });
-        }
-        for (key, mut bucket) in keys.iter().zip(current) {
-            bucket.tokens -= 1.0;
-            if !buckets.contains_key(key) && buckets.len() >= self.quota.capacity {
-                self.make_room(&mut buckets, now);
+        match self.buckets.take(&self.with_rates(keys.clone()), now) {
+            Ok(_) => Ok(Attempt {
+                limiter: self,
+                keys,
+            }),
+            Err(buckets) => {
+                let wait = buckets
+                    .iter()
+                    .filter(|b| b.tokens < 1.0)
+                    .map(|b| b.wait())
+                    .max()
+                    .unwrap_or_default();
+                Err(ApiError::RateLimited {
+                    retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+                })
             }
-            buckets.insert(key.clone(), bucket);
-        }
-        Ok(Attempt {
-            limiter: self,
-            keys,
-        })
-    }
-
-    /// Forgets the buckets that refilled (they equal a new one); if that is not enough, the
-    /// least recently used tenth.
-    fn make_room(&self, buckets: &mut HashMap<Key, Bucket>, now: Instant) {
-        buckets.retain(|key, bucket| !bucket.at(self.rate(key), now).is_full(self.rate(key)));
-        if buckets.len() < self.quota.capacity {
-            return;
-        }
-        let mut by_age: Vec<(Instant, Key)> =
-            buckets.iter().map(|(key, b)| (b.at, key.clone())).collect();
-        let cut = (by_age.len() / 10).max(1);
-        by_age.select_nth_unstable_by_key(cut - 1, |(at, _)| *at);
-        for (_, key) in &by_age[..cut] {
-            buckets.remove(key);
         }
     }
 
-    fn rate(&self, key: &Key) -> Rate {
-        match key {
-            Key::AccountIp(..) => self.quota.account_ip,
-            Key::Account(_) => self.quota.account,
-            Key::Ip(_) => self.quota.ip,
-        }
-    }
-
-    /// A poisoned lock only means a panic elsewhere; the counts are still usable.
-    fn lock(&self) -> MutexGuard<'_, HashMap<Key, Bucket>> {
-        self.buckets.lock().unwrap_or_else(PoisonError::into_inner)
+    fn with_rates(&self, keys: Vec<Key>) -> Vec<(Key, Rate)> {
+        keys.into_iter()
+            .map(|key| {
+                let rate = match key {
+                    Key::AccountIp(..) => self.quota.account_ip,
+                    Key::Account(_) => self.quota.account,
+                    Key::Ip(_) => self.quota.ip,
+                };
+                (key, rate)
+            })
+            .collect()
     }
 }
 
