@@ -76,6 +76,10 @@ openapi-check: ## Fail when openapi/openapi.json differs from what the code gene
 	@cargo run -q -p rapport-server -- openapi | diff -u openapi/openapi.json - \
 		|| { echo "openapi/openapi.json is stale: run 'make openapi' and commit it." >&2; exit 1; }
 
+.PHONY: clients
+clients: ## Generate the Python client and TypeScript types, and run the quick start with them
+	scripts/generated-clients
+
 .PHONY: openapi-lint
 openapi-lint: ## Lint the OpenAPI document with Redocly's recommended rules
 	$(REDOCLY) lint openapi/openapi.json
