@@ -466,8 +466,27 @@ async fn subscriptions_are_their_owners(app: TestApp) {
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
     let admin = app.admin_token().await;
     app.get(&path, &admin).await.assert_status(200);
-    let admins = app.post("/v1/webhooks", &admin, body.clone()).await;
+    // A replay answers the same subscription, without its secret (shown once).
+    let keyed = |body: serde_json::Value| {
+        app.client
+            .post(app.url("/v1/webhooks"))
+            .bearer_auth(&admin)
+            .header("idempotency-key", "admin-hook-1")
+            .json(&body)
+            .send()
+    };
+    let admins = rapport_tests::read(keyed(body.clone()).await.unwrap()).await;
     admins.assert_status(201);
+    assert!(
+        admins.body["secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("whsec_")
+    );
+    let replayed = rapport_tests::read(keyed(body.clone()).await.unwrap()).await;
+    replayed.assert_status(201);
+    assert_eq!(replayed.body["id"], admins.body["id"]);
+    assert_eq!(replayed.body["secret"], serde_json::Value::Null);
     assert_eq!(
         app.get("/v1/webhooks", &admin).await.body["data"]
             .as_array()

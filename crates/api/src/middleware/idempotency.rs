@@ -36,9 +36,11 @@ const TTL_HOURS: i64 = 24;
 const WAIT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(50);
 /// Fields of answers that must not be stored.
-const SECRET_FIELDS: [&str; 4] = [
+const SECRET_FIELDS: [&str; 5] = [
     "one_time_password",
     "client_secret",
+    // A webhook's signing secret.
+    "secret",
     "access_token",
     "refresh_token",
 ];
