@@ -28,6 +28,7 @@ mod m20261205_000022_grading;
 mod m20261205_000023_duplicate_groups;
 mod m20261205_000024_report_indexes;
 mod m20261206_000025_webhooks;
+mod m20261206_000026_customer_changes;
 
 pub struct Migrator;
 
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000023_duplicate_groups::Migration),
             Box::new(m20261205_000024_report_indexes::Migration),
             Box::new(m20261206_000025_webhooks::Migration),
+            Box::new(m20261206_000026_customer_changes::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ mod articles;
 mod audit;
 mod auth;
 mod browser;
+mod change_feed;
 mod clients;
 mod concurrency;
 mod customers;

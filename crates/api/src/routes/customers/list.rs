@@ -80,6 +80,46 @@ pub struct CustomerPageParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// The change feed: every customer changed at or after this time, deleted ones included
+    /// (their `deleted_at` set: tombstones), oldest change first, each at its latest version.
+    /// Changes show once they are 5 seconds old, so that a write still committing is never
+    /// passed over. Walk the pages with `cursor`; at the end, ask again with the last
+    /// `updated_at` you saw (its records come again: keep the highest `version`). Takes the
+    /// list's filters, not `q`, `sort` (other than `updated_at`) or `deleted`.
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
+}
+
+/// How old a change must be to be in the change feed: older than any write still committing.
+const SETTLED_AFTER: Duration = Duration::seconds(5);
+
+/// Refuses, with 400, what a change feed cannot take: a search, another order, `deleted`.
+fn check_feed(filters: &CustomerFilterParams, sort: Option<&str>) -> Result<(), ApiError> {
+    let mut errors = Errors::default();
+    if searching(filters) {
+        errors.add("q", Invalid::NotAllowed);
+    }
+    if sort.is_some_and(|s| s != "updated_at") {
+        errors.add(
+            "sort",
+            Invalid::NotOneOf {
+                allowed: &["updated_at"],
+            },
+        );
+    }
+    if filters.deleted.is_some() {
+        errors.add("deleted", Invalid::NotAllowed);
+    }
+    errors.finish().map_err(ApiError::BadParameters)
+}
+
+/// Turns `filter` into the change feed since `since`: live and deleted customers changed
+/// since then and settled.
+fn into_feed(state: &AppState, since: DateTime<Utc>, filter: &mut CustomerFilter) {
+    filter.with_deleted = true;
+    filter.updated_from = Some(filter.updated_from.map_or(since, |from| from.max(since)));
+    let settled = state.clock.now() - SETTLED_AFTER;
+    filter.updated_to = Some(filter.updated_to.map_or(settled, |to| to.min(settled)));
 }
 
 const SORTS: &[&str] = &[
@@ -181,6 +221,7 @@ pub(super) fn customer_filter(
             .flatten(),
         search: None,
         deleted: p.deleted.unwrap_or(false),
+        with_deleted: false,
     };
     errors.finish().map_err(ApiError::BadParameters)?;
     if filter.deleted {
@@ -223,14 +264,23 @@ pub async fn list_customers(
     page: Query<CustomerPageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let (f, p) = (filters.into_inner()?, page.into_inner()?);
-    let (sort, dir, sort_name) = parse_sort(p.sort.as_deref(), searching(&f))?;
+    let (sort, dir, sort_name) = match p.updated_since {
+        Some(_) => {
+            check_feed(&f, p.sort.as_deref())?;
+            (CustomerSort::UpdatedAt, SortDir::Asc, "updated_at")
+        }
+        None => parse_sort(p.sort.as_deref(), searching(&f))?,
+    };
     let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort_name)?;
-    let Some(filter) = customer_filter(&state, &auth, f)? else {
+    let Some(mut filter) = customer_filter(&state, &auth, f)? else {
         return Ok(HttpResponse::Ok().json(CustomerList {
             data: Vec::new(),
             next_cursor: None,
         }));
     };
+    if let Some(since) = p.updated_since {
+        into_feed(&state, since, &mut filter);
+    }
     let page = customers::list(
         state.list_reads(&auth),
         auth.visibility(),

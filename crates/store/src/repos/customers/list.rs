@@ -57,6 +57,8 @@ pub struct CustomerFilter {
     pub search: Option<SearchQuery>,
     /// List soft-deleted customers instead of live ones.
     pub deleted: bool,
+    /// List live and deleted customers (the change feed, where deleted ones are tombstones).
+    pub with_deleted: bool,
 }
 
 /// Restricts a customer query to what `visibility` allows.
@@ -88,10 +90,10 @@ fn filtered(
     f: &CustomerFilter,
 ) -> Select<Entity> {
     let mut s = visible(Entity::find(), visibility);
-    s = if f.deleted {
-        s.filter(Column::DeletedAt.is_not_null())
-    } else {
-        s.filter(Column::DeletedAt.is_null())
+    s = match (f.with_deleted, f.deleted) {
+        (true, _) => s,
+        (false, true) => s.filter(Column::DeletedAt.is_not_null()),
+        (false, false) => s.filter(Column::DeletedAt.is_null()),
     };
     let eq_str = |s: Select<Entity>, col: Column, v: Option<&'static str>| match v {
         Some(v) => s.filter(col.eq(v)),

@@ -1,0 +1,243 @@
+//! The customer change feed: `GET /v1/customers?updated_since=` walks every change in order,
+//! deletions as tombstones, and a walk misses nothing written while it runs.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use rapport_domain::clock::Clock;
+use rapport_tests::{TestApp, backend_tests, query_value};
+use serde_json::{Value, json};
+
+backend_tests!(
+    a_walk_sees_every_change_made_during_it,
+    changes_show_once_settled,
+    a_rep_follows_its_own_customers,
+    what_a_feed_cannot_take
+);
+
+/// Walks the feed from `since` to its end; answers every record seen (each page in order).
+async fn walk(app: &TestApp, token: &str, since: &str) -> Vec<Value> {
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/v1/customers?updated_since={}&limit=2", query_value(since));
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={}", query_value(c)));
+        }
+        let page = app.get(&path, token).await;
+        page.assert_status(200);
+        let data = page.body["data"].as_array().unwrap().clone();
+        assert!(data.len() <= 2);
+        seen.extend(data);
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => {
+                assert_in_order(&seen);
+                return seen;
+            }
+        }
+    }
+}
+
+fn settle(app: &TestApp) {
+    app.clock.advance(Duration::seconds(6));
+}
+
+/// The latest version of each record seen.
+fn latest(seen: &[Value]) -> HashMap<String, Value> {
+    let mut by_id: HashMap<String, Value> = HashMap::new();
+    for record in seen {
+        let id = record["id"].as_str().unwrap().to_owned();
+        let newer = by_id
+            .get(&id)
+            .is_none_or(|old| old["version"].as_i64() <= record["version"].as_i64());
+        if newer {
+            by_id.insert(id, record.clone());
+        }
+    }
+    by_id
+}
+
+async fn a_walk_sees_every_change_made_during_it(app: TestApp) {
+    let admin = app.admin_token().await;
+    let start = app.clock.now().to_rfc3339();
+    let mut ids = Vec::new();
+    for name in ["Acme", "Globex", "Initech", "Umbrella", "Hooli"] {
+        ids.push(
+            app.customer(&admin, json!({"name": name}))
+                .await
+                .to_string(),
+        );
+    }
+    settle(&app);
+
+    // The first page, then changes while the walk goes on.
+    let first = app
+        .get(
+            &format!(
+                "/v1/customers?updated_since={}&limit=2",
+                query_value(&start)
+            ),
+            &admin,
+        )
+        .await;
+    first.assert_status(200);
+    let first_ids: Vec<&str> = first.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        first_ids,
+        [ids[0].as_str(), ids[1].as_str()],
+        "oldest change first"
+    );
+    // Seen already, changed again; not seen yet, changed; deleted; new.
+    app.patch(
+        &format!("/v1/customers/{}", ids[0]),
+        &admin,
+        json!({"industry": "finance"}),
+    )
+    .await
+    .assert_status(200);
+    app.patch(
+        &format!("/v1/customers/{}", ids[3]),
+        &admin,
+        json!({"industry": "education"}),
+    )
+    .await
+    .assert_status(200);
+    app.delete(&format!("/v1/customers/{}", ids[2]), &admin)
+        .await
+        .assert_status(204);
+    let late = app
+        .customer(&admin, json!({"name": "Late Arrival"}))
+        .await
+        .to_string();
+
+    // The rest of this walk, then the next one from the last change seen.
+    let mut seen: Vec<Value> = first.body["data"].as_array().unwrap().clone();
+    let mut cursor = first.body["next_cursor"].as_str().map(str::to_owned);
+    while let Some(c) = cursor {
+        let page = app
+            .get(
+                &format!(
+                    "/v1/customers?updated_since={}&limit=2&cursor={}",
+                    query_value(&start),
+                    query_value(&c)
+                ),
+                &admin,
+            )
+            .await;
+        page.assert_status(200);
+        seen.extend(page.body["data"].as_array().unwrap().clone());
+        cursor = page.body["next_cursor"].as_str().map(str::to_owned);
+    }
+    settle(&app);
+    let last = seen.last().unwrap()["updated_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    seen.extend(walk(&app, &admin, &last).await);
+
+    // Every record at its latest version, the deleted one as a tombstone.
+    let latest = latest(&seen);
+    for id in ids.iter().chain([&late]) {
+        let record = latest.get(id).unwrap_or_else(|| panic!("{id} never seen"));
+        let current = app.get(&format!("/v1/customers/{id}"), &admin).await;
+        if id == &ids[2] {
+            current.assert_status(404);
+            assert!(record["deleted_at"].is_string(), "tombstone: {record}");
+        } else {
+            assert_eq!(record["version"], current.body["version"], "{id}");
+            assert_eq!(record["deleted_at"], Value::Null);
+        }
+    }
+    assert_eq!(latest[&ids[0]]["industry"], "finance");
+    assert_eq!(latest[&ids[3]]["industry"], "education");
+}
+
+/// A walk answers changes oldest first.
+fn assert_in_order(walked: &[Value]) {
+    let times: Vec<DateTime<Utc>> = walked
+        .iter()
+        .map(|c| c["updated_at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+}
+
+async fn changes_show_once_settled(app: TestApp) {
+    let admin = app.admin_token().await;
+    let since = app.clock.now().to_rfc3339();
+    let id = app.customer(&admin, json!({"name": "Fresh"})).await;
+    // Written a moment ago: a write still committing could be older, so the feed waits.
+    assert!(walk(&app, &admin, &since).await.is_empty());
+    settle(&app);
+    let seen = walk(&app, &admin, &since).await;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["id"], id.to_string());
+}
+
+async fn a_rep_follows_its_own_customers(app: TestApp) {
+    let admin = app.admin_token().await;
+    let rep = app.user("sales_rep", None).await;
+    let rep_token = app.token_of(&rep).await;
+    let since = app.clock.now().to_rfc3339();
+    let mine = app.customer(&rep_token, json!({"name": "Mine"})).await;
+    let gone = app
+        .customer(&rep_token, json!({"name": "Mine, deleted"}))
+        .await;
+    let other = app.customer(&admin, json!({"name": "Not mine"})).await;
+    app.delete(&format!("/v1/customers/{gone}"), &admin)
+        .await
+        .assert_status(204);
+    settle(&app);
+    let seen = latest(&walk(&app, &rep_token, &since).await);
+    assert!(seen.contains_key(&mine.to_string()));
+    assert!(seen[&gone.to_string()]["deleted_at"].is_string());
+    assert!(!seen.contains_key(&other.to_string()));
+    assert_eq!(seen.len(), 2);
+}
+
+async fn what_a_feed_cannot_take(app: TestApp) {
+    let admin = app.admin_token().await;
+    let since = query_value(&app.clock.now().to_rfc3339());
+    for (extra, field) in [
+        ("&q=acme", "q"),
+        ("&sort=name", "sort"),
+        ("&deleted=true", "deleted"),
+    ] {
+        let reply = app
+            .get(
+                &format!("/v1/customers?updated_since={since}{extra}"),
+                &admin,
+            )
+            .await;
+        reply.assert_problem(400, "malformed_request");
+        assert_eq!(reply.error_fields(), [field], "{extra}");
+    }
+    app.get("/v1/customers?updated_since=yesterday", &admin)
+        .await
+        .assert_problem(400, "malformed_request");
+    // Filters still apply.
+    app.customer(&admin, json!({"name": "Acme", "industry": "finance"}))
+        .await;
+    app.customer(&admin, json!({"name": "Globex", "industry": "education"}))
+        .await;
+    settle(&app);
+    let reply = app
+        .get(
+            &format!("/v1/customers?updated_since={since}&industry=finance&sort=updated_at"),
+            &admin,
+        )
+        .await;
+    reply.assert_status(200);
+    let names: Vec<&str> = reply.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Acme"]);
+}
