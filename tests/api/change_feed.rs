@@ -15,28 +15,48 @@ backend_tests!(
     what_a_feed_cannot_take
 );
 
-/// Walks the feed from `since` to its end; answers every record seen (each page in order).
-async fn walk(app: &TestApp, token: &str, since: &str) -> Vec<Value> {
+/// One page of the feed from `since` (2 records at most) and the cursor of the next.
+async fn page(
+    app: &TestApp,
+    token: &str,
+    since: &str,
+    cursor: Option<&str>,
+) -> (Vec<Value>, Option<String>) {
+    let mut path = format!("/v1/customers?updated_since={}&limit=2", query_value(since));
+    if let Some(c) = cursor {
+        path.push_str(&format!("&cursor={}", query_value(c)));
+    }
+    let reply = app.get(&path, token).await;
+    reply.assert_status(200);
+    let data = reply.body["data"].as_array().unwrap().clone();
+    assert!(data.len() <= 2);
+    (data, reply.body["next_cursor"].as_str().map(str::to_owned))
+}
+
+/// Walks the feed on from `cursor` to its end; answers every record seen, in order.
+async fn walk_on(
+    app: &TestApp,
+    token: &str,
+    since: &str,
+    mut cursor: Option<String>,
+) -> Vec<Value> {
     let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
     loop {
-        let mut path = format!("/v1/customers?updated_since={}&limit=2", query_value(since));
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={}", query_value(c)));
-        }
-        let page = app.get(&path, token).await;
-        page.assert_status(200);
-        let data = page.body["data"].as_array().unwrap().clone();
-        assert!(data.len() <= 2);
+        let (data, next) = page(app, token, since, cursor.as_deref()).await;
         seen.extend(data);
-        match page.body["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
+        match next {
+            Some(next) => cursor = Some(next),
             None => {
                 assert_in_order(&seen);
                 return seen;
             }
         }
     }
+}
+
+/// Walks the whole feed from `since`.
+async fn walk(app: &TestApp, token: &str, since: &str) -> Vec<Value> {
+    walk_on(app, token, since, None).await
 }
 
 fn settle(app: &TestApp) {
@@ -72,22 +92,8 @@ async fn a_walk_sees_every_change_made_during_it(app: TestApp) {
     settle(&app);
 
     // The first page, then changes while the walk goes on.
-    let first = app
-        .get(
-            &format!(
-                "/v1/customers?updated_since={}&limit=2",
-                query_value(&start)
-            ),
-            &admin,
-        )
-        .await;
-    first.assert_status(200);
-    let first_ids: Vec<&str> = first.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap())
-        .collect();
+    let (first, cursor) = page(&app, &admin, &start, None).await;
+    let first_ids: Vec<&str> = first.iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert_eq!(
         first_ids,
         [ids[0].as_str(), ids[1].as_str()],
@@ -117,23 +123,9 @@ async fn a_walk_sees_every_change_made_during_it(app: TestApp) {
         .to_string();
 
     // The rest of this walk, then the next one from the last change seen.
-    let mut seen: Vec<Value> = first.body["data"].as_array().unwrap().clone();
-    let mut cursor = first.body["next_cursor"].as_str().map(str::to_owned);
-    while let Some(c) = cursor {
-        let page = app
-            .get(
-                &format!(
-                    "/v1/customers?updated_since={}&limit=2&cursor={}",
-                    query_value(&start),
-                    query_value(&c)
-                ),
-                &admin,
-            )
-            .await;
-        page.assert_status(200);
-        seen.extend(page.body["data"].as_array().unwrap().clone());
-        cursor = page.body["next_cursor"].as_str().map(str::to_owned);
-    }
+    let mut seen = first.clone();
+    seen.extend(walk_on(&app, &admin, &start, cursor).await);
+    assert_in_order(&seen);
     settle(&app);
     let last = seen.last().unwrap()["updated_at"]
         .as_str()
