@@ -203,6 +203,15 @@ async fn deliveries_are_signed_and_in_order(app: TestApp) {
     )
     .await
     .assert_problem(400, "malformed_request");
+
+    // Finished deliveries are purged after 30 days.
+    app.clock.advance(Duration::days(31));
+    let admin = app.admin_token().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !deliveries(&app, &admin, &hook).await.is_empty() {
+        assert!(std::time::Instant::now() < deadline, "deliveries kept");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// Waits until the receiver has `count` requests, moving the clock past each retry's backoff.

@@ -1,8 +1,9 @@
 //! Housekeeping, every 15 minutes: refresh tokens expired for a day, idempotency keys past
-//! their 24 hours, and jobs that succeeded more than a week ago.
+//! their 24 hours, jobs that succeeded more than a week ago, and webhook deliveries that ended
+//! more than 30 days ago.
 
 use chrono::Duration;
-use rapport_store::repos::{idempotency, jobs, refresh_tokens};
+use rapport_store::repos::{idempotency, jobs, refresh_tokens, webhooks};
 
 use super::handler::{Handler, JobContext, JobFailure};
 
@@ -11,6 +12,9 @@ pub const PURGE: &str = "maintenance.purge";
 /// How long a finished job stays listed, and its schedule key kept (longer than the longest
 /// schedule, a day).
 const KEEP_SUCCEEDED: Duration = Duration::days(7);
+
+/// How long a finished webhook delivery stays listed with its attempts.
+const KEEP_DELIVERIES: Duration = Duration::days(30);
 
 /// Deletes what has expired, in one transaction: a second run deletes nothing more.
 pub struct Purge;
@@ -23,13 +27,15 @@ impl Handler for Purge {
         let tokens = refresh_tokens::purge_expired(&tx, now - Duration::days(1)).await?;
         let keys = idempotency::purge_expired(&tx, now).await?;
         let jobs = jobs::purge_succeeded(&tx, now - KEEP_SUCCEEDED).await?;
+        let deliveries = webhooks::purge_finished(&tx, now - KEEP_DELIVERIES).await?;
         rapport_store::commit(tx).await?;
-        if tokens + keys + jobs > 0 {
+        if tokens + keys + jobs + deliveries > 0 {
             tracing::info!(
                 tokens,
                 keys,
                 jobs,
-                "expired refresh tokens, idempotency keys and jobs purged"
+                deliveries,
+                "expired refresh tokens, idempotency keys, jobs and webhook deliveries purged"
             );
         }
         Ok(())

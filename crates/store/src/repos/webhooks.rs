@@ -386,3 +386,20 @@ pub async fn pending(db: &impl Conn, webhook_id: Uuid) -> Result<Vec<Delivery>, 
         .await?;
     rows.into_iter().map(to_delivery).collect()
 }
+
+/// Deletes the deliveries that ended (succeeded or failed) before `before`; pending ones stay.
+///
+/// # Errors
+/// Database failures.
+pub async fn purge_finished(db: &impl Conn, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    let finished = [
+        DeliveryStatus::Succeeded.as_str(),
+        DeliveryStatus::Failed.as_str(),
+    ];
+    let purged = delivery::Entity::delete_many()
+        .filter(delivery::Column::Status.is_in(finished))
+        .filter(delivery::Column::UpdatedAt.lt(before))
+        .exec(db)
+        .await?;
+    Ok(purged.rows_affected)
+}
