@@ -186,28 +186,34 @@ code_lists! {
 
 /// A field holding a list of webhook event types.
 pub fn webhook_event_types() -> RefOr<Schema> {
-    ArrayBuilder::new().items(webhook_event_type()).into()
+    list_of(webhook_event_type())
 }
 
 /// A field holding a list of webhook event types, or `null`.
 pub fn webhook_event_types_or_null() -> RefOr<Schema> {
-    let null = ObjectBuilder::new().schema_type(Type::Null);
-    OneOfBuilder::new()
-        .item(webhook_event_types())
-        .item(null)
-        .into()
+    list_or_null(webhook_event_type())
 }
 
 /// A field holding a list of scopes.
 pub fn scopes() -> RefOr<Schema> {
-    ArrayBuilder::new().items(scope()).into()
+    list_of(scope())
 }
 
 /// A field holding a list of scopes, or `null`.
 pub fn scopes_or_null() -> RefOr<Schema> {
+    list_or_null(scope())
+}
+
+/// A list of `item`s.
+fn list_of(item: RefOr<Schema>) -> RefOr<Schema> {
+    ArrayBuilder::new().items(item).into()
+}
+
+/// A list of `item`s, or `null`.
+fn list_or_null(item: RefOr<Schema>) -> RefOr<Schema> {
     ArrayBuilder::new()
         .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
-        .items(scope())
+        .items(item)
         .into()
 }
 

@@ -61,7 +61,7 @@ impl Application {
             .context("configuring the SMTP server")?
             .with(
                 rapport_domain::webhook::DELIVER_JOB,
-                jobs::webhooks::Deliver::new(settings.webhooks_allow_private)?,
+                jobs::webhooks::Deliver::new(settings.webhooks_allow_private),
             )?;
         let store = database::connect(settings).await?;
         database::migrate(&store).await?;

@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::Invalid;
 use rapport_domain::auth::Role;
+use rapport_domain::name::Name;
 use rapport_domain::validation::{Errors, index};
 use rapport_domain::web_url::WebUrl;
 use rapport_domain::webhook::{self as domain, DeliveryStatus, EventType, WebhookStatus};
@@ -276,13 +277,12 @@ fn parse_event_types(
     Some(types)
 }
 
+/// A description: the shared text rules (`Name`), up to 500 characters; blank is none.
 fn parse_description(text: &str) -> Result<String, Invalid> {
-    let text = text.trim();
-    if text.chars().count() > 500 {
-        Err(Invalid::TooLong { max: 500 })
-    } else {
-        Ok(text.to_owned())
+    if text.trim().is_empty() {
+        return Ok(String::new());
     }
+    Name::<500>::parse(text).map(Name::into_string)
 }
 
 /// Reads a URL and checks where it leads.
