@@ -159,15 +159,35 @@ impl Rapport {
 
     /// Starts `rapport serve` and waits until its banner says it is running.
     pub async fn serve(db: &Db, env: &[(&str, &str)]) -> Rapport {
-        let mut server = Rapport::spawn(db, &["serve"], env);
-        server.line_starting("  Health:").await;
-        server
+        // The port was free when `spawn` picked it, but a test running beside this one may
+        // take it first: then the server cannot bind, and it starts again on another port.
+        for _ in 0..3 {
+            let mut server = Rapport::spawn(db, &["serve"], env);
+            let Err(why) = server.try_line_starting("  Health:").await else {
+                return server;
+            };
+            if why.starts_with("stdout ended") {
+                // It exited: read all it said.
+                server.wait().await;
+            }
+            if !server.output().contains("Address already in use") {
+                panic!("{why}\n{}", server.output());
+            }
+        }
+        panic!("no free port to serve on in three tries");
     }
 
     /// The first stdout line starting with `prefix`, waiting for it.
     pub async fn line_starting(&mut self, prefix: &str) -> String {
+        self.try_line_starting(prefix)
+            .await
+            .unwrap_or_else(|why| panic!("{why}\n{}", self.output()))
+    }
+
+    /// Like [`Rapport::line_starting`]; `Err` says why no such line came.
+    async fn try_line_starting(&mut self, prefix: &str) -> Result<String, String> {
         if let Some(line) = self.seen.iter().find(|l| l.starts_with(prefix)) {
-            return line.clone();
+            return Ok(line.clone());
         }
         let deadline = Instant::now() + PATIENCE;
         loop {
@@ -175,11 +195,11 @@ impl Rapport {
                 Ok(Some(line)) => {
                     self.seen.push(line.clone());
                     if line.starts_with(prefix) {
-                        return line;
+                        return Ok(line);
                     }
                 }
-                Ok(None) => panic!("stdout ended before {prefix:?}\n{}", self.output()),
-                Err(_) => panic!("no {prefix:?} within {PATIENCE:?}\n{}", self.output()),
+                Ok(None) => return Err(format!("stdout ended before {prefix:?}")),
+                Err(_) => return Err(format!("no {prefix:?} within {PATIENCE:?}")),
             }
         }
     }
