@@ -1,7 +1,7 @@
 //! Recording writes in the audit trail, on the request's transaction.
 
 use rapport_domain::audit::AuditEvent;
-use rapport_store::{Conn, Tx, repos};
+use rapport_store::{Tx, repos};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::net::IpAddr;
@@ -117,7 +117,7 @@ impl Subject {
 /// # Errors
 /// Database failures.
 pub async fn record(
-    db: &impl Conn,
+    db: &Tx,
     state: &AppState,
     origin: &Origin,
     subject: Subject,

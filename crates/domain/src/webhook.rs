@@ -268,6 +268,9 @@ pub struct Delivery {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The entity type of a subscription in the audit trail.
+pub const ENTITY_TYPE: &str = "webhook";
+
 /// The job kind that posts one delivery (its payload: `{"delivery_id"}`).
 pub const DELIVER_JOB: &str = "webhooks.deliver";
 

@@ -1,5 +1,6 @@
 //! The database handle: connecting to SQLite or PostgreSQL with the settings each needs.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -9,6 +10,7 @@ use sea_orm::{
 };
 
 use crate::StoreError;
+use crate::subscriptions::Subscriptions;
 use crate::tx::{Tx, Writer};
 
 /// Which database a [`Store`] talks to.
@@ -74,6 +76,8 @@ pub struct Store {
     reader: DatabaseConnection,
     replica: Option<DatabaseConnection>,
     url: String,
+    /// The active webhook subscriptions, shared by this store's transactions.
+    subscriptions: Arc<Subscriptions>,
 }
 
 impl Store {
@@ -95,6 +99,7 @@ impl Store {
                 reader: primary,
                 replica,
                 url: options.url.clone(),
+                subscriptions: Arc::default(),
             });
         }
         let writer = connect_pool(options, &options.url, Role::SqliteWriter).await?;
@@ -108,6 +113,7 @@ impl Store {
             reader,
             replica: None,
             url: options.url.clone(),
+            subscriptions: Arc::default(),
         })
     }
 
@@ -151,8 +157,11 @@ impl Store {
     /// No connection could be had.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         match &self.batches {
-            Some(writer) => writer.begin().await,
-            None => Ok(Tx::alone(self.writer.begin().await?)),
+            Some(writer) => writer.begin(self.subscriptions.clone()).await,
+            None => Ok(Tx::alone(
+                self.writer.begin().await?,
+                self.subscriptions.clone(),
+            )),
         }
     }
 

@@ -11,6 +11,7 @@ mod error;
 pub mod page;
 pub mod repos;
 mod stats;
+mod subscriptions;
 mod tx;
 
 pub use db::{Backend, DbOptions, Store};

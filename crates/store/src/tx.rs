@@ -19,6 +19,7 @@
 //! PostgreSQL takes concurrent writers, and its transactions stay one per request.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
@@ -27,6 +28,7 @@ use sea_orm::{
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 use crate::StoreError;
+use crate::subscriptions::{Subscribed, Subscriptions};
 
 /// What a batch's commit came to: `None` until it is done, then the error if it failed.
 type Outcome = Option<Result<(), Arc<str>>>;
@@ -34,6 +36,9 @@ type Outcome = Option<Result<(), Arc<str>>>;
 /// One request's transaction. Commit it with [`crate::commit`]; dropping it undoes its work.
 pub struct Tx {
     inner: Inner,
+    subscriptions: Arc<Subscriptions>,
+    /// It changed a webhook subscription: the list kept in memory is forgotten on commit.
+    subscriptions_changed: AtomicBool,
 }
 
 enum Inner {
@@ -88,7 +93,7 @@ impl Writer {
     }
 
     /// Waits for the writer and opens a savepoint for one request in the open batch.
-    pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
+    pub(crate) async fn begin(&self, subscriptions: Arc<Subscriptions>) -> Result<Tx, StoreError> {
         let mut batch = self.batch.clone().lock_owned().await;
         settle(&mut batch).await;
         if batch.open.is_none() {
@@ -104,13 +109,14 @@ impl Writer {
             fail(&mut batch, &e);
             return Err(e.into());
         }
-        Ok(Tx {
-            inner: Inner::InBatch(Member {
+        Ok(Tx::new(
+            Inner::InBatch(Member {
                 batch,
                 writer: self.clone(),
                 finished: false,
             }),
-        })
+            subscriptions,
+        ))
     }
 
     /// Queues a commit of the open batch behind the requests waiting for the writer now.
@@ -175,10 +181,26 @@ fn open(batch: &Batch) -> Result<&Open, DbErr> {
 }
 
 impl Tx {
-    pub(crate) fn alone(tx: DatabaseTransaction) -> Tx {
+    pub(crate) fn alone(tx: DatabaseTransaction, subscriptions: Arc<Subscriptions>) -> Tx {
+        Tx::new(Inner::Alone(tx), subscriptions)
+    }
+
+    fn new(inner: Inner, subscriptions: Arc<Subscriptions>) -> Tx {
         Tx {
-            inner: Inner::Alone(tx),
+            inner,
+            subscriptions,
+            subscriptions_changed: AtomicBool::new(false),
         }
+    }
+
+    /// The active webhook subscriptions (kept in memory, see [`crate::subscriptions`]).
+    pub(crate) async fn subscriptions(&self) -> Result<Arc<[Subscribed]>, StoreError> {
+        self.subscriptions.active(self).await
+    }
+
+    /// Marks that this transaction changes a subscription.
+    pub(crate) fn changes_subscriptions(&self) {
+        self.subscriptions_changed.store(true, Ordering::Relaxed);
     }
 
     fn conn(&self) -> Result<&DatabaseTransaction, DbErr> {
@@ -190,6 +212,16 @@ impl Tx {
 
     /// Commits: at once when alone, with its batch on SQLite.
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        let changed = self.subscriptions_changed.load(Ordering::Relaxed);
+        let subscriptions = self.subscriptions.clone();
+        self.commit_inner().await?;
+        if changed {
+            subscriptions.forget();
+        }
+        Ok(())
+    }
+
+    async fn commit_inner(self) -> Result<(), StoreError> {
         let mut member = match self.inner {
             Inner::Alone(tx) => return Ok(tx.commit().await?),
             Inner::InBatch(member) => member,

@@ -31,6 +31,7 @@ both!(
     refresh_tokens_purge_when_expired,
     teams_refuse_a_taken_name,
     insert_all_spans_statements_and_rolls_back_whole,
+    subscription_changes_reach_the_next_write,
 );
 
 /// A refresh token of `family` whose sign-in began `now`.
@@ -238,14 +239,14 @@ async fn audit_events_roll_back_with_their_write(store: Store) {
 
 async fn audit_lists_newest_first_and_filter(store: Store) {
     let entity = Uuid::now_v7();
+    let tx = store.begin().await.unwrap();
     for action in ["create", "update", "update", "delete"] {
-        audit::record(store.writer(), event(entity, action))
-            .await
-            .unwrap();
+        audit::record(&tx, event(entity, action)).await.unwrap();
     }
-    audit::record(store.writer(), event(Uuid::now_v7(), "create"))
+    audit::record(&tx, event(Uuid::now_v7(), "create"))
         .await
         .unwrap();
+    rapport_store::commit(tx).await.unwrap();
     let filter = AuditFilter {
         entity_id: Some(entity),
         ..Default::default()
@@ -455,4 +456,75 @@ async fn unreachable_database_is_unavailable() {
     options.acquire_timeout = std::time::Duration::from_millis(500);
     let err = Store::connect(&options).await.unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}
+
+/// Writes `event` on its own transaction, as a request does.
+async fn audited(store: &Store, event: AuditEvent) {
+    let tx = store.begin().await.unwrap();
+    audit::record(&tx, event).await.unwrap();
+    rapport_store::commit(tx).await.unwrap();
+}
+
+fn customer_created() -> AuditEvent {
+    AuditEvent {
+        entity_type: "customer".into(),
+        ..event(Uuid::now_v7(), "create")
+    }
+}
+
+/// The active subscriptions are kept in memory between writes: a subscription made or paused
+/// just now still takes, or stops taking, the very next write's events.
+async fn subscription_changes_reach_the_next_write(store: Store) {
+    use rapport_domain::web_url::WebUrl;
+    use rapport_domain::webhook::{ENTITY_TYPE, EventType, Webhook, WebhookStatus};
+    use rapport_store::repos::webhooks;
+
+    let now = SystemClock.now();
+    audited(&store, customer_created()).await; // the empty list is now kept
+    let hook = Webhook {
+        id: Uuid::now_v7(),
+        url: WebUrl::parse("https://hooks.example.com/in").unwrap(),
+        description: None,
+        event_types: vec![EventType::parse("customer.created").unwrap()],
+        status: WebhookStatus::Active,
+        paused_reason: None,
+        secret: "whsec_test".into(),
+        owner: Actor::System,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let tx = store.begin().await.unwrap();
+    webhooks::insert(&tx, &hook).await.unwrap();
+    let subscribed = AuditEvent {
+        entity_type: ENTITY_TYPE.into(),
+        ..event(hook.id, "create")
+    };
+    audit::record(&tx, subscribed).await.unwrap();
+    rapport_store::commit(tx).await.unwrap();
+
+    audited(&store, customer_created()).await;
+    let pending = webhooks::pending(store.conn(), hook.id).await.unwrap();
+    assert_eq!(
+        pending.len(),
+        1,
+        "the write after the subscription raised its event"
+    );
+
+    let tx = store.begin().await.unwrap();
+    let paused = Webhook {
+        status: WebhookStatus::Paused,
+        ..hook.clone()
+    };
+    repos::save(&tx, &paused, now).await.unwrap();
+    let pause = AuditEvent {
+        entity_type: ENTITY_TYPE.into(),
+        ..event(hook.id, "update")
+    };
+    audit::record(&tx, pause).await.unwrap();
+    rapport_store::commit(tx).await.unwrap();
+
+    audited(&store, customer_created()).await;
+    let pending = webhooks::pending(store.conn(), hook.id).await.unwrap();
+    assert_eq!(pending.len(), 1, "a paused subscription takes no new event");
 }

@@ -19,7 +19,7 @@ use rapport_domain::tag::parse_tags;
 use rapport_domain::validation::{Errors, parse_date};
 use rapport_store::repos::opportunities::{self, OpportunityFilter, OpportunitySort};
 use rapport_store::repos::{self, Lock, pipelines};
-use rapport_store::{Conn, SortDir};
+use rapport_store::{SortDir, Tx};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -341,7 +341,7 @@ pub(crate) struct Target<'a> {
 /// Saves a changed opportunity with its audit event, in the caller's transaction; answers it
 /// as saved.
 pub(crate) async fn save_audited(
-    tx: &impl Conn,
+    tx: &Tx,
     state: &AppState,
     caller: &Caller,
     before: &DomainOpportunity,
@@ -364,7 +364,7 @@ pub(crate) async fn save_audited(
 /// Moves `o` into its target stage, records the move, and, when it is won, moves its customer
 /// along the lifecycle. The caller saves `o` afterwards.
 pub(crate) async fn apply_move(
-    tx: &impl Conn,
+    tx: &Tx,
     state: &AppState,
     caller: &Caller,
     o: &mut DomainOpportunity,
@@ -401,7 +401,7 @@ pub(crate) async fn apply_move(
 /// A won deal makes its customer a customer, and a repeat win makes it loyal, each step
 /// through the lifecycle rule, recorded on its timeline and audited.
 async fn advance_customer(
-    tx: &impl Conn,
+    tx: &Tx,
     state: &AppState,
     caller: &Caller,
     o: &DomainOpportunity,

@@ -11,9 +11,9 @@ use rapport_domain::opportunity::{Loss, Opportunity as DomainOpportunity};
 use rapport_domain::quote::{DocumentNotes, Order as DomainOrder, OrderStatus, Quote, QuoteStatus};
 use rapport_domain::survey::SurveyEvent;
 use rapport_domain::validation::Errors;
-use rapport_store::Conn;
 use rapport_store::repos::orders::{self, OrderFilter};
 use rapport_store::repos::{self, Lock, numbers, pipelines};
+use rapport_store::{Conn, Tx};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -274,7 +274,7 @@ async fn direct(
 /// An order wins its opportunity if it is open: with the order's `total` as its amount when it
 /// has none.
 async fn win_opportunity(
-    tx: &impl Conn,
+    tx: &Tx,
     state: &AppState,
     caller: &Caller,
     before: DomainOpportunity,

@@ -375,7 +375,7 @@ async fn delete_pipeline(
 
 /// Makes `id` the default pipeline: the one that was stops being it, audited.
 async fn undefault(
-    tx: &impl rapport_store::Conn,
+    tx: &rapport_store::Tx,
     state: &AppState,
     caller: &crate::auth::Caller,
     id: Uuid,

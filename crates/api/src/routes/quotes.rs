@@ -9,7 +9,7 @@ use rapport_domain::currency::CurrencyCode;
 use rapport_domain::opportunity::Opportunity as DomainOpportunity;
 use rapport_domain::quote::{DocumentNotes, Quote as DomainQuote, QuoteStatus};
 use rapport_domain::validation::{Errors, parse_date};
-use rapport_store::Conn;
+use rapport_store::Tx;
 use rapport_store::repos::quotes::{self, QuoteFilter};
 use rapport_store::repos::{self, Lock, numbers};
 use serde::{Deserialize, Serialize};
@@ -374,7 +374,7 @@ async fn update_quote(
 
 /// An accepted quote's total is its opportunity's amount.
 async fn set_opportunity_amount(
-    tx: &impl Conn,
+    tx: &Tx,
     state: &AppState,
     caller: &Caller,
     q: &DomainQuote,

@@ -14,7 +14,7 @@ use rapport_domain::survey::{
 use rapport_domain::validation::{Errors, Invalid};
 use rapport_store::repos::customers::{self, CustomerFilter, CustomerSort};
 use rapport_store::repos::{self, Lock, contacts, survey_invitations, surveys, tickets};
-use rapport_store::{Conn, SortDir, StoreError};
+use rapport_store::{Conn, SortDir, StoreError, Tx};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -221,7 +221,7 @@ fn issued(state: &AppState, issued: Issued, survey: &DomainSurvey) -> IssuedInvi
 }
 
 async fn record_sent(
-    tx: &impl Conn,
+    tx: &Tx,
     state: &AppState,
     caller: &Caller,
     sent: &IssuedInvitation,

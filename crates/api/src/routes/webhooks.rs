@@ -376,7 +376,7 @@ async fn create_webhook(
         tx,
         &state,
         &auth.origin,
-        audit::Subject::new("webhook", hook.id),
+        audit::Subject::new(domain::ENTITY_TYPE, hook.id),
         "create",
         audit::changes(None, Some(&hook)),
     )
@@ -481,7 +481,7 @@ async fn update_webhook(
         tx,
         &state,
         &auth.origin,
-        audit::Subject::new("webhook", saved.id),
+        audit::Subject::new(domain::ENTITY_TYPE, saved.id),
         "update",
         audit::changes(Some(&before), Some(&saved)),
     )
@@ -513,7 +513,7 @@ async fn delete_webhook(
         tx,
         &state,
         &auth.origin,
-        audit::Subject::new("webhook", hook.id),
+        audit::Subject::new(domain::ENTITY_TYPE, hook.id),
         "delete",
         audit::changes(Some(&hook), None),
     )
@@ -607,7 +607,7 @@ async fn replay_delivery(
         tx,
         &state,
         &auth.origin,
-        audit::Subject::new("webhook", hook.id),
+        audit::Subject::new(domain::ENTITY_TYPE, hook.id),
         "replay",
         serde_json::json!({"delivery_id": {"before": original.id, "after": replay.id}}),
     )

@@ -174,7 +174,7 @@ async fn pause(
             id: Uuid::now_v7(),
             occurred_at: now,
             actor: Actor::System,
-            entity_type: "webhook".into(),
+            entity_type: rapport_domain::webhook::ENTITY_TYPE.into(),
             entity_id: saved.id,
             customer_id: None,
             action: "update".into(),

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::entities::audit_event::{self, Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
-use crate::{Conn, StoreError};
+use crate::{Conn, StoreError, Tx};
 
 /// Filters of the audit trail; all optional, combined with AND.
 #[derive(Debug, Clone, Default)]
@@ -43,8 +43,11 @@ fn to_domain(m: audit_event::Model) -> AuditEvent {
 ///
 /// # Errors
 /// Database failures.
-pub async fn record(db: &impl Conn, event: AuditEvent) -> Result<(), StoreError> {
-    crate::repos::webhooks::emit(db, &event).await?;
+pub async fn record(tx: &Tx, event: AuditEvent) -> Result<(), StoreError> {
+    if event.entity_type == rapport_domain::webhook::ENTITY_TYPE {
+        tx.changes_subscriptions();
+    }
+    crate::repos::webhooks::emit(tx, &event).await?;
     let model = audit_event::ActiveModel {
         id: Set(event.id),
         occurred_at: Set(event.occurred_at),
@@ -58,7 +61,7 @@ pub async fn record(db: &impl Conn, event: AuditEvent) -> Result<(), StoreError>
         ip: Set(event.ip),
         changes: Set(event.changes),
     };
-    Entity::insert(model).exec_without_returning(db).await?;
+    Entity::insert(model).exec_without_returning(tx).await?;
     Ok(())
 }
 

@@ -23,7 +23,8 @@ use crate::entities::webhook_delivery as delivery;
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
 use crate::repos::record::{self, record};
 use crate::repos::{corrupt, delete_row, jobs, parse_column};
-use crate::{Conn, StoreError, crypto};
+use crate::subscriptions::Subscribed;
+use crate::{Conn, StoreError, Tx, crypto};
 
 fn event_types(column: &str, value: serde_json::Value) -> Result<Vec<EventType>, StoreError> {
     let names: Vec<String> = serde_json::from_value(value).map_err(|e| corrupt(column, e))?;
@@ -126,31 +127,20 @@ pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
 ///
 /// # Errors
 /// Database failures.
-pub(crate) async fn emit(db: &impl Conn, event: &AuditEvent) -> Result<(), StoreError> {
+pub(crate) async fn emit(tx: &Tx, event: &AuditEvent) -> Result<(), StoreError> {
     let types = hooks::event_types(&event.entity_type, &event.action, &event.changes);
     if types.is_empty() {
         return Ok(());
     }
-    let active: Vec<(Uuid, serde_json::Value)> = Entity::find()
-        .select_only()
-        .column(Column::Id)
-        .column(Column::EventTypes)
-        .filter(Column::Status.eq(WebhookStatus::Active.as_str()))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let active = tx.subscriptions().await?;
     if active.is_empty() {
         return Ok(());
     }
-    let active = active
-        .into_iter()
-        .map(|(id, types)| Ok((id, event_types("webhooks.event_types", types)?)))
-        .collect::<Result<Vec<_>, StoreError>>()?;
     let record = format!("{}:{}", event.entity_type, event.entity_id);
     for event_type in types {
         let event_id = Uuid::now_v7();
         let payload = hooks::payload(event, event_type, event_id);
-        for (webhook_id, subscribed) in &active {
+        for (webhook_id, subscribed) in active.iter() {
             if !subscribed.contains(&event_type) {
                 continue;
             }
@@ -162,10 +152,29 @@ pub(crate) async fn emit(db: &impl Conn, event: &AuditEvent) -> Result<(), Store
                 payload.clone(),
                 event.occurred_at,
             );
-            queue(db, &delivery).await?;
+            queue(tx, &delivery).await?;
         }
     }
     Ok(())
+}
+
+/// The active subscriptions and their event types, read from the database (writes read them
+/// through [`Tx`]'s cache).
+///
+/// # Errors
+/// Database failures.
+pub(crate) async fn active(db: &impl Conn) -> Result<Vec<Subscribed>, StoreError> {
+    let rows: Vec<(Uuid, serde_json::Value)> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .column(Column::EventTypes)
+        .filter(Column::Status.eq(WebhookStatus::Active.as_str()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|(id, types)| Ok((id, event_types("webhooks.event_types", types)?)))
+        .collect()
 }
 
 /// Writes a pending delivery and the job that posts it.
