@@ -29,6 +29,7 @@ mod m20261205_000023_duplicate_groups;
 mod m20261205_000024_report_indexes;
 mod m20261206_000025_webhooks;
 mod m20261206_000026_customer_changes;
+mod m20261206_000027_external_id_keys;
 
 pub struct Migrator;
 
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000024_report_indexes::Migration),
             Box::new(m20261206_000025_webhooks::Migration),
             Box::new(m20261206_000026_customer_changes::Migration),
+            Box::new(m20261206_000027_external_id_keys::Migration),
         ]
     }
 }

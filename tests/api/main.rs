@@ -8,6 +8,7 @@ mod activities;
 mod articles;
 mod audit;
 mod auth;
+mod batch;
 mod browser;
 mod change_feed;
 mod clients;

@@ -84,6 +84,10 @@ pub enum ApiError {
     /// 422 with a specific code (`idempotency_key_reused`, …).
     #[error("unprocessable: {code}: {detail}")]
     Unprocessable { code: ProblemCode, detail: Text },
+    /// 422: an `all_or_none` batch whose items at these indexes were refused; nothing was
+    /// written.
+    #[error("batch refused: {} items", .0.len())]
+    BatchFailed(Vec<(usize, ApiError)>),
     /// 429 (`Retry-After`).
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
@@ -119,6 +123,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => C::PayloadTooLarge,
             ApiError::UnsupportedMediaType => C::UnsupportedMediaType,
             ApiError::Validation(_) => C::ValidationFailed,
+            ApiError::BatchFailed(_) => C::BatchFailed,
             ApiError::RateLimited { .. } => C::RateLimited,
             ApiError::Unavailable(_) => C::ServiceUnavailable,
             ApiError::Busy { .. } => C::ServerBusy,
@@ -283,6 +288,19 @@ impl ApiError {
                     .extra
                     .insert("retry_after".into(), (*retry_after_secs).into());
             }
+            ApiError::BatchFailed(refused) => {
+                let items: Vec<Value> = refused
+                    .iter()
+                    .map(|(index, e)| {
+                        serde_json::json!({
+                            "index": index,
+                            "status": e.status_code().as_u16(),
+                            "error": e.to_problem(lang),
+                        })
+                    })
+                    .collect();
+                problem.extra.insert("items".into(), Value::Array(items));
+            }
             _ => {}
         }
         problem
@@ -306,7 +324,7 @@ impl ResponseError for ApiError {
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) | ApiError::Unprocessable { .. } => {
+            ApiError::Validation(_) | ApiError::Unprocessable { .. } | ApiError::BatchFailed(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -16,6 +16,15 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// The language a request asks for.
+    pub fn of(req: &actix_web::HttpRequest) -> Lang {
+        Lang::from_accept_language(
+            req.headers()
+                .get(actix_web::http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        )
+    }
+
     /// Picks the best supported language of an `Accept-Language` header (RFC 9110 q-values).
     pub fn from_accept_language(header: Option<&str>) -> Lang {
         let Some(header) = header else {
@@ -106,6 +115,8 @@ pub fn title(code: ProblemCode, lang: Lang) -> &'static str {
         C::Conflict => ("Conflict", "冲突"),
         C::Duplicate => ("Duplicate", "重复记录"),
         C::InvalidTransition => ("Transition not allowed", "不允许的状态变更"),
+        C::AmbiguousMatch => ("Ambiguous match", "匹配到多条记录"),
+        C::BatchFailed => ("Batch refused", "批量操作被拒绝"),
         C::SurveyAnswered => ("Survey already answered", "问卷已有答复"),
         C::QuietPeriod => ("Invited recently", "近期已邀请"),
         C::ConsentWithdrawn => ("Consent withdrawn", "已撤回同意"),
@@ -202,6 +213,14 @@ pub fn detail(code: ProblemCode, lang: Lang) -> Option<&'static str> {
             "该邀请已经答复。",
         ),
         C::Expired => ("This invitation has expired.", "该邀请已过期。"),
+        C::AmbiguousMatch => (
+            "The upsert key matches more than one record; update them one by one by id.",
+            "该更新键匹配到多条记录；请按 ID 逐条更新。",
+        ),
+        C::BatchFailed => (
+            "Some items were refused, and the batch asked for all or none: nothing was written.",
+            "部分条目被拒绝，且该批量要求全部成功：未写入任何数据。",
+        ),
         C::UnsupportedGrantType
         | C::InvalidScope
         | C::Conflict

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod batch;
 pub mod buckets;
 pub mod client_ip;
 pub mod error;

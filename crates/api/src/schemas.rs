@@ -179,6 +179,9 @@ code_lists! {
     WebhookStatus: WebhookStatus::NAMES,
         "`active` subscriptions get events; `paused` ones get none until resumed (their pending deliveries wait)."
         => webhook_status, webhook_status_or_null;
+    BatchOutcome: crate::batch::Outcome::NAMES,
+        "What became of a batch item: `created`, `updated`, or `failed` (its `error` says why)."
+        => batch_outcome, batch_outcome_or_null;
     DeliveryStatus: DeliveryStatus::NAMES,
         "`pending` until a 2xx answer (`succeeded`), or `failed` after 24 hours of failed attempts."
         => delivery_status, delivery_status_or_null;
@@ -224,7 +227,8 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 40] = [
+    const NAMES: [&str; 41] = [
+        "BatchOutcome",
         "QuestionKind",
         "InvitationStatus",
         "InvitationOrigin",

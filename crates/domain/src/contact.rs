@@ -106,6 +106,22 @@ pub struct NewContact {
 }
 
 impl Contact {
+    /// Whether `other` is the same person as far as a batch upsert can tell: they share an
+    /// email or a phone number, or, when `other` has neither, the same names.
+    pub fn same_as(&self, other: &Contact) -> bool {
+        if other.emails.is_empty() && other.phones.is_empty() {
+            return self.first_name == other.first_name && self.last_name == other.last_name;
+        }
+        other
+            .emails
+            .iter()
+            .any(|e| self.emails.iter().any(|mine| mine.address == e.address))
+            || other
+                .phones
+                .iter()
+                .any(|p| self.phones.iter().any(|mine| mine.number == p.number))
+    }
+
     /// A new contact from what a client sent.
     ///
     /// # Errors

@@ -285,14 +285,53 @@ fn read_contacts(
     at: &Creation,
     errors: &mut Errors,
 ) -> Option<Vec<Contact>> {
-    if raw.len() > MAX_ITEMS {
-        errors.add("contacts", Invalid::TooLong { max: MAX_ITEMS });
-        return None;
-    }
     let primary = raw
         .iter()
         .position(|c| c.is_primary == Some(true))
         .unwrap_or(0);
+    read_contacts_at(
+        raw,
+        customer_id,
+        Some(primary),
+        (at.region, at.now, at.new_id),
+        errors,
+    )
+}
+
+/// Contacts to add to an existing customer, at `contacts[i]` (a batch upsert's): only the one
+/// marked primary is primary.
+///
+/// # Errors
+/// Every refused field, each at its path.
+pub fn more_contacts(
+    raw: &[RawContact<'_>],
+    customer_id: Uuid,
+    region: Region,
+    now: DateTime<Utc>,
+) -> Result<Vec<Contact>, ValidationErrors> {
+    let mut errors = Errors::default();
+    let primary = raw.iter().position(|c| c.is_primary == Some(true));
+    let read = read_contacts_at(
+        raw,
+        customer_id,
+        primary,
+        (region, now, Uuid::now_v7),
+        &mut errors,
+    );
+    errors.finish_with(read)
+}
+
+fn read_contacts_at(
+    raw: &[RawContact<'_>],
+    customer_id: Uuid,
+    primary: Option<usize>,
+    (region, now, new_id): (Region, DateTime<Utc>, fn() -> Uuid),
+    errors: &mut Errors,
+) -> Option<Vec<Contact>> {
+    if raw.len() > MAX_ITEMS {
+        errors.add("contacts", Invalid::TooLong { max: MAX_ITEMS });
+        return None;
+    }
     // Every contact is read, so that one answer lists the errors of all of them.
     let read: Vec<Option<Contact>> = raw
         .iter()
@@ -300,10 +339,10 @@ fn read_contacts(
         .map(|(i, c)| {
             let new = NewContact {
                 customer_id,
-                is_primary: i == primary,
-                region: at.region,
-                now: at.now,
-                new_id: at.new_id,
+                is_primary: Some(i) == primary,
+                region,
+                now,
+                new_id,
             };
             Contact::read(c, &index("contacts", i), &new, errors)
         })

@@ -31,6 +31,8 @@ rapport_domain::string_enum! {
         Duplicate => "duplicate",
         /// 409: a lifecycle move the rules do not allow.
         InvalidTransition => "invalid_transition",
+        /// 409: a batch item's upsert key names more than one record (`matching_ids`).
+        AmbiguousMatch => "ambiguous_match",
         SurveyAnswered => "survey_answered",
         QuietPeriod => "quiet_period",
         ConsentWithdrawn => "consent_withdrawn",
@@ -44,6 +46,8 @@ rapport_domain::string_enum! {
         UnsupportedMediaType => "unsupported_media_type",
         /// 422: fields refused, each named.
         ValidationFailed => "validation_failed",
+        /// 422: an `all_or_none` batch with a refused item: nothing was written (`items`).
+        BatchFailed => "batch_failed",
         /// 422: an `Idempotency-Key` reused with another request.
         IdempotencyKeyReused => "idempotency_key_reused",
         /// 429.

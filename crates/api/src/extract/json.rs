@@ -94,16 +94,29 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Data => {
-                let (field, invalid) = classify_data_error(&path, &inner.to_string());
-                ApiError::Validation(ValidationErrors::single(field, invalid))
-            }
+            serde_json::error::Category::Data => data_error(&path, &inner),
             _ => ApiError::Malformed(Text::new(
                 format!("The body is not valid JSON: {inner}"),
                 format!("请求体不是有效的 JSON：{inner}"),
             )),
         }
     })
+}
+
+/// Deserializes a JSON value already parsed (a batch item) as [`parse_json`] does a body.
+///
+/// # Errors
+/// 422 naming the field.
+pub fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        data_error(&path, err.inner())
+    })
+}
+
+fn data_error(path: &str, inner: &serde_json::Error) -> ApiError {
+    let (field, invalid) = classify_data_error(path, &inner.to_string());
+    ApiError::Validation(ValidationErrors::single(field, invalid))
 }
 
 /// Fields the server manages: sending one is refused as `not_allowed` (no mass assignment),

@@ -6,7 +6,7 @@ mod preconditions;
 mod query;
 
 pub use body::read_body;
-pub use json::{Json, is_json_content_type, optional_json, parse_json};
+pub use json::{Json, is_json_content_type, optional_json, parse_json, parse_value};
 pub use preconditions::{IdempotencyKey, IfMatch, IfMatchParam};
 pub use query::{Query, code_param, parse_form, parse_query, user_param};
 

@@ -22,11 +22,7 @@ pub async fn render_problems(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let lang = Lang::from_accept_language(
-        req.headers()
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let lang = Lang::of(req.request());
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     // Handler and extractor errors arrive as responses carrying their error; inner middleware
     // answers with responses too (never `Err`), so every error passes through here.

@@ -15,6 +15,7 @@ use rapport_domain::registration_number::RegistrationNumber;
 use rapport_domain::tag::parse_tags;
 use rapport_domain::validation::Errors;
 use rapport_domain::web_url::WebUrl;
+use rapport_store::Tx;
 use rapport_store::repos::tasks;
 use rapport_store::repos::{self};
 use uuid::Uuid;
@@ -127,10 +128,31 @@ pub async fn update_customer(
     body: Json<UpdateCustomer>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
-    let now = state.clock.now();
     let tx = state.store.begin().await?;
-    let before = access::to_change(&tx, &auth, id.into_inner()).await?;
-    if_match.check(before.version)?;
+    let body = update(&tx, &state, &auth, id.into_inner(), body, Some(&if_match)).await?;
+    audit::commit(tx, &state, &auth.origin).await?;
+    Ok(respond::ok(&body, body.version))
+}
+
+/// Applies a change to customer `id` on `tx`, audited: the change request's work, and a
+/// batch item's. Every refusal comes before the first write.
+///
+/// # Errors
+/// 404 when the caller cannot change it, 412 on a stale `if_match`, 422 for invalid fields,
+/// 409 for a lifecycle move the rules forbid.
+pub(super) async fn update(
+    tx: &Tx,
+    state: &AppState,
+    auth: &Authorized<CustomersWrite>,
+    id: Uuid,
+    body: UpdateCustomer,
+    if_match: Option<&IfMatch>,
+) -> Result<Customer, ApiError> {
+    let now = state.clock.now();
+    let before = access::to_change(tx, auth, id).await?;
+    if let Some(if_match) = if_match {
+        if_match.check(before.version)?;
+    }
     let mut after = before.clone();
     let mut errors = Errors::default();
     let (owner, team, stage) = (
@@ -140,8 +162,8 @@ pub async fn update_customer(
     );
     apply_fields(&mut after, body, state.settings.default_region, &mut errors);
     let (owner_id, team_id) = access::on_update(
-        &tx,
-        &auth,
+        tx,
+        auth,
         (before.owner_id, before.team_id),
         owner,
         team,
@@ -169,14 +191,14 @@ pub async fn update_customer(
             )
         })?;
     }
-    let saved = repos::save(&tx, &after, now).await?;
+    let saved = repos::save(tx, &after, now).await?;
     // The lead follow-up task is the owner's: a new owner takes it over.
     if let Some(owner) = saved.owner_id.filter(|o| Some(*o) != before.owner_id) {
-        tasks::reassign_lead_follow_ups(&tx, saved.id, owner, now).await?;
+        tasks::reassign_lead_follow_ups(tx, saved.id, owner, now).await?;
     }
     if saved.lifecycle_stage != before.lifecycle_stage {
         record_stage(
-            &tx,
+            tx,
             &saved,
             Some(before.lifecycle_stage),
             auth.user_id(),
@@ -185,23 +207,23 @@ pub async fn update_customer(
         .await?;
     }
     if saved.grade != before.grade {
-        record_grade(&tx, &saved, Some(before.grade), auth.user_id(), now).await?;
+        record_grade(tx, &saved, Some(before.grade), auth.user_id(), now).await?;
     }
-    let contacts = reindex(&tx, &saved).await?;
+    let contacts = reindex(tx, &saved).await?;
     let (before, body) = (
         Customer::from(before),
         Customer::with_contacts(saved, contacts),
     );
-    audit::record_and_commit(
+    audit::record(
         tx,
-        &state,
+        state,
         &auth.origin,
         audit::Subject::customer(body.id),
         "update",
         audit::changes(Some(&before), Some(&body.without_contacts())),
     )
     .await?;
-    Ok(respond::ok(&body, body.version))
+    Ok(body)
 }
 
 /// Delete a customer (soft: `POST /v1/customers/{id}/restore` undoes it).

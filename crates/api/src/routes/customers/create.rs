@@ -5,6 +5,7 @@ use rapport_domain::activity::Task;
 use rapport_domain::customer::{Creation, Customer as DomainCustomer};
 use rapport_domain::enums::LifecycleStage;
 use rapport_domain::validation::Errors;
+use rapport_store::Tx;
 use rapport_store::repos::assignment::{self, Work};
 use rapport_store::repos::customers::{self};
 use rapport_store::repos::{contacts, tasks};
@@ -56,13 +57,39 @@ pub async fn create_customer(
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner()?;
     let body = body.into_inner()?;
-    let now = state.clock.now();
     // Everything from the checks to the write happens in one transaction, so two requests
     // with the same email cannot both pass the duplicate check.
     let tx = state.store.begin().await?;
+    let body = create(
+        &tx,
+        &state,
+        &auth,
+        body,
+        params.allow_duplicate.unwrap_or(false),
+    )
+    .await?;
+    audit::commit(tx, &state, &auth.origin).await?;
+    let location = format!("/v1/customers/{}", body.id);
+    Ok(respond::created(&body, body.version, location))
+}
+
+/// Creates a customer and its contacts on `tx`, audited: the create request's work, and a
+/// batch item's. Every refusal comes before the first write.
+///
+/// # Errors
+/// 422 for invalid fields, 409 for a likely duplicate (unless `allow_duplicate`), 404 for an
+/// owner or team the caller cannot give it to.
+pub(super) async fn create(
+    tx: &Tx,
+    state: &AppState,
+    auth: &Authorized<CustomersWrite>,
+    body: CreateCustomer,
+    allow_duplicate: bool,
+) -> Result<Customer, ApiError> {
+    let now = state.clock.now();
     let mut errors = Errors::default();
     let (owner_id, team_id) =
-        access::on_create(&tx, &auth, body.owner_id, body.team_id, &mut errors).await?;
+        access::on_create(tx, auth, body.owner_id, body.team_id, &mut errors).await?;
     let creation = Creation {
         owner_id,
         team_id,
@@ -74,10 +101,10 @@ pub async fn create_customer(
     let (customer, contacts) =
         errors.finish_with_result(DomainCustomer::create(&body.raw(), &creation))?;
 
-    if !params.allow_duplicate.unwrap_or(false) {
+    if !allow_duplicate {
         let keys = customers::duplicate_keys(&customer, &contacts)?;
-        customers::lock_keys(&tx, &keys).await?;
-        let mut found = customers::find_duplicates(&tx, auth.visibility(), &keys, None).await?;
+        customers::lock_keys(tx, &keys).await?;
+        let mut found = customers::find_duplicates(tx, auth.visibility(), &keys, None).await?;
         if !found.is_empty() {
             found.sort();
             let mut extra = Map::new();
@@ -102,18 +129,18 @@ pub async fn create_customer(
         customer.team_id,
         customer.lifecycle_stage,
     ) {
-        customer.owner_id = assignment::pick(&tx, team, Work::Lead).await?;
+        customer.owner_id = assignment::pick(tx, team, Work::Lead).await?;
     }
-    customers::insert(&tx, &customer).await?;
-    contacts::insert_many(&tx, &contacts).await?;
-    customers::reindex(&tx, &customer, &contacts).await?;
-    record_stage(&tx, &customer, None, auth.user_id(), now).await?;
+    customers::insert(tx, &customer).await?;
+    contacts::insert_many(tx, &contacts).await?;
+    customers::reindex(tx, &customer, &contacts).await?;
+    record_stage(tx, &customer, None, auth.user_id(), now).await?;
     if customer.grade_locked {
-        record_grade(&tx, &customer, None, auth.user_id(), now).await?;
+        record_grade(tx, &customer, None, auth.user_id(), now).await?;
     }
     if let (Some(due), Some(owner)) = (customer.first_contact_due_at, customer.owner_id) {
         tasks::insert(
-            &tx,
+            tx,
             &Task::lead_follow_up(&customer, owner, due, auth.user_id(), now, Uuid::now_v7()),
         )
         .await?;
@@ -122,8 +149,8 @@ pub async fn create_customer(
     // Each contact's own creation too: its history starts here, and `contact.created` fires.
     for contact in body.contacts.iter().flatten() {
         audit::record(
-            &tx,
-            &state,
+            tx,
+            state,
             &auth.origin,
             audit::Subject::of_customer("contact", contact.id, Some(body.id)),
             "create",
@@ -131,15 +158,14 @@ pub async fn create_customer(
         )
         .await?;
     }
-    audit::record_and_commit(
+    audit::record(
         tx,
-        &state,
+        state,
         &auth.origin,
         audit::Subject::customer(body.id),
         "create",
         audit::changes(None, Some(&body)),
     )
     .await?;
-    let location = format!("/v1/customers/{}", body.id);
-    Ok(respond::created(&body, body.version, location))
+    Ok(body)
 }

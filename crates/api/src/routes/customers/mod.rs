@@ -2,6 +2,7 @@
 //! personal data export and erasure.
 
 pub mod access;
+mod batch;
 mod change;
 mod create;
 mod export;
@@ -19,13 +20,14 @@ pub use write::{record_stage, reindex};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    // `/customers/duplicates` and `/customers/grading/run` before `/customers/{id}`, which
-    // would take them for an id.
+    // `/customers/duplicates`, `/customers/grading/run` and `/customers/batch` before
+    // `/customers/{id}`, which would take them for an id.
     cfg.service(merge::list_duplicates)
         .service(grading::run_grading)
         .service(list::list_customers)
         .service(export::export_customers)
         .service(create::create_customer)
+        .service(batch::batch_customers)
         .service(change::get_customer)
         .service(change::update_customer)
         .service(change::delete_customer)

@@ -17,8 +17,8 @@ use crate::{Conn, StoreError};
 /// A key: its kind (`email`, `phone`, `registration_number`, `name`) and value.
 pub(crate) type Key = (String, String);
 
-/// Kinds that are no duplicate keys (kept in `customer_keys` to filter by).
-const NOT_DUPLICATES: &[&str] = &["tag"];
+/// Kinds that are no duplicate keys (kept in `customer_keys` to filter or look up by).
+pub(crate) const NOT_DUPLICATES: &[&str] = &["tag", "external_id"];
 
 /// The `n`th placeholder: `?` (SQLite) or `$n` (PostgreSQL).
 fn slot(backend: DatabaseBackend, n: usize) -> String {
@@ -131,7 +131,8 @@ pub async fn rebuild_groups(db: &impl Conn) -> Result<u64, StoreError> {
         .execute(Statement::from_string(
             backend,
             "INSERT INTO duplicate_keys (kind, value, customers) \
-             SELECT kind, value, COUNT(*) FROM customer_keys WHERE kind <> 'tag' \
+             SELECT kind, value, COUNT(*) FROM customer_keys \
+             WHERE kind NOT IN ('tag', 'external_id') \
              GROUP BY kind, value HAVING COUNT(*) > 1",
         ))
         .await?;
@@ -176,6 +177,31 @@ pub async fn find_duplicates(
         select = select.filter(Column::Id.ne(id));
     }
     let rows = select.all(db).await?;
+    Ok(rows.into_iter().map(|m| m.id).collect())
+}
+
+/// The live customers visible to the caller that hold the key `(kind, value)`: what a batch
+/// upsert matches an item by (`external_id`, `email`).
+///
+/// # Errors
+/// Database failures.
+pub async fn holding(
+    db: &impl Conn,
+    visibility: Visibility,
+    kind: &str,
+    value: &str,
+) -> Result<Vec<Uuid>, StoreError> {
+    let sub = Query::select()
+        .column(Alias::new("customer_id"))
+        .from(Alias::new("customer_keys"))
+        .and_where(Expr::col(Alias::new("kind")).eq(kind))
+        .and_where(Expr::col(Alias::new("value")).eq(value))
+        .to_owned();
+    let rows = visible(Entity::find(), visibility)
+        .filter(Column::DeletedAt.is_null())
+        .filter(Column::Id.in_subquery(sub))
+        .all(db)
+        .await?;
     Ok(rows.into_iter().map(|m| m.id).collect())
 }
 
@@ -225,7 +251,7 @@ pub async fn duplicate_groups(
                 Alias::new("customers"),
                 Expr::cust("customers.id = k.customer_id"),
             )
-            .and_where(Expr::cust("k.kind <> 'tag'"))
+            .and_where(Expr::cust("k.kind NOT IN ('tag', 'external_id')"))
             .and_where(vis)
             .and_where(after("k"))
             .group_by_columns([

@@ -23,7 +23,13 @@ fn blinded_number(customer: &Customer) -> Result<Option<String>, StoreError> {
         .transpose()
 }
 
-/// The keys duplicates are detected by, and tags are filtered by: `(kind, value)`.
+/// The value of an external id's key: `<system>:<id>`.
+pub fn external_id_key(system: &str, id: &str) -> String {
+    format!("{system}:{id}")
+}
+
+/// The keys duplicates are detected by, and tags and external ids are looked up by:
+/// `(kind, value)`.
 pub(crate) fn keys(
     customer: &Customer,
     contacts: &[Contact],
@@ -40,6 +46,10 @@ pub(crate) fn keys(
     // list of deleted customers.
     if customer.deleted_at.is_some() {
         return keys;
+    }
+    // Looked up by batch upserts (`external_ids.<system>`); never a duplicate key.
+    for (system, id) in &customer.external_ids {
+        keys.insert(("external_id", external_id_key(system, id)));
     }
     let name: String = name_key(customer.name.as_str()).chars().take(200).collect();
     if !name.is_empty() {
@@ -72,7 +82,7 @@ pub fn duplicate_keys(
     let number = blinded_number(customer)?;
     Ok(keys(customer, contacts, number.as_deref())
         .into_iter()
-        .filter(|(kind, _)| *kind != "tag" && *kind != "name")
+        .filter(|(kind, _)| !duplicates::NOT_DUPLICATES.contains(kind) && *kind != "name")
         .collect())
 }
 
@@ -123,7 +133,7 @@ pub async fn reindex(
     // do) costs nothing more.
     let after: BTreeSet<duplicates::Key> = now
         .into_iter()
-        .filter(|(kind, _)| *kind != "tag")
+        .filter(|(kind, _)| !duplicates::NOT_DUPLICATES.contains(kind))
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
     let changed: BTreeSet<duplicates::Key> = before.symmetric_difference(&after).cloned().collect();
