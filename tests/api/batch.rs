@@ -1,5 +1,6 @@
-//! Batch writes: `POST /v1/customers/batch` creates and updates up to 200 customers, answers
-//! each item, upserts by an external id or an email, and writes all or none when asked.
+//! Batch writes: `POST /v1/<resources>/batch` creates and changes up to 200 customers, contacts,
+//! activities, tickets or opportunities, answers each item, upserts customers and contacts by
+//! an external id or an email, and writes all or none when asked.
 
 use rapport_tests::{TestApp, backend_tests};
 use serde_json::{Value, json};
@@ -11,7 +12,10 @@ backend_tests!(
     upserts_match_by_email_and_add_new_contacts,
     a_rep_upserts_only_what_it_sees,
     concurrent_upserts_of_one_key_create_one_customer,
-    what_a_batch_cannot_take
+    what_a_batch_cannot_take,
+    contacts_are_added_and_upserted_by_email,
+    activities_are_recorded_and_changed_by_id,
+    tickets_and_opportunities_are_written_by_id
 );
 
 /// The customers named `name` that the admin sees.
@@ -390,4 +394,278 @@ async fn what_a_batch_cannot_take(app: TestApp) {
         .await;
     reply.assert_status(200);
     assert_eq!(reply.body["created"], 200);
+}
+
+async fn contacts_are_added_and_upserted_by_email(app: TestApp) {
+    let admin = app.admin_token().await;
+    let acme = app
+        .customer(
+            &admin,
+            json!({"name": "Contact Batch Ltd", "contacts": [{"first_name": "Lei", "emails": [{"address": "lei@contact-batch.example"}]}]}),
+        )
+        .await;
+    let other = app
+        .customer(&admin, json!({"name": "Other Batch Ltd"}))
+        .await;
+    let reply = app
+        .post(
+            "/v1/contacts/batch",
+            &admin,
+            json!({"upsert_on": "email", "items": [
+                {"emails": [{"address": "LEI@contact-batch.example"}], "title": "Buyer"},
+                {"customer_id": acme, "first_name": "Mei", "emails": [{"address": "mei@contact-batch.example"}]},
+                {"customer_id": other, "first_name": "Lei", "emails": [{"address": "lei@contact-batch.example"}]},
+                {"first_name": "Nobody", "emails": [{"address": "nobody@contact-batch.example"}]},
+                {"customer_id": acme, "first_name": "Bad", "emails": [{"address": "not-an-email"}]},
+                {"customer_id": "not-a-uuid", "first_name": "X", "emails": [{"address": "x@contact-batch.example"}]},
+                {"customer_id": acme, "first_name": "Phone only", "phones": [{"number": "+86 138 0013 8001"}]},
+            ]}),
+        )
+        .await;
+    reply.assert_status(200);
+    let items = &reply.body["items"];
+    let status = |i: usize| items[i]["status"].as_u64().unwrap();
+    assert_eq!(
+        (0..7).map(status).collect::<Vec<_>>(),
+        [200, 201, 201, 422, 422, 422, 422],
+        "{}",
+        reply.body
+    );
+    let field = |i: usize| {
+        items[i]["error"]["errors"][0]["field"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(field(3), "customer_id");
+    assert_eq!(field(4), "emails");
+    assert_eq!(field(5), "customer_id");
+    assert_eq!(field(6), "emails");
+
+    let reply = app.get(&format!("/v1/customers/{acme}"), &admin).await;
+    let contacts = reply.body["contacts"].as_array().unwrap();
+    assert_eq!(contacts.len(), 2, "{}", reply.body);
+    let lei = contacts.iter().find(|c| c["first_name"] == "Lei").unwrap();
+    assert_eq!(lei["title"], "Buyer");
+    assert_eq!(lei["version"], 2);
+    assert_eq!(items[0]["id"], lei["id"]);
+    // The other customer got its own Lei: the item named its customer.
+    let reply = app.get(&format!("/v1/customers/{other}"), &admin).await;
+    assert_eq!(reply.body["contacts"][0]["first_name"], "Lei");
+
+    // Now two contacts hold that email: without a customer the item is ambiguous.
+    let reply = app
+        .post(
+            "/v1/contacts/batch",
+            &admin,
+            json!({"upsert_on": "email", "all_or_none": true, "items": [
+                {"emails": [{"address": "lei@contact-batch.example"}], "title": "Nobody knows"},
+            ]}),
+        )
+        .await;
+    reply.assert_problem(422, "batch_failed");
+    assert_eq!(reply.body["items"][0]["status"], 409);
+    assert_eq!(reply.body["items"][0]["error"]["code"], "ambiguous_match");
+
+    // A rep adds contacts to its own customers only.
+    let rep = app.user("sales_rep", None).await;
+    let reply = app
+        .post(
+            "/v1/contacts/batch",
+            &rep.token,
+            json!({"items": [{"customer_id": acme, "first_name": "Intruder"}]}),
+        )
+        .await;
+    assert_eq!(reply.body["items"][0]["status"], 404, "{}", reply.body);
+    let reply = app
+        .post(
+            "/v1/contacts/batch",
+            &rep.token,
+            json!({"upsert_on": "email", "items": [{"first_name": "Intruder", "emails": [{"address": "mei@contact-batch.example"}]}]}),
+        )
+        .await;
+    assert_eq!(reply.body["items"][0]["status"], 422, "{}", reply.body);
+    assert_eq!(
+        reply.body["items"][0]["error"]["errors"][0]["field"],
+        "customer_id"
+    );
+    let reply = app
+        .post(
+            "/v1/contacts/batch",
+            &admin,
+            json!({"upsert_on": "phone", "items": [{"first_name": "X"}]}),
+        )
+        .await;
+    assert_eq!(reply.error_fields(), ["upsert_on"]);
+}
+
+async fn activities_are_recorded_and_changed_by_id(app: TestApp) {
+    let admin = app.admin_token().await;
+    let customer = app
+        .customer(&admin, json!({"name": "Activity Batch Ltd"}))
+        .await;
+    let logged = app
+        .post(
+            "/v1/activities",
+            &admin,
+            json!({"customer_id": customer, "kind": "note", "summary": "First note"}),
+        )
+        .await;
+    logged.assert_status(201);
+    let note = logged.body["id"].as_str().unwrap().to_owned();
+    let reply = app
+        .post(
+            "/v1/activities/batch",
+            &admin,
+            json!({"items": [
+                {"customer_id": customer, "kind": "call", "direction": "outbound", "summary": "Called"},
+                {"id": note, "summary": "First note, edited"},
+                {"customer_id": customer, "kind": "séance", "summary": "?"},
+                {"id": "01a24996-cad2-7344-b4be-73a32b1a0590", "summary": "Nobody's"},
+                {"id": note, "customer_id": customer},
+            ]}),
+        )
+        .await;
+    reply.assert_status(200);
+    let items = &reply.body["items"];
+    let status = |i: usize| items[i]["status"].as_u64().unwrap();
+    assert_eq!(
+        (0..5).map(status).collect::<Vec<_>>(),
+        [201, 200, 422, 404, 422],
+        "{}",
+        reply.body
+    );
+    assert_eq!(items[1]["version"], 2);
+    assert_eq!(items[2]["error"]["errors"][0]["field"], "kind");
+    assert_eq!(items[4]["error"]["errors"][0]["field"], "customer_id");
+    let reply = app.get(&format!("/v1/activities/{note}"), &admin).await;
+    assert_eq!(reply.body["summary"], "First note, edited");
+    // The call reached the customer: it counts as its first contact, as one by one.
+    let reply = app.get(&format!("/v1/customers/{customer}"), &admin).await;
+    assert!(
+        reply.body["first_contacted_at"].is_string(),
+        "{}",
+        reply.body
+    );
+
+    // A rep changes only what it sees, and no batch takes an upsert key here.
+    let rep = app.user("sales_rep", None).await;
+    let reply = app
+        .post(
+            "/v1/activities/batch",
+            &rep.token,
+            json!({"items": [{"id": note, "summary": "Mine now"}]}),
+        )
+        .await;
+    assert_eq!(reply.body["items"][0]["status"], 404, "{}", reply.body);
+    let reply = app
+        .post(
+            "/v1/activities/batch",
+            &admin,
+            json!({"upsert_on": "email", "items": [{"id": note, "summary": "x"}]}),
+        )
+        .await;
+    assert_eq!(reply.error_fields(), ["upsert_on"]);
+}
+
+async fn tickets_and_opportunities_are_written_by_id(app: TestApp) {
+    let admin = app.admin_token().await;
+    let customer = app
+        .customer(&admin, json!({"name": "Service Batch Ltd"}))
+        .await;
+    let reply = app
+        .post(
+            "/v1/tickets/batch",
+            &admin,
+            json!({"items": [
+                {"customer_id": customer, "subject": "Printer jams", "channel": "wechat", "category": "complaint"},
+                {"customer_id": customer, "subject": "Fax", "channel": "fax", "category": "complaint"},
+            ]}),
+        )
+        .await;
+    reply.assert_status(200);
+    let items = reply.body["items"].clone();
+    assert_eq!(items[0]["status"], 201, "{}", reply.body);
+    assert_eq!(items[1]["error"]["errors"][0]["field"], "channel");
+    let ticket = items[0]["id"].as_str().unwrap().to_owned();
+    // Opened with its SLA due times, as one by one.
+    let reply = app.get(&format!("/v1/tickets/{ticket}"), &admin).await;
+    assert!(
+        reply.body["resolution_due_at"].is_string(),
+        "{}",
+        reply.body
+    );
+    // A workflow move the rules forbid is that item's 409, and its savepoint undoes it.
+    let reply = app
+        .post(
+            "/v1/tickets/batch",
+            &admin,
+            json!({"items": [
+                {"id": ticket, "priority": "urgent", "status": "closed"},
+                {"id": ticket, "subject": "Printer jams on floor 3"},
+            ]}),
+        )
+        .await;
+    let items = &reply.body["items"];
+    assert_eq!(items[0]["status"], 409, "{}", reply.body);
+    assert_eq!(items[1]["status"], 200);
+    assert_eq!(items[1]["version"], 2);
+    let reply = app.get(&format!("/v1/tickets/{ticket}"), &admin).await;
+    assert_ne!(reply.body["priority"], "urgent");
+    assert_eq!(reply.body["subject"], "Printer jams on floor 3");
+
+    let reply = app
+        .post(
+            "/v1/opportunities/batch",
+            &admin,
+            json!({"all_or_none": true, "items": [
+                {"customer_id": customer, "title": "Printers", "amount": {"amount": "1200.00", "currency": "CNY"}},
+                {"customer_id": customer, "title": "Toner", "probability": 140},
+            ]}),
+        )
+        .await;
+    reply.assert_problem(422, "batch_failed");
+    assert_eq!(reply.body["items"][0]["index"], 1);
+    assert_eq!(
+        reply.body["items"][0]["error"]["errors"][0]["field"],
+        "probability"
+    );
+    let reply = app.get("/v1/opportunities", &admin).await;
+    assert_eq!(
+        reply.body["data"].as_array().unwrap().len(),
+        0,
+        "{}",
+        reply.body
+    );
+    let reply = app
+        .post(
+            "/v1/opportunities/batch",
+            &admin,
+            json!({"items": [
+                {"customer_id": customer, "title": "Printers", "amount": {"amount": "1200.00", "currency": "CNY"}},
+            ]}),
+        )
+        .await;
+    assert_eq!(reply.body["items"][0]["status"], 201, "{}", reply.body);
+    let deal = reply.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let reply = app
+        .post(
+            "/v1/opportunities/batch",
+            &admin,
+            json!({"items": [{"id": deal, "next_step": "Send the quote"}]}),
+        )
+        .await;
+    assert_eq!(reply.body["items"][0]["status"], 200, "{}", reply.body);
+    let reply = app.get(&format!("/v1/opportunities/{deal}"), &admin).await;
+    assert_eq!(reply.body["next_step"], "Send the quote");
+
+    // Each resource's own scope: a tickets client writes no opportunities.
+    let service = app.client_token(&["tickets:write", "customers:read"]).await;
+    app.post(
+        "/v1/opportunities/batch",
+        &service,
+        json!({"items": [{"customer_id": customer, "title": "X"}]}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
 }

@@ -2,25 +2,30 @@
 //! request and one transaction, each item answered on its own (its status, id and version, or
 //! its problem).
 //!
-//! A resource's batch handler reads the body as a [`BatchBody`], writes each item with the
-//! same function its single-record route uses, hands each outcome to [`Results::push`], and
-//! ends with [`Results::finish`]. Those write functions refuse before they write anything, so
-//! a refused item leaves nothing behind; a failure of ours (5xx) ends the whole batch, and
+//! A resource's batch handler reads the body as a [`BatchBody`] and hands [`run`] (or
+//! [`by_id`]) the function that writes one item: the same `create` or `update` its
+//! single-record routes use, on the batch's transaction. Each item runs in a savepoint, so a
+//! refused item leaves nothing behind; a failure of ours (5xx) ends the whole batch, and
 //! nothing is written then.
 
 use actix_web::{HttpResponse, ResponseError};
 use rapport_domain::Invalid;
-use rapport_store::Tx;
+use rapport_domain::email::Email;
+use rapport_store::{Conn, StoreError, Tx};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit;
-use crate::error::{ApiError, Problem};
-use crate::i18n::Lang;
+use crate::error::{ApiError, Problem, ProblemCode};
+use crate::i18n::{Lang, Text};
 use crate::state::AppState;
+
+const ITEM_SAVEPOINT: &str = "SAVEPOINT batch_item";
+const ITEM_KEEP: &str = "RELEASE SAVEPOINT batch_item";
+const ITEM_UNDO: &str = "ROLLBACK TO SAVEPOINT batch_item; RELEASE SAVEPOINT batch_item";
 
 /// The most items a batch takes.
 pub const MAX_ITEMS: usize = 200;
@@ -63,7 +68,114 @@ pub fn read_item<T: DeserializeOwned>(item: Value) -> Result<T, ApiError> {
     crate::extract::parse_value(item)
 }
 
-/// The request body of a resource's batch: its items are its create body.
+/// Runs a batch: each item written by `write` on one transaction, in order, then committed
+/// (or nothing written, for an `all_or_none` batch with a refused item).
+///
+/// # Errors
+/// 422 for a batch too large or empty, or `batch_failed`; a failure of ours.
+pub async fn run(
+    state: &AppState,
+    origin: &audit::Origin,
+    lang: Lang,
+    body: BatchBody,
+    write: impl AsyncFn(&Tx, Value) -> Result<Written, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    body.check_size()?;
+    let tx = state.store.begin().await?;
+    let mut results = Results::default();
+    for (index, item) in body.items.into_iter().enumerate() {
+        // Each item in a savepoint: a refused item leaves nothing, whatever it got to write.
+        tx.execute_unprepared(ITEM_SAVEPOINT)
+            .await
+            .map_err(StoreError::from)?;
+        let outcome = write(&tx, item).await;
+        let end = match &outcome {
+            Ok(_) => ITEM_KEEP,
+            Err(_) => ITEM_UNDO,
+        };
+        results.push(index, outcome)?;
+        tx.execute_unprepared(end).await.map_err(StoreError::from)?;
+    }
+    let all_or_none = body.all_or_none.unwrap_or(false);
+    results.finish(tx, state, origin, all_or_none, lang).await
+}
+
+/// Runs the batch of a resource with no upsert key: an item with an `id` changes that record
+/// (`update`, as its PATCH would), any other is created (`create`).
+///
+/// # Errors
+/// As [`run`], and 422 for an `upsert_on`.
+pub async fn by_id<C: DeserializeOwned, U: DeserializeOwned>(
+    state: &AppState,
+    origin: &audit::Origin,
+    lang: Lang,
+    body: BatchBody,
+    create: impl AsyncFn(&Tx, C) -> Result<Written, ApiError>,
+    update: impl AsyncFn(&Tx, Uuid, U) -> Result<Written, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    if body.upsert_on.is_some() {
+        return Err(ApiError::invalid("upsert_on", Invalid::NotAllowed));
+    }
+    run(state, origin, lang, body, async |tx: &Tx, item: Value| {
+        let Value::Object(mut fields) = item else {
+            return Err(ApiError::invalid("", Invalid::InvalidType));
+        };
+        match fields.remove("id") {
+            None | Some(Value::Null) => create(tx, read_item(Value::Object(fields))?).await,
+            Some(id) => {
+                let id = read_item::<Uuid>(id)
+                    .map_err(|_| ApiError::invalid("id", Invalid::InvalidType))?;
+                update(tx, id, read_item(Value::Object(fields))?).await
+            }
+        }
+    })
+    .await
+}
+
+/// The one record an upsert key found, if any.
+///
+/// # Errors
+/// 409 `ambiguous_match` with `matching_ids` when it found more than one.
+pub fn one_match(mut found: Vec<Uuid>, what: &str, key: &str) -> Result<Option<Uuid>, ApiError> {
+    found.sort();
+    found.dedup();
+    match found.as_slice() {
+        [] => Ok(None),
+        [id] => Ok(Some(*id)),
+        _ => {
+            let mut extra = Map::new();
+            extra.insert("matching_ids".into(), json!(found));
+            Err(ApiError::Conflict {
+                code: ProblemCode::AmbiguousMatch,
+                detail: Text::new(
+                    format!("{} {what} match this item's `{key}`.", found.len()),
+                    format!("有 {} 条记录与该条目的 `{key}` 匹配。", found.len()),
+                ),
+                extra,
+            })
+        }
+    }
+}
+
+/// The normalized addresses of `emails` (`[{"address": ...}]` lists); malformed ones are left
+/// to the item's own validation.
+pub fn email_addresses<'a>(emails: impl IntoIterator<Item = &'a Value>) -> Vec<String> {
+    let mut addresses: Vec<String> = emails
+        .into_iter()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|e| e.get("address").and_then(Value::as_str))
+        .filter_map(|a| Email::parse(a).ok())
+        .map(|e| e.as_str().to_owned())
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    addresses
+}
+
+/// The request body of a resource's batch: its items are its create body. With `$upsert_on`,
+/// the documentation of the keys it upserts by; with `$item => $create`, an item type that adds
+/// `id` to the create body, for a resource changed by id ([`by_id`]).
 #[macro_export]
 macro_rules! batch_request {
     ($name:ident, $item:ty, $upsert_on:literal) => {
@@ -80,6 +192,31 @@ macro_rules! batch_request {
             pub all_or_none: Option<bool>,
             #[doc = $upsert_on]
             pub upsert_on: Option<String>,
+        }
+    };
+    ($name:ident, $item:ident => $create:ty) => {
+        #[doc = concat!("A batch item: a `", stringify!($create), "`, or a change to the record `id`.")]
+        #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+        #[allow(dead_code)]
+        pub struct $item {
+            /// The record to change (its fields as its `PATCH` takes them: absent ones are
+            /// kept); without it, the item is created.
+            pub id: Option<uuid::Uuid>,
+            #[serde(flatten)]
+            pub fields: $create,
+        }
+
+        #[doc = concat!("Up to 200 `", stringify!($item), "`s, created or changed in one request.")]
+        #[derive(Debug, utoipa::ToSchema)]
+        #[allow(dead_code)]
+        pub struct $name {
+            #[schema(min_items = 1, max_items = 200)]
+            pub items: Vec<$item>,
+            /// `true`: when any item is refused, nothing is written and the answer is 422
+            /// `batch_failed` listing the refused items. Default `false`: the good items are
+            /// written and each refused one is answered with its problem.
+            #[schema(default = false)]
+            pub all_or_none: Option<bool>,
         }
     };
 }

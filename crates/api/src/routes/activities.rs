@@ -1,12 +1,13 @@
 //! Activities: calls, emails, meetings, visits, chats and notes recorded against customers.
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::Invalid;
 use rapport_domain::activity::{Activity as DomainActivity, Details, Outcome, Summary};
 use rapport_domain::enums::{ActivityKind, Channel, Direction};
 use rapport_domain::name::Name;
 use rapport_domain::validation::Errors;
+use rapport_store::Tx;
 use rapport_store::repos::activities::{self, ActivityFilter};
 use rapport_store::repos::{self, Lock, customers, tasks};
 use serde::{Deserialize, Serialize};
@@ -17,8 +18,10 @@ use uuid::Uuid;
 use crate::audit;
 use crate::auth::Authorized;
 use crate::auth::scopes::{CustomersRead, CustomersWrite};
+use crate::batch::{self, BatchBody, BatchResult, Written};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
+use crate::i18n::Lang;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::respond;
@@ -27,8 +30,10 @@ use crate::schemas;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
+    // `/activities/batch` before `/activities/{id}`, which would take it for an id.
     cfg.service(list_activities)
         .service(create_activity)
+        .service(batch_activities)
         .service(get_activity)
         .service(update_activity)
         .service(delete_activity);
@@ -206,11 +211,31 @@ async fn create_activity(
     body: Json<CreateActivity>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
-    let now = state.clock.now();
     let tx = state.store.begin().await?;
+    let body = create(&tx, &state, &auth, body).await?;
+    audit::commit(tx, &state, &auth.origin).await?;
+    Ok(respond::created(
+        &body,
+        body.version,
+        format!("/v1/activities/{}", body.id),
+    ))
+}
+
+/// Records an activity on `tx`, audited: the create request's work, and a batch item's. Every
+/// refusal comes before the first write.
+///
+/// # Errors
+/// 422 for invalid fields or a customer or contact the caller cannot see.
+pub(crate) async fn create(
+    tx: &Tx,
+    state: &AppState,
+    auth: &Authorized<CustomersWrite>,
+    body: CreateActivity,
+) -> Result<Activity, ApiError> {
+    let now = state.clock.now();
     let mut errors = Errors::default();
     let customer =
-        access::referenced(&tx, &auth, body.customer_id, body.contact_id, &mut errors).await?;
+        access::referenced(tx, auth, body.customer_id, body.contact_id, &mut errors).await?;
     let kind = match body.kind.as_deref() {
         Some(k) => errors.check("kind", ActivityKind::parse(k)),
         None => {
@@ -253,27 +278,60 @@ async fn create_activity(
         updated_at: now,
         version: 1,
     };
-    activities::insert(&tx, &activity).await?;
+    activities::insert(tx, &activity).await?;
     let reached = kind.reaches_customer();
-    customers::touch_activity(&tx, customer.id, activity.occurred_at, reached, now).await?;
+    customers::touch_activity(tx, customer.id, activity.occurred_at, reached, now).await?;
     if reached && customer.first_contacted_at.is_none() {
-        tasks::complete_lead_follow_ups(&tx, customer.id, now).await?;
+        tasks::complete_lead_follow_ups(tx, customer.id, now).await?;
     }
     let body = Activity::from(activity);
-    audit::record_and_commit(
+    audit::record(
         tx,
-        &state,
+        state,
         &auth.origin,
         audit::Subject::of_customer("activity", body.id, Some(body.customer_id)),
         "create",
         audit::changes(None, Some(&body)),
     )
     .await?;
-    Ok(respond::created(
-        &body,
-        body.version,
-        format!("/v1/activities/{}", body.id),
-    ))
+    Ok(body)
+}
+
+crate::batch_request!(ActivityBatch, ActivityBatchItem => CreateActivity);
+
+/// Record or change up to 200 activities.
+///
+/// Each item is written with the rules of `POST /v1/activities` (or of
+/// `PATCH /v1/activities/{id}` when it carries an `id`), audited and announced to webhooks one
+/// by one, in one transaction. The answer lists each item in order: `201` recorded, `200`
+/// changed, or its problem. Refused items write nothing; with `all_or_none`, one refused item
+/// refuses the whole batch (422 `batch_failed`).
+#[utoipa::path(
+    tag = "activities",
+    request_body = ActivityBatch,
+    responses(
+        (status = 200, body = BatchResult, description = "Each item's outcome, in order"),
+        (status = 422, description = "Invalid `items`, or an `all_or_none` batch with refused items (`batch_failed`, with `items`)", body = crate::error::Problem, content_type = "application/problem+json")
+    ),
+    security(("oauth2" = ["customers:write"]))
+)]
+#[post("/activities/batch")]
+async fn batch_activities(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Authorized<CustomersWrite>,
+    body: Json<BatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let record = async |tx: &Tx, body: CreateActivity| {
+        let a = create(tx, &state, &auth, body).await?;
+        Ok(Written::created(a.id, a.version))
+    };
+    let change = async |tx: &Tx, id: Uuid, body: UpdateActivity| {
+        let a = update(tx, &state, &auth, id, body, None).await?;
+        Ok(Written::updated(a.id, a.version))
+    };
+    batch::by_id(&state, &auth.origin, Lang::of(&req), body, record, change).await
 }
 
 /// Get an activity.
@@ -314,14 +372,33 @@ async fn update_activity(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let tx = state.store.begin().await?;
-    let before =
-        access::of_customer::<DomainActivity>(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
-    if_match.check(before.version)?;
+    let saved = update(&tx, &state, &auth, id.into_inner(), body, Some(&if_match)).await?;
+    audit::commit(tx, &state, &auth.origin).await?;
+    Ok(respond::ok(&saved, saved.version))
+}
+
+/// Applies a change to activity `id` on `tx`, audited: the change request's work, and a batch
+/// item's. Every refusal comes before the first write.
+///
+/// # Errors
+/// 404 when the caller cannot change it, 412 on a stale `if_match`, 422 for invalid fields.
+pub(crate) async fn update(
+    tx: &Tx,
+    state: &AppState,
+    auth: &Authorized<CustomersWrite>,
+    id: Uuid,
+    body: UpdateActivity,
+    if_match: Option<&IfMatch>,
+) -> Result<Activity, ApiError> {
+    let before = access::of_customer::<DomainActivity>(tx, auth, id, Lock::ForUpdate).await?;
+    if let Some(if_match) = if_match {
+        if_match.check(before.version)?;
+    }
     let mut a = before.clone();
     let mut errors = Errors::default();
     a.contact_id = body.contact_id.apply_to(a.contact_id);
     if a.contact_id != before.contact_id {
-        access::check_contact(&tx, a.customer_id, a.contact_id, &mut errors).await?;
+        access::check_contact(tx, a.customer_id, a.contact_id, &mut errors).await?;
     }
     body.kind
         .required(&mut errors, "kind", &mut a.kind, ActivityKind::parse);
@@ -342,24 +419,24 @@ async fn update_activity(
     let now = state.clock.now();
     // A note that turns out to have been a call is the customer's first contact after all.
     if a.kind.reaches_customer() && !before.kind.reaches_customer() {
-        let customer = customers::get(&tx, a.customer_id).await?;
-        customers::touch_activity(&tx, customer.id, a.occurred_at, true, now).await?;
+        let customer = customers::get(tx, a.customer_id).await?;
+        customers::touch_activity(tx, customer.id, a.occurred_at, true, now).await?;
         if customer.first_contacted_at.is_none() {
-            tasks::complete_lead_follow_ups(&tx, customer.id, now).await?;
+            tasks::complete_lead_follow_ups(tx, customer.id, now).await?;
         }
     }
-    let saved = Activity::from(repos::save(&tx, &a, now).await?);
+    let saved = Activity::from(repos::save(tx, &a, now).await?);
     let before = Activity::from(before);
-    audit::record_and_commit(
+    audit::record(
         tx,
-        &state,
+        state,
         &auth.origin,
         audit::Subject::of_customer("activity", saved.id, Some(saved.customer_id)),
         "update",
         audit::changes(Some(&before), Some(&saved)),
     )
     .await?;
-    Ok(respond::ok(&saved, saved.version))
+    Ok(saved)
 }
 
 /// Delete an activity.

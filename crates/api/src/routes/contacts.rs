@@ -8,6 +8,7 @@ use rapport_domain::contact::{
 use rapport_domain::enums::PreferredChannel;
 use rapport_domain::name::{PersonName, Title};
 use rapport_domain::validation::Errors;
+use rapport_store::Tx;
 use rapport_store::repos::contacts::ContactFilter;
 use rapport_store::repos::{self, Lock, contacts};
 use serde::Deserialize;
@@ -27,9 +28,11 @@ use crate::routes::customers::{access, input, reindex};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
+    // `/contacts/batch` before `/contacts/{id}`, which would take it for an id.
     cfg.service(list_all_contacts)
         .service(list_contacts)
         .service(create_contact)
+        .service(super::contact_batch::batch_contacts)
         .service(get_contact)
         .service(update_contact)
         .service(delete_contact);
@@ -138,14 +141,35 @@ async fn create_contact(
     body: Json<CreateContact>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
-    let now = state.clock.now();
     let tx = state.store.begin().await?;
-    let customer = access::visible(&tx, &auth, id.into_inner()).await?;
+    let body = create(&tx, &state, &auth, id.into_inner(), body).await?;
+    audit::commit(tx, &state, &auth.origin).await?;
+    Ok(respond::created(
+        &body,
+        body.version,
+        format!("/v1/contacts/{}", body.id),
+    ))
+}
+
+/// Adds a contact to customer `customer_id` on `tx`, audited: the create request's work, and a
+/// batch item's. Every refusal comes before the first write.
+///
+/// # Errors
+/// 404 when the caller cannot see the customer, 422 for invalid fields.
+pub(crate) async fn create(
+    tx: &Tx,
+    state: &AppState,
+    auth: &Authorized<CustomersWrite>,
+    customer_id: Uuid,
+    body: CreateContact,
+) -> Result<Contact, ApiError> {
+    let now = state.clock.now();
+    let customer = access::visible(tx, auth, customer_id).await?;
     let raw = body.raw();
     // The first contact of a customer is its primary one unless the body says otherwise.
     let is_primary = match raw.is_primary {
         Some(primary) => primary,
-        None => contacts::of_customer(&tx, customer.id).await?.is_empty(),
+        None => contacts::of_customer(tx, customer.id).await?.is_empty(),
     };
     let new = NewContact {
         customer_id: customer.id,
@@ -155,26 +179,22 @@ async fn create_contact(
         new_id: Uuid::now_v7,
     };
     let contact = DomainContact::create(&raw, &new)?;
-    contacts::insert_many(&tx, std::slice::from_ref(&contact)).await?;
+    contacts::insert_many(tx, std::slice::from_ref(&contact)).await?;
     if contact.is_primary {
-        contacts::clear_other_primaries(&tx, customer.id, contact.id).await?;
+        contacts::clear_other_primaries(tx, customer.id, contact.id).await?;
     }
-    reindex(&tx, &customer).await?;
+    reindex(tx, &customer).await?;
     let body = Contact::from(contact);
-    audit::record_and_commit(
+    audit::record(
         tx,
-        &state,
+        state,
         &auth.origin,
         audit::Subject::of_customer("contact", body.id, Some(body.customer_id)),
         "create",
         audit::changes(None, Some(&body)),
     )
     .await?;
-    Ok(respond::created(
-        &body,
-        body.version,
-        format!("/v1/contacts/{}", body.id),
-    ))
+    Ok(body)
 }
 
 /// Get a contact.
@@ -218,13 +238,32 @@ async fn update_contact(
     body: Json<UpdateContact>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
+    let tx = state.store.begin().await?;
+    let saved = update(&tx, &state, &auth, id.into_inner(), body, Some(&if_match)).await?;
+    audit::commit(tx, &state, &auth.origin).await?;
+    Ok(respond::ok(&saved, saved.version))
+}
+
+/// Applies a change to contact `id` on `tx`, audited: the change request's work, and a batch
+/// item's. Every refusal comes before the first write.
+///
+/// # Errors
+/// 404 when the caller cannot change it, 412 on a stale `if_match`, 422 for invalid fields.
+pub(crate) async fn update(
+    tx: &Tx,
+    state: &AppState,
+    auth: &Authorized<CustomersWrite>,
+    id: Uuid,
+    body: UpdateContact,
+    if_match: Option<&IfMatch>,
+) -> Result<Contact, ApiError> {
     let now = state.clock.now();
     let region = state.settings.default_region;
-    let tx = state.store.begin().await?;
     let (before, customer) =
-        access::of_customer_with::<DomainContact>(&tx, &auth, id.into_inner(), Lock::ForUpdate)
-            .await?;
-    if_match.check(before.version)?;
+        access::of_customer_with::<DomainContact>(tx, auth, id, Lock::ForUpdate).await?;
+    if let Some(if_match) = if_match {
+        if_match.check(before.version)?;
+    }
     let mut c = before.clone();
     let mut errors = Errors::default();
     body.first_name.required(
@@ -261,22 +300,22 @@ async fn update_contact(
         c.is_primary = primary;
     }
     errors.finish()?;
-    let saved = repos::save(&tx, &c, now).await?;
+    let saved = repos::save(tx, &c, now).await?;
     if saved.is_primary && !before.is_primary {
-        contacts::clear_other_primaries(&tx, customer.id, saved.id).await?;
+        contacts::clear_other_primaries(tx, customer.id, saved.id).await?;
     }
-    reindex(&tx, &customer).await?;
+    reindex(tx, &customer).await?;
     let (before, saved) = (Contact::from(before), Contact::from(saved));
-    audit::record_and_commit(
+    audit::record(
         tx,
-        &state,
+        state,
         &auth.origin,
         audit::Subject::of_customer("contact", saved.id, Some(saved.customer_id)),
         "update",
         audit::changes(Some(&before), Some(&saved)),
     )
     .await?;
-    Ok(respond::ok(&saved, saved.version))
+    Ok(saved)
 }
 
 /// Delete a contact.

@@ -6,6 +6,7 @@ pub mod article_categories;
 pub mod articles;
 pub mod audit_events;
 pub mod clients;
+pub mod contact_batch;
 pub mod contacts;
 pub mod customers;
 pub mod health;

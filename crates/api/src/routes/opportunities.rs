@@ -1,7 +1,7 @@
 //! Opportunities: possible sales moving through a pipeline. They follow their customer's
 //! visibility (a sales rep sees those of its customers; 404 otherwise).
 
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use rapport_domain::Invalid;
 use rapport_domain::currency::CurrencyCode;
@@ -28,9 +28,10 @@ use uuid::Uuid;
 use crate::audit;
 use crate::auth::scopes::{OpportunitiesRead, OpportunitiesWrite};
 use crate::auth::{Authorized, Caller};
+use crate::batch::{self, BatchBody, BatchResult, Written};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param, user_param};
-use crate::i18n::Text;
+use crate::i18n::{Lang, Text};
 use crate::invitations;
 use crate::money::MoneyBody;
 use crate::pagination::{Paged, page_params};
@@ -41,8 +42,10 @@ use crate::schemas;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
+    // `/opportunities/batch` before `/opportunities/{id}`, which would take it for an id.
     cfg.service(list_opportunities)
         .service(create_opportunity)
+        .service(batch_opportunities)
         .service(get_opportunity)
         .service(update_opportunity)
         .service(move_opportunity)
@@ -517,11 +520,30 @@ async fn create_opportunity(
     body: Json<CreateOpportunity>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
-    let now = state.clock.now();
     let tx = state.store.begin().await?;
+    let body = create(&tx, &state, &auth, body).await?;
+    audit::commit(tx, &state, &auth.origin).await?;
+    Ok(respond::created(
+        &body,
+        body.version,
+        format!("/v1/opportunities/{}", body.id),
+    ))
+}
+
+/// Creates an opportunity on `tx`, audited: the create request's work, and a batch item's.
+///
+/// # Errors
+/// 422 for invalid fields, or a customer, pipeline, stage or owner that does not do.
+pub(crate) async fn create(
+    tx: &Tx,
+    state: &AppState,
+    auth: &Authorized<OpportunitiesWrite>,
+    body: CreateOpportunity,
+) -> Result<Opportunity, ApiError> {
+    let now = state.clock.now();
     let mut errors = Errors::default();
     let customer =
-        access::referenced(&tx, &auth, body.customer_id, body.contact_id, &mut errors).await?;
+        access::referenced(tx, auth, body.customer_id, body.contact_id, &mut errors).await?;
     let title = errors.required("title", body.title.as_deref(), Title::parse);
     let source = errors.check_opt("source", body.source.as_deref(), Source::parse);
     let amount = match &body.amount {
@@ -534,10 +556,10 @@ async fn create_opportunity(
         parse_date,
     );
     let pipeline = match body.pipeline_id {
-        None => Some(pipelines::default_pipeline(&tx).await?),
+        None => Some(pipelines::default_pipeline(tx).await?),
         Some(id) => crate::references::known(
             "pipeline_id",
-            pipelines::fetch(&tx, id, Lock::No).await,
+            pipelines::fetch(tx, id, Lock::No).await,
             &mut errors,
         )?,
     };
@@ -560,7 +582,7 @@ async fn create_opportunity(
     let tags = parse_tags(&body.tags, "tags", &mut errors);
     // The customer's owner by default: its deals are its owner's.
     let owner = body.owner_id.or(customer.as_ref().and_then(|c| c.owner_id));
-    let (owner, team) = access::on_create(&tx, &auth, owner, body.team_id, &mut errors).await?;
+    let (owner, team) = access::on_create(tx, auth, owner, body.team_id, &mut errors).await?;
     let (customer, title, source, amount, close, pipeline, stage, probability, next_step) = errors
         .finish_with((|| {
             Some((
@@ -602,22 +624,55 @@ async fn create_opportunity(
         updated_at: now,
         version: 1,
     };
-    opportunities::insert(&tx, &o).await?;
+    opportunities::insert(tx, &o).await?;
     let body = Opportunity::from(o);
-    audit::record_and_commit(
+    audit::record(
         tx,
-        &state,
+        state,
         &auth.origin,
         audit::Subject::of_customer("opportunity", body.id, Some(body.customer_id)),
         "create",
         audit::changes(None, Some(&body)),
     )
     .await?;
-    Ok(respond::created(
-        &body,
-        body.version,
-        format!("/v1/opportunities/{}", body.id),
-    ))
+    Ok(body)
+}
+
+crate::batch_request!(OpportunityBatch, OpportunityBatchItem => CreateOpportunity);
+
+/// Create or change up to 200 opportunities.
+///
+/// Each item is written with the rules of `POST /v1/opportunities` (or of
+/// `PATCH /v1/opportunities/{id}` when it carries an `id`, stage moves included), audited and
+/// announced to webhooks one by one, in one transaction. The answer lists each item in order:
+/// `201` created, `200` changed, or its problem. Refused items write nothing; with
+/// `all_or_none`, one refused item refuses the whole batch (422 `batch_failed`).
+#[utoipa::path(
+    tag = "sales",
+    request_body = OpportunityBatch,
+    responses(
+        (status = 200, body = BatchResult, description = "Each item's outcome, in order"),
+        (status = 422, description = "Invalid `items`, or an `all_or_none` batch with refused items (`batch_failed`, with `items`)", body = crate::error::Problem, content_type = "application/problem+json")
+    ),
+    security(("oauth2" = ["opportunities:write"]))
+)]
+#[post("/opportunities/batch")]
+async fn batch_opportunities(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Authorized<OpportunitiesWrite>,
+    body: Json<BatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let new = async |tx: &Tx, body: CreateOpportunity| {
+        let o = create(tx, &state, &auth, body).await?;
+        Ok(Written::created(o.id, o.version))
+    };
+    let change = async |tx: &Tx, id: Uuid, body: UpdateOpportunity| {
+        let o = update(tx, &state, &auth, id, body, None).await?;
+        Ok(Written::updated(o.id, o.version))
+    };
+    batch::by_id(&state, &auth.origin, Lang::of(&req), body, new, change).await
 }
 
 /// Get an opportunity.
@@ -662,17 +717,36 @@ async fn update_opportunity(
     body: Json<UpdateOpportunity>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
-    let now = state.clock.now();
     let tx = state.store.begin().await?;
-    let before =
-        access::of_customer::<DomainOpportunity>(&tx, &auth, id.into_inner(), Lock::ForUpdate)
-            .await?;
-    if_match.check(before.version)?;
+    let saved = update(&tx, &state, &auth, id.into_inner(), body, Some(&if_match)).await?;
+    audit::commit(tx, &state, &auth.origin).await?;
+    Ok(respond::ok(&saved, saved.version))
+}
+
+/// Applies a change to opportunity `id` on `tx`, audited: the change request's work, and a
+/// batch item's.
+///
+/// # Errors
+/// 404 when the caller cannot change it, 412 on a stale `if_match`, 422 for invalid fields,
+/// 403 for a reopening that needs a manager.
+pub(crate) async fn update(
+    tx: &Tx,
+    state: &AppState,
+    auth: &Authorized<OpportunitiesWrite>,
+    id: Uuid,
+    body: UpdateOpportunity,
+    if_match: Option<&IfMatch>,
+) -> Result<Opportunity, ApiError> {
+    let now = state.clock.now();
+    let before = access::of_customer::<DomainOpportunity>(tx, auth, id, Lock::ForUpdate).await?;
+    if let Some(if_match) = if_match {
+        if_match.check(before.version)?;
+    }
     let mut o = before.clone();
     let mut errors = Errors::default();
     o.contact_id = body.contact_id.apply_to(o.contact_id);
     if o.contact_id != before.contact_id {
-        access::check_contact(&tx, o.customer_id, o.contact_id, &mut errors).await?;
+        access::check_contact(tx, o.customer_id, o.contact_id, &mut errors).await?;
     }
     body.title
         .required(&mut errors, "title", &mut o.title, Title::parse);
@@ -696,15 +770,8 @@ async fn update_opportunity(
         Some(parse_tags(&tags, "tags", e))
     });
     let current = (o.owner_id, o.team_id);
-    (o.owner_id, o.team_id) = access::on_update(
-        &tx,
-        &auth,
-        current,
-        body.owner_id,
-        body.team_id,
-        &mut errors,
-    )
-    .await?;
+    (o.owner_id, o.team_id) =
+        access::on_update(tx, auth, current, body.owner_id, body.team_id, &mut errors).await?;
     let mut loss = o.loss();
     body.lost_reason.optional(
         &mut errors,
@@ -735,14 +802,14 @@ async fn update_opportunity(
     }
     errors.finish()?;
     if moves.is_some() || probability == Some(None) {
-        let pipeline = pipelines::fetch(&tx, o.pipeline_id, Lock::No).await?;
+        let pipeline = pipelines::fetch(tx, o.pipeline_id, Lock::No).await?;
         if let Some(stage_id) = moves {
             let target = Target {
                 pipeline: &pipeline,
                 stage_id,
                 loss,
             };
-            apply_move(&tx, &state, &auth, &mut o, target, now).await?;
+            apply_move(tx, state, auth, &mut o, target, now).await?;
         }
         if probability == Some(None)
             && let Some(stage) = pipeline.stage(o.stage_id)
@@ -755,9 +822,8 @@ async fn update_opportunity(
         o.override_probability(p)
             .map_err(|e| ApiError::invalid("probability", e))?;
     }
-    let saved = save_audited(&tx, &state, &auth, &before, &o, now).await?;
-    audit::commit(tx, &state, &auth.origin).await?;
-    Ok(respond::ok(&saved, saved.version))
+    let saved = save_audited(tx, state, auth, &before, &o, now).await?;
+    Ok(saved)
 }
 
 /// Move an opportunity to another stage of its pipeline, recorded in its history with the

@@ -1,7 +1,7 @@
 //! Service tickets and their comments. Agents see their team's tickets and those assigned to
 //! them; service managers, admins and integration clients see all (`Caller::ticket_view`).
 
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::Invalid;
 use rapport_domain::auth::Scope;
@@ -21,7 +21,7 @@ use rapport_store::repos::articles;
 use rapport_store::repos::assignment::{self, Work};
 use rapport_store::repos::tickets::{self, TicketFilter, TicketSort};
 use rapport_store::repos::{self, Lock, notifications, sla_policies, teams};
-use rapport_store::{Conn, StoreError};
+use rapport_store::{Conn, StoreError, Tx};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -30,8 +30,10 @@ use uuid::Uuid;
 use crate::audit;
 use crate::auth::scopes::{TicketsRead, TicketsWrite};
 use crate::auth::{Authorized, Caller};
+use crate::batch::{self, BatchBody, BatchResult, Written};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param, user_param};
+use crate::i18n::Lang;
 use crate::invitations;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
@@ -42,8 +44,10 @@ use crate::schemas;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
+    // `/tickets/batch` before `/tickets/{id}`, which would take it for an id.
     cfg.service(list_tickets)
         .service(create_ticket)
+        .service(batch_tickets)
         .service(get_ticket)
         .service(update_ticket)
         .service(list_ticket_comments)
@@ -457,11 +461,31 @@ async fn create_ticket(
     body: Json<CreateTicket>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
-    let now = state.clock.now();
     let tx = state.store.begin().await?;
+    let body = create(&tx, &state, &auth, body).await?;
+    audit::commit(tx, &state, &auth.origin).await?;
+    Ok(respond::created(
+        &body,
+        body.version,
+        format!("/v1/tickets/{}", body.id),
+    ))
+}
+
+/// Opens a ticket on `tx`, audited: the create request's work, and a batch item's. Every
+/// refusal comes before the first write.
+///
+/// # Errors
+/// 422 for invalid fields, or a customer, contact, assignee or team that does not do.
+pub(crate) async fn create(
+    tx: &Tx,
+    state: &AppState,
+    auth: &Authorized<TicketsWrite>,
+    body: CreateTicket,
+) -> Result<Ticket, ApiError> {
+    let now = state.clock.now();
     let mut errors = Errors::default();
     let customer =
-        access::referenced(&tx, &auth, body.customer_id, body.contact_id, &mut errors).await?;
+        access::referenced(tx, auth, body.customer_id, body.contact_id, &mut errors).await?;
     let required = |errors: &mut Errors, field: &str, value: Option<&str>| {
         if value.is_none() {
             errors.add(field, Invalid::Required);
@@ -483,8 +507,8 @@ async fn create_ticket(
         None => Some(TicketPriority::Normal),
         Some(p) => errors.check("priority", TicketPriority::parse(p)),
     };
-    let assignee_team = check_assignee(&tx, body.assignee_id, &mut errors).await?;
-    check_team(&tx, body.team_id, &mut errors).await?;
+    let assignee_team = check_assignee(tx, body.assignee_id, &mut errors).await?;
+    check_team(tx, body.team_id, &mut errors).await?;
     let tags = parse_tags(&body.tags, "tags", &mut errors);
     let (customer, subject, description, channel, category, priority) =
         errors.finish_with((|| {
@@ -517,22 +541,55 @@ async fn create_ticket(
         },
         now,
     );
-    let ticket = open_ticket(&tx, ticket, customer.grade, auth.user_id(), now).await?;
+    let ticket = open_ticket(tx, ticket, customer.grade, auth.user_id(), now).await?;
     let body = Ticket::from(ticket);
-    audit::record_and_commit(
+    audit::record(
         tx,
-        &state,
+        state,
         &auth.origin,
         audit::Subject::of_customer("ticket", body.id, Some(body.customer_id)),
         "create",
         audit::changes(None, Some(&body)),
     )
     .await?;
-    Ok(respond::created(
-        &body,
-        body.version,
-        format!("/v1/tickets/{}", body.id),
-    ))
+    Ok(body)
+}
+
+crate::batch_request!(TicketBatch, TicketBatchItem => CreateTicket);
+
+/// Open or change up to 200 tickets.
+///
+/// Each item is written with the rules of `POST /v1/tickets` (or of `PATCH /v1/tickets/{id}`
+/// when it carries an `id`), with its SLA due times, audited and announced to webhooks one by
+/// one, in one transaction. The answer lists each item in order: `201` opened, `200` changed,
+/// or its problem. Refused items write nothing; with `all_or_none`, one refused item refuses
+/// the whole batch (422 `batch_failed`).
+#[utoipa::path(
+    tag = "tickets",
+    request_body = TicketBatch,
+    responses(
+        (status = 200, body = BatchResult, description = "Each item's outcome, in order"),
+        (status = 422, description = "Invalid `items`, or an `all_or_none` batch with refused items (`batch_failed`, with `items`)", body = crate::error::Problem, content_type = "application/problem+json")
+    ),
+    security(("oauth2" = ["tickets:write"]))
+)]
+#[post("/tickets/batch")]
+async fn batch_tickets(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Authorized<TicketsWrite>,
+    body: Json<BatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner()?;
+    let open = async |tx: &Tx, body: CreateTicket| {
+        let t = create(tx, &state, &auth, body).await?;
+        Ok(Written::created(t.id, t.version))
+    };
+    let change = async |tx: &Tx, id: Uuid, body: UpdateTicket| {
+        let t = update(tx, &state, &auth, id, body, None).await?;
+        Ok(Written::updated(t.id, t.version))
+    };
+    batch::by_id(&state, &auth.origin, Lang::of(&req), body, open, change).await
 }
 
 /// Get a ticket.
@@ -579,14 +636,35 @@ async fn update_ticket(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner()?;
     let tx = state.store.begin().await?;
-    let (before, customer) = visible_ticket(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
-    if_match.check(before.version)?;
+    let saved = update(&tx, &state, &auth, id.into_inner(), body, Some(&if_match)).await?;
+    audit::commit(tx, &state, &auth.origin).await?;
+    Ok(respond::ok(&saved, saved.version))
+}
+
+/// Applies a change to ticket `id` on `tx`, audited: the change request's work, and a batch
+/// item's. Every refusal comes before the first write.
+///
+/// # Errors
+/// 404 when the caller cannot change it, 412 on a stale `if_match`, 422 for invalid fields,
+/// 409 for a status move the workflow forbids.
+pub(crate) async fn update(
+    tx: &Tx,
+    state: &AppState,
+    auth: &Authorized<TicketsWrite>,
+    id: Uuid,
+    body: UpdateTicket,
+    if_match: Option<&IfMatch>,
+) -> Result<Ticket, ApiError> {
+    let (before, customer) = visible_ticket(tx, auth, id, Lock::ForUpdate).await?;
+    if let Some(if_match) = if_match {
+        if_match.check(before.version)?;
+    }
     let now = state.clock.now();
     let mut t = before.clone();
     let mut errors = Errors::default();
     t.contact_id = body.contact_id.apply_to(t.contact_id);
     if t.contact_id != before.contact_id {
-        access::check_contact(&tx, t.customer_id, t.contact_id, &mut errors).await?;
+        access::check_contact(tx, t.customer_id, t.contact_id, &mut errors).await?;
     }
     body.subject
         .required(&mut errors, "subject", &mut t.subject, Title::parse);
@@ -612,11 +690,11 @@ async fn update_ticket(
     );
     t.assignee_id = body.assignee_id.apply_to(t.assignee_id);
     if t.assignee_id != before.assignee_id {
-        check_assignee(&tx, t.assignee_id, &mut errors).await?;
+        check_assignee(tx, t.assignee_id, &mut errors).await?;
     }
     t.team_id = body.team_id.apply_to(t.team_id);
     if t.team_id != before.team_id {
-        check_team(&tx, t.team_id, &mut errors).await?;
+        check_team(tx, t.team_id, &mut errors).await?;
     }
     body.tags.collection(&mut errors, &mut t.tags, |tags, e| {
         Some(parse_tags(&tags, "tags", e))
@@ -628,9 +706,9 @@ async fn update_ticket(
     // A new category or priority can change the policy, and so the due times.
     let retargeted = t.category != before.category || t.priority != before.priority;
     let policy = if retargeted {
-        policy_for(&tx, &t, customer.grade).await?
+        policy_for(tx, &t, customer.grade).await?
     } else {
-        policy_of(&tx, &t).await?
+        policy_of(tx, &t).await?
     };
     if retargeted {
         t.apply_sla(policy.as_ref());
@@ -643,25 +721,25 @@ async fn update_ticket(
             })?;
     }
     if t.assignee_id != before.assignee_id {
-        notify_assignee(&tx, auth.user_id(), &t, now).await?;
+        notify_assignee(tx, auth.user_id(), &t, now).await?;
     }
     if t.status == TicketStatus::Resolved && before.status != TicketStatus::Resolved {
         // Its linked articles helped solve it.
-        articles::record_uses(&tx, t.id, now).await?;
-        invitations::on_event(&tx, SurveyEvent::TicketResolved, t.id, now).await?;
+        articles::record_uses(tx, t.id, now).await?;
+        invitations::on_event(tx, SurveyEvent::TicketResolved, t.id, now).await?;
     }
-    let saved = Ticket::from(repos::save(&tx, &t, now).await?);
+    let saved = Ticket::from(repos::save(tx, &t, now).await?);
     let before = Ticket::from(before);
-    audit::record_and_commit(
+    audit::record(
         tx,
-        &state,
+        state,
         &auth.origin,
         audit::Subject::of_customer("ticket", saved.id, Some(saved.customer_id)),
         "update",
         audit::changes(Some(&before), Some(&saved)),
     )
     .await?;
-    Ok(respond::ok(&saved, saved.version))
+    Ok(saved)
 }
 
 /// A ticket's comments, oldest first.

@@ -3,25 +3,22 @@
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use rapport_domain::Invalid;
-use rapport_domain::contact::Contact as DomainContact;
 use rapport_domain::customer::more_contacts;
-use rapport_domain::email::Email;
 use rapport_store::Tx;
 use rapport_store::repos::{contacts, customers};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::change;
 use super::create::{self, CreateParams};
-use super::types::{Contact, CreateContact, CreateCustomer, UpdateCustomer};
-use super::{change, write};
-use crate::audit;
+use super::types::{CreateContact, CreateCustomer, UpdateCustomer};
 use crate::auth::Authorized;
 use crate::auth::scopes::CustomersWrite;
-use crate::batch::{BatchBody, BatchResult, Results, Written, read_item};
-use crate::error::{ApiError, ProblemCode};
+use crate::batch::{self, BatchBody, BatchResult, Written, email_addresses, one_match, read_item};
+use crate::error::ApiError;
 use crate::extract::{Json, Query};
-use crate::i18n::{Lang, Text};
+use crate::i18n::Lang;
 use crate::state::AppState;
 
 crate::batch_request!(
@@ -76,19 +73,13 @@ impl UpsertOn {
                 Ok(("external_id", vec![customers::external_id_key(system, id)]))
             }
             UpsertOn::Email => {
-                let mut emails: Vec<String> = item
-                    .get("contacts")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|c| c.get("emails").and_then(Value::as_array))
-                    .flatten()
-                    .filter_map(|e| e.get("address").and_then(Value::as_str))
-                    .filter_map(|a| Email::parse(a).ok())
-                    .map(|e| e.as_str().to_owned())
-                    .collect();
-                emails.sort();
-                emails.dedup();
+                let contacts = item.get("contacts").and_then(Value::as_array);
+                let emails = email_addresses(
+                    contacts
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|c| c.get("emails")),
+                );
                 if emails.is_empty() {
                     return Err(ApiError::invalid("contacts", Invalid::Required));
                 }
@@ -112,24 +103,7 @@ impl UpsertOn {
         for value in &values {
             found.extend(customers::holding(tx, auth.visibility(), kind, value).await?);
         }
-        found.sort();
-        found.dedup();
-        match found.as_slice() {
-            [] => Ok(None),
-            [id] => Ok(Some(*id)),
-            _ => {
-                let mut extra = Map::new();
-                extra.insert("matching_ids".into(), json!(found));
-                Err(ApiError::Conflict {
-                    code: ProblemCode::AmbiguousMatch,
-                    detail: Text::new(
-                        format!("{} customers match this item's `{kind}`.", found.len()),
-                        format!("有 {} 个客户与该条目的 `{kind}` 匹配。", found.len()),
-                    ),
-                    extra,
-                })
-            }
-        }
+        one_match(found, "customers", kind)
     }
 }
 
@@ -160,32 +134,12 @@ pub async fn batch_customers(
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner()?;
     let body = body.into_inner()?;
-    body.check_size()?;
     let upsert_on = UpsertOn::parse(body.upsert_on.as_deref())?;
     let allow_duplicate = params.allow_duplicate.unwrap_or(false);
-    let tx = state.store.begin().await?;
-    let mut results = Results::default();
-    for (index, item) in body.items.into_iter().enumerate() {
-        let outcome = write_item(
-            &tx,
-            &state,
-            &auth,
-            upsert_on.as_ref(),
-            allow_duplicate,
-            item,
-        )
-        .await;
-        results.push(index, outcome)?;
-    }
-    results
-        .finish(
-            tx,
-            &state,
-            &auth.origin,
-            body.all_or_none.unwrap_or(false),
-            Lang::of(&req),
-        )
-        .await
+    let write = async |tx: &Tx, item: Value| {
+        write_item(tx, &state, &auth, upsert_on.as_ref(), allow_duplicate, item).await
+    };
+    batch::run(&state, &auth.origin, Lang::of(&req), body, write).await
 }
 
 async fn write_item(
@@ -214,11 +168,19 @@ async fn write_item(
         .and_then(|fields| fields.remove("contacts"))
         .unwrap_or_else(|| json!([]));
     let body: UpdateCustomer = read_item(item)?;
-    let ItemContacts { contacts } = read_item(json!({ "contacts": contacts }))?;
-    let raw: Vec<_> = contacts.iter().map(CreateContact::raw).collect();
-    let new = more_contacts(&raw, id, state.settings.default_region, state.clock.now())?;
+    let ItemContacts { contacts: bodies } = read_item(json!({ "contacts": contacts }))?;
+    let raw: Vec<_> = bodies.iter().map(CreateContact::raw).collect();
+    // Read first: a refused contact refuses the item before anything is written.
+    let read = more_contacts(&raw, id, state.settings.default_region, state.clock.now())?;
     let updated = change::update(tx, state, auth, id, body, None).await?;
-    add_contacts(tx, state, auth, id, new).await?;
+    let mut existing = contacts::of_customer(tx, id).await?;
+    for (body, contact) in bodies.into_iter().zip(read) {
+        if existing.iter().any(|e| e.same_as(&contact)) {
+            continue;
+        }
+        crate::routes::contacts::create(tx, state, auth, id, body).await?;
+        existing.push(contact);
+    }
     Ok(Written::updated(updated.id, updated.version))
 }
 
@@ -227,45 +189,4 @@ async fn write_item(
 struct ItemContacts {
     #[serde(default)]
     contacts: Vec<CreateContact>,
-}
-
-/// Adds to customer `id` the contacts of `new` it does not have yet, audited; the first of
-/// them is its primary contact when it has none.
-async fn add_contacts(
-    tx: &Tx,
-    state: &AppState,
-    auth: &Authorized<CustomersWrite>,
-    id: Uuid,
-    new: Vec<DomainContact>,
-) -> Result<(), ApiError> {
-    let existing = contacts::of_customer(tx, id).await?;
-    let mut new: Vec<DomainContact> = new
-        .into_iter()
-        .filter(|n| !existing.iter().any(|e| e.same_as(n)))
-        .collect();
-    if new.is_empty() {
-        return Ok(());
-    }
-    if !existing.iter().chain(&new).any(|c| c.is_primary) {
-        new[0].is_primary = true;
-    }
-    contacts::insert_many(tx, &new).await?;
-    if let Some(primary) = new.iter().find(|c| c.is_primary) {
-        contacts::clear_other_primaries(tx, id, primary.id).await?;
-    }
-    let customer = super::access::to_change(tx, auth, id).await?;
-    write::reindex(tx, &customer).await?;
-    for contact in new {
-        let body = Contact::from(contact);
-        audit::record(
-            tx,
-            state,
-            &auth.origin,
-            audit::Subject::of_customer("contact", body.id, Some(id)),
-            "create",
-            audit::changes(None, Some(&body)),
-        )
-        .await?;
-    }
-    Ok(())
 }
