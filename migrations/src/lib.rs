@@ -30,6 +30,7 @@ mod m20261205_000024_report_indexes;
 mod m20261206_000025_webhooks;
 mod m20261206_000026_customer_changes;
 mod m20261206_000027_external_id_keys;
+mod m20261206_000028_ticket_changes;
 
 pub struct Migrator;
 
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000025_webhooks::Migration),
             Box::new(m20261206_000026_customer_changes::Migration),
             Box::new(m20261206_000027_external_id_keys::Migration),
+            Box::new(m20261206_000028_ticket_changes::Migration),
         ]
     }
 }

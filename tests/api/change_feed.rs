@@ -12,7 +12,8 @@ backend_tests!(
     a_walk_sees_every_change_made_during_it,
     changes_show_once_settled,
     a_rep_follows_its_own_customers,
-    what_a_feed_cannot_take
+    what_a_feed_cannot_take,
+    opportunities_and_tickets_have_feeds
 );
 
 /// One page of the feed from `since` (2 records at most) and the cursor of the next.
@@ -232,4 +233,124 @@ async fn what_a_feed_cannot_take(app: TestApp) {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["Acme"]);
+}
+
+/// Walks the feed of `list` (`/v1/opportunities`, …) from `since`, a record a page.
+async fn walk_list(app: &TestApp, token: &str, list: &str, since: &str) -> Vec<Value> {
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("{list}?updated_since={}&limit=1", query_value(since));
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={}", query_value(c)));
+        }
+        let reply = app.get(&path, token).await;
+        reply.assert_status(200);
+        seen.extend(reply.body["data"].as_array().unwrap().iter().cloned());
+        match reply.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_in_order(&seen);
+    seen
+}
+
+async fn opportunities_and_tickets_have_feeds(app: TestApp) {
+    let admin = app.admin_token().await;
+    let start = app.clock.now().to_rfc3339();
+    let survivor = app.customer(&admin, json!({"name": "Feed Survivor"})).await;
+    let duplicate = app
+        .customer(&admin, json!({"name": "Feed Duplicate"}))
+        .await;
+    let mut deals = Vec::new();
+    let mut tickets = Vec::new();
+    for title in ["First", "Second", "Third"] {
+        let reply = app
+            .post(
+                "/v1/opportunities",
+                &admin,
+                json!({"customer_id": duplicate, "title": title}),
+            )
+            .await;
+        reply.assert_status(201);
+        deals.push(reply.body["id"].as_str().unwrap().to_owned());
+        let reply = app
+            .post(
+                "/v1/tickets",
+                &admin,
+                json!({"customer_id": duplicate, "subject": title, "channel": "email", "category": "inquiry"}),
+            )
+            .await;
+        reply.assert_status(201);
+        tickets.push(reply.body["id"].as_str().unwrap().to_owned());
+    }
+    // Changes too fresh to be settled are not shown yet.
+    assert!(
+        walk_list(&app, &admin, "/v1/opportunities", &start)
+            .await
+            .is_empty()
+    );
+    settle(&app);
+    let ids = |seen: &[Value]| -> Vec<String> {
+        seen.iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        ids(&walk_list(&app, &admin, "/v1/opportunities", &start).await),
+        deals
+    );
+    assert_eq!(
+        ids(&walk_list(&app, &admin, "/v1/tickets", &start).await),
+        tickets
+    );
+
+    // A change and a merge that moves them: each shows again, last, at its new version.
+    let since = app.clock.now().to_rfc3339();
+    app.patch(
+        &format!("/v1/opportunities/{}", deals[0]),
+        &admin,
+        json!({"next_step": "Call back"}),
+    )
+    .await
+    .assert_status(200);
+    app.post(
+        &format!("/v1/customers/{survivor}/merge"),
+        &admin,
+        json!({"duplicate_ids": [duplicate]}),
+    )
+    .await
+    .assert_status(200);
+    settle(&app);
+    for (list, expected) in [("/v1/opportunities", &deals), ("/v1/tickets", &tickets)] {
+        let seen = walk_list(&app, &admin, list, &since).await;
+        let latest = latest(&seen);
+        assert_eq!(latest.len(), 3, "{list}: {seen:?}");
+        for id in expected {
+            assert_eq!(latest[id]["customer_id"], survivor.to_string(), "{list}");
+        }
+    }
+
+    // A feed has one order.
+    let reply = app
+        .get(
+            &format!(
+                "/v1/opportunities?updated_since={}&sort=amount",
+                query_value(&start)
+            ),
+            &admin,
+        )
+        .await;
+    reply.assert_problem(400, "malformed_request");
+    let reply = app
+        .get(
+            &format!(
+                "/v1/tickets?updated_since={}&sort=resolution_due_at",
+                query_value(&start)
+            ),
+            &admin,
+        )
+        .await;
+    reply.assert_problem(400, "malformed_request");
 }

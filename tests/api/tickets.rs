@@ -449,6 +449,8 @@ async fn tickets_follow_merges_exports_and_erasure(app: TestApp) {
     .await
     .assert_status(201);
 
+    let before = app.get(&format!("/v1/tickets/{id}"), &admin).await.body;
+    app.clock.advance(Duration::minutes(1));
     let merged = app
         .post(
             &format!("/v1/customers/{survivor}/merge"),
@@ -460,6 +462,12 @@ async fn tickets_follow_merges_exports_and_erasure(app: TestApp) {
     assert_eq!(merged.body["moved"]["tickets"], 1);
     let moved = app.get(&format!("/v1/tickets/{id}"), &admin).await;
     assert_eq!(moved.body["customer_id"], json!(survivor));
+    // The move is a change of the ticket: a new version, changed now (the feeds see it).
+    assert_eq!(
+        moved.body["version"],
+        before["version"].as_i64().unwrap() + 1
+    );
+    assert_ne!(moved.body["updated_at"], before["updated_at"]);
 
     let export = app
         .get(&format!("/v1/customers/{survivor}/export"), &admin)

@@ -9,6 +9,7 @@ pub mod buckets;
 pub mod client_ip;
 pub mod error;
 pub mod extract;
+pub mod feed;
 pub mod i18n;
 pub mod invitations;
 pub mod middleware;

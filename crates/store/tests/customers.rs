@@ -313,7 +313,7 @@ async fn duplicate_groups_share_keys_or_names(store: Store) {
     .await
     .unwrap();
     assert_eq!(after.len(), 1);
-    let moved = customers::move_children(store.writer(), &[c.id], a.id, false)
+    let moved = customers::move_children(store.writer(), &[c.id], a.id, false, SystemClock.now())
         .await
         .unwrap();
     assert_eq!(moved.contacts, 1);

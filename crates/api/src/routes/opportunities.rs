@@ -31,6 +31,7 @@ use crate::auth::{Authorized, Caller};
 use crate::batch::{self, BatchBody, BatchResult, Written};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param, user_param};
+use crate::feed;
 use crate::i18n::{Lang, Text};
 use crate::invitations;
 use crate::money::MoneyBody;
@@ -282,6 +283,14 @@ pub struct OpportunityListParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// The change feed: every opportunity changed at or after this time (a move to another
+    /// customer by a merge included), oldest change first, each at its latest version.
+    /// Changes show once they are 5 seconds old. Walk the pages with `cursor`; at the end, ask
+    /// again with the last `updated_at` you saw (keep the highest `version`). Opportunities
+    /// are never deleted; those of a deleted customer leave the list with it (its tombstone is
+    /// in the customer feed). Takes the other filters, and no `sort` but `updated_at`.
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 const SORTS: &[&str] = &[
@@ -452,7 +461,13 @@ async fn list_opportunities(
     params: Query<OpportunityListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
-    let sort_name = p.sort.as_deref().unwrap_or("-created_at");
+    let (sort_name, window) = match p.updated_since {
+        Some(since) => {
+            feed::check(p.sort.as_deref())?;
+            (feed::SORT, Some(feed::window(&state, since)))
+        }
+        None => (p.sort.as_deref().unwrap_or("-created_at"), None),
+    };
     let sort = sort_of(sort_name)?;
     let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort_name)?;
     let owner_id = user_param("owner_id", p.owner_id.as_deref(), auth.user_id())?;
@@ -486,6 +501,8 @@ async fn list_opportunities(
             p.expected_close_to.as_deref(),
             parse_date,
         )?,
+        updated_from: window.map(|(from, _)| from),
+        updated_to: window.map(|(_, to)| to),
     };
     let page = opportunities::list(
         state.list_reads(&auth),

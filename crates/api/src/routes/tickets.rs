@@ -33,6 +33,7 @@ use crate::auth::{Authorized, Caller};
 use crate::batch::{self, BatchBody, BatchResult, Written};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param, user_param};
+use crate::feed;
 use crate::i18n::Lang;
 use crate::invitations;
 use crate::pagination::{Paged, page_params};
@@ -223,6 +224,14 @@ pub struct TicketListParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// The change feed: every ticket changed at or after this time (a move to another
+    /// customer by a merge included), oldest change first, each at its latest version.
+    /// Changes show once they are 5 seconds old. Walk the pages with `cursor`; at the end, ask
+    /// again with the last `updated_at` you saw (keep the highest `version`). Tickets are never
+    /// deleted; those of a deleted customer leave the list with it (its tombstone is in the
+    /// customer feed). Takes the other filters, and no `sort` but `updated_at`.
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 const SORTS: &[&str] = &["-created_at", "resolution_due_at"];
@@ -410,10 +419,21 @@ async fn list_tickets(
     params: Query<TicketListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
-    let sort_name = p.sort.as_deref().unwrap_or("-created_at");
+    let window = match p.updated_since {
+        Some(since) => {
+            feed::check(p.sort.as_deref())?;
+            Some(feed::window(&state, since))
+        }
+        None => None,
+    };
+    let sort_name = match window {
+        Some(_) => feed::SORT,
+        None => p.sort.as_deref().unwrap_or("-created_at"),
+    };
     let sort = match sort_name {
         "-created_at" => TicketSort::Newest,
         "resolution_due_at" => TicketSort::ResolutionDue,
+        feed::SORT if window.is_some() => TicketSort::Updated,
         _ => {
             return Err(ApiError::bad_parameter(
                 "sort",
@@ -430,6 +450,8 @@ async fn list_tickets(
         assignee_id,
         team_id: p.team_id,
         customer_id: p.customer_id,
+        updated_from: window.map(|(from, _)| from),
+        updated_to: window.map(|(_, to)| to),
     };
     let page = tickets::list(
         state.list_reads(&auth),

@@ -60,6 +60,51 @@ pub struct HttpReport {
     /// After the setup's sign-ins and creates, before the load.
     pub rss_idle_mib: f64,
     pub rss_peak_mib: f64,
+    pub export: ExportRun,
+}
+
+/// The whole customer list exported as NDJSON, before any load: its size, its time, and the
+/// server's peak memory once it is done (the peak since start, so the export's own).
+#[derive(Debug, Clone, Copy)]
+pub struct ExportRun {
+    pub lines: u64,
+    pub bytes: u64,
+    pub elapsed: Duration,
+    pub rss_peak_mib: f64,
+}
+
+/// The most resident memory exporting every customer may take (issue 11).
+const EXPORT_PEAK_TARGET_MIB: f64 = 150.0;
+
+impl ExportRun {
+    fn met(&self) -> bool {
+        self.rss_peak_mib < EXPORT_PEAK_TARGET_MIB
+    }
+
+    fn line(&self, backend: &str) -> String {
+        format!(
+            "{backend}: export of every customer (NDJSON): {} lines, {:.1} MB in {:.1} s; server peak RSS {:.1} MiB (target < {EXPORT_PEAK_TARGET_MIB:.0}): {}",
+            self.lines,
+            self.bytes as f64 / 1e6,
+            self.elapsed.as_secs_f64(),
+            self.rss_peak_mib,
+            if self.met() { "met" } else { "MISSED" }
+        )
+    }
+}
+
+/// Exports every customer as the admin and reads the server's peak memory after.
+async fn export_all(server: &Server, admin: &str) -> anyhow::Result<ExportRun> {
+    let (elapsed, bytes, lines) = server
+        .get_streamed("/v1/exports/customers", admin, "application/x-ndjson")
+        .await?;
+    let (_, rss_peak_mib) = server.memory()?;
+    Ok(ExportRun {
+        lines,
+        bytes,
+        elapsed,
+        rss_peak_mib,
+    })
 }
 
 /// Starts the server on `url`, runs every scenario and stops it.
@@ -98,6 +143,8 @@ async fn measure(
     let tokens = server.tokens().await?;
     let own = rep_customers(server, &tokens.rep).await?;
     let (rss_idle_mib, _) = server.memory()?;
+    let export = export_all(server, &tokens.admin).await?;
+    println!("  {}", export.line(backend));
     let tokens = [tokens.admin, tokens.marketing, tokens.rep];
     let mut rows: Vec<HttpRow> = Vec::new();
     for (round, &connections) in settings.connections.iter().enumerate() {
@@ -169,6 +216,7 @@ async fn measure(
         rss_start_mib,
         rss_idle_mib,
         rss_peak_mib,
+        export,
     })
 }
 
@@ -290,7 +338,8 @@ impl HttpReport {
             self.rss_start_mib,
             self.rss_idle_mib,
             self.rss_peak_mib
-        )
+        ) + "\n"
+            + &self.export.line(backend)
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -300,6 +349,14 @@ impl HttpReport {
             "rss_start_mib": self.rss_start_mib,
             "rss_idle_mib": self.rss_idle_mib,
             "rss_peak_mib": self.rss_peak_mib,
+            "export": {
+                "lines": self.export.lines,
+                "bytes": self.export.bytes,
+                "seconds": self.export.elapsed.as_secs_f64(),
+                "rss_peak_mib": self.export.rss_peak_mib,
+                "target_mib": EXPORT_PEAK_TARGET_MIB,
+                "met": self.export.met(),
+            },
             "rows": self.rows.iter().map(HttpRow::to_json).collect::<Vec<_>>(),
         })
     }

@@ -218,6 +218,38 @@ impl Server {
         Ok((start.elapsed(), status, text))
     }
 
+    /// Streams a GET's answer without keeping it: the time to its last byte, its bytes and its
+    /// lines.
+    ///
+    /// # Errors
+    /// The request failed or was refused.
+    pub async fn get_streamed(
+        &self,
+        path: &str,
+        token: &str,
+        accept: &str,
+    ) -> anyhow::Result<(Duration, u64, u64)> {
+        let start = Instant::now();
+        let mut response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .header(reqwest::header::ACCEPT, accept)
+            .timeout(Duration::from_secs(1800))
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        if !response.status().is_success() {
+            bail!("GET {path}: {}", response.status());
+        }
+        let (mut bytes, mut lines) = (0u64, 0u64);
+        while let Some(chunk) = response.chunk().await? {
+            bytes += chunk.len() as u64;
+            lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+        }
+        Ok((start.elapsed(), bytes, lines))
+    }
+
     /// Sends one request and answers its JSON body; fails on anything but a 2xx.
     ///
     /// # Errors

@@ -269,6 +269,9 @@ pub struct OpportunityFilter {
     /// Expected close dates, both ends included.
     pub close_from: Option<NaiveDate>,
     pub close_to: Option<NaiveDate>,
+    /// Changed within these times, both ends included (the change feed).
+    pub updated_from: Option<DateTime<Utc>>,
+    pub updated_to: Option<DateTime<Utc>>,
 }
 
 /// The orders of the opportunity list.
@@ -313,6 +316,12 @@ fn filtered(visibility: Visibility, f: &OpportunityFilter) -> sea_orm::Select<En
     }
     if let Some(d) = f.close_to {
         s = s.filter(Column::ExpectedCloseDate.lte(d));
+    }
+    if let Some(t) = f.updated_from {
+        s = s.filter(Column::UpdatedAt.gte(t));
+    }
+    if let Some(t) = f.updated_to {
+        s = s.filter(Column::UpdatedAt.lte(t));
     }
     s
 }

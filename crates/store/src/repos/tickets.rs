@@ -1,5 +1,6 @@
 //! Service tickets and their comments.
 
+use chrono::{DateTime, Utc};
 use rapport_domain::access::Visibility;
 use rapport_domain::name::Title;
 use rapport_domain::ticket::{
@@ -112,6 +113,9 @@ pub struct TicketFilter {
     pub assignee_id: Option<Uuid>,
     pub team_id: Option<Uuid>,
     pub customer_id: Option<Uuid>,
+    /// Changed within these times, both ends included (the change feed).
+    pub updated_from: Option<DateTime<Utc>>,
+    pub updated_to: Option<DateTime<Utc>>,
 }
 
 pub(crate) fn viewed(view: TicketView) -> Condition {
@@ -138,6 +142,8 @@ pub enum TicketSort {
     /// The agents' queue: the soonest resolution due time first (tickets without one are left
     /// out).
     ResolutionDue,
+    /// The change feed: the oldest change first.
+    Updated,
 }
 
 /// Tickets of live customers that `view` shows, in `sort` order.
@@ -171,12 +177,19 @@ pub async fn list(
     if let Some(id) = filter.customer_id {
         select = select.filter(Column::CustomerId.eq(id));
     }
+    if let Some(t) = filter.updated_from {
+        select = select.filter(Column::UpdatedAt.gte(t));
+    }
+    if let Some(t) = filter.updated_to {
+        select = select.filter(Column::UpdatedAt.lte(t));
+    }
     let (column, dir) = match sort {
         TicketSort::Newest => (Column::CreatedAt, SortDir::Desc),
         TicketSort::ResolutionDue => {
             select = select.filter(Column::ResolutionDueAt.is_not_null());
             (Column::ResolutionDueAt, SortDir::Asc)
         }
+        TicketSort::Updated => (Column::UpdatedAt, SortDir::Asc),
     };
     let rows = keyset(select, column, Column::Id, dir, after, limit)
         .all(db)
@@ -185,6 +198,7 @@ pub async fn list(
         value: SortValue::Time(match sort {
             TicketSort::Newest => t.created_at,
             TicketSort::ResolutionDue => t.resolution_due_at.unwrap_or(t.created_at),
+            TicketSort::Updated => t.updated_at,
         }),
         id: t.id,
     })

@@ -20,6 +20,7 @@ use crate::auth::Authorized;
 use crate::auth::scopes::CustomersRead;
 use crate::error::ApiError;
 use crate::extract::Query;
+use crate::feed;
 use crate::pagination::{Paged, page_params};
 use crate::state::AppState;
 
@@ -90,23 +91,13 @@ pub struct CustomerPageParams {
     pub updated_since: Option<DateTime<Utc>>,
 }
 
-/// How old a change must be to be in the change feed: older than any write still committing.
-const SETTLED_AFTER: Duration = Duration::seconds(5);
-
 /// Refuses, with 400, what a change feed cannot take: a search, another order, `deleted`.
 fn check_feed(filters: &CustomerFilterParams, sort: Option<&str>) -> Result<(), ApiError> {
     let mut errors = Errors::default();
     if searching(filters) {
         errors.add("q", Invalid::NotAllowed);
     }
-    if sort.is_some_and(|s| s != "updated_at") {
-        errors.add(
-            "sort",
-            Invalid::NotOneOf {
-                allowed: &["updated_at"],
-            },
-        );
-    }
+    feed::check_sort(sort, &mut errors);
     if filters.deleted.is_some() {
         errors.add("deleted", Invalid::NotAllowed);
     }
@@ -117,8 +108,8 @@ fn check_feed(filters: &CustomerFilterParams, sort: Option<&str>) -> Result<(), 
 /// since then and settled.
 fn into_feed(state: &AppState, since: DateTime<Utc>, filter: &mut CustomerFilter) {
     filter.with_deleted = true;
+    let (since, settled) = feed::window(state, since);
     filter.updated_from = Some(filter.updated_from.map_or(since, |from| from.max(since)));
-    let settled = state.clock.now() - SETTLED_AFTER;
     filter.updated_to = Some(filter.updated_to.map_or(settled, |to| to.min(settled)));
 }
 
@@ -267,7 +258,7 @@ pub async fn list_customers(
     let (sort, dir, sort_name) = match p.updated_since {
         Some(_) => {
             check_feed(&f, p.sort.as_deref())?;
-            (CustomerSort::UpdatedAt, SortDir::Asc, "updated_at")
+            (CustomerSort::UpdatedAt, SortDir::Asc, feed::SORT)
         }
         None => parse_sort(p.sort.as_deref(), searching(&f))?,
     };

@@ -201,7 +201,7 @@ pub async fn merge_customers(
     let duplicates = load_duplicates(&tx, &auth, &survivor, body.duplicate_ids).await?;
     let duplicate_ids: Vec<Uuid> = duplicates.iter().map(|d| d.id).collect();
     let merged = survivor.merged_with(&duplicates);
-    let moved = customers::move_children(&tx, &duplicate_ids, survivor.id, dry_run).await?;
+    let moved = customers::move_children(&tx, &duplicate_ids, survivor.id, dry_run, now).await?;
     let moved = MovedRecords {
         contacts: moved.contacts,
         activities: moved.activities,

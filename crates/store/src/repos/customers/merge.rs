@@ -1,5 +1,6 @@
 //! Moving what hangs off duplicates onto the surviving customer.
 
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
@@ -27,7 +28,8 @@ pub struct Moved {
 
 /// Counts (with `dry_run`) or moves the contacts, activities, tasks, stage changes, tickets,
 /// opportunities, quotes, orders, survey invitations and grade changes of `from` onto `to`.
-/// The primary contact stays the survivor's: moved contacts lose the flag.
+/// The primary contact stays the survivor's: moved contacts lose the flag. A moved record that
+/// has versions gets its next one, changed `now`: the change feeds and `If-Match` see the move.
 ///
 /// # Errors
 /// Database failures.
@@ -36,6 +38,7 @@ pub async fn move_children(
     from: &[Uuid],
     to: Uuid,
     dry_run: bool,
+    now: DateTime<Utc>,
 ) -> Result<Moved, StoreError> {
     let contacts = if dry_run {
         count::<contact::Entity>(db, contact::Column::CustomerId, from).await?
@@ -43,17 +46,37 @@ pub async fn move_children(
         contact::Entity::update_many()
             .col_expr(contact::Column::CustomerId, Expr::value(to))
             .col_expr(contact::Column::IsPrimary, Expr::value(false))
+            .col_expr(contact::Column::UpdatedAt, Expr::value(now))
+            .col_expr(
+                contact::Column::Version,
+                Expr::col(contact::Column::Version).add(1),
+            )
             .filter(contact::Column::CustomerId.is_in(from.iter().copied()))
             .exec(db)
             .await?
             .rows_affected
     };
     let to = (!dry_run).then_some(to);
+    macro_rules! versioned {
+        ($entity:ident) => {
+            reassign_versioned::<$entity::Entity>(
+                db,
+                [
+                    $entity::Column::CustomerId,
+                    $entity::Column::UpdatedAt,
+                    $entity::Column::Version,
+                ],
+                from,
+                to,
+                now,
+            )
+            .await?
+        };
+    }
     Ok(Moved {
         contacts,
-        activities: reassign::<activity::Entity>(db, activity::Column::CustomerId, from, to)
-            .await?,
-        tasks: reassign::<task::Entity>(db, task::Column::CustomerId, from, to).await?,
+        activities: versioned!(activity),
+        tasks: versioned!(task),
         stage_changes: reassign::<stage_change::Entity>(
             db,
             stage_change::Column::CustomerId,
@@ -61,23 +84,11 @@ pub async fn move_children(
             to,
         )
         .await?,
-        tickets: reassign::<ticket::Entity>(db, ticket::Column::CustomerId, from, to).await?,
-        opportunities: reassign::<opportunity::Entity>(
-            db,
-            opportunity::Column::CustomerId,
-            from,
-            to,
-        )
-        .await?,
-        quotes: reassign::<quote::Entity>(db, quote::Column::CustomerId, from, to).await?,
-        orders: reassign::<order::Entity>(db, order::Column::CustomerId, from, to).await?,
-        survey_invitations: reassign::<survey_invitation::Entity>(
-            db,
-            survey_invitation::Column::CustomerId,
-            from,
-            to,
-        )
-        .await?,
+        tickets: versioned!(ticket),
+        opportunities: versioned!(opportunity),
+        quotes: versioned!(quote),
+        orders: versioned!(order),
+        survey_invitations: versioned!(survey_invitation),
         grade_changes: reassign::<grade_change::Entity>(
             db,
             grade_change::Column::CustomerId,
@@ -86,6 +97,31 @@ pub async fn move_children(
         )
         .await?,
     })
+}
+
+/// As [`reassign`], for a record with versions: each moved row also gets `updated_at = now`
+/// and its next `version` (`columns`: its customer id, its `updated_at`, its `version`).
+async fn reassign_versioned<E: EntityTrait>(
+    db: &impl Conn,
+    [customer_id, updated_at, version]: [E::Column; 3],
+    from: &[Uuid],
+    to: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError>
+where
+    E::Model: Sync,
+{
+    let Some(to) = to else {
+        return count::<E>(db, customer_id, from).await;
+    };
+    Ok(E::update_many()
+        .col_expr(customer_id, Expr::value(to))
+        .col_expr(updated_at, Expr::value(now))
+        .col_expr(version, Expr::col(version).add(1))
+        .filter(customer_id.is_in(from.iter().copied()))
+        .exec(db)
+        .await?
+        .rows_affected)
 }
 
 /// How many rows of `E` name one of `from` in `column`.
