@@ -14,6 +14,8 @@ backend_tests!(
     an_address_is_limited_whoever_calls,
 );
 
+backend_tests!(a_client_can_have_its_own_limit);
+
 fn header(reply: &Reply, name: &str) -> u64 {
     reply
         .header(name)
@@ -81,4 +83,60 @@ async fn an_address_is_limited_whoever_calls(app: TestApp) {
     sign_in.assert_problem(429, "rate_limited");
     let live = app.call(Method::GET, "/health/live", None, None).await;
     live.assert_status(200);
+}
+
+/// `client:<id>=N` gives one integration client its own limit; others keep the default. The
+/// client exists before the setting names it: a second instance beside the first reads it.
+async fn a_client_can_have_its_own_limit(app: TestApp) {
+    let admin = app.admin_token().await;
+    let mut clients = Vec::new();
+    for name in ["nightly sync", "other integration"] {
+        let created = app
+            .post(
+                "/v1/clients",
+                &admin,
+                serde_json::json!({"name": name, "scopes": ["customers:read"]}),
+            )
+            .await;
+        created.assert_status(201);
+        clients.push(created.body);
+    }
+    let limited = clients[0]["id"].as_str().unwrap().to_owned();
+    let beside = app
+        .spawn_beside(|a| {
+            a.rate_limits = Some(format!("ip=100000,default=5,client:{limited}=2"));
+        })
+        .await;
+    let mut tokens = Vec::new();
+    for client in &clients {
+        let reply = beside
+            .call(
+                Method::POST,
+                "/v1/auth/token",
+                None,
+                Some(serde_json::json!({
+                    "grant_type": "client_credentials",
+                    "client_id": client["client_id"],
+                    "client_secret": client["client_secret"],
+                })),
+            )
+            .await;
+        reply.assert_status(200);
+        tokens.push(reply.body["access_token"].as_str().unwrap().to_owned());
+    }
+    for left in [1, 0] {
+        let reply = beside.get("/v1/customers", &tokens[0]).await;
+        reply.assert_status(200);
+        assert_eq!(header(&reply, "RateLimit-Limit"), 2);
+        assert_eq!(header(&reply, "RateLimit-Remaining"), left);
+    }
+    beside
+        .get("/v1/customers", &tokens[0])
+        .await
+        .assert_problem(429, "rate_limited");
+    // The other client has the default, and is not charged for the first.
+    let reply = beside.get("/v1/customers", &tokens[1]).await;
+    reply.assert_status(200);
+    assert_eq!(header(&reply, "RateLimit-Limit"), 5);
+    assert_eq!(header(&reply, "RateLimit-Remaining"), 4);
 }

@@ -221,20 +221,17 @@ impl TestApp {
         }
     }
 
-    /// A second instance on this one's PostgreSQL database (with `adjust` applied), as
-    /// behind a load balancer: same secrets, its own data folder, port and caches.
+    /// A second instance on this one's database (with `adjust` applied), as behind a load
+    /// balancer: same secrets, its own data folder, port and caches. On SQLite both open the
+    /// same file.
     pub async fn spawn_beside(&self, adjust: impl FnOnce(&mut ConfigArgs)) -> TestApp {
-        let url = self
-            .database
-            .as_ref()
-            .map(|db| db.url.clone())
-            .expect("instances share a PostgreSQL database");
+        let url = self.database_url.clone();
         let mut other = TestApp::spawn_with(Backend::Sqlite, |args| {
             args.database_url = Some(url.into());
             adjust(args);
         })
         .await;
-        other.backend = Backend::Postgres;
+        other.backend = self.backend;
         other
     }
 
