@@ -171,6 +171,25 @@ async fn upserts_match_by_external_id(app: TestApp) {
     assert_eq!(reply.body["tags"], json!(["vip"]));
     assert_eq!(reply.body["external_ids"], json!({"erp": "C-1"}));
     assert_eq!(app.audit_count(&existing.to_string()).await, 2);
+    // The list finds a customer by an external id too; the one it lost no longer finds it.
+    let reply = app.get("/v1/customers?external_id=erp:C-1", &admin).await;
+    assert_eq!(
+        reply.body["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.body["data"][0]["id"], existing.to_string());
+    let reply = app.get("/v1/customers?external_id=crm:X", &admin).await;
+    assert_eq!(
+        reply.body["data"].as_array().unwrap().len(),
+        0,
+        "{}",
+        reply.body
+    );
+    let reply = app.get("/v1/customers?external_id=C-1", &admin).await;
+    reply.assert_problem(400, "malformed_request");
+    assert_eq!(reply.error_fields(), ["external_id"]);
 
     // Sent again, the batch creates nothing more: the second item is found too.
     let reply = app.post("/v1/customers/batch", &admin, batch).await;

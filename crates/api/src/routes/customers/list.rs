@@ -1,7 +1,10 @@
 //! The customer list: filters, free-text search, sorts and keyset pages.
 
+use std::collections::BTreeMap;
+
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Duration, Utc};
+use rapport_domain::customer::read_external_ids;
 use rapport_domain::enums::{
     Channel, CustomerKind, Grade, Industry, LifecycleStage, SizeBand, Source,
 };
@@ -46,6 +49,10 @@ pub struct CustomerFilterParams {
     pub owner_id: Option<Uuid>,
     pub team_id: Option<Uuid>,
     pub tag: Option<String>,
+    /// `<system>:<id>`: the live customer holding this id in an integrator's system
+    /// (`external_ids`).
+    #[param(example = "erp:C-1001")]
+    pub external_id: Option<String>,
     #[param(schema_with = crate::schemas::source)]
     pub source: Option<String>,
     #[param(schema_with = crate::schemas::channel)]
@@ -161,6 +168,16 @@ fn param<T>(
     errors.check_opt(name, value, parse).flatten()
 }
 
+/// The key of an external id written `<system>:<id>`, checked as `external_ids` are.
+fn external_id_key(raw: &str) -> Result<String, Invalid> {
+    let (system, id) = raw.split_once(':').ok_or(Invalid::InvalidType)?;
+    let ids = BTreeMap::from([(system.to_owned(), id.to_owned())]);
+    read_external_ids(&ids, &mut Errors::default())
+        .and_then(|ids| ids.into_iter().next())
+        .map(|(system, id)| customers::external_id_key(&system, &id))
+        .ok_or(Invalid::InvalidType)
+}
+
 /// The filter `p` asks for, checked: 400 naming each bad parameter, 403 for deleted
 /// customers without `customers:delete`. `None` when `q` holds nothing searchable (only
 /// punctuation): nothing matches.
@@ -189,6 +206,12 @@ pub(super) fn customer_filter(
         owner_id: p.owner_id,
         team_id: p.team_id,
         tag: param(&mut errors, "tag", p.tag.as_deref(), Tag::parse).map(Tag::into_string),
+        external_id: param(
+            &mut errors,
+            "external_id",
+            p.external_id.as_deref(),
+            external_id_key,
+        ),
         source: param(&mut errors, "source", p.source.as_deref(), Source::parse),
         channel: param(&mut errors, "channel", p.channel.as_deref(), Channel::parse),
         created_from: p.created_after,

@@ -42,6 +42,8 @@ pub struct CustomerFilter {
     pub owner_id: Option<Uuid>,
     pub team_id: Option<Uuid>,
     pub tag: Option<String>,
+    /// Holding this external id: `<system>:<id>` (live customers only).
+    pub external_id: Option<String>,
     pub source: Option<Source>,
     pub channel: Option<Channel>,
     pub created_from: Option<DateTime<Utc>>,
@@ -116,14 +118,17 @@ fn filtered(
     if let Some(team) = f.team_id {
         s = s.filter(Column::TeamId.eq(team));
     }
-    if let Some(tag) = &f.tag {
-        let tagged = Query::select()
-            .column(Alias::new("customer_id"))
-            .from(Alias::new("customer_keys"))
-            .and_where(Expr::col(Alias::new("kind")).eq("tag"))
-            .and_where(Expr::col(Alias::new("value")).eq(tag.clone()))
-            .to_owned();
-        s = s.filter(Column::Id.in_subquery(tagged));
+    let keys = [("tag", &f.tag), ("external_id", &f.external_id)];
+    for (kind, value) in keys {
+        if let Some(value) = value {
+            let holders = Query::select()
+                .column(Alias::new("customer_id"))
+                .from(Alias::new("customer_keys"))
+                .and_where(Expr::col(Alias::new("kind")).eq(kind))
+                .and_where(Expr::col(Alias::new("value")).eq(value.clone()))
+                .to_owned();
+            s = s.filter(Column::Id.in_subquery(holders));
+        }
     }
     if let Some(t) = f.created_from {
         s = s.filter(Column::CreatedAt.gte(t));
