@@ -445,6 +445,10 @@ impl From<StoreError> for ApiError {
             err @ StoreError::Unavailable(_) => {
                 ApiError::Unavailable(Failure::caused_by("reaching the database", err))
             }
+            // Nothing was written, and the same request succeeds again: 503 with Retry-After.
+            err @ StoreError::Contended(_) => {
+                ApiError::Unavailable(Failure::caused_by("a conflicting transaction", err))
+            }
             err @ StoreError::Db(_) => {
                 ApiError::Internal(Failure::caused_by("querying the database", err))
             }

@@ -17,6 +17,10 @@ pub enum StoreError {
     /// The database cannot be reached (down, restarting, network): retry later.
     #[error("database unavailable: {0}")]
     Unavailable(DbErr),
+    /// PostgreSQL ended the transaction for another's sake (a deadlock, 40P01, or a
+    /// serialization failure, 40001): nothing was written; retrying succeeds.
+    #[error("transaction ended by a conflicting one: {0}")]
+    Contended(DbErr),
     /// Anything else: a bug, a broken schema, …
     #[error("database error: {0}")]
     Db(DbErr),
@@ -38,6 +42,7 @@ impl From<DbErr> for StoreError {
         match err {
             DbErr::RecordNotFound(_) => StoreError::NotFound,
             err if is_unreachable(&err) => StoreError::Unavailable(err),
+            err if is_contended(&err) => StoreError::Contended(err),
             other => StoreError::Db(other),
         }
     }
@@ -47,6 +52,17 @@ impl From<DbErr> for StoreError {
 impl From<rapport_domain::job::BadKind> for StoreError {
     fn from(err: rapport_domain::job::BadKind) -> Self {
         StoreError::Db(DbErr::Custom(format!("{err:?}")))
+    }
+}
+
+/// Did PostgreSQL end the transaction for a conflicting one's sake?
+fn is_contended(err: &DbErr) -> bool {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(sqlx::Error::Database(db)))
+        | DbErr::Query(RuntimeErr::SqlxError(sqlx::Error::Database(db))) => {
+            db.code().is_some_and(|c| c == "40P01" || c == "40001")
+        }
+        _ => false,
     }
 }
 

@@ -3,8 +3,10 @@
 //! write cost a create with a contact a quarter of its throughput on PostgreSQL.
 //!
 //! A subscription change made through this process is seen by the next write that starts after
-//! it commits (its transaction forgets the list when it commits). One made by another instance
-//! sharing the database is seen within [`FRESH_FOR`].
+//! it commits (its transaction forgets the list when it makes the change and when it commits).
+//! One made by another instance sharing the database is seen within [`FRESH_FOR`]; meanwhile a
+//! delivery to a subscription deleted or paused there is not written
+//! (`webhooks::queue_if_active`).
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};

@@ -198,9 +198,12 @@ impl Tx {
         self.subscriptions.active(self).await
     }
 
-    /// Marks that this transaction changes a subscription.
+    /// Marks that this transaction changes a subscription: the list kept is forgotten now
+    /// (a request after this one in the same SQLite batch reads the change) and again when it
+    /// commits (a list read meanwhile, without the change, is not kept).
     pub(crate) fn changes_subscriptions(&self) {
         self.subscriptions_changed.store(true, Ordering::Relaxed);
+        self.subscriptions.forget();
     }
 
     fn conn(&self) -> Result<&DatabaseTransaction, DbErr> {

@@ -527,4 +527,55 @@ async fn subscription_changes_reach_the_next_write(store: Store) {
     audited(&store, customer_created()).await;
     let pending = webhooks::pending(store.conn(), hook.id).await.unwrap();
     assert_eq!(pending.len(), 1, "a paused subscription takes no new event");
+
+    // Another instance deletes a subscription this one still keeps in its list: the next
+    // write is not refused for it, and queues nothing.
+    let other = Webhook {
+        id: Uuid::now_v7(),
+        ..hook.clone()
+    };
+    let tx = store.begin().await.unwrap();
+    webhooks::insert(&tx, &other).await.unwrap();
+    let subscribed = AuditEvent {
+        entity_type: ENTITY_TYPE.into(),
+        ..event(other.id, "create")
+    };
+    audit::record(&tx, subscribed).await.unwrap();
+    rapport_store::commit(tx).await.unwrap();
+    audited(&store, customer_created()).await; // the list with `other` is kept
+    webhooks::delete(store.writer(), other.id).await.unwrap();
+    audited(&store, customer_created()).await;
+    assert!(
+        webhooks::pending(store.conn(), other.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A deadlock is the one contention PostgreSQL ends a transaction for: it is told apart from
+/// a failing statement, as `Contended` (the API answers 503, retry).
+#[tokio::test]
+async fn a_deadlock_is_contention() {
+    common::run(
+        rapport_testdb::Backend::Postgres,
+        |store: Store| async move {
+            use rapport_store::Conn;
+            let lock = |n: i64| format!("SELECT pg_advisory_xact_lock({n})");
+            let (a, b) = (store.begin().await.unwrap(), store.begin().await.unwrap());
+            a.execute_unprepared(&lock(1)).await.unwrap();
+            b.execute_unprepared(&lock(2)).await.unwrap();
+            let (two, one) = (lock(2), lock(1));
+            let (first, second) =
+                tokio::join!(a.execute_unprepared(&two), b.execute_unprepared(&one));
+            let failed = [first, second]
+                .into_iter()
+                .filter_map(Result::err)
+                .map(StoreError::from)
+                .collect::<Vec<_>>();
+            assert_eq!(failed.len(), 1, "{failed:?}");
+            assert!(matches!(failed[0], StoreError::Contended(_)), "{failed:?}");
+        },
+    )
+    .await;
 }

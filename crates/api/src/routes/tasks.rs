@@ -274,7 +274,12 @@ async fn create_task(
     if let Some(contact) = body.contact_id {
         match (contacts::get(&tx, contact).await, body.customer_id) {
             (Ok(c), Some(customer)) if c.customer_id == customer => {}
-            (Err(e @ StoreError::Db(_)), _) | (Err(e @ StoreError::Unavailable(_)), _) => {
+            (
+                Err(
+                    e @ (StoreError::Db(_) | StoreError::Unavailable(_) | StoreError::Contended(_)),
+                ),
+                _,
+            ) => {
                 return Err(e.into());
             }
             _ => errors.add("contact_id", Invalid::UnknownReference),

@@ -11,9 +11,10 @@ use rapport_domain::webhook::{
     self as hooks, Attempt, DELIVER_JOB, DELIVER_JOB_ATTEMPTS, Delivery, DeliveryStatus, EventType,
     Webhook, WebhookStatus,
 };
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, Iterable,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -152,8 +153,39 @@ pub(crate) async fn emit(tx: &Tx, event: &AuditEvent) -> Result<(), StoreError> 
                 payload.clone(),
                 event.occurred_at,
             );
-            queue(tx, &delivery).await?;
+            queue_if_active(tx, &delivery).await?;
         }
+    }
+    Ok(())
+}
+
+/// Writes a pending delivery and its job if its subscription is still active: the list
+/// [`emit`] works from may be a moment old (another instance's change), and a subscription
+/// deleted or paused since is passed over rather than failing the write it follows.
+async fn queue_if_active(db: &impl Conn, d: &Delivery) -> Result<(), StoreError> {
+    let row = delivery_active(d)?;
+    let (mut columns, mut values) = (Vec::new(), Vec::new());
+    for column in delivery::Column::iter() {
+        if let ActiveValue::Set(value) = row.get(column) {
+            columns.push(column);
+            values.push(Expr::val(value));
+        }
+    }
+    let still_active = Query::select()
+        .exprs(values)
+        .from(Entity)
+        .and_where(Expr::col((Entity, Column::Id)).eq(d.webhook_id))
+        .and_where(Expr::col((Entity, Column::Status)).eq(WebhookStatus::Active.as_str()))
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(delivery::Entity)
+        .columns(columns)
+        .select_from(still_active)
+        .map_err(|e| corrupt("webhook_deliveries", e))?
+        .to_owned();
+    let written = db.execute(db.get_database_backend().build(&insert)).await?;
+    if written.rows_affected() == 1 {
+        jobs::enqueue(db, &job_of(d)?).await?;
     }
     Ok(())
 }
