@@ -308,7 +308,9 @@ async fn a_merge_moves_everything_onto_the_survivor(app: TestApp) {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["type"] == "grade_change")
+        // Grade changes by hand: the grading each new server runs once at start may grade the
+        // survivor too (`changed_by` null), as it may any customer a test made meanwhile.
+        .filter(|e| e["type"] == "grade_change" && !e["grade_change"]["changed_by"].is_null())
         .collect();
     assert_eq!(grades.len(), 1, "the grade change moved: {}", timeline.body);
     assert_eq!(grades[0]["grade_change"]["to"], "vip");
