@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::audit;
 use crate::error::{ApiError, Problem, ProblemCode};
+use crate::extract::parse_value;
 use crate::i18n::{Lang, Text};
 use crate::state::AppState;
 
@@ -58,14 +59,6 @@ impl BatchBody {
         }
         Ok(())
     }
-}
-
-/// Reads one item as `T`, with the precise field errors of a request body.
-///
-/// # Errors
-/// 422 naming the field.
-pub fn read_item<T: DeserializeOwned>(item: Value) -> Result<T, ApiError> {
-    crate::extract::parse_value(item)
 }
 
 /// Runs a batch: each item written by `write` on one transaction, in order, then committed
@@ -121,11 +114,11 @@ pub async fn by_id<C: DeserializeOwned, U: DeserializeOwned>(
             return Err(ApiError::invalid("", Invalid::InvalidType));
         };
         match fields.remove("id") {
-            None | Some(Value::Null) => create(tx, read_item(Value::Object(fields))?).await,
+            None | Some(Value::Null) => create(tx, parse_value(Value::Object(fields))?).await,
             Some(id) => {
-                let id = read_item::<Uuid>(id)
+                let id = parse_value::<Uuid>(id)
                     .map_err(|_| ApiError::invalid("id", Invalid::InvalidType))?;
-                update(tx, id, read_item(Value::Object(fields))?).await
+                update(tx, id, parse_value(Value::Object(fields))?).await
             }
         }
     })

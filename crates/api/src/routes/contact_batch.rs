@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use crate::auth::Authorized;
 use crate::auth::scopes::CustomersWrite;
-use crate::batch::{self, BatchBody, BatchResult, Written, email_addresses, one_match, read_item};
+use crate::batch::{self, BatchBody, BatchResult, Written, email_addresses, one_match};
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{Json, parse_value};
 use crate::i18n::Lang;
 use crate::routes::contacts as contact_routes;
 use crate::routes::customers::types::{CreateContact, UpdateContact};
@@ -95,7 +95,7 @@ async fn write_item(
     let customer_id = match fields.remove("customer_id") {
         None | Some(Value::Null) => None,
         Some(id) => Some(
-            read_item::<Uuid>(id)
+            parse_value::<Uuid>(id)
                 .map_err(|_| ApiError::invalid("customer_id", Invalid::InvalidType))?,
         ),
     };
@@ -105,13 +105,13 @@ async fn write_item(
         false => None,
     };
     if let Some(id) = found {
-        let body: UpdateContact = read_item(item)?;
+        let body: UpdateContact = parse_value(item)?;
         let saved = contact_routes::update(tx, state, auth, id, body, None).await?;
         return Ok(Written::updated(saved.id, saved.version));
     }
     let customer_id =
         customer_id.ok_or_else(|| ApiError::invalid("customer_id", Invalid::Required))?;
-    let body: CreateContact = read_item(item)?;
+    let body: CreateContact = parse_value(item)?;
     let created = contact_routes::create(tx, state, auth, customer_id, body).await?;
     Ok(Written::created(created.id, created.version))
 }

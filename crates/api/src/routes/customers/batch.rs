@@ -15,9 +15,9 @@ use super::create::{self, CreateParams};
 use super::types::{CreateContact, CreateCustomer, UpdateCustomer};
 use crate::auth::Authorized;
 use crate::auth::scopes::CustomersWrite;
-use crate::batch::{self, BatchBody, BatchResult, Written, email_addresses, one_match, read_item};
+use crate::batch::{self, BatchBody, BatchResult, Written, email_addresses, one_match};
 use crate::error::ApiError;
-use crate::extract::{Json, Query};
+use crate::extract::{Json, Query, parse_value};
 use crate::i18n::Lang;
 use crate::state::AppState;
 
@@ -158,7 +158,7 @@ async fn write_item(
         None => None,
     };
     let Some(id) = found else {
-        let body: CreateCustomer = read_item(item)?;
+        let body: CreateCustomer = parse_value(item)?;
         let created = create::create(tx, state, auth, body, allow_duplicate).await?;
         return Ok(Written::created(created.id, created.version));
     };
@@ -167,8 +167,8 @@ async fn write_item(
         .as_object_mut()
         .and_then(|fields| fields.remove("contacts"))
         .unwrap_or_else(|| json!([]));
-    let body: UpdateCustomer = read_item(item)?;
-    let ItemContacts { contacts: bodies } = read_item(json!({ "contacts": contacts }))?;
+    let body: UpdateCustomer = parse_value(item)?;
+    let ItemContacts { contacts: bodies } = parse_value(json!({ "contacts": contacts }))?;
     let raw: Vec<_> = bodies.iter().map(CreateContact::raw).collect();
     // Read first: a refused contact refuses the item before anything is written.
     let read = more_contacts(&raw, id, state.settings.default_region, state.clock.now())?;
