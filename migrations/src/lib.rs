@@ -31,6 +31,7 @@ mod m20261206_000025_webhooks;
 mod m20261206_000026_customer_changes;
 mod m20261206_000027_external_id_keys;
 mod m20261206_000028_ticket_changes;
+mod m20261207_000029_imports;
 
 pub struct Migrator;
 
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000026_customer_changes::Migration),
             Box::new(m20261206_000027_external_id_keys::Migration),
             Box::new(m20261206_000028_ticket_changes::Migration),
+            Box::new(m20261207_000029_imports::Migration),
         ]
     }
 }

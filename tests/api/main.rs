@@ -18,6 +18,7 @@ mod exports;
 mod grading;
 mod http;
 mod hygiene;
+mod imports;
 mod jobs;
 mod login_limits;
 mod masking;

@@ -235,6 +235,12 @@ impl TestApp {
         other
     }
 
+    /// Stops the server as SIGTERM would: requests in flight end, running jobs get their grace
+    /// period and are given back. Its database stays until the `TestApp` is dropped.
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+
     /// A store of its own on this server's database, for what a test sets up or checks below
     /// the API (jobs of the tests' own kinds).
     pub async fn store(&self) -> rapport_store::Store {

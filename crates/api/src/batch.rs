@@ -77,20 +77,33 @@ pub async fn run(
     let tx = state.store.begin().await?;
     let mut results = Results::default();
     for (index, item) in body.items.into_iter().enumerate() {
-        // Each item in a savepoint: a refused item leaves nothing, whatever it got to write.
-        tx.execute_unprepared(ITEM_SAVEPOINT)
-            .await
-            .map_err(StoreError::from)?;
-        let outcome = write(&tx, item).await;
-        let end = match &outcome {
-            Ok(_) => ITEM_KEEP,
-            Err(_) => ITEM_UNDO,
-        };
+        let outcome = in_savepoint(&tx, async |tx: &Tx| write(tx, item).await).await?;
         results.push(index, outcome)?;
-        tx.execute_unprepared(end).await.map_err(StoreError::from)?;
     }
     let all_or_none = body.all_or_none.unwrap_or(false);
     results.finish(tx, state, origin, all_or_none, lang).await
+}
+
+/// Runs `write` in a savepoint of `tx`: when it is refused, nothing it wrote is kept, and
+/// `tx` goes on.
+///
+/// # Errors
+/// The savepoint's own statements failing (the outcome of `write` is the inner result).
+pub async fn in_savepoint<T>(
+    tx: &Tx,
+    write: impl AsyncFnOnce(&Tx) -> Result<T, ApiError>,
+) -> Result<Result<T, ApiError>, ApiError> {
+    tx.execute_unprepared(ITEM_SAVEPOINT)
+        .await
+        .map_err(StoreError::from)?;
+    let outcome = write(tx).await;
+    let end = if outcome.is_ok() {
+        ITEM_KEEP
+    } else {
+        ITEM_UNDO
+    };
+    tx.execute_unprepared(end).await.map_err(StoreError::from)?;
+    Ok(outcome)
 }
 
 /// Runs the batch of a resource with no upsert key: an item with an `id` changes that record
@@ -294,7 +307,7 @@ impl Results {
     ) -> Result<(), ApiError> {
         match outcome {
             Ok(written) => self.written.push((index, written)),
-            Err(e) if e.failure().is_some() || e.status_code().is_server_error() => return Err(e),
+            Err(e) if e.is_ours() => return Err(e),
             Err(e) => self.refused.push((index, e)),
         }
         Ok(())

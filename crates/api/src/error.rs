@@ -202,6 +202,12 @@ impl ApiError {
         }
     }
 
+    /// Is it a failure of ours (5xx) rather than a refusal of the request? A batch or an import
+    /// stops at one: the same write may well succeed later.
+    pub fn is_ours(&self) -> bool {
+        self.failure().is_some() || self.status_code().is_server_error()
+    }
+
     /// A 403 for a missing scope.
     pub fn missing_scope(scope: Scope) -> Self {
         ApiError::Forbidden {

@@ -288,6 +288,12 @@ pub fn field_message(invalid: &Invalid, lang: Lang) -> String {
             "该主机是回环、私有、链路本地或元数据地址。",
         ),
         Invalid::UnresolvableHost => t(zh, "The host name does not resolve.", "无法解析该主机名。"),
+        Invalid::InvalidEncoding => t(zh, "The file is not UTF-8 text.", "文件不是 UTF-8 文本。"),
+        Invalid::InvalidCsv => t(
+            zh,
+            "The row cannot be read as CSV with the header's columns.",
+            "该行无法按表头的列读取为 CSV。",
+        ),
         Invalid::InvalidRegistrationNumber => t(
             zh,
             "Not a valid registration number (checksum or format).",

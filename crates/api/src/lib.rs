@@ -7,6 +7,7 @@ pub mod auth;
 pub mod batch;
 pub mod buckets;
 pub mod client_ip;
+pub mod csv_file;
 pub mod error;
 pub mod extract;
 pub mod feed;

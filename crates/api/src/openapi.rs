@@ -61,6 +61,7 @@ OAuth2 scopes it needs.",
         (name = "public", description = "The only unauthenticated surface: survey invitations by token and the public help center"),
         (name = "privacy", description = "Export and erasure of a customer's personal data (customers:privacy)"),
         (name = "audit", description = "The audit trail (audit:read)"),
+        (name = "imports", description = "Bulk data in: CSV files of customers imported in the background, with progress and each refused row (customers:write)"),
         (name = "webhooks", description = "Subscriptions to events, signed deliveries and their attempts (webhooks:write); each event is described in the top-level `webhooks` section"),
         (name = "jobs", description = "Background jobs: scheduled and queued work, retries, dead jobs (settings:write)"),
         (name = "operations", description = "Health checks and metrics for operators")
@@ -216,7 +217,11 @@ const PROBLEM_RESPONSES: &[(&str, u16, &str)] = &[
         "`If-Match` names an older version",
     ),
     ("PayloadTooLarge", 413, "The body is too large"),
-    ("UnsupportedMediaType", 415, "The body is not JSON"),
+    (
+        "UnsupportedMediaType",
+        415,
+        "The body is not of the documented media type (JSON; CSV for imports)",
+    ),
     (
         "ValidationFailed",
         422,

@@ -17,6 +17,7 @@ use rapport_domain::enums::{
     ActivityKind, AddressLabel, Channel, ConsentSource, ContactLabel, CustomerKind, Direction,
     Grade, Industry, LifecycleStage, PreferredChannel, SizeBand, Source, TaskStatus,
 };
+use rapport_domain::import::ImportStatus;
 use rapport_domain::job::JobStatus;
 use rapport_domain::opportunity::{LostReason, OpportunityStatus};
 use rapport_domain::pipeline::StageKind;
@@ -185,6 +186,9 @@ code_lists! {
     DeliveryStatus: DeliveryStatus::NAMES,
         "`pending` until a 2xx answer (`succeeded`), or `failed` after 24 hours of failed attempts."
         => delivery_status, delivery_status_or_null;
+    ImportStatus: ImportStatus::NAMES,
+        "`queued` until a worker takes it, `running` while its rows are imported, then `completed`, or `failed` when it stopped for a reason no row caused (`error` says which)."
+        => import_status, import_status_or_null;
 }
 
 /// A field holding a list of webhook event types.
@@ -227,7 +231,8 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 41] = [
+    const NAMES: [&str; 42] = [
+        "ImportStatus",
         "BatchOutcome",
         "QuestionKind",
         "InvitationStatus",

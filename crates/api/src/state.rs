@@ -35,6 +35,8 @@ pub struct ApiSettings {
     pub lead_follow_up: LeadFollowUp,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Largest accepted file of an import (`/v1/imports/...`).
+    pub max_import_bytes: usize,
     /// Proxies whose forwarding headers name the client.
     pub trusted_proxies: TrustedProxies,
     /// Origins allowed to call from a browser.
@@ -60,6 +62,7 @@ impl Default for ApiSettings {
                 .unwrap_or_else(|_| unreachable!("US has phone numbers")),
             lead_follow_up: LeadFollowUp::default(),
             max_body_bytes: AppState::DEFAULT_BODY_LIMIT,
+            max_import_bytes: AppState::DEFAULT_IMPORT_LIMIT,
             trusted_proxies: TrustedProxies::default(),
             cors_origins: CorsOrigins::default(),
             ticket_reopen_days: 7,
@@ -107,6 +110,17 @@ pub(crate) fn parse_comma_list<T>(
 impl AppState {
     /// 1 MiB: generous for JSON records, small enough to refuse abuse early.
     pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+    /// 64 MiB: a CSV of some 400,000 customers with a contact each.
+    pub const DEFAULT_IMPORT_LIMIT: usize = 64 * 1024 * 1024;
+
+    /// The largest body a request to `path` may send: an import's file, or a JSON record.
+    pub fn body_limit(&self, path: &str) -> usize {
+        if path.starts_with("/v1/imports/") {
+            self.settings.max_import_bytes
+        } else {
+            self.settings.max_body_bytes
+        }
+    }
 
     /// Where a list or a search reads: the replica when there is one, unless `caller`
     /// changed something within [`crate::recent_writers::WINDOW`] and would not find it there.

@@ -21,6 +21,7 @@ pub mod email;
 pub mod enums;
 pub mod grading;
 pub mod identity;
+pub mod import;
 pub mod job;
 pub mod lifecycle;
 pub mod markdown;

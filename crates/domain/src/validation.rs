@@ -73,6 +73,10 @@ pub enum Invalid {
     PrivateAddress,
     /// A URL whose host name does not resolve.
     UnresolvableHost,
+    /// A file that is not UTF-8 text.
+    InvalidEncoding,
+    /// A CSV row that cannot be read as the header's columns.
+    InvalidCsv,
 }
 
 impl Invalid {
@@ -110,6 +114,8 @@ impl Invalid {
             Invalid::Masked => "masked_value",
             Invalid::PrivateAddress => "private_address",
             Invalid::UnresolvableHost => "unresolvable_host",
+            Invalid::InvalidEncoding => "invalid_encoding",
+            Invalid::InvalidCsv => "invalid_csv",
         }
     }
 
@@ -146,6 +152,8 @@ impl Invalid {
         "masked_value",
         "private_address",
         "unresolvable_host",
+        "invalid_encoding",
+        "invalid_csv",
     ];
 }
 
@@ -388,6 +396,8 @@ mod tests {
             Invalid::Masked,
             Invalid::PrivateAddress,
             Invalid::UnresolvableHost,
+            Invalid::InvalidEncoding,
+            Invalid::InvalidCsv,
         ];
         assert_eq!(samples.len(), Invalid::CODES.len());
         for s in samples {

@@ -113,6 +113,9 @@ pub struct ConfigArgs {
     /// Largest accepted request body in bytes [default: 1048576]
     #[arg(long, env = "RAPPORT_MAX_BODY_BYTES", global = true)]
     pub max_body_bytes: Option<usize>,
+    /// Largest accepted import file (CSV) in bytes [default: 67108864]
+    #[arg(long, env = "RAPPORT_MAX_IMPORT_BYTES", global = true)]
+    pub max_import_bytes: Option<usize>,
     /// HTTP worker threads [default: one per CPU core]
     #[arg(long, env = "RAPPORT_WORKERS", global = true)]
     pub workers: Option<usize>,
@@ -212,6 +215,7 @@ struct FileConfig {
     log_format: Option<String>,
     db_max_connections: Option<u32>,
     max_body_bytes: Option<usize>,
+    max_import_bytes: Option<usize>,
     workers: Option<usize>,
     job_workers: Option<usize>,
     job_lease: Option<u64>,
@@ -275,6 +279,7 @@ pub struct Settings {
     pub log_json: bool,
     pub db_max_connections: Option<u32>,
     pub max_body_bytes: usize,
+    pub max_import_bytes: usize,
     pub workers: Option<usize>,
     /// How this instance runs background jobs.
     pub jobs: RunnerOptions,
@@ -542,6 +547,13 @@ impl Settings {
         if max_body_bytes < 1024 {
             return Err(invalid("RAPPORT_MAX_BODY_BYTES", "must be at least 1024"));
         }
+        let max_import_bytes = args
+            .max_import_bytes
+            .or(file.max_import_bytes)
+            .unwrap_or(64 * 1024 * 1024);
+        if max_import_bytes < 1024 {
+            return Err(invalid("RAPPORT_MAX_IMPORT_BYTES", "must be at least 1024"));
+        }
         let workers = args.workers.or(file.workers);
         if workers == Some(0) {
             return Err(invalid("RAPPORT_WORKERS", "must be at least 1"));
@@ -684,6 +696,7 @@ impl Settings {
             log_json,
             db_max_connections,
             max_body_bytes,
+            max_import_bytes,
             workers,
             jobs,
             trusted_proxies,

@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod config;
 pub mod database;
+pub mod import_client;
 pub mod jobs;
 pub mod private_files;
 pub mod reindex;

@@ -12,6 +12,7 @@ use rapport_domain::name::PersonName;
 use rapport_domain::password::Password;
 use rapport_server::bootstrap;
 use rapport_server::config::{ConfigArgs, Settings};
+use rapport_server::import_client::{self, ImportRequest};
 use rapport_server::startup::Application;
 use rapport_server::{database, reindex, telemetry};
 
@@ -64,6 +65,32 @@ enum Command {
     /// phone tails). The server does it by itself at start when the index is older; run it
     /// to do it at a time of your choosing. Safe while servers run, and to run twice.
     Reindex,
+    /// Import customers from a CSV file through a running server (`POST /v1/imports/customers`),
+    /// with a progress bar. Needs an access token with customers:write in RAPPORT_TOKEN. Exits
+    /// with 1 when a row was refused or the import failed, listing the first refused rows.
+    Import {
+        /// The CSV file: UTF-8, comma- or semicolon-separated, its header row first.
+        file: std::path::PathBuf,
+        /// The server [default: this configuration's address].
+        #[arg(long, env = "RAPPORT_URL")]
+        url: Option<String>,
+        /// An access token with customers:write.
+        #[arg(long, env = "RAPPORT_TOKEN", hide_env_values = true)]
+        token: String,
+        /// A column's field, `HEADER=FIELD` (`HEADER=` skips it); repeat for each column not
+        /// named after its field.
+        #[arg(long = "map", value_name = "HEADER=FIELD")]
+        mapping: Vec<String>,
+        /// `,` or `;` [default: what the header row uses].
+        #[arg(long)]
+        delimiter: Option<String>,
+        /// `external_ids.<system>` or `email`: rows matching a customer update it.
+        #[arg(long)]
+        upsert_on: Option<String>,
+        /// Import rows that look like existing customers instead of refusing them.
+        #[arg(long)]
+        allow_duplicate: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -92,6 +119,25 @@ fn main() -> ExitCode {
             }) => create_user(&settings, &email, &name, &role, password).await,
             Some(Command::RotateKey) => rotate_key(&settings).await,
             Some(Command::Reindex) => reindex(&settings).await,
+            Some(Command::Import {
+                file,
+                url,
+                token,
+                mapping,
+                delimiter,
+                upsert_on,
+                allow_duplicate,
+            }) => {
+                let request = ImportRequest {
+                    base: url.unwrap_or_else(|| local_url(&settings)),
+                    token,
+                    mapping,
+                    delimiter,
+                    upsert_on,
+                    allow_duplicate,
+                };
+                import(&request, &file).await
+            }
             Some(Command::Openapi) => Ok(()),
         }
     });
@@ -138,6 +184,41 @@ async fn reindex(settings: &Settings) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Imports `file` through the server, with a progress bar on a terminal.
+async fn import(request: &ImportRequest, file: &std::path::Path) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows, {per_sec}, {eta} left")
+            .context("the progress bar's template")?,
+    );
+    let import = import_client::import(request, file, |import| {
+        let count = |key: &str| import[key].as_u64().unwrap_or(0);
+        bar.set_length(count("total_rows"));
+        bar.set_position(count("processed_rows"));
+    })
+    .await?;
+    bar.finish_and_clear();
+    println!("{}", import_client::summary(&import));
+    if import["status"] != "completed" || import["failed"].as_i64().unwrap_or(0) > 0 {
+        anyhow::bail!("not every row was imported");
+    }
+    Ok(())
+}
+
+/// This configuration's server address, as a client on this machine reaches it.
+fn local_url(settings: &Settings) -> String {
+    let scheme = if settings.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    format!(
+        "{scheme}://{}:{}",
+        display_host(settings),
+        settings.bind.port()
+    )
 }
 
 async fn serve(settings: &Settings) -> anyhow::Result<()> {

@@ -89,6 +89,7 @@ impl Application {
                     hours: settings.lead_follow_up_hours,
                 },
                 max_body_bytes: settings.max_body_bytes,
+                max_import_bytes: settings.max_import_bytes,
                 trusted_proxies: settings.trusted_proxies.clone(),
                 cors_origins: settings.cors_origins.clone(),
                 ticket_reopen_days: settings.ticket_reopen_days,
@@ -104,6 +105,8 @@ impl Application {
             recent_writers: store.has_replica().then(RecentWriters::default),
             io_home: tokio::runtime::Handle::current(),
         });
+        // Imports write each row as the API does: their job needs the API's state.
+        let handlers = handlers.with(jobs::imports::RUN, jobs::imports::Run::new(state.clone()))?;
         let metrics = web::Data::new(Metrics::new()?);
         let openapi = web::Data::new(OpenApiJson(rapport_api::openapi::document_json()));
 

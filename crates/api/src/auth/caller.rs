@@ -115,6 +115,41 @@ impl Caller {
         }
     }
 
+    /// The caller behind `origin` as it is now (its current role, team and scopes), for work
+    /// done on its behalf after its request ended (an import's rows); `None` once it is
+    /// disabled or gone.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn as_now(state: &AppState, origin: Origin) -> Result<Option<Caller>, ApiError> {
+        let db = state.store.conn();
+        let found = match origin.actor {
+            Actor::User(id) => users::get(db, id).await.map(|user| {
+                (!user.disabled).then_some((
+                    Principal::User {
+                        id,
+                        role: user.role,
+                        team_id: user.team_id,
+                    },
+                    user.role.scopes(),
+                ))
+            }),
+            Actor::Client(id) => clients::get(db, id).await.map(|client| {
+                (!client.disabled).then_some((Principal::Client { id }, client.scopes))
+            }),
+            Actor::System => Ok(None),
+        };
+        match found {
+            Ok(Some((principal, scopes))) => Ok(Some(Caller {
+                principal,
+                scopes,
+                origin,
+            })),
+            Ok(None) | Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
         let state = req
             .app_data::<web::Data<AppState>>()
@@ -222,6 +257,20 @@ pub struct Authorized<S> {
 impl<S> Authorized<S> {
     pub fn into_caller(self) -> Caller {
         self.caller
+    }
+}
+
+impl<S: RequiredScope> Authorized<S> {
+    /// `caller`, when it holds the scope `S` (for work done on its behalf later).
+    ///
+    /// # Errors
+    /// `Forbidden` naming the scope.
+    pub fn check(caller: Caller) -> Result<Authorized<S>, ApiError> {
+        caller.require(S::SCOPE)?;
+        Ok(Authorized {
+            caller,
+            scope: PhantomData,
+        })
     }
 }
 

@@ -8,8 +8,8 @@ use crate::error::ApiError;
 use crate::i18n::Text;
 use crate::state::AppState;
 
-/// Reads the whole body, refusing it (413) once it passes the configured limit, whether or
-/// not the client announced its length.
+/// Reads the whole body, refusing it (413) once it passes the limit configured for its path
+/// ([`AppState::body_limit`]), whether or not the client announced its length.
 ///
 /// # Errors
 /// `PayloadTooLarge`, or `Malformed` when the connection breaks mid-body.
@@ -21,7 +21,7 @@ pub async fn read_body(
 ) -> Result<Bytes, ApiError> {
     let limit = req
         .app_data::<web::Data<AppState>>()
-        .map_or(AppState::DEFAULT_BODY_LIMIT, |s| s.settings.max_body_bytes);
+        .map_or(AppState::DEFAULT_BODY_LIMIT, |s| s.body_limit(req.path()));
     let announced = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)

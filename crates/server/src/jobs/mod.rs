@@ -6,6 +6,7 @@
 pub mod duplicates;
 pub mod grading;
 pub mod handler;
+pub mod imports;
 pub mod leads;
 pub mod maintenance;
 pub mod quotes;

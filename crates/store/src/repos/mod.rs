@@ -12,6 +12,7 @@ pub mod contacts;
 pub mod customers;
 pub mod grading;
 pub mod idempotency;
+pub mod imports;
 pub mod jobs;
 pub mod lead_escalations;
 pub mod notifications;

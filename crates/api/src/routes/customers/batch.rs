@@ -34,14 +34,14 @@ crate::batch_request!(
 
 /// What items are matched to existing customers by.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum UpsertOn {
+pub(super) enum UpsertOn {
     /// `external_ids.<system>`.
     ExternalId(String),
     Email,
 }
 
 impl UpsertOn {
-    fn parse(raw: Option<&str>) -> Result<Option<UpsertOn>, ApiError> {
+    pub(super) fn parse(raw: Option<&str>) -> Result<Option<UpsertOn>, ApiError> {
         let Some(raw) = raw else {
             return Ok(None);
         };
@@ -142,7 +142,9 @@ pub async fn batch_customers(
     batch::run(&state, &auth.origin, Lang::of(&req), body, write).await
 }
 
-async fn write_item(
+/// Writes one item: creates it, or updates the customer it matches by `upsert_on` (adding
+/// its contacts the customer lacks). A batch's item and an import's row alike.
+pub(super) async fn write_item(
     tx: &Tx,
     state: &AppState,
     auth: &Authorized<CustomersWrite>,

@@ -7,6 +7,7 @@ mod change;
 mod create;
 mod export;
 mod grading;
+pub mod import;
 pub mod input;
 mod list;
 mod merge;
@@ -35,5 +36,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(merge::merge_customers)
         .service(timeline::customer_timeline)
         .service(privacy::export_customer)
-        .service(privacy::erase_customer);
+        .service(privacy::erase_customer)
+        .service(import::import_customers)
+        .service(import::get_import)
+        .service(import::list_import_errors);
 }
