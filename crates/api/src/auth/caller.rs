@@ -61,6 +61,19 @@ impl Caller {
         self.origin.actor
     }
 
+    /// May the caller see what `owner` made and keeps to itself (a webhook subscription, an
+    /// import)? Its owner may, and admins.
+    ///
+    /// # Errors
+    /// `NotFound` otherwise: what another owns is not the caller's to know of.
+    pub fn check_owner(&self, owner: Actor) -> Result<(), ApiError> {
+        if self.role() == Role::Admin || owner == self.actor() {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound)
+        }
+    }
+
     /// The role (`integration` for clients).
     pub fn role(&self) -> Role {
         match self.principal {

@@ -292,18 +292,9 @@ async fn parse_url(input: &str, state: &AppState) -> Result<WebUrl, Invalid> {
     Ok(url)
 }
 
-/// An admin's view holds every subscription; a client's only its own.
-fn check_owner(caller: &Caller, hook: &domain::Webhook) -> Result<(), ApiError> {
-    if caller.role() == Role::Admin || hook.owner == caller.actor() {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound)
-    }
-}
-
 async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<domain::Webhook, ApiError> {
     let hook = webhooks::get(state.store.conn(), id).await?;
-    check_owner(caller, &hook)?;
+    caller.check_owner(hook.owner)?;
     Ok(hook)
 }
 
@@ -434,7 +425,7 @@ async fn update_webhook(
     };
     let tx = state.store.begin().await?;
     let before: domain::Webhook = repos::get_locked(&tx, id.into_inner()).await?;
-    check_owner(&auth, &before)?;
+    auth.check_owner(before.owner)?;
     if_match.check(before.version)?;
     let mut after = before.clone();
     if let Some(url) = url {
@@ -505,7 +496,7 @@ async fn delete_webhook(
 ) -> Result<HttpResponse, ApiError> {
     let tx = state.store.begin().await?;
     let hook: domain::Webhook = repos::get_locked(&tx, id.into_inner()).await?;
-    check_owner(&auth, &hook)?;
+    auth.check_owner(hook.owner)?;
     if_match.check(hook.version)?;
     webhooks::delete(&tx, hook.id).await?;
     let hook = Webhook::from(hook);

@@ -11,7 +11,6 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::Invalid;
-use rapport_domain::auth::Role;
 use rapport_domain::import::{self as domain, ImportStatus, Mapping, RowError};
 use rapport_domain::job::{Job, JobKind};
 use rapport_store::repos::{self, imports, jobs};
@@ -206,21 +205,18 @@ impl Settings {
     fn parse(params: &ImportParams) -> Result<Settings, ApiError> {
         let mapping = match params.mapping.as_deref() {
             None => BTreeMap::new(),
-            Some(raw) => serde_json::from_str(raw).map_err(|_| bad_parameter("mapping"))?,
+            Some(raw) => serde_json::from_str(raw)
+                .map_err(|_| ApiError::bad_parameter("mapping", Invalid::InvalidType))?,
         };
         let delimiter = match params.delimiter.as_deref() {
             None => None,
             Some(",") => Some(b','),
             Some(";") => Some(b';'),
             Some(_) => {
-                return Err(ApiError::BadParameters(
-                    rapport_domain::ValidationErrors::single(
-                        "delimiter",
-                        Invalid::NotOneOf {
-                            allowed: DELIMITERS,
-                        },
-                    ),
-                ));
+                let allowed = Invalid::NotOneOf {
+                    allowed: DELIMITERS,
+                };
+                return Err(ApiError::bad_parameter("delimiter", allowed));
             }
         };
         // Checked now, so that a bad key is the request's problem rather than every row's.
@@ -231,13 +227,6 @@ impl Settings {
             upsert_on: params.upsert_on.clone(),
         })
     }
-}
-
-fn bad_parameter(name: &str) -> ApiError {
-    ApiError::BadParameters(rapport_domain::ValidationErrors::single(
-        name,
-        Invalid::InvalidType,
-    ))
 }
 
 /// Is the body CSV (`text/csv`, any charset parameter aside)?
@@ -351,11 +340,8 @@ pub async fn import_customers(
 /// The import `id` if the caller may see it: its importer, or an admin.
 async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<domain::Import, ApiError> {
     let import = imports::get(state.store.conn(), id).await?;
-    if caller.role() == Role::Admin || import.created_by == caller.actor() {
-        Ok(import)
-    } else {
-        Err(ApiError::NotFound)
-    }
+    caller.check_owner(import.created_by)?;
+    Ok(import)
 }
 
 /// Get an import: its progress, counts and first refused rows.
@@ -454,6 +440,7 @@ pub async fn run(state: &AppState, id: Uuid) -> Result<(), ApiError> {
         if current.version != import.version {
             return Err(StoreError::Stale.into());
         }
+        let mut refused = Vec::new();
         for row in chunk {
             let outcome =
                 write_row(&tx, state, &auth, upsert_on.as_ref(), &current, row.cells).await?;
@@ -463,10 +450,11 @@ pub async fn run(state: &AppState, id: Uuid) -> Result<(), ApiError> {
                 Ok(_) => current.updated += 1,
                 Err(e) => {
                     current.failed += 1;
-                    imports::add_errors(&tx, &[row_error(&current, row.number, &e)]).await?;
+                    refused.push(row_error(&current, row.number, &e));
                 }
             }
         }
+        imports::add_errors(&tx, &refused).await?;
         let now = state.clock.now();
         current.started_at.get_or_insert(now);
         current.status = ImportStatus::Running;
