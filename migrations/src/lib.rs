@@ -32,6 +32,7 @@ mod m20261206_000026_customer_changes;
 mod m20261206_000027_external_id_keys;
 mod m20261206_000028_ticket_changes;
 mod m20261207_000029_imports;
+mod m20261208_000030_deletions;
 
 pub struct Migrator;
 
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000027_external_id_keys::Migration),
             Box::new(m20261206_000028_ticket_changes::Migration),
             Box::new(m20261207_000029_imports::Migration),
+            Box::new(m20261208_000030_deletions::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ mod change_feed;
 mod clients;
 mod concurrency;
 mod customers;
+mod deletion_feed;
 mod exports;
 mod grading;
 mod http;

@@ -113,6 +113,37 @@ macro_rules! list_type {
             }
         }
     };
+    // The list of a resource deleted for good: its change feed also answers the deletions.
+    ($name:ident, $item:ty, with_deletions) => {
+        #[doc = concat!("One page of `", stringify!($item), "`s: `{\"data\": [...], \"next_cursor\": ...}`, and in the change feed (`updated_since`) `deleted`.")]
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            pub data: Vec<$item>,
+            /// Pass as `cursor` to get the next page; `null` on the last page.
+            pub next_cursor: Option<String>,
+            /// Only in the change feed (`updated_since`): the records deleted for good in the
+            /// span of this page, in the feed's order with `data`.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            #[schema(nullable = false)]
+            pub deleted: Option<Vec<$crate::feed::Deletion>>,
+        }
+
+        impl From<$crate::pagination::Paged<$item>> for $name {
+            fn from(p: $crate::pagination::Paged<$item>) -> Self {
+                $name { data: p.data, next_cursor: p.next_cursor, deleted: None }
+            }
+        }
+
+        impl $name {
+            /// A change feed's page: its records, with the deletions merged into its span.
+            pub fn with_deletions(
+                p: $crate::pagination::Paged<$item>,
+                deleted: Vec<$crate::feed::Deletion>,
+            ) -> Self {
+                $name { data: p.data, next_cursor: p.next_cursor, deleted: Some(deleted) }
+            }
+        }
+    };
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ mod tx;
 
 pub use db::{Backend, DbOptions, Store};
 pub use error::StoreError;
-pub use page::{Cursor, Page, SortDir, SortValue};
+pub use page::{Changes, Cursor, Page, SortDir, SortValue};
 /// A connection or a transaction: what every repository function runs on.
 pub use sea_orm::ConnectionTrait as Conn;
 /// A pool (see [`Store::conn`] and [`Store::replica`]).

@@ -145,6 +145,36 @@ where
     select.order_by(id, order).limit(limit + 1)
 }
 
+/// The span of a change feed: records changed in `[from, to]`, walked by their change time
+/// and id, oldest first, instead of in their list's own order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Changes {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl Changes {
+    /// `select` kept to rows whose `changed_at` is in the span, in feed order, after `after`,
+    /// `limit + 1` rows (see [`keyset`]).
+    pub fn walk<E, C>(
+        self,
+        select: Select<E>,
+        changed_at: C,
+        id: C,
+        after: Option<Cursor>,
+        limit: u64,
+    ) -> Select<E>
+    where
+        E: EntityTrait<Column = C>,
+        C: ColumnTrait,
+    {
+        let select = select
+            .filter(changed_at.gte(self.from))
+            .filter(changed_at.lte(self.to));
+        keyset(select, changed_at, id, SortDir::Asc, after, limit)
+    }
+}
+
 /// `select` kept to rows whose `column` lies in `[from, to)` (either end open when `None`).
 pub fn in_range<E: sea_orm::EntityTrait>(
     mut select: sea_orm::Select<E>,

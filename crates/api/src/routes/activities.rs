@@ -21,6 +21,7 @@ use crate::auth::scopes::{CustomersRead, CustomersWrite};
 use crate::batch::{self, BatchBody, BatchResult, Written};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
+use crate::feed;
 use crate::i18n::Lang;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
@@ -84,7 +85,7 @@ impl From<DomainActivity> for Activity {
     }
 }
 
-crate::list_type!(ActivityList, Activity);
+crate::list_type!(ActivityList, Activity, with_deletions);
 
 /// A new activity.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -153,9 +154,19 @@ pub struct ActivityListParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// The change feed: every activity changed at or after this time, oldest change first,
+    /// each at its latest version, and in `deleted` those deleted for good since then (with
+    /// their `id`, `customer_id` and `deleted_at`), in the same order under the same cursor.
+    /// Changes show once they are 5 seconds old. Walk the pages with `cursor`; at the end, ask
+    /// again with the last `updated_at` or `deleted_at` you saw (keep the highest `version`).
+    /// Deletions follow `customer_id`, not the other filters (a deleted activity has nothing
+    /// left to test; dropping an id you never had is harmless). A deleted customer's
+    /// activities leave the feed with it (its tombstone is in the customer feed).
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
-/// List activities of the customers the caller can see, newest first.
+/// List activities of the customers the caller can see, newest first; or their change feed.
 #[utoipa::path(
     tag = "activities",
     params(ActivityListParams),
@@ -169,7 +180,8 @@ async fn list_activities(
     params: Query<ActivityListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
-    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-occurred_at")?;
+    let sort = feed::sort_or(p.updated_since, "-occurred_at");
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort)?;
     let kind = code_param("kind", p.kind.as_deref(), ActivityKind::parse)?;
     let filter = ActivityFilter {
         customer_id: p.customer_id,
@@ -177,20 +189,23 @@ async fn list_activities(
         kind,
         from: p.from,
         to: p.to,
+        changes: p.updated_since.map(|since| feed::changes(&state, since)),
     };
-    let page = activities::list(
-        state.list_reads(&auth),
-        auth.visibility(),
-        &filter,
-        cursor,
-        limit,
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(ActivityList::from(Paged::from_page(
-        page,
-        "-occurred_at",
-        Activity::from,
-    ))))
+    let (db, visibility) = (state.list_reads(&auth), auth.visibility());
+    let page = activities::list(db, visibility, &filter, cursor.clone(), limit).await?;
+    let Some(changes) = filter.changes else {
+        return Ok(HttpResponse::Ok().json(ActivityList::from(Paged::from_page(
+            page,
+            sort,
+            Activity::from,
+        ))));
+    };
+    let deleted = activities::deleted(db, visibility, &filter, changes, cursor, limit).await?;
+    let (page, deleted) = feed::merge(page, deleted, limit, |a| (a.updated_at, a.id));
+    Ok(HttpResponse::Ok().json(ActivityList::with_deletions(
+        Paged::from_page(page, sort, Activity::from),
+        deleted,
+    )))
 }
 
 /// Record an activity.
@@ -457,7 +472,7 @@ async fn delete_activity(
     let activity =
         access::of_customer::<DomainActivity>(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
     if_match.check(activity.version)?;
-    activities::delete(&tx, activity.id).await?;
+    activities::delete(&tx, &activity, state.clock.now()).await?;
     let before = Activity::from(activity);
     audit::record_and_commit(
         tx,

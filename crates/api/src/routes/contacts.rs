@@ -2,6 +2,7 @@
 //! and the list of all the contacts a caller sees (`/v1/contacts`).
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
 use rapport_domain::contact::{
     Contact as DomainContact, ContactPoint, NewContact, read_consent, read_emails, read_phones,
 };
@@ -21,6 +22,7 @@ use crate::auth::Authorized;
 use crate::auth::scopes::{CustomersRead, CustomersWrite};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::feed;
 use crate::pagination::{Paged, page_params};
 use crate::respond;
 use crate::routes::customers::types::{Contact, ContactList, CreateContact, UpdateContact};
@@ -50,9 +52,19 @@ pub struct ContactListParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// The change feed: every contact changed at or after this time, oldest change first,
+    /// each at its latest version, and in `deleted` those deleted for good since then (with
+    /// their `id`, `customer_id` and `deleted_at`), in the same order under the same cursor.
+    /// Changes show once they are 5 seconds old. Walk the pages with `cursor`; at the end, ask
+    /// again with the last `updated_at` or `deleted_at` you saw (keep the highest `version`).
+    /// Deletions follow `customer_id`, not `missing` (a deleted contact has nothing left to
+    /// test; dropping an id you never had is harmless). A deleted customer's contacts leave
+    /// the feed with it (its tombstone is in the customer feed).
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
-/// List the contacts of the customers the caller sees, newest first.
+/// List the contacts of the customers the caller sees, newest first; or their change feed.
 #[utoipa::path(
     tag = "contacts",
     params(ContactListParams),
@@ -66,7 +78,8 @@ async fn list_all_contacts(
     params: Query<ContactListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
-    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
+    let sort = feed::sort_or(p.updated_since, "-created_at");
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort)?;
     let missing = p
         .missing
         .as_deref()
@@ -83,20 +96,23 @@ async fn list_all_contacts(
         customer_id: p.customer_id,
         without_email: missing.contains(&ContactPoint::Email),
         without_phone: missing.contains(&ContactPoint::Phone),
+        changes: p.updated_since.map(|since| feed::changes(&state, since)),
     };
-    let page = contacts::list(
-        state.list_reads(&auth),
-        auth.visibility(),
-        &filter,
-        cursor,
-        limit,
-    )
-    .await?;
-    Ok(HttpResponse::Ok().json(ContactList::from(Paged::from_page(
-        page,
-        "-created_at",
-        Contact::from,
-    ))))
+    let (db, visibility) = (state.list_reads(&auth), auth.visibility());
+    let page = contacts::list(db, visibility, &filter, cursor.clone(), limit).await?;
+    let Some(changes) = filter.changes else {
+        return Ok(HttpResponse::Ok().json(ContactList::from(Paged::from_page(
+            page,
+            sort,
+            Contact::from,
+        ))));
+    };
+    let deleted = contacts::deleted(db, visibility, &filter, changes, cursor, limit).await?;
+    let (page, deleted) = feed::merge(page, deleted, limit, |c| (c.updated_at, c.id));
+    Ok(HttpResponse::Ok().json(ContactList::with_deletions(
+        Paged::from_page(page, sort, Contact::from),
+        deleted,
+    )))
 }
 
 /// List a customer's contacts (the primary one first).
@@ -122,6 +138,7 @@ async fn list_contacts(
     Ok(HttpResponse::Ok().json(ContactList {
         data,
         next_cursor: None,
+        deleted: None,
     }))
 }
 
@@ -337,7 +354,7 @@ async fn delete_contact(
         access::of_customer_with::<DomainContact>(&tx, &auth, id.into_inner(), Lock::ForUpdate)
             .await?;
     if_match.check(contact.version)?;
-    contacts::delete(&tx, contact.id).await?;
+    contacts::delete(&tx, &contact, state.clock.now()).await?;
     reindex(&tx, &customer).await?;
     let before = Contact::from(contact);
     audit::record_and_commit(

@@ -22,6 +22,7 @@ use crate::auth::scopes::{TasksRead, TasksWrite};
 use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param, user_param};
+use crate::feed;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::references;
@@ -87,7 +88,7 @@ impl Task {
     }
 }
 
-crate::list_type!(TaskList, Task);
+crate::list_type!(TaskList, Task, with_deletions);
 
 /// A new task.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -143,6 +144,16 @@ pub struct TaskListParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// The change feed: every task changed at or after this time, oldest change first,
+    /// each at its latest version, and in `deleted` those deleted for good since then (with
+    /// their `id`, `customer_id` and `deleted_at`), in the same order under the same cursor.
+    /// Changes show once they are 5 seconds old. Walk the pages with `cursor`; at the end, ask
+    /// again with the last `updated_at` or `deleted_at` you saw (keep the highest `version`).
+    /// Deletions follow `assignee_id` and `customer_id`, not `status` or `overdue` (a deleted
+    /// task has nothing left to test; dropping an id you never had is harmless). A deleted
+    /// customer's tasks leave the feed with it (its tombstone is in the customer feed).
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 /// The tasks a caller sees: those of the customers it may read, and about no customer its own
@@ -196,7 +207,8 @@ async fn check_assignee(db: &impl Conn, id: Uuid, errors: &mut Errors) -> Result
     }
 }
 
-/// List tasks: the caller's own, and those of customers it sees, newest first.
+/// List tasks: the caller's own, and those of customers it sees, newest first; or their change
+/// feed.
 #[utoipa::path(
     tag = "tasks",
     params(TaskListParams),
@@ -210,7 +222,8 @@ async fn list_tasks(
     params: Query<TaskListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
-    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
+    let sort = feed::sort_or(p.updated_since, "-created_at");
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort)?;
     let assignee_id = user_param("assignee_id", p.assignee_id.as_deref(), auth.user_id())?;
     let status = code_param("status", p.status.as_deref(), TaskStatus::parse)?;
     let now = state.clock.now();
@@ -219,20 +232,20 @@ async fn list_tasks(
         customer_id: p.customer_id,
         status,
         overdue_at: p.overdue.unwrap_or(false).then_some(now),
+        changes: p.updated_since.map(|since| feed::changes(&state, since)),
     };
-    let page = tasks::list(
-        state.list_reads(&auth),
-        scope_of(&auth),
-        &filter,
-        cursor,
-        limit,
-    )
-    .await?;
-    Ok(
-        HttpResponse::Ok().json(TaskList::from(Paged::from_page(page, "-created_at", |t| {
-            Task::new(t, now)
-        }))),
-    )
+    let (db, scope) = (state.list_reads(&auth), scope_of(&auth));
+    let page = tasks::list(db, scope, &filter, cursor.clone(), limit).await?;
+    let answer = |t| Task::new(t, now);
+    let Some(changes) = filter.changes else {
+        return Ok(HttpResponse::Ok().json(TaskList::from(Paged::from_page(page, sort, answer))));
+    };
+    let deleted = tasks::deleted(db, scope, &filter, changes, cursor, limit).await?;
+    let (page, deleted) = feed::merge(page, deleted, limit, |t| (t.updated_at, t.id));
+    Ok(HttpResponse::Ok().json(TaskList::with_deletions(
+        Paged::from_page(page, sort, answer),
+        deleted,
+    )))
 }
 
 /// Create a task.
@@ -430,7 +443,7 @@ async fn delete_task(
     let tx = state.store.begin().await?;
     let task = visible_task(&tx, &auth, id.into_inner(), Lock::ForUpdate).await?;
     if_match.check(task.version)?;
-    tasks::delete(&tx, task.id).await?;
+    tasks::delete(&tx, &task, state.clock.now()).await?;
     let before = Task::new(task, now);
     audit::record_and_commit(
         tx,

@@ -10,6 +10,7 @@ pub mod audit_event;
 pub mod client;
 pub mod contact;
 pub mod customer;
+pub mod deletion;
 pub mod grade_change;
 pub mod idempotency_key;
 pub mod import;

@@ -4,12 +4,13 @@ use chrono::{DateTime, Utc};
 use rapport_domain::access::Visibility;
 use rapport_domain::activity::{Activity, Details, Outcome, Summary};
 use rapport_domain::enums::{ActivityKind, Channel, Direction};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::entities::activity::{self, Column, Entity};
-use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::page::{Changes, Cursor, Page, SortDir, SortValue, keyset};
 use crate::repos::delete_row;
+use crate::repos::deletions::{self, Deleted, Kind, Tombstone};
 use crate::repos::record::{self, record};
 use crate::repos::{customer_visible, parse_column, parse_optional};
 use crate::{Conn, StoreError};
@@ -66,6 +67,8 @@ pub struct ActivityFilter {
     pub kind: Option<ActivityKind>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// The change feed: activities changed in this span, oldest change first.
+    pub changes: Option<Changes>,
 }
 
 /// # Errors
@@ -83,7 +86,7 @@ pub async fn get(db: &impl Conn, id: Uuid) -> Result<Activity, StoreError> {
     record::get(db, id).await
 }
 
-/// Activities of visible customers, newest first.
+/// Activities of visible customers, newest first (oldest change first in a change feed).
 ///
 /// # Errors
 /// Database failures.
@@ -110,20 +113,46 @@ pub async fn list(
     if let Some(to) = filter.to {
         select = select.filter(Column::OccurredAt.lt(to));
     }
-    let rows = keyset(
-        select,
-        Column::OccurredAt,
-        Column::Id,
-        SortDir::Desc,
-        after,
-        limit,
-    )
-    .all(db)
-    .await?;
+    let select = match filter.changes {
+        Some(changes) => changes.walk(select, Column::UpdatedAt, Column::Id, after, limit),
+        None => keyset(
+            select,
+            Column::OccurredAt,
+            Column::Id,
+            SortDir::Desc,
+            after,
+            limit,
+        ),
+    };
+    let rows = select.all(db).await?;
     Page::from_models(rows, limit, to_domain, |a| Cursor {
-        value: SortValue::Time(a.occurred_at),
+        value: SortValue::Time(match filter.changes {
+            Some(_) => a.updated_at,
+            None => a.occurred_at,
+        }),
         id: a.id,
     })
+}
+
+/// One page of the activities deleted in `changes` from live customers `visibility` allows
+/// (and from `filter.customer_id`), oldest deletion first.
+///
+/// # Errors
+/// Database failures.
+pub async fn deleted(
+    db: &impl Conn,
+    visibility: Visibility,
+    filter: &ActivityFilter,
+    changes: Changes,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Tombstone>, StoreError> {
+    use crate::entities::deletion::Column as D;
+    let mut visible = Condition::all().add(customer_visible(D::CustomerId, visibility));
+    if let Some(id) = filter.customer_id {
+        visible = visible.add(D::CustomerId.eq(id));
+    }
+    deletions::page(db, Kind::Activity, visible, changes, after, limit).await
 }
 
 /// All activities of some customers (exports).
@@ -141,10 +170,24 @@ pub async fn of_customers(
     rows.into_iter().map(to_domain).collect()
 }
 
+/// Deletes an activity for good, leaving its tombstone for the change feed.
+///
 /// # Errors
 /// `NotFound` when there is no such activity.
-pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
-    delete_row::<Entity>(db, id).await
+pub async fn delete(
+    db: &impl Conn,
+    activity: &Activity,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    delete_row::<Entity>(db, activity.id).await?;
+    let deleted = Deleted {
+        kind: Kind::Activity,
+        id: activity.id,
+        customer_id: Some(activity.customer_id),
+        assignee_id: None,
+        created_by: None,
+    };
+    deletions::record(db, deleted, now).await
 }
 
 /// Replaces the text of a customer's activities with the erasure tombstone; kinds and times

@@ -1,16 +1,20 @@
 //! Contacts of customers.
 
+use chrono::{DateTime, Utc};
 use rapport_domain::access::Visibility;
 use rapport_domain::contact::{Contact, MarketingConsent};
 use rapport_domain::enums::{ConsentSource, PreferredChannel};
 use rapport_domain::name::{PersonName, Title};
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+};
 use uuid::Uuid;
 
 use crate::entities::contact::{self, Column, Entity};
-use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::page::{Changes, Cursor, Page, SortDir, SortValue, keyset};
 use crate::repos::delete_row;
+use crate::repos::deletions::{self, Deleted, Kind, Tombstone};
 use crate::repos::record::{self, record};
 use crate::repos::{corrupt, customer_visible, parse_column, parse_optional};
 use crate::{Conn, StoreError};
@@ -108,6 +112,8 @@ pub struct ContactFilter {
     pub without_email: bool,
     /// Only contacts without any phone.
     pub without_phone: bool,
+    /// The change feed: contacts changed in this span, oldest change first.
+    pub changes: Option<Changes>,
 }
 
 /// `column` holds an empty JSON array.
@@ -118,7 +124,8 @@ fn empty_array(backend: DbBackend, column: &str) -> SimpleExpr {
     })
 }
 
-/// One page of the contacts of the live customers `visibility` allows, newest first.
+/// One page of the contacts of the live customers `visibility` allows, newest first (oldest
+/// change first in a change feed).
 ///
 /// # Errors
 /// Database failures.
@@ -140,20 +147,46 @@ pub async fn list(
     if filter.without_phone {
         select = select.filter(empty_array(backend, "phones"));
     }
-    let rows = keyset(
-        select,
-        Column::CreatedAt,
-        Column::Id,
-        SortDir::Desc,
-        after,
-        limit,
-    )
-    .all(db)
-    .await?;
+    let select = match filter.changes {
+        Some(changes) => changes.walk(select, Column::UpdatedAt, Column::Id, after, limit),
+        None => keyset(
+            select,
+            Column::CreatedAt,
+            Column::Id,
+            SortDir::Desc,
+            after,
+            limit,
+        ),
+    };
+    let rows = select.all(db).await?;
     Page::from_models(rows, limit, to_domain, |c| Cursor {
-        value: SortValue::Time(c.created_at),
+        value: SortValue::Time(match filter.changes {
+            Some(_) => c.updated_at,
+            None => c.created_at,
+        }),
         id: c.id,
     })
+}
+
+/// One page of the contacts deleted in `changes` from live customers `visibility` allows
+/// (and from `filter.customer_id`), oldest deletion first.
+///
+/// # Errors
+/// Database failures.
+pub async fn deleted(
+    db: &impl Conn,
+    visibility: Visibility,
+    filter: &ContactFilter,
+    changes: Changes,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Tombstone>, StoreError> {
+    use crate::entities::deletion::Column as D;
+    let mut visible = Condition::all().add(customer_visible(D::CustomerId, visibility));
+    if let Some(id) = filter.customer_id {
+        visible = visible.add(D::CustomerId.eq(id));
+    }
+    deletions::page(db, Kind::Contact, visible, changes, after, limit).await
 }
 
 /// The contacts of a customer: the primary first, then in creation order.
@@ -212,8 +245,22 @@ pub async fn clear_other_primaries(
     Ok(())
 }
 
+/// Deletes a contact for good, leaving its tombstone for the change feed.
+///
 /// # Errors
 /// `NotFound` when there is no such contact.
-pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
-    delete_row::<Entity>(db, id).await
+pub async fn delete(
+    db: &impl Conn,
+    contact: &Contact,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    delete_row::<Entity>(db, contact.id).await?;
+    let deleted = Deleted {
+        kind: Kind::Contact,
+        id: contact.id,
+        customer_id: Some(contact.customer_id),
+        assignee_id: None,
+        created_by: None,
+    };
+    deletions::record(db, deleted, now).await
 }

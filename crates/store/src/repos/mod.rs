@@ -10,6 +10,7 @@ pub mod auth_epoch;
 pub mod clients;
 pub mod contacts;
 pub mod customers;
+pub mod deletions;
 pub mod grading;
 pub mod idempotency;
 pub mod imports;

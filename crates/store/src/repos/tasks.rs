@@ -10,8 +10,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter
 use uuid::Uuid;
 
 use crate::entities::task::{self, Column, Entity};
-use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::page::{Changes, Cursor, Page, SortDir, SortValue, keyset};
 use crate::repos::delete_row;
+use crate::repos::deletions::{self, Deleted, Kind, Tombstone};
 use crate::repos::record::{self, record};
 use crate::repos::{customer_visible, parse_column, parse_optional};
 use crate::{Conn, StoreError};
@@ -70,6 +71,8 @@ pub struct TaskFilter {
     pub status: Option<TaskStatus>,
     /// Open tasks due before this time.
     pub overdue_at: Option<DateTime<Utc>>,
+    /// The change feed: tasks changed in this span, oldest change first.
+    pub changes: Option<Changes>,
 }
 
 /// Which tasks a caller sees. A task about a customer is seen with the customer and only with
@@ -95,21 +98,21 @@ impl TaskScope {
     };
 }
 
-fn visible(scope: TaskScope) -> Condition {
+/// The tasks `scope` sees, over a table's customer, assignee and creator columns (the tasks'
+/// own, or their tombstones').
+fn visible<C: ColumnTrait>(scope: TaskScope, [customer, assignee, creator]: [C; 3]) -> Condition {
     let unattached = if scope.all_unattached {
-        Condition::all().add(Column::CustomerId.is_null())
+        Condition::all().add(customer.is_null())
     } else if let Some(me) = scope.me {
-        Condition::all().add(Column::CustomerId.is_null()).add(
-            Condition::any()
-                .add(Column::AssigneeId.eq(me))
-                .add(Column::CreatedBy.eq(me)),
-        )
+        Condition::all()
+            .add(customer.is_null())
+            .add(Condition::any().add(assignee.eq(me)).add(creator.eq(me)))
     } else {
         Condition::all().add(Expr::cust("1 = 0"))
     };
     // `customer_visible` admits live customers only: a deleted customer's tasks go with it.
     Condition::any()
-        .add(customer_visible(Column::CustomerId, scope.customers))
+        .add(customer_visible(customer, scope.customers))
         .add(unattached)
 }
 
@@ -141,7 +144,7 @@ pub fn is_visible(task: &Task, scope: TaskScope, customer_visible: bool) -> bool
     }
 }
 
-/// Tasks the caller sees, newest first.
+/// Tasks the caller sees, newest first (oldest change first in a change feed).
 ///
 /// # Errors
 /// Database failures.
@@ -152,7 +155,8 @@ pub async fn list(
     after: Option<Cursor>,
     limit: u64,
 ) -> Result<Page<Task>, StoreError> {
-    let mut select = Entity::find().filter(visible(scope));
+    let columns = [Column::CustomerId, Column::AssigneeId, Column::CreatedBy];
+    let mut select = Entity::find().filter(visible(scope, columns));
     if let Some(id) = filter.assignee_id {
         select = select.filter(Column::AssigneeId.eq(id));
     }
@@ -167,20 +171,49 @@ pub async fn list(
             .filter(Column::Status.eq(TaskStatus::Open.as_str()))
             .filter(Column::DueAt.lt(now));
     }
-    let rows = keyset(
-        select,
-        Column::CreatedAt,
-        Column::Id,
-        SortDir::Desc,
-        after,
-        limit,
-    )
-    .all(db)
-    .await?;
+    let select = match filter.changes {
+        Some(changes) => changes.walk(select, Column::UpdatedAt, Column::Id, after, limit),
+        None => keyset(
+            select,
+            Column::CreatedAt,
+            Column::Id,
+            SortDir::Desc,
+            after,
+            limit,
+        ),
+    };
+    let rows = select.all(db).await?;
     Page::from_models(rows, limit, to_domain, |t| Cursor {
-        value: SortValue::Time(t.created_at),
+        value: SortValue::Time(match filter.changes {
+            Some(_) => t.updated_at,
+            None => t.created_at,
+        }),
         id: t.id,
     })
+}
+
+/// One page of the tasks deleted in `changes` that `scope` saw (and of `filter.assignee_id`
+/// and `filter.customer_id`), oldest deletion first.
+///
+/// # Errors
+/// Database failures.
+pub async fn deleted(
+    db: &impl Conn,
+    scope: TaskScope,
+    filter: &TaskFilter,
+    changes: Changes,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Tombstone>, StoreError> {
+    use crate::entities::deletion::Column as D;
+    let mut visible = visible(scope, [D::CustomerId, D::AssigneeId, D::CreatedBy]);
+    if let Some(id) = filter.assignee_id {
+        visible = Condition::all().add(visible).add(D::AssigneeId.eq(id));
+    }
+    if let Some(id) = filter.customer_id {
+        visible = Condition::all().add(visible).add(D::CustomerId.eq(id));
+    }
+    deletions::page(db, Kind::Task, visible, changes, after, limit).await
 }
 
 /// All tasks of some customers (exports).
@@ -220,10 +253,20 @@ pub async fn complete_lead_follow_ups(
     Ok(done.exec(db).await?.rows_affected)
 }
 
+/// Deletes a task for good, leaving its tombstone for the change feed.
+///
 /// # Errors
 /// `NotFound` when there is no such task.
-pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
-    delete_row::<Entity>(db, id).await
+pub async fn delete(db: &impl Conn, task: &Task, now: DateTime<Utc>) -> Result<(), StoreError> {
+    delete_row::<Entity>(db, task.id).await?;
+    let deleted = Deleted {
+        kind: Kind::Task,
+        id: task.id,
+        customer_id: task.customer_id,
+        assignee_id: Some(task.assignee_id),
+        created_by: task.created_by,
+    };
+    deletions::record(db, deleted, now).await
 }
 
 /// Replaces the text of a customer's tasks with the erasure tombstone.

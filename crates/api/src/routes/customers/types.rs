@@ -440,4 +440,4 @@ impl Customer {
 }
 
 crate::list_type!(CustomerList, Customer);
-crate::list_type!(ContactList, Contact);
+crate::list_type!(ContactList, Contact, with_deletions);
