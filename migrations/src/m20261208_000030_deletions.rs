@@ -1,6 +1,7 @@
-//! Tombstones of records deleted for good (contacts, activities, tasks): the change feeds of
-//! their lists show each deletion, so that a client that syncs by feed drops its copy. The
-//! feeds walk records by (updated_at, id) and tombstones by (entity_type, deleted_at, id).
+//! Change feeds on every paged list: tombstones of records deleted for good (contacts,
+//! activities, tasks, teams, clients, webhooks), so that a client that syncs by feed drops its
+//! copy; and the indexes the feeds walk, records by (updated_at, id) and tombstones by
+//! (entity_type, deleted_at, id).
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -36,7 +37,7 @@ impl MigrationTrait for Migration {
         )
         .await?;
         let db = manager.get_connection();
-        for table in ["contacts", "activities", "tasks"] {
+        for table in CHANGED {
             db.execute_unprepared(&format!(
                 "CREATE INDEX {table}_changes_idx ON {table} (updated_at, id)"
             ))
@@ -47,7 +48,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        for table in ["contacts", "activities", "tasks"] {
+        for table in CHANGED {
             db.execute_unprepared(&format!("DROP INDEX {table}_changes_idx"))
                 .await?;
         }
@@ -56,6 +57,23 @@ impl MigrationTrait for Migration {
             .await
     }
 }
+
+/// The tables whose lists gained a change feed here.
+const CHANGED: [&str; 13] = [
+    "contacts",
+    "activities",
+    "tasks",
+    "teams",
+    "clients",
+    "webhooks",
+    "users",
+    "products",
+    "quotes",
+    "orders",
+    "surveys",
+    "articles",
+    "survey_invitations",
+];
 
 #[derive(DeriveIden, Clone, Copy)]
 enum Deletions {

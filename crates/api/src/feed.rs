@@ -43,7 +43,8 @@ pub fn changes(state: &AppState, since: DateTime<Utc>) -> Changes {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Deletion {
     pub id: Uuid,
-    /// The customer it belonged to; `null` for a task about no customer.
+    /// The customer it belonged to; `null` for a record of no customer (a task about none,
+    /// a team, a client, a webhook).
     pub customer_id: Option<Uuid>,
     pub deleted_at: DateTime<Utc>,
 }

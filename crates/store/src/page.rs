@@ -175,6 +175,42 @@ impl Changes {
     }
 }
 
+/// A list in its own order (`own`: its sort column and direction), or in a change feed's
+/// when `changes` is set (by `updated_at`), from `after`, `limit + 1` rows.
+pub fn list_order<E, C>(
+    select: Select<E>,
+    changes: Option<Changes>,
+    (sort, dir): (C, SortDir),
+    updated_at: C,
+    id: C,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Select<E>
+where
+    E: EntityTrait<Column = C>,
+    C: ColumnTrait,
+{
+    match changes {
+        Some(changes) => changes.walk(select, updated_at, id, after, limit),
+        None => keyset(select, sort, id, dir, after, limit),
+    }
+}
+
+/// Where the page after a row of [`list_order`] starts: at its change time in a change feed,
+/// else at its value in the list's own order.
+pub fn list_cursor(
+    changes: Option<Changes>,
+    updated_at: DateTime<Utc>,
+    own: SortValue,
+    id: Uuid,
+) -> Cursor {
+    let value = match changes {
+        Some(_) => SortValue::Time(updated_at),
+        None => own,
+    };
+    Cursor { value, id }
+}
+
 /// `select` kept to rows whose `column` lies in `[from, to)` (either end open when `None`).
 pub fn in_range<E: sea_orm::EntityTrait>(
     mut select: sea_orm::Select<E>,

@@ -543,7 +543,9 @@ async fn subscription_changes_reach_the_next_write(store: Store) {
     audit::record(&tx, subscribed).await.unwrap();
     rapport_store::commit(tx).await.unwrap();
     audited(&store, customer_created()).await; // the list with `other` is kept
-    webhooks::delete(store.writer(), other.id).await.unwrap();
+    webhooks::delete(store.writer(), &other, Utc::now())
+        .await
+        .unwrap();
     audited(&store, customer_created()).await;
     assert!(
         webhooks::pending(store.conn(), other.id)

@@ -21,7 +21,7 @@ both!(
 );
 
 async fn team_names(store: &Store) -> Vec<String> {
-    let mut names: Vec<String> = teams::list(store.conn(), None, 200)
+    let mut names: Vec<String> = teams::list(store.conn(), None, None, 200)
         .await
         .unwrap()
         .items
@@ -115,7 +115,13 @@ async fn a_refused_statement_spares_the_others(store: Store) {
 /// the write lock from its start, and the other process waits its turn.
 async fn another_process_writing_meanwhile_waits_its_turn(store: Store) {
     let tx = store.begin().await.unwrap();
-    assert!(teams::list(&tx, None, 10).await.unwrap().items.is_empty());
+    assert!(
+        teams::list(&tx, None, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     let other = Store::connect(&DbOptions::new(store.url().to_owned()))
         .await
         .unwrap();

@@ -29,6 +29,7 @@ use crate::auth::scopes::KnowledgeWrite;
 use crate::auth::{Authorized, Caller, Principal, Staff};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
+use crate::feed;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::references;
@@ -240,6 +241,13 @@ pub struct ArticleListParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// The change feed: every article changed at or after this time, oldest change first,
+    /// each at its latest version. Changes show once they are 5 seconds old. Walk the pages
+    /// with `cursor`; at the end, ask again with the last `updated_at` you saw (keep the
+    /// highest `version`). Articles are never deleted (they are archived). Takes the other
+    /// filters, not `q`.
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 /// One published version of an article's text.
@@ -330,6 +338,7 @@ pub(crate) async fn list_filter(
         tag: p.tag.as_deref().map(str::to_lowercase),
         language: p.language.clone(),
         customer_id: p.customer_id,
+        changes: None,
     })
 }
 
@@ -345,8 +354,8 @@ pub(crate) async fn category_subtree(
     Ok(Some(article_categories::subtree(&all, root)))
 }
 
-/// A page of articles passing `filter`, by relevance with `q`, otherwise newest first; and
-/// the name of its order (for the cursor).
+/// A page of articles passing `filter`: by relevance with `q`, by change in a change feed,
+/// otherwise newest first; and the name of its order (for the cursor).
 pub(crate) async fn page_of(
     state: &AppState,
     db: &impl Conn,
@@ -355,11 +364,14 @@ pub(crate) async fn page_of(
     limit: Option<i64>,
     cursor: Option<&str>,
 ) -> Result<(Page<DomainArticle>, &'static str), ApiError> {
+    if filter.changes.is_some() && q.is_some() {
+        return Err(ApiError::bad_parameter("q", Invalid::NotAllowed));
+    }
     let query = q.and_then(|q| SearchQuery::parse(q, state.settings.default_region));
-    let sort = if query.is_some() {
-        "search"
-    } else {
-        "-created_at"
+    let sort = match (&query, filter.changes) {
+        (_, Some(_)) => feed::SORT,
+        (Some(_), None) => "search",
+        (None, None) => "-created_at",
     };
     let (limit, cursor) = page_params(limit, cursor, sort)?;
     let page = match &query {
@@ -384,7 +396,8 @@ async fn list_articles(
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
     let db = state.list_reads(&caller);
-    let filter = list_filter(db, &p, !writes_knowledge(&caller)).await?;
+    let mut filter = list_filter(db, &p, !writes_knowledge(&caller)).await?;
+    filter.changes = p.updated_since.map(|since| feed::changes(&state, since));
     let (page, sort) = page_of(
         &state,
         db,

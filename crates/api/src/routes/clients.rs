@@ -18,6 +18,7 @@ use crate::auth::scopes::UsersWrite;
 use crate::auth::{Authorized, secret};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::feed;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
 use crate::respond;
@@ -50,7 +51,7 @@ pub struct Client {
     pub version: i32,
 }
 
-crate::list_type!(ClientList, Client);
+crate::list_type!(ClientList, Client, with_deletions);
 
 impl From<domain::Client> for Client {
     fn from(c: domain::Client) -> Self {
@@ -111,6 +112,13 @@ pub struct ClientListParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// The change feed: every client changed at or after this time, oldest change first,
+    /// each at its latest version, and in `deleted` those deleted since then, in the same
+    /// order under the same cursor. Changes show once they are 5 seconds old. Walk the pages
+    /// with `cursor`; at the end, ask again with the last `updated_at` or `deleted_at` you
+    /// saw (keep the highest `version`).
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 /// The grantable scopes, for error messages.
@@ -158,9 +166,26 @@ async fn list_clients(
     params: Query<ClientListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner()?;
-    let (limit, cursor) = page_params(params.limit, params.cursor.as_deref(), "id")?;
-    let page = clients::list(state.list_reads(&auth), cursor, limit).await?;
-    Ok(HttpResponse::Ok().json(ClientList::from(Paged::from_page(page, "id", Client::from))))
+    let sort = feed::sort_or(params.updated_since, "id");
+    let (limit, cursor) = page_params(params.limit, params.cursor.as_deref(), sort)?;
+    let changes = params
+        .updated_since
+        .map(|since| feed::changes(&state, since));
+    let db = state.list_reads(&auth);
+    let page = clients::list(db, changes, cursor.clone(), limit).await?;
+    let Some(changes) = changes else {
+        return Ok(HttpResponse::Ok().json(ClientList::from(Paged::from_page(
+            page,
+            sort,
+            Client::from,
+        ))));
+    };
+    let deleted = clients::deleted(db, changes, cursor, limit).await?;
+    let (page, deleted) = feed::merge(page, deleted, limit, |c| (c.updated_at, c.id));
+    Ok(HttpResponse::Ok().json(ClientList::with_deletions(
+        Paged::from_page(page, sort, Client::from),
+        deleted,
+    )))
 }
 
 /// Create a client. The answer holds its secret, this once.
@@ -296,7 +321,7 @@ async fn delete_client(
     let tx = state.store.begin().await?;
     let client: domain::Client = repos::get_locked(&tx, id.into_inner()).await?;
     if_match.check(client.version)?;
-    clients::delete(&tx, client.id).await?;
+    clients::delete(&tx, client.id, state.clock.now()).await?;
     let client = Client::from(client);
     audit::record_and_commit(
         tx,

@@ -24,6 +24,7 @@ use crate::auth::scopes::{OpportunitiesRead, OpportunitiesWrite};
 use crate::auth::{Authorized, Caller};
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
+use crate::feed;
 use crate::i18n::Text;
 use crate::invitations;
 use crate::pagination::{Paged, page_params};
@@ -136,9 +137,16 @@ pub struct OrderListParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// The change feed: every order changed at or after this time, oldest change first,
+    /// each at its latest version. Changes show once they are 5 seconds old. Walk the pages
+    /// with `cursor`; at the end, ask again with the last `updated_at` you saw (keep the
+    /// highest `version`). Orders are never deleted; those of a deleted customer leave the
+    /// feed with it (its tombstone is in the customer feed). Takes the other filters.
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
-/// List the orders the caller sees, newest first.
+/// List the orders the caller sees, newest first; or their change feed.
 #[utoipa::path(
     tag = "sales",
     params(OrderListParams),
@@ -152,11 +160,13 @@ async fn list_orders(
     params: Query<OrderListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
-    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
+    let sort = feed::sort_or(p.updated_since, "-created_at");
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort)?;
     let filter = OrderFilter {
         opportunity_id: p.opportunity_id,
         customer_id: p.customer_id,
         status: code_param("status", p.status.as_deref(), OrderStatus::parse)?,
+        changes: p.updated_since.map(|since| feed::changes(&state, since)),
     };
     let page = orders::list(
         state.list_reads(&auth),
@@ -166,11 +176,7 @@ async fn list_orders(
         limit,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(OrderList::from(Paged::from_page(
-        page,
-        "-created_at",
-        Order::from,
-    ))))
+    Ok(HttpResponse::Ok().json(OrderList::from(Paged::from_page(page, sort, Order::from))))
 }
 
 /// What a new order is made of, before its number.

@@ -20,6 +20,7 @@ use crate::auth::Authorized;
 use crate::auth::scopes::{OpportunitiesRead, SettingsWrite};
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::feed;
 use crate::i18n::Text;
 use crate::money::MoneyBody;
 use crate::pagination::{Paged, page_params};
@@ -125,6 +126,12 @@ pub struct ProductListParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// The change feed: every product changed at or after this time, oldest change first,
+    /// each at its latest version. Changes show once they are 5 seconds old. Walk the pages
+    /// with `cursor`; at the end, ask again with the last `updated_at` you saw (keep the
+    /// highest `version`). Products are never deleted (they are made inactive). Takes `active`.
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 fn read_prices(prices: &[MoneyBody], errors: &mut Errors) -> Vec<Money> {
@@ -170,11 +177,14 @@ async fn list_products(
     params: Query<ProductListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
-    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
-    let page = products::list(state.list_reads(&auth), p.active, cursor, limit).await?;
+    let sort = feed::sort_or(p.updated_since, "-created_at");
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort)?;
+    let changes = p.updated_since.map(|since| feed::changes(&state, since));
+    let db = state.list_reads(&auth);
+    let page = products::list(db, p.active, changes, cursor, limit).await?;
     Ok(HttpResponse::Ok().json(ProductList::from(Paged::from_page(
         page,
-        "-created_at",
+        sort,
         Product::from,
     ))))
 }

@@ -101,6 +101,7 @@ async fn list_public_articles(
         tag: p.tag.as_deref().map(str::to_lowercase),
         language: p.language,
         customer_id: None,
+        changes: None,
     };
     let (page, sort) = page_of(
         &state,

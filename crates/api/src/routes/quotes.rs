@@ -22,6 +22,7 @@ use crate::auth::scopes::{OpportunitiesRead, OpportunitiesWrite};
 use crate::auth::{Authorized, Caller};
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
+use crate::feed;
 use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
@@ -145,6 +146,14 @@ pub struct QuoteListParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// The change feed: every quote changed at or after this time, oldest change first,
+    /// each at its latest version. Changes show once they are 5 seconds old. Walk the pages
+    /// with `cursor`; at the end, ask again with the last `updated_at` you saw (keep the
+    /// highest `version`). Quotes are never deleted; those of a deleted customer leave the
+    /// feed with it (its tombstone is in the customer feed). Takes the other filters (a
+    /// quote that expires by date alone has not changed).
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 fn not_a_draft(status: QuoteStatus) -> ApiError {
@@ -171,13 +180,15 @@ async fn list_quotes(
     params: Query<QuoteListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
-    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
+    let sort = feed::sort_or(p.updated_since, "-created_at");
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort)?;
     let now = state.clock.now();
     let filter = QuoteFilter {
         opportunity_id: p.opportunity_id,
         customer_id: p.customer_id,
         status: code_param("status", p.status.as_deref(), QuoteStatus::parse)?
             .map(|status| (status, now.date_naive())),
+        changes: p.updated_since.map(|since| feed::changes(&state, since)),
     };
     let page = quotes::list(
         state.list_reads(&auth),
@@ -187,11 +198,11 @@ async fn list_quotes(
         limit,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(QuoteList::from(Paged::from_page(
-        page,
-        "-created_at",
-        |q| Quote::from(q.as_of(now)),
-    ))))
+    Ok(
+        HttpResponse::Ok().json(QuoteList::from(Paged::from_page(page, sort, |q| {
+            Quote::from(q.as_of(now))
+        }))),
+    )
 }
 
 /// Create a draft quote for an opportunity the caller sees. Its number is the next of the

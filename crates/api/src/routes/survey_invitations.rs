@@ -25,6 +25,7 @@ use crate::auth::scopes::{SurveysRead, SurveysWrite};
 use crate::auth::{Authorized, Caller};
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{Json, Query, code_param, user_param};
+use crate::feed;
 use crate::invitations::{self, About, Invite, Issued, Outcome};
 use crate::middleware::idempotency::ShowOnce;
 use crate::pagination::{Paged, page_params};
@@ -202,6 +203,14 @@ pub struct InvitationListParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// The change feed: every invitation changed at or after this time (sent, opened,
+    /// answered), oldest change first, each at its latest version. Changes show once they are
+    /// 5 seconds old. Walk the pages with `cursor`; at the end, ask again with the last
+    /// `updated_at` you saw (keep the highest `version`). Invitations are never deleted;
+    /// those of a deleted customer leave the feed with it. Takes `status` (an invitation
+    /// that expires by date alone has not changed).
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 /// The survey to invite to: the newest version only.
@@ -540,8 +549,10 @@ async fn list_invitations(
     params: Query<InvitationListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
-    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
+    let sort = feed::sort_or(p.updated_since, "-created_at");
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort)?;
     let status = code_param("status", p.status.as_deref(), InvitationStatus::parse)?;
+    let changes = p.updated_since.map(|since| feed::changes(&state, since));
     let now = state.clock.now();
     let db = state.list_reads(&auth);
     let survey = surveys::get(db, id.into_inner()).await?;
@@ -550,16 +561,15 @@ async fn list_invitations(
         auth.visibility(),
         survey.id,
         status.map(|s| (s, now)),
+        changes,
         cursor,
         limit,
     )
     .await?;
     Ok(
-        HttpResponse::Ok().json(InvitationList::from(Paged::from_page(
-            page,
-            "-created_at",
-            |i| Invitation::new(i, Some(&survey), now),
-        ))),
+        HttpResponse::Ok().json(InvitationList::from(Paged::from_page(page, sort, |i| {
+            Invitation::new(i, Some(&survey), now)
+        }))),
     )
 }
 

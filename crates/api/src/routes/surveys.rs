@@ -22,6 +22,7 @@ use crate::auth::Authorized;
 use crate::auth::scopes::{SurveysRead, SurveysWrite};
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::feed;
 use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
@@ -225,6 +226,12 @@ pub struct SurveyListParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// The change feed: every survey changed at or after this time, oldest change first,
+    /// each at its latest version. Changes show once they are 5 seconds old. Walk the pages
+    /// with `cursor`; at the end, ask again with the last `updated_at` you saw (keep the
+    /// highest `version`). Surveys are never deleted (they are closed).
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 fn read_questions(input: &[QuestionInput], errors: &mut Errors) -> Option<Vec<Question>> {
@@ -369,19 +376,19 @@ async fn list_surveys(
     params: Query<SurveyListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
-    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), "-created_at")?;
+    let sort = feed::sort_or(p.updated_since, "-created_at");
+    let (limit, cursor) = page_params(p.limit, p.cursor.as_deref(), sort)?;
+    let changes = p.updated_since.map(|since| feed::changes(&state, since));
     let db = state.list_reads(&auth);
-    let page = surveys::list(db, cursor, limit).await?;
+    let page = surveys::list(db, changes, cursor, limit).await?;
     let ids: Vec<Uuid> = page.items.iter().map(|s| s.id).collect();
     let counts = surveys::answered_counts(db, &ids).await?;
-    Ok(HttpResponse::Ok().json(SurveyList::from(Paged::from_page(
-        page,
-        "-created_at",
-        |s| {
+    Ok(
+        HttpResponse::Ok().json(SurveyList::from(Paged::from_page(page, sort, |s| {
             let n = counts.get(&s.id).copied().unwrap_or(0);
             Survey::new(s, n)
-        },
-    ))))
+        }))),
+    )
 }
 
 /// Create a survey. Audited.

@@ -18,6 +18,7 @@ use crate::auth::scopes::UsersWrite;
 use crate::auth::{Authorized, Caller};
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::feed;
 use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
@@ -52,7 +53,7 @@ pub struct Team {
     pub version: i32,
 }
 
-crate::list_type!(TeamList, Team);
+crate::list_type!(TeamList, Team, with_deletions);
 
 impl From<domain::Team> for Team {
     fn from(t: domain::Team) -> Self {
@@ -102,6 +103,13 @@ pub struct TeamListParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// The change feed: every team changed at or after this time, oldest change first,
+    /// each at its latest version, and in `deleted` those deleted since then, in the same
+    /// order under the same cursor. Changes show once they are 5 seconds old. Walk the pages
+    /// with `cursor`; at the end, ask again with the last `updated_at` or `deleted_at` you
+    /// saw (keep the highest `version`).
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 async fn check_manager(
@@ -140,9 +148,26 @@ async fn list_teams(
     params: Query<TeamListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner()?;
-    let (limit, cursor) = page_params(params.limit, params.cursor.as_deref(), "id")?;
-    let page = teams::list(state.list_reads(&caller), cursor, limit).await?;
-    Ok(HttpResponse::Ok().json(TeamList::from(Paged::from_page(page, "id", Team::from))))
+    let sort = feed::sort_or(params.updated_since, "id");
+    let (limit, cursor) = page_params(params.limit, params.cursor.as_deref(), sort)?;
+    let changes = params
+        .updated_since
+        .map(|since| feed::changes(&state, since));
+    let db = state.list_reads(&caller);
+    let page = teams::list(db, changes, cursor.clone(), limit).await?;
+    let Some(changes) = changes else {
+        return Ok(HttpResponse::Ok().json(TeamList::from(Paged::from_page(
+            page,
+            sort,
+            Team::from,
+        ))));
+    };
+    let deleted = teams::deleted(db, changes, cursor, limit).await?;
+    let (page, deleted) = feed::merge(page, deleted, limit, |t| (t.updated_at, t.id));
+    Ok(HttpResponse::Ok().json(TeamList::with_deletions(
+        Paged::from_page(page, sort, Team::from),
+        deleted,
+    )))
 }
 
 /// Create a team.
@@ -305,7 +330,7 @@ async fn delete_team(
             ),
         ));
     }
-    teams::delete(&tx, team.id).await?;
+    teams::delete(&tx, team.id, state.clock.now()).await?;
     let team = Team::from(team);
     audit::record_and_commit(
         tx,

@@ -20,6 +20,7 @@ use crate::auth::scopes::UsersWrite;
 use crate::auth::{Authorized, secret};
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{IfMatch, IfMatchParam, Json, Query};
+use crate::feed;
 use crate::i18n::Text;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
@@ -143,6 +144,12 @@ pub struct UserListParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// The change feed: every user changed at or after this time, oldest change first,
+    /// each at its latest version. Changes show once they are 5 seconds old. Walk the pages
+    /// with `cursor`; at the end, ask again with the last `updated_at` you saw (keep the
+    /// highest `version`). Users are never deleted (they are disabled). Takes the other filters.
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 /// Records a `team_id` error when the team does not exist.
@@ -185,7 +192,8 @@ async fn list_users(
     params: Query<UserListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner()?;
-    let (limit, cursor) = page_params(params.limit, params.cursor.as_deref(), "id")?;
+    let sort = feed::sort_or(params.updated_since, "id");
+    let (limit, cursor) = page_params(params.limit, params.cursor.as_deref(), sort)?;
     let role = params
         .role
         .as_deref()
@@ -198,9 +206,12 @@ async fn list_users(
         role,
         team_id: params.team_id,
         disabled: params.disabled,
+        changes: params
+            .updated_since
+            .map(|since| feed::changes(&state, since)),
     };
     let page = users::list(state.list_reads(&auth), &filter, cursor, limit).await?;
-    Ok(HttpResponse::Ok().json(UserList::from(Paged::from_page(page, "id", User::from))))
+    Ok(HttpResponse::Ok().json(UserList::from(Paged::from_page(page, sort, User::from))))
 }
 
 /// Create a user.
@@ -296,6 +307,7 @@ async fn is_last_admin(db: &impl Conn, user: &domain::User) -> Result<bool, ApiE
         role: Some(Role::Admin),
         team_id: None,
         disabled: Some(false),
+        changes: None,
     };
     let admins = users::list(db, &filter, None, 2).await?;
     Ok(admins.items.len() < 2)

@@ -23,6 +23,7 @@ use crate::auth::scopes::WebhooksWrite;
 use crate::auth::{Authorized, Caller, secret};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, IfMatchParam, Json, Query, code_param};
+use crate::feed;
 use crate::outbound;
 use crate::pagination::{Paged, page_params};
 use crate::patch::Patch;
@@ -70,7 +71,7 @@ pub struct Webhook {
     pub version: i32,
 }
 
-crate::list_type!(WebhookList, Webhook);
+crate::list_type!(WebhookList, Webhook, with_deletions);
 
 impl From<domain::Webhook> for Webhook {
     fn from(w: domain::Webhook) -> Self {
@@ -240,6 +241,13 @@ pub struct WebhookListParams {
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
     pub cursor: Option<String>,
+    /// The change feed: every subscription changed at or after this time, oldest change first,
+    /// each at its latest version, and in `deleted` those deleted since then, in the same
+    /// order under the same cursor. Changes show once they are 5 seconds old. Walk the pages
+    /// with `cursor`; at the end, ask again with the last `updated_at` or `deleted_at` you
+    /// saw (keep the highest `version`).
+    #[param(example = "2026-12-01T00:00:00Z")]
+    pub updated_since: Option<DateTime<Utc>>,
 }
 
 /// Filter and paging of a subscription's deliveries.
@@ -312,14 +320,27 @@ async fn list_webhooks(
     params: Query<WebhookListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner()?;
-    let (limit, cursor) = page_params(params.limit, params.cursor.as_deref(), "id")?;
+    let sort = feed::sort_or(params.updated_since, "id");
+    let (limit, cursor) = page_params(params.limit, params.cursor.as_deref(), sort)?;
     let owner = (auth.role() != Role::Admin).then(|| auth.actor());
-    let page = webhooks::list(state.list_reads(&auth), owner, cursor, limit).await?;
-    Ok(HttpResponse::Ok().json(WebhookList::from(Paged::from_page(
-        page,
-        "id",
-        Webhook::from,
-    ))))
+    let changes = params
+        .updated_since
+        .map(|since| feed::changes(&state, since));
+    let db = state.list_reads(&auth);
+    let page = webhooks::list(db, owner, changes, cursor.clone(), limit).await?;
+    let Some(changes) = changes else {
+        return Ok(HttpResponse::Ok().json(WebhookList::from(Paged::from_page(
+            page,
+            sort,
+            Webhook::from,
+        ))));
+    };
+    let deleted = webhooks::deleted(db, owner, changes, cursor, limit).await?;
+    let (page, deleted) = feed::merge(page, deleted, limit, |w| (w.updated_at, w.id));
+    Ok(HttpResponse::Ok().json(WebhookList::with_deletions(
+        Paged::from_page(page, sort, Webhook::from),
+        deleted,
+    )))
 }
 
 /// Subscribe a URL to event types. The answer holds the signing secret, this once.
@@ -498,7 +519,7 @@ async fn delete_webhook(
     let hook: domain::Webhook = repos::get_locked(&tx, id.into_inner()).await?;
     auth.check_owner(hook.owner)?;
     if_match.check(hook.version)?;
-    webhooks::delete(&tx, hook.id).await?;
+    webhooks::delete(&tx, &hook, state.clock.now()).await?;
     let hook = Webhook::from(hook);
     audit::record_and_commit(
         tx,

@@ -8,7 +8,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter
 use uuid::Uuid;
 
 use crate::entities::activity::{self, Column, Entity};
-use crate::page::{Changes, Cursor, Page, SortDir, SortValue, keyset};
+use crate::page::{Changes, Cursor, Page, SortDir, SortValue, list_cursor, list_order};
 use crate::repos::delete_row;
 use crate::repos::deletions::{self, Deleted, Kind, Tombstone};
 use crate::repos::record::{self, record};
@@ -113,24 +113,24 @@ pub async fn list(
     if let Some(to) = filter.to {
         select = select.filter(Column::OccurredAt.lt(to));
     }
-    let select = match filter.changes {
-        Some(changes) => changes.walk(select, Column::UpdatedAt, Column::Id, after, limit),
-        None => keyset(
-            select,
-            Column::OccurredAt,
-            Column::Id,
-            SortDir::Desc,
-            after,
-            limit,
-        ),
-    };
+    let own = (Column::OccurredAt, SortDir::Desc);
+    let select = list_order(
+        select,
+        filter.changes,
+        own,
+        Column::UpdatedAt,
+        Column::Id,
+        after,
+        limit,
+    );
     let rows = select.all(db).await?;
-    Page::from_models(rows, limit, to_domain, |a| Cursor {
-        value: SortValue::Time(match filter.changes {
-            Some(_) => a.updated_at,
-            None => a.occurred_at,
-        }),
-        id: a.id,
+    Page::from_models(rows, limit, to_domain, |a| {
+        list_cursor(
+            filter.changes,
+            a.updated_at,
+            SortValue::Time(a.occurred_at),
+            a.id,
+        )
     })
 }
 

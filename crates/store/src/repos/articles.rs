@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 use crate::entities::article::{self, Column, Entity};
 use crate::entities::{article_version, ticket_article};
-use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::page::{Changes, Cursor, Page, SortDir, SortValue, list_cursor, list_order};
 use crate::repos::record::{self, record};
 use crate::repos::{corrupt, parse_column};
 use crate::{Conn, StoreError};
@@ -265,6 +265,8 @@ pub struct ArticleFilter {
     pub tag: Option<String>,
     pub language: Option<String>,
     pub customer_id: Option<Uuid>,
+    /// The change feed: records changed in this span, oldest change first.
+    pub changes: Option<Changes>,
 }
 
 impl ArticleFilter {
@@ -311,19 +313,24 @@ pub async fn list(
     limit: u64,
 ) -> Result<Page<Article>, StoreError> {
     let select = Entity::find().filter(filter.condition());
-    let rows = keyset(
+    let own = (Column::CreatedAt, SortDir::Desc);
+    let select = list_order(
         select,
-        Column::CreatedAt,
+        filter.changes,
+        own,
+        Column::UpdatedAt,
         Column::Id,
-        SortDir::Desc,
         after,
         limit,
-    )
-    .all(db)
-    .await?;
-    Page::from_models(rows, limit, to_domain, |a| Cursor {
-        value: SortValue::Time(a.created_at),
-        id: a.id,
+    );
+    let rows = select.all(db).await?;
+    Page::from_models(rows, limit, to_domain, |a| {
+        list_cursor(
+            filter.changes,
+            a.updated_at,
+            SortValue::Time(a.created_at),
+            a.id,
+        )
     })
 }
 

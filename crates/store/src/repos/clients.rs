@@ -5,12 +5,13 @@ use rapport_domain::auth::ScopeSet;
 use rapport_domain::identity::Client;
 use rapport_domain::name::OrgName;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
 use crate::entities::client::{self, Column, Entity};
-use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::page::{Changes, Cursor, Page, SortDir, SortValue, list_cursor, list_order};
 use crate::repos::delete_row;
+use crate::repos::deletions::{self, Deleted, Kind, Tombstone};
 use crate::repos::record::{self, record};
 use crate::repos::users::AuthState;
 use crate::repos::{corrupt, parse_column};
@@ -130,22 +131,23 @@ pub async fn auth_state(db: &impl Conn, id: Uuid) -> Result<(AuthState, ScopeSet
 /// Database failures.
 pub async fn list(
     db: &impl Conn,
+    changes: Option<Changes>,
     after: Option<Cursor>,
     limit: u64,
 ) -> Result<Page<Client>, StoreError> {
-    let rows = keyset(
+    let own = (Column::Id, SortDir::Asc);
+    let select = list_order(
         Entity::find(),
+        changes,
+        own,
+        Column::UpdatedAt,
         Column::Id,
-        Column::Id,
-        SortDir::Asc,
         after,
         limit,
-    )
-    .all(db)
-    .await?;
-    Page::from_models(rows, limit, to_domain, |c| Cursor {
-        value: SortValue::Id,
-        id: c.id,
+    );
+    let rows = select.all(db).await?;
+    Page::from_models(rows, limit, to_domain, |c| {
+        list_cursor(changes, c.updated_at, SortValue::Id, c.id)
     })
 }
 
@@ -173,8 +175,24 @@ pub async fn set_secret(
     get(db, id).await
 }
 
+/// Deletes a client for good, leaving its tombstone for the change feed.
+///
 /// # Errors
 /// `NotFound` when there is no such client.
-pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
-    delete_row::<Entity>(db, id).await
+pub async fn delete(db: &impl Conn, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+    delete_row::<Entity>(db, id).await?;
+    deletions::record(db, Deleted::seen_by_all(Kind::Client, id), now).await
+}
+
+/// One page of the clients deleted in `changes`, oldest deletion first.
+///
+/// # Errors
+/// Database failures.
+pub async fn deleted(
+    db: &impl Conn,
+    changes: Changes,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Tombstone>, StoreError> {
+    deletions::page(db, Kind::Client, Condition::all(), changes, after, limit).await
 }

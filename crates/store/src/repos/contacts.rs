@@ -12,7 +12,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entities::contact::{self, Column, Entity};
-use crate::page::{Changes, Cursor, Page, SortDir, SortValue, keyset};
+use crate::page::{Changes, Cursor, Page, SortDir, SortValue, list_cursor, list_order};
 use crate::repos::delete_row;
 use crate::repos::deletions::{self, Deleted, Kind, Tombstone};
 use crate::repos::record::{self, record};
@@ -147,24 +147,24 @@ pub async fn list(
     if filter.without_phone {
         select = select.filter(empty_array(backend, "phones"));
     }
-    let select = match filter.changes {
-        Some(changes) => changes.walk(select, Column::UpdatedAt, Column::Id, after, limit),
-        None => keyset(
-            select,
-            Column::CreatedAt,
-            Column::Id,
-            SortDir::Desc,
-            after,
-            limit,
-        ),
-    };
+    let own = (Column::CreatedAt, SortDir::Desc);
+    let select = list_order(
+        select,
+        filter.changes,
+        own,
+        Column::UpdatedAt,
+        Column::Id,
+        after,
+        limit,
+    );
     let rows = select.all(db).await?;
-    Page::from_models(rows, limit, to_domain, |c| Cursor {
-        value: SortValue::Time(match filter.changes {
-            Some(_) => c.updated_at,
-            None => c.created_at,
-        }),
-        id: c.id,
+    Page::from_models(rows, limit, to_domain, |c| {
+        list_cursor(
+            filter.changes,
+            c.updated_at,
+            SortValue::Time(c.created_at),
+            c.id,
+        )
     })
 }
 

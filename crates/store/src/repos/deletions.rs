@@ -17,6 +17,9 @@ pub(crate) enum Kind {
     Contact,
     Activity,
     Task,
+    Team,
+    Client,
+    Webhook,
 }
 
 impl Kind {
@@ -25,6 +28,9 @@ impl Kind {
             Kind::Contact => "contact",
             Kind::Activity => "activity",
             Kind::Task => "task",
+            Kind::Team => "team",
+            Kind::Client => "client",
+            Kind::Webhook => "webhook",
         }
     }
 }
@@ -44,9 +50,23 @@ pub(crate) struct Deleted {
     pub kind: Kind,
     pub id: Uuid,
     pub customer_id: Option<Uuid>,
-    /// A task's assignee and creator, who see it when it is about no customer.
+    /// A task's assignee and creator, who see it when it is about no customer; a webhook's
+    /// owner is its creator.
     pub assignee_id: Option<Uuid>,
     pub created_by: Option<Uuid>,
+}
+
+impl Deleted {
+    /// A record that everyone who lists its kind sees.
+    pub(crate) fn seen_by_all(kind: Kind, id: Uuid) -> Deleted {
+        Deleted {
+            kind,
+            id,
+            customer_id: None,
+            assignee_id: None,
+            created_by: None,
+        }
+    }
 }
 
 /// Writes the tombstone of a record deleted `at`.

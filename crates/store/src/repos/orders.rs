@@ -6,7 +6,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use uuid::Uuid;
 
 use crate::entities::order::{self, Column, Entity};
-use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::page::{Changes, Cursor, Page, SortDir, SortValue, list_cursor, list_order};
 use crate::repos::quotes::{erased_lines, lines_json, read_priced};
 use crate::repos::record::record;
 use crate::repos::save_each;
@@ -87,6 +87,8 @@ pub struct OrderFilter {
     pub opportunity_id: Option<Uuid>,
     pub customer_id: Option<Uuid>,
     pub status: Option<OrderStatus>,
+    /// The change feed: records changed in this span, oldest change first.
+    pub changes: Option<Changes>,
 }
 
 /// Orders of live customers the caller sees, newest first.
@@ -110,19 +112,24 @@ pub async fn list(
     if let Some(status) = filter.status {
         select = select.filter(Column::Status.eq(status.as_str()));
     }
-    let rows = keyset(
+    let own = (Column::CreatedAt, SortDir::Desc);
+    let select = list_order(
         select,
-        Column::CreatedAt,
+        filter.changes,
+        own,
+        Column::UpdatedAt,
         Column::Id,
-        SortDir::Desc,
         after,
         limit,
-    )
-    .all(db)
-    .await?;
-    Page::from_models(rows, limit, to_domain, |o| Cursor {
-        value: SortValue::Time(o.created_at),
-        id: o.id,
+    );
+    let rows = select.all(db).await?;
+    Page::from_models(rows, limit, to_domain, |o| {
+        list_cursor(
+            filter.changes,
+            o.updated_at,
+            SortValue::Time(o.created_at),
+            o.id,
+        )
     })
 }
 

@@ -8,7 +8,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::entities::product::{self, Column, Entity};
-use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::page::{Changes, Cursor, Page, SortDir, SortValue, list_cursor, list_order};
 use crate::repos::record::{self, record};
 use crate::repos::{corrupt, parse_column, parse_optional};
 use crate::{Conn, StoreError};
@@ -112,6 +112,7 @@ pub async fn get_many(db: &impl Conn, ids: &[Uuid]) -> Result<Vec<Product>, Stor
 pub async fn list(
     db: &impl Conn,
     active: Option<bool>,
+    changes: Option<Changes>,
     after: Option<Cursor>,
     limit: u64,
 ) -> Result<Page<Product>, StoreError> {
@@ -119,18 +120,18 @@ pub async fn list(
     if let Some(active) = active {
         select = select.filter(Column::Active.eq(active));
     }
-    let rows = keyset(
+    let own = (Column::CreatedAt, SortDir::Desc);
+    let select = list_order(
         select,
-        Column::CreatedAt,
+        changes,
+        own,
+        Column::UpdatedAt,
         Column::Id,
-        SortDir::Desc,
         after,
         limit,
-    )
-    .all(db)
-    .await?;
-    Page::from_models(rows, limit, to_domain, |p| Cursor {
-        value: SortValue::Time(p.created_at),
-        id: p.id,
+    );
+    let rows = select.all(db).await?;
+    Page::from_models(rows, limit, to_domain, |p| {
+        list_cursor(changes, p.updated_at, SortValue::Time(p.created_at), p.id)
     })
 }

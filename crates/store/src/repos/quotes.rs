@@ -11,7 +11,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entities::quote::{self, Column, Entity};
-use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::page::{Changes, Cursor, Page, SortDir, SortValue, list_cursor, list_order};
 use crate::repos::record::record;
 use crate::repos::{corrupt, customer_visible, parse_column, parse_optional};
 use crate::{Conn, StoreError};
@@ -129,6 +129,8 @@ pub struct QuoteFilter {
     /// The status as of a day ([`Quote::as_of`]): a sent quote past its last day is expired,
     /// whether the scheduled check recorded it yet or not.
     pub status: Option<(QuoteStatus, NaiveDate)>,
+    /// The change feed: records changed in this span, oldest change first.
+    pub changes: Option<Changes>,
 }
 
 /// Quotes of live customers the caller sees, newest first.
@@ -165,19 +167,24 @@ pub async fn list(
             other => Condition::all().add(Column::Status.eq(other.as_str())),
         });
     }
-    let rows = keyset(
+    let own = (Column::CreatedAt, SortDir::Desc);
+    let select = list_order(
         select,
-        Column::CreatedAt,
+        filter.changes,
+        own,
+        Column::UpdatedAt,
         Column::Id,
-        SortDir::Desc,
         after,
         limit,
-    )
-    .all(db)
-    .await?;
-    Page::from_models(rows, limit, to_domain, |q| Cursor {
-        value: SortValue::Time(q.created_at),
-        id: q.id,
+    );
+    let rows = select.all(db).await?;
+    Page::from_models(rows, limit, to_domain, |q| {
+        list_cursor(
+            filter.changes,
+            q.updated_at,
+            SortValue::Time(q.created_at),
+            q.id,
+        )
     })
 }
 

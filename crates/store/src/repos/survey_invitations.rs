@@ -14,7 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entities::survey_invitation::{self, Column, Entity};
-use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::page::{Changes, Cursor, Page, SortDir, SortValue, keyset, list_cursor, list_order};
 use crate::repos::record::{self, record};
 use crate::repos::{corrupt, customer_visible, parse_column, parse_optional};
 use crate::{Conn, StoreError, crypto};
@@ -206,6 +206,7 @@ pub async fn list(
     visibility: Visibility,
     survey_id: Uuid,
     status: Option<(InvitationStatus, DateTime<Utc>)>,
+    changes: Option<Changes>,
     after: Option<Cursor>,
     limit: u64,
 ) -> Result<Page<Invitation>, StoreError> {
@@ -215,19 +216,19 @@ pub async fn list(
     if let Some((status, now)) = status {
         select = select.filter(status_is(status, now));
     }
-    let rows = keyset(
+    let own = (Column::CreatedAt, SortDir::Desc);
+    let select = list_order(
         select,
-        Column::CreatedAt,
+        changes,
+        own,
+        Column::UpdatedAt,
         Column::Id,
-        SortDir::Desc,
         after,
         limit,
-    )
-    .all(db)
-    .await?;
-    Page::from_models(rows, limit, to_domain, |i| Cursor {
-        value: SortValue::Time(i.created_at),
-        id: i.id,
+    );
+    let rows = select.all(db).await?;
+    Page::from_models(rows, limit, to_domain, |i| {
+        list_cursor(changes, i.updated_at, SortValue::Time(i.created_at), i.id)
     })
 }
 

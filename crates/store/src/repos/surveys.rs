@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::entities::survey::{self, Column, Entity};
 use crate::entities::survey_invitation as invitation;
-use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::page::{Changes, Cursor, Page, SortDir, SortValue, list_cursor, list_order};
 use crate::repos::record::{self, record};
 use crate::repos::{corrupt, parse_column};
 use crate::{Conn, StoreError};
@@ -83,22 +83,23 @@ pub async fn get(db: &impl Conn, id: Uuid) -> Result<Survey, StoreError> {
 /// Database failures.
 pub async fn list(
     db: &impl Conn,
+    changes: Option<Changes>,
     after: Option<Cursor>,
     limit: u64,
 ) -> Result<Page<Survey>, StoreError> {
-    let rows = keyset(
+    let own = (Column::CreatedAt, SortDir::Desc);
+    let select = list_order(
         Entity::find(),
-        Column::CreatedAt,
+        changes,
+        own,
+        Column::UpdatedAt,
         Column::Id,
-        SortDir::Desc,
         after,
         limit,
-    )
-    .all(db)
-    .await?;
-    Page::from_models(rows, limit, to_domain, |s| Cursor {
-        value: SortValue::Time(s.created_at),
-        id: s.id,
+    );
+    let rows = select.all(db).await?;
+    Page::from_models(rows, limit, to_domain, |s| {
+        list_cursor(changes, s.updated_at, SortValue::Time(s.created_at), s.id)
     })
 }
 

@@ -10,7 +10,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter
 use uuid::Uuid;
 
 use crate::entities::task::{self, Column, Entity};
-use crate::page::{Changes, Cursor, Page, SortDir, SortValue, keyset};
+use crate::page::{Changes, Cursor, Page, SortDir, SortValue, list_cursor, list_order};
 use crate::repos::delete_row;
 use crate::repos::deletions::{self, Deleted, Kind, Tombstone};
 use crate::repos::record::{self, record};
@@ -171,24 +171,24 @@ pub async fn list(
             .filter(Column::Status.eq(TaskStatus::Open.as_str()))
             .filter(Column::DueAt.lt(now));
     }
-    let select = match filter.changes {
-        Some(changes) => changes.walk(select, Column::UpdatedAt, Column::Id, after, limit),
-        None => keyset(
-            select,
-            Column::CreatedAt,
-            Column::Id,
-            SortDir::Desc,
-            after,
-            limit,
-        ),
-    };
+    let own = (Column::CreatedAt, SortDir::Desc);
+    let select = list_order(
+        select,
+        filter.changes,
+        own,
+        Column::UpdatedAt,
+        Column::Id,
+        after,
+        limit,
+    );
     let rows = select.all(db).await?;
-    Page::from_models(rows, limit, to_domain, |t| Cursor {
-        value: SortValue::Time(match filter.changes {
-            Some(_) => t.updated_at,
-            None => t.created_at,
-        }),
-        id: t.id,
+    Page::from_models(rows, limit, to_domain, |t| {
+        list_cursor(
+            filter.changes,
+            t.updated_at,
+            SortValue::Time(t.created_at),
+            t.id,
+        )
     })
 }
 

@@ -4,11 +4,12 @@ use chrono::{DateTime, Utc};
 use rapport_domain::assignment::AssignmentRule;
 use rapport_domain::identity::Team;
 use rapport_domain::name::OrgName;
-use sea_orm::{ActiveValue::Set, EntityTrait};
+use sea_orm::{ActiveValue::Set, Condition, EntityTrait};
 use uuid::Uuid;
 
 use crate::entities::team::{self, Column, Entity};
-use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::page::{Changes, Cursor, Page, SortDir, SortValue, list_cursor, list_order};
+use crate::repos::deletions::{self, Deleted, Kind, Tombstone};
 use crate::repos::record::{self, record};
 use crate::repos::{delete_row, parse_column};
 use crate::{Conn, StoreError};
@@ -76,27 +77,44 @@ pub async fn get(db: &impl Conn, id: Uuid) -> Result<Team, StoreError> {
 /// Database failures.
 pub async fn list(
     db: &impl Conn,
+    changes: Option<Changes>,
     after: Option<Cursor>,
     limit: u64,
 ) -> Result<Page<Team>, StoreError> {
-    let rows = keyset(
+    let own = (Column::Id, SortDir::Asc);
+    let select = list_order(
         Entity::find(),
+        changes,
+        own,
+        Column::UpdatedAt,
         Column::Id,
-        Column::Id,
-        SortDir::Asc,
         after,
         limit,
-    )
-    .all(db)
-    .await?;
-    Page::from_models(rows, limit, to_domain, |t| Cursor {
-        value: SortValue::Id,
-        id: t.id,
+    );
+    let rows = select.all(db).await?;
+    Page::from_models(rows, limit, to_domain, |t| {
+        list_cursor(changes, t.updated_at, SortValue::Id, t.id)
     })
 }
 
+/// Deletes a team for good, leaving its tombstone for the change feed.
+///
 /// # Errors
 /// `NotFound` when there is no such team.
-pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
-    delete_row::<Entity>(db, id).await
+pub async fn delete(db: &impl Conn, id: Uuid, now: DateTime<Utc>) -> Result<(), StoreError> {
+    delete_row::<Entity>(db, id).await?;
+    deletions::record(db, Deleted::seen_by_all(Kind::Team, id), now).await
+}
+
+/// One page of the teams deleted in `changes`, oldest deletion first.
+///
+/// # Errors
+/// Database failures.
+pub async fn deleted(
+    db: &impl Conn,
+    changes: Changes,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Tombstone>, StoreError> {
+    deletions::page(db, Kind::Team, Condition::all(), changes, after, limit).await
 }

@@ -12,7 +12,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entities::user::{self, Column, Entity};
-use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::page::{Changes, Cursor, Page, SortDir, SortValue, list_cursor, list_order};
 use crate::repos::record::{self, record};
 use crate::repos::{corrupt, parse_column};
 use crate::{Conn, StoreError};
@@ -39,6 +39,8 @@ pub struct UserFilter {
     pub role: Option<Role>,
     pub team_id: Option<Uuid>,
     pub disabled: Option<bool>,
+    /// The change feed: records changed in this span, oldest change first.
+    pub changes: Option<Changes>,
 }
 
 /// What access-token checks need, read in one statement.
@@ -197,12 +199,19 @@ pub async fn list(
     if let Some(disabled) = filter.disabled {
         select = select.filter(Column::Disabled.eq(disabled));
     }
-    let rows = keyset(select, Column::Id, Column::Id, SortDir::Asc, after, limit)
-        .all(db)
-        .await?;
-    Page::from_models(rows, limit, to_domain, |u| Cursor {
-        value: SortValue::Id,
-        id: u.id,
+    let own = (Column::Id, SortDir::Asc);
+    let select = list_order(
+        select,
+        filter.changes,
+        own,
+        Column::UpdatedAt,
+        Column::Id,
+        after,
+        limit,
+    );
+    let rows = select.all(db).await?;
+    Page::from_models(rows, limit, to_domain, |u| {
+        list_cursor(filter.changes, u.updated_at, SortValue::Id, u.id)
     })
 }
 

@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 use crate::entities::webhook::{self, Column, Entity};
 use crate::entities::webhook_delivery as delivery;
-use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
+use crate::page::{Changes, Cursor, Page, SortDir, SortValue, keyset, list_cursor, list_order};
+use crate::repos::deletions::{self, Deleted, Kind, Tombstone};
 use crate::repos::record::{self, record};
 use crate::repos::{corrupt, delete_row, jobs, parse_column};
 use crate::subscriptions::Subscribed;
@@ -93,6 +94,7 @@ pub async fn get(db: &impl Conn, id: Uuid) -> Result<Webhook, StoreError> {
 pub async fn list(
     db: &impl Conn,
     owner: Option<Actor>,
+    changes: Option<Changes>,
     after: Option<Cursor>,
     limit: u64,
 ) -> Result<Page<Webhook>, StoreError> {
@@ -102,12 +104,19 @@ pub async fn list(
             .filter(Column::OwnerType.eq(owner.kind()))
             .filter(Column::OwnerId.eq(owner.id()));
     }
-    let rows = keyset(select, Column::Id, Column::Id, SortDir::Desc, after, limit)
-        .all(db)
-        .await?;
-    Page::from_models(rows, limit, to_domain, |w| Cursor {
-        value: SortValue::Id,
-        id: w.id,
+    let own = (Column::Id, SortDir::Desc);
+    let select = list_order(
+        select,
+        changes,
+        own,
+        Column::UpdatedAt,
+        Column::Id,
+        after,
+        limit,
+    );
+    let rows = select.all(db).await?;
+    Page::from_models(rows, limit, to_domain, |w| {
+        list_cursor(changes, w.updated_at, SortValue::Id, w.id)
     })
 }
 
@@ -115,12 +124,37 @@ pub async fn list(
 ///
 /// # Errors
 /// `NotFound` when there is no such subscription.
-pub async fn delete(db: &impl Conn, id: Uuid) -> Result<(), StoreError> {
+pub async fn delete(db: &impl Conn, hook: &Webhook, now: DateTime<Utc>) -> Result<(), StoreError> {
     delivery::Entity::delete_many()
-        .filter(delivery::Column::WebhookId.eq(id))
+        .filter(delivery::Column::WebhookId.eq(hook.id))
         .exec(db)
         .await?;
-    delete_row::<Entity>(db, id).await
+    delete_row::<Entity>(db, hook.id).await?;
+    let deleted = Deleted {
+        created_by: hook.owner.id(),
+        ..Deleted::seen_by_all(Kind::Webhook, hook.id)
+    };
+    deletions::record(db, deleted, now).await
+}
+
+/// One page of the subscriptions deleted in `changes` (of `owner` only, when given), oldest
+/// deletion first.
+///
+/// # Errors
+/// Database failures.
+pub async fn deleted(
+    db: &impl Conn,
+    owner: Option<Actor>,
+    changes: Changes,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Tombstone>, StoreError> {
+    use crate::entities::deletion::Column as D;
+    let mut visible = Condition::all();
+    if let Some(owner) = owner {
+        visible = visible.add(D::CreatedBy.eq(owner.id()));
+    }
+    deletions::page(db, Kind::Webhook, visible, changes, after, limit).await
 }
 
 /// Queues the webhook events that `event` is, one delivery for each active subscription to

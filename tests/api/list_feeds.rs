@@ -1,20 +1,24 @@
-//! Change feeds of records deleted for good (`/v1/contacts`, `/v1/activities`, `/v1/tasks`
-//! with `updated_since`): deletions come as tombstones in `deleted`, in one order with the
-//! changes, under one cursor, to whoever saw the record.
+//! Change feeds of every list of records (`updated_since`; the customer, opportunity and
+//! ticket feeds have their own tests in `change_feed.rs`). Records deleted for good (contacts,
+//! activities, tasks, teams, clients, webhooks) come as tombstones in `deleted`, in one order
+//! with the changes, under one cursor, to whoever saw the record.
 
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use rapport_domain::clock::Clock;
-use rapport_tests::{TestApp, backend_tests, query_value};
+use rapport_tests::{TestApp, USER_PASSWORD, backend_tests, query_value};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 backend_tests!(
+    settings = |a| a.webhooks_allow_private = Some(true);
     each_list_walks_changes_and_deletions_in_one_order,
     deletions_show_once_settled_and_only_in_feeds,
     a_rep_sees_deletions_of_what_it_saw,
-    deletions_follow_the_filters_they_can
+    deletions_follow_the_filters_they_can,
+    every_list_of_versioned_records_has_a_feed,
+    lists_of_settings_and_catalogues_walk_their_changes
 );
 
 /// What a feed walk saw: records and tombstones, each with the time that orders it.
@@ -54,6 +58,16 @@ fn time(value: &Value, field: &str) -> DateTime<Utc> {
     value[field].as_str().unwrap().parse().unwrap()
 }
 
+/// The lists of records deleted for good: their feeds answer `deleted`, the others do not.
+const DELETED_FOR_GOOD: [&str; 6] = [
+    "/v1/contacts",
+    "/v1/activities",
+    "/v1/tasks",
+    "/v1/teams",
+    "/v1/clients",
+    "/v1/webhooks",
+];
+
 /// Walks the feed of `list` from `since`, `limit` a page (`extra`: more parameters).
 async fn walk(app: &TestApp, token: &str, list: &str, since: &str, extra: &str) -> Walk {
     let mut seen = Walk::default();
@@ -66,9 +80,17 @@ async fn walk(app: &TestApp, token: &str, list: &str, since: &str, extra: &str) 
         let reply = app.get(&path, token).await;
         reply.assert_status(200);
         let data = reply.body["data"].as_array().unwrap();
-        let deleted = reply.body["deleted"]
-            .as_array()
-            .expect("a feed has `deleted`");
+        let none = Vec::new();
+        let deleted = match reply.body.get("deleted") {
+            Some(d) => d.as_array().unwrap(),
+            None => &none,
+        };
+        let with_deletions = DELETED_FOR_GOOD.contains(&list);
+        assert_eq!(
+            reply.body.get("deleted").is_some(),
+            with_deletions,
+            "{list}"
+        );
         assert!(data.len() + deleted.len() <= 2, "{}", reply.body);
         let mut page: Vec<_> = data
             .iter()
@@ -375,4 +397,183 @@ async fn deletions_follow_the_filters_they_can(app: TestApp) {
         seen.deleted_ids(),
         HashSet::from([of_one[0].clone(), of_two[0].clone()])
     );
+}
+
+/// Lists whose records carry a `version` but take no `updated_since`, and why.
+const WITHOUT_FEED: [(&str, &str); 3] = [
+    (
+        "/v1/jobs",
+        "the job runner's queue, for operators: not data to sync",
+    ),
+    ("/v1/me/notifications", "a personal inbox, unread first"),
+    (
+        "/v1/tickets/{id}/comments",
+        "never changed: oldest first by id, new ones come last",
+    ),
+];
+
+async fn every_list_of_versioned_records_has_a_feed(app: TestApp) {
+    let doc = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = doc.json().await.unwrap();
+    let schema = |s: &Value| -> Value {
+        match s["$ref"].as_str() {
+            Some(r) => doc["components"]["schemas"][r.rsplit('/').next().unwrap()].clone(),
+            None => s.clone(),
+        }
+    };
+    let mut feeds = 0;
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        let Some(get) = ops.get("get") else { continue };
+        let params: Vec<&str> = get["parameters"]
+            .as_array()
+            .map(|ps| ps.iter().filter_map(|p| p["name"].as_str()).collect())
+            .unwrap_or_default();
+        if !params.contains(&"cursor") {
+            continue;
+        }
+        let list = schema(&get["responses"]["200"]["content"]["application/json"]["schema"]);
+        let item = schema(&list["properties"]["data"]["items"]);
+        let versioned = ["updated_at", "version"]
+            .iter()
+            .all(|f| item["properties"].get(*f).is_some());
+        if !versioned || WITHOUT_FEED.iter().any(|(p, _)| p == path) {
+            continue;
+        }
+        assert!(
+            params.contains(&"updated_since"),
+            "{path} has no change feed"
+        );
+        feeds += 1;
+    }
+    assert!(feeds >= 16, "only {feeds} feeds");
+}
+
+/// A list, a record to create (`n` makes it unique; `of` holds a `customer` and an
+/// `opportunity`),
+/// a change to make to it, and whether it is deleted for good.
+type Made = (&'static str, fn(usize, &Value) -> Value, Value, bool);
+
+fn settings_and_catalogues() -> [Made; 9] {
+    [
+        (
+            "/v1/teams",
+            |n, _| json!({"name": format!("Feed team {n}")}),
+            json!({"name": "Renamed team"}),
+            true,
+        ),
+        (
+            "/v1/clients",
+            |n, _| json!({"name": format!("Feed client {n}"), "scopes": ["customers:read"]}),
+            json!({"name": "Renamed client"}),
+            true,
+        ),
+        (
+            "/v1/webhooks",
+            |n, _| json!({"url": format!("http://127.0.0.1:9/hook/{n}"), "event_types": ["customer.created"]}),
+            json!({"description": "Renamed hook"}),
+            true,
+        ),
+        (
+            "/v1/users",
+            |n, _| {
+                json!({"email": format!("feed.{n}.{}@rapport.test", Uuid::now_v7().simple()),
+                    "name": format!("Feed user {n}"), "role": "sales_rep",
+                    "password": USER_PASSWORD})
+            },
+            json!({"name": "Renamed user"}),
+            false,
+        ),
+        (
+            "/v1/products",
+            |n, _| {
+                json!({"code": format!("FEED-{n}"), "name": format!("Feed product {n}"),
+                    "prices": [{"amount": "1", "currency": "CNY"}], "tax_rate": "13"})
+            },
+            json!({"name": "Renamed product"}),
+            false,
+        ),
+        (
+            "/v1/articles",
+            |n, _| json!({"title": format!("Feed article {n}"), "body": "y", "kind": "faq"}),
+            json!({"title": "Renamed article"}),
+            false,
+        ),
+        (
+            "/v1/quotes",
+            |_, of| json!({"opportunity_id": of["opportunity"], "currency": "CNY", "lines": [{"description": "Service", "quantity": "1", "unit_price": "10"}]}),
+            json!({"notes": "Changed quote"}),
+            false,
+        ),
+        (
+            "/v1/orders",
+            |_, of| json!({"customer_id": of["customer"], "currency": "CNY", "lines": [{"description": "Service", "quantity": "1", "unit_price": "10"}]}),
+            json!({"notes": "Changed order"}),
+            false,
+        ),
+        (
+            "/v1/surveys",
+            |n, _| {
+                json!({"title": format!("Feed survey {n}"),
+                    "questions": [{"kind": "nps", "text": "Recommend us?"}]})
+            },
+            json!({"title": "Renamed survey"}),
+            false,
+        ),
+    ]
+}
+
+async fn lists_of_settings_and_catalogues_walk_their_changes(app: TestApp) {
+    let admin = app.admin_token().await;
+    let customer = app.customer(&admin, json!({"name": "Buyer"})).await;
+    let deal = app
+        .post(
+            "/v1/opportunities",
+            &admin,
+            json!({"customer_id": customer, "title": "Paper"}),
+        )
+        .await;
+    let of = json!({"customer": customer, "opportunity": id_of(&deal)});
+    for (list, make, change, deletable) in settings_and_catalogues() {
+        let start = app.clock.now().to_rfc3339();
+        let first = id_of(&app.post(list, &admin, make(0, &of)).await);
+        app.clock.advance(Duration::milliseconds(10));
+        let second = id_of(&app.post(list, &admin, make(1, &of)).await);
+        settle(&app);
+        app.patch(&format!("{list}/{first}"), &admin, change.clone())
+            .await
+            .assert_status(200);
+        if deletable {
+            app.delete(&format!("{list}/{second}"), &admin)
+                .await
+                .assert_status(204);
+        }
+        settle(&app);
+        let seen = walk(&app, &admin, list, &start, "").await;
+        let latest = seen.latest();
+        let (field, value) = change.as_object().unwrap().iter().next().unwrap();
+        assert_eq!(&latest[&first][field], value, "{list}");
+        // The change came after the second record's creation: it is walked last.
+        let order: Vec<&str> = seen.order.iter().map(|(_, id, _)| id.as_str()).collect();
+        let at = |id: &str| order.iter().rposition(|i| *i == id).unwrap();
+        if deletable {
+            assert_eq!(
+                seen.deleted_ids(),
+                HashSet::from([second.clone()]),
+                "{list}"
+            );
+            assert!(at(&first) < at(&second), "{list}: the deletion came last");
+        } else {
+            assert!(latest.contains_key(&second), "{list}");
+            assert!(at(&second) < at(&first), "{list}: {order:?}");
+        }
+        // A list that is not a feed has no `deleted`.
+        let plain = app.get(list, &admin).await;
+        plain.assert_status(200);
+        assert!(plain.body.get("deleted").is_none(), "{list}");
+    }
 }
