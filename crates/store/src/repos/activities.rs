@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rapport_domain::access::Visibility;
 use rapport_domain::activity::{Activity, Details, Outcome, Summary};
 use rapport_domain::enums::{ActivityKind, Channel, Direction};
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::entities::activity::{self, Column, Entity};
@@ -147,12 +147,17 @@ pub async fn deleted(
     after: Option<Cursor>,
     limit: u64,
 ) -> Result<Page<Tombstone>, StoreError> {
-    use crate::entities::deletion::Column as D;
-    let mut visible = Condition::all().add(customer_visible(D::CustomerId, visibility));
-    if let Some(id) = filter.customer_id {
-        visible = visible.add(D::CustomerId.eq(id));
-    }
-    deletions::page(db, Kind::Activity, visible, changes, after, limit).await
+    let customer = filter.customer_id;
+    deletions::of_customers(
+        db,
+        Kind::Activity,
+        visibility,
+        customer,
+        changes,
+        after,
+        limit,
+    )
+    .await
 }
 
 /// All activities of some customers (exports).

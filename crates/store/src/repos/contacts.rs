@@ -6,9 +6,7 @@ use rapport_domain::contact::{Contact, MarketingConsent};
 use rapport_domain::enums::{ConsentSource, PreferredChannel};
 use rapport_domain::name::{PersonName, Title};
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use crate::entities::contact::{self, Column, Entity};
@@ -181,12 +179,17 @@ pub async fn deleted(
     after: Option<Cursor>,
     limit: u64,
 ) -> Result<Page<Tombstone>, StoreError> {
-    use crate::entities::deletion::Column as D;
-    let mut visible = Condition::all().add(customer_visible(D::CustomerId, visibility));
-    if let Some(id) = filter.customer_id {
-        visible = visible.add(D::CustomerId.eq(id));
-    }
-    deletions::page(db, Kind::Contact, visible, changes, after, limit).await
+    let customer = filter.customer_id;
+    deletions::of_customers(
+        db,
+        Kind::Contact,
+        visibility,
+        customer,
+        changes,
+        after,
+        limit,
+    )
+    .await
 }
 
 /// The contacts of a customer: the primary first, then in creation order.

@@ -4,11 +4,13 @@
 //! delete's own transaction.
 
 use chrono::{DateTime, Utc};
+use rapport_domain::access::Visibility;
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::entities::deletion::{self, Column, Entity};
 use crate::page::{Changes, Cursor, Page, SortValue};
+use crate::repos::customer_visible;
 use crate::{Conn, StoreError};
 
 /// What kind of record a tombstone stands for.
@@ -89,6 +91,27 @@ pub(crate) async fn record(
     .exec_without_returning(db)
     .await?;
     Ok(())
+}
+
+/// One page of the tombstones of `kind` in `changes` of live customers `visibility` allows
+/// (and of `customer_id` only, when given).
+///
+/// # Errors
+/// Database failures.
+pub(crate) async fn of_customers(
+    db: &impl Conn,
+    kind: Kind,
+    visibility: Visibility,
+    customer_id: Option<Uuid>,
+    changes: Changes,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<Page<Tombstone>, StoreError> {
+    let mut visible = Condition::all().add(customer_visible(Column::CustomerId, visibility));
+    if let Some(id) = customer_id {
+        visible = visible.add(Column::CustomerId.eq(id));
+    }
+    page(db, kind, visible, changes, after, limit).await
 }
 
 /// One page of the tombstones of `kind` in `changes` that `visible` admits (a condition on
