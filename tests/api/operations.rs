@@ -234,3 +234,51 @@ async fn every_change_takes_if_match(app: TestApp) {
     }
     assert!(checked > 20, "only {checked} changes");
 }
+
+backend_tests!(a_method_a_path_lacks_is_405_with_allow);
+
+/// Every documented path answers a method it does not take with 405 and `Allow` naming the
+/// ones it does (RFC 9110), not 404: a client learns it has the right path and the wrong verb.
+async fn a_method_a_path_lacks_is_405_with_allow(app: TestApp) {
+    let doc = document(&app).await;
+    let admin = app.admin_token().await;
+    let mut checked = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        let documented: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| ["get", "post", "put", "patch", "delete"].contains(&k.as_str()))
+            .map(|m| m.to_uppercase())
+            .collect();
+        let Some(missing) = ["PUT", "PATCH", "DELETE", "POST", "GET"]
+            .into_iter()
+            .find(|m| !documented.iter().any(|d| d == m))
+        else {
+            continue;
+        };
+        let path = concrete(template);
+        let reply = app
+            .call(missing.parse().unwrap(), &path, Some(&admin), None)
+            .await;
+        reply.assert_problem(405, "method_not_allowed");
+        let mut allowed: Vec<&str> = reply
+            .header("allow")
+            .unwrap_or_else(|| panic!("{missing} {path}: no Allow"))
+            .split(", ")
+            .collect();
+        allowed.sort_unstable();
+        let mut expected: Vec<&str> = documented.iter().map(String::as_str).collect();
+        expected.sort_unstable();
+        assert_eq!(allowed, expected, "{missing} {template}");
+        checked += 1;
+    }
+    assert!(checked > 50, "only {checked} paths");
+    // Not a path at all: 404.
+    app.call(Method::PUT, "/v1/no-such-thing", Some(&admin), None)
+        .await
+        .assert_problem(404, "not_found");
+    app.call("TRACE".parse().unwrap(), "/health/live", None, None)
+        .await
+        .assert_problem(405, "method_not_allowed");
+}

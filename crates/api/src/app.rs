@@ -4,10 +4,11 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpResponse, web};
+use actix_web::{App, HttpRequest, HttpResponse, web};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use crate::allowed_methods::AllowedMethods;
 use crate::error::ApiError;
 use crate::extract::path_config;
 use crate::middleware::browser::{cors, security_headers};
@@ -40,10 +41,12 @@ pub fn app(
     >,
 > {
     let cors = cors(&state.settings.cors_origins);
+    let allowed = web::Data::new(AllowedMethods::from_document(&openapi.0));
     App::new()
         .app_data(state)
         .app_data(metrics)
         .app_data(openapi)
+        .app_data(allowed)
         .app_data(path_config())
         // Outermost last: the request id exists before the request's span names it and before
         // problems quote it; telemetry and everything inside it log within that span;
@@ -68,7 +71,7 @@ pub fn app(
         .route("/openapi.json", web::get().to(serve_openapi))
         .route("/docs", web::get().to(redirect_to_docs))
         .service(SwaggerUi::new("/docs/{_:.*}").config(Config::from("/openapi.json")))
-        .default_service(web::to(not_found))
+        .default_service(web::to(no_route))
 }
 
 async fn serve_openapi(doc: web::Data<OpenApiJson>) -> HttpResponse {
@@ -83,6 +86,16 @@ async fn redirect_to_docs() -> HttpResponse {
         .finish()
 }
 
-async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
+/// No route took the request: 405 with `Allow` for a documented path (made a problem by
+/// `render_problems`, which keeps the header), else 404.
+async fn no_route(
+    req: HttpRequest,
+    allowed: web::Data<AllowedMethods>,
+) -> Result<HttpResponse, ApiError> {
+    match allowed.of(req.path()) {
+        Some(allow) => Ok(HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, allow))
+            .finish()),
+        None => Err(ApiError::NotFound),
+    }
 }

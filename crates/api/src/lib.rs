@@ -1,6 +1,7 @@
 //! Rapport's HTTP API: actix-web handlers, request and response types with their OpenAPI
 //! schemas, authentication and scopes, and problem+json errors.
 
+pub mod allowed_methods;
 pub mod app;
 pub mod audit;
 pub mod auth;

@@ -274,9 +274,9 @@ fn add_problem_responses(doc: &mut Value) {
                 "required": false,
                 "description": "Makes the POST safe to retry: the same key and body within 24 hours answer the first \
 answer again (same status, same id, with `Idempotent-Replayed: true`); the same key with another body is 422 \
-`idempotency_key_reused`. Keys are per caller. Secrets shown once (one-time passwords, client secrets) are \
-`null` in a replay.",
-                "schema": {"type": "string", "maxLength": 255}
+`idempotency_key_reused`. Keys are per caller: 1 to 255 visible ASCII characters (a UUID makes a good one), \
+else 400. Secrets shown once (one-time passwords, client secrets) are `null` in a replay.",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}
             }}),
         );
     }
@@ -291,13 +291,16 @@ answer again (same status, same id, with `Idempotent-Replayed: true`); the same 
             let Some(op) = op.as_object_mut() else {
                 continue;
             };
-            let implied = implied_problems(path, method, op);
+            let mut implied = implied_problems(path, method, op);
             if method == "post" && path.starts_with("/v1") && !path.starts_with("/v1/auth/") {
                 let params = op.entry("parameters").or_insert_with(|| json!([]));
                 if let Some(params) = params.as_array_mut() {
                     params.push(json!({"$ref": "#/components/parameters/IdempotencyKey"}));
                 }
+                // A malformed key is refused.
+                implied.push("BadRequest");
             }
+            bound_limits(op);
             let responses = op.entry("responses").or_insert_with(|| json!({}));
             let Some(responses) = responses.as_object_mut() else {
                 continue;
@@ -312,6 +315,22 @@ answer again (same status, same id, with `Idempotent-Replayed: true`); the same 
                         .or_insert_with(|| problem_ref(name));
                 }
             }
+        }
+    }
+}
+
+/// Every `limit` is a page size that `pagination::page_params` bounds: say so, so that a
+/// client (or a test generator) knows which values are good.
+fn bound_limits(op: &mut Map<String, Value>) {
+    let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for param in params {
+        if param["name"] == "limit" && param["in"] == "query" {
+            let schema = &mut param["schema"];
+            schema["minimum"] = json!(1);
+            schema["maximum"] = json!(crate::pagination::MAX_LIMIT);
+            schema["default"] = json!(crate::pagination::DEFAULT_LIMIT);
         }
     }
 }
@@ -351,7 +370,8 @@ fn implied_problems(path: &str, method: &str, op: &Map<String, Value>) -> Vec<&'
         .and_then(Value::as_array)
         .is_some_and(|s| !s.is_empty());
     let has_body = op.contains_key("requestBody");
-    if has_body || has_in("query") {
+    // A malformed body, query parameter or header (`If-Match`) is refused.
+    if has_body || has_in("query") || has_in("header") {
         implied.push("BadRequest");
     }
     if secured || path == TOKEN_URL {
