@@ -557,6 +557,10 @@ async fn patch_null_clears_and_stale_if_match_is_412(app: TestApp) {
     rapport_tests::read(send("\"1\"").await.unwrap())
         .await
         .assert_problem(412, "precondition_failed");
+    // An empty If-Match names no version at all: malformed, not stale.
+    rapport_tests::read(send("").await.unwrap())
+        .await
+        .assert_problem(400, "malformed_request");
     rapport_tests::read(send("\"2\"").await.unwrap())
         .await
         .assert_status(200);

@@ -86,16 +86,7 @@ async fn redirect_to_docs() -> HttpResponse {
         .finish()
 }
 
-/// No route took the request: 405 with `Allow` for a documented path (made a problem by
-/// `render_problems`, which keeps the header), else 404.
-async fn no_route(
-    req: HttpRequest,
-    allowed: web::Data<AllowedMethods>,
-) -> Result<HttpResponse, ApiError> {
-    match allowed.of(req.path()) {
-        Some(allow) => Ok(HttpResponse::MethodNotAllowed()
-            .insert_header((header::ALLOW, allow))
-            .finish()),
-        None => Err(ApiError::NotFound),
-    }
+/// No route took the request: 405 with `Allow` for a documented path, else 404.
+async fn no_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(crate::extract::no_such(&req))
 }

@@ -55,9 +55,9 @@ pub enum ApiError {
     /// 404: unknown, or outside the caller's view.
     #[error("not found")]
     NotFound,
-    /// 405.
+    /// 405: the path takes other methods, named in `Allow`.
     #[error("method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed { allow: String },
     /// 409: a duplicate, or a state that forbids the change. `extra` members are added to the
     /// problem (`duplicate_ids`, `allowed_stages`, …).
     #[error("conflict: {code}: {detail}")]
@@ -117,7 +117,7 @@ impl ApiError {
             ApiError::PasswordChangeRequired => C::PasswordChangeRequired,
             ApiError::Forbidden { .. } => C::Forbidden,
             ApiError::NotFound => C::NotFound,
-            ApiError::MethodNotAllowed => C::MethodNotAllowed,
+            ApiError::MethodNotAllowed { .. } => C::MethodNotAllowed,
             ApiError::Gone(code) => *code,
             ApiError::PreconditionFailed { .. } => C::PreconditionFailed,
             ApiError::PayloadTooLarge { .. } => C::PayloadTooLarge,
@@ -324,7 +324,7 @@ impl ResponseError for ApiError {
             }
             ApiError::Forbidden { .. } | ApiError::PasswordChangeRequired => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
@@ -352,6 +352,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.as_str()));
             }
             _ => {}
         }

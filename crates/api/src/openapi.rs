@@ -229,6 +229,11 @@ const PROBLEM_RESPONSES: &[(&str, u16, &str)] = &[
     ),
     ("TooManyRequests", 429, "Rate limited; see `Retry-After`"),
     (
+        "Conflict",
+        409,
+        "A state that forbids this, or a request with this Idempotency-Key still in progress",
+    ),
+    (
         "InternalError",
         500,
         "A bug: quote `request_id` when reporting it",
@@ -297,8 +302,9 @@ else 400. Secrets shown once (one-time passwords, client secrets) are `null` in 
                 if let Some(params) = params.as_array_mut() {
                     params.push(json!({"$ref": "#/components/parameters/IdempotencyKey"}));
                 }
-                // A malformed key is refused.
-                implied.push("BadRequest");
+                // A malformed key is refused; one reused with another body is 422, and one
+                // whose first request is still running is 409.
+                implied.extend(["BadRequest", "ValidationFailed", "Conflict"]);
             }
             bound_limits(op);
             let responses = op.entry("responses").or_insert_with(|| json!({}));

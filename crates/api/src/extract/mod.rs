@@ -10,12 +10,29 @@ pub use json::{Json, is_json_content_type, optional_json, parse_json, parse_valu
 pub use preconditions::{IdempotencyKey, IfMatch, IfMatchParam};
 pub use query::{Query, code_param, parse_form, parse_query, user_param};
 
+use actix_web::HttpRequest;
 use actix_web::error::PathError;
-use actix_web::web::PathConfig;
+use actix_web::web::{Data, PathConfig};
 
+use crate::allowed_methods::AllowedMethods;
 use crate::error::ApiError;
 
-/// Path parameters that do not parse (a malformed id) name no resource: 404.
+/// Path parameters that do not parse (a malformed id) name no resource: 404. Unless the path
+/// is a literal one that lacks the method (`PATCH /v1/customers/batch`, which only a
+/// `/customers/{id}` route took): 405, as if no route had.
 pub fn path_config() -> PathConfig {
-    PathConfig::default().error_handler(|_err: PathError, _req| ApiError::NotFound.into())
+    PathConfig::default().error_handler(|_err: PathError, req| no_such(req).into())
+}
+
+/// The refusal of a request that no route serves: 405 with the methods its path takes, or 404.
+pub fn no_such(req: &HttpRequest) -> ApiError {
+    let allow = req
+        .app_data::<Data<AllowedMethods>>()
+        .and_then(|allowed| allowed.of(req.path()));
+    match allow {
+        Some(allow) if !allow.split(", ").any(|m| m == req.method().as_str()) => {
+            ApiError::MethodNotAllowed { allow }
+        }
+        _ => ApiError::NotFound,
+    }
 }

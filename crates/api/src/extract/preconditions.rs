@@ -33,6 +33,13 @@ fn parse_if_match(value: &str) -> Result<IfMatch, ApiError> {
     if value == "*" {
         return Ok(IfMatch(None));
     }
+    // An empty header names nothing to match: a malformed request, not a stale one.
+    if value.is_empty() {
+        return Err(ApiError::Malformed(Text::new(
+            "If-Match is empty: send the ETag you read, or *",
+            "If-Match 为空：请发送读取到的 ETag，或 *",
+        )));
+    }
     // A list of tags matches when any does; clients send one, so take the first.
     let first = value.split(',').next().unwrap_or("").trim();
     let first = first.strip_prefix("W/").unwrap_or(first);
@@ -66,10 +73,10 @@ impl FromRequest for IfMatch {
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct IfMatchParam {
-    /// The `ETag` last read (`"3"`): the change is refused with 412 when the record changed
-    /// since.
+    /// The `ETag` last read (`"3"`), or `*`: the change is refused with 412 when the record
+    /// changed since (or the tag is not one of ours); an empty or non-ASCII value is 400.
     #[serde(rename = "If-Match")]
-    #[param(value_type = String, required = false)]
+    #[param(value_type = String, required = false, pattern = "^[ -~]*[!-~][ -~]*$")]
     pub if_match: Option<String>,
 }
 
@@ -108,6 +115,10 @@ mod tests {
         assert_eq!(parse_if_match("\"3\"").unwrap(), IfMatch(Some(3)));
         assert_eq!(parse_if_match("W/\"3\"").unwrap(), IfMatch(Some(3)));
         assert_eq!(parse_if_match("*").unwrap(), IfMatch(None));
+        assert!(
+            parse_if_match(" ").is_err(),
+            "an empty If-Match is malformed"
+        );
         assert_eq!(parse_if_match("\"abc\"").unwrap(), IfMatch(Some(-1)));
     }
 

@@ -181,7 +181,7 @@ fn amounts(
     responses((status = 200, description = "The forecast; CSV (one line per row) with `Accept: text/csv`", content(
         (PipelineReport = "application/json"),
         (String = "text/csv")
-    ))),
+    )), (status = 404, description = "No such pipeline", body = crate::error::Problem, content_type = "application/problem+json")),
     security(("oauth2" = ["reports:read"]))
 )]
 #[get("/reports/pipeline")]

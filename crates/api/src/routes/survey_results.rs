@@ -438,7 +438,7 @@ async fn survey_results(
     responses((status = 200, description = "The results; CSV (`section,key,figure,value`, one line per figure) with `Accept: text/csv`", content(
         (SatisfactionResults = "application/json"),
         (String = "text/csv")
-    ))),
+    )), (status = 404, description = "No such survey", body = crate::error::Problem, content_type = "application/problem+json")),
     security(("oauth2" = ["reports:read"]))
 )]
 #[get("/reports/satisfaction")]
