@@ -186,6 +186,15 @@ code_lists! {
     DeliveryStatus: DeliveryStatus::NAMES,
         "`pending` until a 2xx answer (`succeeded`), or `failed` after 24 hours of failed attempts."
         => delivery_status, delivery_status_or_null;
+    CustomerSort: crate::routes::customers::list::SORTS,
+        "The order of the customer list; `-` for descending. Default `-created_at`; with `q`, by relevance: a whole email, phone or registration number first, then whole words, word starts, pinyin, and last insides of words and phone tails; newest first within each. In the change feed, `updated_at` only."
+        => customer_sort, customer_sort_or_null;
+    OpportunitySort: crate::routes::opportunities::SORTS,
+        "The order of the opportunity list; `-` for descending, default `-created_at`. Sorting by amount or expected close leaves out opportunities without one. In the change feed, `updated_at` only."
+        => opportunity_sort, opportunity_sort_or_null;
+    TicketSort: crate::routes::tickets::DOCUMENTED_SORTS,
+        "The order of the ticket list: `-created_at` (newest first, the default) or `resolution_due_at` (the agents' queue: soonest due first; tickets without a due time are left out); `updated_at` in the change feed only."
+        => ticket_sort, ticket_sort_or_null;
     ImportStatus: ImportStatus::NAMES,
         "`queued` until a worker takes it, `running` while its rows are imported, then `completed`, or `failed` when it stopped for a reason no row caused (`error` says which)."
         => import_status, import_status_or_null;
@@ -231,7 +240,10 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 42] = [
+    const NAMES: [&str; 45] = [
+        "CustomerSort",
+        "OpportunitySort",
+        "TicketSort",
         "ImportStatus",
         "BatchOutcome",
         "QuestionKind",

@@ -276,9 +276,8 @@ pub struct OpportunityListParams {
     pub expected_close_from: Option<String>,
     /// `YYYY-MM-DD`, included.
     pub expected_close_to: Option<String>,
-    /// `-created_at` (default), `created_at`, `-updated_at`, `updated_at`, `amount`,
-    /// `-amount`, `expected_close_date`, `-expected_close_date`. Sorting by amount or expected
-    /// close leaves out opportunities without one.
+    /// One of [`SORTS`]; described in `schemas` (`OpportunitySort`).
+    #[param(schema_with = crate::schemas::opportunity_sort)]
     pub sort: Option<String>,
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
@@ -293,7 +292,8 @@ pub struct OpportunityListParams {
     pub updated_since: Option<DateTime<Utc>>,
 }
 
-const SORTS: &[&str] = &[
+/// The orders of the opportunity list (`schemas::opportunity_sort` in the document).
+pub(crate) const SORTS: &[&str] = &[
     "-created_at",
     "created_at",
     "-updated_at",

@@ -218,8 +218,8 @@ pub struct TicketListParams {
     pub assignee_id: Option<String>,
     pub team_id: Option<Uuid>,
     pub customer_id: Option<Uuid>,
-    /// `-created_at` (newest first, the default) or `resolution_due_at` (the agents' queue:
-    /// soonest due first; tickets without a due time are left out).
+    /// One of [`DOCUMENTED_SORTS`]; described in `schemas` (`TicketSort`).
+    #[param(schema_with = crate::schemas::ticket_sort)]
     pub sort: Option<String>,
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
@@ -235,6 +235,9 @@ pub struct TicketListParams {
 }
 
 const SORTS: &[&str] = &["-created_at", "resolution_due_at"];
+
+/// [`SORTS`] and the change feed's (`schemas::ticket_sort` in the document).
+pub(crate) const DOCUMENTED_SORTS: &[&str] = &["-created_at", "resolution_due_at", "updated_at"];
 
 /// A public reply to the customer or an internal note.
 #[derive(Debug, Clone, Serialize, ToSchema)]

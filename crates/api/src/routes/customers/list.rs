@@ -80,10 +80,8 @@ pub struct CustomerFilterParams {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CustomerPageParams {
-    /// `name`, `created_at`, `updated_at` or `last_activity_at`; `-` for descending. Default
-    /// `-created_at`; with `q`, by relevance: a whole email, phone or registration number
-    /// first, then whole words, word starts, pinyin, and last insides of words and phone
-    /// tails; newest first within each. It stays fast however many customers match.
+    /// One of [`SORTS`]; described in `schemas` (`CustomerSort`).
+    #[param(schema_with = crate::schemas::customer_sort)]
     pub sort: Option<String>,
     /// 1 to 200, default 50.
     pub limit: Option<i64>,
@@ -120,7 +118,8 @@ fn into_feed(state: &AppState, since: DateTime<Utc>, filter: &mut CustomerFilter
     filter.updated_to = Some(filter.updated_to.map_or(settled, |to| to.min(settled)));
 }
 
-const SORTS: &[&str] = &[
+/// The orders of the customer list (`schemas::customer_sort` in the document).
+pub(crate) const SORTS: &[&str] = &[
     "name",
     "-name",
     "created_at",

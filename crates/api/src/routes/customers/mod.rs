@@ -9,7 +9,7 @@ mod export;
 mod grading;
 pub mod import;
 pub mod input;
-mod list;
+pub(crate) mod list;
 mod merge;
 mod privacy;
 mod timeline;
