@@ -138,7 +138,10 @@ async fn a_hundred_thousand_rows_import_except_exactly_the_bad_ones(app: TestApp
     assert_eq!(reply.body["delimiter"], ";");
     assert_eq!(reply.body["total_rows"], 100_000);
 
-    let done = wait_done(&app, &admin, &id, Duration::from_secs(900)).await;
+    // A behaviour test, not a timing one (the release-build figure is in the README): on a
+    // debug build beside the whole suite on 2 cores it took 10 to 16 minutes; nextest stops it
+    // at 25.
+    let done = wait_done(&app, &admin, &id, Duration::from_secs(24 * 60)).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(
         (
