@@ -18,7 +18,9 @@ backend_tests!(
     a_rep_sees_deletions_of_what_it_saw,
     deletions_follow_the_filters_they_can,
     every_list_of_versioned_records_has_a_feed,
-    lists_of_settings_and_catalogues_walk_their_changes
+    lists_of_settings_and_catalogues_walk_their_changes,
+    a_client_sees_only_its_own_webhooks_go,
+    an_article_feed_takes_no_search
 );
 
 /// What a feed walk saw: records and tombstones, each with the time that orders it.
@@ -576,4 +578,38 @@ async fn lists_of_settings_and_catalogues_walk_their_changes(app: TestApp) {
         plain.assert_status(200);
         assert!(plain.body.get("deleted").is_none(), "{list}");
     }
+}
+
+async fn a_client_sees_only_its_own_webhooks_go(app: TestApp) {
+    let admin = app.admin_token().await;
+    let client = app
+        .client_token(&["webhooks:write", "customers:read"])
+        .await;
+    let start = app.clock.now().to_rfc3339();
+    let hook = |n: usize| json!({"url": format!("http://127.0.0.1:9/hook/{n}"), "event_types": ["customer.created"]});
+    let its_own = id_of(&app.post("/v1/webhooks", &client, hook(0)).await);
+    let the_admins = id_of(&app.post("/v1/webhooks", &admin, hook(1)).await);
+    for (id, token) in [(&its_own, &client), (&the_admins, &admin)] {
+        app.delete(&format!("/v1/webhooks/{id}"), token)
+            .await
+            .assert_status(204);
+    }
+    settle(&app);
+    let seen = walk(&app, &client, "/v1/webhooks", &start, "").await;
+    assert_eq!(seen.deleted_ids(), HashSet::from([its_own.clone()]));
+    let all = walk(&app, &admin, "/v1/webhooks", &start, "").await;
+    assert_eq!(all.deleted_ids(), HashSet::from([its_own, the_admins]));
+}
+
+async fn an_article_feed_takes_no_search(app: TestApp) {
+    let admin = app.admin_token().await;
+    let since = query_value(&app.clock.now().to_rfc3339());
+    let reply = app
+        .get(
+            &format!("/v1/articles?updated_since={since}&q=invoice"),
+            &admin,
+        )
+        .await;
+    reply.assert_problem(400, "malformed_request");
+    assert_eq!(reply.error_fields(), ["q"]);
 }

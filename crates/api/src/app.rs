@@ -22,9 +22,20 @@ use crate::middleware::span::request_span;
 use crate::middleware::telemetry::{Metrics, telemetry};
 use crate::state::AppState;
 
-/// The OpenAPI document as served: the same bytes as `openapi/openapi.json`.
+/// The OpenAPI document as served (the same bytes as `openapi/openapi.json`), and the methods
+/// of its paths, read once for every worker.
 #[derive(Debug, Clone)]
-pub struct OpenApiJson(pub String);
+pub struct OpenApiJson {
+    pub json: String,
+    pub allowed: AllowedMethods,
+}
+
+impl OpenApiJson {
+    pub fn new(json: String) -> OpenApiJson {
+        let allowed = AllowedMethods::from_document(&json);
+        OpenApiJson { json, allowed }
+    }
+}
 
 /// Builds the application for one worker.
 pub fn app(
@@ -41,12 +52,10 @@ pub fn app(
     >,
 > {
     let cors = cors(&state.settings.cors_origins);
-    let allowed = web::Data::new(AllowedMethods::from_document(&openapi.0));
     App::new()
         .app_data(state)
         .app_data(metrics)
         .app_data(openapi)
-        .app_data(allowed)
         .app_data(path_config())
         // Outermost last: the request id exists before the request's span names it and before
         // problems quote it; telemetry and everything inside it log within that span;
@@ -77,7 +86,7 @@ pub fn app(
 async fn serve_openapi(doc: web::Data<OpenApiJson>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(doc.0.clone())
+        .body(doc.json.clone())
 }
 
 async fn redirect_to_docs() -> HttpResponse {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use rapport_domain::Invalid;
 use rapport_domain::validation::Errors;
 use rapport_store::repos::deletions::Tombstone;
-use rapport_store::{Changes, Cursor, Page, SortValue};
+use rapport_store::{Changes, Cursor, Page, SortValue, StoreError};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -59,10 +59,32 @@ impl From<Tombstone> for Deletion {
     }
 }
 
+/// A page of a list of records deleted for good, as it is answered: as read, or, in a change
+/// feed (`changes` set), merged with the tombstones `deleted` reads from the same cursor.
+///
+/// # Errors
+/// The tombstones' read failing.
+pub async fn with_deletions<T, F>(
+    page: Page<T>,
+    changes: Option<Changes>,
+    limit: u64,
+    changed: impl Fn(&T) -> (DateTime<Utc>, Uuid),
+    deleted: impl FnOnce(Changes) -> F,
+) -> Result<(Page<T>, Option<Vec<Deletion>>), ApiError>
+where
+    F: Future<Output = Result<Page<Tombstone>, StoreError>>,
+{
+    let Some(changes) = changes else {
+        return Ok((page, None));
+    };
+    let (page, gone) = merge(page, deleted(changes).await?, limit, changed);
+    Ok((page, Some(gone)))
+}
+
 /// One page of a feed with deletions: the first `limit` of `records` and `deleted` (each a
 /// page of up to `limit` from the same cursor) by (change time, id), and the cursor after the
 /// last one taken when anything is left.
-pub fn merge<T>(
+fn merge<T>(
     records: Page<T>,
     deleted: Page<Tombstone>,
     limit: u64,

@@ -128,19 +128,14 @@ macro_rules! list_type {
             pub deleted: Option<Vec<$crate::feed::Deletion>>,
         }
 
-        impl From<$crate::pagination::Paged<$item>> for $name {
-            fn from(p: $crate::pagination::Paged<$item>) -> Self {
-                $name { data: p.data, next_cursor: p.next_cursor, deleted: None }
-            }
-        }
-
         impl $name {
-            /// A change feed's page: its records, with the deletions merged into its span.
-            pub fn with_deletions(
+            /// A page, and in a change feed the deletions in its span
+            /// (`crate::feed::with_deletions`).
+            pub fn new(
                 p: $crate::pagination::Paged<$item>,
-                deleted: Vec<$crate::feed::Deletion>,
+                deleted: Option<Vec<$crate::feed::Deletion>>,
             ) -> Self {
-                $name { data: p.data, next_cursor: p.next_cursor, deleted: Some(deleted) }
+                $name { data: p.data, next_cursor: p.next_cursor, deleted }
             }
         }
     };

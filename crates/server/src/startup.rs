@@ -108,7 +108,7 @@ impl Application {
         // Imports write each row as the API does: their job needs the API's state.
         let handlers = handlers.with(jobs::imports::RUN, jobs::imports::Run::new(state.clone()))?;
         let metrics = web::Data::new(Metrics::new()?);
-        let openapi = web::Data::new(OpenApiJson(rapport_api::openapi::document_json()));
+        let openapi = web::Data::new(OpenApiJson::new(rapport_api::openapi::document_json()));
 
         let tls = settings.tls.as_ref().map(ReloadingCert::load).transpose()?;
         let listener = TcpListener::bind(settings.bind)

@@ -14,7 +14,7 @@ use actix_web::HttpRequest;
 use actix_web::error::PathError;
 use actix_web::web::{Data, PathConfig};
 
-use crate::allowed_methods::AllowedMethods;
+use crate::app::OpenApiJson;
 use crate::error::ApiError;
 
 /// Path parameters that do not parse (a malformed id) name no resource: 404. Unless the path
@@ -27,8 +27,8 @@ pub fn path_config() -> PathConfig {
 /// The refusal of a request that no route serves: 405 with the methods its path takes, or 404.
 pub fn no_such(req: &HttpRequest) -> ApiError {
     let allow = req
-        .app_data::<Data<AllowedMethods>>()
-        .and_then(|allowed| allowed.of(req.path()));
+        .app_data::<Data<OpenApiJson>>()
+        .and_then(|doc| doc.allowed.of(req.path()));
     match allow {
         Some(allow) if !allow.split(", ").any(|m| m == req.method().as_str()) => {
             ApiError::MethodNotAllowed { allow }

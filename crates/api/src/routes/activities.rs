@@ -193,16 +193,15 @@ async fn list_activities(
     };
     let (db, visibility) = (state.list_reads(&auth), auth.visibility());
     let page = activities::list(db, visibility, &filter, cursor.clone(), limit).await?;
-    let Some(changes) = filter.changes else {
-        return Ok(HttpResponse::Ok().json(ActivityList::from(Paged::from_page(
-            page,
-            sort,
-            Activity::from,
-        ))));
-    };
-    let deleted = activities::deleted(db, visibility, &filter, changes, cursor, limit).await?;
-    let (page, deleted) = feed::merge(page, deleted, limit, |a| (a.updated_at, a.id));
-    Ok(HttpResponse::Ok().json(ActivityList::with_deletions(
+    let (page, deleted) = feed::with_deletions(
+        page,
+        filter.changes,
+        limit,
+        |a| (a.updated_at, a.id),
+        |changes| activities::deleted(db, visibility, &filter, changes, cursor, limit),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(ActivityList::new(
         Paged::from_page(page, sort, Activity::from),
         deleted,
     )))

@@ -173,16 +173,15 @@ async fn list_clients(
         .map(|since| feed::changes(&state, since));
     let db = state.list_reads(&auth);
     let page = clients::list(db, changes, cursor.clone(), limit).await?;
-    let Some(changes) = changes else {
-        return Ok(HttpResponse::Ok().json(ClientList::from(Paged::from_page(
-            page,
-            sort,
-            Client::from,
-        ))));
-    };
-    let deleted = clients::deleted(db, changes, cursor, limit).await?;
-    let (page, deleted) = feed::merge(page, deleted, limit, |c| (c.updated_at, c.id));
-    Ok(HttpResponse::Ok().json(ClientList::with_deletions(
+    let (page, deleted) = feed::with_deletions(
+        page,
+        changes,
+        limit,
+        |c| (c.updated_at, c.id),
+        |changes| clients::deleted(db, changes, cursor, limit),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(ClientList::new(
         Paged::from_page(page, sort, Client::from),
         deleted,
     )))

@@ -100,16 +100,15 @@ async fn list_all_contacts(
     };
     let (db, visibility) = (state.list_reads(&auth), auth.visibility());
     let page = contacts::list(db, visibility, &filter, cursor.clone(), limit).await?;
-    let Some(changes) = filter.changes else {
-        return Ok(HttpResponse::Ok().json(ContactList::from(Paged::from_page(
-            page,
-            sort,
-            Contact::from,
-        ))));
-    };
-    let deleted = contacts::deleted(db, visibility, &filter, changes, cursor, limit).await?;
-    let (page, deleted) = feed::merge(page, deleted, limit, |c| (c.updated_at, c.id));
-    Ok(HttpResponse::Ok().json(ContactList::with_deletions(
+    let (page, deleted) = feed::with_deletions(
+        page,
+        filter.changes,
+        limit,
+        |c| (c.updated_at, c.id),
+        |changes| contacts::deleted(db, visibility, &filter, changes, cursor, limit),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(ContactList::new(
         Paged::from_page(page, sort, Contact::from),
         deleted,
     )))

@@ -237,15 +237,15 @@ async fn list_tasks(
     let (db, scope) = (state.list_reads(&auth), scope_of(&auth));
     let page = tasks::list(db, scope, &filter, cursor.clone(), limit).await?;
     let answer = |t| Task::new(t, now);
-    let Some(changes) = filter.changes else {
-        return Ok(HttpResponse::Ok().json(TaskList::from(Paged::from_page(page, sort, answer))));
-    };
-    let deleted = tasks::deleted(db, scope, &filter, changes, cursor, limit).await?;
-    let (page, deleted) = feed::merge(page, deleted, limit, |t| (t.updated_at, t.id));
-    Ok(HttpResponse::Ok().json(TaskList::with_deletions(
-        Paged::from_page(page, sort, answer),
-        deleted,
-    )))
+    let (page, deleted) = feed::with_deletions(
+        page,
+        filter.changes,
+        limit,
+        |t| (t.updated_at, t.id),
+        |changes| tasks::deleted(db, scope, &filter, changes, cursor, limit),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(TaskList::new(Paged::from_page(page, sort, answer), deleted)))
 }
 
 /// Create a task.

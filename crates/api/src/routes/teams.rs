@@ -155,16 +155,15 @@ async fn list_teams(
         .map(|since| feed::changes(&state, since));
     let db = state.list_reads(&caller);
     let page = teams::list(db, changes, cursor.clone(), limit).await?;
-    let Some(changes) = changes else {
-        return Ok(HttpResponse::Ok().json(TeamList::from(Paged::from_page(
-            page,
-            sort,
-            Team::from,
-        ))));
-    };
-    let deleted = teams::deleted(db, changes, cursor, limit).await?;
-    let (page, deleted) = feed::merge(page, deleted, limit, |t| (t.updated_at, t.id));
-    Ok(HttpResponse::Ok().json(TeamList::with_deletions(
+    let (page, deleted) = feed::with_deletions(
+        page,
+        changes,
+        limit,
+        |t| (t.updated_at, t.id),
+        |changes| teams::deleted(db, changes, cursor, limit),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(TeamList::new(
         Paged::from_page(page, sort, Team::from),
         deleted,
     )))

@@ -328,16 +328,15 @@ async fn list_webhooks(
         .map(|since| feed::changes(&state, since));
     let db = state.list_reads(&auth);
     let page = webhooks::list(db, owner, changes, cursor.clone(), limit).await?;
-    let Some(changes) = changes else {
-        return Ok(HttpResponse::Ok().json(WebhookList::from(Paged::from_page(
-            page,
-            sort,
-            Webhook::from,
-        ))));
-    };
-    let deleted = webhooks::deleted(db, owner, changes, cursor, limit).await?;
-    let (page, deleted) = feed::merge(page, deleted, limit, |w| (w.updated_at, w.id));
-    Ok(HttpResponse::Ok().json(WebhookList::with_deletions(
+    let (page, deleted) = feed::with_deletions(
+        page,
+        changes,
+        limit,
+        |w| (w.updated_at, w.id),
+        |changes| webhooks::deleted(db, owner, changes, cursor, limit),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(WebhookList::new(
         Paged::from_page(page, sort, Webhook::from),
         deleted,
     )))
