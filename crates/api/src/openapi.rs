@@ -2,6 +2,8 @@
 //! operation, and [`document`] adds what every operation shares (the security scheme and
 //! the problem responses) so that no handler can forget them.
 
+mod links;
+
 use actix_web::App;
 use rapport_domain::Invalid;
 use rapport_domain::auth::Scope;
@@ -116,6 +118,7 @@ pub fn document() -> Value {
     add_problem_responses(&mut value);
     list_codes(&mut value);
     add_webhooks(&mut value);
+    links::add(&mut value);
     value
 }
 
