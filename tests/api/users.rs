@@ -223,6 +223,21 @@ async fn reset_password_ends_sessions_and_sets_the_new_one(app: TestApp) {
         .await;
     bare.assert_status(200);
     assert!(bare.body["one_time_password"].is_string());
+
+    // Not one's own, which takes the current password (POST /v1/me/password): a stolen admin
+    // token must not be enough to take the account. The admin's session goes on.
+    let me = app.get("/v1/me", &admin).await;
+    let own = format!(
+        "/v1/users/{}/reset-password",
+        me.body["id"].as_str().unwrap()
+    );
+    app.post(&own, &admin, json!({"password": "a-takeover-password"}))
+        .await
+        .assert_problem(409, "conflict");
+    app.get("/v1/me", &admin).await.assert_status(200);
+    app.sign_in(rapport_tests::ADMIN_EMAIL, rapport_tests::ADMIN_PASSWORD)
+        .await
+        .assert_status(200);
 }
 
 async fn the_last_admin_cannot_be_disabled_or_demoted(app: TestApp) {

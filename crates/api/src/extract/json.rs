@@ -89,18 +89,30 @@ pub async fn optional_json<T: DeserializeOwned>(
 /// # Errors
 /// See above.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Ok(_) => not_an_object(),
+                Err(e) => malformed(&e),
+            },
+        );
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => data_error(&path, &inner),
-            _ => ApiError::Malformed(Text::new(
-                format!("The body is not valid JSON: {inner}"),
-                format!("请求体不是有效的 JSON：{inner}"),
-            )),
+            _ => malformed(&inner),
         }
     })
+}
+
+fn malformed(error: &serde_json::Error) -> ApiError {
+    ApiError::Malformed(Text::new(
+        format!("The body is not valid JSON: {error}"),
+        format!("请求体不是有效的 JSON：{error}"),
+    ))
 }
 
 /// Deserializes a JSON value already parsed (a batch item) as [`parse_json`] does a body.
@@ -108,10 +120,23 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// # Errors
 /// 422 naming the field.
 pub fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    if value.is_array() {
+        return Err(not_an_object());
+    }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         data_error(&path, err.inner())
     })
+}
+
+/// Every body is a JSON object, but serde would also fill a struct from an array, field by
+/// field in declaration order (`[null, null]` as a change of nothing): refuse it as the
+/// wrong type of body, as it refuses `5`.
+fn not_an_object() -> ApiError {
+    ApiError::Validation(ValidationErrors::single(
+        String::new(),
+        Invalid::InvalidType,
+    ))
 }
 
 fn data_error(path: &str, inner: &serde_json::Error) -> ApiError {
@@ -253,6 +278,21 @@ mod tests {
             ("contacts[0].name".into(), "required")
         );
         assert_eq!(field_of(r#"{"name":5}"#), ("name".into(), "invalid_type"));
+    }
+
+    #[test]
+    fn an_array_is_not_a_body() {
+        assert_eq!(field_of("[null, null]"), (String::new(), "invalid_type"));
+        assert_eq!(field_of(r#" ["a"]"#), (String::new(), "invalid_type"));
+        assert!(matches!(
+            parse_json::<Body>(b"[null,"),
+            Err(ApiError::Malformed(_))
+        ));
+        let item = serde_json::json!(["a"]);
+        assert!(matches!(
+            parse_value::<Body>(item),
+            Err(ApiError::Validation(_))
+        ));
     }
 
     #[test]

@@ -455,12 +455,16 @@ async fn enable_user(
 }
 
 /// Reset a user's password: the given one, or a one-time password answered once. The user's
-/// tokens stop working at once.
+/// tokens stop working at once. Not one's own: that is `POST /v1/me/password`, which asks
+/// for the current password (a stolen token must not be enough to take the account).
 #[utoipa::path(
     tag = "users",
     params(("id" = Uuid, Path)),
     request_body(content = Option<ResetPassword>, description = "Optional"),
-    responses((status = 200, body = PasswordReset)),
+    responses(
+        (status = 200, body = PasswordReset),
+        (status = 409, description = "Yourself: use `POST /v1/me/password`", body = crate::error::Problem, content_type = "application/problem+json")
+    ),
     security(("oauth2" = ["users:write"]))
 )]
 #[post("/users/{id}/reset-password")]
@@ -481,6 +485,15 @@ async fn reset_password(
         .transpose()
         .map_err(|e| ApiError::invalid("password", e))?;
     let user = users::get(state.store.conn(), id.into_inner()).await?;
+    if auth.user_id() == Some(user.id) {
+        return Err(ApiError::conflict(
+            ProblemCode::Conflict,
+            Text::new(
+                "Change your own password with POST /v1/me/password.",
+                "请通过 POST /v1/me/password 修改您自己的密码。",
+            ),
+        ));
+    }
     let one_time = password.is_none().then(secret::one_time_password);
     let chosen = password.map_or_else(
         || one_time.clone().unwrap_or_default(),
