@@ -24,6 +24,7 @@ mod list_feeds;
 mod login_limits;
 mod masking;
 mod operations;
+mod ownership;
 mod rate_limits;
 mod reports;
 mod sales;

@@ -1,88 +1,44 @@
 //! Checks over every operation of the OpenAPI document: each one is guarded, and a token
 //! without its scope is refused. A route added without its guard fails here.
 
+use rapport_tests::document::{concrete, fetch as document, secured_operations};
 use rapport_tests::{TestApp, backend_tests};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 backend_tests!(
     every_operation_refuses_anonymous_callers,
     every_scoped_operation_refuses_a_token_without_its_scope,
-    every_staff_operation_refuses_an_integration_client
+    every_staff_operation_refuses_an_integration_client,
+    a_client_granted_one_scope_calls_nothing_else
 );
+
+/// Every scope an integration client can be granted (api.md's table).
+const GRANTABLE: [&str; 14] = [
+    "customers:read",
+    "customers:write",
+    "opportunities:read",
+    "opportunities:write",
+    "tickets:read",
+    "tickets:write",
+    "tasks:read",
+    "tasks:write",
+    "surveys:read",
+    "surveys:write",
+    "campaigns:read",
+    "campaigns:write",
+    "reports:read",
+    "webhooks:write",
+];
 
 /// Operations without a scope that integration clients may call: who they are, and the teams
 /// their records name.
 const FOR_CLIENTS_TOO: [&str; 3] = ["GET /v1/me", "GET /v1/teams", "GET /v1/teams/{id}"];
 
-/// Public on purpose: the token endpoints, health, metrics, and the help center and other
-/// pages under `/v1/public/`.
-const PUBLIC: [&str; 2] = ["/v1/auth/token", "/v1/auth/revoke"];
-
-fn is_public(path: &str) -> bool {
-    !path.starts_with("/v1") || PUBLIC.contains(&path) || path.starts_with("/v1/public/")
-}
-
-/// The template with each path parameter filled with a value that names nothing: a fresh id,
-/// version number 999,999, or an unknown slug. Every parameter is filled, so the handler is
-/// reached (a left `{stage_id}` would fail to parse and answer 404 before it).
-fn concrete(template: &str) -> String {
-    let mut path = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        let end = rest[start..]
-            .find('}')
-            .map_or(rest.len(), |e| start + e + 1);
-        path.push_str(&rest[..start]);
-        path.push_str(&match &rest[start + 1..end - 1] {
-            "number" => "999999".to_owned(),
-            "slug" => "no-such-article".to_owned(),
-            _ => uuid::Uuid::now_v7().to_string(),
-        });
-        rest = &rest[end..];
-    }
-    path.push_str(rest);
-    path
-}
-
-/// The served OpenAPI document.
-async fn document(app: &TestApp) -> Value {
-    app.client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()
-}
-
-fn operations(doc: &Value) -> Vec<(Method, String, Vec<String>)> {
-    let mut ops = Vec::new();
-    for (path, item) in doc["paths"].as_object().unwrap() {
-        if is_public(path) {
-            continue;
-        }
-        for (method, op) in item.as_object().unwrap() {
-            let method: Method = method.to_uppercase().parse().unwrap();
-            let scopes = op["security"][0]["oauth2"]
-                .as_array()
-                .map(|s| {
-                    s.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
-            ops.push((method, concrete(path), scopes));
-        }
-    }
-    assert!(ops.len() > 10, "the document lists the operations");
-    ops
-}
-
 async fn every_operation_refuses_anonymous_callers(app: TestApp) {
     let doc = document(&app).await;
-    for (method, path, _) in operations(&doc) {
+    for op in secured_operations(&doc) {
+        let (method, path) = (op.method, concrete(&op.template));
         let reply = app.call(method.clone(), &path, None, Some(json!({}))).await;
         assert_eq!(
             reply.status, 401,
@@ -95,7 +51,8 @@ async fn every_operation_refuses_anonymous_callers(app: TestApp) {
 async fn every_scoped_operation_refuses_a_token_without_its_scope(app: TestApp) {
     let doc = document(&app).await;
     let no_scopes = app.client_token(&[]).await;
-    for (method, path, scopes) in operations(&doc) {
+    for op in secured_operations(&doc) {
+        let (method, path, scopes) = (op.method, concrete(&op.template), op.scopes);
         if scopes.is_empty() {
             continue;
         }
@@ -116,45 +73,57 @@ async fn every_scoped_operation_refuses_a_token_without_its_scope(app: TestApp) 
 /// A route that takes `Staff` but forgets it fails here.
 async fn every_staff_operation_refuses_an_integration_client(app: TestApp) {
     let doc = document(&app).await;
-    let everything = [
-        "customers:read",
-        "customers:write",
-        "opportunities:read",
-        "opportunities:write",
-        "tickets:read",
-        "tickets:write",
-        "tasks:read",
-        "tasks:write",
-        "surveys:read",
-        "surveys:write",
-        "campaigns:read",
-        "campaigns:write",
-        "reports:read",
-        "webhooks:write",
-    ];
-    let client = app.client_token(&everything).await;
+    let client = app.client_token(&GRANTABLE).await;
     let mut checked = 0;
-    for (template, item) in doc["paths"].as_object().unwrap() {
-        if is_public(template) {
+    for op in secured_operations(&doc) {
+        if !op.scopes.is_empty() || FOR_CLIENTS_TOO.contains(&op.name().as_str()) {
             continue;
         }
-        for (method, op) in item.as_object().unwrap() {
-            let staff_only = op["security"][0]["oauth2"]
-                .as_array()
-                .is_some_and(Vec::is_empty);
-            let name = format!("{} {template}", method.to_uppercase());
-            if !staff_only || FOR_CLIENTS_TOO.contains(&name.as_str()) {
-                continue;
-            }
-            let method: Method = method.to_uppercase().parse().unwrap();
-            let reply = app
-                .call(method, &concrete(template), Some(&client), Some(json!({})))
-                .await;
-            assert_eq!(reply.status, 403, "{name} answered {}", reply.status);
-            checked += 1;
-        }
+        let path = concrete(&op.template);
+        let reply = app
+            .call(op.method.clone(), &path, Some(&client), Some(json!({})))
+            .await;
+        assert_eq!(reply.status, 403, "{} answered {}", op.name(), reply.status);
+        checked += 1;
     }
     assert!(checked >= 6, "only {checked} staff operations");
+}
+
+/// A client granted one scope calls only the operations that need that scope alone: every
+/// other is 403, whatever it needs, so a grant is never wider than it says. (The operations it may
+/// call answer anything but 403: the ids name nothing, the bodies are empty.)
+async fn a_client_granted_one_scope_calls_nothing_else(app: TestApp) {
+    let doc = document(&app).await;
+    let ops = secured_operations(&doc);
+    for scope in GRANTABLE {
+        let client = app.client_token(&[scope]).await;
+        for op in &ops {
+            let path = concrete(&op.template);
+            let reply = app
+                .call(op.method.clone(), &path, Some(&client), Some(json!({})))
+                .await;
+            let granted = (!op.scopes.is_empty() && op.scopes.iter().all(|s| s == scope))
+                || FOR_CLIENTS_TOO.contains(&op.name().as_str());
+            if granted {
+                assert_ne!(
+                    reply.status,
+                    403,
+                    "{} refused {scope}: {}",
+                    op.name(),
+                    reply.body
+                );
+            } else {
+                assert_eq!(
+                    reply.status,
+                    403,
+                    "{} answered {} to a client granted only {scope}: {}",
+                    op.name(),
+                    reply.status,
+                    reply.body
+                );
+            }
+        }
+    }
 }
 
 backend_tests!(unknown_ids_are_404_everywhere);

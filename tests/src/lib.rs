@@ -4,6 +4,7 @@
 // A test harness: a failed expectation is a failed test, so panicking is the point.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod document;
 pub mod jobs;
 pub mod proxy;
 pub mod receiver;
