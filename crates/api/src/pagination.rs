@@ -143,8 +143,47 @@ macro_rules! list_type {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use proptest::prelude::*;
     use uuid::Uuid;
+
+    use super::*;
+
+    const SORTS: [&str; 7] = [
+        "id",
+        "-created_at",
+        "name",
+        "search",
+        "amount",
+        "expected_close_date",
+        "unread",
+    ];
+
+    proptest! {
+        #[test]
+        fn any_cursor_is_read_or_refused(
+            raw in prop_oneof![any::<String>(), "[A-Za-z0-9_-]{0,200}"],
+            sort in proptest::sample::select(SORTS.to_vec()),
+        ) {
+            let _ = page_params(None, Some(&raw), sort);
+        }
+
+        #[test]
+        fn any_json_in_a_cursor_is_read_or_refused(
+            json in prop_oneof![
+                any::<String>(),
+                r#"\{"s":"(name|id|-created_at)","c":\{"value":\{"[A-Za-z]{1,8}":[ -~]{0,20}\},"id":"[ -~]{0,40}"\}\}"#,
+            ],
+            sort in proptest::sample::select(SORTS.to_vec()),
+        ) {
+            let raw = URL_SAFE_NO_PAD.encode(json.as_bytes());
+            let _ = page_params(None, Some(&raw), sort);
+        }
+
+        #[test]
+        fn limits_outside_1_to_200_are_refused(limit in any::<i64>()) {
+            prop_assert_eq!(page_params(Some(limit), None, "id").is_ok(), (1..=200).contains(&limit));
+        }
+    }
 
     #[test]
     fn cursors_round_trip_within_their_sort() {

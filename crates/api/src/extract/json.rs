@@ -280,6 +280,43 @@ mod tests {
         assert_eq!(field_of(r#"{"name":5}"#), ("name".into(), "invalid_type"));
     }
 
+    proptest::proptest! {
+        /// Any body is read, or refused as 400 (not JSON) or 422 (not the type).
+        #[test]
+        fn any_body_is_read_or_refused(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
+            let refused = parse_json::<Body>(&body).err();
+            proptest::prop_assert!(
+                matches!(refused, None | Some(ApiError::Malformed(_) | ApiError::Validation(_))),
+                "{:?}", refused
+            );
+        }
+
+        #[test]
+        fn any_customer_body_is_read_or_refused(
+            body in r#"\{"name":"[ -~]{0,20}"(,"(kind|contacts|tags|addresses|external_ids|owner_id)":(null|\[\]|\{\}|"[ -~]{0,10}"|[0-9]{1,20}|\[\{"[a-z_]{1,10}":[ -~]{0,10}\}\]))*\}"#,
+        ) {
+            let _ = parse_json::<crate::routes::customers::types::CreateCustomer>(body.as_bytes());
+        }
+    }
+
+    /// A body at the size limit (1 MiB by default) and one nested past serde_json's depth
+    /// limit are read or refused without running out of stack.
+    #[test]
+    fn large_and_deep_bodies_are_read_or_refused() {
+        let name = "x".repeat(1024 * 1024 - 16);
+        let big = format!(r#"{{"name":"{name}"}}"#);
+        assert!(parse_json::<Body>(big.as_bytes()).is_ok());
+        for deep in [
+            "[".repeat(100_000),
+            format!(r#"{{"name":"a","contacts":{}"#, "[".repeat(100_000)),
+        ] {
+            assert!(matches!(
+                parse_json::<Body>(deep.as_bytes()),
+                Err(ApiError::Malformed(_) | ApiError::Validation(_))
+            ));
+        }
+    }
+
     #[test]
     fn an_array_is_not_a_body() {
         assert_eq!(field_of("[null, null]"), (String::new(), "invalid_type"));

@@ -108,7 +108,30 @@ impl IdempotencyKey {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn any_if_match_is_read_or_refused(value in any::<String>()) {
+            let _ = parse_if_match(&value);
+        }
+
+        #[test]
+        fn our_etags_name_their_version(version in any::<i32>(), weak in any::<bool>()) {
+            let tag = crate::respond::etag(version);
+            let sent = if weak { format!("W/{tag}") } else { tag };
+            prop_assert_eq!(parse_if_match(&sent).unwrap(), IfMatch(Some(version)));
+        }
+
+        #[test]
+        fn idempotency_keys_are_1_to_255_visible_ascii(key in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let accepted = IdempotencyKey::parse(Some(&key)).is_ok();
+            let visible = (1..=255).contains(&key.len()) && key.iter().all(|b| (b'!'..=b'~').contains(b));
+            prop_assert_eq!(accepted, visible);
+        }
+    }
 
     #[test]
     fn parses_etags() {

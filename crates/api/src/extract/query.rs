@@ -100,8 +100,32 @@ pub fn user_param(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use proptest::prelude::*;
     use serde::Deserialize;
+
+    use super::*;
+    use crate::routes::customers::list::{CustomerFilterParams, CustomerPageParams};
+
+    proptest! {
+        /// The customer list's filters and page parameters (the widest query of the API):
+        /// any query string is read or refused as 400 naming a parameter.
+        #[test]
+        fn any_query_is_read_or_refused(
+            query in prop_oneof![
+                any::<String>(),
+                "((q|kind|grade|tag|owner_id|created_after|inactive_days|deleted|limit|sort|cursor|updated_since)=[ -~]{0,30}&?){0,6}",
+            ],
+        ) {
+            for result in [
+                parse_query::<CustomerFilterParams>(&query).map(|_| ()),
+                parse_query::<CustomerPageParams>(&query).map(|_| ()),
+            ] {
+                if let Err(error) = result {
+                    prop_assert!(matches!(error, ApiError::BadParameters(_)), "{:?}", error);
+                }
+            }
+        }
+    }
 
     #[derive(Debug, Deserialize)]
     struct Params {
