@@ -80,6 +80,10 @@ openapi-check: ## Fail when openapi/openapi.json differs from what the code gene
 clients: ## Generate the Python client and TypeScript types, and run the quick start with them
 	scripts/generated-clients
 
+.PHONY: schemathesis
+schemathesis: ## Property-based tests of every operation with schemathesis (each main role on SQLite, the admin on both)
+	scripts/schemathesis
+
 .PHONY: openapi-lint
 openapi-lint: ## Lint the OpenAPI document with Redocly's recommended rules
 	$(REDOCLY) lint openapi/openapi.json
