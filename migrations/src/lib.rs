@@ -33,6 +33,7 @@ mod m20261206_000027_external_id_keys;
 mod m20261206_000028_ticket_changes;
 mod m20261207_000029_imports;
 mod m20261208_000030_deletions;
+mod m20261209_000031_audit_chain;
 
 pub struct Migrator;
 
@@ -70,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000028_ticket_changes::Migration),
             Box::new(m20261207_000029_imports::Migration),
             Box::new(m20261208_000030_deletions::Migration),
+            Box::new(m20261209_000031_audit_chain::Migration),
         ]
     }
 }

@@ -195,6 +195,9 @@ code_lists! {
     TicketSort: crate::routes::tickets::DOCUMENTED_SORTS,
         "The order of the ticket list: `-created_at` (newest first, the default) or `resolution_due_at` (the agents' queue: soonest due first; tickets without a due time are left out); `updated_at` in the change feed only."
         => ticket_sort, ticket_sort_or_null;
+    AuditChainBreak: rapport_domain::audit_chain::Broken::NAMES,
+        "Why the audit chain breaks at a place: `missing` (a sealed event or its seal was deleted), `content` (the event's fields or its hash differ from what was sealed), `changes` (its changes differ, and erasure did not scrub them), `head` (the chain ends elsewhere than its recorded head)."
+        => audit_chain_break, audit_chain_break_or_null;
     ImportStatus: ImportStatus::NAMES,
         "`queued` until a worker takes it, `running` while its rows are imported, then `completed`, or `failed` when it stopped for a reason no row caused (`error` says which)."
         => import_status, import_status_or_null;
@@ -240,7 +243,8 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 45] = [
+    const NAMES: [&str; 46] = [
+        "AuditChainBreak",
         "CustomerSort",
         "OpportunitySort",
         "TicketSort",

@@ -10,6 +10,7 @@ pub mod address;
 pub mod article;
 pub mod assignment;
 pub mod audit;
+pub mod audit_chain;
 pub mod auth;
 pub mod clock;
 pub mod contact;

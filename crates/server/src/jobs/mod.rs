@@ -3,6 +3,7 @@
 //! because each keeps this process's own state: watching for revoked tokens, and rebuilding an
 //! outdated search index once at start (idempotent, so instances may overlap).
 
+pub mod audit;
 pub mod duplicates;
 pub mod grading;
 pub mod handler;
@@ -41,6 +42,7 @@ pub fn standard_handlers(
 ) -> Result<Handlers, BadKind> {
     Handlers::default()
         .with(maintenance::PURGE, maintenance::Purge)?
+        .with(audit::SEAL, audit::Seal)?
         .with(
             sla::CHECK,
             sla::Check {
@@ -85,6 +87,7 @@ pub fn with_mail(
 pub fn standard_schedules() -> Result<Vec<Scheduled>, BadKind> {
     Ok(vec![
         Scheduled::new(maintenance::PURGE, Schedule::EveryMinutes(15))?,
+        Scheduled::new(audit::SEAL, Schedule::EveryMinutes(1))?,
         Scheduled::new(sla::CHECK, Schedule::EveryMinutes(1))?,
         Scheduled::new(leads::ESCALATE, Schedule::EveryMinutes(5))?,
         Scheduled::new(quotes::EXPIRE, Schedule::EveryMinutes(15))?,

@@ -23,7 +23,7 @@ pub struct AuditFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-fn to_domain(m: audit_event::Model) -> AuditEvent {
+pub(crate) fn to_domain(m: audit_event::Model) -> AuditEvent {
     AuditEvent {
         id: m.id,
         occurred_at: m.occurred_at,
@@ -151,7 +151,8 @@ pub async fn about_customers(
     Ok(rows.into_iter().map(to_domain).collect())
 }
 
-/// Replaces the recorded changes of one event (erasure scrubs personal values).
+/// Replaces the recorded changes of one event (erasure scrubs personal values `at`), and
+/// marks its seal, if it has one, as erased: the chain keeps the original's digest.
 ///
 /// # Errors
 /// Database failures.
@@ -159,6 +160,7 @@ pub async fn replace_changes(
     db: &impl Conn,
     id: Uuid,
     changes: serde_json::Value,
+    at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     use sea_orm::sea_query::Expr;
     Entity::update_many()
@@ -166,5 +168,5 @@ pub async fn replace_changes(
         .filter(Column::Id.eq(id))
         .exec(db)
         .await?;
-    Ok(())
+    crate::repos::audit_chain::mark_erased(db, id, at).await
 }

@@ -6,6 +6,7 @@ pub mod article_categories;
 pub mod articles;
 pub mod assignment;
 pub mod audit;
+pub mod audit_chain;
 pub mod auth_epoch;
 pub mod clients;
 pub mod contacts;

@@ -215,7 +215,7 @@ pub async fn erase_customer(
     }
     // Every event about them (contacts, activities and tasks included, deleted ones too).
     for event in audit_repo::about_customers(&tx, &ids).await? {
-        audit_repo::replace_changes(&tx, event.id, scrub(event.changes)).await?;
+        audit_repo::replace_changes(&tx, event.id, scrub(event.changes), now).await?;
     }
     // And every kept answer that a replay of a create or an update would show again.
     idempotency::forget_answers_mentioning(&tx, &ids).await?;
