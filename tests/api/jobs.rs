@@ -3,8 +3,7 @@
 //! server processes on one PostgreSQL database sharing 500 jobs while one of them is killed.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -13,7 +12,8 @@ use rapport_domain::job::{Job, JobKind};
 use rapport_store::Store;
 use rapport_store::repos::jobs;
 use rapport_tests::jobs::{FAIL, HOLD, PANIC, PROBE_RUNS};
-use rapport_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, ENCRYPTION_KEY, JWT_SECRET, TempDir};
+use rapport_tests::process::{start_server, wait_ready};
+use rapport_tests::{Backend, TempDir};
 use rapport_tests::{TestApp, backend_tests, pg};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use serde_json::{Value, json};
@@ -221,38 +221,11 @@ async fn a_failing_job_backs_off_dies_and_is_retried(app: TestApp) {
 
 /// A server process running the tests' job kinds on `url`, listening on a free port.
 fn start_instance(url: &str, data_dir: &TempDir) -> (Child, u16) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_rapport-job-probe"))
-        .env_clear()
-        .env("DATABASE_URL", url)
-        .env("RAPPORT_BIND", format!("127.0.0.1:{port}"))
-        .env("RAPPORT_DATA_DIR", &data_dir.0)
-        .env("RAPPORT_JWT_SECRET", JWT_SECRET)
-        .env("RAPPORT_ENCRYPTION_KEY", ENCRYPTION_KEY)
-        .env("RAPPORT_ADMIN_EMAIL", ADMIN_EMAIL)
-        .env("RAPPORT_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("RAPPORT_LOG", "error")
-        .env("RAPPORT_WORKERS", "1")
-        .env("RAPPORT_JOB_WORKERS", "4")
-        .env("RAPPORT_RATE_LIMITS", "ip=10000000,default=10000000")
-        .env("RAPPORT_JOB_LEASE", "2")
-        .env("RAPPORT_JOB_POLL_MS", "50")
-        .spawn()
-        .expect("the probe server starts");
-    (child, port)
-}
-
-async fn wait_ready(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let url = format!("http://127.0.0.1:{port}/health/ready");
-    while !reqwest::get(&url).await.is_ok_and(|r| r.status() == 200) {
-        assert!(Instant::now() < deadline, "instance on {port} not ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    start_server(
+        env!("CARGO_BIN_EXE_rapport-job-probe"),
+        Some(url),
+        &data_dir.0,
+    )
 }
 
 async fn count(store: &Store, sql: &str) -> i64 {

@@ -7,12 +7,14 @@
 mod activities;
 mod articles;
 mod audit;
+mod audit_chain;
 mod auth;
 mod batch;
 mod browser;
 mod change_feed;
 mod clients;
 mod concurrency;
+mod crash;
 mod customers;
 mod exports;
 mod grading;

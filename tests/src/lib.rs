@@ -6,6 +6,7 @@
 
 pub mod document;
 pub mod jobs;
+pub mod process;
 pub mod proxy;
 pub mod receiver;
 pub mod smtp;
