@@ -1,6 +1,7 @@
 //! Checks over every operation of the OpenAPI document: each one is guarded, and a token
 //! without its scope is refused. A route added without its guard fails here.
 
+use rapport_api::routes::clients::GRANTABLE;
 use rapport_tests::document::{concrete, fetch as document, secured_operations};
 use rapport_tests::{TestApp, backend_tests};
 use reqwest::Method;
@@ -12,24 +13,6 @@ backend_tests!(
     every_staff_operation_refuses_an_integration_client,
     a_client_granted_one_scope_calls_nothing_else
 );
-
-/// Every scope an integration client can be granted (api.md's table).
-const GRANTABLE: [&str; 14] = [
-    "customers:read",
-    "customers:write",
-    "opportunities:read",
-    "opportunities:write",
-    "tickets:read",
-    "tickets:write",
-    "tasks:read",
-    "tasks:write",
-    "surveys:read",
-    "surveys:write",
-    "campaigns:read",
-    "campaigns:write",
-    "reports:read",
-    "webhooks:write",
-];
 
 /// Operations without a scope that integration clients may call: who they are, and the teams
 /// their records name.
@@ -73,7 +56,7 @@ async fn every_scoped_operation_refuses_a_token_without_its_scope(app: TestApp) 
 /// A route that takes `Staff` but forgets it fails here.
 async fn every_staff_operation_refuses_an_integration_client(app: TestApp) {
     let doc = document(&app).await;
-    let client = app.client_token(&GRANTABLE).await;
+    let client = app.client_token(GRANTABLE).await;
     let mut checked = 0;
     for op in secured_operations(&doc) {
         if !op.scopes.is_empty() || FOR_CLIENTS_TOO.contains(&op.name().as_str()) {
@@ -95,7 +78,7 @@ async fn every_staff_operation_refuses_an_integration_client(app: TestApp) {
 async fn a_client_granted_one_scope_calls_nothing_else(app: TestApp) {
     let doc = document(&app).await;
     let ops = secured_operations(&doc);
-    for scope in GRANTABLE {
+    for &scope in GRANTABLE {
         let client = app.client_token(&[scope]).await;
         for op in &ops {
             let path = concrete(&op.template);

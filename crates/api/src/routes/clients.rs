@@ -121,8 +121,8 @@ pub struct ClientListParams {
     pub updated_since: Option<DateTime<Utc>>,
 }
 
-/// The grantable scopes, for error messages.
-const GRANTABLE: &[&str] = &[
+/// The scopes an integration client can be granted (api.md), named in error messages.
+pub const GRANTABLE: &[&str] = &[
     "customers:read",
     "customers:write",
     "customers:delete",
