@@ -15,6 +15,7 @@ backend_tests!(
     tickets_follow_merges_exports_and_erasure,
     sales_reps_read_their_customers_tickets_on_the_timeline,
     unassigned_tickets_go_round_robin_or_to_the_least_loaded,
+    read_notifications_are_purged_after_90_days,
 );
 
 /// Opens a ticket about `customer` as `token`, answering it.
@@ -616,4 +617,62 @@ async fn unassigned_tickets_go_round_robin_or_to_the_least_loaded(app: TestApp) 
         .await;
     bad.assert_problem(422, "validation_failed");
     assert_eq!(bad.error_fields(), ["assignment"]);
+}
+
+/// A notification read 90 days ago leaves the inbox with the housekeeping job; one still
+/// unread stays, however old.
+async fn read_notifications_are_purged_after_90_days(app: TestApp) {
+    let admin = app.admin_token().await;
+    let agent = app.user("service_agent", None).await;
+    let customer = app.customer(&admin, json!({"name": "Noisy Ltd"})).await;
+    for subject in ["First", "Second"] {
+        open(
+            &app,
+            &admin,
+            customer,
+            json!({"subject": subject, "assignee_id": agent.id}),
+        )
+        .await;
+    }
+    let inbox = |token: String| {
+        let app = &app;
+        async move {
+            let reply = app.get("/v1/me/notifications", &token).await;
+            reply.assert_status(200);
+            reply.body["data"].as_array().unwrap().clone()
+        }
+    };
+    let notes = inbox(agent.token.clone()).await;
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    let (unread, read) = (notes[0]["id"].clone(), notes[1]["id"].clone());
+    app.post(
+        &format!("/v1/me/notifications/{}/read", read.as_str().unwrap()),
+        &agent.token,
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+    let ids = |notes: &[Value]| notes.iter().map(|n| n["id"].clone()).collect::<Vec<_>>();
+
+    // 89 days on, both are kept (with the SLA's notifications since).
+    app.clock.advance(chrono::Duration::days(89));
+    let token = app.token_of(&agent).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let kept = ids(&inbox(token.clone()).await);
+    assert!(kept.contains(&read) && kept.contains(&unread), "{kept:?}");
+
+    // Past 90 days, the read one goes with the next housekeeping run; the unread stay.
+    app.clock.advance(chrono::Duration::days(2));
+    let token = app.token_of(&agent).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let notes = inbox(token.clone()).await;
+        if !ids(&notes).contains(&read) {
+            assert!(ids(&notes).contains(&unread), "{notes:?}");
+            assert!(notes.iter().all(|n| n["read"] == false), "{notes:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {notes:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

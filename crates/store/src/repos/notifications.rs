@@ -125,3 +125,15 @@ pub async fn mark_read(
         .ok_or(StoreError::NotFound)?;
     to_domain(row)
 }
+
+/// Deletes notifications read before `before`; unread ones stay, however old.
+///
+/// # Errors
+/// Database failures.
+pub async fn purge_read(db: &impl Conn, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    let result = Entity::delete_many()
+        .filter(Column::ReadAt.lt(before))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
