@@ -121,7 +121,8 @@ pub struct ChainVerification {
     pub valid: bool,
     /// Events sealed into the chain and checked (up to the first broken link).
     pub sealed: i64,
-    /// Events written but not sealed yet: the `audit.seal` job chains them within a minute.
+    /// Events written but not sealed when the walk began: the `audit.seal` job chains them
+    /// within a minute. When 0, every event written before this request is within `head_seq`.
     pub unsealed: u64,
     /// Sealed events whose changes erasure scrubbed: their other fields are still checked.
     pub erased: u64,
@@ -160,9 +161,11 @@ async fn verify_audit_chain(
     _auth: Authorized<AuditRead>,
 ) -> Result<HttpResponse, ApiError> {
     let db = state.store.conn();
+    // Counted before the head is read: a seal committed in between then only makes the head
+    // longer, and `unsealed: 0` means every event so far is within `head_seq`.
+    let unsealed = audit_chain::unsealed_count(db).await?;
     let head = audit_chain::head(db).await?;
     let found = audit_chain::verify(db, &head).await?;
-    let unsealed = audit_chain::unsealed_count(db).await?;
     Ok(HttpResponse::Ok().json(ChainVerification {
         valid: found.first_broken.is_none(),
         sealed: found.sealed,
