@@ -26,14 +26,18 @@ use crate::state::AppState;
 /// of its paths, read once for every worker.
 #[derive(Debug, Clone)]
 pub struct OpenApiJson {
-    pub json: String,
+    /// Shared bytes: each answer takes a reference, not a copy of the document.
+    pub json: web::Bytes,
     pub allowed: AllowedMethods,
 }
 
 impl OpenApiJson {
     pub fn new(json: String) -> OpenApiJson {
         let allowed = AllowedMethods::from_document(&json);
-        OpenApiJson { json, allowed }
+        OpenApiJson {
+            json: web::Bytes::from(json),
+            allowed,
+        }
     }
 }
 

@@ -8,20 +8,12 @@
 //! event is marked erased (its other fields are still checked).
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::audit::AuditEvent;
+use crate::digest::sha256_hex;
 
 /// The link before the first: 64 zeros.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-fn hex(bytes: impl AsRef<[u8]>) -> String {
-    bytes.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn sha256_hex(text: &str) -> String {
-    hex(Sha256::digest(text.as_bytes()))
-}
 
 /// The digest of an event's fields but its changes: who did what to which record, when and
 /// from where, as a JSON array in a fixed order.
@@ -98,29 +90,17 @@ pub struct Sealed {
     pub hash: String,
 }
 
-/// Why a link is broken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Broken {
-    /// A sealed place is missing (a seal or its event was deleted).
-    Missing,
-    /// The event's fields, or its stored hash, differ from what was sealed.
-    Content,
-    /// The event's changes differ from what was sealed (and erasure did not scrub them).
-    Changes,
-    /// The chain's end is not the head that sealing recorded.
-    Head,
-}
-
-impl Broken {
-    pub const NAMES: [&'static str; 4] = ["missing", "content", "changes", "head"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Broken::Missing => "missing",
-            Broken::Content => "content",
-            Broken::Changes => "changes",
-            Broken::Head => "head",
-        }
+crate::string_enum! {
+    /// Why a link is broken.
+    pub enum Broken {
+        /// A sealed place is missing (a seal or its event was deleted).
+        Missing => "missing",
+        /// The event's fields, or its stored hash, differ from what was sealed.
+        Content => "content",
+        /// The event's changes differ from what was sealed (and erasure did not scrub them).
+        Changes => "changes",
+        /// The chain's end is not the head that sealing recorded.
+        Head => "head",
     }
 }
 
@@ -210,11 +190,6 @@ impl Verifier {
             erased: self.erased,
             first_broken: self.broken,
         }
-    }
-
-    /// The last place checked and found sound.
-    pub fn position(&self) -> i64 {
-        self.seq
     }
 }
 

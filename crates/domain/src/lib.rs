@@ -18,6 +18,7 @@ pub mod country;
 pub mod currency;
 pub mod customer;
 pub mod dedupe;
+pub mod digest;
 pub mod email;
 pub mod enums;
 pub mod grading;

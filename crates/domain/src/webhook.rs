@@ -356,8 +356,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     mac.update(b".");
     mac.update(body);
     let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={timestamp},v1={hex}")
+    format!("t={timestamp},v1={}", crate::digest::hex(digest))
 }
 
 /// May a delivery go to `ip`? Not to loopback, private (RFC 1918, unique local), link-local

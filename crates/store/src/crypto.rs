@@ -32,10 +32,7 @@ struct NamedKey {
 
 impl NamedKey {
     fn new(raw: [u8; 32]) -> NamedKey {
-        let id: String = Sha256::digest(raw)[..4]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let id = rapport_domain::digest::hex(&Sha256::digest(raw)[..4]);
         NamedKey {
             id,
             cipher: ChaCha20Poly1305::new(Key::from_slice(&raw)),
@@ -132,8 +129,7 @@ impl FieldCipher {
         mac.update(value.as_bytes());
         let digest = mac.finalize().into_bytes();
         // 128 bits, lower-case hex: one search term.
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        format!("bx{hex}")
+        format!("bx{}", rapport_domain::digest::hex(&digest[..16]))
     }
 
     /// Was `stored` sealed under the current key?

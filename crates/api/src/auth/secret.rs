@@ -7,7 +7,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::Rng;
 use rand::rngs::OsRng;
-use sha2::{Digest, Sha256};
 
 /// `bytes` random bytes, base64url without padding.
 pub fn random_token(bytes: usize) -> String {
@@ -17,10 +16,7 @@ pub fn random_token(bytes: usize) -> String {
 }
 
 /// Hex SHA-256, for storing and finding random secrets.
-pub fn sha256_hex(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use rapport_domain::digest::sha256_hex;
 
 /// Compares two secrets' hashes in constant time.
 pub fn same_hash(a: &str, b: &str) -> bool {

@@ -201,11 +201,7 @@ fn request_hash(key: &[u8; 32], req: &actix_web::HttpRequest, body: &[u8]) -> St
     );
     mac.update(b"\n");
     mac.update(body);
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    rapport_domain::digest::hex(mac.finalize().into_bytes())
 }
 
 /// The body to keep: JSON with its shown-once secrets, and the handler's `show_once` fields

@@ -11,12 +11,13 @@ use chrono::{DateTime, Duration, Utc};
 use rapport_domain::audit_chain::{self as chain, Sealed, Verification, Verifier};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
 use uuid::Uuid;
 
 use crate::entities::{audit_chain, audit_event, audit_seal};
+use crate::page::{Cursor, SortDir, SortValue, keyset};
 use crate::repos::audit::to_domain;
 use crate::{Conn, Store, StoreError, Tx};
 
@@ -41,12 +42,17 @@ pub struct Head {
 /// Database failures.
 pub async fn seal(store: &Store, now: DateTime<Utc>) -> Result<u64, StoreError> {
     let mut sealed = 0;
-    let mut after: Option<(DateTime<Utc>, Uuid)> = None;
+    let mut after: Option<Cursor> = None;
     loop {
         let tx = store.begin().await?;
         let head = lock_head(&tx).await?;
-        let from = after.or_else(|| head.sealed_through.map(|t| (t - SLACK, Uuid::nil())));
-        let events = unsealed(&tx, from, BATCH).await?;
+        let from = after.or_else(|| {
+            head.sealed_through.map(|t| Cursor {
+                value: SortValue::Time(t - SLACK),
+                id: Uuid::nil(),
+            })
+        });
+        let events = unsealed(&tx, from).await?;
         let Some(last) = events.last().map(|e| (e.occurred_at, e.id)) else {
             return Ok(sealed);
         };
@@ -83,7 +89,10 @@ pub async fn seal(store: &Store, now: DateTime<Utc>) -> Result<u64, StoreError> 
         if count < BATCH {
             return Ok(sealed);
         }
-        after = Some(last);
+        after = Some(Cursor {
+            value: SortValue::Time(last.0),
+            id: last.1,
+        });
     }
 }
 
@@ -98,17 +107,19 @@ async fn lock_head(tx: &Tx) -> Result<audit_chain::Model, StoreError> {
         .filter(audit_chain::Column::Id.eq(1))
         .exec(tx)
         .await?;
-    audit_chain::Entity::find_by_id(1_i16)
-        .one(tx)
-        .await?
-        .ok_or_else(missing_head)
+    head_row(tx).await
 }
 
-/// The head row is made by the migration and never deleted.
-fn missing_head() -> StoreError {
-    StoreError::Db(sea_orm::DbErr::RecordNotFound(
-        "the audit chain's head row (audit_chain, id 1)".into(),
-    ))
+/// The head row, made by the migration and never deleted.
+async fn head_row(db: &impl Conn) -> Result<audit_chain::Model, StoreError> {
+    audit_chain::Entity::find_by_id(1_i16)
+        .one(db)
+        .await?
+        .ok_or_else(|| {
+            StoreError::Db(sea_orm::DbErr::RecordNotFound(
+                "the audit chain's head row (audit_chain, id 1)".into(),
+            ))
+        })
 }
 
 /// Events without a seal.
@@ -126,25 +137,15 @@ fn without_seal() -> sea_orm::sea_query::SimpleExpr {
     .not()
 }
 
-/// Up to `limit` unsealed events after `(occurred_at, id)`, oldest first.
+/// Up to [`BATCH`] unsealed events after `after` in `(occurred_at, id)` order, oldest first.
 async fn unsealed(
     db: &impl Conn,
-    after: Option<(DateTime<Utc>, Uuid)>,
-    limit: u64,
+    after: Option<Cursor>,
 ) -> Result<Vec<rapport_domain::audit::AuditEvent>, StoreError> {
     use audit_event::Column as C;
-    let mut select = audit_event::Entity::find().filter(without_seal());
-    if let Some((at, id)) = after {
-        select = select.filter(
-            Condition::any()
-                .add(C::OccurredAt.gt(at))
-                .add(Condition::all().add(C::OccurredAt.eq(at)).add(C::Id.gt(id))),
-        );
-    }
-    let rows = select
-        .order_by_asc(C::OccurredAt)
-        .order_by_asc(C::Id)
-        .limit(limit)
+    let select = audit_event::Entity::find().filter(without_seal());
+    // `keyset` fetches one row past its limit (to tell whether a page follows).
+    let rows = keyset(select, C::OccurredAt, C::Id, SortDir::Asc, after, BATCH - 1)
         .all(db)
         .await?;
     Ok(rows.into_iter().map(to_domain).collect())
@@ -155,10 +156,7 @@ async fn unsealed(
 /// # Errors
 /// Database failures.
 pub async fn head(db: &impl Conn) -> Result<Head, StoreError> {
-    let row = audit_chain::Entity::find_by_id(1_i16)
-        .one(db)
-        .await?
-        .ok_or_else(missing_head)?;
+    let row = head_row(db).await?;
     Ok(Head {
         seq: row.seq,
         hash: row.hash,
