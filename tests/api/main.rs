@@ -29,6 +29,7 @@ mod operations;
 mod ownership;
 mod rate_limits;
 mod reports;
+mod retention;
 mod sales;
 mod scale_out;
 mod search;

@@ -14,13 +14,17 @@ pub const PANIC: &str = "test.panic";
 pub const HOLD: &str = "test.hold";
 
 /// The standard kinds (reminding an hour before a resolution is due, grading by the default
-/// rules) and the tests' own.
+/// rules, erasing deleted customers after 30 days) and the tests' own.
 pub fn handlers() -> Handlers {
-    jobs::standard_handlers(chrono::Duration::hours(1), GradingRules::default())
-        .and_then(|h| h.with(FAIL, Fail))
-        .and_then(|h| h.with(PANIC, Panic))
-        .and_then(|h| h.with(HOLD, Hold))
-        .expect("test job kinds are well named")
+    jobs::standard_handlers(
+        chrono::Duration::hours(1),
+        GradingRules::default(),
+        chrono::Duration::days(30),
+    )
+    .and_then(|h| h.with(FAIL, Fail))
+    .and_then(|h| h.with(PANIC, Panic))
+    .and_then(|h| h.with(HOLD, Hold))
+    .expect("test job kinds are well named")
 }
 
 /// Fails every run with `boom`.

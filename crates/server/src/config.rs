@@ -91,6 +91,10 @@ pub struct ConfigArgs {
     /// Days after its resolution within which a ticket may be reopened [default: 7]
     #[arg(long, env = "RAPPORT_TICKET_REOPEN_DAYS", global = true)]
     pub ticket_reopen_days: Option<i64>,
+    /// Days a deleted customer can be restored; then the housekeeping job erases it (its
+    /// personal data, irreversibly; amounts stay for reports) [default: 30]
+    #[arg(long, env = "RAPPORT_DELETED_RETENTION_DAYS", global = true)]
+    pub deleted_retention_days: Option<i64>,
     /// Value grading: the RFM score sum (3 to 15) from which a customer is `vip` [default: 13]
     #[arg(long, env = "RAPPORT_GRADING_VIP_SCORE", global = true)]
     pub grading_vip_score: Option<i16>,
@@ -110,6 +114,10 @@ pub struct ConfigArgs {
     /// Database pool size [default: 1 for SQLite, 10 for PostgreSQL]
     #[arg(long, env = "RAPPORT_DB_MAX_CONNECTIONS", global = true)]
     pub db_max_connections: Option<u32>,
+    /// Seconds a request waits for the database (a pooled connection, or a new one) before
+    /// it answers 503 [default: 5]
+    #[arg(long, env = "RAPPORT_DB_TIMEOUT", global = true)]
+    pub db_timeout: Option<u64>,
     /// Largest accepted request body in bytes [default: 1048576]
     #[arg(long, env = "RAPPORT_MAX_BODY_BYTES", global = true)]
     pub max_body_bytes: Option<usize>,
@@ -207,6 +215,7 @@ struct FileConfig {
     default_region: Option<String>,
     lead_follow_up_hours: Option<i64>,
     ticket_reopen_days: Option<i64>,
+    deleted_retention_days: Option<i64>,
     sla_reminder_minutes: Option<i64>,
     grading_vip_score: Option<i16>,
     grading_standard_score: Option<i16>,
@@ -214,6 +223,7 @@ struct FileConfig {
     log: Option<String>,
     log_format: Option<String>,
     db_max_connections: Option<u32>,
+    db_timeout: Option<u64>,
     max_body_bytes: Option<usize>,
     max_import_bytes: Option<usize>,
     workers: Option<usize>,
@@ -273,11 +283,15 @@ pub struct Settings {
     pub default_region: rapport_domain::phone::Region,
     pub lead_follow_up_hours: i64,
     pub ticket_reopen_days: i64,
+    /// How long a deleted customer stays restorable before it is erased.
+    pub deleted_retention: chrono::Duration,
     pub sla_reminder_minutes: i64,
     pub grading: rapport_domain::grading::GradingRules,
     pub log: String,
     pub log_json: bool,
     pub db_max_connections: Option<u32>,
+    /// How long a request waits for the database before it answers 503.
+    pub db_timeout: std::time::Duration,
     pub max_body_bytes: usize,
     pub max_import_bytes: usize,
     pub workers: Option<usize>,
@@ -493,6 +507,16 @@ impl Settings {
                 "must be 0 to 365 days",
             ));
         }
+        let deleted_retention_days = args
+            .deleted_retention_days
+            .or(file.deleted_retention_days)
+            .unwrap_or(30);
+        if !(1..=3650).contains(&deleted_retention_days) {
+            return Err(invalid(
+                "RAPPORT_DELETED_RETENTION_DAYS",
+                "must be 1 to 3650 days",
+            ));
+        }
         let sla_reminder_minutes = args
             .sla_reminder_minutes
             .or(file.sla_reminder_minutes)
@@ -539,6 +563,10 @@ impl Settings {
         let db_max_connections = args.db_max_connections.or(file.db_max_connections);
         if db_max_connections == Some(0) {
             return Err(invalid("RAPPORT_DB_MAX_CONNECTIONS", "must be at least 1"));
+        }
+        let db_timeout = args.db_timeout.or(file.db_timeout).unwrap_or(5);
+        if !(1..=300).contains(&db_timeout) {
+            return Err(invalid("RAPPORT_DB_TIMEOUT", "must be 1 to 300 seconds"));
         }
         let max_body_bytes = args
             .max_body_bytes
@@ -686,6 +714,7 @@ impl Settings {
             default_region,
             lead_follow_up_hours,
             ticket_reopen_days,
+            deleted_retention: chrono::Duration::days(deleted_retention_days),
             sla_reminder_minutes,
             grading,
             log: args
@@ -695,6 +724,7 @@ impl Settings {
                 .unwrap_or_else(|| "info".into()),
             log_json,
             db_max_connections,
+            db_timeout: std::time::Duration::from_secs(db_timeout),
             max_body_bytes,
             max_import_bytes,
             workers,

@@ -39,6 +39,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Store> {
     if let Some(max) = settings.db_max_connections {
         options.max_connections = max;
     }
+    options.acquire_timeout = settings.db_timeout;
     // Another process may hold the SQLite file for a moment as this one opens it (migrating,
     // or checkpointing as it closes: SQLite answers "database is locked" then without waiting),
     // and a PostgreSQL server may still be starting: try again for a few seconds.
@@ -103,8 +104,8 @@ fn sqlite_file(store: &Store) -> Option<PathBuf> {
     sqlite_path(store.url())
 }
 
-/// The file of a `sqlite:` URL; none for an in-memory database.
-fn sqlite_path(url: &str) -> Option<PathBuf> {
+/// The file of a `sqlite:` URL; none for an in-memory database or another database.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

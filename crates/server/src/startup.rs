@@ -43,7 +43,8 @@ impl Application {
     /// Any step failing, with what it was doing.
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
         let sla_reminder = chrono::Duration::minutes(settings.sla_reminder_minutes);
-        let handlers = jobs::standard_handlers(sla_reminder, settings.grading)?;
+        let handlers =
+            jobs::standard_handlers(sla_reminder, settings.grading, settings.deleted_retention)?;
         Application::build_with_jobs(settings, clock, handlers).await
     }
 

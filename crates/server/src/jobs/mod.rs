@@ -32,16 +32,18 @@ pub use runner::{Runner, RunnerOptions};
 pub use schedules::Scheduled;
 
 /// The job kinds every server runs; `sla_reminder` is how long before a ticket's resolution
-/// is due its assignee is reminded (zero: never).
+/// is due its assignee is reminded (zero: never), `keep_deleted` how long a deleted customer
+/// stays restorable before it is erased.
 ///
 /// # Errors
 /// A kind is misnamed (a bug, caught by the unit test below).
 pub fn standard_handlers(
     sla_reminder: chrono::Duration,
     grading: GradingRules,
+    keep_deleted: chrono::Duration,
 ) -> Result<Handlers, BadKind> {
     Handlers::default()
-        .with(maintenance::PURGE, maintenance::Purge)?
+        .with(maintenance::PURGE, maintenance::Purge { keep_deleted })?
         .with(audit::SEAL, audit::Seal)?
         .with(
             sla::CHECK,
@@ -176,8 +178,12 @@ mod tests {
 
     #[test]
     fn the_standard_kinds_and_schedules_are_well_named() {
-        let handlers =
-            standard_handlers(chrono::Duration::hours(1), GradingRules::default()).unwrap();
+        let handlers = standard_handlers(
+            chrono::Duration::hours(1),
+            GradingRules::default(),
+            chrono::Duration::days(30),
+        )
+        .unwrap();
         for scheduled in standard_schedules().unwrap() {
             assert!(
                 handlers.get(&scheduled.kind).is_some(),

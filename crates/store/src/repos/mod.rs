@@ -12,6 +12,7 @@ pub mod clients;
 pub mod contacts;
 pub mod customers;
 pub mod deletions;
+pub mod erasure;
 pub mod grading;
 pub mod idempotency;
 pub mod imports;

@@ -406,3 +406,19 @@ pub async fn mark_emailed(db: &impl Conn, id: Uuid, now: DateTime<Utc>) -> Resul
         .await?;
     Ok(())
 }
+
+/// Drops the sealed tokens of invitations that expired before their email went (no mail
+/// server, or it kept failing): the link could no longer be used, so the token is kept for
+/// nothing. Answers how many were dropped.
+///
+/// # Errors
+/// Database failures.
+pub async fn forget_expired_tokens(db: &impl Conn, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    let result = Entity::update_many()
+        .col_expr(Column::TokenSealed, Expr::value(Option::<String>::None))
+        .filter(Column::TokenSealed.is_not_null())
+        .filter(Column::ExpiresAt.lt(now))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}

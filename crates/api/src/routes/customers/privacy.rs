@@ -2,24 +2,22 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use rapport_domain::customer::ERASED;
 use rapport_store::repos::{
-    self, activities, audit as audit_repo, contacts, customers, grading, idempotency,
-    opportunities, orders, quotes, stage_changes, survey_invitations, surveys, tasks, tickets,
+    activities, audit as audit_repo, contacts, customers, erasure, grading, opportunities, orders,
+    quotes, stage_changes, survey_invitations, surveys, tasks, tickets,
 };
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::access;
 use super::timeline::{GradeChange, StageChange};
 use super::types::{Contact, Customer};
-use super::write::reindex;
 use crate::audit;
 use crate::auth::Authorized;
 use crate::auth::scopes::CustomersPrivacy;
-use crate::error::{ApiError, Failure};
+use crate::error::ApiError;
 use crate::routes::activities::Activity;
 use crate::routes::audit_events::AuditEvent;
 use crate::routes::opportunities::Opportunity;
@@ -160,15 +158,6 @@ pub async fn export_customer(
         .json(export))
 }
 
-/// The recorded values of an audit event, each replaced by the tombstone.
-fn scrub(changes: Value) -> Value {
-    match changes {
-        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, scrub(v))).collect()),
-        Value::Null => Value::Null,
-        _ => Value::from(ERASED),
-    }
-}
-
 /// Erase a customer's personal data, irreversibly.
 ///
 /// Names, contact details, addresses, notes, ticket texts and comments, and the values in its
@@ -189,60 +178,16 @@ pub async fn erase_customer(
     let now = state.clock.now();
     let tx = state.store.begin().await?;
     let customer = access::any_to_change(&tx, &auth, id.into_inner()).await?;
-    // Customers merged into this one are the same person or company: erased with it.
-    let mut everyone = customers::merged_into(&tx, customer.id).await?;
-    let ids: Vec<_> = std::iter::once(customer.id)
-        .chain(everyone.iter().map(|c| c.id))
-        .collect();
-    everyone.push(customer);
-    let mut erased_body = None;
-    for one in everyone {
-        for person in contacts::of_customer(&tx, one.id).await? {
-            repos::save(&tx, &person.erased(now), now).await?;
-        }
-        activities::erase_text(&tx, one.id, ERASED, now).await?;
-        tasks::erase_text(&tx, one.id, ERASED, now).await?;
-        tickets::erase_text(&tx, one.id, ERASED, now).await?;
-        opportunities::erase_text(&tx, one.id, ERASED, now).await?;
-        quotes::erase_text(&tx, one.id, ERASED, now).await?;
-        orders::erase_text(&tx, one.id, ERASED, now).await?;
-        survey_invitations::erase_text(&tx, one.id, now).await?;
-        let erased = repos::save(&tx, &one.erased(now), now).await?;
-        let people = reindex(&tx, &erased).await?;
-        if erased.id == ids[0] {
-            erased_body = Some(Customer::with_contacts(erased, people));
-        }
-    }
-    // Every event about them (contacts, activities and tasks included, deleted ones too).
-    for event in audit_repo::about_customers(&tx, &ids).await? {
-        audit_repo::replace_changes(&tx, event.id, scrub(event.changes), now).await?;
-    }
-    // And every kept answer that a replay of a create or an update would show again.
-    idempotency::forget_answers_mentioning(&tx, &ids).await?;
+    let (erased, people) = erasure::erase(&tx, customer, now).await?;
+    let body = Customer::with_contacts(erased, people);
     audit::record_and_commit(
         tx,
         &state,
         &auth.origin,
-        audit::Subject::customer(ids[0]),
+        audit::Subject::customer(body.id),
         "erase",
         json!({"erased": true}),
     )
     .await?;
-    let body = erased_body
-        .ok_or_else(|| ApiError::Internal(Failure::new("the erased customer went missing")))?;
     Ok(HttpResponse::Ok().json(body))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scrubbing_keeps_the_shape_and_drops_the_values() {
-        let changes = json!({"name": {"before": null, "after": "张伟"}, "tags": {"before": ["a"], "after": []}});
-        assert_eq!(
-            scrub(changes),
-            json!({"name": {"before": null, "after": "[erased]"}, "tags": {"before": "[erased]", "after": "[erased]"}})
-        );
-    }
 }

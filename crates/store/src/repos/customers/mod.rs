@@ -386,3 +386,29 @@ pub async fn reseal(db: &impl Conn) -> Result<u64, StoreError> {
     }
     Ok(resealed)
 }
+
+/// Up to `limit` customers deleted before `cutoff` and not erased yet, oldest deletion first:
+/// those whose retention has ended. Merged duplicates are left out: they are part of their
+/// survivor's history, and go when it is erased.
+///
+/// # Errors
+/// Database failures.
+pub async fn deleted_before(
+    db: &impl Conn,
+    cutoff: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Customer>, StoreError> {
+    use sea_orm::QuerySelect;
+    Entity::find()
+        .filter(Column::DeletedAt.lt(cutoff))
+        .filter(Column::ErasedAt.is_null())
+        .filter(Column::MergedIntoId.is_null())
+        .order_by_asc(Column::DeletedAt)
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
+}
