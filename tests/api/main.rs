@@ -17,6 +17,7 @@ mod concurrency;
 mod crash;
 mod customers;
 mod exports;
+mod faults;
 mod grading;
 mod http;
 mod hygiene;

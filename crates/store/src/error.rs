@@ -1,5 +1,6 @@
 //! What a repository call can fail with.
 
+use sea_orm::sqlx::sqlite::SqliteError;
 use sea_orm::{DbErr, RuntimeErr, SqlErr, sqlx};
 
 #[derive(Debug, thiserror::Error)]
@@ -14,7 +15,8 @@ pub enum StoreError {
     /// The row changed since the caller read it (optimistic concurrency).
     #[error("stale version")]
     Stale,
-    /// The database cannot be reached (down, restarting, network): retry later.
+    /// The database cannot be reached (down, restarting, network), or SQLite cannot write its
+    /// file (disk full, read-only, failing): nothing was written; retry later.
     #[error("database unavailable: {0}")]
     Unavailable(DbErr),
     /// PostgreSQL ended the transaction for another's sake (a deadlock, 40P01, or a
@@ -66,8 +68,9 @@ fn is_contended(err: &DbErr) -> bool {
     }
 }
 
-/// Is this the database being unreachable rather than a failing statement?
-fn is_unreachable(err: &DbErr) -> bool {
+/// Is this the database being unreachable (or its storage failing) rather than a failing
+/// statement?
+pub(crate) fn is_unreachable(err: &DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
@@ -79,12 +82,25 @@ fn is_unreachable(err: &DbErr) -> bool {
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::WorkerCrashed => true,
                 // PostgreSQL: the server is shutting down, or the database was dropped.
-                sqlx::Error::Database(db) => db
-                    .code()
-                    .is_some_and(|c| c.starts_with("57P") || c == "3D000" || c.starts_with("08")),
+                sqlx::Error::Database(db) => match db.try_downcast_ref::<SqliteError>() {
+                    Some(sqlite) => is_storage_failure(sqlite),
+                    None => db.code().is_some_and(|c| {
+                        c.starts_with("57P") || c == "3D000" || c.starts_with("08")
+                    }),
+                },
                 _ => false,
             }
         }
         _ => false,
     }
+}
+
+/// SQLite cannot write its file: SQLITE_READONLY (8), SQLITE_IOERR (10), SQLITE_FULL (13) or
+/// SQLITE_CANTOPEN (14), extended codes included. The transaction is rolled back, and the
+/// same request succeeds once the operator frees space or makes the disk writable again.
+fn is_storage_failure(err: &SqliteError) -> bool {
+    use sqlx::error::DatabaseError;
+    err.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 8 | 10 | 13 | 14))
 }

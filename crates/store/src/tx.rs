@@ -31,7 +31,33 @@ use crate::StoreError;
 use crate::subscriptions::{Subscribed, Subscriptions};
 
 /// What a batch's commit came to: `None` until it is done, then the error if it failed.
-type Outcome = Option<Result<(), Arc<str>>>;
+type Outcome = Option<Result<(), Failed>>;
+
+/// Why a batch failed, for each of its requests.
+#[derive(Debug, Clone)]
+struct Failed {
+    message: Arc<str>,
+    /// The database was unreachable, or its storage failed (a full disk): a 503, not a bug.
+    unavailable: bool,
+}
+
+impl Failed {
+    fn new(error: &DbErr) -> Failed {
+        Failed {
+            message: Arc::from(error.to_string()),
+            unavailable: crate::error::is_unreachable(error),
+        }
+    }
+
+    fn to_error(&self) -> StoreError {
+        let error = DbErr::Custom(format!("the group commit failed: {}", self.message));
+        if self.unavailable {
+            StoreError::Unavailable(error)
+        } else {
+            StoreError::Db(error)
+        }
+    }
+}
 
 /// One request's transaction. Commit it with [`crate::commit`]; dropping it undoes its work.
 pub struct Tx {
@@ -58,6 +84,8 @@ struct Batch {
     open: Option<Open>,
     /// A request left without committing: its savepoint is rolled back first thing.
     abandoned: bool,
+    /// A batch failed: the connection is replaced before the next one (see [`Writer::renew`]).
+    renew: bool,
 }
 
 #[derive(Debug)]
@@ -96,6 +124,10 @@ impl Writer {
     pub(crate) async fn begin(&self, subscriptions: Arc<Subscriptions>) -> Result<Tx, StoreError> {
         let mut batch = self.batch.clone().lock_owned().await;
         settle(&mut batch).await;
+        if batch.renew && batch.open.is_none() {
+            self.renew().await?;
+            batch.renew = false;
+        }
         if batch.open.is_none() {
             let tx = self.conn.begin().await?;
             tx.execute_unprepared(TAKE_WRITE_LOCK).await?;
@@ -119,6 +151,25 @@ impl Writer {
         ))
     }
 
+    /// Closes the writer's connection; the pool opens a fresh one for the next batch. After a
+    /// failed batch, SQLite may have rolled its transaction back by itself (a full disk or an
+    /// I/O error does), and sqlx's count of the transactions and savepoints open on the
+    /// connection no longer matches it: a later "commit" could then release a savepoint inside
+    /// a transaction that never commits, acknowledging writes a later failure undoes.
+    async fn renew(&self) -> Result<(), StoreError> {
+        let connection = self
+            .conn
+            .get_sqlite_connection_pool()
+            .acquire()
+            .await
+            .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)))?;
+        connection
+            .close()
+            .await
+            .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)))?;
+        Ok(())
+    }
+
     /// Queues a commit of the open batch behind the requests waiting for the writer now.
     fn queue_commit(&self, batch: &mut Batch) {
         let Some(open) = batch.open.as_mut() else {
@@ -134,9 +185,10 @@ impl Writer {
                 let mut batch = lock.lock_owned().await;
                 settle(&mut batch).await;
                 if let Some(open) = batch.open.take() {
-                    let result = open.tx.commit().await.map_err(|e| Arc::from(e.to_string()));
+                    let result = open.tx.commit().await.map_err(|e| Failed::new(&e));
+                    batch.renew |= result.is_err();
                     if let Err(e) = &result {
-                        tracing::error!(error = %e, "a group commit failed; its requests fail");
+                        tracing::error!(error = %e.message, "a group commit failed; its requests fail");
                     }
                     open.outcome.send_replace(Some(result));
                 }
@@ -166,9 +218,9 @@ async fn settle(batch: &mut Batch) {
 /// Ends the open batch without committing: its requests are told it failed.
 fn fail(batch: &mut Batch, error: &DbErr) {
     if let Some(open) = batch.open.take() {
+        batch.renew = true;
         tracing::error!(error = %error, "the write batch is rolled back; its requests fail");
-        open.outcome
-            .send_replace(Some(Err(Arc::from(error.to_string()))));
+        open.outcome.send_replace(Some(Err(Failed::new(error))));
         // Dropping the transaction rolls it back.
     }
 }
@@ -242,9 +294,7 @@ impl Tx {
             .map_err(|_| StoreError::Db(DbErr::Custom("the write batch was dropped".into())))?;
         match done.as_ref() {
             Some(Ok(())) => Ok(()),
-            Some(Err(e)) => Err(StoreError::Db(DbErr::Custom(format!(
-                "the group commit failed: {e}"
-            )))),
+            Some(Err(failed)) => Err(failed.to_error()),
             None => unreachable!("wait_for returns a value that is Some"),
         }
     }
