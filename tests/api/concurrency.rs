@@ -109,15 +109,19 @@ async fn concurrent_patches_with_a_stale_if_match_let_exactly_one_win(app: TestA
     let token = app.admin_token().await;
     let id = app.customer(&token, json!({"name": "Stale Trading"})).await;
     let path = format!("/v1/customers/{id}");
-    let bodies = (0..20)
-        .map(|i| json!({ "description": format!("writer {i}") }))
-        .collect();
-
-    let statuses = patch_all(&app, &path, &token, Some("\"1\""), bodies).await;
-    let won = statuses.iter().filter(|s| **s == 200).count();
-    let refused = statuses.iter().filter(|s| **s == 412).count();
-    assert_eq!((won, refused), (1, 19), "{statuses:?}");
-    assert_eq!(app.get(&path, &token).await.body["version"], 2);
+    // Three rounds of fifty writers, each round sending the version the last one left: one
+    // success per version.
+    for version in 1..=3 {
+        let bodies = (0..50)
+            .map(|i| json!({ "description": format!("round {version}, writer {i}") }))
+            .collect();
+        let tag = format!("\"{version}\"");
+        let statuses = patch_all(&app, &path, &token, Some(&tag), bodies).await;
+        let won = statuses.iter().filter(|s| **s == 200).count();
+        let refused = statuses.iter().filter(|s| **s == 412).count();
+        assert_eq!((won, refused), (1, 49), "version {version}: {statuses:?}");
+        assert_eq!(app.get(&path, &token).await.body["version"], version + 1);
+    }
 }
 
 /// Two customers merged into each other at once: one merge wins, the other finds its
