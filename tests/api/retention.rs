@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use rapport_domain::clock::Clock;
 use rapport_tests::{TestApp, backend_tests};
-use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 backend_tests!(deleted_customers_are_erased_when_their_retention_ends);
@@ -129,21 +128,15 @@ async fn deleted_customers_are_erased_when_their_retention_ends(app: TestApp) {
     }
 
     // Its audit trail keeps the shape, not the values, and says who erased it and why.
-    let trail = app
-        .get(
-            &format!("/v1/audit-events?entity_id={early}&limit=200"),
-            &admin,
-        )
-        .await;
-    trail.assert_status(200);
-    let events = trail.body["data"].as_array().unwrap();
+    let events = app.audit_events(&early).await;
+    let purges = |events: &[Value]| events.iter().filter(|e| e["action"] == "purge").count();
     let purge = events
         .iter()
         .find(|e| e["action"] == "purge")
-        .unwrap_or_else(|| panic!("no purge event: {}", trail.body));
+        .unwrap_or_else(|| panic!("no purge event: {events:?}"));
     assert_eq!(purge["actor_type"], "system", "{purge}");
     assert_eq!(purge["changes"]["erased"], true, "{purge}");
-    let text = trail.body.to_string();
+    let text = Value::from(events.clone()).to_string();
     assert!(!text.contains("Early Gone"), "{text}");
     assert!(!text.contains("early@example.cn"), "{text}");
 
@@ -151,23 +144,10 @@ async fn deleted_customers_are_erased_when_their_retention_ends(app: TestApp) {
     app.post(&format!("/v1/customers/{early}/restore"), &admin, json!({}))
         .await
         .assert_problem(409, "conflict");
-    let purges = events.iter().filter(|e| e["action"] == "purge").count();
     app.clock.advance(chrono::Duration::minutes(16));
     let admin = app.admin_token().await;
     purged_since(&app, &admin, app.clock.now()).await;
-    let again = app
-        .get(
-            &format!("/v1/audit-events?entity_id={early}&limit=200"),
-            &admin,
-        )
-        .await;
-    let count = again.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["action"] == "purge")
-        .count();
-    assert_eq!(count, purges, "{}", again.body);
+    assert_eq!(purges(&app.audit_events(&early).await), purges(&events));
     // The audit chain still verifies after erasure by the job.
     app.clock.advance(chrono::Duration::minutes(1));
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -185,17 +165,8 @@ async fn deleted_customers_are_erased_when_their_retention_ends(app: TestApp) {
 
 /// Invitations whose token is kept for an email: how many.
 async fn sealed_tokens(app: &TestApp) -> i64 {
-    let store = app.store().await;
-    let db = store.conn();
-    let row = db
-        .query_one(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM survey_invitations WHERE token_sealed IS NOT NULL",
-        ))
+    app.scalar("SELECT COUNT(*) FROM survey_invitations WHERE token_sealed IS NOT NULL")
         .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
 }
 
 /// An invitation whose email cannot go (the mail server refuses) keeps its sealed token

@@ -435,9 +435,8 @@ impl TestApp {
             .expect("customer id")
     }
 
-    /// Counts the audit events of the test's own writes about one entity (through the API, as
-    /// an admin).
-    pub async fn audit_count(&self, entity_id: &str) -> usize {
+    /// The audit events about one entity, as an admin reads them (up to 200).
+    pub async fn audit_events(&self, entity_id: &str) -> Vec<Value> {
         let admin = self.admin_token().await;
         let reply = self
             .get(
@@ -446,14 +445,36 @@ impl TestApp {
             )
             .await;
         reply.assert_status(200);
-        reply.body["data"]
-            .as_array()
-            .expect("data")
+        reply.body["data"].as_array().expect("data").clone()
+    }
+
+    /// Counts the audit events of the test's own writes about one entity (through the API, as
+    /// an admin).
+    pub async fn audit_count(&self, entity_id: &str) -> usize {
+        self.audit_events(entity_id)
+            .await
             .iter()
             // Not the tests' doing: sign-ins, and the grading that each new server runs once
             // at start (its daily occurrence), which may reach a customer made meanwhile.
             .filter(|e| e["action"] != "sign_in" && e["action"] != "graded")
             .count()
+    }
+
+    /// The first column of the first row of `sql`, read below the API (what a test checks
+    /// that no route shows).
+    pub async fn scalar<T: sea_orm::TryGetable>(&self, sql: &str) -> T {
+        use sea_orm::ConnectionTrait;
+        let store = self.store().await;
+        let db = store.conn();
+        let row = db
+            .query_one(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .expect("query")
+            .expect("a row");
+        row.try_get_by_index(0).expect("a value")
     }
 }
 
