@@ -9,6 +9,7 @@ mod articles;
 mod audit;
 mod audit_chain;
 mod auth;
+mod backup;
 mod batch;
 mod browser;
 mod change_feed;

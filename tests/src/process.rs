@@ -10,7 +10,7 @@ use crate::{ADMIN_EMAIL, ADMIN_PASSWORD, ENCRYPTION_KEY, JWT_SECRET};
 
 /// Starts a server on a free port with the test secrets, on PostgreSQL at `database_url` or,
 /// without one, on SQLite in `data_dir`. `probe` is `env!("CARGO_BIN_EXE_rapport-job-probe")`
-/// of the calling test binary.
+/// of the calling test binary, or `env!("CARGO_BIN_EXE_rapport-cli")` for `rapport` itself.
 pub fn start_server(probe: &str, database_url: Option<&str>, data_dir: &Path) -> (Child, u16) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -50,4 +50,17 @@ pub async fn wait_ready(port: u16) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// `rapport` (the `rapport-cli` binary) on the SQLite database in `data_dir`, with the test
+/// secrets and nothing else from the environment; add the subcommand and its arguments.
+pub fn cli(binary: &str, data_dir: &Path) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .env_clear()
+        .env("RAPPORT_DATA_DIR", data_dir)
+        .env("RAPPORT_JWT_SECRET", JWT_SECRET)
+        .env("RAPPORT_ENCRYPTION_KEY", ENCRYPTION_KEY)
+        .env("RAPPORT_LOG", "error");
+    command
 }

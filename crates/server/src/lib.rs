@@ -1,6 +1,7 @@
 //! The `rapport` server: configuration, startup, background jobs and subcommands. The binary
 //! (`main.rs`) only parses the command line; tests start [`startup::Application`] directly.
 
+pub mod backup;
 pub mod bootstrap;
 pub mod config;
 pub mod database;

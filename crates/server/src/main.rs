@@ -14,7 +14,7 @@ use rapport_server::bootstrap;
 use rapport_server::config::{ConfigArgs, Settings};
 use rapport_server::import_client::{self, ImportRequest};
 use rapport_server::startup::Application;
-use rapport_server::{database, reindex, telemetry};
+use rapport_server::{backup, database, reindex, telemetry};
 
 /// Rapport: a CRM backend with a JSON REST API.
 #[derive(Debug, Parser)]
@@ -68,6 +68,27 @@ enum Command {
     /// Seal the audit events not chained yet, then verify the audit trail's hash chain: prints
     /// what it checked, and exits with 1 naming the first broken link. Safe while servers run.
     AuditVerify,
+    /// Write a consistent copy of the SQLite database to FILE while servers run (VACUUM INTO),
+    /// encrypted with --passphrase-env or --key-file. FILE appears whole or not at all. On
+    /// PostgreSQL, use pg_dump or a base backup instead (docs/operations.md).
+    Backup {
+        /// Where to write the backup.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        key: backup::KeyArgs,
+        /// Replace FILE when it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Restore a backup made by `rapport backup` into this configuration's SQLite database,
+    /// which must not exist yet (an empty data folder); checks it, then migrates it. An
+    /// encrypted backup needs the --passphrase-env or --key-file it was made with.
+    Restore {
+        /// The backup file.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        key: backup::KeyArgs,
+    },
     /// Import customers from a CSV file through a running server (`POST /v1/imports/customers`),
     /// with a progress bar. Needs an access token with customers:write in RAPPORT_TOKEN. Exits
     /// with 1 when a row was refused or the import failed, listing the first refused rows.
@@ -123,6 +144,10 @@ fn main() -> ExitCode {
             Some(Command::RotateKey) => rotate_key(&settings).await,
             Some(Command::Reindex) => reindex(&settings).await,
             Some(Command::AuditVerify) => audit_verify(&settings).await,
+            Some(Command::Backup { file, key, force }) => {
+                run_backup(&settings, &file, &key, force).await
+            }
+            Some(Command::Restore { file, key }) => run_restore(&settings, &file, &key).await,
             Some(Command::Import {
                 file,
                 url,
@@ -219,6 +244,52 @@ async fn audit_verify(settings: &Settings) -> anyhow::Result<()> {
             broken.reason.as_str()
         ),
     }
+}
+
+/// Backs the SQLite database up into `file`.
+async fn run_backup(
+    settings: &Settings,
+    file: &std::path::Path,
+    key: &backup::KeyArgs,
+    force: bool,
+) -> anyhow::Result<()> {
+    let done = backup::backup(settings, file, key.secret()?, force).await?;
+    println!(
+        "Backed up {} to {} ({} bytes, {}) in {:.1} s.",
+        done.database.display(),
+        file.display(),
+        done.bytes,
+        if done.encrypted {
+            "encrypted"
+        } else {
+            "not encrypted"
+        },
+        done.elapsed.as_secs_f64()
+    );
+    if let Some(generated) = done.generated_key {
+        println!(
+            "The key of the fields encrypted at rest is {}, which the backup does not hold: keep a copy of it apart from the backup.",
+            generated.display()
+        );
+    }
+    Ok(())
+}
+
+/// Restores `file` into the configured SQLite database.
+async fn run_restore(
+    settings: &Settings,
+    file: &std::path::Path,
+    key: &backup::KeyArgs,
+) -> anyhow::Result<()> {
+    let done = backup::restore(settings, file, key.secret()?).await?;
+    println!(
+        "Restored {}{} into {} (integrity checked, schema up to date) in {:.1} s.",
+        file.display(),
+        if done.encrypted { ", decrypted," } else { "" },
+        done.database.display(),
+        done.elapsed.as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Imports `file` through the server, with a progress bar on a terminal.
