@@ -67,6 +67,31 @@ bench: ## Seed 1M customers; time the store, then load the release server over H
 		target/release/rapport-bench $(BENCH_ARGS) --backend sqlite; \
 	fi
 
+# What `make soak` passes to rapport-soak (`make soak SOAK_ARGS="--duration 1800"`).
+SOAK_ARGS ?= --duration 300
+
+.PHONY: soak
+soak: ## Soak the release server with a mixed load on SQLite, then PostgreSQL; fail on 5xx, p99 > 100 ms or RSS growth > 20%
+	cargo build --release -p rapport-server -p rapport-bench
+	@if scripts/postgres-reachable "$(RAPPORT_TEST_POSTGRES_URL)"; then \
+		backends="sqlite postgres"; \
+	elif [ -n "$$RAPPORT_REQUIRE_POSTGRES" ]; then \
+		echo "PostgreSQL is not reachable at $(RAPPORT_TEST_POSTGRES_URL), and RAPPORT_REQUIRE_POSTGRES is set." >&2; exit 1; \
+	else \
+		echo ""; \
+		echo "################################################################################"; \
+		echo "##  WARNING: PostgreSQL is NOT reachable at $(RAPPORT_TEST_POSTGRES_URL)"; \
+		echo "##  Soaking SQLite ONLY. Set RAPPORT_TEST_POSTGRES_URL to soak both."; \
+		echo "################################################################################"; \
+		echo ""; \
+		backends=sqlite; \
+	fi; \
+	status=0; \
+	for backend in $$backends; do \
+		target/release/rapport-soak --backend $$backend $(SOAK_ARGS) || status=1; \
+	done; \
+	exit $$status
+
 .PHONY: openapi
 openapi: ## Rewrite openapi/openapi.json from the code
 	cargo run -q -p rapport-server -- openapi > openapi/openapi.json

@@ -11,14 +11,6 @@
 //! A measurement, not a test: it exits 0 when a target is missed, and says MISSED. It fails
 //! when a report answers other than 200 or with figures other than the seeded ones.
 
-mod data;
-mod history;
-mod http;
-mod measure;
-mod report;
-mod seed;
-mod vocab;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -28,13 +20,13 @@ use chrono::{DurationRound, TimeDelta, Utc};
 use clap::{Parser, ValueEnum};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rapport_bench::db::{Backend, Db};
+use rapport_bench::measure::{DEEP_PAGE, Op};
+use rapport_bench::report::{Row, thousands};
+use rapport_bench::{data, history, http, measure, report, seed};
 use rapport_migrations::sea_orm::ConnectionTrait;
 use rapport_migrations::{Migrator, MigratorTrait};
 use rapport_store::{DbOptions, Store};
-use rapport_testdb::TestDatabase;
-
-use crate::measure::{DEEP_PAGE, Op};
-use crate::report::{Row, thousands};
 
 /// Seeds a customer base through the store and times reads on it (median and p99).
 #[derive(Debug, Parser)]
@@ -133,51 +125,6 @@ const WARMUP: usize = 10;
 /// Name searches whose every row is checked before timing.
 const NAME_CHECKS: usize = 20;
 
-/// A fresh database for one run.
-enum Db {
-    Sqlite { dir: PathBuf, url: String },
-    Postgres(TestDatabase),
-}
-
-impl Db {
-    async fn create(which: Which) -> anyhow::Result<Db> {
-        if which == Which::Postgres {
-            let admin = rapport_testdb::admin_url();
-            let probe = Store::connect(&DbOptions::new(admin.clone()))
-                .await
-                .with_context(|| {
-                    format!(
-                        "PostgreSQL is not reachable at {admin} (set RAPPORT_TEST_POSTGRES_URL)"
-                    )
-                })?;
-            probe.close().await.ok();
-            return Ok(Db::Postgres(TestDatabase::create_empty().await));
-        }
-        let dir = std::env::temp_dir().join(format!("rapport-bench-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
-        Ok(Db::Sqlite { dir, url })
-    }
-
-    fn url(&self) -> &str {
-        match self {
-            Db::Sqlite { url, .. } => url,
-            Db::Postgres(db) => &db.url,
-        }
-    }
-
-    async fn finish(self, keep: bool) {
-        match (self, keep) {
-            (Db::Sqlite { url, .. }, true) => println!("Kept the SQLite database: {url}"),
-            (Db::Postgres(db), true) => println!("Kept the PostgreSQL database: {}", db.keep()),
-            (Db::Sqlite { dir, .. }, false) => {
-                let _ = std::fs::remove_dir_all(dir);
-            }
-            (Db::Postgres(db), false) => db.drop_now().await,
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -191,10 +138,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: &Cli) -> anyhow::Result<()> {
-    let backends: &[Which] = match cli.backend {
-        Which::Both => &[Which::Sqlite, Which::Postgres],
-        Which::Sqlite => &[Which::Sqlite],
-        Which::Postgres => &[Which::Postgres],
+    let backends: &[Backend] = match cli.backend {
+        Which::Both => &[Backend::Sqlite, Backend::Postgres],
+        Which::Sqlite => &[Backend::Sqlite],
+        Which::Postgres => &[Backend::Postgres],
     };
     let http = http_settings(cli)?;
     let reports = if cli.reports() {
@@ -208,7 +155,7 @@ async fn run(cli: &Cli) -> anyhow::Result<()> {
     let mut http_reports = Vec::new();
     let mut report_rows = Vec::new();
     for &which in backends {
-        let db = Db::create(which).await?;
+        let db = Db::create(which, "rapport-bench").await?;
         let result = bench(cli, which, db.url(), http.as_ref(), reports.as_deref()).await;
         db.finish(cli.keep).await;
         let measured = result?;
@@ -311,19 +258,7 @@ fn write_json(path: &std::path::Path, value: &serde_json::Value) -> anyhow::Resu
 
 /// The server binary, after checking that it is there.
 fn server_binary(cli: &Cli) -> anyhow::Result<PathBuf> {
-    let binary = match &cli.server {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()?
-            .parent()
-            .context("this binary has no folder")?
-            .join("rapport"),
-    };
-    anyhow::ensure!(
-        binary.is_file(),
-        "no server binary at {} (build it with `cargo build --release -p rapport-server`, or pass --server)",
-        binary.display()
-    );
-    Ok(binary)
+    http::server::binary(cli.server.as_deref())
 }
 
 /// The `wrk` part's settings, after checking that `wrk` and the server binary are there.
@@ -351,16 +286,12 @@ struct Measured {
 /// Seeds, checks and times one backend: the reports too when `reports` names the server.
 async fn bench(
     cli: &Cli,
-    which: Which,
+    which: Backend,
     url: &str,
     http: Option<&http::Settings>,
     reports: Option<&std::path::Path>,
 ) -> anyhow::Result<Measured> {
-    let label = if which == Which::Sqlite {
-        "sqlite"
-    } else {
-        "postgres"
-    };
+    let label = which.label();
     // Registration numbers are sealed as in production (the key of a benchmark is no secret).
     rapport_store::crypto::install(rapport_store::crypto::FieldCipher::new(
         http::ENCRYPTION_KEY,
@@ -402,7 +333,7 @@ async fn bench(
         Some(_) => Some(seed_history(cli, label, &store, anchor, range).await?),
         None => None,
     };
-    if which == Which::Postgres && !cli.no_vacuum {
+    if which == Backend::Postgres && !cli.no_vacuum {
         let start = Instant::now();
         store.writer().execute_unprepared("VACUUM ANALYZE").await?;
         println!(

@@ -4,7 +4,7 @@
 
 mod plan;
 pub mod reports;
-mod server;
+pub mod server;
 pub mod wrk;
 
 use std::path::{Path, PathBuf};

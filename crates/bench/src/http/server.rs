@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 /// The key `rapport-bench` seals registration numbers with (no secret: it is a benchmark).
 pub const ENCRYPTION_KEY: [u8; 32] = [42; 32];
-const PASSWORD: &str = "bench-password-7Qm!x2";
+/// The password of every user the load signs in as.
+pub const PASSWORD: &str = "bench-password-7Qm!x2";
 /// Longer than any run, so that no token expires under load.
 const TOKEN_TTL_SECS: &str = "14400";
 
@@ -305,6 +306,27 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The `rapport` binary: `explicit`, else the one beside the running binary (`make bench` and
+/// `make soak` build both in release), after checking that it is there.
+///
+/// # Errors
+/// There is no such file.
+pub fn binary(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let binary = match explicit {
+        Some(path) => path.to_owned(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("this binary has no folder")?
+            .join("rapport"),
+    };
+    anyhow::ensure!(
+        binary.is_file(),
+        "no server binary at {} (build it with `cargo build --release -p rapport-server`, or pass --server)",
+        binary.display()
+    );
+    Ok(binary)
 }
 
 /// A port nothing listens on now.
