@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use rapport_tests::process::{cli, start_server, wait_ready};
-use rapport_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, TempDir};
+use rapport_tests::TempDir;
+use rapport_tests::process::{admin_token, cli, start_server, wait_ready};
 use serde_json::{Value, json};
 
 const CLI: &str = env!("CARGO_BIN_EXE_rapport-cli");
@@ -55,7 +55,7 @@ async fn a_backup_taken_under_load_restores_the_source_as_of_one_moment() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let token = token(&http, &base).await;
+    let token = admin_token(&http, &base).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged = Arc::new(AtomicUsize::new(0));
@@ -167,7 +167,7 @@ async fn a_backup_taken_under_load_restores_the_source_as_of_one_moment() {
     for ((_, _, port), backup) in restored.iter().zip(&taken) {
         wait_ready(*port).await;
         let base = format!("http://127.0.0.1:{port}");
-        let token = self::token(&http, &base).await;
+        let token = admin_token(&http, &base).await;
         let copy = export(&http, &base, &token).await;
         check_one_moment(&copy, &final_export, &writes, backup);
     }
@@ -312,21 +312,6 @@ fn assert_refused(output: &Output, why: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(why), "{stderr}");
-}
-
-async fn token(http: &reqwest::Client, base: &str) -> String {
-    let reply: Value = http
-        .post(format!("{base}/v1/auth/token"))
-        .json(
-            &json!({"grant_type": "password", "username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    reply["access_token"].as_str().unwrap().to_owned()
 }
 
 /// Every customer, by id: `GET /v1/exports/customers` (NDJSON).

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rapport_tests::process::{start_server, wait_ready};
-use rapport_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, TempDir, pg};
+use rapport_tests::process::{admin_token, start_server, wait_ready};
+use rapport_tests::{TempDir, pg};
 use serde_json::{Value, json};
 
 /// What became of one create.
@@ -32,21 +32,6 @@ async fn a_kill_during_writes_loses_no_acknowledged_write_on_postgres() {
     db.drop_now().await;
 }
 
-async fn token(http: &reqwest::Client, base: &str) -> String {
-    let reply: Value = http
-        .post(format!("{base}/v1/auth/token"))
-        .json(
-            &json!({"grant_type": "password", "username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    reply["access_token"].as_str().unwrap().to_owned()
-}
-
 async fn kill_during_writes(database_url: Option<&str>, dir: &TempDir) {
     let probe = env!("CARGO_BIN_EXE_rapport-job-probe");
     let (mut server, port) = start_server(probe, database_url, &dir.0);
@@ -56,7 +41,7 @@ async fn kill_during_writes(database_url: Option<&str>, dir: &TempDir) {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let token = token(&http, &base).await;
+    let token = admin_token(&http, &base).await;
 
     // Sixteen writers until the server goes away under them.
     let outcomes = Arc::new(Mutex::new(Vec::new()));
@@ -113,7 +98,7 @@ async fn kill_during_writes(database_url: Option<&str>, dir: &TempDir) {
     let (mut server, port) = start_server(probe, database_url, &dir.0);
     wait_ready(port).await;
     let base = format!("http://127.0.0.1:{port}");
-    let token = self::token(&http, &base).await;
+    let token = admin_token(&http, &base).await;
     let stored = names_of_every_customer(&http, &base, &token).await;
     let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
     let mut created = 0;

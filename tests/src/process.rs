@@ -64,3 +64,22 @@ pub fn cli(binary: &str, data_dir: &Path) -> Command {
         .env("RAPPORT_LOG", "error");
     command
 }
+
+/// The admin's access token from the server at `base`, by a password sign-in.
+pub async fn admin_token(http: &reqwest::Client, base: &str) -> String {
+    let reply: serde_json::Value = http
+        .post(format!("{base}/v1/auth/token"))
+        .json(&serde_json::json!({
+            "grant_type": "password", "username": ADMIN_EMAIL, "password": ADMIN_PASSWORD,
+        }))
+        .send()
+        .await
+        .expect("sign-in sent")
+        .json()
+        .await
+        .expect("a JSON answer");
+    reply["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned()
+}
