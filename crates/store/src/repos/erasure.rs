@@ -35,8 +35,9 @@ pub async fn erase(
     let ids: Vec<_> = everyone.iter().map(|c| c.id).collect();
     let mut answer = None;
     for one in everyone {
+        let mut people = Vec::new();
         for person in contacts::of_customer(db, one.id).await? {
-            repos::save(db, &person.erased(now), now).await?;
+            people.push(repos::save(db, &person.erased(now), now).await?);
         }
         activities::erase_text(db, one.id, ERASED, now).await?;
         tasks::erase_text(db, one.id, ERASED, now).await?;
@@ -46,7 +47,6 @@ pub async fn erase(
         orders::erase_text(db, one.id, ERASED, now).await?;
         survey_invitations::erase_text(db, one.id, now).await?;
         let erased = repos::save(db, &one.erased(now), now).await?;
-        let people = contacts::of_customer(db, erased.id).await?;
         customers::reindex(db, &erased, &people).await?;
         if erased.id == first {
             answer = Some((erased, people));
