@@ -13,6 +13,7 @@ use rapport_domain::activity::TaskOrigin;
 use rapport_domain::article::{ArticleKind, ArticleStatus, Audience};
 use rapport_domain::assignment::AssignmentRule;
 use rapport_domain::auth::{Role, Scope};
+use rapport_domain::contact::ContactPoint;
 use rapport_domain::enums::{
     ActivityKind, AddressLabel, Channel, ConsentSource, ContactLabel, CustomerKind, Direction,
     Grade, Industry, LifecycleStage, PreferredChannel, SizeBand, Source, TaskStatus,
@@ -22,15 +23,17 @@ use rapport_domain::job::JobStatus;
 use rapport_domain::opportunity::{LostReason, OpportunityStatus};
 use rapport_domain::pipeline::StageKind;
 use rapport_domain::quote::{OrderStatus, QuoteStatus};
+use rapport_domain::report::{CustomerDimension, Grouping, Interval};
 use rapport_domain::sla::SlaClock;
 use rapport_domain::survey::{
-    InvitationOrigin, InvitationStatus, QuestionKind, SkipReason, SurveyEvent,
+    InvitationOrigin, InvitationStatus, QuestionKind, ResultGroup, SkipReason, SurveyEvent,
 };
 use rapport_domain::ticket::{TicketCategory, TicketChannel, TicketPriority, TicketStatus};
 use rapport_domain::webhook::{DeliveryStatus, EventType, WebhookStatus};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
-    ArrayBuilder, ObjectBuilder, OneOfBuilder, Ref, Schema, SchemaType, Type,
+    AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Ref, Schema,
+    SchemaFormat, SchemaType, Type,
 };
 
 /// A code list: the name of its component, what it is, and its values.
@@ -195,6 +198,15 @@ code_lists! {
     TicketSort: crate::routes::tickets::DOCUMENTED_SORTS,
         "The order of the ticket list: `-created_at` (newest first, the default) or `resolution_due_at` (the agents' queue: soonest due first; tickets without a due time are left out); `updated_at` in the change feed only."
         => ticket_sort, ticket_sort_or_null;
+    UserAlias: ["me"], "`me`: the caller, where a user's id is asked for."
+        => user_alias, user_alias_or_null;
+    ReportGrouping: Grouping::NAMES, "How a report groups its rows: per rep (`owner`) or per `team`."
+        => report_grouping, report_grouping_or_null;
+    ReportInterval: Interval::NAMES, "The periods of a report: `week` (from Monday) or `month`, UTC."
+        => report_interval, report_interval_or_null;
+    SatisfactionGrouping: ResultGroup::NAMES,
+        "How survey results break down: `agent`, `team`, `channel` or `category` (the ticket's), or `grade` (the customer's when invited)."
+        => satisfaction_grouping, satisfaction_grouping_or_null;
     AuditChainBreak: rapport_domain::audit_chain::Broken::NAMES,
         "Why the audit chain breaks at a place: `missing` (a sealed event or its seal was deleted), `content` (the event's fields or its hash differ from what was sealed), `changes` (its changes differ, and erasure did not scrub them), `head` (the chain ends elsewhere than its recorded head)."
         => audit_chain_break, audit_chain_break_or_null;
@@ -236,6 +248,50 @@ fn list_or_null(item: RefOr<Schema>) -> RefOr<Schema> {
         .into()
 }
 
+/// A user parameter (`owner_id`, `assignee_id`): a user's id, or `me` for the caller, as
+/// `extract::user_param` reads it.
+pub fn user_or_me() -> RefOr<Schema> {
+    let id = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
+    // anyOf, not oneOf: `format` only annotates, so `me` would match both.
+    AnyOfBuilder::new()
+        .description(Some("A user's id, or `me` for the caller."))
+        .item(id)
+        .item(user_alias())
+        .into()
+}
+
+/// [`user_or_me`], or `null`.
+pub fn user_or_me_or_null() -> RefOr<Schema> {
+    let null = ObjectBuilder::new().schema_type(Type::Null);
+    OneOfBuilder::new().item(user_or_me()).item(null).into()
+}
+
+/// A parameter of 1 to `most` of `values`, comma separated (`by=industry,grade`).
+fn comma_list(values: &[&str], most: usize) -> RefOr<Schema> {
+    let one = values.join("|");
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!("^({one})(,({one})){{0,{}}}$", most - 1)))
+        .into()
+}
+
+/// The forecast's extra groupings (`by=owner,month`).
+pub fn forecast_by() -> RefOr<Schema> {
+    comma_list(crate::routes::reports::FORECAST_BY, 2)
+}
+
+/// The customer distribution's one or two fields (`by=industry,grade`).
+pub fn distribution_by() -> RefOr<Schema> {
+    comma_list(CustomerDimension::NAMES, 2)
+}
+
+/// The contact points a contact lacks (`missing=email,phone`).
+pub fn missing_contact_points() -> RefOr<Schema> {
+    comma_list(ContactPoint::NAMES, ContactPoint::NAMES.len())
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
@@ -243,8 +299,12 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 46] = [
+    const NAMES: [&str; 50] = [
         "AuditChainBreak",
+        "UserAlias",
+        "ReportGrouping",
+        "ReportInterval",
+        "SatisfactionGrouping",
         "CustomerSort",
         "OpportunitySort",
         "TicketSort",

@@ -27,6 +27,7 @@ use crate::pagination::{Paged, page_params};
 use crate::respond;
 use crate::routes::customers::types::{Contact, ContactList, CreateContact, UpdateContact};
 use crate::routes::customers::{access, input, reindex};
+use crate::schemas;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -47,7 +48,7 @@ pub struct ContactListParams {
     pub customer_id: Option<Uuid>,
     /// `email`, `phone` or `email,phone`: only contacts without any of each (without both, for
     /// two), to clean up or complete.
-    #[param(example = "email,phone")]
+    #[param(example = "email,phone", schema_with = schemas::missing_contact_points)]
     pub missing: Option<String>,
     /// 1 to 200, default 50.
     pub limit: Option<i64>,

@@ -263,6 +263,7 @@ pub struct OpportunityListParams {
     #[param(schema_with = schemas::opportunity_status)]
     pub status: Option<String>,
     /// A user id, or `me`.
+    #[param(schema_with = schemas::user_or_me)]
     pub owner_id: Option<String>,
     pub team_id: Option<Uuid>,
     pub customer_id: Option<Uuid>,

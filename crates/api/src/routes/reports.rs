@@ -39,6 +39,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(sales_performance_report);
 }
 
+/// The forecast's extra groupings, as `by` names them.
+pub const FORECAST_BY: &[&str] = &["owner", "month"];
+
 /// The forecast's parameters.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -49,7 +52,7 @@ pub struct PipelineReportParams {
     #[param(schema_with = schemas::opportunity_status)]
     pub status: Option<String>,
     /// Extra groupings, comma separated: `owner`, `month` (of the expected close date).
-    #[param(example = "owner,month")]
+    #[param(example = "owner,month", schema_with = schemas::forecast_by)]
     pub by: Option<String>,
 }
 
@@ -202,7 +205,7 @@ async fn pipeline_report(
                 return Err(ApiError::bad_parameter(
                     "by",
                     Invalid::NotOneOf {
-                        allowed: &["owner", "month"],
+                        allowed: FORECAST_BY,
                     },
                 ));
             }
@@ -279,7 +282,7 @@ async fn pipeline_report(
 pub struct DistributionParams {
     /// One or two of `kind`, `industry`, `size`, `grade`, `lifecycle_stage`, `country`,
     /// `source`, `channel`, comma separated.
-    #[param(example = "industry,grade")]
+    #[param(example = "industry,grade", schema_with = schemas::distribution_by)]
     pub by: Option<String>,
     /// Customers created from this time on.
     pub from: Option<DateTime<Utc>>,
@@ -404,6 +407,7 @@ pub struct LeadResponseParams {
     /// Leads created before this time.
     pub to: Option<DateTime<Utc>>,
     /// `owner` or `team`; default: all together.
+    #[param(schema_with = schemas::report_grouping)]
     pub group_by: Option<String>,
 }
 
@@ -583,6 +587,7 @@ pub struct SalesPerformanceParams {
     /// Before this time.
     pub to: Option<DateTime<Utc>>,
     /// `owner` (the default: per rep) or `team`.
+    #[param(schema_with = schemas::report_grouping)]
     pub group_by: Option<String>,
 }
 

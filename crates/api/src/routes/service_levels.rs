@@ -18,6 +18,7 @@ use crate::auth::Authorized;
 use crate::auth::scopes::ReportsRead;
 use crate::error::ApiError;
 use crate::extract::{Query, code_param};
+use crate::schemas;
 use crate::state::AppState;
 use crate::table::{self, Table, cell};
 
@@ -34,7 +35,7 @@ pub struct ServiceLevelsParams {
     /// Tickets created before this time (breaches recorded before then).
     pub to: Option<DateTime<Utc>>,
     /// `week` or `month`: the figures per period of creation too.
-    #[param(example = "week")]
+    #[param(example = "week", schema_with = schemas::report_interval)]
     pub period: Option<String>,
 }
 

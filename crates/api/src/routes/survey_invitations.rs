@@ -163,6 +163,7 @@ pub struct CustomerSelection {
     pub grade: Option<String>,
     pub tag: Option<String>,
     /// A user id, or `me`.
+    #[schema(schema_with = schemas::user_or_me_or_null)]
     pub owner_id: Option<String>,
     pub team_id: Option<Uuid>,
 }
@@ -198,7 +199,7 @@ pub struct InvitationBatch {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct InvitationListParams {
-    /// `sent`, `opened`, `answered` or `expired`.
+    #[param(schema_with = schemas::invitation_status)]
     pub status: Option<String>,
     /// 1 to 200, default 50.
     pub limit: Option<i64>,

@@ -43,10 +43,12 @@ pub struct ResultParams {
     /// Answers before this time.
     pub to: Option<DateTime<Utc>>,
     /// The periods of `trend`: `week` (from Monday) or `month` (the default), UTC.
+    #[param(schema_with = schemas::report_interval)]
     pub interval: Option<String>,
     /// Break the results down by `agent` (the ticket's assignee, else the opportunity's or
     /// the customer's owner, when invited), `team`, `channel` or `category` (the ticket's), or
     /// `grade` (the customer's when invited).
+    #[param(schema_with = schemas::satisfaction_grouping)]
     pub group_by: Option<String>,
 }
 
@@ -60,8 +62,10 @@ pub struct SatisfactionParams {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     /// `week` or `month` (the default).
+    #[param(schema_with = schemas::report_interval)]
     pub interval: Option<String>,
     /// `agent`, `team`, `channel`, `category` or `grade`.
+    #[param(schema_with = schemas::satisfaction_grouping)]
     pub group_by: Option<String>,
 }
 

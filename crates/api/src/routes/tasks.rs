@@ -135,6 +135,7 @@ pub struct UpdateTask {
 #[into_params(parameter_in = Query)]
 pub struct TaskListParams {
     /// A user id, or `me`.
+    #[param(schema_with = schemas::user_or_me)]
     pub assignee_id: Option<String>,
     pub customer_id: Option<Uuid>,
     #[param(schema_with = schemas::task_status)]

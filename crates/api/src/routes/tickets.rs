@@ -215,6 +215,7 @@ pub struct TicketListParams {
     #[param(schema_with = schemas::ticket_category)]
     pub category: Option<String>,
     /// A user id, or `me`.
+    #[param(schema_with = schemas::user_or_me)]
     pub assignee_id: Option<String>,
     pub team_id: Option<Uuid>,
     pub customer_id: Option<Uuid>,
