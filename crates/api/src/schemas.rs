@@ -249,7 +249,7 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 46] = [
+    const NAMES: [&str; 48] = [
         "AuditChainBreak",
         "CustomerSort",
         "OpportunitySort",
@@ -266,6 +266,8 @@ mod tests {
         "LostReason",
         "QuoteStatus",
         "OrderStatus",
+        "LoyaltyKind",
+        "Tier",
         "ArticleKind",
         "Audience",
         "ArticleStatus",
