@@ -26,6 +26,7 @@ mod imports;
 mod jobs;
 mod list_feeds;
 mod login_limits;
+mod loyalty;
 mod masking;
 mod operations;
 mod ownership;

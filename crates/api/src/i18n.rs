@@ -122,6 +122,7 @@ pub fn title(code: ProblemCode, lang: Lang) -> &'static str {
         C::ConsentWithdrawn => ("Consent withdrawn", "已撤回同意"),
         C::AlreadyAnswered => ("Already answered", "已经答复"),
         C::Expired => ("Expired", "已过期"),
+        C::InsufficientPoints => ("Insufficient points", "积分不足"),
         C::PreconditionFailed => ("Precondition failed", "前提条件不满足"),
         C::PayloadTooLarge => ("Payload too large", "请求体过大"),
         C::UnsupportedMediaType => ("Unsupported media type", "不支持的媒体类型"),
@@ -213,6 +214,10 @@ pub fn detail(code: ProblemCode, lang: Lang) -> Option<&'static str> {
             "该邀请已经答复。",
         ),
         C::Expired => ("This invitation has expired.", "该邀请已过期。"),
+        C::InsufficientPoints => (
+            "The loyalty balance does not cover these points.",
+            "积分余额不足以扣除这些积分。",
+        ),
         C::AmbiguousMatch => (
             "The upsert key matches more than one record; update them one by one by id.",
             "该更新键匹配到多条记录；请按 ID 逐条更新。",

@@ -20,6 +20,7 @@ use rapport_domain::enums::{
 };
 use rapport_domain::import::ImportStatus;
 use rapport_domain::job::JobStatus;
+use rapport_domain::loyalty::{LoyaltyKind, Tier};
 use rapport_domain::opportunity::{LostReason, OpportunityStatus};
 use rapport_domain::pipeline::StageKind;
 use rapport_domain::quote::{OrderStatus, QuoteStatus};
@@ -158,6 +159,11 @@ code_lists! {
         => quote_status, quote_status_or_null;
     OrderStatus: OrderStatus::NAMES, "Where an order stands: `confirmed → fulfilled | cancelled`."
         => order_status, order_status_or_null;
+    LoyaltyKind: LoyaltyKind::NAMES,
+        "What a loyalty ledger row records: `earn` (an order's points), `redeem`, `adjust` (by an admin, with a reason), `expire` (oldest points first) or `reversal` (a cancelled order's points taken back)."
+        => loyalty_kind, loyalty_kind_or_null;
+    Tier: Tier::NAMES, "A loyalty tier, by the points earned in the last 12 months."
+        => tier, tier_or_null;
     QuestionKind: QuestionKind::NAMES,
         "What a survey question asks: `csat` (1–5), `nps` (0–10), `rating` (1–max), `single_choice`, `multi_choice` or `text`."
         => question_kind, question_kind_or_null;
@@ -299,7 +305,7 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 50] = [
+    const NAMES: [&str; 52] = [
         "AuditChainBreak",
         "UserAlias",
         "ReportGrouping",
@@ -320,6 +326,8 @@ mod tests {
         "LostReason",
         "QuoteStatus",
         "OrderStatus",
+        "LoyaltyKind",
+        "Tier",
         "ArticleKind",
         "Audience",
         "ArticleStatus",

@@ -26,6 +26,7 @@ pub mod identity;
 pub mod import;
 pub mod job;
 pub mod lifecycle;
+pub mod loyalty;
 pub mod markdown;
 pub mod masking;
 pub mod money;

@@ -49,6 +49,8 @@ crate::string_enum! {
         TicketUpdated => "ticket.updated",
         TicketSlaBreached => "ticket.sla_breached",
         SurveyAnswered => "survey.answered",
+        LoyaltyTransactionCreated => "loyalty.transaction_created",
+        LoyaltyTierChanged => "loyalty.tier_changed",
     }
 }
 
@@ -90,6 +92,12 @@ impl EventType {
             E::SurveyAnswered => {
                 "A customer answered a satisfaction survey (the record is the invitation)."
             }
+            E::LoyaltyTransactionCreated => {
+                "A row was written on a customer's loyalty ledger (earned, redeemed, adjusted, expired or reversed points)."
+            }
+            E::LoyaltyTierChanged => {
+                "A customer's loyalty tier changed (`changes.tier`; the record is the account, whose id is the customer's)."
+            }
         }
     }
 
@@ -106,7 +114,9 @@ impl EventType {
             | E::ContactCreated
             | E::ContactUpdated
             | E::ContactDeleted
-            | E::ActivityCreated => Scope::CustomersRead,
+            | E::ActivityCreated
+            | E::LoyaltyTransactionCreated
+            | E::LoyaltyTierChanged => Scope::CustomersRead,
             E::TaskCreated | E::TaskUpdated => Scope::TasksRead,
             E::OpportunityCreated
             | E::OpportunityUpdated
@@ -162,6 +172,8 @@ pub fn event_types(entity_type: &str, action: &str, changes: &Value) -> Vec<Even
         ("ticket", "create") => vec![E::TicketCreated],
         ("ticket", "update") => vec![E::TicketUpdated],
         ("ticket", "sla_breached") => vec![E::TicketSlaBreached],
+        ("loyalty_transaction", "create") => vec![E::LoyaltyTransactionCreated],
+        ("loyalty_account", "tier_changed") => vec![E::LoyaltyTierChanged],
         ("survey_invitation", "update")
             if after("status").and_then(Value::as_str) == Some("answered") =>
         {
@@ -428,6 +440,23 @@ mod tests {
         assert!(event_types("survey_invitation", "update", &opened).is_empty());
         assert!(event_types("user", "update", &opened).is_empty());
         assert!(event_types("customer", "export", &opened).is_empty());
+    }
+
+    #[test]
+    fn loyalty_rows_and_tier_changes_are_events() {
+        let tier = json!({"tier": {"before": "member", "after": "silver"}});
+        assert_eq!(
+            event_types("loyalty_account", "tier_changed", &tier),
+            vec![EventType::LoyaltyTierChanged]
+        );
+        assert_eq!(
+            event_types("loyalty_transaction", "create", &json!({})),
+            vec![EventType::LoyaltyTransactionCreated]
+        );
+        assert_eq!(
+            EventType::LoyaltyTierChanged.read_scope(),
+            Scope::CustomersRead
+        );
     }
 
     #[test]

@@ -38,6 +38,8 @@ rapport_domain::string_enum! {
         ConsentWithdrawn => "consent_withdrawn",
         AlreadyAnswered => "already_answered",
         Expired => "expired",
+        /// 409: a redemption or negative adjustment beyond the loyalty balance (`balance`).
+        InsufficientPoints => "insufficient_points",
         /// 412.
         PreconditionFailed => "precondition_failed",
         /// 413.

@@ -12,6 +12,7 @@ pub mod customers;
 pub mod health;
 pub mod jobs;
 pub mod line_items;
+pub mod loyalty;
 pub mod me;
 pub mod notifications;
 pub mod opportunities;
@@ -66,6 +67,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(products::configure)
             .configure(quotes::configure)
             .configure(orders::configure)
+            .configure(loyalty::configure)
             .configure(reports::configure)
             .configure(service_levels::configure)
             .configure(articles::configure)

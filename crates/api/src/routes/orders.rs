@@ -33,6 +33,7 @@ use crate::references;
 use crate::respond;
 use crate::routes::customers::access;
 use crate::routes::line_items::{self, DocumentTotals, LineInput, LineItem};
+use crate::routes::loyalty;
 use crate::routes::opportunities;
 use crate::schemas;
 use crate::state::AppState;
@@ -369,6 +370,7 @@ async fn create_order(
             e.into()
         }
     })?;
+    loyalty::on_order_created(&tx, order.id, now).await?;
     let body = Order::from(order);
     audit::record_and_commit(
         tx,
@@ -444,6 +446,9 @@ async fn update_order(
             .map_err(|e| ApiError::status_refused(("An order", "订单"), e.from, e.to, e.allowed))?;
         if status == OrderStatus::Fulfilled {
             invitations::on_event(&tx, SurveyEvent::OrderFulfilled, o.id, now).await?;
+        }
+        if status == OrderStatus::Cancelled {
+            loyalty::on_order_cancelled(&tx, o.id, now).await?;
         }
     }
     let saved = Order::from(repos::save(&tx, &o, now).await?);

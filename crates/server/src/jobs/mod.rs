@@ -9,6 +9,7 @@ pub mod grading;
 pub mod handler;
 pub mod imports;
 pub mod leads;
+pub mod loyalty;
 pub mod maintenance;
 pub mod quotes;
 pub mod runner;
@@ -57,7 +58,10 @@ pub fn standard_handlers(
         .with(surveys::QUARTERLY, surveys::Quarterly)?
         .with(surveys::QUARTER, surveys::Quarter { email: false })?
         .with(grading::GRADE, grading::Grading { rules: grading })?
-        .with(duplicates::REBUILD, duplicates::Rebuild)
+        .with(duplicates::REBUILD, duplicates::Rebuild)?
+        .with(loyalty::EARN, loyalty::Earn)?
+        .with(loyalty::REVERSE, loyalty::Reverse)?
+        .with(loyalty::EXPIRE, loyalty::Expire)
 }
 
 /// `handlers` with survey invitations emailed through `smtp` (when configured): the survey
@@ -104,6 +108,13 @@ pub fn standard_schedules() -> Result<Vec<Scheduled>, BadKind> {
             duplicates::REBUILD,
             Schedule::Daily {
                 at: chrono::NaiveTime::from_hms_opt(3, 0, 0).unwrap_or(chrono::NaiveTime::MIN),
+                zone: chrono_tz::UTC,
+            },
+        )?,
+        Scheduled::new(
+            loyalty::EXPIRE,
+            Schedule::Daily {
+                at: chrono::NaiveTime::from_hms_opt(1, 0, 0).unwrap_or(chrono::NaiveTime::MIN),
                 zone: chrono_tz::UTC,
             },
         )?,

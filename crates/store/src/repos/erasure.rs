@@ -8,8 +8,8 @@ use rapport_domain::customer::{Customer, ERASED};
 use serde_json::Value;
 
 use crate::repos::{
-    self, activities, audit, contacts, customers, idempotency, opportunities, orders, quotes,
-    survey_invitations, tasks, tickets,
+    self, activities, audit, contacts, customers, idempotency, loyalty, opportunities, orders,
+    quotes, survey_invitations, tasks, tickets,
 };
 use crate::{Conn, StoreError};
 
@@ -45,6 +45,7 @@ pub async fn erase(
         opportunities::erase_text(db, one.id, ERASED, now).await?;
         quotes::erase_text(db, one.id, ERASED, now).await?;
         orders::erase_text(db, one.id, ERASED, now).await?;
+        loyalty::erase_text(db, one.id, ERASED).await?;
         survey_invitations::erase_text(db, one.id, now).await?;
         let erased = repos::save(db, &one.erased(now), now).await?;
         customers::reindex(db, &erased, &people).await?;

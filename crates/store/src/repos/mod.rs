@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod imports;
 pub mod jobs;
 pub mod lead_escalations;
+pub mod loyalty;
 pub mod notifications;
 pub mod numbers;
 pub mod opportunities;

@@ -3,8 +3,8 @@
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use rapport_store::repos::{
-    activities, audit as audit_repo, contacts, customers, erasure, grading, opportunities, orders,
-    quotes, stage_changes, survey_invitations, surveys, tasks, tickets,
+    activities, audit as audit_repo, contacts, customers, erasure, grading, loyalty, opportunities,
+    orders, quotes, stage_changes, survey_invitations, surveys, tasks, tickets,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -20,6 +20,7 @@ use crate::auth::scopes::CustomersPrivacy;
 use crate::error::ApiError;
 use crate::routes::activities::Activity;
 use crate::routes::audit_events::AuditEvent;
+use crate::routes::loyalty::LoyaltyTransaction;
 use crate::routes::opportunities::Opportunity;
 use crate::routes::orders::Order;
 use crate::routes::quotes::Quote;
@@ -44,6 +45,8 @@ pub struct CustomerExport {
     pub opportunities: Vec<Opportunity>,
     pub quotes: Vec<Quote>,
     pub orders: Vec<Order>,
+    /// The loyalty points ledger, oldest first.
+    pub loyalty_transactions: Vec<LoyaltyTransaction>,
     /// Survey invitations and their answers.
     pub survey_invitations: Vec<Invitation>,
     /// Who changed what about the customer and its contacts.
@@ -125,6 +128,11 @@ pub async fn export_customer(
             .await?
             .into_iter()
             .map(Order::from)
+            .collect(),
+        loyalty_transactions: loyalty::of_customer(&tx, customer.id)
+            .await?
+            .into_iter()
+            .map(LoyaltyTransaction::from)
             .collect(),
         survey_invitations: invitations
             .into_iter()
