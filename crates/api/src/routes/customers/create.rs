@@ -93,6 +93,7 @@ pub(super) async fn create(
     let creation = Creation {
         owner_id,
         team_id,
+        campaign_id: None,
         region: state.settings.default_region,
         lead_follow_up: state.settings.lead_follow_up,
         now,
