@@ -167,9 +167,10 @@ impl<const MAX: usize> Template<MAX> {
             let close = after.find("}}").ok_or(Invalid::NotOneOf {
                 allowed: MergeField::NAMES,
             })?;
-            let field = MergeField::parse(after[..close].trim()).map_err(|_| Invalid::NotOneOf {
-                allowed: MergeField::NAMES,
-            })?;
+            let field =
+                MergeField::parse(after[..close].trim()).map_err(|_| Invalid::NotOneOf {
+                    allowed: MergeField::NAMES,
+                })?;
             segments.push(Segment::Field(field));
             rest = &after[close + 2..];
         }
@@ -267,7 +268,9 @@ impl Campaign {
 
     /// Can it be sent by email: an email campaign with a subject and a body.
     pub fn is_sendable(&self) -> bool {
-        self.kind == CampaignType::Email && self.email_subject.is_some() && self.email_body.is_some()
+        self.kind == CampaignType::Email
+            && self.email_subject.is_some()
+            && self.email_body.is_some()
     }
 }
 
@@ -337,9 +340,48 @@ crate::string_enum! {
     }
 }
 
+/// The return on a campaign's cost in percent, `(won − cost) / cost × 100`, rounded half
+/// away from zero to 1 decimal, from sums in minor units of one currency; `None` without a
+/// cost (or beyond what a decimal holds).
+pub fn roi_percent(won_minor: i128, cost_minor: i128) -> Option<f64> {
+    if cost_minor == 0 {
+        return None;
+    }
+    let won = rust_decimal::Decimal::try_from_i128_with_scale(won_minor, 0).ok()?;
+    let cost = rust_decimal::Decimal::try_from_i128_with_scale(cost_minor, 0).ok()?;
+    let percent = (won - cost).checked_mul(rust_decimal::Decimal::ONE_HUNDRED)? / cost;
+    Some(crate::report::rounded(percent, 1))
+}
+
+/// A campaign's cost per lead in minor units, rounded half away from zero; `None` without
+/// leads (or beyond an i64).
+pub fn cost_per_lead_minor(cost_minor: i128, leads: u64) -> Option<i64> {
+    if leads == 0 {
+        return None;
+    }
+    let cost = rust_decimal::Decimal::try_from_i128_with_scale(cost_minor, 0).ok()?;
+    let per = (cost / rust_decimal::Decimal::from(leads))
+        .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    rust_decimal::prelude::ToPrimitive::to_i64(&per)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roi_and_cost_per_lead_round_half_away_from_zero() {
+        assert_eq!(roi_percent(1_250_050, 345_001), Some(262.3));
+        assert_eq!(roi_percent(70_000, 100_000), Some(-30.0));
+        assert_eq!(roi_percent(0, 5_000), Some(-100.0));
+        assert_eq!(roi_percent(100, 0), None);
+        assert_eq!(roi_percent(1_000_001, 2_000_000), Some(-50.0));
+        assert_eq!(roi_percent(3, 2_000), Some(-99.9), "-99.85 away from zero");
+        assert_eq!(cost_per_lead_minor(345_001, 2), Some(172_501));
+        assert_eq!(cost_per_lead_minor(5, 2), Some(3));
+        assert_eq!(cost_per_lead_minor(5, 0), None);
+        assert_eq!(cost_per_lead_minor(i128::from(i64::MAX) * 4, 1), None);
+    }
 
     fn campaign() -> Campaign {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
@@ -427,10 +469,16 @@ mod tests {
         let unknown = Invalid::NotOneOf {
             allowed: MergeField::NAMES,
         };
-        assert_eq!(BodyTemplate::parse("Hi {{contact.email}}"), Err(unknown.clone()));
+        assert_eq!(
+            BodyTemplate::parse("Hi {{contact.email}}"),
+            Err(unknown.clone())
+        );
         assert_eq!(BodyTemplate::parse("Hi {{contact.first_name"), Err(unknown));
         assert_eq!(BodyTemplate::parse("  "), Err(Invalid::Required));
-        assert_eq!(BodyTemplate::parse("no fields").unwrap().segments().len(), 1);
+        assert_eq!(
+            BodyTemplate::parse("no fields").unwrap().segments().len(),
+            1
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub use index::{
 pub use lead_response::{
     LeadCounts, LeadScope, lead_response, overdue_leads, time_to_first_contact,
 };
+pub(crate) use list::visible as visible_only;
 pub use list::{CustomerFilter, CustomerSort, list};
 pub use merge::{Moved, move_children};
 
