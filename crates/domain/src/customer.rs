@@ -499,6 +499,25 @@ pub(crate) mod tests {
         }
     }
 
+    #[test]
+    fn a_lead_of_a_campaign_has_the_campaign_as_source() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let campaign = Uuid::now_v7();
+        let at = Creation {
+            campaign_id: Some(campaign),
+            ..creation(now)
+        };
+        let (c, _) = Customer::create(&raw(Some("Fair Lead")), &at).unwrap();
+        assert_eq!(c.campaign_id, Some(campaign));
+        assert_eq!(c.source, Some(Source::Campaign));
+        let given = RawCustomer {
+            source: Some("referral"),
+            ..raw(Some("Referred"))
+        };
+        let (c, _) = Customer::create(&given, &at).unwrap();
+        assert_eq!(c.source, Some(Source::Referral), "a source given is kept");
+    }
+
     fn raw(name: Option<&str>) -> RawCustomer<'_> {
         RawCustomer {
             name,
@@ -509,7 +528,6 @@ pub(crate) mod tests {
             lifecycle_stage: None,
             tags: &[],
             source: None,
-            campaign_id: None,
             channel: None,
             website: None,
             registration_number: None,

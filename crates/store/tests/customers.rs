@@ -514,7 +514,9 @@ async fn campaigns_keep_their_members_once_and_their_costs(store: Store) {
     let li = contact(&acme, "li@acme.test", "13800138000");
     let tx = store.begin().await.unwrap();
     customers::insert(&tx, &acme).await.unwrap();
-    contacts::insert_many(&tx, &[li.clone()]).await.unwrap();
+    contacts::insert_many(&tx, std::slice::from_ref(&li))
+        .await
+        .unwrap();
     rapport_store::commit(tx).await.unwrap();
     let member = Member::new(campaign.id, acme.id, li.id, now);
     assert!(
