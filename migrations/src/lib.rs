@@ -34,6 +34,7 @@ mod m20261206_000028_ticket_changes;
 mod m20261207_000029_imports;
 mod m20261208_000030_deletions;
 mod m20261209_000031_audit_chain;
+mod m20261210_000032_campaigns;
 mod m20261211_000033_loyalty;
 
 pub struct Migrator;
@@ -73,6 +74,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000029_imports::Migration),
             Box::new(m20261208_000030_deletions::Migration),
             Box::new(m20261209_000031_audit_chain::Migration),
+            Box::new(m20261210_000032_campaigns::Migration),
             Box::new(m20261211_000033_loyalty::Migration),
         ]
     }

@@ -61,13 +61,14 @@ fn time(value: &Value, field: &str) -> DateTime<Utc> {
 }
 
 /// The lists of records deleted for good: their feeds answer `deleted`, the others do not.
-const DELETED_FOR_GOOD: [&str; 6] = [
+const DELETED_FOR_GOOD: [&str; 7] = [
     "/v1/contacts",
     "/v1/activities",
     "/v1/tasks",
     "/v1/teams",
     "/v1/clients",
     "/v1/webhooks",
+    "/v1/campaigns",
 ];
 
 /// Walks the feed of `list` from `since`, `limit` a page (`extra`: more parameters).
@@ -460,8 +461,14 @@ async fn every_list_of_versioned_records_has_a_feed(app: TestApp) {
 /// a change to make to it, and whether it is deleted for good.
 type Made = (&'static str, fn(usize, &Value) -> Value, Value, bool);
 
-fn settings_and_catalogues() -> [Made; 9] {
+fn settings_and_catalogues() -> [Made; 10] {
     [
+        (
+            "/v1/campaigns",
+            |n, _| json!({"name": format!("Feed campaign {n}"), "type": "event"}),
+            json!({"name": "Renamed campaign"}),
+            true,
+        ),
         (
             "/v1/teams",
             |n, _| json!({"name": format!("Feed team {n}")}),

@@ -139,8 +139,12 @@ async fn unknown_ids_are_404_everywhere(app: TestApp) {
 
 backend_tests!(every_change_takes_if_match);
 
-/// Changes that take no `If-Match`: a link between two records has no version of its own.
-const WITHOUT_IF_MATCH: [&str; 1] = ["DELETE /v1/tickets/{id}/articles/{article_id}"];
+/// Changes that take no `If-Match`: a link between two records has no version of its own,
+/// nor has a campaign's cost entry (entries are added and deleted, never changed).
+const WITHOUT_IF_MATCH: [&str; 2] = [
+    "DELETE /v1/tickets/{id}/articles/{article_id}",
+    "DELETE /v1/campaigns/{id}/costs/{cost_id}",
+];
 
 /// Every `PATCH` and `DELETE` documents `If-Match` and reads it: an unreadable one (not ASCII)
 /// is 400 before the record is even looked up, where a handler that ignores the header would

@@ -64,7 +64,7 @@ fn fits(sort: &str, value: &SortValue) -> bool {
         "name" | "duplicates" => matches!(value, SortValue::Text(_)),
         "search" | "unread" => matches!(value, SortValue::Ranked(..)),
         "amount" => matches!(value, SortValue::Int(_)),
-        "expected_close_date" => matches!(value, SortValue::Date(_)),
+        "expected_close_date" | "incurred_on" => matches!(value, SortValue::Date(_)),
         _ => matches!(value, SortValue::Time(_)),
     }
 }

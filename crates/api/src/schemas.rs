@@ -178,6 +178,17 @@ code_lists! {
         => skip_reason, skip_reason_or_null;
     ConsentSource: ConsentSource::NAMES, "How a contact gave or withdrew marketing consent."
         => consent_source, consent_source_or_null;
+    CampaignType: rapport_domain::campaign::CampaignType::NAMES, "What kind of marketing campaign it is."
+        => campaign_type, campaign_type_or_null;
+    CampaignStatus: rapport_domain::campaign::CampaignStatus::NAMES,
+        "Where a campaign stands: `planned → active → completed | cancelled`, or `planned → cancelled`."
+        => campaign_status, campaign_status_or_null;
+    MemberStatus: rapport_domain::campaign::MemberStatus::NAMES,
+        "Where a campaign member stands; `responded`, `attended` and `converted` count as responses, `unsubscribed` withdraws the contact's marketing consent."
+        => member_status, member_status_or_null;
+    MemberSkipReason: rapport_domain::campaign::SkipReason::NAMES,
+        "Why a contact or customer was not added to a campaign: `no_marketing_consent` (none recorded, or withdrawn), `already_member`, `no_contacts` (a customer without contacts), `not_found` (in a batch: nothing the caller sees)."
+        => member_skip_reason, member_skip_reason_or_null;
     Role: Role::NAMES,
         "The role of a user account, or `integration` for an integration client."
         => role, role_or_null;
@@ -305,8 +316,12 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 52] = [
+    const NAMES: [&str; 56] = [
         "AuditChainBreak",
+        "CampaignType",
+        "CampaignStatus",
+        "MemberStatus",
+        "MemberSkipReason",
         "UserAlias",
         "ReportGrouping",
         "ReportInterval",

@@ -151,6 +151,7 @@ impl Generator {
             team_id: None,
             tags: Vec::new(),
             source: Some(*pick(rng, Source::ALL)),
+            campaign_id: None,
             channel: Some(*pick(rng, Channel::ALL)),
             website: None,
             registration_number: None,

@@ -41,6 +41,8 @@ pub struct Customer {
     pub team_id: Option<Uuid>,
     pub tags: Vec<Tag>,
     pub source: Option<Source>,
+    /// The marketing campaign it came from (a lead of a campaign).
+    pub campaign_id: Option<Uuid>,
     pub channel: Option<Channel>,
     pub website: Option<WebUrl>,
     pub registration_number: Option<RegistrationNumber>,
@@ -114,6 +116,9 @@ pub struct Creation {
     /// Already checked against the caller's rights.
     pub owner_id: Option<Uuid>,
     pub team_id: Option<Uuid>,
+    /// The campaign it came from, already checked to exist; its source defaults to
+    /// `campaign`.
+    pub campaign_id: Option<Uuid>,
     /// The region of national phone numbers, and of registration numbers when the customer
     /// names no country.
     pub region: Region,
@@ -196,7 +201,8 @@ impl Customer {
                 owner_id: at.owner_id,
                 team_id: at.team_id,
                 tags,
-                source: source?,
+                source: source?.or(at.campaign_id.map(|_| Source::Campaign)),
+                campaign_id: at.campaign_id,
                 channel: channel?,
                 website: website?,
                 registration_number: registration_number?,
@@ -229,6 +235,7 @@ impl Customer {
             fill(&mut merged.owner_id, dup.owner_id);
             fill(&mut merged.team_id, dup.team_id);
             fill(&mut merged.source, dup.source);
+            fill(&mut merged.campaign_id, dup.campaign_id);
             fill(&mut merged.channel, dup.channel);
             fill(&mut merged.website, dup.website.clone());
             fill(
@@ -458,6 +465,7 @@ pub(crate) mod tests {
             team_id: None,
             tags: vec![],
             source: None,
+            campaign_id: None,
             channel: None,
             website: None,
             registration_number: None,
@@ -483,11 +491,31 @@ pub(crate) mod tests {
         Creation {
             owner_id: None,
             team_id: None,
+            campaign_id: None,
             region: Region::parse("CN").unwrap(),
             lead_follow_up: LeadFollowUp { hours: 24 },
             now,
             new_id: Uuid::now_v7,
         }
+    }
+
+    #[test]
+    fn a_lead_of_a_campaign_has_the_campaign_as_source() {
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let campaign = Uuid::now_v7();
+        let at = Creation {
+            campaign_id: Some(campaign),
+            ..creation(now)
+        };
+        let (c, _) = Customer::create(&raw(Some("Fair Lead")), &at).unwrap();
+        assert_eq!(c.campaign_id, Some(campaign));
+        assert_eq!(c.source, Some(Source::Campaign));
+        let given = RawCustomer {
+            source: Some("referral"),
+            ..raw(Some("Referred"))
+        };
+        let (c, _) = Customer::create(&given, &at).unwrap();
+        assert_eq!(c.source, Some(Source::Referral), "a source given is kept");
     }
 
     fn raw(name: Option<&str>) -> RawCustomer<'_> {

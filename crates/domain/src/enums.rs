@@ -172,6 +172,8 @@ string_enum! {
         SocialMedia => "social_media",
         TradeShow => "trade_show",
         Import => "import",
+        /// Created from a marketing campaign (the customer's `campaign_id`).
+        Campaign => "campaign",
         Other => "other",
     }
 }
@@ -266,6 +268,8 @@ string_enum! {
         InPerson => "in_person",
         Import => "import",
         Api => "api",
+        /// Withdrawn by unsubscribing from a campaign.
+        Unsubscribe => "unsubscribe",
         Other => "other",
     }
 }

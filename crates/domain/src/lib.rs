@@ -12,6 +12,7 @@ pub mod assignment;
 pub mod audit;
 pub mod audit_chain;
 pub mod auth;
+pub mod campaign;
 pub mod clock;
 pub mod contact;
 pub mod country;

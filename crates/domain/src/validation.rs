@@ -77,6 +77,8 @@ pub enum Invalid {
     InvalidEncoding,
     /// A CSV row that cannot be read as the header's columns.
     InvalidCsv,
+    /// An end that is not after its start (`ends_at` before `starts_at`).
+    EndsBeforeStart,
 }
 
 impl Invalid {
@@ -116,6 +118,7 @@ impl Invalid {
             Invalid::UnresolvableHost => "unresolvable_host",
             Invalid::InvalidEncoding => "invalid_encoding",
             Invalid::InvalidCsv => "invalid_csv",
+            Invalid::EndsBeforeStart => "ends_before_start",
         }
     }
 
@@ -154,6 +157,7 @@ impl Invalid {
         "unresolvable_host",
         "invalid_encoding",
         "invalid_csv",
+        "ends_before_start",
     ];
 }
 
@@ -398,6 +402,7 @@ mod tests {
             Invalid::UnresolvableHost,
             Invalid::InvalidEncoding,
             Invalid::InvalidCsv,
+            Invalid::EndsBeforeStart,
         ];
         assert_eq!(samples.len(), Invalid::CODES.len());
         for s in samples {

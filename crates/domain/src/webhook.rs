@@ -51,6 +51,12 @@ crate::string_enum! {
         SurveyAnswered => "survey.answered",
         LoyaltyTransactionCreated => "loyalty.transaction_created",
         LoyaltyTierChanged => "loyalty.tier_changed",
+        CampaignCreated => "campaign.created",
+        CampaignUpdated => "campaign.updated",
+        CampaignDeleted => "campaign.deleted",
+        CampaignMemberAdded => "campaign_member.added",
+        CampaignMemberUpdated => "campaign_member.updated",
+        CampaignMemberRemoved => "campaign_member.removed",
     }
 }
 
@@ -98,6 +104,12 @@ impl EventType {
             E::LoyaltyTierChanged => {
                 "A customer's loyalty tier changed (`changes.tier`; the record is the account, whose id is the customer's)."
             }
+            E::CampaignCreated => "A marketing campaign was created.",
+            E::CampaignUpdated => "A campaign's fields or status changed.",
+            E::CampaignDeleted => "A campaign was deleted, with its members and costs.",
+            E::CampaignMemberAdded => "A contact was added to a campaign.",
+            E::CampaignMemberUpdated => "A campaign member's status changed.",
+            E::CampaignMemberRemoved => "A contact was removed from a campaign.",
         }
     }
 
@@ -129,6 +141,12 @@ impl EventType {
             | E::OrderUpdated => Scope::OpportunitiesRead,
             E::TicketCreated | E::TicketUpdated | E::TicketSlaBreached => Scope::TicketsRead,
             E::SurveyAnswered => Scope::SurveysRead,
+            E::CampaignCreated
+            | E::CampaignUpdated
+            | E::CampaignDeleted
+            | E::CampaignMemberAdded
+            | E::CampaignMemberUpdated
+            | E::CampaignMemberRemoved => Scope::CampaignsRead,
         }
     }
 }
@@ -169,6 +187,12 @@ pub fn event_types(entity_type: &str, action: &str, changes: &Value) -> Vec<Even
         ("quote", "update") => vec![E::QuoteUpdated],
         ("order", "create") => vec![E::OrderCreated],
         ("order", "update") => vec![E::OrderUpdated],
+        ("campaign", "create") => vec![E::CampaignCreated],
+        ("campaign", "update") => vec![E::CampaignUpdated],
+        ("campaign", "delete") => vec![E::CampaignDeleted],
+        ("campaign_member", "create") => vec![E::CampaignMemberAdded],
+        ("campaign_member", "update") => vec![E::CampaignMemberUpdated],
+        ("campaign_member", "delete") => vec![E::CampaignMemberRemoved],
         ("ticket", "create") => vec![E::TicketCreated],
         ("ticket", "update") => vec![E::TicketUpdated],
         ("ticket", "sla_breached") => vec![E::TicketSlaBreached],

@@ -18,6 +18,7 @@ use rapport_domain::enums::{ContactLabel, CustomerKind, Grade, LifecycleStage};
 use rapport_domain::name::{OrgName, PersonName};
 use rapport_domain::phone::{Phone, Region};
 use rapport_domain::search::SearchQuery;
+use rapport_store::repos::campaigns::{self, CampaignFilter, MemberFilter};
 use rapport_store::repos::customers::{self, CustomerFilter, CustomerSort};
 use rapport_store::repos::idempotency::{self, Claim, StoredResponse};
 use rapport_store::repos::{self, contacts};
@@ -31,6 +32,7 @@ both!(
     duplicate_groups_share_keys_or_names,
     idempotency_claims_once,
     rare_matches_far_behind_the_newest_are_paged_to,
+    campaigns_keep_their_members_once_and_their_costs,
 );
 
 fn customer(name: &str, days_ago: i64) -> Customer {
@@ -48,6 +50,7 @@ fn customer(name: &str, days_ago: i64) -> Customer {
         team_id: None,
         tags: vec![],
         source: None,
+        campaign_id: None,
         channel: None,
         website: None,
         registration_number: None,
@@ -460,5 +463,144 @@ async fn rare_matches_far_behind_the_newest_are_paged_to(store: Store) {
             "Northwind 2 Traders",
             "Northwind 1 Traders"
         ]
+    );
+}
+
+async fn campaigns_keep_their_members_once_and_their_costs(store: Store) {
+    use rapport_domain::campaign::{
+        BodyTemplate, Campaign, CampaignStatus, CampaignType, CostEntry, Member, MemberStatus,
+    };
+    use rapport_domain::money::Money;
+    use rapport_domain::name::Title;
+
+    let now = SystemClock.now();
+    let campaign = Campaign {
+        id: Uuid::now_v7(),
+        name: Title::parse("Spring mailing").unwrap(),
+        kind: CampaignType::Email,
+        channel: None,
+        content: None,
+        starts_at: Some(now),
+        ends_at: Some(now + Duration::days(7)),
+        budget: Some(Money::parse("1000.50", "CNY").unwrap()),
+        owner_id: None,
+        status: CampaignStatus::Planned,
+        email_subject: None,
+        email_body: Some(BodyTemplate::parse("Hi {{contact.first_name}},\n\nnews.").unwrap()),
+        created_by: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    campaigns::insert(store.writer(), &campaign).await.unwrap();
+    assert_eq!(
+        campaigns::get(store.writer(), campaign.id).await.unwrap(),
+        campaign
+    );
+    let mut active = campaign.clone();
+    active.move_to(CampaignStatus::Active).unwrap();
+    let saved = repos::save(store.writer(), &active, now).await.unwrap();
+    assert_eq!(saved.version, 2);
+    let filter = CampaignFilter {
+        status: Some(CampaignStatus::Active),
+        ..Default::default()
+    };
+    let page = campaigns::list(store.writer(), &filter, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.items, vec![saved.clone()]);
+
+    let acme = customer("Acme Robotics", 1);
+    let li = contact(&acme, "li@acme.test", "13800138000");
+    let tx = store.begin().await.unwrap();
+    customers::insert(&tx, &acme).await.unwrap();
+    contacts::insert_many(&tx, std::slice::from_ref(&li))
+        .await
+        .unwrap();
+    rapport_store::commit(tx).await.unwrap();
+    let member = Member::new(campaign.id, acme.id, li.id, now);
+    assert!(
+        campaigns::add_member(store.writer(), &member)
+            .await
+            .unwrap()
+    );
+    let again = Member::new(campaign.id, acme.id, li.id, now);
+    assert!(
+        !campaigns::add_member(store.writer(), &again).await.unwrap(),
+        "a contact is a member once"
+    );
+    assert_eq!(
+        campaigns::members_among(store.writer(), campaign.id, &[li.id, Uuid::now_v7()])
+            .await
+            .unwrap(),
+        [li.id].into_iter().collect()
+    );
+    let mut responded = campaigns::get_member(store.writer(), campaign.id, member.id)
+        .await
+        .unwrap();
+    responded.move_to(MemberStatus::Responded, now);
+    repos::save(store.writer(), &responded, now).await.unwrap();
+    let listed = campaigns::list_members(
+        store.writer(),
+        campaign.id,
+        Visibility::All,
+        &MemberFilter {
+            status: Some(MemberStatus::Responded),
+            ..Default::default()
+        },
+        None,
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].responded_at, Some(now));
+    let unseen = campaigns::list_members(
+        store.writer(),
+        campaign.id,
+        Visibility::Owner(Uuid::now_v7()),
+        &MemberFilter::default(),
+        None,
+        10,
+    )
+    .await
+    .unwrap();
+    assert!(
+        unseen.items.is_empty(),
+        "members follow their customer's view"
+    );
+
+    let cost = CostEntry {
+        id: Uuid::now_v7(),
+        campaign_id: campaign.id,
+        amount: Money::parse("99.90", "CNY").unwrap(),
+        description: None,
+        incurred_on: now.date_naive(),
+        created_by: None,
+        created_at: now,
+    };
+    campaigns::add_cost(store.writer(), &cost).await.unwrap();
+    let costs = campaigns::costs(store.writer(), campaign.id, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(costs.items, vec![cost.clone()]);
+    campaigns::delete_cost(store.writer(), campaign.id, cost.id)
+        .await
+        .unwrap();
+    assert!(
+        campaigns::get_cost(store.writer(), campaign.id, cost.id)
+            .await
+            .is_err()
+    );
+
+    campaigns::delete(store.writer(), campaign.id, now)
+        .await
+        .unwrap();
+    assert!(campaigns::get(store.writer(), campaign.id).await.is_err());
+    assert!(
+        campaigns::get_member(store.writer(), campaign.id, member.id)
+            .await
+            .is_err(),
+        "members go with their campaign"
     );
 }

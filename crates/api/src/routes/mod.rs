@@ -5,6 +5,7 @@ pub mod activities;
 pub mod article_categories;
 pub mod articles;
 pub mod audit_events;
+pub mod campaigns;
 pub mod clients;
 pub mod contact_batch;
 pub mod contacts;
@@ -68,6 +69,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(quotes::configure)
             .configure(orders::configure)
             .configure(loyalty::configure)
+            .configure(campaigns::configure)
             .configure(reports::configure)
             .configure(service_levels::configure)
             .configure(articles::configure)

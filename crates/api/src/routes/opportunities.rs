@@ -552,6 +552,13 @@ async fn create_opportunity(
 ///
 /// # Errors
 /// 422 for invalid fields, or a customer, pipeline, stage or owner that does not do.
+/// The campaign a deal names must exist: `unknown_reference` at `campaign_id` otherwise.
+async fn check_campaign(tx: &Tx, id: Uuid, errors: &mut Errors) -> Result<(), ApiError> {
+    let found = rapport_store::repos::campaigns::get(tx, id).await;
+    crate::references::known("campaign_id", found, errors)?;
+    Ok(())
+}
+
 pub(crate) async fn create(
     tx: &Tx,
     state: &AppState,
@@ -598,6 +605,9 @@ pub(crate) async fn create(
     let probability = errors.check_opt("probability", body.probability, Probability::new);
     let next_step = errors.check_opt("next_step", body.next_step.as_deref(), SalesNote::parse);
     let tags = parse_tags(&body.tags, "tags", &mut errors);
+    if let Some(id) = body.campaign_id {
+        check_campaign(tx, id, &mut errors).await?;
+    }
     // The customer's owner by default: its deals are its owner's.
     let owner = body.owner_id.or(customer.as_ref().and_then(|c| c.owner_id));
     let (owner, team) = access::on_create(tx, auth, owner, body.team_id, &mut errors).await?;
@@ -771,6 +781,9 @@ pub(crate) async fn update(
     body.source
         .optional(&mut errors, "source", &mut o.source, Source::parse);
     o.campaign_id = body.campaign_id.apply_to(o.campaign_id);
+    if let Some(id) = o.campaign_id.filter(|id| Some(*id) != before.campaign_id) {
+        check_campaign(tx, id, &mut errors).await?;
+    }
     match body.amount {
         Patch::Absent => {}
         Patch::Null => o.amount = None,

@@ -18,6 +18,7 @@ pub struct Model {
     pub team_id: Option<Uuid>,
     pub tags: Json,
     pub source: Option<String>,
+    pub campaign_id: Option<Uuid>,
     pub channel: Option<String>,
     pub website: Option<String>,
     pub registration_number: Option<String>,

@@ -22,6 +22,7 @@ pub(crate) enum Kind {
     Team,
     Client,
     Webhook,
+    Campaign,
 }
 
 impl Kind {
@@ -33,6 +34,7 @@ impl Kind {
             Kind::Team => "team",
             Kind::Client => "client",
             Kind::Webhook => "webhook",
+            Kind::Campaign => "campaign",
         }
     }
 }

@@ -106,7 +106,8 @@ of_customer!(
     rapport_domain::activity::Activity,
     rapport_domain::opportunity::Opportunity,
     rapport_domain::quote::Quote,
-    rapport_domain::quote::Order
+    rapport_domain::quote::Order,
+    rapport_domain::campaign::Member
 );
 
 /// A record of a live customer the caller can see, read with `lock`; 404 otherwise

@@ -30,6 +30,8 @@ use crate::auth::scopes::{CustomersDelete, CustomersRead, CustomersWrite};
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{IfMatch, IfMatchParam, Json};
 use crate::i18n::Text;
+use crate::patch::Patch;
+use crate::references;
 use crate::respond;
 use crate::state::AppState;
 
@@ -155,12 +157,23 @@ pub(super) async fn update(
     }
     let mut after = before.clone();
     let mut errors = Errors::default();
-    let (owner, team, stage) = (
+    let (owner, team, stage, campaign) = (
         body.owner_id.clone(),
         body.team_id.clone(),
         body.lifecycle_stage.clone(),
+        body.campaign_id.clone(),
     );
     apply_fields(&mut after, body, state.settings.default_region, &mut errors);
+    match campaign {
+        Patch::Value(id) => {
+            let found = rapport_store::repos::campaigns::get(tx, id).await;
+            if let Some(c) = references::known("campaign_id", found, &mut errors)? {
+                after.campaign_id = Some(c.id);
+            }
+        }
+        Patch::Null => after.campaign_id = None,
+        Patch::Absent => {}
+    }
     let (owner_id, team_id) = access::on_update(
         tx,
         auth,

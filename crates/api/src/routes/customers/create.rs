@@ -23,6 +23,7 @@ use crate::auth::scopes::CustomersWrite;
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{Json, Query};
 use crate::i18n::Text;
+use crate::references;
 use crate::respond;
 use crate::state::AppState;
 
@@ -90,9 +91,20 @@ pub(super) async fn create(
     let mut errors = Errors::default();
     let (owner_id, team_id) =
         access::on_create(tx, auth, body.owner_id, body.team_id, &mut errors).await?;
+    // One reference check, only for a lead of a campaign.
+    let campaign_id = match body.campaign_id {
+        Some(id) => references::known(
+            "campaign_id",
+            rapport_store::repos::campaigns::get(tx, id).await,
+            &mut errors,
+        )?
+        .map(|c| c.id),
+        None => None,
+    };
     let creation = Creation {
         owner_id,
         team_id,
+        campaign_id,
         region: state.settings.default_region,
         lead_follow_up: state.settings.lead_follow_up,
         now,

@@ -40,6 +40,7 @@ const COLUMNS: &[&str] = &[
     "team_id",
     "tags",
     "source",
+    "campaign_id",
     "channel",
     "website",
     "registration_number",

@@ -55,6 +55,8 @@ pub struct CustomerFilterParams {
     pub external_id: Option<String>,
     #[param(schema_with = crate::schemas::source)]
     pub source: Option<String>,
+    /// Leads of this marketing campaign.
+    pub campaign_id: Option<Uuid>,
     #[param(schema_with = crate::schemas::channel)]
     pub channel: Option<String>,
     /// Created at or after.
@@ -75,6 +77,32 @@ pub struct CustomerFilterParams {
     /// `true`: list deleted customers (to restore them); needs `customers:delete`.
     pub deleted: Option<bool>,
 }
+
+/// The names of [`CustomerFilterParams`]' fields (a body that holds them, as
+/// `POST /v1/campaigns/{id}/members/from-filter` does, refuses other names).
+pub(crate) const FILTERS: &[&str] = &[
+    "q",
+    "kind",
+    "industry",
+    "size",
+    "grade",
+    "lifecycle_stage",
+    "owner_id",
+    "team_id",
+    "tag",
+    "external_id",
+    "source",
+    "campaign_id",
+    "channel",
+    "created_after",
+    "created_before",
+    "updated_after",
+    "updated_before",
+    "first_contact_overdue",
+    "contacted",
+    "inactive_days",
+    "deleted",
+];
 
 /// The order and page of the customer list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -131,7 +159,7 @@ pub(crate) const SORTS: &[&str] = &[
 ];
 
 /// The sort of a list; with `q` and no `sort`, relevance.
-pub(super) fn parse_sort(
+pub(crate) fn parse_sort(
     sort: Option<&str>,
     searching: bool,
 ) -> Result<(CustomerSort, SortDir, &'static str), ApiError> {
@@ -180,9 +208,9 @@ fn external_id_key(raw: &str) -> Result<String, Invalid> {
 /// The filter `p` asks for, checked: 400 naming each bad parameter, 403 for deleted
 /// customers without `customers:delete`. `None` when `q` holds nothing searchable (only
 /// punctuation): nothing matches.
-pub(super) fn customer_filter(
+pub(crate) fn customer_filter(
     state: &AppState,
-    auth: &Authorized<CustomersRead>,
+    auth: &crate::auth::Caller,
     p: CustomerFilterParams,
 ) -> Result<Option<CustomerFilter>, ApiError> {
     let mut errors = Errors::default();
@@ -212,6 +240,7 @@ pub(super) fn customer_filter(
             external_id_key,
         ),
         source: param(&mut errors, "source", p.source.as_deref(), Source::parse),
+        campaign_id: p.campaign_id,
         channel: param(&mut errors, "channel", p.channel.as_deref(), Channel::parse),
         created_from: p.created_after,
         created_to: p.created_before,
@@ -256,7 +285,7 @@ pub(super) fn customer_filter(
 }
 
 /// Whether `p` searches (`q` with more than spaces): the list is then ordered by relevance.
-pub(super) fn searching(p: &CustomerFilterParams) -> bool {
+pub(crate) fn searching(p: &CustomerFilterParams) -> bool {
     p.q.as_deref().is_some_and(|q| !q.trim().is_empty())
 }
 

@@ -250,8 +250,11 @@ pub struct CreateCustomer {
     #[serde(default)]
     #[schema(example = json!(["key-account", "2026-expo"]))]
     pub tags: Vec<String>,
+    /// Default `campaign` when `campaign_id` is given.
     #[schema(schema_with = schemas::source_or_null)]
     pub source: Option<String>,
+    /// The marketing campaign it came from (a lead of a campaign).
+    pub campaign_id: Option<Uuid>,
     #[schema(schema_with = schemas::channel_or_null)]
     pub channel: Option<String>,
     #[schema(example = "https://zhangshi.example.cn")]
@@ -314,6 +317,10 @@ pub struct UpdateCustomer {
     #[serde(default)]
     #[schema(schema_with = schemas::source_or_null)]
     pub source: Patch<String>,
+    /// The marketing campaign it came from.
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>, nullable)]
+    pub campaign_id: Patch<Uuid>,
     #[serde(default)]
     #[schema(schema_with = schemas::channel_or_null)]
     pub channel: Patch<String>,
@@ -359,6 +366,8 @@ pub struct Customer {
     pub tags: Vec<String>,
     #[schema(schema_with = schemas::source_or_null)]
     pub source: Option<String>,
+    /// The marketing campaign it came from.
+    pub campaign_id: Option<Uuid>,
     #[schema(schema_with = schemas::channel_or_null)]
     pub channel: Option<String>,
     pub website: Option<String>,
@@ -400,6 +409,7 @@ impl From<dm::Customer> for Customer {
             team_id: c.team_id,
             tags: c.tags.into_iter().map(|t| t.into_string()).collect(),
             source: c.source.map(|v| v.as_str().to_owned()),
+            campaign_id: c.campaign_id,
             channel: c.channel.map(|v| v.as_str().to_owned()),
             website: c.website.map(WebUrl::into_string),
             registration_number: c.registration_number.map(RegistrationNumber::into_string),

@@ -45,6 +45,8 @@ pub struct CustomerFilter {
     /// Holding this external id: `<system>:<id>` (live customers only).
     pub external_id: Option<String>,
     pub source: Option<Source>,
+    /// Leads of this campaign.
+    pub campaign_id: Option<Uuid>,
     pub channel: Option<Channel>,
     pub created_from: Option<DateTime<Utc>>,
     pub created_to: Option<DateTime<Utc>>,
@@ -114,6 +116,9 @@ fn filtered(
     s = eq_str(s, Column::Channel, f.channel.map(Channel::as_str));
     if let Some(owner) = f.owner_id {
         s = s.filter(Column::OwnerId.eq(owner));
+    }
+    if let Some(campaign) = f.campaign_id {
+        s = s.filter(Column::CampaignId.eq(campaign));
     }
     if let Some(team) = f.team_id {
         s = s.filter(Column::TeamId.eq(team));

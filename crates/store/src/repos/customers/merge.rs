@@ -6,8 +6,8 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::entities::{
-    activity, contact, grade_change, opportunity, order, quote, stage_change, survey_invitation,
-    task, ticket,
+    activity, campaign_member, contact, grade_change, opportunity, order, quote, stage_change,
+    survey_invitation, task, ticket,
 };
 use crate::{Conn, StoreError};
 
@@ -73,6 +73,8 @@ pub async fn move_children(
             .await?
         };
     }
+    // Campaign memberships follow their contacts (not counted in `Moved`).
+    versioned!(campaign_member);
     Ok(Moved {
         contacts,
         activities: versioned!(activity),

@@ -16,6 +16,7 @@ pub use index::{
 pub use lead_response::{
     LeadCounts, LeadScope, lead_response, overdue_leads, time_to_first_contact,
 };
+pub(crate) use list::visible as visible_only;
 pub use list::{CustomerFilter, CustomerSort, list};
 pub use merge::{Moved, move_children};
 
@@ -101,6 +102,7 @@ fn to_domain(m: customer::Model) -> Result<Customer, StoreError> {
         last_activity_at: m.last_activity_at,
         deleted_at: m.deleted_at,
         merged_into_id: m.merged_into_id,
+        campaign_id: m.campaign_id,
         erased_at: m.erased_at,
         created_at: m.created_at,
         updated_at: m.updated_at,
@@ -144,6 +146,7 @@ fn to_active(c: &Customer) -> Result<customer::ActiveModel, StoreError> {
         last_activity_sort: Set(c.last_activity_at.unwrap_or_else(epoch)),
         deleted_at: Set(c.deleted_at),
         merged_into_id: Set(c.merged_into_id),
+        campaign_id: Set(c.campaign_id),
         erased_at: Set(c.erased_at),
         created_at: Set(c.created_at),
         updated_at: Set(c.updated_at),
