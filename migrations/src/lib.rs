@@ -35,6 +35,7 @@ mod m20261207_000029_imports;
 mod m20261208_000030_deletions;
 mod m20261209_000031_audit_chain;
 mod m20261210_000032_campaigns;
+mod m20261212_000034_campaign_email;
 
 pub struct Migrator;
 
@@ -74,6 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000030_deletions::Migration),
             Box::new(m20261209_000031_audit_chain::Migration),
             Box::new(m20261210_000032_campaigns::Migration),
+            Box::new(m20261212_000034_campaign_email::Migration),
         ]
     }
 }

@@ -31,7 +31,7 @@ const OWNED: [&str; 8] = [
 const IMPORTER_ONLY: &str = "imports";
 
 /// Resources seen by scope alone, with why.
-const BY_SCOPE: [(&str, &str); 15] = [
+const BY_SCOPE: [(&str, &str); 16] = [
     ("users", "accounts: users:write"),
     ("teams", "every staff member reads the teams"),
     ("clients", "integration clients: users:write"),
@@ -53,6 +53,10 @@ const BY_SCOPE: [(&str, &str); 15] = [
         "the caller's own notifications: no other's can be named",
     ),
     ("audit-events", "the audit trail: audit:read"),
+    (
+        "campaigns",
+        "campaigns:read; their members follow their customer's visibility",
+    ),
 ];
 
 /// The resource of a template whose first parameter names a record: `customers` for
