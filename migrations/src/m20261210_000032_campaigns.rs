@@ -35,12 +35,29 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(C::CreatedAt))
                     .col(timestamp_with_time_zone(C::UpdatedAt))
                     .col(integer(C::Version))
-                    .foreign_key(&mut fk("campaigns_owner_id_fkey", C::Table, C::OwnerId, "users"))
+                    .foreign_key(&mut fk(
+                        "campaigns_owner_id_fkey",
+                        C::Table,
+                        C::OwnerId,
+                        "users",
+                    ))
                     .to_owned(),
             )
             .await?;
-        index(manager, "campaigns_created_idx", C::Table, &[C::CreatedAt, C::Id]).await?;
-        index(manager, "campaigns_changes_idx", C::Table, &[C::UpdatedAt, C::Id]).await?;
+        index(
+            manager,
+            "campaigns_created_idx",
+            C::Table,
+            &[C::CreatedAt, C::Id],
+        )
+        .await?;
+        index(
+            manager,
+            "campaigns_changes_idx",
+            C::Table,
+            &[C::UpdatedAt, C::Id],
+        )
+        .await?;
 
         use CampaignCosts as K;
         manager
@@ -56,8 +73,13 @@ impl MigrationTrait for Migration {
                     .col(uuid_null(K::CreatedBy))
                     .col(timestamp_with_time_zone(K::CreatedAt))
                     .foreign_key(
-                        fk("campaign_costs_campaign_id_fkey", K::Table, K::CampaignId, "campaigns")
-                            .on_delete(ForeignKeyAction::Cascade),
+                        fk(
+                            "campaign_costs_campaign_id_fkey",
+                            K::Table,
+                            K::CampaignId,
+                            "campaigns",
+                        )
+                        .on_delete(ForeignKeyAction::Cascade),
                     )
                     .to_owned(),
             )
@@ -86,8 +108,13 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(M::UpdatedAt))
                     .col(integer(M::Version))
                     .foreign_key(
-                        fk("campaign_members_campaign_id_fkey", M::Table, M::CampaignId, "campaigns")
-                            .on_delete(ForeignKeyAction::Cascade),
+                        fk(
+                            "campaign_members_campaign_id_fkey",
+                            M::Table,
+                            M::CampaignId,
+                            "campaigns",
+                        )
+                        .on_delete(ForeignKeyAction::Cascade),
                     )
                     .foreign_key(&mut fk(
                         "campaign_members_customer_id_fkey",
@@ -96,8 +123,13 @@ impl MigrationTrait for Migration {
                         "customers",
                     ))
                     .foreign_key(
-                        fk("campaign_members_contact_id_fkey", M::Table, M::ContactId, "contacts")
-                            .on_delete(ForeignKeyAction::Cascade),
+                        fk(
+                            "campaign_members_contact_id_fkey",
+                            M::Table,
+                            M::ContactId,
+                            "contacts",
+                        )
+                        .on_delete(ForeignKeyAction::Cascade),
                     )
                     .to_owned(),
             )
@@ -117,8 +149,20 @@ impl MigrationTrait for Migration {
             &[M::CampaignId, M::Status, M::CustomerId],
         )
         .await?;
-        index(manager, "campaign_members_contact_idx", M::Table, &[M::ContactId]).await?;
-        index(manager, "campaign_members_customer_idx", M::Table, &[M::CustomerId]).await?;
+        index(
+            manager,
+            "campaign_members_contact_idx",
+            M::Table,
+            &[M::ContactId],
+        )
+        .await?;
+        index(
+            manager,
+            "campaign_members_customer_idx",
+            M::Table,
+            &[M::CustomerId],
+        )
+        .await?;
         index(
             manager,
             "campaign_members_changes_idx",

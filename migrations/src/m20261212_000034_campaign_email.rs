@@ -33,8 +33,13 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(M::CreatedAt))
                     .col(timestamp_with_time_zone(M::UpdatedAt))
                     .foreign_key(
-                        fk("campaign_messages_campaign_id_fkey", M::Table, M::CampaignId, "campaigns")
-                            .on_delete(ForeignKeyAction::Cascade),
+                        fk(
+                            "campaign_messages_campaign_id_fkey",
+                            M::Table,
+                            M::CampaignId,
+                            "campaigns",
+                        )
+                        .on_delete(ForeignKeyAction::Cascade),
                     )
                     .foreign_key(
                         fk(
@@ -65,7 +70,13 @@ impl MigrationTrait for Migration {
         )
         .await?;
         // A member's message (the member delete cascades through it).
-        index(manager, "campaign_messages_member_idx", M::Table, &[M::MemberId]).await
+        index(
+            manager,
+            "campaign_messages_member_idx",
+            M::Table,
+            &[M::MemberId],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -136,11 +136,7 @@ async fn session(
             }
             "RCPT" => {
                 let rcpt = address(&command);
-                if refused
-                    .lock()
-                    .unwrap()
-                    .contains(&rcpt.to_ascii_lowercase())
-                {
+                if refused.lock().unwrap().contains(&rcpt.to_ascii_lowercase()) {
                     b"550 5.1.1 No such mailbox\r\n"
                 } else {
                     to.push(rcpt);

@@ -299,7 +299,11 @@ pub fn field_message(invalid: &Invalid, lang: Lang) -> String {
             "The row cannot be read as CSV with the header's columns.",
             "该行无法按表头的列读取为 CSV。",
         ),
-        Invalid::EndsBeforeStart => t(zh, "The end must be after the start.", "结束时间必须晚于开始时间。"),
+        Invalid::EndsBeforeStart => t(
+            zh,
+            "The end must be after the start.",
+            "结束时间必须晚于开始时间。",
+        ),
         Invalid::InvalidRegistrationNumber => t(
             zh,
             "Not a valid registration number (checksum or format).",

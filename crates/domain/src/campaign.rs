@@ -167,9 +167,10 @@ impl<const MAX: usize> Template<MAX> {
             let close = after.find("}}").ok_or(Invalid::NotOneOf {
                 allowed: MergeField::NAMES,
             })?;
-            let field = MergeField::parse(after[..close].trim()).map_err(|_| Invalid::NotOneOf {
-                allowed: MergeField::NAMES,
-            })?;
+            let field =
+                MergeField::parse(after[..close].trim()).map_err(|_| Invalid::NotOneOf {
+                    allowed: MergeField::NAMES,
+                })?;
             segments.push(Segment::Field(field));
             rest = &after[close + 2..];
         }
@@ -267,7 +268,9 @@ impl Campaign {
 
     /// Can it be sent by email: an email campaign with a subject and a body.
     pub fn is_sendable(&self) -> bool {
-        self.kind == CampaignType::Email && self.email_subject.is_some() && self.email_body.is_some()
+        self.kind == CampaignType::Email
+            && self.email_subject.is_some()
+            && self.email_body.is_some()
     }
 }
 
@@ -427,10 +430,16 @@ mod tests {
         let unknown = Invalid::NotOneOf {
             allowed: MergeField::NAMES,
         };
-        assert_eq!(BodyTemplate::parse("Hi {{contact.email}}"), Err(unknown.clone()));
+        assert_eq!(
+            BodyTemplate::parse("Hi {{contact.email}}"),
+            Err(unknown.clone())
+        );
         assert_eq!(BodyTemplate::parse("Hi {{contact.first_name"), Err(unknown));
         assert_eq!(BodyTemplate::parse("  "), Err(Invalid::Required));
-        assert_eq!(BodyTemplate::parse("no fields").unwrap().segments().len(), 1);
+        assert_eq!(
+            BodyTemplate::parse("no fields").unwrap().segments().len(),
+            1
+        );
     }
 
     #[test]

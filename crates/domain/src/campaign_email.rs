@@ -319,7 +319,11 @@ mod tests {
         )
         .unwrap();
         let r = render(&body, &Links, values);
-        assert!(r.text.contains("Hello <b>Li</b> O'Neil of A & B,"), "{}", r.text);
+        assert!(
+            r.text.contains("Hello <b>Li</b> O'Neil of A & B,"),
+            "{}",
+            r.text
+        );
         assert!(r.text.contains("read https://t.example/c/0 <now>."));
         assert!(!r.text.contains("a.example"));
         assert!(r.text.contains("Leave: https://t.example/u?a=1&b=2"));
@@ -341,7 +345,10 @@ mod tests {
     fn a_link_brought_by_a_merge_value_is_not_tracked() {
         let body = BodyTemplate::parse("Hi {{customer.name}} https://a.example").unwrap();
         let r = render(&body, &Links, |_| "https://evil.example".into());
-        assert!(r.text.contains("Hi https://evil.example https://t.example/c/0"));
+        assert!(
+            r.text
+                .contains("Hi https://evil.example https://t.example/c/0")
+        );
         assert_eq!(links(&body), ["https://a.example"]);
     }
 

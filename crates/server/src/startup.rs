@@ -67,10 +67,10 @@ impl Application {
             settings.campaign_rate,
         )
         .context("configuring the SMTP server for campaigns")?
-            .with(
-                rapport_domain::webhook::DELIVER_JOB,
-                jobs::webhooks::Deliver::new(settings.webhooks_allow_private),
-            )?;
+        .with(
+            rapport_domain::webhook::DELIVER_JOB,
+            jobs::webhooks::Deliver::new(settings.webhooks_allow_private),
+        )?;
         let store = database::connect(settings).await?;
         database::migrate(&store).await?;
         let jwt = bootstrap::jwt_keys(&settings.jwt, &settings.data_dir)?;

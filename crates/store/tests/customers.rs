@@ -493,7 +493,10 @@ async fn campaigns_keep_their_members_once_and_their_costs(store: Store) {
         version: 1,
     };
     campaigns::insert(store.writer(), &campaign).await.unwrap();
-    assert_eq!(campaigns::get(store.writer(), campaign.id).await.unwrap(), campaign);
+    assert_eq!(
+        campaigns::get(store.writer(), campaign.id).await.unwrap(),
+        campaign
+    );
     let mut active = campaign.clone();
     active.move_to(CampaignStatus::Active).unwrap();
     let saved = repos::save(store.writer(), &active, now).await.unwrap();
@@ -502,7 +505,9 @@ async fn campaigns_keep_their_members_once_and_their_costs(store: Store) {
         status: Some(CampaignStatus::Active),
         ..Default::default()
     };
-    let page = campaigns::list(store.writer(), &filter, None, 10).await.unwrap();
+    let page = campaigns::list(store.writer(), &filter, None, 10)
+        .await
+        .unwrap();
     assert_eq!(page.items, vec![saved.clone()]);
 
     let acme = customer("Acme Robotics", 1);
@@ -512,7 +517,11 @@ async fn campaigns_keep_their_members_once_and_their_costs(store: Store) {
     contacts::insert_many(&tx, &[li.clone()]).await.unwrap();
     rapport_store::commit(tx).await.unwrap();
     let member = Member::new(campaign.id, acme.id, li.id, now);
-    assert!(campaigns::add_member(store.writer(), &member).await.unwrap());
+    assert!(
+        campaigns::add_member(store.writer(), &member)
+            .await
+            .unwrap()
+    );
     let again = Member::new(campaign.id, acme.id, li.id, now);
     assert!(
         !campaigns::add_member(store.writer(), &again).await.unwrap(),
@@ -554,7 +563,10 @@ async fn campaigns_keep_their_members_once_and_their_costs(store: Store) {
     )
     .await
     .unwrap();
-    assert!(unseen.items.is_empty(), "members follow their customer's view");
+    assert!(
+        unseen.items.is_empty(),
+        "members follow their customer's view"
+    );
 
     let cost = CostEntry {
         id: Uuid::now_v7(),
@@ -566,14 +578,22 @@ async fn campaigns_keep_their_members_once_and_their_costs(store: Store) {
         created_at: now,
     };
     campaigns::add_cost(store.writer(), &cost).await.unwrap();
-    let costs = campaigns::costs(store.writer(), campaign.id, None, 10).await.unwrap();
+    let costs = campaigns::costs(store.writer(), campaign.id, None, 10)
+        .await
+        .unwrap();
     assert_eq!(costs.items, vec![cost.clone()]);
     campaigns::delete_cost(store.writer(), campaign.id, cost.id)
         .await
         .unwrap();
-    assert!(campaigns::get_cost(store.writer(), campaign.id, cost.id).await.is_err());
+    assert!(
+        campaigns::get_cost(store.writer(), campaign.id, cost.id)
+            .await
+            .is_err()
+    );
 
-    campaigns::delete(store.writer(), campaign.id, now).await.unwrap();
+    campaigns::delete(store.writer(), campaign.id, now)
+        .await
+        .unwrap();
     assert!(campaigns::get(store.writer(), campaign.id).await.is_err());
     assert!(
         campaigns::get_member(store.writer(), campaign.id, member.id)

@@ -289,12 +289,10 @@ async fn list_messages(
     .await?;
     let ids: Vec<Uuid> = page.items.iter().map(|m| m.id).collect();
     let messages = campaign_messages::of_members(db, campaign.id, &ids).await?;
-    Ok(HttpResponse::Ok().json(MemberMessageList::from(Paged::from_page(
-        page,
-        sort,
-        |m| {
+    Ok(
+        HttpResponse::Ok().json(MemberMessageList::from(Paged::from_page(page, sort, |m| {
             let msg = messages.get(&m.id);
             MemberMessage::new(m, msg)
-        },
-    ))))
+        }))),
+    )
 }

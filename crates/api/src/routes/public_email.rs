@@ -43,9 +43,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 /// A transparent 1x1 GIF.
 const PIXEL: &[u8] = &[
-    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00,
-    0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
 
 /// The per-address limit of the public endpoints.
@@ -280,8 +280,7 @@ async fn unsubscribe(
     let tx = state.store.begin().await?;
     let (message, member, _) = message_of(&tx, &token, Lock::ForUpdate).await?;
     let origin = Origin::of_request(&req, Actor::System);
-    let contact = match repos::fetch::<DomainContact>(&tx, member.contact_id, Lock::ForUpdate)
-        .await
+    let contact = match repos::fetch::<DomainContact>(&tx, member.contact_id, Lock::ForUpdate).await
     {
         Ok(c) => Some(c),
         Err(StoreError::NotFound) => None,
@@ -309,7 +308,15 @@ async fn unsubscribe(
         .await?;
     }
     if member.status != MemberStatus::Unsubscribed {
-        move_member(&tx, &state, &origin, &member, MemberStatus::Unsubscribed, now).await?;
+        move_member(
+            &tx,
+            &state,
+            &origin,
+            &member,
+            MemberStatus::Unsubscribed,
+            now,
+        )
+        .await?;
     }
     if message.unsubscribed_at.is_none() {
         campaign_messages::count_unsubscribe(&tx, message.id, now).await?;

@@ -255,7 +255,11 @@ struct CountsRow {
 /// # Errors
 /// Database failures.
 pub async fn counts(db: &impl Conn, campaign_id: Uuid) -> Result<EmailCounts, StoreError> {
-    let sum = |condition: &str| Expr::cust(format!("COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)"));
+    let sum = |condition: &str| {
+        Expr::cust(format!(
+            "COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)"
+        ))
+    };
     let row = Entity::find()
         .select_only()
         .column_as(Expr::cust("COUNT(*)"), "messages")

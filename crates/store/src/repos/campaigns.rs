@@ -266,7 +266,11 @@ pub async fn add_cost(db: &impl Conn, c: &CostEntry) -> Result<(), StoreError> {
 ///
 /// # Errors
 /// `NotFound` when there is none.
-pub async fn get_cost(db: &impl Conn, campaign_id: Uuid, id: Uuid) -> Result<CostEntry, StoreError> {
+pub async fn get_cost(
+    db: &impl Conn,
+    campaign_id: Uuid,
+    id: Uuid,
+) -> Result<CostEntry, StoreError> {
     let row = Costs::find_by_id(id)
         .filter(CostColumn::CampaignId.eq(campaign_id))
         .one(db)
