@@ -536,7 +536,18 @@ async fn a_refused_recipient_is_a_bounce(app: TestApp, sink: SmtpSink) {
         .assert_status(202);
     jobs_done(&app, &admin, "campaigns.send", 1).await;
     // Both jobs succeed: a permanent refusal is recorded, not retried.
-    jobs_done(&app, &admin, "campaigns.email", 2).await;
+    let emails = jobs_done(&app, &admin, "campaigns.email", 2).await;
+    // Spaced at RAPPORT_CAMPAIGN_RATE (6,000 a minute here: 10 ms apart).
+    let mut due: Vec<chrono::DateTime<chrono::Utc>> = emails
+        .iter()
+        .map(|j| j["run_at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    due.sort_unstable();
+    assert_eq!(
+        due[1] - due[0],
+        chrono::Duration::milliseconds(10),
+        "{emails:#?}"
+    );
     let mails = sink.wait_for(1).await;
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].to, ["wu@here.example"]);

@@ -117,8 +117,8 @@ impl Handler for Send {
                     kind.clone(),
                     json!({ "message_id": message.id }),
                     Some(format!("{EMAIL}:{}", message.id)),
-                    now,
                     due,
+                    now,
                 );
                 jobs::enqueue(&tx, &job).await?;
             }
