@@ -36,6 +36,7 @@ mod m20261208_000030_deletions;
 mod m20261209_000031_audit_chain;
 mod m20261210_000032_campaigns;
 mod m20261211_000033_loyalty;
+mod m20261212_000034_campaign_email;
 
 pub struct Migrator;
 
@@ -76,6 +77,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000031_audit_chain::Migration),
             Box::new(m20261210_000032_campaigns::Migration),
             Box::new(m20261211_000033_loyalty::Migration),
+            Box::new(m20261212_000034_campaign_email::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ mod auth;
 mod backup;
 mod batch;
 mod browser;
+mod campaign_email;
 mod campaigns;
 mod change_feed;
 mod clients;

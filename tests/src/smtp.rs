@@ -1,6 +1,8 @@
 //! An SMTP sink a test starts on a loopback port: it speaks just enough SMTP to take every
-//! message it is given, and keeps each one (envelope and raw data) for the test to read.
+//! message it is given, and keeps each one (envelope and raw data) for the test to read. It
+//! refuses the recipients a test names (550 at RCPT), as a server that bounces them would.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,6 +39,8 @@ impl Mail {
 pub struct SmtpSink {
     pub port: u16,
     mails: Arc<Mutex<Vec<Mail>>>,
+    /// Recipients refused with 550 (lowercase).
+    refused: Arc<Mutex<HashSet<String>>>,
 }
 
 impl SmtpSink {
@@ -47,16 +51,29 @@ impl SmtpSink {
             .expect("bind the SMTP sink");
         let port = listener.local_addr().expect("addr").port();
         let mails = Arc::new(Mutex::new(Vec::new()));
-        let kept = mails.clone();
+        let refused = Arc::new(Mutex::new(HashSet::new()));
+        let (kept, refusing) = (mails.clone(), refused.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let kept = kept.clone();
+                let (kept, refusing) = (kept.clone(), refusing.clone());
                 tokio::spawn(async move {
-                    let _ = session(stream, kept).await;
+                    let _ = session(stream, kept, refusing).await;
                 });
             }
         });
-        SmtpSink { port, mails }
+        SmtpSink {
+            port,
+            mails,
+            refused,
+        }
+    }
+
+    /// Refuses `address` from now on: `550` at `RCPT TO`, a permanent failure (a bounce).
+    pub fn refuse(&self, address: &str) {
+        self.refused
+            .lock()
+            .unwrap()
+            .insert(address.to_ascii_lowercase());
     }
 
     /// `smtp://127.0.0.1:<port>`, for `ConfigArgs::smtp_url`.
@@ -88,7 +105,11 @@ impl SmtpSink {
 }
 
 /// One SMTP conversation: greeting, commands, and messages until QUIT or the peer leaves.
-async fn session(stream: TcpStream, mails: Arc<Mutex<Vec<Mail>>>) -> std::io::Result<()> {
+async fn session(
+    stream: TcpStream,
+    mails: Arc<Mutex<Vec<Mail>>>,
+    refused: Arc<Mutex<HashSet<String>>>,
+) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     write.write_all(b"220 rapport-test-sink ESMTP\r\n").await?;
@@ -114,8 +135,13 @@ async fn session(stream: TcpStream, mails: Arc<Mutex<Vec<Mail>>>) -> std::io::Re
                 b"250 OK\r\n"
             }
             "RCPT" => {
-                to.push(address(&command));
-                b"250 OK\r\n"
+                let rcpt = address(&command);
+                if refused.lock().unwrap().contains(&rcpt.to_ascii_lowercase()) {
+                    b"550 5.1.1 No such mailbox\r\n"
+                } else {
+                    to.push(rcpt);
+                    b"250 OK\r\n"
+                }
             }
             "DATA" => {
                 write

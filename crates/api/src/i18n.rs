@@ -120,6 +120,7 @@ pub fn title(code: ProblemCode, lang: Lang) -> &'static str {
         C::SurveyAnswered => ("Survey already answered", "问卷已有答复"),
         C::QuietPeriod => ("Invited recently", "近期已邀请"),
         C::ConsentWithdrawn => ("Consent withdrawn", "已撤回同意"),
+        C::EmailNotConfigured => ("Email not configured", "未配置邮件服务"),
         C::AlreadyAnswered => ("Already answered", "已经答复"),
         C::Expired => ("Expired", "已过期"),
         C::InsufficientPoints => ("Insufficient points", "积分不足"),
@@ -208,6 +209,10 @@ pub fn detail(code: ProblemCode, lang: Lang) -> Option<&'static str> {
         C::ConsentWithdrawn => (
             "This contact withdrew its consent and is not contacted.",
             "该联系人已撤回同意，不再联系。",
+        ),
+        C::EmailNotConfigured => (
+            "No outgoing mail server is configured (RAPPORT_SMTP_URL): nothing can be emailed.",
+            "未配置发信服务器（RAPPORT_SMTP_URL），无法发送邮件。",
         ),
         C::AlreadyAnswered => (
             "This invitation has been answered already.",

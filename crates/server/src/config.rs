@@ -182,6 +182,13 @@ pub struct ConfigArgs {
     /// [default: http://<RAPPORT_BIND>/v1/public/surveys/{token}]
     #[arg(long, env = "RAPPORT_SURVEY_URL", global = true)]
     pub survey_url: Option<String>,
+    /// Where people reach this server from outside: the start of the tracked links, open
+    /// pixel and unsubscribe link of campaign emails [default: http://<RAPPORT_BIND>]
+    #[arg(long, env = "RAPPORT_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Campaign emails sent a minute, at most (1 to 100000) [default: 600]
+    #[arg(long, env = "RAPPORT_CAMPAIGN_RATE", global = true)]
+    pub campaign_rate: Option<u32>,
     /// Let webhooks post to loopback, private and link-local addresses (a receiver on this
     /// machine or the local network); refused otherwise, as a guard against server-side
     /// request forgery [default: false]
@@ -237,6 +244,8 @@ struct FileConfig {
     smtp_url: Option<SecretString>,
     smtp_from: Option<String>,
     survey_url: Option<String>,
+    public_url: Option<String>,
+    campaign_rate: Option<u32>,
     webhooks_allow_private: Option<bool>,
     rate_limits: Option<String>,
     encryption_key: Option<SecretString>,
@@ -309,6 +318,11 @@ pub struct Settings {
     pub smtp: Option<Smtp>,
     /// The link of a survey invitation, `{token}` standing for its token.
     pub survey_url: String,
+    /// Where people reach this server from outside (no trailing slash): campaign emails'
+    /// public links start with it.
+    pub public_url: String,
+    /// Campaign emails sent a minute, at most.
+    pub campaign_rate: u32,
     /// May webhooks post to loopback, private and link-local addresses?
     pub webhooks_allow_private: bool,
     /// Requests a minute per client address, caller, role and client.
@@ -692,6 +706,28 @@ impl Settings {
         if !survey_url.contains("{token}") {
             return Err(invalid("RAPPORT_SURVEY_URL", "must hold `{token}`"));
         }
+        let public_url = args
+            .public_url
+            .clone()
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://"))
+            || public_url.contains(char::is_whitespace)
+        {
+            return Err(invalid(
+                "RAPPORT_PUBLIC_URL",
+                "must be an http:// or https:// address",
+            ));
+        }
+        let campaign_rate = args.campaign_rate.or(file.campaign_rate).unwrap_or(600);
+        if !(1..=100_000).contains(&campaign_rate) {
+            return Err(invalid(
+                "RAPPORT_CAMPAIGN_RATE",
+                "must be 1 to 100000 emails a minute",
+            ));
+        }
         let rate_limits = rapport_api::middleware::rate_limit::RequestQuota::parse(
             &args
                 .rate_limits
@@ -736,6 +772,8 @@ impl Settings {
             encryption_old_keys,
             smtp,
             survey_url,
+            public_url,
+            campaign_rate,
             webhooks_allow_private: args
                 .webhooks_allow_private
                 .or(file.webhooks_allow_private)
@@ -828,6 +866,8 @@ mod tests {
         assert!(matches!(s.jwt, JwtKeySource::Generated));
         assert_eq!(s.default_region.as_str(), "US");
         assert_eq!(s.lead_follow_up_hours, 24);
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert_eq!(s.campaign_rate, 600);
     }
 
     #[test]
@@ -837,6 +877,20 @@ mod tests {
             assert!(err.contains(name), "{err}");
         };
         let cases = [
+            (
+                ConfigArgs {
+                    campaign_rate: Some(0),
+                    ..Default::default()
+                },
+                "RAPPORT_CAMPAIGN_RATE",
+            ),
+            (
+                ConfigArgs {
+                    public_url: Some("ftp://mail.example".into()),
+                    ..Default::default()
+                },
+                "RAPPORT_PUBLIC_URL",
+            ),
             (
                 ConfigArgs {
                     bind: Some("nowhere".into()),

@@ -59,11 +59,18 @@ impl Application {
         handlers: Handlers,
     ) -> anyhow::Result<Application> {
         let handlers = jobs::with_mail(handlers, settings.smtp.as_ref(), &settings.survey_url)
-            .context("configuring the SMTP server")?
-            .with(
-                rapport_domain::webhook::DELIVER_JOB,
-                jobs::webhooks::Deliver::new(settings.webhooks_allow_private),
-            )?;
+            .context("configuring the SMTP server")?;
+        let handlers = jobs::with_campaign_mail(
+            handlers,
+            settings.smtp.as_ref(),
+            &settings.public_url,
+            settings.campaign_rate,
+        )
+        .context("configuring the SMTP server for campaigns")?
+        .with(
+            rapport_domain::webhook::DELIVER_JOB,
+            jobs::webhooks::Deliver::new(settings.webhooks_allow_private),
+        )?;
         let store = database::connect(settings).await?;
         database::migrate(&store).await?;
         let jwt = bootstrap::jwt_keys(&settings.jwt, &settings.data_dir)?;

@@ -36,6 +36,8 @@ rapport_domain::string_enum! {
         SurveyAnswered => "survey_answered",
         QuietPeriod => "quiet_period",
         ConsentWithdrawn => "consent_withdrawn",
+        /// 409: email cannot be sent, no SMTP server is configured (`RAPPORT_SMTP_URL`).
+        EmailNotConfigured => "email_not_configured",
         AlreadyAnswered => "already_answered",
         Expired => "expired",
         /// 409: a redemption or negative adjustment beyond the loyalty balance (`balance`).

@@ -5,6 +5,7 @@ pub mod activities;
 pub mod article_categories;
 pub mod articles;
 pub mod audit_events;
+pub mod campaign_sends;
 pub mod campaigns;
 pub mod clients;
 pub mod contact_batch;
@@ -21,6 +22,7 @@ pub mod orders;
 pub mod pipelines;
 pub mod products;
 pub mod public_articles;
+pub mod public_email;
 pub mod public_surveys;
 pub mod quotes;
 pub mod reports;
@@ -77,6 +79,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(ticket_articles::configure)
             .configure(public_articles::configure)
             .configure(public_surveys::configure)
+            .configure(public_email::configure)
+            .configure(campaign_sends::configure)
             .configure(jobs::configure),
     );
 }

@@ -4,6 +4,7 @@
 //! outdated search index once at start (idempotent, so instances may overlap).
 
 pub mod audit;
+pub mod campaigns;
 pub mod duplicates;
 pub mod grading;
 pub mod handler;
@@ -83,6 +84,29 @@ pub fn with_mail(
         .with(
             surveys::EMAIL,
             surveys::Email::new(smtp, survey_url.to_owned())?,
+        )?)
+}
+
+/// `handlers` with email campaigns sent through `smtp` (when configured): `campaigns.send`
+/// queues the messages, `campaigns.email` sends them, `rate` a minute at most, with public
+/// links under `public_url`. Without SMTP, `POST /v1/campaigns/{id}/send` refuses.
+///
+/// # Errors
+/// The SMTP settings cannot be used.
+pub fn with_campaign_mail(
+    handlers: Handlers,
+    smtp: Option<&crate::config::Smtp>,
+    public_url: &str,
+    rate: u32,
+) -> anyhow::Result<Handlers> {
+    let Some(smtp) = smtp else {
+        return Ok(handlers);
+    };
+    Ok(handlers
+        .with(campaigns::SEND, campaigns::Send { rate })?
+        .with(
+            campaigns::EMAIL,
+            campaigns::Email::new(smtp, public_url.to_owned())?,
         )?)
 }
 

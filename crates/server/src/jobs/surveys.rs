@@ -307,7 +307,7 @@ impl Handler for Quarter {
 
 /// What an admin sees of a failed send: the kind of failure and the server's code, never its
 /// reply, which may quote the recipient's address.
-fn smtp_failure(e: lettre::transport::smtp::Error) -> JobFailure {
+pub(crate) fn smtp_failure(e: lettre::transport::smtp::Error) -> JobFailure {
     let kind = if e.is_permanent() {
         "refused permanently"
     } else if e.is_transient() {

@@ -12,6 +12,7 @@ pub mod audit_seal;
 pub mod campaign;
 pub mod campaign_cost;
 pub mod campaign_member;
+pub mod campaign_message;
 pub mod client;
 pub mod contact;
 pub mod customer;
