@@ -433,8 +433,31 @@ async fn a_campaign_reaches_consenting_members_once_and_counts_what_they_do(
     assert_eq!(counted["clicked"], 1, "{counted}");
     assert_eq!(counted["clicks"], 2, "{counted}");
     assert_eq!(counted["unsubscribed"], 0, "{counted}");
-    assert_eq!(counted["open_rate"], 1.0, "{counted}");
-    assert_eq!(counted["click_rate"], 0.5, "{counted}");
+    assert_eq!(counted["open_rate"], 100.0, "{counted}");
+    assert_eq!(counted["click_rate"], 50.0, "{counted}");
+    // The campaign report shows the same figures.
+    let report = app.get("/v1/reports/campaigns", &marketer).await;
+    assert_eq!(report.status, 200, "{}", report.body);
+    let row = report.body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["campaign_id"] == id.to_string())
+        .unwrap_or_else(|| panic!("no row of the campaign: {}", report.body));
+    assert_eq!(
+        (
+            &row["sent"],
+            &row["opened"],
+            &row["clicked"],
+            &row["bounced"]
+        ),
+        (&json!(2), &json!(2), &json!(1), &json!(0)),
+        "{row}"
+    );
+    assert_eq!(
+        (&row["open_rate"], &row["click_rate"]),
+        (&json!(100.0), &json!(50.0))
+    );
     let messages = member_messages(&app, &marketer, id).await;
     assert_eq!(messages.len(), 5, "every member, with or without a message");
     let li_message = message_of(&messages, li.1);

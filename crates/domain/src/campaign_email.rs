@@ -90,20 +90,21 @@ pub struct EmailCounts {
 }
 
 impl EmailCounts {
-    /// Opened messages per sent message (`None` before any is sent).
+    /// Opened messages per sent message, percent with 1 decimal, as the reports' rates
+    /// (`None` before any is sent).
     pub fn open_rate(&self) -> Option<f64> {
-        rate(self.opened, self.sent)
+        per_sent(self.opened, self.sent)
     }
 
-    /// Clicked messages per sent message.
+    /// Clicked messages per sent message, percent with 1 decimal.
     pub fn click_rate(&self) -> Option<f64> {
-        rate(self.clicked, self.sent)
+        per_sent(self.clicked, self.sent)
     }
 }
 
-#[allow(clippy::cast_precision_loss)]
-fn rate(part: u64, whole: u64) -> Option<f64> {
-    (whole > 0).then(|| part as f64 / whole as f64)
+/// `part` per `sent` message, percent with 1 decimal; `None` before any is sent.
+pub fn per_sent(part: u64, sent: u64) -> Option<f64> {
+    (sent > 0).then(|| crate::report::ratio(i64::try_from(part).unwrap_or(i64::MAX), sent, 100, 1))
 }
 
 /// Where a link ends: at white space or at a character that cannot end a link in text.
@@ -360,8 +361,8 @@ mod tests {
             clicked: 1,
             ..EmailCounts::default()
         };
-        assert_eq!(c.open_rate(), Some(0.5));
-        assert_eq!(c.click_rate(), Some(0.25));
+        assert_eq!(c.open_rate(), Some(50.0));
+        assert_eq!(c.click_rate(), Some(25.0));
         assert_eq!(EmailCounts::default().open_rate(), None);
     }
 }

@@ -61,7 +61,9 @@ pub struct EmailStats {
     /// Every open, and every click, counted.
     pub opens: u64,
     pub clicks: u64,
+    /// `opened / sent`, percent, 1 decimal; `null` before any is sent.
     pub open_rate: Option<f64>,
+    /// `clicked / sent`, percent, 1 decimal; `null` before any is sent.
     pub click_rate: Option<f64>,
 }
 

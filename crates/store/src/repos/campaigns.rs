@@ -490,6 +490,40 @@ pub struct CampaignFigures {
     pub won: i64,
     pub won_minor: std::collections::BTreeMap<CurrencyCode, i128>,
     pub cost_minor: std::collections::BTreeMap<CurrencyCode, i128>,
+    /// Its email messages to those members (`campaign_messages`).
+    pub email: EmailFigures,
+}
+
+/// What a campaign's email messages came to: sent, bounced, and of the sent ones those
+/// opened and clicked at least once; unsubscribes through their link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EmailFigures {
+    pub sent: i64,
+    pub bounced: i64,
+    pub opened: i64,
+    pub clicked: i64,
+    pub unsubscribed: i64,
+}
+
+impl std::ops::AddAssign for EmailFigures {
+    fn add_assign(&mut self, o: EmailFigures) {
+        self.sent += o.sent;
+        self.bounced += o.bounced;
+        self.opened += o.opened;
+        self.clicked += o.clicked;
+        self.unsubscribed += o.unsubscribed;
+    }
+}
+
+/// One campaign's email counts, as the report's query answers them.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct EmailRow {
+    campaign_id: Uuid,
+    sent: Option<i64>,
+    bounced: Option<i64>,
+    opened: Option<i64>,
+    clicked: Option<i64>,
+    unsubscribed: Option<i64>,
 }
 
 /// A sum of minor units read as text (it may outgrow an i64).
@@ -512,7 +546,7 @@ pub async fn report(
     use sea_orm::sea_query::Expr;
     use sea_orm::{QueryOrder, QueryTrait};
 
-    use crate::entities::{customer, opportunity};
+    use crate::entities::{campaign_message as message, customer, opportunity};
     use crate::stats::count_where;
 
     let mut select = Entity::find();
@@ -567,6 +601,7 @@ pub async fn report(
             won: 0,
             won_minor: std::collections::BTreeMap::new(),
             cost_minor: std::collections::BTreeMap::new(),
+            email: EmailFigures::default(),
         });
     }
     if out.is_empty() {
@@ -589,6 +624,59 @@ pub async fn report(
         if let Some(f) = at.get(&id).map(|i| &mut out[*i]) {
             f.members = n;
             f.responses = r.unwrap_or(0);
+        }
+    }
+
+    // Email: the messages of the members counted above.
+    let visible_members = Members::find()
+        .select_only()
+        .column(MemberColumn::Id)
+        .filter(MemberColumn::CampaignId.in_subquery(ids()))
+        .filter(customer_visible(MemberColumn::CustomerId, visibility))
+        .into_query();
+    let email: Vec<EmailRow> = message::Entity::find()
+        .select_only()
+        .column(message::Column::CampaignId)
+        .column_as(count_where(message::Column::Status.eq("sent")), "sent")
+        .column_as(
+            count_where(message::Column::Status.eq("bounced")),
+            "bounced",
+        )
+        .column_as(
+            count_where(
+                message::Column::Status
+                    .eq("sent")
+                    .and(message::Column::OpenedAt.is_not_null()),
+            ),
+            "opened",
+        )
+        .column_as(
+            count_where(
+                message::Column::Status
+                    .eq("sent")
+                    .and(message::Column::ClickedAt.is_not_null()),
+            ),
+            "clicked",
+        )
+        .column_as(
+            count_where(message::Column::UnsubscribedAt.is_not_null()),
+            "unsubscribed",
+        )
+        .filter(message::Column::CampaignId.in_subquery(ids()))
+        .filter(message::Column::MemberId.in_subquery(visible_members))
+        .group_by(message::Column::CampaignId)
+        .into_model::<EmailRow>()
+        .all(db)
+        .await?;
+    for e in email {
+        if let Some(f) = at.get(&e.campaign_id).map(|i| &mut out[*i]) {
+            f.email = EmailFigures {
+                sent: e.sent.unwrap_or(0),
+                bounced: e.bounced.unwrap_or(0),
+                opened: e.opened.unwrap_or(0),
+                clicked: e.clicked.unwrap_or(0),
+                unsubscribed: e.unsubscribed.unwrap_or(0),
+            };
         }
     }
 

@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::campaign::{CampaignStatus, CampaignType, cost_per_lead_minor, roi_percent};
+use rapport_domain::campaign_email::per_sent;
 use rapport_domain::currency::CurrencyCode;
 use rapport_domain::report::ratio;
-use rapport_store::repos::campaigns::{self, CampaignFigures, ReportFilter};
+use rapport_store::repos::campaigns::{self, CampaignFigures, EmailFigures, ReportFilter};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -93,6 +94,20 @@ pub struct CampaignReportRow {
     pub cost_per_lead: Option<MoneyBody>,
     /// `(won_amount − cost) / cost`, percent, 1 decimal; `null` without cost.
     pub roi: Option<f64>,
+    /// Email messages sent to those members (campaigns of type `email`).
+    pub sent: i64,
+    /// Messages the mail server refused for good.
+    pub bounced: i64,
+    /// Sent messages opened at least once (the open pixel, or a click).
+    pub opened: i64,
+    /// Sent messages with a tracked link clicked.
+    pub clicked: i64,
+    /// Members who unsubscribed through a message's link.
+    pub unsubscribed: i64,
+    /// `opened / sent`, percent, 1 decimal; `null` before any is sent.
+    pub open_rate: Option<f64>,
+    /// `clicked / sent`, percent, 1 decimal; `null` before any is sent.
+    pub click_rate: Option<f64>,
 }
 
 /// The campaign report.
@@ -124,6 +139,13 @@ impl Table for CampaignReport {
             "cost",
             "cost_per_lead",
             "roi",
+            "sent",
+            "bounced",
+            "opened",
+            "clicked",
+            "unsubscribed",
+            "open_rate",
+            "click_rate",
         ]
     }
 
@@ -149,6 +171,13 @@ impl Table for CampaignReport {
                     amount(&r.cost),
                     amount(&r.cost_per_lead),
                     cell(r.roi),
+                    r.sent.to_string(),
+                    r.bounced.to_string(),
+                    r.opened.to_string(),
+                    r.clicked.to_string(),
+                    r.unsubscribed.to_string(),
+                    cell(r.open_rate),
+                    cell(r.click_rate),
                 ]
             })
             .collect()
@@ -176,6 +205,8 @@ fn rows_of(
     status: Option<CampaignStatus>,
 ) -> Result<Vec<CampaignReportRow>, ApiError> {
     let (campaign_id, name) = id_and_name.unzip();
+    let e = f.email;
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
     let row = |currency: Option<CurrencyCode>| -> Result<CampaignReportRow, ApiError> {
         let (won_minor, cost_minor) = currency.map_or((0, 0), |c| {
             (
@@ -204,6 +235,13 @@ fn rows_of(
                 _ => None,
             },
             roi: currency.and_then(|_| roi_percent(won_minor, cost_minor)),
+            sent: e.sent,
+            bounced: e.bounced,
+            opened: e.opened,
+            clicked: e.clicked,
+            unsubscribed: e.unsubscribed,
+            open_rate: per_sent(count(e.opened), count(e.sent)),
+            click_rate: per_sent(count(e.clicked), count(e.sent)),
         })
     };
     let mut currencies: Vec<CurrencyCode> = f
@@ -236,12 +274,14 @@ fn by_type(figures: Vec<CampaignFigures>) -> Vec<CampaignFigures> {
             won: 0,
             won_minor: BTreeMap::new(),
             cost_minor: BTreeMap::new(),
+            email: EmailFigures::default(),
         });
         sum.members += f.members;
         sum.responses += f.responses;
         sum.leads += f.leads;
         sum.opportunities += f.opportunities;
         sum.won += f.won;
+        sum.email += f.email;
         for (c, minor) in f.won_minor {
             *sum.won_minor.entry(c).or_default() += minor;
         }
@@ -254,7 +294,8 @@ fn by_type(figures: Vec<CampaignFigures>) -> Vec<CampaignFigures> {
 
 /// Campaign results: per campaign (or per type, `group_by=type`) and currency, members and
 /// responses, leads (customers that name the campaign), opportunities and won ones, won
-/// amount, cost (its cost entries), cost per lead and ROI. Members, leads and deals count
+/// amount, cost (its cost entries), cost per lead and ROI, and its email messages: sent,
+/// bounced, opened, clicked, unsubscribed, open and click rates. Members, leads and deals count
 /// the customers the caller sees.
 #[utoipa::path(
     tag = "reports",
