@@ -37,8 +37,8 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(open_pixel)
         .service(click_link)
-        .service(unsubscribe_page)
-        .service(unsubscribe);
+        .service(unsubscribe_link)
+        .service(one_click_unsubscribe);
 }
 
 /// A transparent 1x1 GIF.
@@ -223,42 +223,30 @@ fn page(title: &str, body: &str) -> HttpResponse {
         ))
 }
 
-/// The unsubscribe page of a campaign email: a one-click button that posts to the same
-/// address. Reading it changes nothing (mail scanners fetch links).
+/// The unsubscribe link of a campaign email (`GET`, one click) and its RFC 8058 one-click
+/// `POST` from the mail client (any body is ignored): both withdraw the contact's marketing
+/// consent and move the member to `unsubscribed`, audited, and answer a page saying so.
+/// Doing it again changes nothing.
 #[utoipa::path(
     tag = "public",
     params(("token" = String, Path, description = "The message's token")),
     responses(
-        (status = 200, description = "An HTML page with the unsubscribe button", body = String, content_type = "text/html"),
+        (status = 200, description = "An HTML page confirming it", body = String, content_type = "text/html"),
         (status = 404, description = "No message has this token", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many requests from this address", body = crate::error::Problem, content_type = "application/problem+json")
     ),
     security(())
 )]
 #[get("/public/email/{token}/unsubscribe")]
-async fn unsubscribe_page(
+async fn unsubscribe_link(
     req: HttpRequest,
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&req, &state)?;
-    let (message, ..) = message_of(state.store.conn(), &token, Lock::No).await?;
-    let body = if message.unsubscribed_at.is_some() {
-        "<p>You are unsubscribed: you will get no more marketing email from us.</p>\
-         <p>您已退订，不会再收到我们的营销邮件。</p>"
-            .to_owned()
-    } else {
-        "<p>Stop getting marketing email from us?</p><p>不再接收我们的营销邮件？</p>\
-         <form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
-         <button type=\"submit\">Unsubscribe · 退订</button></form>"
-            .to_owned()
-    };
-    Ok(page("Unsubscribe", &body))
+    unsubscribe(&req, &state, &token).await
 }
 
-/// Unsubscribe (the page's button, or RFC 8058 one-click from the mail client; any body is
-/// ignored): withdraws the contact's marketing consent and moves the member to
-/// `unsubscribed`, audited. Doing it again changes nothing.
+/// The mail client's one-click unsubscribe (RFC 8058, `List-Unsubscribe-Post`): as the link.
 #[utoipa::path(
     tag = "public",
     params(("token" = String, Path, description = "The message's token")),
@@ -270,16 +258,25 @@ async fn unsubscribe_page(
     security(())
 )]
 #[post("/public/email/{token}/unsubscribe")]
-async fn unsubscribe(
+async fn one_click_unsubscribe(
     req: HttpRequest,
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    limit(&req, &state)?;
+    unsubscribe(&req, &state, &token).await
+}
+
+/// Withdraws consent for the message of `token`, once.
+async fn unsubscribe(
+    req: &HttpRequest,
+    state: &AppState,
+    token: &str,
+) -> Result<HttpResponse, ApiError> {
+    limit(req, state)?;
     let now = state.clock.now();
     let tx = state.store.begin().await?;
-    let (message, member, _) = message_of(&tx, &token, Lock::ForUpdate).await?;
-    let origin = Origin::of_request(&req, Actor::System);
+    let (message, member, _) = message_of(&tx, token, Lock::ForUpdate).await?;
+    let origin = Origin::of_request(req, Actor::System);
     let contact = match repos::fetch::<DomainContact>(&tx, member.contact_id, Lock::ForUpdate).await
     {
         Ok(c) => Some(c),
@@ -299,7 +296,7 @@ async fn unsubscribe(
         let (before, saved) = (Contact::from(before), Contact::from(saved));
         audit::record(
             &tx,
-            &state,
+            state,
             &origin,
             audit::Subject::of_customer("contact", saved.id, Some(saved.customer_id)),
             "update",
@@ -310,7 +307,7 @@ async fn unsubscribe(
     if member.status != MemberStatus::Unsubscribed {
         move_member(
             &tx,
-            &state,
+            state,
             &origin,
             &member,
             MemberStatus::Unsubscribed,
@@ -320,9 +317,9 @@ async fn unsubscribe(
     }
     if message.unsubscribed_at.is_none() {
         campaign_messages::count_unsubscribe(&tx, message.id, now).await?;
-        record_event(&tx, &state, &origin, &message, &member, "unsubscribe").await?;
+        record_event(&tx, state, &origin, &message, &member, "unsubscribe").await?;
     }
-    audit::commit(tx, &state, &origin).await?;
+    audit::commit(tx, state, &origin).await?;
     Ok(page(
         "Unsubscribed",
         "<p>You are unsubscribed: you will get no more marketing email from us.</p>\
