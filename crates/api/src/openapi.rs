@@ -301,7 +301,7 @@ else 400. Secrets shown once (one-time passwords, client secrets) are `null` in 
             let Some(op) = op.as_object_mut() else {
                 continue;
             };
-            let mut implied = implied_problems(path, method, op);
+            let mut implied = implied_problems(path, op);
             if method == "post" && path.starts_with("/v1") && !path.starts_with("/v1/auth/") {
                 let params = op.entry("parameters").or_insert_with(|| json!([]));
                 if let Some(params) = params.as_array_mut() {
@@ -364,7 +364,7 @@ fn describe_if_blank(status: &str, response: &mut Value) {
 }
 
 /// Which problems an operation can answer, from its shape.
-fn implied_problems(path: &str, method: &str, op: &Map<String, Value>) -> Vec<&'static str> {
+fn implied_problems(path: &str, op: &Map<String, Value>) -> Vec<&'static str> {
     let mut implied = Vec::new();
     let params = op
         .get("parameters")
@@ -394,7 +394,11 @@ fn implied_problems(path: &str, method: &str, op: &Map<String, Value>) -> Vec<&'
     if has_in("path") {
         implied.push("NotFound");
     }
-    if has_in("header") && (method == "patch" || method == "delete") {
+    // Every operation that takes `If-Match` (a merge too, not only PATCH and DELETE).
+    let if_match = params
+        .iter()
+        .any(|p| p.get("name").and_then(Value::as_str) == Some("If-Match"));
+    if if_match {
         implied.push("PreconditionFailed");
     }
     if has_body {

@@ -285,28 +285,35 @@ pub fn user_or_me_or_null() -> RefOr<Schema> {
     OneOfBuilder::new().item(user_or_me()).item(null).into()
 }
 
-/// A parameter of 1 to `most` of `values`, comma separated (`by=industry,grade`).
-fn comma_list(values: &[&str], most: usize) -> RefOr<Schema> {
+/// A parameter of 1 to `most` of `values`, comma separated (`by=industry,grade`), with no
+/// spaces; or empty too, when `empty` (the same as leaving it out).
+fn comma_list(values: &[&str], most: usize, empty: bool) -> RefOr<Schema> {
     let one = values.join("|");
+    let list = format!("({one})(,({one})){{0,{}}}", most - 1);
+    let pattern = if empty {
+        format!("^({list})?$")
+    } else {
+        format!("^{list}$")
+    };
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .pattern(Some(format!("^({one})(,({one})){{0,{}}}$", most - 1)))
+        .pattern(Some(pattern))
         .into()
 }
 
 /// The forecast's extra groupings (`by=owner,month`).
 pub fn forecast_by() -> RefOr<Schema> {
-    comma_list(crate::routes::reports::FORECAST_BY, 2)
+    comma_list(crate::routes::reports::FORECAST_BY, 2, true)
 }
 
 /// The customer distribution's one or two fields (`by=industry,grade`).
 pub fn distribution_by() -> RefOr<Schema> {
-    comma_list(CustomerDimension::NAMES, 2)
+    comma_list(CustomerDimension::NAMES, 2, false)
 }
 
 /// The contact points a contact lacks (`missing=email,phone`).
 pub fn missing_contact_points() -> RefOr<Schema> {
-    comma_list(ContactPoint::NAMES, ContactPoint::NAMES.len())
+    comma_list(ContactPoint::NAMES, ContactPoint::NAMES.len(), false)
 }
 
 #[cfg(test)]

@@ -84,12 +84,7 @@ async fn list_all_contacts(
     let missing = p
         .missing
         .as_deref()
-        .map(|list| {
-            list.split(',')
-                .map(str::trim)
-                .map(ContactPoint::parse)
-                .collect()
-        })
+        .map(|list| list.split(',').map(ContactPoint::parse).collect())
         .transpose()
         .map_err(|invalid| ApiError::bad_parameter("missing", invalid))?
         .unwrap_or_else(Vec::new);

@@ -196,9 +196,13 @@ async fn pipeline_report(
 ) -> Result<HttpResponse, ApiError> {
     let p = params.into_inner()?;
     let mut grouping = ForecastGrouping::default();
-    for part in p.by.as_deref().unwrap_or("").split(',').map(str::trim) {
+    // Exactly as documented: empty, or `owner` and `month` comma separated, no spaces.
+    let parts =
+        p.by.as_deref()
+            .filter(|by| !by.is_empty())
+            .map(|by| by.split(','));
+    for part in parts.into_iter().flatten() {
         match part {
-            "" => {}
             "owner" => grouping.by_owner = true,
             "month" => grouping.by_month = true,
             _ => {
@@ -357,8 +361,6 @@ async fn customer_distribution_report(
         p.by.as_deref()
             .unwrap_or("")
             .split(',')
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
             .map(CustomerDimension::parse)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|invalid| ApiError::bad_parameter("by", invalid))?;
