@@ -9,6 +9,7 @@ mod articles;
 mod audit;
 mod audit_chain;
 mod auth;
+mod automation;
 mod backup;
 mod batch;
 mod browser;

@@ -31,7 +31,7 @@ const OWNED: [&str; 8] = [
 const IMPORTER_ONLY: &str = "imports";
 
 /// Resources seen by scope alone, with why.
-const BY_SCOPE: [(&str, &str); 16] = [
+const BY_SCOPE: [(&str, &str); 17] = [
     ("users", "accounts: users:write"),
     ("teams", "every staff member reads the teams"),
     ("clients", "integration clients: users:write"),
@@ -44,6 +44,10 @@ const BY_SCOPE: [(&str, &str); 16] = [
     ("article-categories", "the knowledge base"),
     ("tickets", "the service desk: tickets:read"),
     ("jobs", "the job runner: settings:write"),
+    (
+        "automation-rules",
+        "settings: settings:write; a rule's actions act on every record (automation.rs)",
+    ),
     (
         "webhooks",
         "webhooks:write; a client sees its own (webhooks.rs)",

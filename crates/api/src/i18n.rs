@@ -121,6 +121,7 @@ pub fn title(code: ProblemCode, lang: Lang) -> &'static str {
         C::QuietPeriod => ("Invited recently", "近期已邀请"),
         C::ConsentWithdrawn => ("Consent withdrawn", "已撤回同意"),
         C::EmailNotConfigured => ("Email not configured", "未配置邮件服务"),
+        C::NoRecipient => ("No recipient", "没有接收人"),
         C::AlreadyAnswered => ("Already answered", "已经答复"),
         C::Expired => ("Expired", "已过期"),
         C::InsufficientPoints => ("Insufficient points", "积分不足"),
@@ -213,6 +214,10 @@ pub fn detail(code: ProblemCode, lang: Lang) -> Option<&'static str> {
         C::EmailNotConfigured => (
             "No outgoing mail server is configured (RAPPORT_SMTP_URL): nothing can be emailed.",
             "未配置发信服务器（RAPPORT_SMTP_URL），无法发送邮件。",
+        ),
+        C::NoRecipient => (
+            "The action has no one to address: the record has no owner, or the team no manager or members.",
+            "该操作没有可指派的人：记录没有负责人，或团队没有经理或成员。",
         ),
         C::AlreadyAnswered => (
             "This invitation has been answered already.",

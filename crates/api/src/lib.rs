@@ -5,6 +5,7 @@ pub mod allowed_methods;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod automation;
 pub mod batch;
 pub mod buckets;
 pub mod client_ip;

@@ -197,6 +197,30 @@ code_lists! {
     WebhookEventType: EventType::NAMES,
         "What a webhook event tells of, `<object>.<what>`; the top-level `webhooks` section describes each."
         => webhook_event_type, webhook_event_type_or_null;
+    AutomationTriggerType: rapport_domain::automation::trigger::TriggerKind::NAMES,
+        "What fires an automation rule: a record event, a cron schedule, or a relative day (`inactivity`, `before_close`, `birthday`, `callback_cadence`), checked once a local day at `at` in `time_zone`."
+        => automation_trigger_type, automation_trigger_type_or_null;
+    AutomationEvent: rapport_domain::automation::trigger::TriggerEvent::NAMES,
+        "The record events an automation rule can fire on (`customer.updated` narrows with `field` and `to`)."
+        => automation_event, automation_event_or_null;
+    AutomationActionType: rapport_domain::automation::action::ActionType::NAMES,
+        "What an automation rule's action does."
+        => automation_action_type, automation_action_type_or_null;
+    AutomationPerson: rapport_domain::automation::action::PersonKind::NAMES,
+        "Whom an action addresses: the record's `owner`, the `owner_manager` (the manager of the owner's team), a `user` (`user_id`), a team's members in turn (`round_robin`, `team_id`; tasks), or the record's `contact` (emails, with marketing consent)."
+        => automation_person, automation_person_or_null;
+    AutomationRecordType: rapport_domain::automation::condition::RecordType::NAMES,
+        "The kind of record an automation rule looks at."
+        => automation_record_type, automation_record_type_or_null;
+    ConditionOperator: rapport_domain::automation::condition::Op::NAMES,
+        "A condition's operator; which fit depends on the field's kind."
+        => condition_operator, condition_operator_or_null;
+    AutomationRunStatus: rapport_domain::automation::run::RunStatus::NAMES,
+        "Where a rule's run is: `running`, `succeeded`, `failed` (an action failed after its retries), `skipped` (conditions not met, record gone, rule disabled) or `stopped` (a loop or a chain too deep)."
+        => automation_run_status, automation_run_status_or_null;
+    AutomationOutcomeStatus: rapport_domain::automation::run::OutcomeStatus::NAMES,
+        "What became of an action: `done`, `refused` (the API's rules refused it; nothing changed), `retrying`, `failed`."
+        => automation_outcome_status, automation_outcome_status_or_null;
     WebhookStatus: WebhookStatus::NAMES,
         "`active` subscriptions get events; `paused` ones get none until resumed (their pending deliveries wait)."
         => webhook_status, webhook_status_or_null;
@@ -323,8 +347,16 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 56] = [
+    const NAMES: [&str; 64] = [
         "AuditChainBreak",
+        "AutomationTriggerType",
+        "AutomationEvent",
+        "AutomationActionType",
+        "AutomationPerson",
+        "AutomationRecordType",
+        "ConditionOperator",
+        "AutomationRunStatus",
+        "AutomationOutcomeStatus",
         "CampaignType",
         "CampaignStatus",
         "MemberStatus",

@@ -51,6 +51,8 @@ crate::string_enum! {
         Manual => "manual",
         /// The lead follow-up rule created it for a new lead's owner.
         LeadFollowUp => "lead_follow_up",
+        /// An automation rule's action created it.
+        Automation => "automation",
     }
 }
 

@@ -176,6 +176,17 @@ const CURRENCIES: [(&str, u8); 165] = [
     ("ZWG", 2),
 ];
 
+/// The codes of [`CURRENCIES`], in its order.
+const fn codes() -> [&'static str; CURRENCIES.len()] {
+    let mut codes = [""; CURRENCIES.len()];
+    let mut i = 0;
+    while i < CURRENCIES.len() {
+        codes[i] = CURRENCIES[i].0;
+        i += 1;
+    }
+    codes
+}
+
 /// An active ISO 4217 currency code (`CNY`, `USD`, …), upper-case, knowing its minor units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CurrencyCode {
@@ -184,6 +195,10 @@ pub struct CurrencyCode {
 }
 
 impl CurrencyCode {
+    /// Every active code, sorted: the names alone, for code lists that take strings (the
+    /// conditions of automation rules). Derived from the one table, so never out of step.
+    pub const CODES: [&'static str; CURRENCIES.len()] = codes();
+
     /// Reads a code in any case, with surrounding whitespace: ` cny ` is `CNY`.
     ///
     /// # Errors
@@ -245,6 +260,12 @@ mod tests {
         assert_eq!(units("KWD"), 3);
         assert_eq!(units("BHD"), 3);
         assert_eq!(units("CLF"), 4);
+    }
+
+    #[test]
+    fn the_codes_are_the_table_s() {
+        let all: Vec<&str> = CurrencyCode::all().map(CurrencyCode::as_str).collect();
+        assert_eq!(CurrencyCode::CODES.as_slice(), all.as_slice());
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub enum Actor {
     Client(Uuid),
     /// Rapport itself: background jobs, first setup.
     System,
+    /// An automation rule's action (`rapport_domain::automation`), by the rule's id.
+    Rule(Uuid),
 }
 
 impl Actor {
@@ -89,12 +91,13 @@ impl Actor {
             Actor::User(_) => "user",
             Actor::Client(_) => "client",
             Actor::System => "system",
+            Actor::Rule(_) => "automation_rule",
         }
     }
 
     pub fn id(self) -> Option<Uuid> {
         match self {
-            Actor::User(id) | Actor::Client(id) => Some(id),
+            Actor::User(id) | Actor::Client(id) | Actor::Rule(id) => Some(id),
             Actor::System => None,
         }
     }
@@ -104,6 +107,7 @@ impl Actor {
         match (kind, id) {
             ("user", Some(id)) => Actor::User(id),
             ("client", Some(id)) => Actor::Client(id),
+            ("automation_rule", Some(id)) => Actor::Rule(id),
             _ => Actor::System,
         }
     }
@@ -116,7 +120,12 @@ mod tests {
     #[test]
     fn actor_parts_round_trip() {
         let id = Uuid::now_v7();
-        for actor in [Actor::User(id), Actor::Client(id), Actor::System] {
+        for actor in [
+            Actor::User(id),
+            Actor::Client(id),
+            Actor::System,
+            Actor::Rule(id),
+        ] {
             assert_eq!(Actor::from_parts(actor.kind(), actor.id()), actor);
         }
     }

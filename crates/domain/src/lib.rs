@@ -12,6 +12,7 @@ pub mod assignment;
 pub mod audit;
 pub mod audit_chain;
 pub mod auth;
+pub mod automation;
 pub mod campaign;
 pub mod campaign_email;
 pub mod clock;

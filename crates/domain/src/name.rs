@@ -36,7 +36,7 @@ impl<const MAX: usize> Name<MAX> {
 
     /// `label` followed by `text`, collapsed like [`Name::parse`] and cut to `MAX` characters:
     /// for names the domain composes itself from a fixed label, so never blank.
-    pub(crate) fn composed(label: &str, text: &str) -> Self {
+    pub fn composed(label: &str, text: &str) -> Self {
         let joined = format!("{label}{text}");
         let collapsed = joined.split_whitespace().collect::<Vec<_>>().join(" ");
         Name(

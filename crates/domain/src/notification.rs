@@ -21,6 +21,8 @@ crate::string_enum! {
         /// A lead owned by someone in the user's team was not contacted in time (to the
         /// team's manager).
         LeadOverdue => "lead_overdue",
+        /// An automation rule's action.
+        Automation => "automation",
     }
 }
 

@@ -57,6 +57,7 @@ crate::string_enum! {
         CampaignMemberAdded => "campaign_member.added",
         CampaignMemberUpdated => "campaign_member.updated",
         CampaignMemberRemoved => "campaign_member.removed",
+        AutomationTriggered => "automation.triggered",
     }
 }
 
@@ -110,6 +111,9 @@ impl EventType {
             E::CampaignMemberAdded => "A contact was added to a campaign.",
             E::CampaignMemberUpdated => "A campaign member's status changed.",
             E::CampaignMemberRemoved => "A contact was removed from a campaign.",
+            E::AutomationTriggered => {
+                "An automation rule's `webhook_event` action ran (the record is the rule; `changes` holds `record_type` and `record_id`)."
+            }
         }
     }
 
@@ -147,6 +151,7 @@ impl EventType {
             | E::CampaignMemberAdded
             | E::CampaignMemberUpdated
             | E::CampaignMemberRemoved => Scope::CampaignsRead,
+            E::AutomationTriggered => Scope::SettingsWrite,
         }
     }
 }
@@ -198,6 +203,7 @@ pub fn event_types(entity_type: &str, action: &str, changes: &Value) -> Vec<Even
         ("ticket", "sla_breached") => vec![E::TicketSlaBreached],
         ("loyalty_transaction", "create") => vec![E::LoyaltyTransactionCreated],
         ("loyalty_account", "tier_changed") => vec![E::LoyaltyTierChanged],
+        ("automation_rule", "triggered") => vec![E::AutomationTriggered],
         ("survey_invitation", "update")
             if after("status").and_then(Value::as_str) == Some("answered") =>
         {

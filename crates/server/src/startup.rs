@@ -115,6 +115,11 @@ impl Application {
         });
         // Imports write each row as the API does: their job needs the API's state.
         let handlers = handlers.with(jobs::imports::RUN, jobs::imports::Run::new(state.clone()))?;
+        // So do automation rules' actions.
+        let handlers = handlers.with(
+            jobs::automation::RUN,
+            jobs::automation::Run::new(state.clone()),
+        )?;
         let metrics = web::Data::new(Metrics::new()?);
         let openapi = web::Data::new(OpenApiJson::new(rapport_api::openapi::document_json()));
 

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use crate::StoreError;
-use crate::subscriptions::Subscriptions;
+use crate::listeners::Listeners;
 use crate::tx::{Tx, Writer};
 
 /// Which database a [`Store`] talks to.
@@ -76,8 +76,9 @@ pub struct Store {
     reader: DatabaseConnection,
     replica: Option<DatabaseConnection>,
     url: String,
-    /// The active webhook subscriptions, shared by this store's transactions.
-    subscriptions: Arc<Subscriptions>,
+    /// The webhook subscriptions and rules that listen to audited writes, shared by this
+    /// store's transactions.
+    listeners: Arc<Listeners>,
 }
 
 impl Store {
@@ -99,7 +100,7 @@ impl Store {
                 reader: primary,
                 replica,
                 url: options.url.clone(),
-                subscriptions: Arc::default(),
+                listeners: Arc::default(),
             });
         }
         let writer = connect_pool(options, &options.url, Role::SqliteWriter).await?;
@@ -113,7 +114,7 @@ impl Store {
             reader,
             replica: None,
             url: options.url.clone(),
-            subscriptions: Arc::default(),
+            listeners: Arc::default(),
         })
     }
 
@@ -157,10 +158,10 @@ impl Store {
     /// No connection could be had.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         match &self.batches {
-            Some(writer) => writer.begin(self.subscriptions.clone()).await,
+            Some(writer) => writer.begin(self.listeners.clone()).await,
             None => Ok(Tx::alone(
                 self.writer.begin().await?,
-                self.subscriptions.clone(),
+                self.listeners.clone(),
             )),
         }
     }

@@ -8,10 +8,10 @@ pub mod crypto;
 mod db;
 mod entities;
 mod error;
+mod listeners;
 pub mod page;
 pub mod repos;
 mod stats;
-mod subscriptions;
 mod tx;
 
 pub use db::{Backend, DbOptions, Store};

@@ -28,7 +28,9 @@ use sea_orm::{
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 use crate::StoreError;
-use crate::subscriptions::{Subscribed, Subscriptions};
+use rapport_domain::automation::run::Link;
+
+use crate::listeners::{EventRule, Listeners, Subscribed};
 
 /// What a batch's commit came to: `None` until it is done, then the error if it failed.
 type Outcome = Option<Result<(), Failed>>;
@@ -62,9 +64,12 @@ impl Failed {
 /// One request's transaction. Commit it with [`crate::commit`]; dropping it undoes its work.
 pub struct Tx {
     inner: Inner,
-    subscriptions: Arc<Subscriptions>,
-    /// It changed a webhook subscription: the list kept in memory is forgotten on commit.
-    subscriptions_changed: AtomicBool,
+    listeners: Arc<Listeners>,
+    /// It changed a webhook subscription or a rule: the lists kept in memory are forgotten on
+    /// commit.
+    listeners_changed: AtomicBool,
+    /// The rules whose actions make this write, first one first (empty for a request's).
+    chain: Vec<Link>,
 }
 
 enum Inner {
@@ -121,7 +126,7 @@ impl Writer {
     }
 
     /// Waits for the writer and opens a savepoint for one request in the open batch.
-    pub(crate) async fn begin(&self, subscriptions: Arc<Subscriptions>) -> Result<Tx, StoreError> {
+    pub(crate) async fn begin(&self, listeners: Arc<Listeners>) -> Result<Tx, StoreError> {
         let mut batch = self.batch.clone().lock_owned().await;
         settle(&mut batch).await;
         if batch.renew && batch.open.is_none() {
@@ -147,7 +152,7 @@ impl Writer {
                 writer: self.clone(),
                 finished: false,
             }),
-            subscriptions,
+            listeners,
         ))
     }
 
@@ -233,29 +238,49 @@ fn open(batch: &Batch) -> Result<&Open, DbErr> {
 }
 
 impl Tx {
-    pub(crate) fn alone(tx: DatabaseTransaction, subscriptions: Arc<Subscriptions>) -> Tx {
-        Tx::new(Inner::Alone(tx), subscriptions)
+    pub(crate) fn alone(tx: DatabaseTransaction, listeners: Arc<Listeners>) -> Tx {
+        Tx::new(Inner::Alone(tx), listeners)
     }
 
-    fn new(inner: Inner, subscriptions: Arc<Subscriptions>) -> Tx {
+    fn new(inner: Inner, listeners: Arc<Listeners>) -> Tx {
         Tx {
             inner,
-            subscriptions,
-            subscriptions_changed: AtomicBool::new(false),
+            listeners,
+            listeners_changed: AtomicBool::new(false),
+            chain: Vec::new(),
         }
     }
 
-    /// The active webhook subscriptions (kept in memory, see [`crate::subscriptions`]).
-    pub(crate) async fn subscriptions(&self) -> Result<Arc<[Subscribed]>, StoreError> {
-        self.subscriptions.active(self).await
+    /// This transaction as the next step of `chain`: the writes of a rule's action, whose
+    /// events fire other rules only as far as [`rapport_domain::automation::run::may_fire`]
+    /// lets them.
+    #[must_use]
+    pub fn with_chain(mut self, chain: Vec<Link>) -> Tx {
+        self.chain = chain;
+        self
     }
 
-    /// Marks that this transaction changes a subscription: the list kept is forgotten now
-    /// (a request after this one in the same SQLite batch reads the change) and again when it
-    /// commits (a list read meanwhile, without the change, is not kept).
-    pub(crate) fn changes_subscriptions(&self) {
-        self.subscriptions_changed.store(true, Ordering::Relaxed);
-        self.subscriptions.forget();
+    /// The rules whose actions make this write.
+    pub fn chain(&self) -> &[Link] {
+        &self.chain
+    }
+
+    /// The active webhook subscriptions (kept in memory, see [`crate::listeners`]).
+    pub(crate) async fn subscriptions(&self) -> Result<Arc<[Subscribed]>, StoreError> {
+        self.listeners.subscriptions(self).await
+    }
+
+    /// The enabled rules with a record-event trigger (kept in memory).
+    pub(crate) async fn event_rules(&self) -> Result<Arc<[EventRule]>, StoreError> {
+        self.listeners.event_rules(self).await
+    }
+
+    /// Marks that this transaction changes a subscription or a rule: the lists kept are
+    /// forgotten now (a request after this one in the same SQLite batch reads the change) and
+    /// again when it commits (a list read meanwhile, without the change, is not kept).
+    pub(crate) fn changes_listeners(&self) {
+        self.listeners_changed.store(true, Ordering::Relaxed);
+        self.listeners.forget();
     }
 
     fn conn(&self) -> Result<&DatabaseTransaction, DbErr> {
@@ -267,11 +292,11 @@ impl Tx {
 
     /// Commits: at once when alone, with its batch on SQLite.
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
-        let changed = self.subscriptions_changed.load(Ordering::Relaxed);
-        let subscriptions = self.subscriptions.clone();
+        let changed = self.listeners_changed.load(Ordering::Relaxed);
+        let listeners = self.listeners.clone();
         self.commit_inner().await?;
         if changed {
-            subscriptions.forget();
+            listeners.forget();
         }
         Ok(())
     }

@@ -150,7 +150,7 @@ impl Caller {
             Actor::Client(id) => clients::get(db, id).await.map(|client| {
                 (!client.disabled).then_some((Principal::Client { id }, client.scopes))
             }),
-            Actor::System => Ok(None),
+            Actor::System | Actor::Rule(_) => Ok(None),
         };
         match found {
             Ok(Some((principal, scopes))) => Ok(Some(Caller {

@@ -38,6 +38,9 @@ rapport_domain::string_enum! {
         ConsentWithdrawn => "consent_withdrawn",
         /// 409: email cannot be sent, no SMTP server is configured (`RAPPORT_SMTP_URL`).
         EmailNotConfigured => "email_not_configured",
+        /// 409: an automation rule's action has no one to address (a record without an
+        /// owner, a team without a manager or members).
+        NoRecipient => "no_recipient",
         AlreadyAnswered => "already_answered",
         Expired => "expired",
         /// 409: a redemption or negative adjustment beyond the loyalty balance (`balance`).

@@ -26,7 +26,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 pub struct AuditEvent {
     pub id: Uuid,
     pub occurred_at: DateTime<Utc>,
-    /// `user`, `client` or `system`.
+    /// `user`, `client`, `system` or `automation_rule` (a rule's action).
     #[schema(example = "user")]
     pub actor_type: String,
     pub actor_id: Option<Uuid>,

@@ -5,6 +5,7 @@ pub mod activities;
 pub mod article_categories;
 pub mod articles;
 pub mod audit_events;
+pub mod automation_rules;
 pub mod campaign_sends;
 pub mod campaigns;
 pub mod clients;
@@ -54,6 +55,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
             .configure(teams::configure)
             .configure(clients::configure)
             .configure(webhooks::configure)
+            .configure(automation_rules::configure)
             .configure(audit_events::configure)
             .configure(customers::configure)
             .configure(contacts::configure)

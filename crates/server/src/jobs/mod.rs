@@ -4,6 +4,7 @@
 //! outdated search index once at start (idempotent, so instances may overlap).
 
 pub mod audit;
+pub mod automation;
 pub mod campaigns;
 pub mod duplicates;
 pub mod grading;

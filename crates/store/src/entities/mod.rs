@@ -9,6 +9,8 @@ pub mod assignment_turn;
 pub mod audit_chain;
 pub mod audit_event;
 pub mod audit_seal;
+pub mod automation_rule;
+pub mod automation_run;
 pub mod campaign;
 pub mod campaign_cost;
 pub mod campaign_member;

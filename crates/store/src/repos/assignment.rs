@@ -23,6 +23,8 @@ pub enum Work {
     Ticket,
     /// A lead nobody owns, to the team's sales reps.
     Lead,
+    /// An automation rule's task, to every member in turn, whatever the team's rule.
+    Task,
 }
 
 impl Work {
@@ -30,13 +32,24 @@ impl Work {
         match self {
             Work::Ticket => "ticket",
             Work::Lead => "lead",
+            Work::Task => "task",
         }
     }
 
-    fn role(self) -> Role {
+    /// The role that takes it; `None`: any member.
+    fn role(self) -> Option<Role> {
         match self {
-            Work::Ticket => Role::ServiceAgent,
-            Work::Lead => Role::SalesRep,
+            Work::Ticket => Some(Role::ServiceAgent),
+            Work::Lead => Some(Role::SalesRep),
+            Work::Task => None,
+        }
+    }
+
+    /// How it is handed out: by the team's rule, or (tasks) in turn.
+    fn rule(self, team: &Team) -> AssignmentRule {
+        match self {
+            Work::Ticket | Work::Lead => team.assignment,
+            Work::Task => AssignmentRule::RoundRobin,
         }
     }
 }
@@ -49,21 +62,23 @@ impl Work {
 /// `NotFound` when there is no such team.
 pub async fn pick(db: &impl Conn, team_id: Uuid, work: Work) -> Result<Option<Uuid>, StoreError> {
     let team: Team = record::get_locked(db, team_id).await?;
-    if team.assignment == AssignmentRule::None {
+    let rule = work.rule(&team);
+    if rule == AssignmentRule::None {
         return Ok(None);
     }
-    let members: Vec<Uuid> = user::Entity::find()
+    let mut select = user::Entity::find()
         .select_only()
         .column(user::Column::Id)
         .filter(user::Column::TeamId.eq(team_id))
-        .filter(user::Column::Role.eq(work.role().as_str()))
-        .filter(user::Column::Disabled.eq(false))
-        .into_tuple()
-        .all(db)
-        .await?;
+        .filter(user::Column::Disabled.eq(false));
+    if let Some(role) = work.role() {
+        select = select.filter(user::Column::Role.eq(role.as_str()));
+    }
+    let members: Vec<Uuid> = select.into_tuple().all(db).await?;
     let open = match work {
         Work::Ticket => open_tickets(db, &members).await?,
         Work::Lead => open_leads(db, &members).await?,
+        Work::Task => HashMap::new(),
     };
     let candidates: Vec<Candidate> = members
         .iter()
@@ -76,7 +91,7 @@ pub async fn pick(db: &impl Conn, team_id: Uuid, work: Work) -> Result<Option<Uu
         .one(db)
         .await?
         .map(|t| t.last_id);
-    let Some(chosen) = team.assignment.pick(&candidates, last) else {
+    let Some(chosen) = rule.pick(&candidates, last) else {
         return Ok(None);
     };
     assignment_turn::Entity::insert(assignment_turn::ActiveModel {

@@ -38,16 +38,19 @@ pub(crate) fn to_domain(m: audit_event::Model) -> AuditEvent {
     }
 }
 
-/// Records one event, and queues the webhook events it is
-/// ([`crate::repos::webhooks`]). Call it on the transaction of the write it describes.
+/// Records one event, and queues the webhook events it is ([`crate::repos::webhooks`]) and
+/// the runs of the rules it fires ([`crate::repos::automation`]). Call it on the transaction of the write it describes.
 ///
 /// # Errors
 /// Database failures.
 pub async fn record(tx: &Tx, event: AuditEvent) -> Result<(), StoreError> {
-    if event.entity_type == rapport_domain::webhook::ENTITY_TYPE {
-        tx.changes_subscriptions();
+    if event.entity_type == rapport_domain::webhook::ENTITY_TYPE
+        || event.entity_type == crate::repos::automation::ENTITY_TYPE
+    {
+        tx.changes_listeners();
     }
     crate::repos::webhooks::emit(tx, &event).await?;
+    crate::repos::automation::emit(tx, &event).await?;
     let model = audit_event::ActiveModel {
         id: Set(event.id),
         occurred_at: Set(event.occurred_at),

@@ -23,6 +23,7 @@ pub(crate) enum Kind {
     Client,
     Webhook,
     Campaign,
+    AutomationRule,
 }
 
 impl Kind {
@@ -35,6 +36,7 @@ impl Kind {
             Kind::Client => "client",
             Kind::Webhook => "webhook",
             Kind::Campaign => "campaign",
+            Kind::AutomationRule => "automation_rule",
         }
     }
 }

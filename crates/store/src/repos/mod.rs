@@ -8,6 +8,7 @@ pub mod assignment;
 pub mod audit;
 pub mod audit_chain;
 pub mod auth_epoch;
+pub mod automation;
 pub mod campaign_messages;
 pub mod campaigns;
 pub mod clients;

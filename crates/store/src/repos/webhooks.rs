@@ -21,11 +21,11 @@ use uuid::Uuid;
 
 use crate::entities::webhook::{self, Column, Entity};
 use crate::entities::webhook_delivery as delivery;
+use crate::listeners::Subscribed;
 use crate::page::{Changes, Cursor, Page, SortDir, SortValue, keyset, list_cursor, list_order};
 use crate::repos::deletions::{self, Deleted, Kind, Tombstone};
 use crate::repos::record::{self, record};
 use crate::repos::{corrupt, delete_row, jobs, parse_column};
-use crate::subscriptions::Subscribed;
 use crate::{Conn, StoreError, Tx, crypto};
 
 fn event_types(column: &str, value: serde_json::Value) -> Result<Vec<EventType>, StoreError> {

@@ -2,7 +2,7 @@
 //! itself here, its cost entries in [`costs`], its members in [`members`].
 
 mod costs;
-mod members;
+pub(crate) mod members;
 mod report;
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};

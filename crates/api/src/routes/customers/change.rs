@@ -142,7 +142,7 @@ pub async fn update_customer(
 /// # Errors
 /// 404 when the caller cannot change it, 412 on a stale `if_match`, 422 for invalid fields,
 /// 409 for a lifecycle move the rules forbid.
-pub(super) async fn update(
+pub(crate) async fn update(
     tx: &Tx,
     state: &AppState,
     auth: &Authorized<CustomersWrite>,

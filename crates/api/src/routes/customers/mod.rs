@@ -3,7 +3,7 @@
 
 pub mod access;
 mod batch;
-mod change;
+pub(crate) mod change;
 mod create;
 mod export;
 mod grading;

@@ -1,0 +1,162 @@
+//! The actions that email: `send_email` (to the record's contact, with marketing consent, or
+//! to a user) and `email_report` (a report as CSV to users). The action queues a job on its
+//! transaction (so it is queued once, with the run's outcome); the job, which holds the SMTP
+//! settings, reads the rule and the record again, writes the email and sends it. A job's
+//! payload holds ids only.
+
+use rapport_domain::automation::action::{Action, Person};
+use rapport_domain::automation::run::Effect;
+use rapport_domain::contact::Contact;
+use rapport_domain::job::{Job, JobKind};
+use rapport_store::Tx;
+use rapport_store::repos::{contacts, jobs};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::actions::{Acting, named_user, no_recipient, person};
+use super::records::Subject;
+use crate::error::{ApiError, ProblemCode};
+
+/// Sends one `send_email` action's email.
+pub const EMAIL_JOB: &str = "automation.email";
+/// Runs one `email_report` action's report and emails it.
+pub const REPORT_JOB: &str = "automation.report";
+
+/// Whom an email job writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum Recipient {
+    Contact(Uuid),
+    User(Uuid),
+}
+
+/// What an email job carries: ids only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailJob {
+    pub rule_id: Uuid,
+    /// The action's place in the rule.
+    pub action: usize,
+    pub run_id: Uuid,
+    pub record_type: Option<String>,
+    pub record_id: Option<Uuid>,
+    /// `send_email`'s recipient; `email_report` names its users in the rule.
+    pub recipient: Option<Recipient>,
+}
+
+/// Queues the email of `action` (a `send_email` or an `email_report`).
+///
+/// # Errors
+/// 409 `email_not_configured` without SMTP; 409 `consent_withdrawn` for a contact without
+/// marketing consent; 409 `no_recipient` for no one to write to.
+pub async fn apply(
+    tx: &Tx,
+    acting: &Acting<'_>,
+    subject: Option<&Subject>,
+    index: usize,
+    action: &Action,
+) -> Result<Option<Effect>, ApiError> {
+    if !acting.state.settings.send_email {
+        return Err(ApiError::conflict_of(ProblemCode::EmailNotConfigured));
+    }
+    let (kind, recipient) = match action {
+        Action::SendEmail { to, .. } => {
+            let recipient = match (to, subject) {
+                (Person::Contact, Some(subject)) => {
+                    Recipient::Contact(contact_of(tx, subject).await?)
+                }
+                (person_kind, Some(subject)) => {
+                    Recipient::User(person(tx, subject, *person_kind).await?)
+                }
+                (person_kind, None) => Recipient::User(named_user(tx, *person_kind).await?),
+            };
+            (EMAIL_JOB, Some(recipient))
+        }
+        Action::EmailReport { to, .. } => {
+            for user in to {
+                named_user(tx, Person::User(*user)).await?;
+            }
+            (REPORT_JOB, None)
+        }
+        _ => return Ok(None),
+    };
+    let payload = EmailJob {
+        rule_id: acting.rule.id,
+        action: index,
+        run_id: acting.run_id.unwrap_or_else(Uuid::nil),
+        record_type: subject.map(|s| s.record_type.as_str().to_owned()),
+        record_id: subject.map(|s| s.id),
+        recipient,
+    };
+    let job = Job::new(
+        JobKind::parse(kind).map_err(|e| ApiError::internal("an email job's kind", e))?,
+        json!(payload),
+        Some(format!("{kind}:{}:{index}", payload.run_id)),
+        acting.now,
+        acting.now,
+    );
+    jobs::enqueue(tx, &job).await?;
+    Ok(Some(Effect {
+        entity_type: "job".to_owned(),
+        id: job.id,
+    }))
+}
+
+/// The contact an email to the record's contact goes to: the record's own (a contact, a
+/// campaign member's), else the customer's primary contact; it must have an email address
+/// and marketing consent.
+async fn contact_of(tx: &Tx, subject: &Subject) -> Result<Uuid, ApiError> {
+    let contact: Contact = match subject.contact_id {
+        Some(id) => contacts::get(tx, id).await?,
+        None => contacts::of_customer(tx, subject.customer_id)
+            .await?
+            .into_iter()
+            .find(|c| c.is_primary)
+            .ok_or_else(no_recipient)?,
+    };
+    if contact.emails.is_empty() {
+        return Err(no_recipient());
+    }
+    if !contact.marketing_consent.is_some_and(|c| c.granted) {
+        return Err(ApiError::conflict_of(ProblemCode::ConsentWithdrawn));
+    }
+    Ok(contact.id)
+}
+
+/// The reports an `email_report` action can send: the paths under `/v1/reports/`.
+pub const REPORTS: &[&str] = &[
+    "pipeline",
+    "customer-distribution",
+    "lead-response",
+    "sales-performance",
+    "service-levels",
+    "satisfaction",
+    "campaigns",
+];
+
+/// Checks an `email_report` action's report and parameters when its rule is saved, each
+/// refusal at `report` or `parameters.<name>`.
+///
+/// # Errors
+/// Every refused part.
+pub fn check_report(
+    report: &str,
+    parameters: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), rapport_domain::ValidationErrors> {
+    let mut errors = rapport_domain::validation::Errors::default();
+    if !REPORTS.contains(&report) {
+        errors.add(
+            "report",
+            rapport_domain::Invalid::NotOneOf { allowed: REPORTS },
+        );
+    }
+    for (name, value) in parameters {
+        if !(value.is_string() || value.is_number() || value.is_boolean()) {
+            errors.add(
+                rapport_domain::validation::path("parameters", name),
+                rapport_domain::Invalid::InvalidType,
+            );
+        }
+    }
+    errors.finish()
+}
