@@ -12,6 +12,7 @@ pub mod assignment;
 pub mod audit;
 pub mod audit_chain;
 pub mod auth;
+pub mod birthday;
 pub mod campaign;
 pub mod campaign_email;
 pub mod clock;
