@@ -37,6 +37,7 @@ mod m20261209_000031_audit_chain;
 mod m20261210_000032_campaigns;
 mod m20261211_000033_loyalty;
 mod m20261212_000034_campaign_email;
+mod m20261213_000035_contact_birthday;
 mod m20261214_000036_automation;
 
 pub struct Migrator;
@@ -79,6 +80,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000032_campaigns::Migration),
             Box::new(m20261211_000033_loyalty::Migration),
             Box::new(m20261212_000034_campaign_email::Migration),
+            Box::new(m20261213_000035_contact_birthday::Migration),
             Box::new(m20261214_000036_automation::Migration),
         ]
     }

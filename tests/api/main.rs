@@ -18,6 +18,7 @@ mod campaigns;
 mod change_feed;
 mod clients;
 mod concurrency;
+mod contact_birthday;
 mod crash;
 mod customers;
 mod exports;

@@ -241,6 +241,7 @@ impl Generator {
             phones,
             preferred_channel,
             marketing_consent: None,
+            birthday: None,
             is_primary: primary,
             created_at: customer.created_at,
             updated_at: customer.created_at,

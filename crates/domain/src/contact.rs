@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::birthday::{Birthday, RawBirthday};
 use crate::customer::MAX_ITEMS;
 use crate::email::Email;
 use crate::enums::{ConsentSource, ContactLabel, PreferredChannel};
@@ -57,6 +58,7 @@ pub struct Contact {
     pub phones: Vec<PhoneEntry>,
     pub preferred_channel: Option<PreferredChannel>,
     pub marketing_consent: Option<MarketingConsent>,
+    pub birthday: Option<Birthday>,
     /// The customer's main contact (one per customer at most).
     pub is_primary: bool,
     pub created_at: DateTime<Utc>,
@@ -90,6 +92,7 @@ pub struct RawContact<'a> {
     pub phones: Vec<RawLabelled<'a>>,
     pub preferred_channel: Option<&'a str>,
     pub marketing_consent: Option<RawConsent<'a>>,
+    pub birthday: Option<RawBirthday>,
     pub is_primary: Option<bool>,
 }
 
@@ -158,6 +161,12 @@ impl Contact {
             Some(c) => read_consent(c, &path(at, "marketing_consent"), new.now, errors).map(Some),
             None => Some(None),
         };
+        let birthday = match &raw.birthday {
+            Some(b) => {
+                Birthday::read(b, &path(at, "birthday"), new.now.date_naive(), errors).map(Some)
+            }
+            None => Some(None),
+        };
         Some(Contact {
             id: (new.new_id)(),
             customer_id: new.customer_id,
@@ -168,6 +177,7 @@ impl Contact {
             phones: phones?,
             preferred_channel: preferred_channel?,
             marketing_consent: marketing_consent?,
+            birthday: birthday?,
             is_primary: new.is_primary,
             created_at: new.now,
             updated_at: new.now,
@@ -183,8 +193,8 @@ impl Contact {
         }
     }
 
-    /// The contact with its personal data replaced: names become tombstones, addresses and
-    /// numbers go, consent is withdrawn as of `now`.
+    /// The contact with its personal data replaced: names become tombstones, addresses,
+    /// numbers and the birthday go, consent is withdrawn as of `now`.
     pub fn erased(&self, now: DateTime<Utc>) -> Contact {
         Contact {
             first_name: Name::tombstone(),
@@ -193,6 +203,7 @@ impl Contact {
             emails: Vec::new(),
             phones: Vec::new(),
             preferred_channel: None,
+            birthday: None,
             marketing_consent: self.marketing_consent.map(|_| MarketingConsent {
                 granted: false,
                 at: now,
@@ -346,6 +357,7 @@ mod tests {
                 at: now,
                 source: ConsentSource::WebForm,
             }),
+            birthday: Birthday::restore(5, 17, Some(1980)).ok(),
             is_primary: true,
             created_at: now,
             updated_at: now,
@@ -355,6 +367,7 @@ mod tests {
         let erased = contact.erased(now);
         assert_eq!(erased.full_name(), crate::customer::ERASED);
         assert!(erased.emails.is_empty() && erased.title.is_none());
+        assert!(erased.birthday.is_none());
         assert!(!erased.marketing_consent.unwrap().granted);
     }
 

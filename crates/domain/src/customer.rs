@@ -584,6 +584,11 @@ pub(crate) mod tests {
                 value: Some("12"),
                 label: None,
             }],
+            birthday: Some(crate::birthday::RawBirthday {
+                month: Some(2),
+                day: Some(30),
+                year: None,
+            }),
             ..RawContact::default()
         }];
         let errors = Customer::create(&input, &creation(Utc::now())).unwrap_err();
@@ -599,6 +604,7 @@ pub(crate) mod tests {
                 ("grade", "invalid_choice"),
                 ("registration_number", "invalid_registration_number"),
                 ("contacts[0].phones[0].number", "invalid_phone"),
+                ("contacts[0].birthday.day", "out_of_range"),
             ]
         );
     }

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod audit_chain;
 pub mod auth;
 pub mod automation;
+pub mod birthday;
 pub mod campaign;
 pub mod campaign_email;
 pub mod clock;

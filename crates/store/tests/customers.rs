@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::{Duration, Utc};
 use rapport_domain::access::Visibility;
+use rapport_domain::birthday::{Birthday, celebrated_on};
 use rapport_domain::clock::{Clock, SystemClock};
 use rapport_domain::contact::{Contact, EmailEntry, PhoneEntry};
 use rapport_domain::customer::Customer;
@@ -33,6 +34,7 @@ both!(
     idempotency_claims_once,
     rare_matches_far_behind_the_newest_are_paged_to,
     campaigns_keep_their_members_once_and_their_costs,
+    contacts_born_on_a_day_are_paged_by_id,
 );
 
 fn customer(name: &str, days_ago: i64) -> Customer {
@@ -87,6 +89,7 @@ fn contact(customer: &Customer, email: &str, phone: &str) -> Contact {
         }],
         preferred_channel: None,
         marketing_consent: None,
+        birthday: None,
         is_primary: true,
         created_at: customer.created_at,
         updated_at: customer.created_at,
@@ -603,4 +606,97 @@ async fn campaigns_keep_their_members_once_and_their_costs(store: Store) {
             .is_err(),
         "members go with their campaign"
     );
+}
+
+/// The ids of the contacts born on `month`/`day`, read `limit` at a time.
+async fn born_on(store: &Store, month: u8, day: u8, limit: u64) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    let mut after = None;
+    loop {
+        let page = contacts::born_on(store.writer(), month, day, after, limit)
+            .await
+            .unwrap();
+        assert!(page.len() as u64 <= limit);
+        let Some(last) = page.last() else {
+            return ids;
+        };
+        after = Some(last.id);
+        ids.extend(page.iter().map(|c| c.id));
+    }
+}
+
+async fn contacts_born_on_a_day_are_paged_by_id(store: Store) {
+    let now = SystemClock.now();
+    let live = customer("Birthday Co", 1);
+    let gone = Customer {
+        deleted_at: Some(now),
+        ..customer("Gone Co", 1)
+    };
+    let born = |c: &Customer, n: usize, birthday: Option<Birthday>| Contact {
+        birthday,
+        is_primary: false,
+        ..contact(c, &format!("p{n}@birthday.example"), &format!("138{n:08}"))
+    };
+    let may_17 = Birthday::restore(5, 17, Some(1980)).unwrap();
+    let may_17_no_year = Birthday::restore(5, 17, None).unwrap();
+    let people = [
+        born(&live, 1, Some(may_17)),
+        born(&live, 2, Some(may_17_no_year)),
+        born(&live, 3, Some(Birthday::restore(5, 18, None).unwrap())),
+        born(&live, 4, None),
+        born(
+            &live,
+            5,
+            Some(Birthday::restore(2, 29, Some(1996)).unwrap()),
+        ),
+        born(&live, 6, Some(Birthday::restore(2, 28, None).unwrap())),
+        born(&live, 7, Some(may_17)),
+    ];
+    let of_gone = born(&gone, 8, Some(may_17));
+    customers::insert(store.writer(), &live).await.unwrap();
+    customers::insert(store.writer(), &gone).await.unwrap();
+    contacts::insert_many(store.writer(), &people)
+        .await
+        .unwrap();
+    contacts::insert_many(store.writer(), std::slice::from_ref(&of_gone))
+        .await
+        .unwrap();
+
+    // Read back as written, the year kept or absent.
+    let first = contacts::get(store.writer(), people[0].id).await.unwrap();
+    assert_eq!(first.birthday, Some(may_17));
+    let second = contacts::get(store.writer(), people[1].id).await.unwrap();
+    assert_eq!(second.birthday, Some(may_17_no_year));
+    let none = contacts::get(store.writer(), people[3].id).await.unwrap();
+    assert_eq!(none.birthday, None);
+
+    // Every live contact born on the day, once, in id order, whatever the page size; not
+    // those of a deleted customer.
+    let mut may = vec![people[0].id, people[1].id, people[6].id];
+    may.sort();
+    for limit in [1, 2, 50] {
+        assert_eq!(born_on(&store, 5, 17, limit).await, may, "limit {limit}");
+    }
+    let page = contacts::born_on(store.writer(), 5, 17, None, 50)
+        .await
+        .unwrap();
+    assert_eq!(page[0].birthday.map(|b| b.month()), Some(5));
+    assert!(born_on(&store, 12, 25, 50).await.is_empty());
+
+    // 28 February of a common year celebrates 29 February's birthdays too.
+    let day = chrono::NaiveDate::from_ymd_opt(2027, 2, 28).unwrap();
+    let mut celebrated = Vec::new();
+    for (month, day) in celebrated_on(day) {
+        celebrated.extend(born_on(&store, month, day, 50).await);
+    }
+    assert_eq!(celebrated, [people[5].id, people[4].id]);
+
+    // A cleared birthday leaves the scan.
+    let cleared = Contact {
+        birthday: None,
+        ..first
+    };
+    repos::save(store.writer(), &cleared, now).await.unwrap();
+    may.retain(|id| *id != people[0].id);
+    assert_eq!(born_on(&store, 5, 17, 50).await, may);
 }

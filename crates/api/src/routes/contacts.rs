@@ -3,6 +3,7 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
+use rapport_domain::birthday::Birthday;
 use rapport_domain::contact::{
     Contact as DomainContact, ContactPoint, NewContact, read_consent, read_emails, read_phones,
 };
@@ -307,6 +308,10 @@ pub(crate) async fn update(
     body.marketing_consent
         .collection(&mut errors, &mut c.marketing_consent, |v, e| {
             read_consent(&v.raw(), "marketing_consent", now, e).map(Some)
+        });
+    body.birthday
+        .collection(&mut errors, &mut c.birthday, |v, e| {
+            Birthday::read(&v.raw(), "birthday", now.date_naive(), e).map(Some)
         });
     if let Some(primary) = body.is_primary.into_required(&mut errors, "is_primary") {
         c.is_primary = primary;

@@ -2,11 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use rapport_domain::access::Visibility;
+use rapport_domain::birthday::Birthday;
 use rapport_domain::contact::{Contact, MarketingConsent};
 use rapport_domain::enums::{ConsentSource, PreferredChannel};
 use rapport_domain::name::{PersonName, Title};
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::entities::contact::{self, Column, Entity};
@@ -34,6 +37,13 @@ pub(crate) fn to_domain(m: contact::Model) -> Result<Contact, StoreError> {
         }),
         _ => None,
     };
+    let birthday = match (m.birthday_month, m.birthday_day) {
+        (Some(month), Some(day)) => Some(
+            Birthday::restore(month.into(), day.into(), m.birthday_year.map(i64::from))
+                .map_err(|e| corrupt("contacts.birthday", e))?,
+        ),
+        _ => None,
+    };
     Ok(Contact {
         id: m.id,
         customer_id: m.customer_id,
@@ -52,6 +62,7 @@ pub(crate) fn to_domain(m: contact::Model) -> Result<Contact, StoreError> {
             PreferredChannel::parse,
         )?,
         marketing_consent: consent,
+        birthday,
         is_primary: m.is_primary,
         created_at: m.created_at,
         updated_at: m.updated_at,
@@ -73,6 +84,9 @@ fn to_active(c: &Contact) -> contact::ActiveModel {
         marketing_consent: Set(c.marketing_consent.map(|m| m.granted)),
         marketing_consent_at: Set(c.marketing_consent.map(|m| m.at)),
         marketing_consent_source: Set(c.marketing_consent.map(|m| m.source.as_str().to_owned())),
+        birthday_month: Set(c.birthday.map(|b| b.month().into())),
+        birthday_day: Set(c.birthday.map(|b| b.day().into())),
+        birthday_year: Set(c.birthday.and_then(|b| b.year())),
         is_primary: Set(c.is_primary),
         created_at: Set(c.created_at),
         updated_at: Set(c.updated_at),
@@ -227,6 +241,30 @@ pub async fn of_customers(
         out.entry(contact.customer_id).or_default().push(contact);
     }
     Ok(out)
+}
+
+/// The contacts of live customers whose birthday is on `month`/`day` (year aside), in id
+/// order, `limit` at a time after the id `after`: the daily scan of the birthdays of a day
+/// (in a common year, 28 February's and 29 February's: `birthday::celebrated_on`).
+///
+/// # Errors
+/// Database failures.
+pub async fn born_on(
+    db: &impl Conn,
+    month: u8,
+    day: u8,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Contact>, StoreError> {
+    let mut select = Entity::find()
+        .filter(customer_visible(Column::CustomerId, Visibility::All))
+        .filter(Column::BirthdayMonth.eq(i16::from(month)))
+        .filter(Column::BirthdayDay.eq(i16::from(day)));
+    if let Some(after) = after {
+        select = select.filter(Column::Id.gt(after));
+    }
+    let rows = select.order_by_asc(Column::Id).limit(limit).all(db).await?;
+    rows.into_iter().map(to_domain).collect()
 }
 
 /// Makes `primary` the only primary contact of its customer.

@@ -3,11 +3,13 @@
 //! its path (`contacts[1].phones[0].number`).
 
 use rapport_domain::address::RawAddress;
+use rapport_domain::birthday::RawBirthday;
 use rapport_domain::contact::{RawConsent, RawContact, RawLabelled};
 use rapport_domain::customer::RawCustomer;
 
 use super::types::{
-    Address as AddressBody, ConsentBody, CreateContact, CreateCustomer, EmailBody, PhoneBody,
+    Address as AddressBody, Birthday, ConsentBody, CreateContact, CreateCustomer, EmailBody,
+    PhoneBody,
 };
 
 impl CreateCustomer {
@@ -43,6 +45,7 @@ impl CreateContact {
             phones: phones(&self.phones),
             preferred_channel: self.preferred_channel.as_deref(),
             marketing_consent: self.marketing_consent.as_ref().map(ConsentBody::raw),
+            birthday: self.birthday.as_ref().map(Birthday::raw),
             is_primary: self.is_primary,
         }
     }
@@ -54,6 +57,16 @@ impl ConsentBody {
             granted: self.granted,
             source: self.source.as_deref(),
             at: self.at,
+        }
+    }
+}
+
+impl Birthday {
+    pub fn raw(&self) -> RawBirthday {
+        RawBirthday {
+            month: self.month,
+            day: self.day,
+            year: self.year,
         }
     }
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use rapport_domain::address::Address as DomainAddress;
+use rapport_domain::birthday::Birthday as DomainBirthday;
 use rapport_domain::contact as dc;
 use rapport_domain::customer as dm;
 use rapport_domain::name::Name;
@@ -94,6 +95,38 @@ pub struct Consent {
     pub source: String,
 }
 
+/// A contact's birthday: its month and day, and its year when known.
+///
+/// The day must exist in its month (29 February may be given without a year); with a year
+/// (1900 to this one), the date must exist and not be in the future. A refused part is named
+/// at its path: `birthday.month` or `birthday.day` (`out_of_range`, `required`), and
+/// `birthday.year`, `out_of_range` for a year before 1900 or after this one, `invalid_date`
+/// for a date that only its year makes wrong (29 February of a common year, a day still to
+/// come this year).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Birthday {
+    /// 1 (January) to 12.
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 12, example = 5)]
+    pub month: Option<i64>,
+    /// 1 to the last day of the month (29 in February).
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 31, example = 17)]
+    pub day: Option<i64>,
+    /// The year of birth when known: 1900 to this year.
+    #[schema(minimum = 1900, example = 1980)]
+    pub year: Option<i64>,
+}
+
+impl From<DomainBirthday> for Birthday {
+    fn from(b: DomainBirthday) -> Self {
+        Birthday {
+            month: Some(b.month().into()),
+            day: Some(b.day().into()),
+            year: b.year().map(i64::from),
+        }
+    }
+}
+
 /// A new contact.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -113,6 +146,7 @@ pub struct CreateContact {
     #[schema(schema_with = schemas::preferred_channel_or_null)]
     pub preferred_channel: Option<String>,
     pub marketing_consent: Option<ConsentBody>,
+    pub birthday: Option<Birthday>,
     /// The customer's main contact; the first contact of a customer is its primary one.
     pub is_primary: Option<bool>,
 }
@@ -143,6 +177,9 @@ pub struct UpdateContact {
     #[schema(value_type = Option<ConsentBody>)]
     pub marketing_consent: Patch<ConsentBody>,
     #[serde(default)]
+    #[schema(value_type = Option<Birthday>)]
+    pub birthday: Patch<Birthday>,
+    #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub is_primary: Patch<bool>,
 }
@@ -160,6 +197,7 @@ pub struct Contact {
     #[schema(schema_with = schemas::preferred_channel_or_null)]
     pub preferred_channel: Option<String>,
     pub marketing_consent: Option<Consent>,
+    pub birthday: Option<Birthday>,
     pub is_primary: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -214,6 +252,7 @@ impl From<dc::Contact> for Contact {
                 at: m.at,
                 source: m.source.as_str().to_owned(),
             }),
+            birthday: c.birthday.map(Birthday::from),
             is_primary: c.is_primary,
             created_at: c.created_at,
             updated_at: c.updated_at,
