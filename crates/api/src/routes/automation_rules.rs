@@ -248,11 +248,8 @@ pub struct AutomationRuleListParams {
 async fn read_parts(db: &impl Conn, raw: &RawRule<'_>) -> Result<RuleParts, ApiError> {
     let parts = RuleParts::read(raw)?;
     let mut errors = Errors::default();
-    // Not run yet by this version: time triggers (their daily scan and schedule) and the
-    // actions that email. A rule that needs them is refused rather than kept idle.
-    if parts.trigger.kind() != TriggerKind::RecordEvent {
-        errors.add("trigger.type", Invalid::NotAllowed);
-    }
+    // Not run yet by this version: the actions that email. A rule that needs them is
+    // refused rather than kept idle.
     for (i, action) in parts.actions.iter().enumerate() {
         let at = index("actions", i);
         if matches!(

@@ -1,12 +1,12 @@
 //! When a rule fires: on a record event (read off the audit trail, as webhooks are), or on
 //! time (a schedule, or a relative day such as a contact's birthday).
 
-use chrono::NaiveTime;
+use chrono::{DateTime, Days, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 
 use super::condition::{Condition, RecordType};
-use super::schedule::Cron;
+use super::schedule::{Cron, day_start, local_day};
 use crate::validation::{Errors, Invalid, ValidationErrors, path};
 
 crate::string_enum! {
@@ -272,6 +272,62 @@ impl Trigger {
                 out
             }
         }
+    }
+}
+
+/// What a time trigger has due at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// A schedule's occurrence: the rule fires once for it, on no record.
+    Occurrence(DateTime<Utc>),
+    /// A relative trigger's scan of the records due on a local day, due at `at`.
+    Scan { day: NaiveDate, at: DateTime<Utc> },
+}
+
+/// How many days a relative trigger's scan looks back: a record whose moment came while no
+/// instance ran (up to a week) is still caught; its run's key keeps it to once.
+pub const CATCH_UP_DAYS: u64 = 7;
+
+impl Trigger {
+    /// The latest occurrence or daily scan due at `now`; `None` for a record event (and a
+    /// schedule with no occurrence in the last year). Every instance computes the same one,
+    /// so keying its job by it makes it run once.
+    pub fn due(&self, now: DateTime<Utc>) -> Option<Due> {
+        match self {
+            Trigger::RecordEvent { .. } => None,
+            Trigger::Schedule(cron) => cron.latest(now).map(Due::Occurrence),
+            Trigger::Daily { daily, .. } => {
+                let today = local_day(now, daily.time_zone);
+                let at = day_start(today, daily.at, daily.time_zone);
+                if at <= now {
+                    Some(Due::Scan { day: today, at })
+                } else {
+                    let yesterday = today.pred_opt()?;
+                    let at = day_start(yesterday, daily.at, daily.time_zone);
+                    Some(Due::Scan { day: yesterday, at })
+                }
+            }
+        }
+    }
+}
+
+impl Relative {
+    /// For the triggers counted from a moment (the last activity, the last call): the span
+    /// of moments that make a record due in the scan of `at`, `days` after it: `(from, to]`.
+    pub fn window(days: u32, at: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let to = at - Duration::days(i64::from(days));
+        let from = to - Days::new(CATCH_UP_DAYS);
+        (from, to)
+    }
+
+    /// For `before_close`: the expected close dates due in the scan of local `day`, oldest
+    /// first (the catch-up days, then `day` + `days`).
+    pub fn close_dates(days: u32, day: NaiveDate) -> Vec<NaiveDate> {
+        (0..=CATCH_UP_DAYS)
+            .rev()
+            .filter_map(|back| day.checked_sub_days(Days::new(back)))
+            .filter_map(|d| d.checked_add_days(Days::new(u64::from(days))))
+            .collect()
     }
 }
 
@@ -552,6 +608,39 @@ mod tests {
         assert!(!trigger.fires_on(TriggerEvent::CustomerUpdated, &other));
         assert!(!trigger.fires_on(TriggerEvent::CustomerUpdated, &name));
         assert!(!trigger.fires_on(TriggerEvent::CustomerCreated, &moved));
+    }
+
+    #[test]
+    fn a_daily_trigger_is_due_from_its_local_time() {
+        let trigger = Trigger::parse(
+            &json!({"type": "birthday", "at": "09:00", "time_zone": "Asia/Shanghai"}),
+            "trigger",
+        )
+        .unwrap();
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        // 08:59 in Shanghai on the 8th: the 7th's scan is the latest due.
+        assert_eq!(
+            trigger.due(at("2026-12-08T00:59:00Z")),
+            Some(Due::Scan {
+                day: day("2026-12-07"),
+                at: at("2026-12-07T01:00:00Z")
+            })
+        );
+        assert_eq!(
+            trigger.due(at("2026-12-08T01:00:00Z")),
+            Some(Due::Scan {
+                day: day("2026-12-08"),
+                at: at("2026-12-08T01:00:00Z")
+            })
+        );
+        let (from, to) = Relative::window(30, at("2026-12-08T01:00:00Z"));
+        assert_eq!(to, at("2026-11-08T01:00:00Z"));
+        assert_eq!(from, at("2026-11-01T01:00:00Z"));
+        assert_eq!(
+            Relative::close_dates(3, day("2026-12-08")).last(),
+            Some(&day("2026-12-11"))
+        );
     }
 
     #[test]

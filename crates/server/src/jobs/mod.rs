@@ -63,7 +63,9 @@ pub fn standard_handlers(
         .with(duplicates::REBUILD, duplicates::Rebuild)?
         .with(loyalty::EARN, loyalty::Earn)?
         .with(loyalty::REVERSE, loyalty::Reverse)?
-        .with(loyalty::EXPIRE, loyalty::Expire)
+        .with(loyalty::EXPIRE, loyalty::Expire)?
+        .with(automation::TICK, automation::Tick)?
+        .with(automation::SCAN, automation::Scan)
 }
 
 /// `handlers` with survey invitations emailed through `smtp` (when configured): the survey
@@ -119,6 +121,7 @@ pub fn standard_schedules() -> Result<Vec<Scheduled>, BadKind> {
     Ok(vec![
         Scheduled::new(maintenance::PURGE, Schedule::EveryMinutes(15))?,
         Scheduled::new(audit::SEAL, Schedule::EveryMinutes(1))?,
+        Scheduled::new(automation::TICK, Schedule::EveryMinutes(1))?,
         Scheduled::new(sla::CHECK, Schedule::EveryMinutes(1))?,
         Scheduled::new(leads::ESCALATE, Schedule::EveryMinutes(5))?,
         Scheduled::new(quotes::EXPIRE, Schedule::EveryMinutes(15))?,

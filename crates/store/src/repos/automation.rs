@@ -432,3 +432,159 @@ pub async fn runs(
         id: r.id,
     })
 }
+
+/// The records a relative time trigger has due in one scan, a page at a time: each with the
+/// key that keeps its firing to once per period (`inactivity:<customer>:<quiet since>`).
+pub mod due {
+    use chrono::{DateTime, NaiveDate, Utc};
+    use rapport_domain::enums::{ActivityKind, Grade};
+    use rapport_domain::opportunity::OpportunityStatus;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    use uuid::Uuid;
+
+    use crate::entities::activity::{Column as A, Entity as Activities};
+    use crate::entities::customer::{Column as C, Entity as Customers};
+    use crate::entities::opportunity::{Column as O, Entity as Opportunities};
+    use crate::{Conn, StoreError};
+
+    /// A record due, and the key of its period.
+    pub type DueRecord = (Uuid, String);
+
+    fn between(column: C, from: DateTime<Utc>, to: DateTime<Utc>) -> Condition {
+        Condition::all().add(column.gt(from)).add(column.lte(to))
+    }
+
+    /// Live customers quiet since a moment in `(from, to]`: their last activity, or their
+    /// creation when they have none.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn quiet_customers(
+        db: &impl Conn,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<DueRecord>, StoreError> {
+        let quiet = Condition::any()
+            .add(between(C::LastActivityAt, from, to))
+            .add(
+                Condition::all()
+                    .add(C::LastActivityAt.is_null())
+                    .add(between(C::CreatedAt, from, to)),
+            );
+        let mut select = Customers::find()
+            .select_only()
+            .column(C::Id)
+            .column(C::LastActivityAt)
+            .column(C::CreatedAt)
+            .filter(C::DeletedAt.is_null())
+            .filter(quiet);
+        if let Some(after) = after {
+            select = select.filter(C::Id.gt(after));
+        }
+        let rows: Vec<(Uuid, Option<DateTime<Utc>>, DateTime<Utc>)> = select
+            .order_by_asc(C::Id)
+            .limit(limit)
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, last, created)| {
+                let since = last.unwrap_or(created);
+                (id, format!("inactivity:{id}:{}", since.to_rfc3339()))
+            })
+            .collect())
+    }
+
+    /// Open opportunities expected to close on one of `dates`.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn closing(
+        db: &impl Conn,
+        dates: &[NaiveDate],
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<DueRecord>, StoreError> {
+        let mut select = Opportunities::find()
+            .select_only()
+            .column(O::Id)
+            .column(O::ExpectedCloseDate)
+            .filter(O::Status.eq(OpportunityStatus::Open.as_str()))
+            .filter(O::ExpectedCloseDate.is_in(dates.iter().copied()));
+        if let Some(after) = after {
+            select = select.filter(O::Id.gt(after));
+        }
+        let rows: Vec<(Uuid, Option<NaiveDate>)> = select
+            .order_by_asc(O::Id)
+            .limit(limit)
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, date)| Some((id, format!("before_close:{id}:{}", date?))))
+            .collect())
+    }
+
+    /// Live customers of `grade` whose last call (their creation, without one) is in
+    /// `(from, to]`. It reads a page of the grade's customers made by `to`, then their last
+    /// calls: the answer may be shorter than `limit` with more to come; go on after `next`.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn due_callbacks(
+        db: &impl Conn,
+        grade: Grade,
+        (from, to): (DateTime<Utc>, DateTime<Utc>),
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<(Vec<DueRecord>, Option<Uuid>), StoreError> {
+        let mut select = Customers::find()
+            .select_only()
+            .column(C::Id)
+            .column(C::CreatedAt)
+            .filter(C::DeletedAt.is_null())
+            .filter(C::Grade.eq(grade.as_str()))
+            .filter(C::CreatedAt.lte(to));
+        if let Some(after) = after {
+            select = select.filter(C::Id.gt(after));
+        }
+        let page: Vec<(Uuid, DateTime<Utc>)> = select
+            .order_by_asc(C::Id)
+            .limit(limit)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let next = if page.len() as u64 == limit {
+            page.last().map(|(id, _)| *id)
+        } else {
+            None
+        };
+        let calls: Vec<(Uuid, Option<DateTime<Utc>>)> = Activities::find()
+            .select_only()
+            .column(A::CustomerId)
+            .column_as(Expr::col(A::OccurredAt).max(), "last_call")
+            .filter(A::Kind.eq(ActivityKind::Call.as_str()))
+            .filter(A::CustomerId.is_in(page.iter().map(|(id, _)| *id)))
+            .group_by(A::CustomerId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let due = page
+            .into_iter()
+            .filter_map(|(id, created)| {
+                let last = calls
+                    .iter()
+                    .find(|(c, _)| *c == id)
+                    .and_then(|(_, at)| *at)
+                    .unwrap_or(created);
+                (last > from && last <= to)
+                    .then(|| (id, format!("callback:{id}:{}", last.to_rfc3339())))
+            })
+            .collect();
+        Ok((due, next))
+    }
+}
