@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod mail;
 pub mod records;
+pub mod reports;
 
 use rapport_domain::auth::Role;
 use rapport_domain::automation::action::Action;

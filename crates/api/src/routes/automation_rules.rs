@@ -321,9 +321,12 @@ async fn check_action(
                 let field = index(&path(at, "to"), i);
                 references::known(&field, users::get(db, *user).await, errors)?;
             }
-            if let Err(refused) = runner::mail::check_report(report, parameters) {
-                for FieldError { field, invalid } in refused.into_errors() {
-                    errors.add(path(at, &field), invalid);
+            match runner::mail::check_report(report, parameters) {
+                Ok(query) => query.check_references(db, at, errors).await?,
+                Err(refused) => {
+                    for FieldError { field, invalid } in refused.into_errors() {
+                        errors.add(path(at, &field), invalid);
+                    }
                 }
             }
         }
