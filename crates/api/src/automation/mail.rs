@@ -24,13 +24,7 @@ pub const EMAIL_JOB: &str = "automation.email";
 /// Runs one `email_report` action's report and emails it.
 pub const REPORT_JOB: &str = "automation.report";
 
-/// Whom an email job writes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "id", rename_all = "snake_case")]
-pub enum Recipient {
-    Contact(Uuid),
-    User(Uuid),
-}
+pub use rapport_domain::automation::run::Recipient;
 
 /// What an email job carries: ids only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@
 //! ([`dry_run`]) does the same in transactions it never commits, and sends nothing.
 
 pub mod actions;
+pub mod letters;
 pub mod mail;
 pub mod records;
 pub mod reports;
@@ -178,6 +179,7 @@ fn outcome(
         detail: error.and_then(|e| e.to_problem(Lang::En).detail),
         effect,
         attempts,
+        emails: Vec::new(),
     }
 }
 

@@ -111,6 +111,32 @@ pub fn with_campaign_mail(
         )?)
 }
 
+/// `handlers` with automation rules' emails sent through `smtp` (when configured):
+/// `automation.email` (a `send_email` action's email) and `automation.report` (an
+/// `email_report` action's report). They read as the API does, with its `state`. Without
+/// SMTP the emailing actions are refused (`email_not_configured`) and queue nothing.
+///
+/// # Errors
+/// The SMTP settings cannot be used.
+pub fn with_automation_mail(
+    handlers: Handlers,
+    state: &actix_web::web::Data<rapport_api::AppState>,
+    smtp: Option<&crate::config::Smtp>,
+) -> anyhow::Result<Handlers> {
+    let Some(smtp) = smtp else {
+        return Ok(handlers);
+    };
+    Ok(handlers
+        .with(
+            automation::EMAIL,
+            automation::Send::email(state.clone(), smtp)?,
+        )?
+        .with(
+            automation::REPORT,
+            automation::Send::report(state.clone(), smtp)?,
+        )?)
+}
+
 /// The recurring jobs.
 ///
 /// # Errors
