@@ -10,6 +10,7 @@ mod audit;
 mod audit_chain;
 mod auth;
 mod automation;
+mod automation_email;
 mod automation_time;
 mod backup;
 mod batch;

@@ -524,9 +524,28 @@ impl Drop for TestApp {
 /// Generates one test per backend from `async fn name(app: TestApp)`:
 /// `name::sqlite` and `name::postgres`. With `region = "CN";` first, the servers read phone
 /// numbers without a country code as Chinese; with `settings = |args| ...;` first, that closure
-/// adjusts the servers' [`ConfigArgs`].
+/// adjusts the servers' [`ConfigArgs`]; with `smtp;` first, each test starts an SMTP sink
+/// ([`smtp::SmtpSink`]) before its server, which sends its email there, and is
+/// `async fn name(app: TestApp, sink: SmtpSink)`.
 #[macro_export]
 macro_rules! backend_tests {
+    (smtp; $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let (app, sink) = $crate::smtp::app_with_sink($crate::Backend::Sqlite).await;
+                    super::$name(app, sink).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let (app, sink) = $crate::smtp::app_with_sink($crate::Backend::Postgres).await;
+                    super::$name(app, sink).await;
+                }
+            }
+        )*
+    };
     (region = $region:literal; $($name:ident),* $(,)?) => {
         $crate::backend_tests!(
             settings = |a| a.default_region = Some($region.into());

@@ -33,6 +33,20 @@ impl Mail {
     pub fn text(&self) -> String {
         decoded(&self.data)
     }
+
+    /// The content of the attached file `name` (its `Content-Disposition` filename), decoded,
+    /// byte for byte; `None` when there is none.
+    pub fn attachment(&self, name: &str) -> Option<Vec<u8>> {
+        attachment(&self.data, name)
+    }
+}
+
+/// A server on `backend` that sends its email to a sink started first.
+pub async fn app_with_sink(backend: crate::Backend) -> (crate::TestApp, SmtpSink) {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let app = crate::TestApp::spawn_with(backend, |a| a.smtp_url = Some(url.into())).await;
+    (app, sink)
 }
 
 /// A running sink.
@@ -259,6 +273,41 @@ fn decoded(raw: &str) -> String {
         }
         "quoted-printable" => quoted_printable(body),
         _ => body.to_owned(),
+    }
+}
+
+/// The decoded content of the part of `raw` (at any depth) attached as `name`.
+fn attachment(raw: &str, name: &str) -> Option<Vec<u8>> {
+    let (headers, body) = entity(raw);
+    let get = |wanted: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(wanted))
+            .map_or(String::new(), |(_, v)| v.clone())
+    };
+    let content_type = get("content-type");
+    if content_type.to_ascii_lowercase().starts_with("multipart/") {
+        let boundary = parameter(&content_type, "boundary")?;
+        let delimiter = format!("--{boundary}");
+        return body
+            .split(delimiter.as_str())
+            .skip(1)
+            .take_while(|part| !part.starts_with("--"))
+            .find_map(|part| attachment(part, name));
+    }
+    if parameter(&get("content-disposition"), "filename").as_deref() != Some(name) {
+        return None;
+    }
+    match get("content-transfer-encoding")
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "base64" => {
+            let clean: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+            base64::engine::general_purpose::STANDARD.decode(clean).ok()
+        }
+        "quoted-printable" => Some(quoted_printable(body).into_bytes()),
+        _ => Some(body.as_bytes().to_vec()),
     }
 }
 

@@ -221,6 +221,9 @@ code_lists! {
     AutomationOutcomeStatus: rapport_domain::automation::run::OutcomeStatus::NAMES,
         "What became of an action: `done`, `refused` (the API's rules refused it; nothing changed), `retrying`, `failed`."
         => automation_outcome_status, automation_outcome_status_or_null;
+    AutomationEmailStatus: rapport_domain::automation::run::EmailStatus::NAMES,
+        "What became of an action's email: `sending` (being handed to the mail server; one whose worker stopped then is never sent again), `sent`, `not_sent` (see its `reason`), `bounced` (refused for good by the mail server)."
+        => automation_email_status, automation_email_status_or_null;
     WebhookStatus: WebhookStatus::NAMES,
         "`active` subscriptions get events; `paused` ones get none until resumed (their pending deliveries wait)."
         => webhook_status, webhook_status_or_null;
@@ -347,7 +350,7 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 64] = [
+    const NAMES: [&str; 65] = [
         "AuditChainBreak",
         "AutomationTriggerType",
         "AutomationEvent",
@@ -357,6 +360,7 @@ mod tests {
         "ConditionOperator",
         "AutomationRunStatus",
         "AutomationOutcomeStatus",
+        "AutomationEmailStatus",
         "CampaignType",
         "CampaignStatus",
         "MemberStatus",

@@ -71,6 +71,22 @@ pub(crate) fn defused(cell: String) -> String {
     }
 }
 
+/// `report` as CSV, exactly as [`respond`] answers it (an emailed report's attachment).
+///
+/// # Errors
+/// Writing the CSV failed (a bug).
+pub fn csv(report: &impl Table) -> Result<Vec<u8>, ApiError> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(report.header())
+        .map_err(|e| ApiError::internal("writing a CSV header", e))?;
+    for row in report.rows() {
+        out.write_record(row.into_iter().map(defused))
+            .map_err(|e| ApiError::internal("writing a CSV row", e))?;
+    }
+    out.into_inner()
+        .map_err(|e| ApiError::internal("finishing a CSV report", e))
+}
+
 /// `report` as JSON, or as the CSV file `name.csv` when the caller asked for CSV.
 ///
 /// # Errors
@@ -85,16 +101,7 @@ pub fn respond<T: Serialize + Table>(
             .insert_header((header::VARY, "Accept"))
             .json(report));
     }
-    let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record(report.header())
-        .map_err(|e| ApiError::internal("writing a CSV header", e))?;
-    for row in report.rows() {
-        out.write_record(row.into_iter().map(defused))
-            .map_err(|e| ApiError::internal("writing a CSV row", e))?;
-    }
-    let body = out
-        .into_inner()
-        .map_err(|e| ApiError::internal("finishing a CSV report", e))?;
+    let body = csv(report)?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((header::VARY, "Accept"))

@@ -190,8 +190,8 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// Escaped text with its line breaks as `<br>`.
-fn html_text(text: &str) -> String {
+/// Escaped text with its line breaks as `<br>` (the HTML part of a plain text email).
+pub fn html_text(text: &str) -> String {
     escape_html(text)
         .replace("\r\n", "\n")
         .replace('\n', "<br>\n")

@@ -120,6 +120,9 @@ impl Application {
             jobs::automation::RUN,
             jobs::automation::Run::new(state.clone()),
         )?;
+        // And their emails, with SMTP only (as the survey emails).
+        let handlers = jobs::with_automation_mail(handlers, &state, settings.smtp.as_ref())
+            .context("configuring the SMTP server for automation emails")?;
         let metrics = web::Data::new(Metrics::new()?);
         let openapi = web::Data::new(OpenApiJson::new(rapport_api::openapi::document_json()));
 

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use super::actions::{Acting, named_user, no_recipient, person};
 use super::records::Subject;
+use super::reports::ReportQuery;
 use crate::error::{ApiError, ProblemCode};
 
 /// Sends one `send_email` action's email.
@@ -23,13 +24,7 @@ pub const EMAIL_JOB: &str = "automation.email";
 /// Runs one `email_report` action's report and emails it.
 pub const REPORT_JOB: &str = "automation.report";
 
-/// Whom an email job writes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "id", rename_all = "snake_case")]
-pub enum Recipient {
-    Contact(Uuid),
-    User(Uuid),
-}
+pub use rapport_domain::automation::run::Recipient;
 
 /// What an email job carries: ids only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,29 +129,15 @@ pub const REPORTS: &[&str] = &[
     "campaigns",
 ];
 
-/// Checks an `email_report` action's report and parameters when its rule is saved, each
-/// refusal at `report` or `parameters.<name>`.
+/// Checks an `email_report` action's report and parameters when its rule is saved, as the
+/// report reads its query string: each refusal at `report` or `parameters.<name>`, so that a
+/// rule never holds a query the report refuses.
 ///
 /// # Errors
 /// Every refused part.
 pub fn check_report(
     report: &str,
     parameters: &serde_json::Map<String, serde_json::Value>,
-) -> Result<(), rapport_domain::ValidationErrors> {
-    let mut errors = rapport_domain::validation::Errors::default();
-    if !REPORTS.contains(&report) {
-        errors.add(
-            "report",
-            rapport_domain::Invalid::NotOneOf { allowed: REPORTS },
-        );
-    }
-    for (name, value) in parameters {
-        if !(value.is_string() || value.is_number() || value.is_boolean()) {
-            errors.add(
-                rapport_domain::validation::path("parameters", name),
-                rapport_domain::Invalid::InvalidType,
-            );
-        }
-    }
-    errors.finish()
+) -> Result<ReportQuery, rapport_domain::ValidationErrors> {
+    ReportQuery::read(report, parameters)
 }

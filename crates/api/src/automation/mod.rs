@@ -6,8 +6,10 @@
 //! ([`dry_run`]) does the same in transactions it never commits, and sends nothing.
 
 pub mod actions;
+pub mod letters;
 pub mod mail;
 pub mod records;
+pub mod reports;
 
 use rapport_domain::auth::Role;
 use rapport_domain::automation::action::Action;
@@ -177,6 +179,7 @@ fn outcome(
         detail: error.and_then(|e| e.to_problem(Lang::En).detail),
         effect,
         attempts,
+        emails: Vec::new(),
     }
 }
 

@@ -9,7 +9,7 @@ use rapport_domain::Invalid;
 use rapport_domain::automation::action::{Action, Person};
 use rapport_domain::automation::condition::{Condition, RecordType};
 use rapport_domain::automation::rule::{RawRule, Rule as DomainRule, RuleParts};
-use rapport_domain::automation::run::{Outcome, Run, RunStatus};
+use rapport_domain::automation::run::{Email, Outcome, Recipient, Run, RunStatus};
 use rapport_domain::automation::trigger::{Trigger, TriggerKind};
 use rapport_domain::validation::{Errors, FieldError, index, path};
 use rapport_store::Conn;
@@ -112,8 +112,11 @@ pub struct PersonDoc {
 /// them; customers, opportunities, tickets), `add_tag` (`tag`, on the customer),
 /// `assign_owner` (the customer's owner by its team's assignment rule), `webhook_event` (the
 /// event `automation.triggered`), `email_report` (`report`: a path under `/v1/reports/`,
-/// `parameters`: its query, `to`: user ids). Templates take merge fields `{{name}}`,
-/// `{{customer.name}}` (any condition field) and `{{rule.name}}`.
+/// `parameters`: its query, checked as the report checks it, `to`: user ids; the report's CSV
+/// as an admin sees it, attached). The emailing actions need SMTP (`email_not_configured`
+/// when they run without), and `send_email` writes to a contact only while it holds
+/// marketing consent. Templates take merge fields `{{name}}`, `{{customer.name}}` (any
+/// condition field) and `{{rule.name}}`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(as = AutomationAction)]
 pub struct ActionDoc {
@@ -248,16 +251,8 @@ pub struct AutomationRuleListParams {
 async fn read_parts(db: &impl Conn, raw: &RawRule<'_>) -> Result<RuleParts, ApiError> {
     let parts = RuleParts::read(raw)?;
     let mut errors = Errors::default();
-    // Not run yet by this version: the actions that email. A rule that needs them is
-    // refused rather than kept idle.
     for (i, action) in parts.actions.iter().enumerate() {
         let at = index("actions", i);
-        if matches!(
-            action,
-            Action::SendEmail { .. } | Action::EmailReport { .. }
-        ) {
-            errors.add(path(&at, "type"), Invalid::NotAllowed);
-        }
         check_action(db, &at, action, parts.trigger.record_type(), &mut errors).await?;
     }
     errors.finish()?;
@@ -318,9 +313,12 @@ async fn check_action(
                 let field = index(&path(at, "to"), i);
                 references::known(&field, users::get(db, *user).await, errors)?;
             }
-            if let Err(refused) = runner::mail::check_report(report, parameters) {
-                for FieldError { field, invalid } in refused.into_errors() {
-                    errors.add(path(at, &field), invalid);
+            match runner::mail::check_report(report, parameters) {
+                Ok(query) => query.check_references(db, at, errors).await?,
+                Err(refused) => {
+                    for FieldError { field, invalid } in refused.into_errors() {
+                        errors.add(path(at, &field), invalid);
+                    }
                 }
             }
         }
@@ -561,6 +559,41 @@ pub struct ActionOutcome {
     pub detail: Option<String>,
     pub effect: Option<ActionEffect>,
     pub attempts: u32,
+    /// The emails of `send_email` and `email_report`, one per recipient, as their job sends
+    /// them; `[]` for the other actions and before the job ran.
+    pub emails: Vec<ActionEmail>,
+}
+
+/// One email of an action, to one recipient.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ActionEmail {
+    /// `contact` or `user`.
+    #[schema(example = "user")]
+    pub recipient_type: String,
+    pub recipient_id: Uuid,
+    #[schema(schema_with = crate::schemas::automation_email_status)]
+    pub status: String,
+    /// Why it was not sent (`consent_withdrawn`, `no_recipient`, `record_gone`,
+    /// `action_changed`, or the code of the report's refusal), or the mail server's reply
+    /// code of a bounce.
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl From<Email> for ActionEmail {
+    fn from(e: Email) -> Self {
+        let (recipient_type, recipient_id) = match e.to {
+            Recipient::Contact(id) => ("contact", id),
+            Recipient::User(id) => ("user", id),
+        };
+        ActionEmail {
+            recipient_type: recipient_type.to_owned(),
+            recipient_id,
+            status: e.status.as_str().to_owned(),
+            reason: e.reason,
+            at: e.at,
+        }
+    }
 }
 
 impl From<Outcome> for ActionOutcome {
@@ -576,6 +609,7 @@ impl From<Outcome> for ActionOutcome {
                 id: e.id,
             }),
             attempts: o.attempts,
+            emails: o.emails.into_iter().map(ActionEmail::from).collect(),
         }
     }
 }

@@ -1,5 +1,9 @@
 //! Reports over the caller's view: `pipeline` (the forecast of a pipeline),
 //! `customer-distribution`, `lead-response` and `sales-performance`. Each answers CSV too (`crate::table`).
+//!
+//! Each report is a function of the state, the caller and its query read (`<Report>Query::read`
+//! of the parameters), which the handler answers and an automation rule's `email_report`
+//! sends: both have the same figures.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -23,8 +27,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use crate::auth::Authorized;
 use crate::auth::scopes::ReportsRead;
+use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
 use crate::extract::{Query, code_param};
 use crate::money::MoneyBody;
@@ -54,6 +58,46 @@ pub struct PipelineReportParams {
     /// Extra groupings, comma separated: `owner`, `month` (of the expected close date).
     #[param(example = "owner,month", schema_with = schemas::forecast_by)]
     pub by: Option<String>,
+}
+
+/// The forecast's query, read.
+#[derive(Debug, Clone)]
+pub struct PipelineQuery {
+    pub pipeline_id: Option<Uuid>,
+    pub status: Option<OpportunityStatus>,
+    pub grouping: ForecastGrouping,
+}
+
+impl PipelineQuery {
+    /// # Errors
+    /// 400 naming a parameter that takes no such value.
+    pub fn read(p: PipelineReportParams) -> Result<PipelineQuery, ApiError> {
+        let mut grouping = ForecastGrouping::default();
+        // Exactly as documented: empty, or `owner` and `month` comma separated, no spaces.
+        let parts =
+            p.by.as_deref()
+                .filter(|by| !by.is_empty())
+                .map(|by| by.split(','));
+        for part in parts.into_iter().flatten() {
+            match part {
+                "owner" => grouping.by_owner = true,
+                "month" => grouping.by_month = true,
+                _ => {
+                    return Err(ApiError::bad_parameter(
+                        "by",
+                        Invalid::NotOneOf {
+                            allowed: FORECAST_BY,
+                        },
+                    ));
+                }
+            }
+        }
+        Ok(PipelineQuery {
+            pipeline_id: p.pipeline_id,
+            status: code_param("status", p.status.as_deref(), OpportunityStatus::parse)?,
+            grouping,
+        })
+    }
 }
 
 /// One group of the forecast: a stage and a currency (and an owner and a month when asked).
@@ -194,39 +238,32 @@ async fn pipeline_report(
     auth: Authorized<ReportsRead>,
     params: Query<PipelineReportParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = params.into_inner()?;
-    let mut grouping = ForecastGrouping::default();
-    // Exactly as documented: empty, or `owner` and `month` comma separated, no spaces.
-    let parts =
-        p.by.as_deref()
-            .filter(|by| !by.is_empty())
-            .map(|by| by.split(','));
-    for part in parts.into_iter().flatten() {
-        match part {
-            "owner" => grouping.by_owner = true,
-            "month" => grouping.by_month = true,
-            _ => {
-                return Err(ApiError::bad_parameter(
-                    "by",
-                    Invalid::NotOneOf {
-                        allowed: FORECAST_BY,
-                    },
-                ));
-            }
-        }
-    }
-    let status = code_param("status", p.status.as_deref(), OpportunityStatus::parse)?;
-    let db = state.list_reads(&auth);
-    let pipeline = match p.pipeline_id {
+    let query = PipelineQuery::read(params.into_inner()?)?;
+    let report = pipeline(&state, &auth, &query).await?;
+    table::respond(&req, &report, "pipeline")
+}
+
+/// The forecast of `query` over what `caller` sees.
+///
+/// # Errors
+/// 404 for no such pipeline; database failures.
+pub async fn pipeline(
+    state: &AppState,
+    caller: &Caller,
+    query: &PipelineQuery,
+) -> Result<PipelineReport, ApiError> {
+    let grouping = query.grouping;
+    let db = state.list_reads(caller);
+    let pipeline = match query.pipeline_id {
         None => pipelines::default_pipeline(db).await?,
         Some(id) => pipelines::fetch(db, id, Lock::No).await?,
     };
     let filter = OpportunityFilter {
         pipeline_id: Some(pipeline.id),
-        status,
+        status: query.status,
         ..OpportunityFilter::default()
     };
-    let groups = opportunities::forecast(db, auth.visibility(), &filter, grouping).await?;
+    let groups = opportunities::forecast(db, caller.visibility(), &filter, grouping).await?;
     let mut rows = Vec::with_capacity(groups.len());
     let mut totals: BTreeMap<Option<CurrencyCode>, ForecastSums> = BTreeMap::new();
     for (key, sums) in &groups {
@@ -272,12 +309,11 @@ async fn pipeline_report(
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    let report = PipelineReport {
+    Ok(PipelineReport {
         pipeline_id: pipeline.id,
         rows,
         totals,
-    };
-    table::respond(&req, &report, "pipeline")
+    })
 }
 
 /// What the distribution counts by.
@@ -292,6 +328,44 @@ pub struct DistributionParams {
     pub from: Option<DateTime<Utc>>,
     /// Customers created before this time.
     pub to: Option<DateTime<Utc>>,
+}
+
+/// The distribution's query, read.
+#[derive(Debug, Clone)]
+pub struct DistributionQuery {
+    /// One or two fields, distinct.
+    dimensions: Vec<CustomerDimension>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl DistributionQuery {
+    /// # Errors
+    /// 400 naming a parameter that takes no such value.
+    pub fn read(p: DistributionParams) -> Result<DistributionQuery, ApiError> {
+        let dimensions =
+            p.by.as_deref()
+                .unwrap_or("")
+                .split(',')
+                .map(CustomerDimension::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|invalid| ApiError::bad_parameter("by", invalid))?;
+        match dimensions.as_slice() {
+            [_] => {}
+            [one, two] if one != two => {}
+            _ => {
+                return Err(ApiError::bad_parameter(
+                    "by",
+                    Invalid::OutOfRange { min: 1, max: 2 },
+                ));
+            }
+        }
+        Ok(DistributionQuery {
+            dimensions,
+            from: p.from,
+            to: p.to,
+        })
+    }
 }
 
 /// One group of customers.
@@ -356,30 +430,33 @@ async fn customer_distribution_report(
     auth: Authorized<ReportsRead>,
     params: Query<DistributionParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = params.into_inner()?;
-    let dimensions =
-        p.by.as_deref()
-            .unwrap_or("")
-            .split(',')
-            .map(CustomerDimension::parse)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|invalid| ApiError::bad_parameter("by", invalid))?;
+    let query = DistributionQuery::read(params.into_inner()?)?;
+    let report = customer_distribution(&state, &auth, &query).await?;
+    table::respond(&req, &report, "customer-distribution")
+}
+
+/// The distribution of `query` over the customers `caller` sees.
+///
+/// # Errors
+/// Database failures.
+pub async fn customer_distribution(
+    state: &AppState,
+    caller: &Caller,
+    query: &DistributionQuery,
+) -> Result<CustomerDistribution, ApiError> {
+    let dimensions = query.dimensions.clone();
+    // `read` made them one or two.
     let (first, second) = match dimensions.as_slice() {
-        [one] => (*one, None),
-        [one, two] if one != two => (*one, Some(*two)),
-        _ => {
-            return Err(ApiError::bad_parameter(
-                "by",
-                Invalid::OutOfRange { min: 1, max: 2 },
-            ));
-        }
+        [one, two] => (*one, Some(*two)),
+        [one, ..] => (*one, None),
+        [] => return Err(ApiError::bad_parameter("by", Invalid::Required)),
     };
     let groups = customers::distribution(
-        state.list_reads(&auth),
-        auth.visibility(),
+        state.list_reads(caller),
+        caller.visibility(),
         first,
         second,
-        (p.from, p.to),
+        (query.from, query.to),
     )
     .await?;
     let total: i64 = groups.iter().map(|(_, n)| n).sum();
@@ -391,13 +468,12 @@ async fn customer_distribution_report(
             share: ratio(count, total.unsigned_abs(), 100, 1),
         })
         .collect();
-    let report = CustomerDistribution {
+    Ok(CustomerDistribution {
         by: dimensions.iter().map(|d| d.as_str().to_owned()).collect(),
         total,
         rows,
         dimensions,
-    };
-    table::respond(&req, &report, "customer-distribution")
+    })
 }
 
 /// The leads counted, and how they are grouped.
@@ -411,6 +487,28 @@ pub struct LeadResponseParams {
     /// `owner` or `team`; default: all together.
     #[param(schema_with = schemas::report_grouping)]
     pub group_by: Option<String>,
+}
+
+/// The lead-response query, read.
+#[derive(Debug, Clone)]
+pub struct LeadResponseQuery {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// `Some(true)`: per team; `Some(false)`: per owner; `None`: all together.
+    pub by_team: Option<bool>,
+}
+
+impl LeadResponseQuery {
+    /// # Errors
+    /// 400 naming a parameter that takes no such value.
+    pub fn read(p: LeadResponseParams) -> Result<LeadResponseQuery, ApiError> {
+        Ok(LeadResponseQuery {
+            from: p.from,
+            to: p.to,
+            by_team: code_param("group_by", p.group_by.as_deref(), Grouping::parse)?
+                .map(|g| g == Grouping::Team),
+        })
+    }
 }
 
 /// How one group's leads were first contacted.
@@ -524,15 +622,27 @@ async fn lead_response_report(
     auth: Authorized<ReportsRead>,
     params: Query<LeadResponseParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = params.into_inner()?;
-    let by_team = code_param("group_by", p.group_by.as_deref(), Grouping::parse)?
-        .map(|g| g == Grouping::Team);
+    let query = LeadResponseQuery::read(params.into_inner()?)?;
+    let report = lead_response(&state, &auth, &query).await?;
+    table::respond(&req, &report, "lead-response")
+}
+
+/// The lead response of `query` over the customers `caller` sees.
+///
+/// # Errors
+/// Database failures.
+pub async fn lead_response(
+    state: &AppState,
+    caller: &Caller,
+    query: &LeadResponseQuery,
+) -> Result<LeadResponseReport, ApiError> {
+    let by_team = query.by_team;
     let now = state.clock.now();
-    let db = state.list_reads(&auth);
+    let db = state.list_reads(caller);
     let scope = LeadScope {
-        visibility: auth.visibility(),
-        from: p.from,
-        to: p.to,
+        visibility: caller.visibility(),
+        from: query.from,
+        to: query.to,
         by_team,
     };
     let counts = customers::lead_response(db, &scope, now).await?;
@@ -561,7 +671,7 @@ async fn lead_response_report(
             .map(|c| lead_row(c, per_group.get(&c.key)))
             .collect(),
     };
-    let overdue_leads = customers::overdue_leads(db, auth.visibility(), now, 100)
+    let overdue_leads = customers::overdue_leads(db, caller.visibility(), now, 100)
         .await?
         .into_iter()
         .map(|c| OverdueLead {
@@ -572,12 +682,11 @@ async fn lead_response_report(
             first_contact_due_at: c.first_contact_due_at,
         })
         .collect();
-    let report = LeadResponseReport {
+    Ok(LeadResponseReport {
         total: lead_row(&sum, all.first().map(|(_, s)| s)),
         groups,
         overdue_leads,
-    };
-    table::respond(&req, &report, "lead-response")
+    })
 }
 
 /// The range and grouping of sales performance.
@@ -591,6 +700,28 @@ pub struct SalesPerformanceParams {
     /// `owner` (the default: per rep) or `team`.
     #[param(schema_with = schemas::report_grouping)]
     pub group_by: Option<String>,
+}
+
+/// The sales-performance query, read.
+#[derive(Debug, Clone)]
+pub struct SalesPerformanceQuery {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Per team rather than per rep.
+    pub by_team: bool,
+}
+
+impl SalesPerformanceQuery {
+    /// # Errors
+    /// 400 naming a parameter that takes no such value.
+    pub fn read(p: SalesPerformanceParams) -> Result<SalesPerformanceQuery, ApiError> {
+        Ok(SalesPerformanceQuery {
+            from: p.from,
+            to: p.to,
+            by_team: code_param("group_by", p.group_by.as_deref(), Grouping::parse)?
+                == Some(Grouping::Team),
+        })
+    }
 }
 
 /// The deals won in one currency.
@@ -774,16 +905,28 @@ async fn sales_performance_report(
     auth: Authorized<ReportsRead>,
     params: Query<SalesPerformanceParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = params.into_inner()?;
-    let by_team =
-        code_param("group_by", p.group_by.as_deref(), Grouping::parse)? == Some(Grouping::Team);
+    let query = SalesPerformanceQuery::read(params.into_inner()?)?;
+    let report = sales_performance(&state, &auth, &query).await?;
+    table::respond(&req, &report, "sales-performance")
+}
+
+/// The sales performance of `query` over the customers `caller` sees.
+///
+/// # Errors
+/// Database failures.
+pub async fn sales_performance(
+    state: &AppState,
+    caller: &Caller,
+    query: &SalesPerformanceQuery,
+) -> Result<SalesPerformanceReport, ApiError> {
+    let by_team = query.by_team;
     let scope = PerformanceScope {
-        visibility: auth.visibility(),
-        from: p.from,
-        to: p.to,
+        visibility: caller.visibility(),
+        from: query.from,
+        to: query.to,
         by_team,
     };
-    let read = performance::performance(state.list_reads(&auth), &scope).await?;
+    let read = performance::performance(state.list_reads(caller), &scope).await?;
     let mut keys: Vec<Option<Uuid>> = read
         .created
         .keys()
@@ -797,10 +940,9 @@ async fn sales_performance_report(
         .into_iter()
         .map(|k| sales_of(&read, Some(k)))
         .collect::<Result<Vec<_>, _>>()?;
-    let report = SalesPerformanceReport {
+    Ok(SalesPerformanceReport {
         group_by: if by_team { "team" } else { "owner" }.to_owned(),
         groups,
         total: sales_of(&read, None)?,
-    };
-    table::respond(&req, &report, "sales-performance")
+    })
 }

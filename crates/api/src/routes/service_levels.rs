@@ -14,8 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use crate::auth::Authorized;
 use crate::auth::scopes::ReportsRead;
+use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
 use crate::extract::{Query, code_param};
 use crate::schemas;
@@ -37,6 +37,26 @@ pub struct ServiceLevelsParams {
     /// `week` or `month`: the figures per period of creation too.
     #[param(example = "week", schema_with = schemas::report_interval)]
     pub period: Option<String>,
+}
+
+/// The report's query, read.
+#[derive(Debug, Clone)]
+pub struct ServiceLevelsQuery {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub period: Option<Interval>,
+}
+
+impl ServiceLevelsQuery {
+    /// # Errors
+    /// 400 naming a parameter that takes no such value.
+    pub fn read(p: ServiceLevelsParams) -> Result<ServiceLevelsQuery, ApiError> {
+        Ok(ServiceLevelsQuery {
+            from: p.from,
+            to: p.to,
+            period: code_param("period", p.period.as_deref(), Interval::parse)?,
+        })
+    }
 }
 
 /// How one target (first response or resolution) was kept.
@@ -205,16 +225,29 @@ async fn service_levels_report(
     auth: Authorized<ReportsRead>,
     params: Query<ServiceLevelsParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = params.into_inner()?;
+    let query = ServiceLevelsQuery::read(params.into_inner()?)?;
+    let report = service_levels(&state, &auth, &query).await?;
+    table::respond(&req, &report, "service-levels")
+}
+
+/// The service levels of `query` over the tickets `caller` sees.
+///
+/// # Errors
+/// Database failures.
+pub async fn service_levels(
+    state: &AppState,
+    caller: &Caller,
+    query: &ServiceLevelsQuery,
+) -> Result<ServiceLevelsReport, ApiError> {
     let scope = ServiceScope {
-        view: auth.ticket_view(),
-        visibility: auth.visibility(),
-        from: p.from,
-        to: p.to,
-        period: code_param("period", p.period.as_deref(), Interval::parse)?,
+        view: caller.ticket_view(),
+        visibility: caller.visibility(),
+        from: query.from,
+        to: query.to,
+        period: query.period,
     };
     let now = state.clock.now();
-    let db = state.list_reads(&auth);
+    let db = state.list_reads(caller);
     let counts = service_levels::compliance(db, &scope, now).await?;
     let mut spreads: HashMap<(SlaTarget, bool), HashMap<Option<String>, Spread>> = HashMap::new();
     for target in [SlaTarget::FirstResponse, SlaTarget::Resolution] {
@@ -280,7 +313,7 @@ async fn service_levels_report(
             resolution: b.resolution,
         })
         .collect();
-    let report = ServiceLevelsReport {
+    Ok(ServiceLevelsReport {
         total: level(
             &total,
             None,
@@ -290,6 +323,5 @@ async fn service_levels_report(
         periods,
         backlog,
         breaches,
-    };
-    table::respond(&req, &report, "service-levels")
+    })
 }

@@ -22,8 +22,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use crate::auth::Authorized;
 use crate::auth::scopes::{ReportsRead, SurveysRead};
+use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
 use crate::extract::{Query, code_param};
 use crate::schemas;
@@ -67,6 +67,52 @@ pub struct SatisfactionParams {
     /// `agent`, `team`, `channel`, `category` or `grade`.
     #[param(schema_with = schemas::satisfaction_grouping)]
     pub group_by: Option<String>,
+}
+
+/// The range and grouping of results, read.
+#[derive(Debug, Clone)]
+pub struct ResultQuery {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub interval: Interval,
+    pub group: Option<ResultGroup>,
+}
+
+impl ResultQuery {
+    /// # Errors
+    /// 400 naming a parameter that takes no such value.
+    pub fn read(p: ResultParams) -> Result<ResultQuery, ApiError> {
+        Ok(ResultQuery {
+            from: p.from,
+            to: p.to,
+            interval: code_param("interval", p.interval.as_deref(), Interval::parse)?
+                .unwrap_or(Interval::Month),
+            group: code_param("group_by", p.group_by.as_deref(), ResultGroup::parse)?,
+        })
+    }
+}
+
+/// The satisfaction report's query, read.
+#[derive(Debug, Clone)]
+pub struct SatisfactionQuery {
+    pub survey_id: Option<Uuid>,
+    pub range: ResultQuery,
+}
+
+impl SatisfactionQuery {
+    /// # Errors
+    /// 400 naming a parameter that takes no such value.
+    pub fn read(p: SatisfactionParams) -> Result<SatisfactionQuery, ApiError> {
+        Ok(SatisfactionQuery {
+            survey_id: p.survey_id,
+            range: ResultQuery::read(ResultParams {
+                from: p.from,
+                to: p.to,
+                interval: p.interval,
+                group_by: p.group_by,
+            })?,
+        })
+    }
 }
 
 /// CSAT: the share of csat answers of 4 or 5.
@@ -291,11 +337,9 @@ async fn results(
     db: &impl Conn,
     visibility: Visibility,
     survey: Option<Survey>,
-    p: ResultParams,
+    p: &ResultQuery,
 ) -> Result<SatisfactionResults, ApiError> {
-    let interval =
-        code_param("interval", p.interval.as_deref(), Interval::parse)?.unwrap_or(Interval::Month);
-    let group = code_param("group_by", p.group_by.as_deref(), ResultGroup::parse)?;
+    let (interval, group) = (p.interval, p.group);
     let scope = ResultScope {
         survey_id: survey.as_ref().map(|s| s.id),
         visibility,
@@ -431,7 +475,7 @@ async fn survey_results(
     let p = params.into_inner()?;
     let db = state.list_reads(&auth);
     let survey = surveys::get(db, id.into_inner()).await?;
-    let results = results(db, auth.visibility(), Some(survey), p).await?;
+    let results = results(db, auth.visibility(), Some(survey), &ResultQuery::read(p)?).await?;
     table::respond(&req, &results, "survey-results")
 }
 
@@ -452,20 +496,27 @@ async fn satisfaction_report(
     auth: Authorized<ReportsRead>,
     params: Query<SatisfactionParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = params.into_inner()?;
-    let db = state.list_reads(&auth);
-    let survey = match p.survey_id {
+    let query = SatisfactionQuery::read(params.into_inner()?)?;
+    let report = satisfaction(&state, &auth, &query).await?;
+    table::respond(&req, &report, "satisfaction")
+}
+
+/// Satisfaction across surveys (or of `query.survey_id`) over the customers `caller` sees.
+///
+/// # Errors
+/// 404 for no such survey; database failures.
+pub async fn satisfaction(
+    state: &AppState,
+    caller: &Caller,
+    query: &SatisfactionQuery,
+) -> Result<SatisfactionResults, ApiError> {
+    let db = state.list_reads(caller);
+    let survey = match query.survey_id {
         Some(id) => Some(surveys::get(db, id).await?),
         None => None,
     };
-    let range = ResultParams {
-        from: p.from,
-        to: p.to,
-        interval: p.interval,
-        group_by: p.group_by,
-    };
-    let mut out = results(db, auth.visibility(), survey, range).await?;
+    let mut out = results(db, caller.visibility(), survey, &query.range).await?;
     // The report compares surveys: per question, see a survey's own results.
     out.questions.clear();
-    table::respond(&req, &out, "satisfaction")
+    Ok(out)
 }

@@ -82,6 +82,40 @@ crate::string_enum! {
     }
 }
 
+crate::string_enum! {
+    /// What became of one email of an action (`send_email`, `email_report`).
+    pub enum EmailStatus {
+        /// Being handed to the SMTP server. A worker that stopped right then leaves it so:
+        /// whether it went is not known, and it is not sent again (at most once).
+        Sending => "sending",
+        /// The SMTP server took it.
+        Sent => "sent",
+        /// Not sent, for `reason` (`consent_withdrawn`, `no_recipient`, `record_gone`, …).
+        NotSent => "not_sent",
+        /// The SMTP server refused it for good (a 5xx reply): not tried again.
+        Bounced => "bounced",
+    }
+}
+
+/// Whom an action's email is for: a contact or a user, by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum Recipient {
+    Contact(Uuid),
+    User(Uuid),
+}
+
+/// One email of an action, kept on its outcome: the marker that keeps a rerun of the email's
+/// job from sending it twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email {
+    pub to: Recipient,
+    pub status: EmailStatus,
+    /// Why it was not sent or bounced: a problem code, or the SMTP reply's code.
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
 /// What one action did, or why not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
@@ -95,6 +129,9 @@ pub struct Outcome {
     /// The record it made or changed.
     pub effect: Option<Effect>,
     pub attempts: u32,
+    /// The emails its job sent or did not send, one per recipient (emailing actions only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emails: Vec<Email>,
 }
 
 /// A record an action made or changed.
@@ -108,6 +145,50 @@ impl Outcome {
     /// Is it settled, so that a rerun of the run leaves it?
     pub fn settled(&self) -> bool {
         self.status != OutcomeStatus::Retrying
+    }
+
+    /// The email to `to`, once its job has begun on it.
+    pub fn email_to(&self, to: Recipient) -> Option<&Email> {
+        self.emails.iter().find(|e| e.to == to)
+    }
+
+    /// Takes the email to `to` for sending (`sending`), unless its job has begun on it
+    /// already: `false` then, and nothing changes.
+    pub fn claim_email(&mut self, to: Recipient, now: DateTime<Utc>) -> bool {
+        if self.email_to(to).is_some() {
+            return false;
+        }
+        self.emails.push(Email {
+            to,
+            status: EmailStatus::Sending,
+            reason: None,
+            at: now,
+        });
+        true
+    }
+
+    /// Records what became of the email to `to` (claimed or not).
+    pub fn settle_email(
+        &mut self,
+        to: Recipient,
+        status: EmailStatus,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) {
+        self.emails.retain(|e| e.to != to);
+        self.emails.push(Email {
+            to,
+            status,
+            reason,
+            at: now,
+        });
+    }
+
+    /// Gives back a claim on the email to `to` (its send failed for now and will be tried
+    /// again).
+    pub fn release_email(&mut self, to: Recipient) {
+        self.emails
+            .retain(|e| !(e.to == to && e.status == EmailStatus::Sending));
     }
 }
 
@@ -251,6 +332,7 @@ mod tests {
             detail: None,
             effect: None,
             attempts: 1,
+            emails: Vec::new(),
         };
         run.record(outcome(0, OutcomeStatus::Done));
         run.record(outcome(1, OutcomeStatus::Retrying));
@@ -260,5 +342,38 @@ mod tests {
         run.settle(2);
         assert_eq!(run.status, RunStatus::Failed);
         assert_eq!(run.outcomes.len(), 2);
+    }
+
+    #[test]
+    fn an_email_is_claimed_once() {
+        let now = Utc::now();
+        let mut outcome = Outcome {
+            index: 0,
+            action_type: ActionType::SendEmail,
+            status: OutcomeStatus::Done,
+            code: None,
+            detail: None,
+            effect: None,
+            attempts: 1,
+            emails: Vec::new(),
+        };
+        let to = Recipient::User(Uuid::now_v7());
+        assert!(outcome.claim_email(to, now));
+        assert!(!outcome.claim_email(to, now), "claimed already");
+        // A transient failure gives it back; a second claim takes it again.
+        outcome.release_email(to);
+        assert!(outcome.claim_email(to, now));
+        outcome.settle_email(to, EmailStatus::Sent, None, now);
+        outcome.release_email(to);
+        assert_eq!(
+            outcome.email_to(to).map(|e| e.status),
+            Some(EmailStatus::Sent)
+        );
+        assert!(!outcome.claim_email(to, now), "sent already");
+        // Outcomes stored before emails were kept read back without them.
+        let stored = serde_json::json!({"index": 0, "type": "notify", "status": "done",
+            "code": null, "detail": null, "effect": null, "attempts": 1});
+        let read: Outcome = serde_json::from_value(stored).unwrap();
+        assert!(read.emails.is_empty());
     }
 }

@@ -1,23 +1,30 @@
-//! Automation rules' jobs: `automation.run`, one firing of a rule (see
-//! `rapport_api::automation`; it needs the API's state: each action is done as the API does
-//! it), and the time triggers' `automation.tick` and `automation.scan`.
+//! Automation rules' jobs (see `rapport_api::automation`). They need the API's state: each
+//! action is done as the API does it. `automation.run` is one firing of a rule;
+//! `automation.email` and `automation.report` (registered with SMTP only, queued by the
+//! emailing actions) send a `send_email` action's email and an `email_report` action's report.
+//! Each email is marked on the action's outcome before it goes (`rapport_api::automation::
+//! letters`): a rerun sends none twice, a permanent refusal (5xx) is recorded as `bounced`
+//! rather than retried, a transient one is retried with the job.
 
 use actix_web::web;
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rapport_api::AppState;
-use rapport_api::automation;
-use rapport_domain::automation::trigger::{Due, Relative, Trigger, TriggerKind};
-use rapport_domain::birthday::celebrated_on;
-use rapport_domain::job::{Job, JobKind};
-use rapport_store::repos::automation::{self as repo, Firing, due};
-use rapport_store::repos::{contacts, jobs};
-use rapport_store::{Conn, StoreError};
-use serde_json::json;
-use uuid::Uuid;
+use rapport_api::automation::letters::{self, Letter, Mailing};
+use rapport_api::automation::mail::{EMAIL_JOB, EmailJob, REPORT_JOB};
+use rapport_api::automation::{self, letters::Attachment as File};
+use rapport_domain::automation::run::EmailStatus;
+use rapport_store::repos::automation::Firing;
+use secrecy::ExposeSecret;
 
 use super::handler::{Handler, JobContext, JobFailure};
+use super::surveys::smtp_failure;
+use crate::config::Smtp;
 
 pub use rapport_store::repos::automation::RUN_JOB as RUN;
+pub const EMAIL: &str = EMAIL_JOB;
+pub const REPORT: &str = REPORT_JOB;
 
 pub struct Run {
     state: web::Data<AppState>,
@@ -40,192 +47,125 @@ impl Handler for Run {
     }
 }
 
-/// Every minute: each enabled rule with a time trigger fires its schedule's latest occurrence,
-/// or queues the scan of its latest local day, keyed by it (so once, however many instances
-/// tick). An occurrence or day due before the rule was last saved is not caught up.
-pub const TICK: &str = "automation.tick";
-
-/// One daily scan of a relative time trigger: fires the rule on each record due that day.
-pub const SCAN: &str = "automation.scan";
-
-/// Records read per transaction of a scan.
-const SCAN_PAGE: u64 = 500;
-
-pub struct Tick;
-
-#[async_trait::async_trait]
-impl Handler for Tick {
-    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
-        let now = ctx.clock.now();
-        let rules = repo::time_rules(ctx.store.conn()).await?;
-        for rule in rules {
-            let tx = ctx.store.begin().await?;
-            match rule.trigger.due(now) {
-                Some(Due::Occurrence(at)) if at >= rule.updated_at => {
-                    let firing = Firing {
-                        rule_id: rule.id,
-                        fire_key: format!("schedule:{}", at.to_rfc3339()),
-                        trigger: TriggerKind::Schedule.as_str().to_owned(),
-                        record_type: None,
-                        record_id: None,
-                        chain: Vec::new(),
-                    };
-                    repo::fire(&tx, &firing, now).await?;
-                }
-                Some(Due::Scan { day, at }) if at >= rule.updated_at => {
-                    let kind = JobKind::parse(SCAN).map_err(|e| JobFailure(e.to_string()))?;
-                    let job = Job::new(
-                        kind,
-                        json!({"rule_id": rule.id, "day": day, "at": at}),
-                        Some(format!("{SCAN}:{}:{day}", rule.id)),
-                        at,
-                        now,
-                    );
-                    jobs::enqueue(&tx, &job).await?;
-                }
-                _ => {}
-            }
-            rapport_store::commit(tx).await?;
-        }
-        Ok(())
-    }
+/// Which of the emailing actions a job sends.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Email,
+    Report,
 }
 
-pub struct Scan;
-
-#[async_trait::async_trait]
-impl Handler for Scan {
-    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
-        let payload = &ctx.job.payload;
-        let read = |key: &str| payload.get(key).cloned().unwrap_or_default();
-        let rule_id: Uuid = serde_json::from_value(read("rule_id"))
-            .map_err(|e| JobFailure(format!("the job names no rule: {e}")))?;
-        let day: NaiveDate = serde_json::from_value(read("day"))
-            .map_err(|e| JobFailure(format!("the job names no day: {e}")))?;
-        let at: DateTime<Utc> = serde_json::from_value(read("at"))
-            .map_err(|e| JobFailure(format!("the job names no time: {e}")))?;
-        let rule = match repo::get(ctx.store.conn(), rule_id).await {
-            Ok(rule) if rule.enabled => rule,
-            Ok(_) | Err(StoreError::NotFound) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        let (Trigger::Daily { relative, .. }, Some(record_type)) =
-            (&rule.trigger, rule.trigger.record_type())
-        else {
-            return Ok(());
-        };
-        let trigger = rule.trigger.kind().as_str();
-        let mut pages = Pages::new(relative, day, at);
-        while let Some(page) = pages.next(ctx.store.conn()).await? {
-            let tx = ctx.store.begin().await?;
-            for (id, fire_key) in page {
-                let firing = Firing {
-                    rule_id,
-                    fire_key,
-                    trigger: trigger.to_owned(),
-                    record_type: Some(record_type),
-                    record_id: Some(id),
-                    chain: Vec::new(),
-                };
-                repo::fire(&tx, &firing, ctx.clock.now()).await?;
-            }
-            rapport_store::commit(tx).await?;
-        }
-        Ok(())
-    }
+/// `automation.email` and `automation.report`: `EmailJob` payloads (ids only), through the
+/// configured SMTP server.
+pub struct Send {
+    kind: Kind,
+    state: web::Data<AppState>,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
 }
 
-/// Walks the records a relative trigger has due, a page at a time: one walk, or one per
-/// (month, day) pair of a birthday, or one per grade of a call-back cadence.
-struct Pages<'a> {
-    relative: &'a Relative,
-    day: NaiveDate,
-    at: DateTime<Utc>,
-    walk: usize,
-    after: Option<Uuid>,
-}
-
-impl<'a> Pages<'a> {
-    fn new(relative: &'a Relative, day: NaiveDate, at: DateTime<Utc>) -> Pages<'a> {
-        Pages {
-            relative,
-            day,
-            at,
-            walk: 0,
-            after: None,
-        }
+impl Send {
+    /// The `automation.email` handler.
+    ///
+    /// # Errors
+    /// The SMTP URL or the sender cannot be used.
+    pub fn email(state: web::Data<AppState>, smtp: &Smtp) -> anyhow::Result<Send> {
+        Send::new(Kind::Email, state, smtp)
     }
 
-    fn walks(&self) -> usize {
-        match self.relative {
-            Relative::Birthday => celebrated_on(self.day).len(),
-            Relative::CallbackCadence { days_by_grade } => days_by_grade.len(),
-            Relative::Inactivity { .. } | Relative::BeforeClose { .. } => 1,
-        }
+    /// The `automation.report` handler.
+    ///
+    /// # Errors
+    /// The SMTP URL or the sender cannot be used.
+    pub fn report(state: web::Data<AppState>, smtp: &Smtp) -> anyhow::Result<Send> {
+        Send::new(Kind::Report, state, smtp)
     }
 
-    /// The next page, `None` once every walk is done.
-    async fn next(&mut self, db: &impl Conn) -> Result<Option<Vec<due::DueRecord>>, StoreError> {
-        if self.walk >= self.walks() {
+    fn new(kind: Kind, state: web::Data<AppState>, smtp: &Smtp) -> anyhow::Result<Send> {
+        let transport =
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp.url.expose_secret())?.build();
+        Ok(Send {
+            kind,
+            state,
+            transport,
+            from: smtp.from.parse()?,
+        })
+    }
+
+    /// `letter` as a message: plain text with its escaped HTML, and the attachment if any.
+    fn message(&self, letter: &Letter, file: Option<&File>) -> Result<Option<Message>, JobFailure> {
+        // An address the contact or user record holds that cannot be mailed: none is sent.
+        let Ok(to) = letter.address.parse::<Mailbox>() else {
             return Ok(None);
-        }
-        let (page, next) = self.read(db).await?;
-        match next {
-            Some(after) => self.after = Some(after),
-            None => {
-                self.walk += 1;
-                self.after = None;
+        };
+        let body = MultiPart::alternative_plain_html(letter.text.clone(), letter.html.clone());
+        let body = match file {
+            None => body,
+            Some(file) => {
+                let content_type = ContentType::parse(file.content_type)
+                    .map_err(|e| JobFailure(format!("the attachment's type: {e}")))?;
+                // Base64 whatever the content: the file arrives byte for byte as written.
+                let part: SinglePart = Attachment::new(file.file_name.clone()).body(
+                    lettre::message::Body::new_with_encoding(
+                        file.content.clone(),
+                        lettre::message::header::ContentTransferEncoding::Base64,
+                    )
+                    .map_err(|_| JobFailure("encoding the attachment".into()))?,
+                    content_type,
+                );
+                MultiPart::mixed().multipart(body).singlepart(part)
             }
-        }
-        Ok(Some(page))
-    }
-
-    /// A page of the current walk, and the id to go on after when there is more.
-    async fn read(
-        &self,
-        db: &impl Conn,
-    ) -> Result<(Vec<due::DueRecord>, Option<Uuid>), StoreError> {
-        match self.relative {
-            Relative::Inactivity { days } => {
-                let window = Relative::window(*days, self.at);
-                let page = due::quiet_customers(db, window, self.after, SCAN_PAGE).await?;
-                let next = full(&page);
-                Ok((page, next))
-            }
-            Relative::BeforeClose { days } => {
-                let dates = Relative::close_dates(*days, self.day);
-                let page = due::closing(db, &dates, self.after, SCAN_PAGE).await?;
-                let next = full(&page);
-                Ok((page, next))
-            }
-            Relative::Birthday => {
-                let pairs = celebrated_on(self.day);
-                let Some((month, day)) = pairs.get(self.walk).copied() else {
-                    return Ok((Vec::new(), None));
-                };
-                let contacts = contacts::born_on(db, month, day, self.after, SCAN_PAGE).await?;
-                let year = self.day.year();
-                let page: Vec<due::DueRecord> = contacts
-                    .iter()
-                    .map(|c| (c.id, format!("birthday:{}:{year}", c.id)))
-                    .collect();
-                let next = full(&page);
-                Ok((page, next))
-            }
-            Relative::CallbackCadence { days_by_grade } => {
-                let Some((grade, days)) = days_by_grade.get(self.walk).copied() else {
-                    return Ok((Vec::new(), None));
-                };
-                let window = Relative::window(days, self.at);
-                due::due_callbacks(db, grade, window, self.after, SCAN_PAGE).await
-            }
-        }
+        };
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(letter.subject.clone())
+            .multipart(body)
+            .map(Some)
+            .map_err(|e| JobFailure(format!("building the automation email: {e}")))
     }
 }
 
-/// The id to go on after, when the page was full.
-fn full(page: &[due::DueRecord]) -> Option<Uuid> {
-    (page.len() as u64 == SCAN_PAGE)
-        .then(|| page.last().map(|(id, _)| *id))
-        .flatten()
+#[async_trait::async_trait]
+impl Handler for Send {
+    async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
+        let job: EmailJob = serde_json::from_value(ctx.job.payload.clone())
+            .map_err(|e| JobFailure(format!("the job names no email: {e}")))?;
+        let state = &self.state;
+        let mailing: Mailing = match self.kind {
+            Kind::Email => letters::email(state, &job).await,
+            Kind::Report => letters::report(state, &job).await,
+        }
+        .map_err(|e| JobFailure(format!("reading what to send failed: {e}")))?;
+        for (to, reason) in mailing.not_sent {
+            letters::not_sent(state, &job, to, reason).await?;
+        }
+        let mut failure = None;
+        for letter in &mailing.letters {
+            // Built before it is claimed: a claim is given up only to a send.
+            let Some(message) = self.message(letter, mailing.attachment.as_ref())? else {
+                let reason = "invalid_address".to_owned();
+                letters::not_sent(state, &job, letter.to, reason).await?;
+                continue;
+            };
+            if !letters::claim(state, &job, letter.to).await? {
+                continue;
+            }
+            match self.transport.send(message).await {
+                Ok(_) => {
+                    letters::settle(state, &job, letter.to, EmailStatus::Sent, None).await?;
+                }
+                // Refused for good (a 5xx reply, e.g. 550 at RCPT): a bounce, not retried.
+                Err(e) if e.is_permanent() => {
+                    let code = e.status().map(|c| c.to_string());
+                    letters::settle(state, &job, letter.to, EmailStatus::Bounced, code).await?;
+                }
+                // Refused for now, or unreachable: given back, tried again with the job.
+                Err(e) => {
+                    letters::release(state, &job, letter.to).await?;
+                    failure = Some(smtp_failure(e));
+                }
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod automation;
+pub mod automation_time;
 pub mod campaigns;
 pub mod duplicates;
 pub mod grading;
@@ -64,8 +65,8 @@ pub fn standard_handlers(
         .with(loyalty::EARN, loyalty::Earn)?
         .with(loyalty::REVERSE, loyalty::Reverse)?
         .with(loyalty::EXPIRE, loyalty::Expire)?
-        .with(automation::TICK, automation::Tick)?
-        .with(automation::SCAN, automation::Scan)
+        .with(automation_time::TICK, automation_time::Tick)?
+        .with(automation_time::SCAN, automation_time::Scan)
 }
 
 /// `handlers` with survey invitations emailed through `smtp` (when configured): the survey
@@ -113,6 +114,32 @@ pub fn with_campaign_mail(
         )?)
 }
 
+/// `handlers` with automation rules' emails sent through `smtp` (when configured):
+/// `automation.email` (a `send_email` action's email) and `automation.report` (an
+/// `email_report` action's report). They read as the API does, with its `state`. Without
+/// SMTP the emailing actions are refused (`email_not_configured`) and queue nothing.
+///
+/// # Errors
+/// The SMTP settings cannot be used.
+pub fn with_automation_mail(
+    handlers: Handlers,
+    state: &actix_web::web::Data<rapport_api::AppState>,
+    smtp: Option<&crate::config::Smtp>,
+) -> anyhow::Result<Handlers> {
+    let Some(smtp) = smtp else {
+        return Ok(handlers);
+    };
+    Ok(handlers
+        .with(
+            automation::EMAIL,
+            automation::Send::email(state.clone(), smtp)?,
+        )?
+        .with(
+            automation::REPORT,
+            automation::Send::report(state.clone(), smtp)?,
+        )?)
+}
+
 /// The recurring jobs.
 ///
 /// # Errors
@@ -121,7 +148,7 @@ pub fn standard_schedules() -> Result<Vec<Scheduled>, BadKind> {
     Ok(vec![
         Scheduled::new(maintenance::PURGE, Schedule::EveryMinutes(15))?,
         Scheduled::new(audit::SEAL, Schedule::EveryMinutes(1))?,
-        Scheduled::new(automation::TICK, Schedule::EveryMinutes(1))?,
+        Scheduled::new(automation_time::TICK, Schedule::EveryMinutes(1))?,
         Scheduled::new(sla::CHECK, Schedule::EveryMinutes(1))?,
         Scheduled::new(leads::ESCALATE, Schedule::EveryMinutes(5))?,
         Scheduled::new(quotes::EXPIRE, Schedule::EveryMinutes(15))?,

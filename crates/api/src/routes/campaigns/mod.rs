@@ -3,7 +3,7 @@
 
 mod costs;
 pub(crate) mod members;
-mod report;
+pub(crate) mod report;
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};

@@ -18,8 +18,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
-use crate::auth::Authorized;
 use crate::auth::scopes::ReportsRead;
+use crate::auth::{Authorized, Caller};
 use crate::error::ApiError;
 use crate::extract::{Query, code_param};
 use crate::money::MoneyBody;
@@ -54,6 +54,30 @@ pub struct CampaignReportParams {
     /// `campaign` (default) or `type`.
     #[param(example = "campaign")]
     pub group_by: Option<String>,
+}
+
+/// The campaign report's query, read.
+#[derive(Debug, Clone)]
+pub struct CampaignReportQuery {
+    pub grouping: CampaignGrouping,
+    pub filter: ReportFilter,
+}
+
+impl CampaignReportQuery {
+    /// # Errors
+    /// 400 naming a parameter that takes no such value.
+    pub fn read(p: CampaignReportParams) -> Result<CampaignReportQuery, ApiError> {
+        Ok(CampaignReportQuery {
+            grouping: code_param("group_by", p.group_by.as_deref(), CampaignGrouping::parse)?
+                .unwrap_or(CampaignGrouping::Campaign),
+            filter: ReportFilter {
+                from: p.from,
+                to: p.to,
+                kind: code_param("type", p.kind.as_deref(), CampaignType::parse)?,
+                status: code_param("status", p.status.as_deref(), CampaignStatus::parse)?,
+            },
+        })
+    }
 }
 
 /// One campaign (or type) in one currency.
@@ -313,16 +337,22 @@ async fn campaign_report(
     auth: Authorized<ReportsRead>,
     params: Query<CampaignReportParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = params.into_inner()?;
-    let grouping = code_param("group_by", p.group_by.as_deref(), CampaignGrouping::parse)?
-        .unwrap_or(CampaignGrouping::Campaign);
-    let filter = ReportFilter {
-        from: p.from,
-        to: p.to,
-        kind: code_param("type", p.kind.as_deref(), CampaignType::parse)?,
-        status: code_param("status", p.status.as_deref(), CampaignStatus::parse)?,
-    };
-    let figures = campaigns::report(state.list_reads(&auth), auth.visibility(), &filter).await?;
+    let query = CampaignReportQuery::read(params.into_inner()?)?;
+    let report = campaigns(&state, &auth, &query).await?;
+    table::respond(&req, &report, "campaigns")
+}
+
+/// The campaign report of `query` over the customers `caller` sees.
+///
+/// # Errors
+/// Database failures.
+pub async fn campaigns(
+    state: &AppState,
+    caller: &Caller,
+    query: &CampaignReportQuery,
+) -> Result<CampaignReport, ApiError> {
+    let (grouping, filter) = (query.grouping, &query.filter);
+    let figures = campaigns::report(state.list_reads(caller), caller.visibility(), filter).await?;
     let mut rows = Vec::new();
     match grouping {
         CampaignGrouping::Campaign => {
@@ -340,11 +370,10 @@ async fn campaign_report(
             }
         }
     }
-    let report = CampaignReport {
+    Ok(CampaignReport {
         group_by: grouping.as_str().to_owned(),
-        from: p.from,
-        to: p.to,
+        from: filter.from,
+        to: filter.to,
         rows,
-    };
-    table::respond(&req, &report, "campaigns")
+    })
 }
