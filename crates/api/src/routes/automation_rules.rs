@@ -81,12 +81,15 @@ pub struct TriggerDoc {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(as = AutomationCondition)]
 pub struct ConditionDoc {
-    #[schema(no_recursion)]
-    pub all: Option<Vec<ConditionDoc>>,
-    #[schema(no_recursion)]
-    pub any: Option<Vec<ConditionDoc>>,
-    #[schema(no_recursion)]
-    pub not: Option<Box<ConditionDoc>>,
+    /// Conditions that must all hold (each shaped as this one).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub all: Option<Vec<Value>>,
+    /// Conditions of which one must hold (each shaped as this one).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub any: Option<Vec<Value>>,
+    /// A condition that must not hold (shaped as this one).
+    #[schema(value_type = Option<Object>)]
+    pub not: Option<Value>,
     pub field: Option<String>,
     #[schema(schema_with = crate::schemas::condition_operator)]
     pub op: Option<String>,
