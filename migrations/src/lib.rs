@@ -39,6 +39,7 @@ mod m20261211_000033_loyalty;
 mod m20261212_000034_campaign_email;
 mod m20261213_000035_contact_birthday;
 mod m20261214_000036_automation;
+mod m20261215_000037_automation_examples;
 
 pub struct Migrator;
 
@@ -82,6 +83,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261212_000034_campaign_email::Migration),
             Box::new(m20261213_000035_contact_birthday::Migration),
             Box::new(m20261214_000036_automation::Migration),
+            Box::new(m20261215_000037_automation_examples::Migration),
         ]
     }
 }

@@ -17,7 +17,13 @@ backend_tests!(
     tags_owners_and_webhook_events_come_from_rules,
     the_dry_run_changes_nothing,
     conditions_decide_which_records_a_rule_acts_on,
+    the_examples_are_seeded_disabled_and_work_once_enabled,
 );
+
+/// The seeded example rules (migration 37).
+pub const EXAMPLE_CALLBACK: &str = "0193e5a0-0000-7000-8000-0000000a0001";
+pub const EXAMPLE_COMPLAINT: &str = "0193e5a0-0000-7000-8000-0000000a0002";
+pub const EXAMPLE_MONTHLY_REPORT: &str = "0193e5a0-0000-7000-8000-0000000a0003";
 
 /// Creates an enabled rule; answers its id.
 pub async fn rule(app: &TestApp, token: &str, body: Value) -> String {
@@ -618,4 +624,97 @@ async fn conditions_decide_which_records_a_rule_acts_on(app: TestApp) {
             .any(|t| t == "target");
         assert_eq!(has, *tagged, "{body}");
     }
+}
+
+async fn the_examples_are_seeded_disabled_and_work_once_enabled(app: TestApp) {
+    let admin = app.admin_token().await;
+    let listed = get(&app, &admin, "/v1/automation-rules?limit=100").await;
+    let mut seeded: Vec<(String, String, bool)> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_owned(),
+                r["trigger"]["type"].as_str().unwrap().to_owned(),
+                r["enabled"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    seeded.sort();
+    assert_eq!(
+        seeded,
+        [
+            (
+                EXAMPLE_CALLBACK.to_owned(),
+                "callback_cadence".to_owned(),
+                false
+            ),
+            (
+                EXAMPLE_COMPLAINT.to_owned(),
+                "record_event".to_owned(),
+                false
+            ),
+            (
+                EXAMPLE_MONTHLY_REPORT.to_owned(),
+                "schedule".to_owned(),
+                false
+            ),
+        ]
+    );
+    // Each is taken as it is by the API's own checks when enabled.
+    for id in [EXAMPLE_CALLBACK, EXAMPLE_COMPLAINT, EXAMPLE_MONTHLY_REPORT] {
+        let on = app
+            .call_if_match(
+                reqwest::Method::PATCH,
+                &format!("/v1/automation-rules/{id}"),
+                &admin,
+                "\"1\"",
+                Some(json!({"enabled": true})),
+            )
+            .await;
+        on.assert_status(200);
+        assert_eq!(on.body["enabled"], true);
+    }
+    // The complaint example tells the manager of the assignee's team, and only of complaints.
+    let team = app.team("Service").await;
+    let manager = app.user("service_manager", Some(team)).await;
+    let agent = app.user("service_agent", Some(team)).await;
+    app.call_if_match(
+        reqwest::Method::PATCH,
+        &format!("/v1/teams/{team}"),
+        &admin,
+        "\"1\"",
+        Some(json!({"manager_id": manager.id})),
+    )
+    .await
+    .assert_status(200);
+    let c = customer(&app, &admin, json!({"name": "Contoso"})).await;
+    for (category, subject) in [
+        ("inquiry", "How do I export?"),
+        ("complaint", "Late delivery"),
+    ] {
+        app.post(
+            "/v1/tickets",
+            &admin,
+            json!({"customer_id": c, "subject": subject, "channel": "email",
+                   "category": category, "assignee_id": agent.id}),
+        )
+        .await
+        .assert_status(201);
+    }
+    let runs = settled_runs(&app, &admin, EXAMPLE_COMPLAINT, 2).await;
+    let mut statuses: Vec<&str> = runs.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, ["skipped", "succeeded"], "{runs:#?}");
+    let token = app.token_of(&manager).await;
+    let notes = get(&app, &token, "/v1/me/notifications").await;
+    let titles: Vec<&str> = notes["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["title"].as_str())
+        .filter(|t| t.starts_with("New complaint"))
+        .collect();
+    assert_eq!(titles, ["New complaint from Contoso: Late delivery"]);
 }

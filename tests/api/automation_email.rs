@@ -4,6 +4,7 @@
 //! bounce rather than retried; `email_report` sending the report's CSV exactly as
 //! `GET /v1/reports/<name>` answers it; and the report actions' checks when a rule is saved.
 
+use chrono::{Datelike, Timelike};
 use rapport_domain::clock::Clock;
 use rapport_domain::job::{Job, JobKind};
 use rapport_store::repos::jobs;
@@ -12,13 +13,15 @@ use rapport_tests::{TestApp, backend_tests};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::automation::{rule, settled_runs};
+use crate::automation::{EXAMPLE_MONTHLY_REPORT, rule, settled_runs};
+use crate::automation_time::{move_to, quiet, ticked};
 
 backend_tests!(smtp;
     a_customers_primary_contact_gets_the_email_once,
     a_contact_without_consent_gets_nothing,
     a_rule_emails_users_and_a_refused_one_bounces,
     a_won_deal_emails_the_sales_performance_report,
+    the_monthly_example_reaches_every_sales_manager,
 );
 
 backend_tests!(report_actions_are_checked_when_saved);
@@ -403,6 +406,63 @@ async fn a_won_deal_emails_the_sales_performance_report(app: TestApp, sink: Smtp
     assert_eq!(emails[0]["status"], "sent");
 }
 
+/// The seeded example, enabled as it is: on the 1st of the month at 08:00 UTC the
+/// sales-performance report goes to every enabled sales manager, found by role when it is
+/// sent, and to no one else.
+async fn the_monthly_example_reaches_every_sales_manager(app: TestApp, sink: SmtpSink) {
+    let admin = app.admin_token().await;
+    let north = app.user("sales_manager", None).await;
+    let south = app.user("sales_manager", None).await;
+    let gone = app.user("sales_manager", None).await;
+    app.user("sales_rep", None).await;
+    app.post(&format!("/v1/users/{}/disable", gone.id), &admin, json!({}))
+        .await
+        .assert_status(200);
+    let path = format!("/v1/automation-rules/{EXAMPLE_MONTHLY_REPORT}");
+    app.call_if_match(
+        reqwest::Method::PATCH,
+        &path,
+        &admin,
+        "\"1\"",
+        Some(json!({"enabled": true})),
+    )
+    .await
+    .assert_status(200);
+    let next = app.get(&path, &admin).await.body["next_run_at"]
+        .as_str()
+        .unwrap()
+        .parse::<chrono::DateTime<chrono::Utc>>()
+        .unwrap();
+    assert_eq!((next.day(), next.hour(), next.minute()), (1, 8, 0));
+    let at = next + chrono::Duration::minutes(1);
+    move_to(&[&app], at);
+    ticked(&app, at).await;
+    quiet(&app).await;
+    let admin = app.admin_token().await;
+    let run = the_run(&app, &admin, EXAMPLE_MONTHLY_REPORT).await;
+    assert_eq!(run["actions"][0]["status"], "done", "{run}");
+    let mut mails = sink.wait_for(2).await;
+    mails.sort_by(|a, b| a.to.cmp(&b.to));
+    let mut managers = vec![north.email.clone(), south.email.clone()];
+    managers.sort();
+    let to: Vec<String> = mails.iter().flat_map(|m| m.to.clone()).collect();
+    assert_eq!(to, managers, "{mails:#?}");
+    assert!(
+        mails
+            .iter()
+            .all(|m| m.attachment("sales-performance.csv").is_some())
+    );
+    let emails = emails_of(&app, &admin, EXAMPLE_MONTHLY_REPORT, 0, 2).await;
+    assert!(
+        emails
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["status"] == "sent"),
+        "{emails}"
+    );
+}
+
 async fn report_actions_are_checked_when_saved(app: TestApp) {
     let admin = app.admin_token().await;
     let manager = app.user("sales_manager", None).await;
@@ -477,7 +537,9 @@ async fn report_actions_are_checked_when_saved(app: TestApp) {
     .await;
     let saved = app.get(&format!("/v1/automation-rules/{id}"), &admin).await;
     saved.assert_status(200);
-    assert_eq!(saved.body["actions"][0], good);
+    let mut kept = good.clone();
+    kept["to_roles"] = json!([]);
+    assert_eq!(saved.body["actions"][0], kept);
 
     // Without SMTP the emailing actions are refused when they run, and nothing is queued.
     let rep = app.user("sales_rep", None).await;

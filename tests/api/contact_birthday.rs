@@ -1,7 +1,8 @@
 //! A contact's birthday: given on every way a contact is made, changed and forgotten, refused
 //! at the part that is wrong, audited, exported and erased.
 
-use chrono::{Datelike, Utc};
+use chrono::Datelike;
+use rapport_domain::clock::Clock;
 use rapport_tests::{TestApp, backend_tests};
 use serde_json::{Value, json};
 
@@ -104,7 +105,7 @@ async fn birthdays_are_kept_with_or_without_a_year(app: TestApp) {
             .as_array()
             .unwrap()
             .iter()
-            .all(|c| c.get("birthday").is_some())
+            .any(|c| c["birthday"] == json!({"month": 5, "day": 17, "year": 1980}))
     );
 }
 
@@ -272,11 +273,12 @@ async fn a_birthday_is_changed_and_cleared(app: TestApp) {
         clearing["changes"]["birthday"]["before"],
         json!({"month": 5, "day": 18, "year": 1981})
     );
+    let title = events
+        .iter()
+        .find(|e| e["action"] == "update" && e["changes"]["title"].is_object())
+        .unwrap_or_else(|| panic!("no title change: {events:?}"));
     assert!(
-        events
-            .iter()
-            .filter(|e| e["action"] == "update" && e["changes"]["title"].is_object())
-            .all(|e| e["changes"].get("birthday").is_none()),
+        title["changes"].get("birthday").is_none(),
         "a change of the title alone says nothing of the birthday"
     );
 }
@@ -285,7 +287,7 @@ async fn refused_birthdays_name_their_part(app: TestApp) {
     let admin = app.admin_token().await;
     let id = customer(&app, &admin, "Refused Birthday Ltd").await;
     let contacts = format!("/v1/customers/{id}/contacts");
-    let next_year = Utc::now().year() + 1;
+    let next_year = app.clock.now().year() + 1;
     let cases = [
         (
             json!({"month": 13, "day": 1}),

@@ -347,9 +347,12 @@ async fn what_an_import_refuses(app: TestApp) {
 /// A server stopped in the middle of an import gives its job back; another one on the same
 /// database takes it and goes on after the last chunk saved: every row once.
 async fn an_import_goes_on_where_a_stopped_server_left_it(app: TestApp) {
+    const ROWS: i64 = 4_000;
     let admin = app.admin_token().await;
     let mut file = "name,lifecycle_stage\n".to_owned();
-    for i in 0..8_000 {
+    // Enough rows that the first server is stopped mid-file (it imports a few hundred a
+    // second in a debug build), few enough for a loaded CI machine.
+    for i in 0..ROWS {
         file.push_str(&format!("Resumed {i:05},customer\n"));
     }
     let reply = post_csv(&app, &admin, "", file.into_bytes()).await;
@@ -366,15 +369,22 @@ async fn an_import_goes_on_where_a_stopped_server_left_it(app: TestApp) {
     }
     let second = app.spawn_beside(|_| {}).await;
     app.stop().await;
+    let left = second.get(&format!("/v1/imports/{id}"), &admin).await;
+    assert!(
+        left.body["processed_rows"].as_i64().unwrap() < ROWS,
+        "the first server was stopped mid-file: {}",
+        left.body
+    );
     let done = wait_done(&second, &admin, &id, Duration::from_secs(300)).await;
     assert_eq!(
         (done["created"].as_i64(), done["failed"].as_i64()),
-        (Some(8_000), Some(0)),
+        (Some(ROWS), Some(0)),
         "{done}"
     );
     let names = exported_names(&second, &admin).await;
-    assert_eq!(names.len(), 8_000);
-    assert_eq!(names.iter().collect::<BTreeSet<_>>().len(), 8_000);
+    let rows = usize::try_from(ROWS).unwrap();
+    assert_eq!(names.len(), rows);
+    assert_eq!(names.iter().collect::<BTreeSet<_>>().len(), rows);
 }
 
 /// `rapport import` uploads the file, follows its progress and says what became of it.

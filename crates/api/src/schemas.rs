@@ -279,6 +279,11 @@ pub fn scopes_or_null() -> RefOr<Schema> {
     list_or_null(scope())
 }
 
+/// A field holding a list of roles, or `null`.
+pub fn roles_or_null() -> RefOr<Schema> {
+    list_or_null(role())
+}
+
 /// A list of `item`s.
 fn list_of(item: RefOr<Schema>) -> RefOr<Schema> {
     ArrayBuilder::new().items(item).into()

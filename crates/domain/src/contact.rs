@@ -109,6 +109,11 @@ pub struct NewContact {
 }
 
 impl Contact {
+    /// Has it given marketing consent (and not withdrawn it)?
+    pub fn has_marketing_consent(&self) -> bool {
+        self.marketing_consent.is_some_and(|c| c.granted)
+    }
+
     /// Whether `other` is the same person as far as a batch upsert can tell: they share an
     /// email or a phone number, or, when `other` has neither, the same names.
     pub fn same_as(&self, other: &Contact) -> bool {

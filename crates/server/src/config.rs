@@ -337,6 +337,26 @@ pub struct Smtp {
     pub from: String,
 }
 
+impl Smtp {
+    /// A connection pool to the server, shared by clones (every kind that emails through
+    /// the same settings can share one), and the sender.
+    ///
+    /// # Errors
+    /// The URL or the sender cannot be used.
+    pub fn mailer(
+        &self,
+    ) -> anyhow::Result<(
+        lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+        lettre::message::Mailbox,
+    )> {
+        let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(
+            self.url.expose_secret(),
+        )?
+        .build();
+        Ok((transport, self.from.parse()?))
+    }
+}
+
 /// A configuration that cannot be used, with what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use rapport_domain::activity::{Task as DomainTask, TaskDescription, TaskOrigin};
-use rapport_domain::automation::action::{Action, Person};
+use rapport_domain::auth::Role;
+use rapport_domain::automation::action::{Action, MAX_REPORT_RECIPIENTS, Person};
 use rapport_domain::automation::condition::RecordType;
 use rapport_domain::automation::rule::Rule;
 use rapport_domain::automation::run::Effect;
@@ -14,7 +15,7 @@ use rapport_domain::name::Title;
 use rapport_domain::notification::{Notification, NotificationKind};
 use rapport_store::repos::assignment::{self, Work};
 use rapport_store::repos::{customers, notifications, tasks, teams, users};
-use rapport_store::{StoreError, Tx};
+use rapport_store::{Conn, StoreError, Tx};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -173,7 +174,7 @@ pub async fn apply(
                     acting.rule.id,
                     Some(subject.customer_id),
                 ),
-                "triggered",
+                rapport_store::repos::automation::TRIGGERED,
                 json!({
                     "rule_name": {"before": null, "after": acting.rule.name.as_str()},
                     "record_type": {"before": null, "after": subject.record_type.as_str()},
@@ -231,6 +232,26 @@ pub(super) async fn person(tx: &Tx, subject: &Subject, person: Person) -> Result
 /// The user a person names by id.
 pub(super) async fn named_user(tx: &Tx, person: Person) -> Result<Uuid, ApiError> {
     active_user(tx, person.user_id().ok_or_else(no_recipient)?).await
+}
+
+/// Whom an `email_report` action writes to: its users, then the enabled users of its roles,
+/// each once. An empty answer is for the caller to refuse.
+///
+/// # Errors
+/// Database failures.
+pub(super) async fn report_recipients(
+    db: &impl Conn,
+    to: &[Uuid],
+    to_roles: &[Role],
+) -> Result<Vec<Uuid>, ApiError> {
+    let limit = MAX_REPORT_RECIPIENTS as u64;
+    let mut recipients = to.to_vec();
+    for id in users::enabled_with_roles(db, to_roles, limit).await? {
+        if !recipients.contains(&id) {
+            recipients.push(id);
+        }
+    }
+    Ok(recipients)
 }
 
 async fn active_user(tx: &Tx, id: Uuid) -> Result<Uuid, ApiError> {

@@ -7,7 +7,6 @@
 
 use chrono::{DateTime, Utc};
 use rapport_domain::automation::action::Action;
-use rapport_domain::automation::condition::RecordType;
 use rapport_domain::automation::rule::Rule;
 use rapport_domain::automation::run::{EmailStatus, Outcome, Recipient, Run};
 use rapport_domain::campaign_email::html_text;
@@ -15,6 +14,7 @@ use rapport_store::StoreError;
 use rapport_store::repos::{self, automation, contacts, users};
 use serde_json::Value;
 
+use super::actions::report_recipients;
 use super::mail::EmailJob;
 use super::records;
 use super::reports::ReportQuery;
@@ -94,11 +94,7 @@ pub async fn email(state: &AppState, job: &EmailJob) -> Result<Mailing, ApiError
         return Ok(Mailing::not_sent(to, ACTION_CHANGED));
     };
     let db = state.store.conn();
-    let record_type = job
-        .record_type
-        .as_deref()
-        .and_then(|t| RecordType::parse(t).ok());
-    let json = match (record_type, job.record_id) {
+    let json = match (job.record_type, job.record_id) {
         (Some(record_type), Some(id)) => match records::load(db, record_type, id).await? {
             Some(subject) => subject.json,
             None => return Ok(Mailing::not_sent(to, RECORD_GONE)),
@@ -109,7 +105,7 @@ pub async fn email(state: &AppState, job: &EmailJob) -> Result<Mailing, ApiError
         Recipient::Contact(id) => match contacts::get(db, id).await {
             Ok(contact) => {
                 // Read now: consent withdrawn while the email waited counts.
-                if !contact.marketing_consent.is_some_and(|c| c.granted) {
+                if !contact.has_marketing_consent() {
                     return Ok(Mailing::not_sent(
                         to,
                         ProblemCode::ConsentWithdrawn.as_str(),
@@ -166,11 +162,13 @@ pub async fn report(state: &AppState, job: &EmailJob) -> Result<Mailing, ApiErro
         report,
         parameters,
         to,
+        to_roles,
     }) = rule.actions.get(job.action)
     else {
         // Its users are the action's: with the action gone there is no one to tell.
         return Ok(Mailing::default());
     };
+    let to = report_recipients(state.store.conn(), to, to_roles).await?;
     let recipients: Vec<Recipient> = to.iter().map(|id| Recipient::User(*id)).collect();
     let refused = |reason: &str| Mailing {
         not_sent: recipients
@@ -205,8 +203,8 @@ pub async fn report(state: &AppState, job: &EmailJob) -> Result<Mailing, ApiErro
         ..Mailing::default()
     };
     for id in to {
-        let to = Recipient::User(*id);
-        match user_address(state, *id).await? {
+        let to = Recipient::User(id);
+        match user_address(state, id).await? {
             Some(address) => mailing.letters.push(Letter {
                 to,
                 address,

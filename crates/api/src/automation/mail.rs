@@ -5,6 +5,7 @@
 //! payload holds ids only.
 
 use rapport_domain::automation::action::{Action, Person};
+use rapport_domain::automation::condition::RecordType;
 use rapport_domain::automation::run::Effect;
 use rapport_domain::contact::Contact;
 use rapport_domain::job::{Job, JobKind};
@@ -14,9 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::actions::{Acting, named_user, no_recipient, person};
+use super::actions::{Acting, named_user, no_recipient, person, report_recipients};
 use super::records::Subject;
-use super::reports::ReportQuery;
 use crate::error::{ApiError, ProblemCode};
 
 /// Sends one `send_email` action's email.
@@ -33,7 +33,7 @@ pub struct EmailJob {
     /// The action's place in the rule.
     pub action: usize,
     pub run_id: Uuid,
-    pub record_type: Option<String>,
+    pub record_type: Option<RecordType>,
     pub record_id: Option<Uuid>,
     /// `send_email`'s recipient; `email_report` names its users in the rule.
     pub recipient: Option<Recipient>,
@@ -67,9 +67,12 @@ pub async fn apply(
             };
             (EMAIL_JOB, Some(recipient))
         }
-        Action::EmailReport { to, .. } => {
+        Action::EmailReport { to, to_roles, .. } => {
             for user in to {
                 named_user(tx, Person::User(*user)).await?;
+            }
+            if report_recipients(tx, to, to_roles).await?.is_empty() {
+                return Err(no_recipient());
             }
             (REPORT_JOB, None)
         }
@@ -79,7 +82,7 @@ pub async fn apply(
         rule_id: acting.rule.id,
         action: index,
         run_id: acting.run_id.unwrap_or_else(Uuid::nil),
-        record_type: subject.map(|s| s.record_type.as_str().to_owned()),
+        record_type: subject.map(|s| s.record_type),
         record_id: subject.map(|s| s.id),
         recipient,
     };
@@ -103,41 +106,15 @@ pub async fn apply(
 async fn contact_of(tx: &Tx, subject: &Subject) -> Result<Uuid, ApiError> {
     let contact: Contact = match subject.contact_id {
         Some(id) => contacts::get(tx, id).await?,
-        None => contacts::of_customer(tx, subject.customer_id)
+        None => contacts::primary_of(tx, subject.customer_id)
             .await?
-            .into_iter()
-            .find(|c| c.is_primary)
             .ok_or_else(no_recipient)?,
     };
     if contact.emails.is_empty() {
         return Err(no_recipient());
     }
-    if !contact.marketing_consent.is_some_and(|c| c.granted) {
+    if !contact.has_marketing_consent() {
         return Err(ApiError::conflict_of(ProblemCode::ConsentWithdrawn));
     }
     Ok(contact.id)
-}
-
-/// The reports an `email_report` action can send: the paths under `/v1/reports/`.
-pub const REPORTS: &[&str] = &[
-    "pipeline",
-    "customer-distribution",
-    "lead-response",
-    "sales-performance",
-    "service-levels",
-    "satisfaction",
-    "campaigns",
-];
-
-/// Checks an `email_report` action's report and parameters when its rule is saved, as the
-/// report reads its query string: each refusal at `report` or `parameters.<name>`, so that a
-/// rule never holds a query the report refuses.
-///
-/// # Errors
-/// Every refused part.
-pub fn check_report(
-    report: &str,
-    parameters: &serde_json::Map<String, serde_json::Value>,
-) -> Result<ReportQuery, rapport_domain::ValidationErrors> {
-    ReportQuery::read(report, parameters)
 }

@@ -4,7 +4,6 @@
 use rapport_domain::automation::condition::RecordType;
 use rapport_domain::campaign::Member as DomainMember;
 use rapport_domain::contact::Contact as DomainContact;
-use rapport_domain::customer::Customer as DomainCustomer;
 use rapport_domain::opportunity::Opportunity as DomainOpportunity;
 use rapport_domain::quote::{Order as DomainOrder, Quote as DomainQuote};
 use rapport_domain::survey::Invitation as DomainInvitation;
@@ -81,10 +80,8 @@ fn own(
 
 async fn read_own(db: &impl Conn, record_type: RecordType, id: Uuid) -> Result<Own, ApiError> {
     Ok(match record_type {
-        RecordType::Customer => {
-            let c: DomainCustomer = customers::get(db, id).await?;
-            own(Value::Null, c.id, None, None)
-        }
+        // The customer itself is read as every record's customer is.
+        RecordType::Customer => own(Value::Null, id, None, None),
         RecordType::Contact => {
             let c: DomainContact = repos::fetch(db, id, Lock::No).await?;
             let (customer, contact) = (c.customer_id, c.id);

@@ -13,7 +13,6 @@ use serde_json::{Map, Value};
 use utoipa::IntoParams;
 use utoipa::openapi::path::ParameterIn;
 
-use super::mail::REPORTS;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::parse_query;
@@ -25,6 +24,17 @@ use crate::routes::service_levels::{self, ServiceLevelsParams};
 use crate::routes::survey_results::{self, SatisfactionParams};
 use crate::state::AppState;
 use crate::table;
+
+/// The reports an `email_report` action can send: the paths under `/v1/reports/`.
+pub const REPORTS: &[&str] = &[
+    "pipeline",
+    "customer-distribution",
+    "lead-response",
+    "sales-performance",
+    "service-levels",
+    "satisfaction",
+    "campaigns",
+];
 
 /// A report of [`REPORTS`] with its query, read.
 #[derive(Debug, Clone)]

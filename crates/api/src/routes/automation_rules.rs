@@ -115,8 +115,9 @@ pub struct PersonDoc {
 /// them; customers, opportunities, tickets), `add_tag` (`tag`, on the customer),
 /// `assign_owner` (the customer's owner by its team's assignment rule), `webhook_event` (the
 /// event `automation.triggered`), `email_report` (`report`: a path under `/v1/reports/`,
-/// `parameters`: its query, checked as the report checks it, `to`: user ids; the report's CSV
-/// as an admin sees it, attached). The emailing actions need SMTP (`email_not_configured`
+/// `parameters`: its query, checked as the report checks it, `to`: user ids, `to_roles`: every
+/// active user of these roles when it is sent, one of them at least; the report's CSV as an
+/// admin sees it, attached). The emailing actions need SMTP (`email_not_configured`
 /// when they run without), and `send_email` writes to a contact only while it holds
 /// marketing consent. Templates take merge fields `{{name}}`, `{{customer.name}}` (any
 /// condition field) and `{{rule.name}}`.
@@ -138,6 +139,8 @@ pub struct ActionDoc {
     pub tag: Option<String>,
     pub report: Option<String>,
     pub parameters: Option<BTreeMap<String, Value>>,
+    #[schema(schema_with = crate::schemas::roles_or_null)]
+    pub to_roles: Option<Vec<String>>,
 }
 
 /// An automation rule.
@@ -311,12 +314,13 @@ async fn check_action(
             report,
             parameters,
             to,
+            to_roles: _,
         } => {
             for (i, user) in to.iter().enumerate() {
                 let field = index(&path(at, "to"), i);
                 references::known(&field, users::get(db, *user).await, errors)?;
             }
-            match runner::mail::check_report(report, parameters) {
+            match runner::reports::ReportQuery::read(report, parameters) {
                 Ok(query) => query.check_references(db, at, errors).await?,
                 Err(refused) => {
                     for FieldError { field, invalid } in refused.into_errors() {

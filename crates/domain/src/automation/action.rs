@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::condition::RecordType;
 use super::template::Template;
+use crate::auth::Role;
 use crate::tag::Tag;
 use crate::validation::{Errors, Invalid, path};
 
@@ -126,7 +127,11 @@ pub enum Action {
         report: String,
         /// Its query parameters, checked by the API as the report's query is.
         parameters: Map<String, Value>,
+        /// Users named by id.
         to: Vec<Uuid>,
+        /// And every active user of these roles when the report is sent (a seeded rule
+        /// cannot know user ids).
+        to_roles: Vec<Role>,
     },
 }
 
@@ -171,7 +176,11 @@ impl Action {
                 report,
                 parameters,
                 to,
-            } => json!({"report": report, "parameters": parameters, "to": to}),
+                to_roles,
+            } => {
+                let roles: Vec<&str> = to_roles.iter().map(|r| r.as_str()).collect();
+                json!({"report": report, "parameters": parameters, "to": to, "to_roles": roles})
+            }
         };
         out["type"] = json!(self.action_type().as_str());
         out
@@ -221,7 +230,7 @@ fn keys_of(kind: ActionType) -> &'static [&'static str] {
         ActionType::UpdateRecord => &["changes"],
         ActionType::AddTag => &["tag"],
         ActionType::AssignOwner | ActionType::WebhookEvent => &[],
-        ActionType::EmailReport => &["report", "parameters", "to"],
+        ActionType::EmailReport => &["report", "parameters", "to", "to_roles"],
     }
 }
 
@@ -416,40 +425,64 @@ impl Reader<'_> {
                 None
             }
         };
-        let at = self.field("to");
-        let to = match self.object.get("to").and_then(Value::as_array) {
-            Some(ids) if !ids.is_empty() && ids.len() <= MAX_REPORT_RECIPIENTS => {
-                let mut users = Vec::new();
-                for (i, id) in ids.iter().enumerate() {
-                    let parsed = id
-                        .as_str()
-                        .and_then(|s| Uuid::parse_str(s).ok())
-                        .ok_or(Invalid::InvalidUuid);
-                    if let Some(id) = errors.check(crate::validation::index(&at, i), parsed) {
-                        users.push(id);
-                    }
-                }
-                Some(users)
-            }
-            Some(ids) if !ids.is_empty() => {
-                errors.add(
-                    at,
-                    Invalid::TooLong {
-                        max: MAX_REPORT_RECIPIENTS,
-                    },
-                );
-                None
-            }
-            _ => {
-                errors.add(at, Invalid::Required);
-                None
-            }
-        };
+        let to = self.list("to", errors, |id| {
+            id.as_str()
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .ok_or(Invalid::InvalidUuid)
+        });
+        let to_roles = self.list("to_roles", errors, |role| {
+            Role::parse_user_role(role.as_str().unwrap_or_default())
+        });
+        let (to, to_roles) = (to?, to_roles?);
+        if to.is_empty() && to_roles.is_empty() {
+            errors.add(self.field("to"), Invalid::Required);
+            return None;
+        }
         Some(Action::EmailReport {
             report: report?,
             parameters: parameters?,
-            to: to?,
+            to,
+            to_roles,
         })
+    }
+
+    /// An optional list of at most [`MAX_REPORT_RECIPIENTS`] items, each read by `item`.
+    fn list<T>(
+        &self,
+        key: &str,
+        errors: &mut Errors,
+        item: impl Fn(&Value) -> Result<T, Invalid>,
+    ) -> Option<Vec<T>> {
+        let at = self.field(key);
+        let items = match self.object.get(key) {
+            None | Some(Value::Null) => return Some(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(_) => {
+                errors.add(at, Invalid::InvalidType);
+                return None;
+            }
+        };
+        if items.len() > MAX_REPORT_RECIPIENTS {
+            errors.add(
+                at,
+                Invalid::TooLong {
+                    max: MAX_REPORT_RECIPIENTS,
+                },
+            );
+            return None;
+        }
+        let mut read = Vec::new();
+        let mut ok = true;
+        for (i, value) in items.iter().enumerate() {
+            match item(value) {
+                Ok(v) => read.push(v),
+                Err(invalid) => {
+                    errors.add(crate::validation::index(&at, i), invalid);
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(read)
     }
 }
 
@@ -482,7 +515,8 @@ mod tests {
             json!({"type": "add_tag", "tag": "vip"}),
             json!({"type": "assign_owner"}),
             json!({"type": "webhook_event"}),
-            json!({"type": "email_report", "report": "sales-performance", "parameters": {"period": "month"}, "to": [user]}),
+            json!({"type": "email_report", "report": "sales-performance", "parameters": {"period": "month"}, "to": [user], "to_roles": []}),
+            json!({"type": "email_report", "report": "pipeline", "parameters": {}, "to": [], "to_roles": ["sales_manager"]}),
         ] {
             let action = read(value.clone(), Some(RecordType::Customer)).unwrap();
             assert_eq!(action.to_json(), value);
@@ -510,6 +544,22 @@ mod tests {
             )
             .unwrap_err(),
             [("actions[0].to[0]".to_owned(), "invalid_uuid")]
+        );
+        assert_eq!(
+            read(
+                json!({"type": "email_report", "report": "pipeline", "to_roles": ["integration"]}),
+                None
+            )
+            .unwrap_err(),
+            [("actions[0].to_roles[0]".to_owned(), "invalid_choice")]
+        );
+        assert_eq!(
+            read(
+                json!({"type": "email_report", "report": "pipeline", "to": [], "to_roles": []}),
+                None
+            )
+            .unwrap_err(),
+            [("actions[0].to".to_owned(), "required")]
         );
     }
 }

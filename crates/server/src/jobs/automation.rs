@@ -16,7 +16,6 @@ use rapport_api::automation::mail::{EMAIL_JOB, EmailJob, REPORT_JOB};
 use rapport_api::automation::{self, letters::Attachment as File};
 use rapport_domain::automation::run::EmailStatus;
 use rapport_store::repos::automation::Firing;
-use secrecy::ExposeSecret;
 
 use super::handler::{Handler, JobContext, JobFailure};
 use super::surveys::smtp_failure;
@@ -64,31 +63,19 @@ pub struct Send {
 }
 
 impl Send {
-    /// The `automation.email` handler.
+    /// The `automation.email` and `automation.report` handlers, sharing one connection pool.
     ///
     /// # Errors
     /// The SMTP URL or the sender cannot be used.
-    pub fn email(state: web::Data<AppState>, smtp: &Smtp) -> anyhow::Result<Send> {
-        Send::new(Kind::Email, state, smtp)
-    }
-
-    /// The `automation.report` handler.
-    ///
-    /// # Errors
-    /// The SMTP URL or the sender cannot be used.
-    pub fn report(state: web::Data<AppState>, smtp: &Smtp) -> anyhow::Result<Send> {
-        Send::new(Kind::Report, state, smtp)
-    }
-
-    fn new(kind: Kind, state: web::Data<AppState>, smtp: &Smtp) -> anyhow::Result<Send> {
-        let transport =
-            AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp.url.expose_secret())?.build();
-        Ok(Send {
+    pub fn both(state: &web::Data<AppState>, smtp: &Smtp) -> anyhow::Result<(Send, Send)> {
+        let (transport, from) = smtp.mailer()?;
+        let send = |kind| Send {
             kind,
-            state,
-            transport,
-            from: smtp.from.parse()?,
-        })
+            state: state.clone(),
+            transport: transport.clone(),
+            from: from.clone(),
+        };
+        Ok((send(Kind::Email), send(Kind::Report)))
     }
 
     /// `letter` as a message: plain text with its escaped HTML, and the attachment if any.

@@ -33,10 +33,22 @@ impl Handler for Tick {
     async fn run(&self, ctx: &JobContext) -> Result<(), JobFailure> {
         let now = ctx.clock.now();
         let rules = repo::time_rules(ctx.store.conn()).await?;
-        for rule in rules {
-            let tx = ctx.store.begin().await?;
-            match rule.trigger.due(now) {
-                Some(Due::Occurrence(at)) if at >= rule.updated_at => {
+        let due: Vec<_> = rules
+            .iter()
+            .filter_map(|rule| Some((rule, rule.trigger.due(now)?)))
+            .filter(|(rule, due)| match due {
+                Due::Occurrence(at) | Due::Scan { at, .. } => *at >= rule.updated_at,
+            })
+            .collect();
+        if due.is_empty() {
+            return Ok(());
+        }
+        // One write for every rule: each enqueue is keyed, so a minute that finds them
+        // queued already writes nothing new.
+        let tx = ctx.store.begin().await?;
+        for (rule, due) in due {
+            match due {
+                Due::Occurrence(at) => {
                     let firing = Firing {
                         rule_id: rule.id,
                         fire_key: format!("schedule:{}", at.to_rfc3339()),
@@ -47,7 +59,7 @@ impl Handler for Tick {
                     };
                     repo::fire(&tx, &firing, now).await?;
                 }
-                Some(Due::Scan { day, at }) if at >= rule.updated_at => {
+                Due::Scan { day, at } => {
                     let kind = JobKind::parse(SCAN).map_err(|e| JobFailure(e.to_string()))?;
                     let job = Job::new(
                         kind,
@@ -58,10 +70,9 @@ impl Handler for Tick {
                     );
                     jobs::enqueue(&tx, &job).await?;
                 }
-                _ => {}
             }
-            rapport_store::commit(tx).await?;
         }
+        rapport_store::commit(tx).await?;
         Ok(())
     }
 }

@@ -23,7 +23,6 @@ use rapport_domain::job::{Job, JobKind};
 use rapport_store::repos::campaigns::{self, MemberFilter};
 use rapport_store::repos::{self, Lock, audit, campaign_messages, contacts, jobs};
 use rapport_store::{Store, StoreError};
-use secrecy::ExposeSecret;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -46,7 +45,7 @@ fn id_in(ctx: &JobContext, field: &str) -> Result<Uuid, JobFailure> {
 
 /// Whether the contact may be mailed: marketing consent granted, and an address.
 fn mailable(contact: &Contact) -> bool {
-    contact.marketing_consent.is_some_and(|c| c.granted) && !contact.emails.is_empty()
+    contact.has_marketing_consent() && !contact.emails.is_empty()
 }
 
 /// The contact `id`, or `None` when it is gone.
@@ -188,11 +187,10 @@ impl Email {
     /// # Errors
     /// The SMTP URL or the sender cannot be used.
     pub fn new(smtp: &Smtp, base: String) -> anyhow::Result<Email> {
-        let transport =
-            AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp.url.expose_secret())?.build();
+        let (transport, from) = smtp.mailer()?;
         Ok(Email {
             transport,
-            from: smtp.from.parse()?,
+            from,
             base,
         })
     }

@@ -129,15 +129,10 @@ pub fn with_automation_mail(
     let Some(smtp) = smtp else {
         return Ok(handlers);
     };
+    let (email, report) = automation::Send::both(state, smtp)?;
     Ok(handlers
-        .with(
-            automation::EMAIL,
-            automation::Send::email(state.clone(), smtp)?,
-        )?
-        .with(
-            automation::REPORT,
-            automation::Send::report(state.clone(), smtp)?,
-        )?)
+        .with(automation::EMAIL, email)?
+        .with(automation::REPORT, report)?)
 }
 
 /// The recurring jobs.

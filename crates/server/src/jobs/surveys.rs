@@ -10,7 +10,6 @@ use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rapport_api::invitations::{self, About, Invite, Outcome};
 use rapport_domain::audit::AuditEvent;
-use rapport_domain::contact::Contact;
 use rapport_domain::customer::Customer;
 use rapport_domain::enums::LifecycleStage;
 use rapport_domain::identity::Actor;
@@ -23,7 +22,6 @@ use rapport_store::repos::{
     self, Lock, audit, contacts, jobs, survey_invitations, survey_triggers, surveys, tickets,
 };
 use rapport_store::{SortDir, Store, StoreError, crypto};
-use secrecy::ExposeSecret;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -103,10 +101,8 @@ async fn live_customer(store: &Store, id: Uuid) -> Result<Option<Customer>, Stor
 }
 
 async fn primary_contact(store: &Store, customer_id: Uuid) -> Result<Option<Uuid>, StoreError> {
-    Ok(contacts::of_customer(store.conn(), customer_id)
+    Ok(contacts::primary_of(store.conn(), customer_id)
         .await?
-        .into_iter()
-        .find(|c: &Contact| c.is_primary)
         .map(|c| c.id))
 }
 
@@ -335,11 +331,10 @@ impl Email {
     /// # Errors
     /// The SMTP URL or the sender cannot be used.
     pub fn new(smtp: &Smtp, link: String) -> anyhow::Result<Email> {
-        let transport =
-            AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp.url.expose_secret())?.build();
+        let (transport, from) = smtp.mailer()?;
         Ok(Email {
             transport,
-            from: smtp.from.parse()?,
+            from,
             link,
         })
     }

@@ -45,7 +45,7 @@ pub(crate) fn to_domain(m: audit_event::Model) -> AuditEvent {
 /// Database failures.
 pub async fn record(tx: &Tx, event: AuditEvent) -> Result<(), StoreError> {
     if event.entity_type == rapport_domain::webhook::ENTITY_TYPE
-        || event.entity_type == crate::repos::automation::ENTITY_TYPE
+        || crate::repos::automation::changes_a_rule(&event)
     {
         tx.changes_listeners();
     }

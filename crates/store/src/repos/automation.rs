@@ -28,8 +28,17 @@ use crate::{Conn, StoreError, Tx};
 /// The job that runs one firing of a rule (`automation.run`).
 pub const RUN_JOB: &str = "automation.run";
 
-/// The audit trail's entity type of a rule: a change of one forgets the rules kept in memory.
+/// The audit trail's entity type of a rule.
 pub const ENTITY_TYPE: &str = "automation_rule";
+
+/// The audit action of a rule's `webhook_event` action: recorded on the rule, it changes
+/// nothing of it.
+pub const TRIGGERED: &str = "triggered";
+
+/// Does `event` change a rule (so that the rules kept in memory are read again)?
+pub(crate) fn changes_a_rule(event: &AuditEvent) -> bool {
+    event.entity_type == ENTITY_TYPE && event.action != TRIGGERED
+}
 
 fn json_column<T>(
     column: &str,
@@ -436,6 +445,8 @@ pub async fn runs(
 /// The records a relative time trigger has due in one scan, a page at a time: each with the
 /// key that keeps its firing to once per period (`inactivity:<customer>:<quiet since>`).
 pub mod due {
+    use std::collections::HashMap;
+
     use chrono::{DateTime, NaiveDate, Utc};
     use rapport_domain::enums::{ActivityKind, Grade};
     use rapport_domain::opportunity::OpportunityStatus;
@@ -573,14 +584,11 @@ pub mod due {
             .into_tuple()
             .all(db)
             .await?;
+        let calls: HashMap<Uuid, Option<DateTime<Utc>>> = calls.into_iter().collect();
         let due = page
             .into_iter()
             .filter_map(|(id, created)| {
-                let last = calls
-                    .iter()
-                    .find(|(c, _)| *c == id)
-                    .and_then(|(_, at)| *at)
-                    .unwrap_or(created);
+                let last = calls.get(&id).copied().flatten().unwrap_or(created);
                 (last > from && last <= to)
                     .then(|| (id, format!("callback:{id}:{}", last.to_rfc3339())))
             })

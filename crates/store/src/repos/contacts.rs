@@ -220,6 +220,20 @@ pub async fn of_customer(db: &impl Conn, customer_id: Uuid) -> Result<Vec<Contac
     rows.into_iter().map(to_domain).collect()
 }
 
+/// The customer's primary contact, if it has one.
+///
+/// # Errors
+/// Database failures.
+pub async fn primary_of(db: &impl Conn, customer_id: Uuid) -> Result<Option<Contact>, StoreError> {
+    Entity::find()
+        .filter(Column::CustomerId.eq(customer_id))
+        .filter(Column::IsPrimary.eq(true))
+        .one(db)
+        .await?
+        .map(to_domain)
+        .transpose()
+}
+
 /// The contacts of several customers, by customer, each in [`of_customer`]'s order.
 ///
 /// # Errors

@@ -7,7 +7,8 @@ use rapport_domain::identity::User;
 use rapport_domain::name::PersonName;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -213,6 +214,30 @@ pub async fn list(
     Page::from_models(rows, limit, to_domain, |u| {
         list_cursor(filter.changes, u.updated_at, SortValue::Id, u.id)
     })
+}
+
+/// The ids of the enabled users of `roles`, oldest first, at most `limit`.
+///
+/// # Errors
+/// Database failures.
+pub async fn enabled_with_roles(
+    db: &impl Conn,
+    roles: &[Role],
+    limit: u64,
+) -> Result<Vec<Uuid>, StoreError> {
+    if roles.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Role.is_in(roles.iter().map(|r| r.as_str())))
+        .filter(Column::Disabled.eq(false))
+        .order_by_asc(Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await?)
 }
 
 /// # Errors

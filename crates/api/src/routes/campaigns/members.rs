@@ -202,7 +202,7 @@ impl Adding<'_> {
     }
 
     async fn contact(&mut self, c: &Contact) -> Result<(), ApiError> {
-        if !c.marketing_consent.is_some_and(|m| m.granted) {
+        if !c.has_marketing_consent() {
             self.skip(
                 Some(c.id),
                 Some(c.customer_id),
