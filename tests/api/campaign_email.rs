@@ -185,7 +185,7 @@ async fn run_again(app: &TestApp, kind: &str, payload: Value) {
 }
 
 /// The token of the public links in a message.
-fn token_in(mail: &Mail) -> String {
+pub fn token_in(mail: &Mail) -> String {
     let text = mail.text();
     let start = text
         .find("/v1/public/email/")
@@ -206,7 +206,7 @@ fn link_in(text: &str, part: &str) -> String {
     text[start..end].to_owned()
 }
 
-fn no_redirects() -> reqwest::Client {
+pub fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

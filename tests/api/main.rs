@@ -11,6 +11,7 @@ mod audit_chain;
 mod auth;
 mod automation;
 mod automation_email;
+mod automation_events;
 mod automation_time;
 mod backup;
 mod batch;
