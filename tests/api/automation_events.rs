@@ -22,8 +22,6 @@ backend_tests!(
     a_failing_action_is_retried_then_failed_while_the_others_run,
 );
 
-// FAILS on a product bug until it is fixed: a click's run names the campaign message, not the
-// member, as its `record_id` (see the comment in the test).
 backend_tests!(smtp; a_tracked_click_fires_clicked_and_responded_once);
 
 /// A rule on `event` that notifies `user` with the rule's name.
@@ -484,11 +482,7 @@ async fn a_tracked_click_fires_clicked_and_responded_once(app: TestApp, sink: Sm
         &li_member,
     )
     .await;
-    // KNOWN BUG, this assertion fails until it is fixed: `emit` (crates/store/src/repos/
-    // automation.rs, `record_id: Some(event.entity_id)`) puts the audit event's entity on the
-    // run, and a click's event is about the campaign message. So the run says `record_type:
-    // campaign_member` with the message's id as `record_id`, an id the API shows nowhere,
-    // while the rule acted on the member (records.rs resolves the message to its member).
+    // A click is recorded against the campaign message; its run names the member.
     let runs = settled_runs(&app, &admin, &clicked, 1).await;
     assert_eq!(runs.len(), 1, "one firing for two clicks: {runs:#?}");
     assert_fired(

@@ -8,7 +8,7 @@ use rapport_domain::opportunity::Opportunity as DomainOpportunity;
 use rapport_domain::quote::{Order as DomainOrder, Quote as DomainQuote};
 use rapport_domain::survey::Invitation as DomainInvitation;
 use rapport_domain::ticket::Ticket as DomainTicket;
-use rapport_store::repos::{self, Lock, campaign_messages, customers, surveys};
+use rapport_store::repos::{self, Lock, customers, surveys};
 use rapport_store::{Conn, StoreError};
 use serde::Serialize;
 use serde_json::Value;
@@ -121,13 +121,7 @@ async fn read_own(db: &impl Conn, record_type: RecordType, id: Uuid) -> Result<O
             own(to_json(&body)?, customer, Some(assignee), contact)
         }
         RecordType::CampaignMember => {
-            // A click's event names the message; a member's change names the member.
-            let member_id = match campaign_messages::get(db, id).await {
-                Ok(message) => message.member_id,
-                Err(StoreError::NotFound) => id,
-                Err(e) => return Err(e.into()),
-            };
-            let m: DomainMember = repos::fetch(db, member_id, Lock::No).await?;
+            let m: DomainMember = repos::fetch(db, id, Lock::No).await?;
             let (customer, contact) = (m.customer_id, m.contact_id);
             let body = routes::campaigns::members::Member::from(m);
             own(to_json(&body)?, customer, None, Some(contact))

@@ -122,6 +122,7 @@ async fn record_event(
         action,
         json!({
             "campaign_id": {"before": null, "after": message.campaign_id},
+            "member_id": {"before": null, "after": member.id},
             "contact_id": {"before": null, "after": member.contact_id},
         }),
     )

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Days, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
+use uuid::Uuid;
 
 use super::condition::{Condition, RecordType};
 use super::schedule::{Cron, day_start, local_day};
@@ -56,6 +57,23 @@ impl TriggerEvent {
             self,
             TriggerEvent::CustomerUpdated | TriggerEvent::TicketUpdated
         )
+    }
+}
+
+impl TriggerEvent {
+    /// The record an event of this kind is about, from its audit event's `entity_id` and
+    /// `changes`: the entity itself, except for a click, which is recorded against the
+    /// campaign message and names its member in `member_id`.
+    pub fn record_id(self, entity_id: Uuid, changes: &Value) -> Uuid {
+        match self {
+            TriggerEvent::CampaignMemberClicked => changes
+                .get("member_id")
+                .and_then(|c| c.get("after"))
+                .and_then(Value::as_str)
+                .and_then(|id| Uuid::parse_str(id).ok())
+                .unwrap_or(entity_id),
+            _ => entity_id,
+        }
     }
 }
 
@@ -535,6 +553,20 @@ fn read_cadence(value: Option<&Value>, at: &str, errors: &mut Errors) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_click_is_about_its_member() {
+        let (message, member) = (Uuid::now_v7(), Uuid::now_v7());
+        let changes = json!({"member_id": {"before": null, "after": member}});
+        let events = events_of("campaign_message", "click", &changes);
+        assert_eq!(events, [TriggerEvent::CampaignMemberClicked]);
+        assert_eq!(events[0].record_id(message, &changes), member);
+        let ticket = Uuid::now_v7();
+        assert_eq!(
+            TriggerEvent::TicketUpdated.record_id(ticket, &changes),
+            ticket
+        );
+    }
 
     fn fields(value: Value) -> Vec<(String, &'static str)> {
         match Trigger::parse(&value, "trigger") {

@@ -373,7 +373,7 @@ pub(crate) async fn emit(tx: &Tx, event: &AuditEvent) -> Result<(), StoreError> 
             fire_key: format!("event:{}", event.id),
             trigger: fired.as_str().to_owned(),
             record_type: Some(fired.record_type()),
-            record_id: Some(event.entity_id),
+            record_id: Some(fired.record_id(event.entity_id, &event.changes)),
             chain: tx.chain().to_vec(),
         };
         fire(tx, &firing, event.occurred_at).await?;
