@@ -3,7 +3,7 @@
 //! nothing and is recorded), stop a loop at its bound and report it, audit every effect with
 //! the rule as the actor, and try a record without changing anything (the dry run).
 
-use rapport_tests::{Reply, TestApp, backend_tests};
+use rapport_tests::{Reply, TestApp, TestUser, backend_tests};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -54,6 +54,40 @@ pub async fn settled_runs(app: &TestApp, token: &str, rule: &str, count: usize) 
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     panic!("the runs of {rule} did not settle");
+}
+
+/// Waits until no `automation.run` job is queued or running: every rule the test's writes
+/// fired has its run (a write queues its firings in its own transaction).
+pub async fn automation_idle(app: &TestApp) {
+    for _ in 0..400 {
+        let pending: i64 = app
+            .scalar(
+                "SELECT COUNT(*) FROM jobs WHERE kind = 'automation.run' AND status <> 'succeeded'",
+            )
+            .await;
+        if pending == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("automation.run jobs are still pending");
+}
+
+/// A service team with its manager and an agent: (manager, agent).
+async fn service_team(app: &TestApp, admin: &str) -> (TestUser, TestUser) {
+    let team = app.team("Support").await;
+    let manager = app.user("service_manager", Some(team)).await;
+    let agent = app.user("service_agent", Some(team)).await;
+    app.call_if_match(
+        reqwest::Method::PATCH,
+        &format!("/v1/teams/{team}"),
+        admin,
+        "\"1\"",
+        Some(json!({"manager_id": manager.id})),
+    )
+    .await
+    .assert_status(200);
+    (manager, agent)
 }
 
 async fn customer(app: &TestApp, token: &str, body: Value) -> Uuid {
@@ -292,17 +326,7 @@ async fn a_rule_fires_once_per_event_though_its_job_runs_again(app: TestApp) {
     )
     .await
     .unwrap();
-    for _ in 0..400 {
-        let queued: i64 = app
-            .scalar(
-                "SELECT COUNT(*) FROM jobs WHERE kind = 'automation.run' AND status <> 'succeeded'",
-            )
-            .await;
-        if queued == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    automation_idle(&app).await;
     let again: i64 = app
         .scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'automation.run' AND attempts = 2")
         .await;
@@ -395,19 +419,8 @@ async fn a_loop_stops_at_its_bound_and_is_reported(app: TestApp) {
 
 async fn a_complaint_notifies_the_assignees_manager(app: TestApp) {
     let admin = app.admin_token().await;
-    let team = app.team("Support").await;
-    let manager = app.user("service_manager", Some(team)).await;
-    let agent = app.user("service_agent", Some(team)).await;
+    let (manager, agent) = service_team(&app, &admin).await;
     let rep = app.user("sales_rep", None).await;
-    app.call_if_match(
-        reqwest::Method::PATCH,
-        &format!("/v1/teams/{team}"),
-        &admin,
-        "\"1\"",
-        Some(json!({"manager_id": manager.id})),
-    )
-    .await
-    .assert_status(200);
     let id = rule(
         &app,
         &admin,
@@ -677,18 +690,7 @@ async fn the_examples_are_seeded_disabled_and_work_once_enabled(app: TestApp) {
         assert_eq!(on.body["enabled"], true);
     }
     // The complaint example tells the manager of the assignee's team, and only of complaints.
-    let team = app.team("Service").await;
-    let manager = app.user("service_manager", Some(team)).await;
-    let agent = app.user("service_agent", Some(team)).await;
-    app.call_if_match(
-        reqwest::Method::PATCH,
-        &format!("/v1/teams/{team}"),
-        &admin,
-        "\"1\"",
-        Some(json!({"manager_id": manager.id})),
-    )
-    .await
-    .assert_status(200);
+    let (manager, agent) = service_team(&app, &admin).await;
     let c = customer(&app, &admin, json!({"name": "Contoso"})).await;
     for (category, subject) in [
         ("inquiry", "How do I export?"),

@@ -12,7 +12,7 @@ use rapport_tests::{TestApp, TestUser, backend_tests};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::automation::{rule, settled_runs};
+use crate::automation::{automation_idle, rule, settled_runs};
 use crate::campaign_email::{no_redirects, token_in};
 
 backend_tests!(
@@ -32,23 +32,6 @@ fn notifying(name: &str, event: &str, user: &TestUser) -> Value {
         "actions": [{"type": "notify", "recipient": {"type": "user", "user_id": user.id},
                      "title": "{{rule.name}}"}],
     })
-}
-
-/// Waits until no `automation.run` job is queued or running: every rule the test's writes
-/// fired has its run (a write queues its firings in its own transaction).
-async fn automation_idle(app: &TestApp) {
-    for _ in 0..400 {
-        let pending: i64 = app
-            .scalar(
-                "SELECT COUNT(*) FROM jobs WHERE kind = 'automation.run' AND status <> 'succeeded'",
-            )
-            .await;
-        if pending == 0 {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("automation.run jobs are still pending");
 }
 
 /// The runs of `rule`, newest first (call once [`automation_idle`]).
