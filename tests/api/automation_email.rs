@@ -188,6 +188,14 @@ async fn a_customers_primary_contact_gets_the_email_once(app: TestApp, sink: Smt
         emails_of(&app, &admin, &rule, 0, 1).await[0]["status"],
         "sent"
     );
+    // The email is audited once, with the rule as its actor, on the customer's trail.
+    let sent = email_events(&app, &rule).await;
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0]["action"], "email_sent");
+    assert_eq!(sent[0]["actor_type"], "automation_rule");
+    assert_eq!(sent[0]["actor_id"], rule.as_str());
+    assert_eq!(sent[0]["customer_id"], customer.to_string());
+    assert_eq!(sent[0]["changes"]["recipient_id"]["after"], lei.to_string());
 
     // Consent withdrawn while an email waits (to another contact of the customer, queued
     // below the API): it is not sent, and the outcome says why.
@@ -297,6 +305,40 @@ async fn a_rule_emails_users_and_a_refused_one_bounces(app: TestApp, sink: SmtpS
     assert_eq!(bounced[0]["recipient_id"], rep.id.to_string());
     assert_eq!(bounced[0]["status"], "bounced");
     assert_eq!(bounced[0]["reason"], "550");
+    let mut audited: Vec<(String, String)> = email_events(&app, &rule)
+        .await
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["changes"]["recipient_id"]["after"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    audited.sort();
+    assert_eq!(
+        audited,
+        [
+            ("email_bounced".to_owned(), rep.id.to_string()),
+            ("email_sent".to_owned(), manager.id.to_string()),
+        ]
+    );
+}
+
+/// The audit events of the emails `rule` sent or saw bounce.
+async fn email_events(app: &TestApp, rule: &str) -> Vec<Value> {
+    app.audit_events(rule)
+        .await
+        .into_iter()
+        .filter(|e| {
+            e["action"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("email_"))
+        })
+        .collect()
 }
 
 /// The default pipeline's stage of `kind`.

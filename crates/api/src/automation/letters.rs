@@ -6,13 +6,16 @@
 //! transport and call these.
 
 use chrono::{DateTime, Utc};
+use rapport_domain::audit::AuditEvent;
 use rapport_domain::automation::action::Action;
 use rapport_domain::automation::rule::Rule;
 use rapport_domain::automation::run::{EmailStatus, Outcome, Recipient, Run};
 use rapport_domain::campaign_email::html_text;
+use rapport_domain::identity::Actor;
 use rapport_store::StoreError;
-use rapport_store::repos::{self, automation, contacts, users};
-use serde_json::Value;
+use rapport_store::repos::{self, audit, automation, contacts, users};
+use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::actions::report_recipients;
 use super::mail::EmailJob;
@@ -53,6 +56,8 @@ pub struct Mailing {
     pub letters: Vec<Letter>,
     pub attachment: Option<Attachment>,
     pub not_sent: Vec<(Recipient, String)>,
+    /// The customer of the record the emails are about, for their audit events.
+    pub customer_id: Option<Uuid>,
 }
 
 impl Mailing {
@@ -94,12 +99,12 @@ pub async fn email(state: &AppState, job: &EmailJob) -> Result<Mailing, ApiError
         return Ok(Mailing::not_sent(to, ACTION_CHANGED));
     };
     let db = state.store.conn();
-    let json = match (job.record_type, job.record_id) {
+    let (json, customer_id) = match (job.record_type, job.record_id) {
         (Some(record_type), Some(id)) => match records::load(db, record_type, id).await? {
-            Some(subject) => subject.json,
+            Some(subject) => (subject.json, Some(subject.customer_id)),
             None => return Ok(Mailing::not_sent(to, RECORD_GONE)),
         },
-        _ => Value::Null,
+        _ => (Value::Null, None),
     };
     let address = match to {
         Recipient::Contact(id) => match contacts::get(db, id).await {
@@ -134,12 +139,13 @@ pub async fn email(state: &AppState, job: &EmailJob) -> Result<Mailing, ApiError
             html: html_text(&text),
             text,
         }],
+        customer_id,
         ..Mailing::default()
     })
 }
 
 /// The address of user `id`, `None` when it is gone or disabled.
-async fn user_address(state: &AppState, id: uuid::Uuid) -> Result<Option<String>, ApiError> {
+async fn user_address(state: &AppState, id: Uuid) -> Result<Option<String>, ApiError> {
     match users::get(state.store.conn(), id).await {
         Ok(user) if !user.disabled => Ok(Some(user.email.as_str().to_owned())),
         Ok(_) | Err(StoreError::NotFound) => Ok(None),
@@ -227,6 +233,16 @@ async fn on_outcome<T>(
     job: &EmailJob,
     change: impl FnOnce(&mut Outcome, DateTime<Utc>) -> (T, bool),
 ) -> Result<Option<T>, StoreError> {
+    on_outcome_audited(state, job, change, None).await
+}
+
+/// As [`on_outcome`], recording `event` on the same transaction when the outcome changed.
+async fn on_outcome_audited<T>(
+    state: &AppState,
+    job: &EmailJob,
+    change: impl FnOnce(&mut Outcome, DateTime<Utc>) -> (T, bool),
+    event: Option<AuditEvent>,
+) -> Result<Option<T>, StoreError> {
     let tx = state.store.begin().await?;
     let mut run: Run = match repos::get_locked(&tx, job.run_id).await {
         Ok(run) => run,
@@ -240,6 +256,9 @@ async fn on_outcome<T>(
     let (answer, changed) = change(outcome, now);
     if changed {
         repos::save(&tx, &run, now).await?;
+        if let Some(event) = event {
+            audit::record(&tx, event).await?;
+        }
         rapport_store::commit(tx).await?;
     }
     Ok(Some(answer))
@@ -259,21 +278,51 @@ pub async fn claim(state: &AppState, job: &EmailJob, to: Recipient) -> Result<bo
     Ok(claimed == Some(true))
 }
 
-/// Records what became of the email to `to` once claimed: `sent` or `bounced`.
+/// Records what became of the email to `to` once claimed, `sent` or `bounced`, and audits it
+/// (`email_sent`, `email_bounced` on the rule, with the rule as the actor and the record's
+/// customer, `customer_id`).
 ///
 /// # Errors
 /// Database failures.
 pub async fn settle(
     state: &AppState,
     job: &EmailJob,
+    customer_id: Option<Uuid>,
     to: Recipient,
     status: EmailStatus,
     reason: Option<String>,
 ) -> Result<(), StoreError> {
-    on_outcome(state, job, |outcome, now| {
-        outcome.settle_email(to, status, reason, now);
-        ((), true)
-    })
+    let (kind, recipient) = match to {
+        Recipient::Contact(id) => ("contact", id),
+        Recipient::User(id) => ("user", id),
+    };
+    let event = AuditEvent {
+        id: Uuid::now_v7(),
+        occurred_at: state.clock.now(),
+        actor: Actor::Rule(job.rule_id),
+        entity_type: "automation_rule".to_owned(),
+        entity_id: job.rule_id,
+        customer_id,
+        action: format!("email_{}", status.as_str()),
+        request_id: None,
+        ip: None,
+        changes: json!({
+            "run_id": {"before": null, "after": job.run_id},
+            "action": {"before": null, "after": job.action},
+            "recipient_type": {"before": null, "after": kind},
+            "recipient_id": {"before": null, "after": recipient},
+            "reason": {"before": null, "after": reason},
+        }),
+    };
+    on_outcome_audited(
+        state,
+        job,
+        |outcome, now| {
+            outcome.settle_email(to, status, reason, now);
+            ((), true)
+        },
+        Some(event),
+    )
     .await?;
     Ok(())
 }

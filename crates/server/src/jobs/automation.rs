@@ -139,12 +139,16 @@ impl Handler for Send {
             }
             match self.transport.send(message).await {
                 Ok(_) => {
-                    letters::settle(state, &job, letter.to, EmailStatus::Sent, None).await?;
+                    let customer = mailing.customer_id;
+                    letters::settle(state, &job, customer, letter.to, EmailStatus::Sent, None)
+                        .await?;
                 }
                 // Refused for good (a 5xx reply, e.g. 550 at RCPT): a bounce, not retried.
                 Err(e) if e.is_permanent() => {
                     let code = e.status().map(|c| c.to_string());
-                    letters::settle(state, &job, letter.to, EmailStatus::Bounced, code).await?;
+                    let customer = mailing.customer_id;
+                    letters::settle(state, &job, customer, letter.to, EmailStatus::Bounced, code)
+                        .await?;
                 }
                 // Refused for now, or unreachable: given back, tried again with the job.
                 Err(e) => {

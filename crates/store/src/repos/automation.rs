@@ -37,7 +37,8 @@ pub const TRIGGERED: &str = "triggered";
 
 /// Does `event` change a rule (so that the rules kept in memory are read again)?
 pub(crate) fn changes_a_rule(event: &AuditEvent) -> bool {
-    event.entity_type == ENTITY_TYPE && event.action != TRIGGERED
+    event.entity_type == ENTITY_TYPE
+        && matches!(event.action.as_str(), "create" | "update" | "delete")
 }
 
 fn json_column<T>(
