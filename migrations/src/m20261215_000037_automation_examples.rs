@@ -51,14 +51,15 @@ const EXAMPLES: [Example; 3] = [
     Example {
         id: "0193e5a0-0000-7000-8000-0000000a0003",
         name: "Monthly sales performance to sales managers",
-        description: "Emails the sales-performance report, per rep, to every sales manager at \
-                      08:00 UTC on the first day of each month.",
+        description: "Emails the previous month's sales-performance report, per rep, to every \
+                      sales manager at 08:00 UTC on the first day of each month.",
         trigger_kind: "schedule",
         trigger_event: None,
         trigger: r#"{"type": "schedule", "cron": "0 8 1 * *", "time_zone": "UTC"}"#,
         conditions: None,
         actions: r#"[{"type": "email_report", "report": "sales-performance",
-                      "parameters": {"group_by": "owner"}, "to": [], "to_roles": ["sales_manager"]}]"#,
+                      "parameters": {"group_by": "owner"}, "period": "previous_month",
+                      "to": [], "to_roles": ["sales_manager"]}]"#,
     },
 ];
 

@@ -489,11 +489,27 @@ async fn the_monthly_example_reaches_every_sales_manager(app: TestApp, sink: Smt
     managers.sort();
     let to: Vec<String> = mails.iter().flat_map(|m| m.to.clone()).collect();
     assert_eq!(to, managers, "{mails:#?}");
-    assert!(
-        mails
-            .iter()
-            .all(|m| m.attachment("sales-performance.csv").is_some())
+    // The previous month's figures, as the API answers them for that range.
+    let to = next.date_naive().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let from = to - chrono::Months::new(1);
+    let query = format!(
+        "group_by=owner&from={}&to={}",
+        from.format("%Y-%m-%dT%H:%M:%SZ"),
+        to.format("%Y-%m-%dT%H:%M:%SZ")
     );
+    let answer = app
+        .client
+        .get(app.url(&format!("/v1/reports/sales-performance?{query}")))
+        .bearer_auth(&admin)
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let csv = answer.bytes().await.unwrap().to_vec();
+    for mail in &mails {
+        assert_eq!(mail.attachment("sales-performance.csv"), Some(csv.clone()));
+    }
     let emails = emails_of(&app, &admin, EXAMPLE_MONTHLY_REPORT, 0, 2).await;
     assert!(
         emails
@@ -525,6 +541,8 @@ async fn report_actions_are_checked_when_saved(app: TestApp) {
                     report("pipeline", json!({"pipeline_id": nobody}), nobody),
                     report("customer-distribution", json!({}), manager.id),
                     report("campaigns", json!({"type": "billboard"}), manager.id),
+                    {"type": "email_report", "report": "pipeline", "period": "previous_week",
+                     "to": [manager.id]},
                 ],
             }),
         )
@@ -550,6 +568,7 @@ async fn report_actions_are_checked_when_saved(app: TestApp) {
         ("actions[4].parameters.pipeline_id", "unknown_reference"),
         ("actions[5].parameters.by", "required"),
         ("actions[6].parameters.type", "invalid_choice"),
+        ("actions[7].period", "not_allowed"),
     ];
     assert_eq!(
         codes,
@@ -559,6 +578,34 @@ async fn report_actions_are_checked_when_saved(app: TestApp) {
             .collect::<Vec<_>>(),
         "{}",
         reply.body
+    );
+
+    // A period sets the range itself, and only roles that read reports get them.
+    let reply = app
+        .post(
+            "/v1/automation-rules",
+            &admin,
+            json!({
+                "name": "Bad recipients",
+                "trigger": {"type": "schedule", "cron": "0 8 * * 1", "time_zone": "UTC"},
+                "actions": [
+                    {"type": "email_report", "report": "sales-performance", "period": "previous_week",
+                     "parameters": {"to": "2026-01-01T00:00:00Z"}, "to_roles": ["sales_manager"]},
+                    {"type": "email_report", "report": "sales-performance", "to_roles": ["sales_rep"]},
+                    {"type": "email_report", "report": "sales-performance", "period": "yesterday",
+                     "to": [manager.id]},
+                ],
+            }),
+        )
+        .await;
+    reply.assert_problem(422, "validation_failed");
+    assert_eq!(
+        reply.error_fields(),
+        [
+            "actions[0].parameters.to",
+            "actions[1].to_roles[0]",
+            "actions[2].period"
+        ]
     );
 
     // Mended, the rule is kept as sent.
@@ -581,6 +628,7 @@ async fn report_actions_are_checked_when_saved(app: TestApp) {
     saved.assert_status(200);
     let mut kept = good.clone();
     kept["to_roles"] = json!([]);
+    kept["period"] = Value::Null;
     assert_eq!(saved.body["actions"][0], kept);
 
     // Without SMTP the emailing actions are refused when they run, and nothing is queued.

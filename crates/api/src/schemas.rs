@@ -192,6 +192,12 @@ code_lists! {
     Role: Role::NAMES,
         "The role of a user account, or `integration` for an integration client."
         => role, role_or_null;
+    ReportPeriod: rapport_domain::automation::action::ReportPeriod::NAMES,
+        "The time an emailed report covers, set as its `from` and `to` when it is sent: the whole UTC day, week (from Monday) or month before the one it is sent in."
+        => report_period, report_period_or_null;
+    ReportRole: rapport_domain::automation::action::REPORT_ROLES,
+        "A role an automation rule's emailed report can go to: the roles with `reports:read`."
+        => report_role, report_role_or_null;
     Scope: Scope::ALL.map(Scope::as_str), "An OAuth2 scope: what a token allows."
         => scope, scope_or_null;
     WebhookEventType: EventType::NAMES,
@@ -279,9 +285,9 @@ pub fn scopes_or_null() -> RefOr<Schema> {
     list_or_null(scope())
 }
 
-/// A field holding a list of roles, or `null`.
-pub fn roles_or_null() -> RefOr<Schema> {
-    list_or_null(role())
+/// A field holding a list of report roles, or `null`.
+pub fn report_roles_or_null() -> RefOr<Schema> {
+    list_or_null(report_role())
 }
 
 /// A list of `item`s.

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use rapport_domain::activity::{Task as DomainTask, TaskDescription, TaskOrigin};
 use rapport_domain::auth::Role;
-use rapport_domain::automation::action::{Action, MAX_REPORT_RECIPIENTS, Person};
+use rapport_domain::automation::action::{Action, Person};
 use rapport_domain::automation::condition::RecordType;
 use rapport_domain::automation::rule::Rule;
 use rapport_domain::automation::run::Effect;
@@ -235,7 +235,7 @@ pub(super) async fn named_user(tx: &Tx, person: Person) -> Result<Uuid, ApiError
 }
 
 /// Whom an `email_report` action writes to: its users, then the enabled users of its roles,
-/// each once. An empty answer is for the caller to refuse.
+/// each once (whether a named user can still receive it is for the sender to see).
 ///
 /// # Errors
 /// Database failures.
@@ -244,9 +244,8 @@ pub(super) async fn report_recipients(
     to: &[Uuid],
     to_roles: &[Role],
 ) -> Result<Vec<Uuid>, ApiError> {
-    let limit = MAX_REPORT_RECIPIENTS as u64;
     let mut recipients = to.to_vec();
-    for id in users::enabled_with_roles(db, to_roles, limit).await? {
+    for id in users::enabled_with_roles(db, to_roles).await? {
         if !recipients.contains(&id) {
             recipients.push(id);
         }
@@ -254,11 +253,23 @@ pub(super) async fn report_recipients(
     Ok(recipients)
 }
 
-async fn active_user(tx: &Tx, id: Uuid) -> Result<Uuid, ApiError> {
-    match users::get(tx, id).await {
-        Ok(user) if !user.disabled => Ok(id),
-        Ok(_) | Err(StoreError::NotFound) => Err(no_recipient()),
+/// Whether user `id` exists and is enabled.
+///
+/// # Errors
+/// Database failures.
+pub(super) async fn is_active(db: &impl Conn, id: Uuid) -> Result<bool, ApiError> {
+    match users::get(db, id).await {
+        Ok(user) => Ok(!user.disabled),
+        Err(StoreError::NotFound) => Ok(false),
         Err(e) => Err(e.into()),
+    }
+}
+
+async fn active_user(tx: &Tx, id: Uuid) -> Result<Uuid, ApiError> {
+    if is_active(tx, id).await? {
+        Ok(id)
+    } else {
+        Err(no_recipient())
     }
 }
 

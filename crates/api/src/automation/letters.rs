@@ -167,6 +167,7 @@ pub async fn report(state: &AppState, job: &EmailJob) -> Result<Mailing, ApiErro
     let Some(Action::EmailReport {
         report,
         parameters,
+        period,
         to,
         to_roles,
     }) = rule.actions.get(job.action)
@@ -183,7 +184,9 @@ pub async fn report(state: &AppState, job: &EmailJob) -> Result<Mailing, ApiErro
             .collect(),
         ..Mailing::default()
     };
-    let Ok(query) = ReportQuery::read(report, parameters) else {
+    // The period is the one before the firing, however late the job runs.
+    let fired_at = job.fired_at.unwrap_or_else(|| state.clock.now());
+    let Ok(query) = ReportQuery::of_action(report, parameters, *period, fired_at) else {
         return Ok(refused(ProblemCode::ValidationFailed.as_str()));
     };
     let caller = super::caller_of(&rule, Some(job.run_id));
@@ -194,8 +197,16 @@ pub async fn report(state: &AppState, job: &EmailJob) -> Result<Mailing, ApiErro
     };
     let now = state.clock.now();
     let subject = one_line(&format!("{}: {report}", rule.name.as_str()));
+    let covering = period.map_or_else(String::new, |p| {
+        let (from, to) = p.range(fired_at);
+        format!(
+            ", covering {} to {} UTC",
+            from.format("%Y-%m-%d %H:%M"),
+            to.format("%Y-%m-%d %H:%M")
+        )
+    });
     let text = format!(
-        "The report {report} as of {} UTC is attached ({report}.csv).\n\n\
+        "The report {report} as of {} UTC{covering} is attached ({report}.csv).\n\n\
          Sent by the automation rule \"{}\".\n",
         now.format("%Y-%m-%d %H:%M"),
         rule.name.as_str(),
@@ -304,7 +315,7 @@ pub async fn settle(
         entity_id: job.rule_id,
         customer_id,
         action: format!("email_{}", status.as_str()),
-        request_id: None,
+        request_id: Some(format!("automation-run-{}", job.run_id)),
         ip: None,
         changes: json!({
             "run_id": {"before": null, "after": job.run_id},
@@ -318,8 +329,14 @@ pub async fn settle(
         state,
         job,
         |outcome, now| {
-            outcome.settle_email(to, status, reason, now);
-            ((), true)
+            // Only an email claimed for sending is settled (and audited), once.
+            let claimed = outcome
+                .email_to(to)
+                .is_some_and(|e| e.status == EmailStatus::Sending);
+            if claimed {
+                outcome.settle_email(to, status, reason, now);
+            }
+            ((), claimed)
         },
         Some(event),
     )

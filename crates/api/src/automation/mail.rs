@@ -4,6 +4,7 @@
 //! settings, reads the rule and the record again, writes the email and sends it. A job's
 //! payload holds ids only.
 
+use chrono::{DateTime, Utc};
 use rapport_domain::automation::action::{Action, Person};
 use rapport_domain::automation::condition::RecordType;
 use rapport_domain::automation::run::Effect;
@@ -15,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::actions::{Acting, named_user, no_recipient, person, report_recipients};
+use super::actions::{Acting, is_active, named_user, no_recipient, person, report_recipients};
 use super::records::Subject;
 use crate::error::{ApiError, ProblemCode};
 
@@ -37,6 +38,9 @@ pub struct EmailJob {
     pub record_id: Option<Uuid>,
     /// `send_email`'s recipient; `email_report` names its users in the rule.
     pub recipient: Option<Recipient>,
+    /// When the rule fired: an emailed report's `period` is the one before.
+    #[serde(default)]
+    pub fired_at: Option<DateTime<Utc>>,
 }
 
 /// Queues the email of `action` (a `send_email` or an `email_report`).
@@ -68,10 +72,16 @@ pub async fn apply(
             (EMAIL_JOB, Some(recipient))
         }
         Action::EmailReport { to, to_roles, .. } => {
-            for user in to {
-                named_user(tx, Person::User(*user)).await?;
+            // Refused only when no one can get it; a user disabled since the rule was saved
+            // is recorded as not sent by the job.
+            let mut anyone = false;
+            for id in report_recipients(tx, to, to_roles).await? {
+                if is_active(tx, id).await? {
+                    anyone = true;
+                    break;
+                }
             }
-            if report_recipients(tx, to, to_roles).await?.is_empty() {
+            if !anyone {
                 return Err(no_recipient());
             }
             (REPORT_JOB, None)
@@ -85,6 +95,7 @@ pub async fn apply(
         record_type: subject.map(|s| s.record_type),
         record_id: subject.map(|s| s.id),
         recipient,
+        fired_at: Some(acting.now),
     };
     let job = Job::new(
         JobKind::parse(kind).map_err(|e| ApiError::internal("an email job's kind", e))?,

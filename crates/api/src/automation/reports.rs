@@ -4,7 +4,9 @@
 //! function and written as the CSV that `Accept: text/csv` answers, so the attachment holds
 //! the API's figures exactly.
 
-use rapport_domain::validation::{Errors, path};
+use chrono::{DateTime, SecondsFormat, Utc};
+use rapport_domain::automation::action::ReportPeriod;
+use rapport_domain::validation::{Errors, FieldError, path};
 use rapport_domain::{Invalid, ValidationErrors};
 use rapport_store::Conn;
 use rapport_store::repos::{Lock, pipelines, surveys};
@@ -98,6 +100,49 @@ impl ReportQuery {
                 Invalid::NotOneOf { allowed: REPORTS },
             )),
         }
+    }
+
+    /// Reads the query an `email_report` action sends at `now`: its `parameters`, with `from`
+    /// and `to` set by its `period`. A report that takes no time range refuses a period, at
+    /// `period`.
+    ///
+    /// # Errors
+    /// The refusals, as [`ReportQuery::read`]'s.
+    pub fn of_action(
+        report: &str,
+        parameters: &Map<String, Value>,
+        period: Option<ReportPeriod>,
+        now: DateTime<Utc>,
+    ) -> Result<ReportQuery, ValidationErrors> {
+        let Some(period) = period else {
+            return ReportQuery::read(report, parameters);
+        };
+        let mut parameters = parameters.clone();
+        let (from, to) = period.range(now);
+        for (key, at) in [("from", from), ("to", to)] {
+            let at = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+            parameters.insert(key.to_owned(), Value::String(at));
+        }
+        let refused = match ReportQuery::read(report, &parameters) {
+            Ok(query) => return Ok(query),
+            Err(refused) => refused,
+        };
+        let mut errors = Errors::default();
+        let mut period_refused = false;
+        for FieldError { field, invalid } in refused.into_errors() {
+            if field == "parameters.from" || field == "parameters.to" {
+                if !period_refused {
+                    errors.add("period", Invalid::NotAllowed);
+                    period_refused = true;
+                }
+            } else {
+                errors.add(field, invalid);
+            }
+        }
+        Err(errors
+            .finish()
+            .err()
+            .unwrap_or(ValidationErrors::single("period", Invalid::NotAllowed)))
     }
 
     /// Checks that the records the query names (a pipeline, a survey) exist, as the report
@@ -226,6 +271,27 @@ mod tests {
                 .map(|e| (e.field, e.invalid.code()))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn a_period_sets_the_range_of_reports_that_take_one() {
+        let now = "2027-03-01T08:00:00Z".parse().unwrap();
+        let monthly = Some(ReportPeriod::PreviousMonth);
+        let Ok(ReportQuery::SalesPerformance(q)) =
+            ReportQuery::of_action("sales-performance", &Map::new(), monthly, now)
+        else {
+            panic!("sales-performance takes a period");
+        };
+        assert_eq!(q.from, Some("2027-02-01T00:00:00Z".parse().unwrap()));
+        assert_eq!(q.to, Some("2027-03-01T00:00:00Z".parse().unwrap()));
+        let refused = ReportQuery::of_action("pipeline", &Map::new(), monthly, now)
+            .unwrap_err()
+            .into_errors();
+        assert_eq!(refused.len(), 1);
+        assert_eq!(
+            (refused[0].field.as_str(), refused[0].invalid.code()),
+            ("period", "not_allowed")
+        );
     }
 
     #[test]

@@ -115,8 +115,9 @@ pub struct PersonDoc {
 /// them; customers, opportunities, tickets), `add_tag` (`tag`, on the customer),
 /// `assign_owner` (the customer's owner by its team's assignment rule), `webhook_event` (the
 /// event `automation.triggered`), `email_report` (`report`: a path under `/v1/reports/`,
-/// `parameters`: its query, checked as the report checks it, `to`: user ids, `to_roles`: every
-/// active user of these roles when it is sent, one of them at least; the report's CSV as an
+/// `parameters`: its query, checked as the report checks it, `period`: `previous_day`,
+/// `previous_week` or `previous_month` (UTC), setting its `from` and `to` when it is sent, `to`: user ids, `to_roles`: every
+/// enabled user of these roles (with `reports:read`) when it is sent, one of them at least; the report's CSV as an
 /// admin sees it, attached). The emailing actions need SMTP (`email_not_configured`
 /// when they run without), and `send_email` writes to a contact only while it holds
 /// marketing consent. Templates take merge fields `{{name}}`, `{{customer.name}}` (any
@@ -139,7 +140,9 @@ pub struct ActionDoc {
     pub tag: Option<String>,
     pub report: Option<String>,
     pub parameters: Option<BTreeMap<String, Value>>,
-    #[schema(schema_with = crate::schemas::roles_or_null)]
+    #[schema(schema_with = crate::schemas::report_period_or_null)]
+    pub period: Option<String>,
+    #[schema(schema_with = crate::schemas::report_roles_or_null)]
     pub to_roles: Option<Vec<String>>,
 }
 
@@ -313,6 +316,7 @@ async fn check_action(
         Action::EmailReport {
             report,
             parameters,
+            period,
             to,
             to_roles: _,
         } => {
@@ -320,7 +324,10 @@ async fn check_action(
                 let field = index(&path(at, "to"), i);
                 references::known(&field, users::get(db, *user).await, errors)?;
             }
-            match runner::reports::ReportQuery::read(report, parameters) {
+            // Any time will do: a period's range is always well formed.
+            let query =
+                runner::reports::ReportQuery::of_action(report, parameters, *period, Utc::now());
+            match query {
                 Ok(query) => query.check_references(db, at, errors).await?,
                 Err(refused) => {
                     for FieldError { field, invalid } in refused.into_errors() {

@@ -2,12 +2,13 @@
 //! database (does that user exist, is that change one the API takes) the API checks on save,
 //! and again when the action runs, through the same code as the API's own requests.
 
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, NaiveTime, Utc};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::condition::RecordType;
 use super::template::Template;
-use crate::auth::Role;
+use crate::auth::{Role, Scope};
 use crate::tag::Tag;
 use crate::validation::{Errors, Invalid, path};
 
@@ -50,6 +51,36 @@ crate::string_enum! {
     }
 }
 
+crate::string_enum! {
+    /// The time an emailed report covers, set as its `from` and `to` when it is sent: the
+    /// whole UTC day, week (from Monday) or month before the one it is sent in.
+    pub enum ReportPeriod {
+        PreviousDay => "previous_day",
+        PreviousWeek => "previous_week",
+        PreviousMonth => "previous_month",
+    }
+}
+
+impl ReportPeriod {
+    /// `[from, to)` of the period before the one holding `now`.
+    pub fn range(self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let today = now.date_naive();
+        let (from, to) = match self {
+            ReportPeriod::PreviousDay => (today - Days::new(1), today),
+            ReportPeriod::PreviousWeek => {
+                let monday = today - Days::new(u64::from(today.weekday().num_days_from_monday()));
+                (monday - Days::new(7), monday)
+            }
+            ReportPeriod::PreviousMonth => {
+                let first = today.with_day(1).unwrap_or(today);
+                (first - Months::new(1), first)
+            }
+        };
+        let start = |day: NaiveDate| day.and_time(NaiveTime::MIN).and_utc();
+        (start(from), start(to))
+    }
+}
+
 /// A person an action addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Person {
@@ -87,6 +118,15 @@ const TASK_ASSIGNEES: &[&str] = &["owner", "owner_manager", "user", "round_robin
 const RECORD_PEOPLE: &[&str] = &["owner", "owner_manager", "user"];
 const USERS_ONLY: &[&str] = &["user"];
 const EMAIL_RECIPIENTS: &[&str] = &["contact", "owner", "owner_manager", "user"];
+
+/// The roles an emailed report may go to: those with `reports:read`.
+pub const REPORT_ROLES: [&str; 5] = [
+    "admin",
+    "sales_manager",
+    "marketing",
+    "service_manager",
+    "auditor",
+];
 
 /// The longest a task may be due after its rule fires, in hours (a year).
 pub const MAX_DUE_HOURS: u32 = 8_760;
@@ -127,10 +167,12 @@ pub enum Action {
         report: String,
         /// Its query parameters, checked by the API as the report's query is.
         parameters: Map<String, Value>,
+        /// Sets `from` and `to` when it is sent.
+        period: Option<ReportPeriod>,
         /// Users named by id.
         to: Vec<Uuid>,
-        /// And every active user of these roles when the report is sent (a seeded rule
-        /// cannot know user ids).
+        /// And every enabled user of these roles (of [`REPORT_ROLES`]) when the report is
+        /// sent: a seeded rule cannot know user ids.
         to_roles: Vec<Role>,
     },
 }
@@ -175,11 +217,13 @@ impl Action {
             Action::EmailReport {
                 report,
                 parameters,
+                period,
                 to,
                 to_roles,
             } => {
                 let roles: Vec<&str> = to_roles.iter().map(|r| r.as_str()).collect();
-                json!({"report": report, "parameters": parameters, "to": to, "to_roles": roles})
+                json!({"report": report, "parameters": parameters,
+                       "period": period.map(ReportPeriod::as_str), "to": to, "to_roles": roles})
             }
         };
         out["type"] = json!(self.action_type().as_str());
@@ -230,7 +274,7 @@ fn keys_of(kind: ActionType) -> &'static [&'static str] {
         ActionType::UpdateRecord => &["changes"],
         ActionType::AddTag => &["tag"],
         ActionType::AssignOwner | ActionType::WebhookEvent => &[],
-        ActionType::EmailReport => &["report", "parameters", "to", "to_roles"],
+        ActionType::EmailReport => &["report", "parameters", "period", "to", "to_roles"],
     }
 }
 
@@ -425,13 +469,39 @@ impl Reader<'_> {
                 None
             }
         };
+        let period = match self.object.get("period") {
+            None | Some(Value::Null) => Some(None),
+            Some(Value::String(p)) => errors
+                .check(self.field("period"), ReportPeriod::parse(p))
+                .map(Some),
+            Some(_) => {
+                errors.add(self.field("period"), Invalid::InvalidType);
+                None
+            }
+        };
+        if let (Some(Some(_)), Some(p)) = (&period, &parameters) {
+            // The period sets them.
+            for key in ["from", "to"] {
+                if p.contains_key(key) {
+                    errors.add(path(&self.field("parameters"), key), Invalid::NotAllowed);
+                }
+            }
+        }
         let to = self.list("to", errors, |id| {
             id.as_str()
                 .and_then(|s| Uuid::parse_str(s).ok())
                 .ok_or(Invalid::InvalidUuid)
         });
         let to_roles = self.list("to_roles", errors, |role| {
-            Role::parse_user_role(role.as_str().unwrap_or_default())
+            let role = Role::parse_user_role(role.as_str().unwrap_or_default())?;
+            // A role that cannot read reports does not get them mailed either.
+            if role.scopes().contains(Scope::ReportsRead) {
+                Ok(role)
+            } else {
+                Err(Invalid::NotOneOf {
+                    allowed: &REPORT_ROLES,
+                })
+            }
         });
         let (to, to_roles) = (to?, to_roles?);
         if to.is_empty() && to_roles.is_empty() {
@@ -441,6 +511,7 @@ impl Reader<'_> {
         Some(Action::EmailReport {
             report: report?,
             parameters: parameters?,
+            period: period?,
             to,
             to_roles,
         })
@@ -515,12 +586,50 @@ mod tests {
             json!({"type": "add_tag", "tag": "vip"}),
             json!({"type": "assign_owner"}),
             json!({"type": "webhook_event"}),
-            json!({"type": "email_report", "report": "sales-performance", "parameters": {"period": "month"}, "to": [user], "to_roles": []}),
-            json!({"type": "email_report", "report": "pipeline", "parameters": {}, "to": [], "to_roles": ["sales_manager"]}),
+            json!({"type": "email_report", "report": "sales-performance", "parameters": {"group_by": "team"}, "period": null, "to": [user], "to_roles": []}),
+            json!({"type": "email_report", "report": "pipeline", "parameters": {}, "period": "previous_month", "to": [], "to_roles": ["sales_manager"]}),
         ] {
             let action = read(value.clone(), Some(RecordType::Customer)).unwrap();
             assert_eq!(action.to_json(), value);
         }
+    }
+
+    #[test]
+    fn a_period_is_the_whole_one_before_now() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        // Monday 1 March 2027, 08:00.
+        let now = at("2027-03-01T08:00:00Z");
+        assert_eq!(
+            ReportPeriod::PreviousDay.range(now),
+            (at("2027-02-28T00:00:00Z"), at("2027-03-01T00:00:00Z"))
+        );
+        assert_eq!(
+            ReportPeriod::PreviousWeek.range(now),
+            (at("2027-02-22T00:00:00Z"), at("2027-03-01T00:00:00Z"))
+        );
+        assert_eq!(
+            ReportPeriod::PreviousMonth.range(now),
+            (at("2027-02-01T00:00:00Z"), at("2027-03-01T00:00:00Z"))
+        );
+        // Sunday 31 January: the week before is the one from 18 January.
+        assert_eq!(
+            ReportPeriod::PreviousWeek.range(at("2027-01-31T23:59:59Z")),
+            (at("2027-01-18T00:00:00Z"), at("2027-01-25T00:00:00Z"))
+        );
+        assert_eq!(
+            ReportPeriod::PreviousMonth.range(at("2027-01-15T00:00:00Z")),
+            (at("2026-12-01T00:00:00Z"), at("2027-01-01T00:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn report_roles_are_those_that_read_reports() {
+        let reading: Vec<&str> = Role::USER_ROLES
+            .iter()
+            .filter(|r| r.scopes().contains(Scope::ReportsRead))
+            .map(|r| r.as_str())
+            .collect();
+        assert_eq!(reading, REPORT_ROLES);
     }
 
     #[test]
@@ -548,6 +657,23 @@ mod tests {
         assert_eq!(
             read(
                 json!({"type": "email_report", "report": "pipeline", "to_roles": ["integration"]}),
+                None
+            )
+            .unwrap_err(),
+            [("actions[0].to_roles[0]".to_owned(), "invalid_choice")]
+        );
+        assert_eq!(
+            read(
+                json!({"type": "email_report", "report": "lead-response", "period": "previous_month",
+                       "parameters": {"from": "2026-01-01T00:00:00Z"}, "to": [Uuid::now_v7()]}),
+                None
+            )
+            .unwrap_err(),
+            [("actions[0].parameters.from".to_owned(), "not_allowed")]
+        );
+        assert_eq!(
+            read(
+                json!({"type": "email_report", "report": "pipeline", "to_roles": ["sales_rep"]}),
                 None
             )
             .unwrap_err(),

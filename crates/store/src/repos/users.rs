@@ -216,15 +216,11 @@ pub async fn list(
     })
 }
 
-/// The ids of the enabled users of `roles`, oldest first, at most `limit`.
+/// The ids of the enabled users of `roles`, oldest first.
 ///
 /// # Errors
 /// Database failures.
-pub async fn enabled_with_roles(
-    db: &impl Conn,
-    roles: &[Role],
-    limit: u64,
-) -> Result<Vec<Uuid>, StoreError> {
+pub async fn enabled_with_roles(db: &impl Conn, roles: &[Role]) -> Result<Vec<Uuid>, StoreError> {
     if roles.is_empty() {
         return Ok(Vec::new());
     }
@@ -234,7 +230,6 @@ pub async fn enabled_with_roles(
         .filter(Column::Role.is_in(roles.iter().map(|r| r.as_str())))
         .filter(Column::Disabled.eq(false))
         .order_by_asc(Column::Id)
-        .limit(limit)
         .into_tuple()
         .all(db)
         .await?)
