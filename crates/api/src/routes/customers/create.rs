@@ -145,7 +145,7 @@ pub(super) async fn create(
     }
     customers::insert(tx, &customer).await?;
     contacts::insert_many(tx, &contacts).await?;
-    customers::reindex(tx, &customer, &contacts).await?;
+    customers::index_new(tx, &customer, &contacts).await?;
     record_stage(tx, &customer, None, auth.user_id(), now).await?;
     if customer.grade_locked {
         record_grade(tx, &customer, None, auth.user_id(), now).await?;

@@ -125,8 +125,34 @@ pub async fn reindex(
     customer: &Customer,
     contacts: &[Contact],
 ) -> Result<(), StoreError> {
+    write_index(db, customer, contacts, false).await
+}
+
+/// [`reindex`] for a customer inserted in this transaction: it has no keys to take back and
+/// no search entry yet, so the two lookups are left out (an import writes thousands).
+///
+/// # Errors
+/// Database failures.
+pub async fn index_new(
+    db: &impl Conn,
+    customer: &Customer,
+    contacts: &[Contact],
+) -> Result<(), StoreError> {
+    write_index(db, customer, contacts, true).await
+}
+
+async fn write_index(
+    db: &impl Conn,
+    customer: &Customer,
+    contacts: &[Contact],
+    new: bool,
+) -> Result<(), StoreError> {
     let number = blinded_number(customer)?;
-    let before = duplicates::take_keys(db, customer.id).await?;
+    let before = if new {
+        BTreeSet::new()
+    } else {
+        duplicates::take_keys(db, customer.id).await?
+    };
     let now = keys(customer, contacts, number.as_deref());
     insert_keys(db, now.iter().map(|(k, v)| (customer.id, *k, v.clone()))).await?;
     // The groups of the keys it lost or gained change; a write that keeps its keys (most
@@ -143,34 +169,40 @@ pub async fn reindex(
         db,
         customer.id,
         document(customer, contacts, number.as_deref()).joined(),
+        new,
     )
     .await
 }
 
 /// Writes a customer's search terms: in place when it has an entry in the search index, as a
-/// new, newest entry otherwise (whose number `customers.search_rowid` keeps).
+/// new, newest entry otherwise (whose number `customers.search_rowid` keeps); a `new`
+/// customer has none.
 async fn write_terms(
     db: &impl Conn,
     customer_id: uuid::Uuid,
     terms: String,
+    new: bool,
 ) -> Result<(), StoreError> {
     let backend = db.get_database_backend();
     let sql = |sqlite: &str, postgres: &str| match backend {
         DatabaseBackend::Postgres => postgres.to_owned(),
         _ => sqlite.to_owned(),
     };
-    let row = db
-        .query_one(Statement::from_sql_and_values(
-            backend,
-            sql(
-                "SELECT search_rowid FROM customers WHERE id = ?",
-                "SELECT search_rowid FROM customers WHERE id = $1",
-            ),
-            [customer_id.into()],
-        ))
-        .await?;
-    let entry: Option<i64> =
-        row.and_then(|r| r.try_get::<Option<i64>>("", "search_rowid").ok().flatten());
+    let entry: Option<i64> = if new {
+        None
+    } else {
+        let row = db
+            .query_one(Statement::from_sql_and_values(
+                backend,
+                sql(
+                    "SELECT search_rowid FROM customers WHERE id = ?",
+                    "SELECT search_rowid FROM customers WHERE id = $1",
+                ),
+                [customer_id.into()],
+            ))
+            .await?;
+        row.and_then(|r| r.try_get::<Option<i64>>("", "search_rowid").ok().flatten())
+    };
     if let Some(entry) = entry {
         let update = sql(
             "UPDATE customer_search SET terms = ? WHERE rowid = ?",
