@@ -361,7 +361,7 @@ mod tests {
     use crate::openapi::document;
 
     /// The code lists, as clients find them among the components.
-    const NAMES: [&str; 65] = [
+    const NAMES: [&str; 67] = [
         "AuditChainBreak",
         "AutomationTriggerType",
         "AutomationEvent",
@@ -379,6 +379,8 @@ mod tests {
         "UserAlias",
         "ReportGrouping",
         "ReportInterval",
+        "ReportPeriod",
+        "ReportRole",
         "SatisfactionGrouping",
         "CustomerSort",
         "OpportunitySort",
