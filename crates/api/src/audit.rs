@@ -124,7 +124,20 @@ pub async fn record(
     action: &str,
     changes: Value,
 ) -> Result<(), ApiError> {
-    let event = AuditEvent {
+    repos::audit::record(db, event(state, origin, subject, action, changes)).await?;
+    Ok(())
+}
+
+/// The audit event of a write made now by `origin`, for a caller that records it through the
+/// store itself (on a transaction it manages with store errors).
+pub fn event(
+    state: &AppState,
+    origin: &Origin,
+    subject: Subject,
+    action: &str,
+    changes: Value,
+) -> AuditEvent {
+    AuditEvent {
         id: Uuid::now_v7(),
         occurred_at: state.clock.now(),
         actor: origin.actor,
@@ -135,9 +148,7 @@ pub async fn record(
         request_id: origin.request_id.clone(),
         ip: origin.ip.map(|ip| ip.to_string()),
         changes,
-    };
-    repos::audit::record(db, event).await?;
-    Ok(())
+    }
 }
 
 /// Records the event of a write and commits the write's transaction: the last step of a

@@ -245,7 +245,7 @@ pub(super) async fn report_recipients(
     to_roles: &[Role],
 ) -> Result<Vec<Uuid>, ApiError> {
     let mut recipients = to.to_vec();
-    for id in users::enabled_with_roles(db, to_roles).await? {
+    for id in users::enabled_among(db, &[], to_roles).await? {
         if !recipients.contains(&id) {
             recipients.push(id);
         }
@@ -253,23 +253,11 @@ pub(super) async fn report_recipients(
     Ok(recipients)
 }
 
-/// Whether user `id` exists and is enabled.
-///
-/// # Errors
-/// Database failures.
-pub(super) async fn is_active(db: &impl Conn, id: Uuid) -> Result<bool, ApiError> {
-    match users::get(db, id).await {
-        Ok(user) => Ok(!user.disabled),
-        Err(StoreError::NotFound) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
 async fn active_user(tx: &Tx, id: Uuid) -> Result<Uuid, ApiError> {
-    if is_active(tx, id).await? {
-        Ok(id)
-    } else {
-        Err(no_recipient())
+    match users::get(tx, id).await {
+        Ok(user) if !user.disabled => Ok(id),
+        Ok(_) | Err(StoreError::NotFound) => Err(no_recipient()),
+        Err(e) => Err(e.into()),
     }
 }
 

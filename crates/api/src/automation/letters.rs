@@ -11,9 +11,8 @@ use rapport_domain::automation::action::Action;
 use rapport_domain::automation::rule::Rule;
 use rapport_domain::automation::run::{EmailStatus, Outcome, Recipient, Run};
 use rapport_domain::campaign_email::html_text;
-use rapport_domain::identity::Actor;
 use rapport_store::StoreError;
-use rapport_store::repos::{self, audit, automation, contacts, users};
+use rapport_store::repos::{self, automation, contacts, users};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -21,6 +20,7 @@ use super::actions::report_recipients;
 use super::mail::EmailJob;
 use super::records;
 use super::reports::ReportQuery;
+use crate::audit;
 use crate::error::{ApiError, ProblemCode};
 use crate::state::AppState;
 
@@ -239,16 +239,8 @@ pub async fn report(state: &AppState, job: &EmailJob) -> Result<Mailing, ApiErro
 
 /// Changes the outcome of `job`'s action in its run, locked, with `change` (which answers
 /// whether it changed anything); `None` when the run or the outcome is gone.
+/// `event`, if any, is recorded on the same transaction when the outcome changed.
 async fn on_outcome<T>(
-    state: &AppState,
-    job: &EmailJob,
-    change: impl FnOnce(&mut Outcome, DateTime<Utc>) -> (T, bool),
-) -> Result<Option<T>, StoreError> {
-    on_outcome_audited(state, job, change, None).await
-}
-
-/// As [`on_outcome`], recording `event` on the same transaction when the outcome changed.
-async fn on_outcome_audited<T>(
     state: &AppState,
     job: &EmailJob,
     change: impl FnOnce(&mut Outcome, DateTime<Utc>) -> (T, bool),
@@ -268,7 +260,7 @@ async fn on_outcome_audited<T>(
     if changed {
         repos::save(&tx, &run, now).await?;
         if let Some(event) = event {
-            audit::record(&tx, event).await?;
+            repos::audit::record(&tx, event).await?;
         }
         rapport_store::commit(tx).await?;
     }
@@ -281,10 +273,15 @@ async fn on_outcome_audited<T>(
 /// # Errors
 /// Database failures.
 pub async fn claim(state: &AppState, job: &EmailJob, to: Recipient) -> Result<bool, StoreError> {
-    let claimed = on_outcome(state, job, |outcome, now| {
-        let claimed = outcome.claim_email(to, now);
-        (claimed, claimed)
-    })
+    let claimed = on_outcome(
+        state,
+        job,
+        |outcome, now| {
+            let claimed = outcome.claim_email(to, now);
+            (claimed, claimed)
+        },
+        None,
+    )
     .await?;
     Ok(claimed == Some(true))
 }
@@ -307,25 +304,20 @@ pub async fn settle(
         Recipient::Contact(id) => ("contact", id),
         Recipient::User(id) => ("user", id),
     };
-    let event = AuditEvent {
-        id: Uuid::now_v7(),
-        occurred_at: state.clock.now(),
-        actor: Actor::Rule(job.rule_id),
-        entity_type: "automation_rule".to_owned(),
-        entity_id: job.rule_id,
-        customer_id,
-        action: format!("email_{}", status.as_str()),
-        request_id: Some(format!("automation-run-{}", job.run_id)),
-        ip: None,
-        changes: json!({
+    let event = audit::event(
+        state,
+        &super::origin_of(job.rule_id, Some(job.run_id)),
+        audit::Subject::of_customer(automation::ENTITY_TYPE, job.rule_id, customer_id),
+        &format!("email_{}", status.as_str()),
+        json!({
             "run_id": {"before": null, "after": job.run_id},
             "action": {"before": null, "after": job.action},
             "recipient_type": {"before": null, "after": kind},
             "recipient_id": {"before": null, "after": recipient},
             "reason": {"before": null, "after": reason},
         }),
-    };
-    on_outcome_audited(
+    );
+    on_outcome(
         state,
         job,
         |outcome, now| {
@@ -355,13 +347,18 @@ pub async fn not_sent(
     to: Recipient,
     reason: String,
 ) -> Result<(), StoreError> {
-    on_outcome(state, job, |outcome, now| {
-        if outcome.email_to(to).is_some() {
-            return ((), false);
-        }
-        outcome.settle_email(to, EmailStatus::NotSent, Some(reason), now);
-        ((), true)
-    })
+    on_outcome(
+        state,
+        job,
+        |outcome, now| {
+            if outcome.email_to(to).is_some() {
+                return ((), false);
+            }
+            outcome.settle_email(to, EmailStatus::NotSent, Some(reason), now);
+            ((), true)
+        },
+        None,
+    )
     .await?;
     Ok(())
 }
@@ -372,13 +369,18 @@ pub async fn not_sent(
 /// # Errors
 /// Database failures.
 pub async fn release(state: &AppState, job: &EmailJob, to: Recipient) -> Result<(), StoreError> {
-    on_outcome(state, job, |outcome, _| {
-        let had = outcome
-            .email_to(to)
-            .is_some_and(|e| e.status == EmailStatus::Sending);
-        outcome.release_email(to);
-        ((), had)
-    })
+    on_outcome(
+        state,
+        job,
+        |outcome, _| {
+            let had = outcome
+                .email_to(to)
+                .is_some_and(|e| e.status == EmailStatus::Sending);
+            outcome.release_email(to);
+            ((), had)
+        },
+        None,
+    )
     .await?;
     Ok(())
 }

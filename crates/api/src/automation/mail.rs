@@ -11,12 +11,12 @@ use rapport_domain::automation::run::Effect;
 use rapport_domain::contact::Contact;
 use rapport_domain::job::{Job, JobKind};
 use rapport_store::Tx;
-use rapport_store::repos::{contacts, jobs};
+use rapport_store::repos::{contacts, jobs, users};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::actions::{Acting, is_active, named_user, no_recipient, person, report_recipients};
+use super::actions::{Acting, named_user, no_recipient, person};
 use super::records::Subject;
 use crate::error::{ApiError, ProblemCode};
 
@@ -74,14 +74,7 @@ pub async fn apply(
         Action::EmailReport { to, to_roles, .. } => {
             // Refused only when no one can get it; a user disabled since the rule was saved
             // is recorded as not sent by the job.
-            let mut anyone = false;
-            for id in report_recipients(tx, to, to_roles).await? {
-                if is_active(tx, id).await? {
-                    anyone = true;
-                    break;
-                }
-            }
-            if !anyone {
+            if users::enabled_among(tx, to, to_roles).await?.is_empty() {
                 return Err(no_recipient());
             }
             (REPORT_JOB, None)

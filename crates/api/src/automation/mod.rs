@@ -38,11 +38,16 @@ pub fn caller_of(rule: &Rule, run_id: Option<Uuid>) -> Caller {
     Caller {
         principal: Principal::Client { id: rule.id },
         scopes: Role::Admin.scopes(),
-        origin: Origin {
-            actor: Actor::Rule(rule.id),
-            request_id: run_id.map(|id| format!("automation-run-{id}")),
-            ip: None,
-        },
+        origin: origin_of(rule.id, run_id),
+    }
+}
+
+/// Where a rule's effects come from: the rule, its run as the request.
+pub fn origin_of(rule_id: Uuid, run_id: Option<Uuid>) -> Origin {
+    Origin {
+        actor: Actor::Rule(rule_id),
+        request_id: run_id.map(|id| format!("automation-run-{id}")),
+        ip: None,
     }
 }
 

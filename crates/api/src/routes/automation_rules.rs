@@ -115,10 +115,11 @@ pub struct PersonDoc {
 /// them; customers, opportunities, tickets), `add_tag` (`tag`, on the customer),
 /// `assign_owner` (the customer's owner by its team's assignment rule), `webhook_event` (the
 /// event `automation.triggered`), `email_report` (`report`: a path under `/v1/reports/`,
-/// `parameters`: its query, checked as the report checks it, `period`: `previous_day`,
-/// `previous_week` or `previous_month` (UTC), setting its `from` and `to` when it is sent, `to`: user ids, `to_roles`: every
-/// enabled user of these roles (with `reports:read`) when it is sent, one of them at least; the report's CSV as an
-/// admin sees it, attached). The emailing actions need SMTP (`email_not_configured`
+/// `parameters`: its query, checked as the report checks it; `period`: `previous_day`,
+/// `previous_week` or `previous_month` (UTC), setting its `from` and `to` when it is sent;
+/// `to`: user ids, `to_roles`: every enabled user of these roles (with `reports:read`) when
+/// it is sent, one of them at least; the report's CSV as an admin sees it, attached). The
+/// emailing actions need SMTP (`email_not_configured`
 /// when they run without), and `send_email` writes to a contact only while it holds
 /// marketing consent. Templates take merge fields `{{name}}`, `{{customer.name}}` (any
 /// condition field) and `{{rule.name}}`.

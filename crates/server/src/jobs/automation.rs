@@ -127,6 +127,7 @@ impl Handler for Send {
             letters::not_sent(state, &job, to, reason).await?;
         }
         let mut failure = None;
+        let customer = mailing.customer_id;
         for letter in &mailing.letters {
             // Built before it is claimed: a claim is given up only to a send.
             let Some(message) = self.message(letter, mailing.attachment.as_ref())? else {
@@ -139,14 +140,12 @@ impl Handler for Send {
             }
             match self.transport.send(message).await {
                 Ok(_) => {
-                    let customer = mailing.customer_id;
                     letters::settle(state, &job, customer, letter.to, EmailStatus::Sent, None)
                         .await?;
                 }
                 // Refused for good (a 5xx reply, e.g. 550 at RCPT): a bounce, not retried.
                 Err(e) if e.is_permanent() => {
                     let code = e.status().map(|c| c.to_string());
-                    let customer = mailing.customer_id;
                     letters::settle(state, &job, customer, letter.to, EmailStatus::Bounced, code)
                         .await?;
                 }

@@ -7,7 +7,7 @@ use rapport_domain::identity::User;
 use rapport_domain::name::PersonName;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
 use uuid::Uuid;
@@ -216,18 +216,26 @@ pub async fn list(
     })
 }
 
-/// The ids of the enabled users of `roles`, oldest first.
+/// The ids of the enabled users among `ids` or of `roles`, oldest first.
 ///
 /// # Errors
 /// Database failures.
-pub async fn enabled_with_roles(db: &impl Conn, roles: &[Role]) -> Result<Vec<Uuid>, StoreError> {
-    if roles.is_empty() {
+pub async fn enabled_among(
+    db: &impl Conn,
+    ids: &[Uuid],
+    roles: &[Role],
+) -> Result<Vec<Uuid>, StoreError> {
+    if ids.is_empty() && roles.is_empty() {
         return Ok(Vec::new());
     }
     Ok(Entity::find()
         .select_only()
         .column(Column::Id)
-        .filter(Column::Role.is_in(roles.iter().map(|r| r.as_str())))
+        .filter(
+            Condition::any()
+                .add(Column::Id.is_in(ids.iter().copied()))
+                .add(Column::Role.is_in(roles.iter().map(|r| r.as_str()))),
+        )
         .filter(Column::Disabled.eq(false))
         .order_by_asc(Column::Id)
         .into_tuple()
