@@ -37,6 +37,18 @@ pub async fn rule(app: &TestApp, token: &str, body: Value) -> String {
     reply.body["id"].as_str().unwrap().to_owned()
 }
 
+/// Enables rule `id`, saved once (version 1), through `PATCH` with `If-Match`.
+pub async fn enable(app: &TestApp, admin: &str, id: &str) -> Reply {
+    app.call_if_match(
+        reqwest::Method::PATCH,
+        &format!("/v1/automation-rules/{id}"),
+        admin,
+        "\"1\"",
+        Some(json!({"enabled": true})),
+    )
+    .await
+}
+
 /// The runs of `rule` once none is running (its jobs are done), newest first.
 pub async fn settled_runs(app: &TestApp, token: &str, rule: &str, count: usize) -> Vec<Value> {
     for _ in 0..400 {
@@ -255,15 +267,7 @@ async fn rules_need_settings_write_and_if_match(app: TestApp) {
         )
         .await;
     stale.assert_problem(412, "precondition_failed");
-    let on = app
-        .call_if_match(
-            reqwest::Method::PATCH,
-            &path,
-            &admin,
-            "\"1\"",
-            Some(json!({"enabled": true})),
-        )
-        .await;
+    let on = enable(&app, &admin, &id).await;
     on.assert_status(200);
     assert_eq!(on.body["enabled"], true);
     assert_eq!(on.body["version"], 2);
@@ -677,15 +681,7 @@ async fn the_examples_are_seeded_disabled_and_work_once_enabled(app: TestApp) {
     );
     // Each is taken as it is by the API's own checks when enabled.
     for id in [EXAMPLE_CALLBACK, EXAMPLE_COMPLAINT, EXAMPLE_MONTHLY_REPORT] {
-        let on = app
-            .call_if_match(
-                reqwest::Method::PATCH,
-                &format!("/v1/automation-rules/{id}"),
-                &admin,
-                "\"1\"",
-                Some(json!({"enabled": true})),
-            )
-            .await;
+        let on = enable(&app, &admin, id).await;
         on.assert_status(200);
         assert_eq!(on.body["enabled"], true);
     }

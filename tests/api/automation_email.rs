@@ -13,7 +13,7 @@ use rapport_tests::{TestApp, backend_tests};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::automation::{EXAMPLE_MONTHLY_REPORT, rule, settled_runs};
+use crate::automation::{EXAMPLE_MONTHLY_REPORT, enable, rule, settled_runs};
 use crate::automation_time::{move_to, quiet, ticked};
 
 backend_tests!(smtp;
@@ -328,6 +328,20 @@ async fn a_rule_emails_users_and_a_refused_one_bounces(app: TestApp, sink: SmtpS
     );
 }
 
+/// `GET /v1/reports/sales-performance?<query>` as CSV, as `token` sees it.
+async fn sales_csv(app: &TestApp, token: &str, query: &str) -> Vec<u8> {
+    let answer = app
+        .client
+        .get(app.url(&format!("/v1/reports/sales-performance?{query}")))
+        .bearer_auth(token)
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    answer.bytes().await.unwrap().to_vec()
+}
+
 /// The audit events of the emails `rule` sent or saw bounce.
 async fn email_events(app: &TestApp, rule: &str) -> Vec<Value> {
     app.audit_events(rule)
@@ -425,21 +439,12 @@ async fn a_won_deal_emails_the_sales_performance_report(app: TestApp, sink: Smtp
         .expect("the report attached");
 
     // The API's CSV of the same query, as an admin sees it: the same bytes.
-    let answer = app
-        .client
-        .get(app.url("/v1/reports/sales-performance?group_by=team&from=2020-01-01T00%3A00%3A00Z"))
-        .bearer_auth(&admin)
-        .header("Accept", "text/csv")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
-    let csv = answer.bytes().await.unwrap();
+    let csv = sales_csv(&app, &admin, "group_by=team&from=2020-01-01T00%3A00%3A00Z").await;
     assert_eq!(
         String::from_utf8_lossy(&attached),
         String::from_utf8_lossy(&csv)
     );
-    assert_eq!(attached, csv.to_vec());
+    assert_eq!(attached, csv);
     let text = String::from_utf8(attached).unwrap();
     assert!(text.contains("1234.50"), "{text}");
     assert!(text.contains(&north.to_string()), "{text}");
@@ -461,15 +466,9 @@ async fn the_monthly_example_reaches_every_sales_manager(app: TestApp, sink: Smt
         .await
         .assert_status(200);
     let path = format!("/v1/automation-rules/{EXAMPLE_MONTHLY_REPORT}");
-    app.call_if_match(
-        reqwest::Method::PATCH,
-        &path,
-        &admin,
-        "\"1\"",
-        Some(json!({"enabled": true})),
-    )
-    .await
-    .assert_status(200);
+    enable(&app, &admin, EXAMPLE_MONTHLY_REPORT)
+        .await
+        .assert_status(200);
     let next = app.get(&path, &admin).await.body["next_run_at"]
         .as_str()
         .unwrap()
@@ -497,16 +496,7 @@ async fn the_monthly_example_reaches_every_sales_manager(app: TestApp, sink: Smt
         from.format("%Y-%m-%dT%H:%M:%SZ"),
         to.format("%Y-%m-%dT%H:%M:%SZ")
     );
-    let answer = app
-        .client
-        .get(app.url(&format!("/v1/reports/sales-performance?{query}")))
-        .bearer_auth(&admin)
-        .header("Accept", "text/csv")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 200);
-    let csv = answer.bytes().await.unwrap().to_vec();
+    let csv = sales_csv(&app, &admin, &query).await;
     for mail in &mails {
         assert_eq!(mail.attachment("sales-performance.csv"), Some(csv.clone()));
     }

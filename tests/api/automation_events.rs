@@ -24,14 +24,16 @@ backend_tests!(
 
 backend_tests!(smtp; a_tracked_click_fires_clicked_and_responded_once);
 
-/// A rule on `event` that notifies `user` with the rule's name.
-fn notifying(name: &str, event: &str, user: &TestUser) -> Value {
-    json!({
+/// Creates an enabled rule on `event` that notifies `user` with the rule's name; answers its
+/// id.
+async fn watch(app: &TestApp, admin: &str, name: &str, event: &str, user: &TestUser) -> String {
+    let body = json!({
         "name": name,
         "trigger": {"type": "record_event", "event": event},
         "actions": [{"type": "notify", "recipient": {"type": "user", "user_id": user.id},
                      "title": "{{rule.name}}"}],
-    })
+    });
+    rule(app, admin, body).await
 }
 
 /// The runs of `rule`, newest first (call once [`automation_idle`]).
@@ -148,32 +150,19 @@ async fn opportunity(app: &TestApp, token: &str, customer: Uuid, title: &str) ->
 async fn sales_events_fire_their_rules_once(app: TestApp) {
     let admin = app.admin_token().await;
     let watcher = app.user("sales_manager", None).await;
-    let moved = rule(
+    let moved = watch(
         &app,
         &admin,
-        notifying("Stage changed", "opportunity.stage_changed", &watcher),
+        "Stage changed",
+        "opportunity.stage_changed",
+        &watcher,
     )
     .await;
-    let lost = rule(
-        &app,
-        &admin,
-        notifying("Lost", "opportunity.lost", &watcher),
-    )
-    .await;
-    let accepted = rule(
-        &app,
-        &admin,
-        notifying("Quote accepted", "quote.accepted", &watcher),
-    )
-    .await;
-    let confirmed = rule(
-        &app,
-        &admin,
-        notifying("Order confirmed", "order.confirmed", &watcher),
-    )
-    .await;
+    let lost = watch(&app, &admin, "Lost", "opportunity.lost", &watcher).await;
+    let accepted = watch(&app, &admin, "Quote accepted", "quote.accepted", &watcher).await;
+    let confirmed = watch(&app, &admin, "Order confirmed", "order.confirmed", &watcher).await;
     // Nothing below wins a deal.
-    let won = rule(&app, &admin, notifying("Won", "opportunity.won", &watcher)).await;
+    let won = watch(&app, &admin, "Won", "opportunity.won", &watcher).await;
 
     let customer = app.customer(&admin, json!({"name": "Northwind"})).await;
     let pipelines = app.get("/v1/pipelines", &admin).await;
@@ -266,22 +255,14 @@ async fn ticket_events_fire_their_rules_once(app: TestApp) {
         .parse()
         .unwrap();
     // Made after the ticket: a rule on its creation that none of its later events fire.
-    let created = rule(
+    let created = watch(&app, &admin, "Ticket opened", "ticket.created", &watcher).await;
+    let updated = watch(&app, &admin, "Ticket changed", "ticket.updated", &watcher).await;
+    let breached = watch(
         &app,
         &admin,
-        notifying("Ticket opened", "ticket.created", &watcher),
-    )
-    .await;
-    let updated = rule(
-        &app,
-        &admin,
-        notifying("Ticket changed", "ticket.updated", &watcher),
-    )
-    .await;
-    let breached = rule(
-        &app,
-        &admin,
-        notifying("SLA breached", "ticket.sla_breached", &watcher),
+        "SLA breached",
+        "ticket.sla_breached",
+        &watcher,
     )
     .await;
 
@@ -331,23 +312,22 @@ async fn ticket_events_fire_their_rules_once(app: TestApp) {
 async fn survey_and_member_events_fire_their_rules_once(app: TestApp) {
     let admin = app.admin_token().await;
     let watcher = app.user("marketing", None).await;
-    let answered = rule(
+    let answered = watch(&app, &admin, "Survey answered", "survey.answered", &watcher).await;
+    let responded = watch(
         &app,
         &admin,
-        notifying("Survey answered", "survey.answered", &watcher),
-    )
-    .await;
-    let responded = rule(
-        &app,
-        &admin,
-        notifying("Member responded", "campaign_member.responded", &watcher),
+        "Member responded",
+        "campaign_member.responded",
+        &watcher,
     )
     .await;
     // Nobody clicks a link here.
-    let clicked = rule(
+    let clicked = watch(
         &app,
         &admin,
-        notifying("Member clicked", "campaign_member.clicked", &watcher),
+        "Member clicked",
+        "campaign_member.clicked",
+        &watcher,
     )
     .await;
 
@@ -410,16 +390,20 @@ async fn survey_and_member_events_fire_their_rules_once(app: TestApp) {
 async fn a_tracked_click_fires_clicked_and_responded_once(app: TestApp, sink: SmtpSink) {
     let admin = app.admin_token().await;
     let watcher = app.user("marketing", None).await;
-    let clicked = rule(
+    let clicked = watch(
         &app,
         &admin,
-        notifying("Member clicked", "campaign_member.clicked", &watcher),
+        "Member clicked",
+        "campaign_member.clicked",
+        &watcher,
     )
     .await;
-    let responded = rule(
+    let responded = watch(
         &app,
         &admin,
-        notifying("Member responded", "campaign_member.responded", &watcher),
+        "Member responded",
+        "campaign_member.responded",
+        &watcher,
     )
     .await;
     let (_, li) = customer_with_contact(&app, &admin, "Li & Sons", Some("li@li.example")).await;
