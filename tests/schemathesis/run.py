@@ -131,6 +131,7 @@ def main():
     parser.add_argument("--st", required=True, help="the schemathesis command")
     parser.add_argument("--seed", type=int, default=20261206)
     parser.add_argument("--max-examples", type=int, default=10)
+    parser.add_argument("--role", action="append", help="run only as this role (repeatable)")
     args = parser.parse_args()
     st = os.path.abspath(args.st)
 
@@ -144,6 +145,8 @@ def main():
         # The roles' runs check refusals (403, 404), which the same code answers on both
         # databases: on PostgreSQL only the admin runs, whose requests reach every query.
         runs = RUNS if args.backend == "sqlite" else [run for run in RUNS if run[0] == "admin"]
+        if args.role:
+            runs = [run for run in runs if run[0] in args.role]
         for role, phases in runs:
             print(f"-- schemathesis as {role} ({phases}) on {args.backend}", flush=True)
             command = [
