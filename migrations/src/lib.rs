@@ -40,6 +40,7 @@ mod m20261212_000034_campaign_email;
 mod m20261213_000035_contact_birthday;
 mod m20261214_000036_automation;
 mod m20261215_000037_automation_examples;
+mod m20261216_000038_search_prefixes;
 
 pub struct Migrator;
 
@@ -84,6 +85,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261213_000035_contact_birthday::Migration),
             Box::new(m20261214_000036_automation::Migration),
             Box::new(m20261215_000037_automation_examples::Migration),
+            Box::new(m20261216_000038_search_prefixes::Migration),
         ]
     }
 }

@@ -569,13 +569,34 @@ impl SearchQuery {
             if rank >= from {
                 tiers.push(Tier {
                     rank,
-                    matching: matching.clone(),
+                    matching: matching.beyond(above.as_ref()),
                     excluding: above.clone(),
                 });
             }
             above = Some(matching);
         }
         tiers
+    }
+
+    /// A one-word query without the alternatives `above` asks for: a record matching those
+    /// is excluded from the tier anyway, and leaving them out spares the index a walk through
+    /// all their matches only to exclude each (`"grou"*` in the pinyin tier of `grou`). With
+    /// several words a record may match one word through `above` and another only here, so
+    /// the query stays whole.
+    fn beyond(&self, above: Option<&SearchQuery>) -> SearchQuery {
+        match (self.terms.as_slice(), above.map(|a| a.terms.as_slice())) {
+            ([term], Some([asked])) => SearchQuery {
+                terms: vec![QueryTerm {
+                    any_of: term
+                        .any_of
+                        .iter()
+                        .filter(|m| !asked.any_of.contains(m))
+                        .cloned()
+                        .collect(),
+                }],
+            },
+            _ => self.clone(),
+        }
     }
 
     /// As an FTS5 `MATCH` expression: `"acme"* AND "科技" AND ("a" OR "b"*)`.
@@ -1014,8 +1035,12 @@ mod tests {
         assert_eq!(tiers[1].to_fts5(), r#"("wind"*) NOT ("wind")"#);
         assert_eq!(
             tiers[3].to_tsquery(),
-            "(('wind':* | '_pwind':* | '_iwind':*)) & !(('wind':* | '_pwind'))"
+            "(('_pwind':* | '_iwind':*)) & !(('wind':* | '_pwind'))"
         );
+        // Several words keep every alternative: `acme` may match as a word, `zhang` as pinyin.
+        let two = SearchQuery::parse("acme zhang", region("US")).unwrap();
+        let pinyin = two.tiers(Rank::Pinyin);
+        assert_eq!(pinyin[0].matching, two.up_to(Rank::Pinyin).unwrap());
         assert_eq!(q.tiers(Rank::Pinyin).len(), 2);
         // A document falls in the tier of its rank and in no other.
         let d = doc("Northwind");

@@ -13,7 +13,11 @@ use rapport_domain::customer::Customer;
 use rapport_domain::email::Email;
 use rapport_domain::enums::{CustomerKind, Grade, LifecycleStage};
 use rapport_domain::name::{OrgName, PersonName};
+use rapport_domain::phone::Region;
+use rapport_domain::search::SearchQuery;
 use rapport_migrations::{Migrator, MigratorTrait};
+use rapport_store::page::SortDir;
+use rapport_store::repos::customers::{CustomerFilter, CustomerSort, INDEX_VERSION};
 use rapport_store::repos::{customers, lead_escalations, users};
 use rapport_store::{Conn, DbOptions, Store};
 use rapport_testdb::{Backend, FreshDb};
@@ -192,6 +196,75 @@ async fn leads_overdue_before_escalations_existed_are_not_escalated(backend: Bac
         vec![due_later.id],
         "due after the upgrade"
     );
+    store.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn search_prefixes_rebuild_the_sqlite_index_at_the_upgrade_sqlite() {
+    search_prefixes_rebuild_the_sqlite_index(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn search_prefixes_rebuild_the_sqlite_index_at_the_upgrade_postgres() {
+    search_prefixes_rebuild_the_sqlite_index(Backend::Postgres).await;
+}
+
+/// Migration 38 makes SQLite's FTS5 table again with more prefix indexes: it comes back
+/// empty and marked outdated, and the rebuild finds the customers again (by an inner part,
+/// which the new prefix index of 6 answers). PostgreSQL's index is left as it was.
+async fn search_prefixes_rebuild_the_sqlite_index(backend: Backend) {
+    let db = FreshDb::empty(backend).await;
+    rapport_store::crypto::install(rapport_store::crypto::FieldCipher::new([7; 32], &[])).unwrap();
+    let store = Store::connect(&DbOptions::new(db.url.clone()))
+        .await
+        .unwrap();
+    let conn = store.writer();
+    Migrator::up(conn, None).await.unwrap();
+    let northwind = Customer {
+        owner_id: None,
+        ..lead("Northwind Traders", Uuid::nil(), SystemClock.now())
+    };
+    customers::insert(conn, &northwind).await.unwrap();
+    customers::index_new(conn, &northwind, &[]).await.unwrap();
+    // Back to before migration 38, as an older version left the database, and up again.
+    Migrator::down(conn, Some(1)).await.unwrap();
+    Migrator::up(conn, None).await.unwrap();
+
+    let found = || async {
+        let filter = CustomerFilter {
+            search: SearchQuery::parse("thwi", Region::parse("US").unwrap()),
+            ..CustomerFilter::default()
+        };
+        let page = customers::list(
+            conn,
+            Visibility::All,
+            &filter,
+            CustomerSort::SearchOrder,
+            SortDir::Desc,
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+        page.items.iter().map(|c| c.id).collect::<Vec<Uuid>>()
+    };
+    if backend == Backend::Sqlite {
+        assert_eq!(customers::index_version(conn).await.unwrap(), 0);
+        assert_eq!(
+            found().await,
+            Vec::<Uuid>::new(),
+            "the index came back empty"
+        );
+        let mut after = None;
+        while let Some((last, _)) = customers::reindex_batch(conn, after, 100).await.unwrap() {
+            after = Some(last);
+        }
+        customers::set_index_version(conn, INDEX_VERSION)
+            .await
+            .unwrap();
+    }
+    assert_eq!(customers::index_version(conn).await.unwrap(), INDEX_VERSION);
+    assert_eq!(found().await, vec![northwind.id]);
     store.close().await.unwrap();
 }
 
