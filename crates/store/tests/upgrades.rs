@@ -42,11 +42,7 @@ async fn duplicates_before_kept_groups_are_grouped_at_the_upgrade_postgres() {
 /// Customers written before the groups were kept: the upgrade groups shared names and keys,
 /// and leaves deleted customers out.
 async fn duplicates_before_kept_groups_are_grouped(backend: Backend) {
-    let db = FreshDb::empty(backend).await;
-    rapport_store::crypto::install(rapport_store::crypto::FieldCipher::new([7; 32], &[])).unwrap();
-    let store = Store::connect(&DbOptions::new(db.url.clone()))
-        .await
-        .unwrap();
+    let (_db, store) = unmigrated(backend).await;
     Migrator::up(store.writer(), Some(BEFORE_KEPT_GROUPS))
         .await
         .unwrap();
@@ -126,11 +122,7 @@ async fn leads_overdue_before_escalations_existed_are_not_escalated_at_the_upgra
 }
 
 async fn leads_overdue_before_escalations_existed_are_not_escalated(backend: Backend) {
-    let db = FreshDb::empty(backend).await;
-    rapport_store::crypto::install(rapport_store::crypto::FieldCipher::new([7; 32], &[])).unwrap();
-    let store = Store::connect(&DbOptions::new(db.url.clone()))
-        .await
-        .unwrap();
+    let (_db, store) = unmigrated(backend).await;
     Migrator::up(store.writer(), Some(BEFORE_ESCALATIONS))
         .await
         .unwrap();
@@ -213,11 +205,7 @@ async fn search_prefixes_rebuild_the_sqlite_index_at_the_upgrade_postgres() {
 /// empty and marked outdated, and the rebuild finds the customers again (by an inner part,
 /// which the new prefix index of 6 answers). PostgreSQL's index is left as it was.
 async fn search_prefixes_rebuild_the_sqlite_index(backend: Backend) {
-    let db = FreshDb::empty(backend).await;
-    rapport_store::crypto::install(rapport_store::crypto::FieldCipher::new([7; 32], &[])).unwrap();
-    let store = Store::connect(&DbOptions::new(db.url.clone()))
-        .await
-        .unwrap();
+    let (_db, store) = unmigrated(backend).await;
     let conn = store.writer();
     Migrator::up(conn, None).await.unwrap();
     let northwind = Customer {
@@ -266,6 +254,17 @@ async fn search_prefixes_rebuild_the_sqlite_index(backend: Backend) {
     assert_eq!(customers::index_version(conn).await.unwrap(), INDEX_VERSION);
     assert_eq!(found().await, vec![northwind.id]);
     store.close().await.unwrap();
+}
+
+/// A store on a fresh database that no migration has run on yet (the database is dropped
+/// with the returned handle).
+async fn unmigrated(backend: Backend) -> (FreshDb, Store) {
+    let db = FreshDb::empty(backend).await;
+    rapport_store::crypto::install(rapport_store::crypto::FieldCipher::new([7; 32], &[])).unwrap();
+    let store = Store::connect(&DbOptions::new(db.url.clone()))
+        .await
+        .unwrap();
+    (db, store)
 }
 
 fn lead(name: &str, owner: Uuid, due: DateTime<Utc>) -> Customer {
