@@ -14,7 +14,7 @@ use rapport_server::bootstrap;
 use rapport_server::config::{ConfigArgs, Settings};
 use rapport_server::import_client::{self, ImportRequest};
 use rapport_server::startup::Application;
-use rapport_server::{backup, database, reindex, telemetry};
+use rapport_server::{backup, database, telemetry};
 
 /// Rapport: a CRM backend with a JSON REST API.
 #[derive(Debug, Parser)]
@@ -206,7 +206,9 @@ async fn reindex(settings: &Settings) -> anyhow::Result<()> {
         .context("the progress bar's template")?,
     );
     let started = std::time::Instant::now();
-    let done = reindex::rebuild(&store, |done| bar.set_position(done)).await?;
+    let done =
+        rapport_store::repos::customers::rebuild_index(&store, |done| bar.set_position(done))
+            .await?;
     bar.finish_and_clear();
     println!(
         "Reindexed {done} customers in {:.1} s.",

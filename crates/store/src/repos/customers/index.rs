@@ -459,6 +459,41 @@ pub async fn reindex_batch(
     Ok(Some((last, count)))
 }
 
+/// Customers per transaction of [`rebuild_index`]: small enough that requests waiting for
+/// SQLite's writer wait for one batch at most, large enough that a million customers take
+/// minutes, not hours.
+const REBUILD_BATCH: u64 = 500;
+
+/// Rewrites every customer's search terms, one transaction per batch, then records the
+/// index's version. `progress` hears how many customers are done after each batch. Safe to
+/// run while servers run, and twice: each batch writes what a change of its customers would.
+///
+/// # Errors
+/// Database failures; the batches before it stay done.
+pub async fn rebuild_index(
+    store: &crate::Store,
+    mut progress: impl FnMut(u64),
+) -> Result<u64, StoreError> {
+    let mut after = None;
+    let mut done = 0;
+    loop {
+        let tx = store.begin().await?;
+        match reindex_batch(&tx, after, REBUILD_BATCH).await? {
+            Some((last, count)) => {
+                crate::commit(tx).await?;
+                after = Some(last);
+                done += count as u64;
+                progress(done);
+            }
+            None => {
+                set_index_version(&tx, INDEX_VERSION).await?;
+                crate::commit(tx).await?;
+                return Ok(done);
+            }
+        }
+    }
+}
+
 /// Replaces the terms of existing search index entries, a few hundred per statement.
 async fn replace_terms(db: &impl Conn, entries: Vec<(i64, String)>) -> Result<(), StoreError> {
     let backend = db.get_database_backend();

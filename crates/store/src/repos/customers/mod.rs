@@ -11,7 +11,7 @@ pub use distribution::distribution;
 pub use duplicates::{DuplicateGroup, duplicate_groups, find_duplicates, holding, rebuild_groups};
 pub use index::{
     INDEX_VERSION, count_all, document as search_document, duplicate_keys, external_id_key,
-    index_new, index_version, reindex, reindex_batch, set_index_version,
+    index_new, index_version, rebuild_index, reindex, reindex_batch, set_index_version,
 };
 pub use lead_response::{
     LeadCounts, LeadScope, lead_response, overdue_leads, time_to_first_contact,
