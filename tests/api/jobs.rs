@@ -22,6 +22,7 @@ backend_tests!(
     a_schedule_runs_once_per_occurrence,
     jobs_are_for_settings_write,
     a_failing_job_backs_off_dies_and_is_retried,
+    the_search_index_compaction_runs_at_start_and_succeeds,
 );
 
 const PURGE: &str = "/v1/jobs?kind=maintenance.purge";
@@ -61,6 +62,27 @@ async fn enqueue(app: &TestApp, kind: &str, max_attempts: i32) -> String {
     rapport_store::commit(tx).await.unwrap();
     store.close().await.unwrap();
     job.id.to_string()
+}
+
+/// `search.compact` is scheduled like the purge: its first occurrence runs at start and finds
+/// the small index of a new database nothing to merge (on PostgreSQL, nothing to do at all).
+/// What it merges is tested in the store (`compacting_the_search_index_keeps_every_match`).
+async fn the_search_index_compaction_runs_at_start_and_succeeds(app: TestApp) {
+    let admin = app.admin_token().await;
+    let jobs = wait_for(
+        &app,
+        &admin,
+        "/v1/jobs?kind=search.compact",
+        all_succeeded(1),
+    )
+    .await;
+    assert_eq!(jobs[0]["attempts"], 1);
+    assert!(
+        jobs[0]["key"]
+            .as_str()
+            .unwrap()
+            .starts_with("schedule:search.compact:")
+    );
 }
 
 fn time(v: &Value) -> DateTime<Utc> {

@@ -22,6 +22,7 @@ use rapport_domain::search::SearchQuery;
 use rapport_store::repos::campaigns::{self, CampaignFilter, MemberFilter};
 use rapport_store::repos::customers::{self, CustomerFilter, CustomerSort};
 use rapport_store::repos::idempotency::{self, Claim, StoredResponse};
+use rapport_store::repos::search_index::{self, SearchIndex};
 use rapport_store::repos::{self, contacts};
 use rapport_store::{SortDir, Store};
 use uuid::Uuid;
@@ -35,6 +36,7 @@ both!(
     rare_matches_far_behind_the_newest_are_paged_to,
     campaigns_keep_their_members_once_and_their_costs,
     contacts_born_on_a_day_are_paged_by_id,
+    compacting_the_search_index_keeps_every_match,
 );
 
 fn customer(name: &str, days_ago: i64) -> Customer {
@@ -699,4 +701,61 @@ async fn contacts_born_on_a_day_are_paged_by_id(store: Store) {
     repos::save(store.writer(), &cleared, now).await.unwrap();
     may.retain(|id| *id != people[0].id);
     assert_eq!(born_on(&store, 5, 17, 50).await, may);
+}
+
+/// Each commit leaves FTS5 a segment; compacting merges them into one, and every search finds
+/// what it found before. PostgreSQL has no segments: compacting does nothing.
+async fn compacting_the_search_index_keeps_every_match(store: Store) {
+    let sqlite = store.backend() == rapport_store::Backend::Sqlite;
+    for i in 0..12 {
+        let batch: Vec<(Customer, Vec<Contact>)> = (0..20)
+            .map(|j| {
+                let c = customer(&format!("Northwind {i} Trading {j}"), i);
+                let person = contact(
+                    &c,
+                    &format!("n{i}.{j}@northwind.example"),
+                    &format!("139{i:04}{j:04}"),
+                );
+                (c, vec![person])
+            })
+            .collect();
+        let tx = store.begin().await.unwrap();
+        customers::insert_batch(&tx, &batch).await.unwrap();
+        rapport_store::commit(tx).await.unwrap();
+    }
+    let queries = ["thwi", "northwind 7", "trading 19", "0007"];
+    let mut before = Vec::new();
+    for q in queries {
+        before.push(names(&store, &search(q)).await);
+    }
+    let segments = search_index::segments(store.writer(), SearchIndex::Customers, 1)
+        .await
+        .unwrap();
+    assert_eq!(segments > 1, sqlite, "{segments} segments");
+
+    let steps = search_index::compact(&store, SearchIndex::Customers)
+        .await
+        .unwrap();
+    assert_eq!(steps > 0, sqlite);
+    let segments = search_index::segments(store.writer(), SearchIndex::Customers, 1)
+        .await
+        .unwrap();
+    assert_eq!(segments, u64::from(sqlite));
+    for (q, found) in queries.iter().zip(&before) {
+        assert!(!found.is_empty(), "{q} finds nothing");
+        assert_eq!(&names(&store, &search(q)).await, found, "{q}");
+    }
+    // Once merged, there is nothing more to do; an empty index has nothing to merge.
+    assert_eq!(
+        search_index::compact(&store, SearchIndex::Customers)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        search_index::compact(&store, SearchIndex::Articles)
+            .await
+            .unwrap(),
+        0
+    );
 }

@@ -17,6 +17,7 @@ pub mod maintenance;
 pub mod quotes;
 pub mod runner;
 pub mod schedules;
+pub mod search;
 pub mod sla;
 pub mod surveys;
 pub mod webhooks;
@@ -66,7 +67,8 @@ pub fn standard_handlers(
         .with(loyalty::REVERSE, loyalty::Reverse)?
         .with(loyalty::EXPIRE, loyalty::Expire)?
         .with(automation_time::TICK, automation_time::Tick)?
-        .with(automation_time::SCAN, automation_time::Scan)
+        .with(automation_time::SCAN, automation_time::Scan)?
+        .with(search::COMPACT, search::Compact)
 }
 
 /// `handlers` with survey invitations emailed through `smtp` (when configured): the survey
@@ -147,6 +149,7 @@ pub fn standard_schedules() -> Result<Vec<Scheduled>, BadKind> {
         Scheduled::new(sla::CHECK, Schedule::EveryMinutes(1))?,
         Scheduled::new(leads::ESCALATE, Schedule::EveryMinutes(5))?,
         Scheduled::new(quotes::EXPIRE, Schedule::EveryMinutes(15))?,
+        Scheduled::new(search::COMPACT, Schedule::EveryMinutes(15))?,
         Scheduled::new(
             surveys::QUARTERLY,
             Schedule::Daily {

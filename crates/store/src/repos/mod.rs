@@ -33,6 +33,7 @@ pub mod quotes;
 pub mod record;
 pub mod refresh_tokens;
 pub mod satisfaction;
+pub mod search_index;
 pub mod service_levels;
 pub mod sla_policies;
 pub mod stage_changes;

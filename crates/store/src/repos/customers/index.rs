@@ -11,6 +11,7 @@ use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{DatabaseBackend, Statement};
 
 use super::duplicates;
+use crate::repos::search_index::{self, SearchIndex};
 use crate::{Conn, StoreError, crypto};
 
 /// The registration number's keyed hash: it is stored encrypted, so keys and search terms
@@ -465,7 +466,8 @@ pub async fn reindex_batch(
 const REBUILD_BATCH: u64 = 500;
 
 /// Rewrites every customer's search terms, one transaction per batch, then records the
-/// index's version. `progress` hears how many customers are done after each batch. Safe to
+/// index's version and merges the segments the batches left (see
+/// [`crate::repos::search_index`]). `progress` hears how many customers are done after each batch. Safe to
 /// run while servers run, and twice: each batch writes what a change of its customers would.
 ///
 /// # Errors
@@ -488,6 +490,7 @@ pub async fn rebuild_index(
             None => {
                 set_index_version(&tx, INDEX_VERSION).await?;
                 crate::commit(tx).await?;
+                search_index::compact(store, SearchIndex::Customers).await?;
                 return Ok(done);
             }
         }
