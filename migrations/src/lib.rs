@@ -41,6 +41,7 @@ mod m20261213_000035_contact_birthday;
 mod m20261214_000036_automation;
 mod m20261215_000037_automation_examples;
 mod m20261216_000038_search_prefixes;
+mod m20261217_000039_search_merges;
 
 pub struct Migrator;
 
@@ -86,6 +87,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261214_000036_automation::Migration),
             Box::new(m20261215_000037_automation_examples::Migration),
             Box::new(m20261216_000038_search_prefixes::Migration),
+            Box::new(m20261217_000039_search_merges::Migration),
         ]
     }
 }

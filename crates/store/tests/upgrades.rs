@@ -215,7 +215,13 @@ async fn search_prefixes_rebuild_the_sqlite_index(backend: Backend) {
     customers::insert(conn, &northwind).await.unwrap();
     customers::index_new(conn, &northwind, &[]).await.unwrap();
     // Back to before migration 38, as an older version left the database, and up again.
-    Migrator::down(conn, Some(1)).await.unwrap();
+    let migrations = Migrator::migrations();
+    let at_38 = migrations
+        .iter()
+        .position(|m| m.name().contains("_000038_"))
+        .unwrap();
+    let steps = u32::try_from(migrations.len() - at_38).unwrap();
+    Migrator::down(conn, Some(steps)).await.unwrap();
     Migrator::up(conn, None).await.unwrap();
 
     let found = || async {
