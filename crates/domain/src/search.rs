@@ -22,7 +22,7 @@
 //! `_i`, `_t`) that no typed word can start with, so each kind of match can be asked for, and
 //! ranked, on its own.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use pinyin::ToPinyin;
 
@@ -420,6 +420,15 @@ pub struct Match {
 }
 
 impl Match {
+    /// Whether it finds the indexed term `term`.
+    fn finds(&self, term: &str) -> bool {
+        if self.prefix {
+            term.starts_with(&self.text)
+        } else {
+            term == self.text
+        }
+    }
+
     fn new(text: impl Into<String>, prefix: bool, rank: Rank) -> Match {
         Match {
             text: text.into(),
@@ -645,6 +654,70 @@ impl SearchQuery {
             })
             .collect();
         parts.join(and)
+    }
+}
+
+/// How common the most common indexed terms are: the share of records holding each
+/// (PostgreSQL keeps it in its statistics of the index). A search reads a rank's matches by
+/// walking the newest entries when they are dense, and through the index when they are few;
+/// this tells which.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TermShares {
+    shares: BTreeMap<String, f64>,
+}
+
+impl TermShares {
+    pub fn new(shares: impl IntoIterator<Item = (String, f64)>) -> TermShares {
+        TermShares {
+            shares: shares.into_iter().collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shares.is_empty()
+    }
+
+    /// About what share of records fall in `tier`. For one word, the common terms that the
+    /// ranks above ask for are left out (`harbour` itself from the prefix rank of
+    /// `harbour`); with several words a record may match one word above and another only
+    /// here, so the tier counts as its whole query.
+    pub fn of_tier(&self, tier: &Tier) -> f64 {
+        let excluded = tier.excluding.as_ref().map(|e| e.terms.as_slice());
+        let ([term], Some([above])) = (tier.matching.terms.as_slice(), excluded) else {
+            return self.of(&tier.matching);
+        };
+        let mut seen = BTreeSet::new();
+        term.any_of
+            .iter()
+            .flat_map(|m| self.matched(m))
+            .filter(|(t, _)| !above.any_of.iter().any(|m| m.finds(t)) && seen.insert(*t))
+            .map(|(_, share)| share)
+            .sum()
+    }
+
+    /// About what share of records match `query`: a word's alternatives add up, the query's
+    /// words hold together no more often than the rarest. A term that is not among the
+    /// common ones counts as none: it is rarer than any of them.
+    pub fn of(&self, query: &SearchQuery) -> f64 {
+        query
+            .terms
+            .iter()
+            .map(|t| {
+                t.any_of
+                    .iter()
+                    .flat_map(|m| self.matched(m))
+                    .map(|(_, share)| share)
+                    .sum::<f64>()
+            })
+            .fold(1.0, f64::min)
+    }
+
+    /// The common terms `m` finds, with their shares.
+    fn matched<'a>(&'a self, m: &'a Match) -> impl Iterator<Item = (&'a str, f64)> + 'a {
+        self.shares
+            .range(m.text.clone()..)
+            .take_while(move |(term, _)| m.finds(term))
+            .map(|(term, share)| (term.as_str(), *share))
     }
 }
 
@@ -1052,5 +1125,34 @@ mod tests {
                     .is_none_or(|ex| d.rank(ex).is_none());
             assert_eq!(inside, tier.rank == Rank::Fragment, "{:?}", tier.rank);
         }
+    }
+
+    #[test]
+    fn term_shares_estimate_what_share_of_records_a_query_matches() {
+        let shares = TermShares::new([
+            ("wind".to_owned(), 0.01),
+            ("windows".to_owned(), 0.02),
+            ("_iwind".to_owned(), 0.03),
+            ("科技".to_owned(), 0.2),
+            ("深圳".to_owned(), 0.05),
+        ]);
+        let q = |text: &str| SearchQuery::parse(text, region("CN")).unwrap();
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        // A prefix adds up the common terms it starts; an exact word is its own share.
+        let tiers = q("wind").tiers(Rank::Identifier);
+        assert!(close(shares.of(&tiers[0].matching), 0.01));
+        assert!(close(shares.of(&tiers[1].matching), 0.03));
+        assert!(close(shares.of(&tiers[3].matching), 0.03));
+        // Words that must all match hold together no more often than the rarest (`圳科` is
+        // not common).
+        assert!(close(shares.of(&q("深圳 科技")), 0.05));
+        assert!(close(shares.of(&q("深圳科技")), 0.0));
+        // A rank leaves out what the ranks above ask for: `wind` itself from its prefix
+        // rank, `wind`'s starts from its inner parts.
+        assert!(close(shares.of_tier(&tiers[1]), 0.02));
+        assert!(close(shares.of_tier(&tiers[3]), 0.03));
+        // A term that is not among the common ones is rarer than all of them.
+        assert!(close(shares.of(&q("8000")), 0.0));
+        assert!(close(TermShares::default().of(&q("科技")), 0.0));
     }
 }

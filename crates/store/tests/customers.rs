@@ -34,6 +34,7 @@ both!(
     duplicate_groups_share_keys_or_names,
     idempotency_claims_once,
     rare_matches_far_behind_the_newest_are_paged_to,
+    dense_words_walked_past_the_newest_are_paged_to,
     campaigns_keep_their_members_once_and_their_costs,
     contacts_born_on_a_day_are_paged_by_id,
     compacting_the_search_index_keeps_every_match,
@@ -470,6 +471,64 @@ async fn rare_matches_far_behind_the_newest_are_paged_to(store: Store) {
             "Northwind 1 Traders"
         ]
     );
+}
+
+/// A common word whose matches lie mostly behind the 10,000 newest entries: PostgreSQL's
+/// statistics (after `ANALYZE`) say its matches are dense, so the search walks the newest
+/// entries, finds two, and reads the older ones through the GIN index; every match comes
+/// once, newest first, page after page.
+async fn dense_words_walked_past_the_newest_are_paged_to(store: Store) {
+    let mut batch = Vec::new();
+    for i in 0..3_000 {
+        batch.push((customer(&format!("Harbour {i} Supplies"), 0), vec![]));
+    }
+    for i in 0..10_000 {
+        batch.push((customer(&format!("Filler {i} Goods"), 0), vec![]));
+    }
+    batch.push((customer("Harbour Last Supplies", 0), vec![]));
+    batch.push((customer("Harbour Latest Supplies", 0), vec![]));
+    let tx = store.begin().await.unwrap();
+    for chunk in batch.chunks(1_000) {
+        customers::insert_batch(&tx, chunk).await.unwrap();
+    }
+    rapport_store::commit(tx).await.unwrap();
+    if store.backend() == rapport_store::Backend::Postgres {
+        use sea_orm::ConnectionTrait;
+        store
+            .writer()
+            .execute_unprepared("ANALYZE customer_terms")
+            .await
+            .unwrap();
+    }
+
+    let filter = search("harbour");
+    let mut found = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = customers::list(
+            store.conn(),
+            Visibility::All,
+            &filter,
+            CustomerSort::SearchOrder,
+            SortDir::Desc,
+            cursor,
+            250,
+        )
+        .await
+        .unwrap();
+        found.extend(page.items.into_iter().map(|c| c.name.into_string()));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut expected = vec![
+        "Harbour Latest Supplies".to_owned(),
+        "Harbour Last Supplies".to_owned(),
+    ];
+    expected.extend((0..3_000).rev().map(|i| format!("Harbour {i} Supplies")));
+    assert_eq!(found.len(), expected.len());
+    assert!(found == expected, "out of order or repeated");
 }
 
 async fn campaigns_keep_their_members_once_and_their_costs(store: Store) {

@@ -6,11 +6,12 @@ use rapport_domain::customer::Customer;
 use rapport_domain::enums::{
     Channel, CustomerKind, Grade, Industry, LifecycleStage, SizeBand, Source,
 };
-use rapport_domain::search::{Rank, SearchQuery, Tier};
+use rapport_domain::search::{Rank, SearchQuery, TermShares, Tier};
 use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, QueryFilter, Select};
 use uuid::Uuid;
 
+use super::term_shares::term_shares;
 use super::{epoch, to_domain};
 use crate::entities::customer::{Column, Entity};
 use crate::page::{Cursor, Page, SortDir, SortValue, keyset};
@@ -241,17 +242,27 @@ async fn in_search_order(
         },
         _ => (Rank::Identifier, None),
     };
+    let tiers = query.tiers(from);
+    let reads = match db.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            let shares = term_shares(db).await;
+            tiers.iter().map(|t| read_for(&shares, t, limit)).collect()
+        }
+        _ => vec![Read::Index; tiers.len()],
+    };
     // Entries before this one are searched: past the newest, or where the page before ended.
-    // SQLite needs no bound of its own (FTS5 rowids never reach `i64::MAX`).
-    let top = match db.get_database_backend() {
-        DatabaseBackend::Postgres => newest_entry(db).await? + 1,
-        _ => i64::MAX,
+    // Only a walk needs to know the newest; FTS5 rowids and `seq` never reach `i64::MAX`.
+    let top = if reads.contains(&Read::Walk) {
+        newest_entry(db).await? + 1
+    } else {
+        i64::MAX
     };
     let mut found: Vec<(Customer, Rank, i64)> = Vec::new();
-    for tier in query.tiers(from) {
+    for (tier, read) in tiers.iter().zip(reads) {
         let wanted = limit + 1 - found.len() as u64;
         let before = after_entry.filter(|_| tier.rank == from).unwrap_or(top);
-        for (customer, entry) in tier_page(db, visibility, filter, &tier, before, wanted).await? {
+        let page = tier_page(db, visibility, filter, tier, read, before, wanted).await?;
+        for (customer, entry) in page {
             found.push((customer, tier.rank, entry));
         }
         if found.len() as u64 > limit {
@@ -265,25 +276,44 @@ async fn in_search_order(
     Ok(page.map(|(c, _, _)| c))
 }
 
-/// Entries that PostgreSQL's planner may walk newest first: about 1 µs each at 1,000,000
-/// customers, so at most 10 ms.
+/// Entries a walk reads at most, newest first: about 1 µs each at 1,000,000 customers, so
+/// at most 10 ms.
 const RANGE: i64 = 10_000;
+
+/// How PostgreSQL reads a rank's matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Walks the newest entries and stops at the page: right when matches are dense.
+    Walk,
+    /// Reads every match through the GIN index: right when they are few. SQLite's FTS5
+    /// always reads this way, lazily, newest first.
+    Index,
+}
+
+/// Walks when the [`RANGE`] newest entries should hold a page of matches, by the terms'
+/// shares (see [`term_shares`]). Whole identifiers are rare by nature.
+fn read_for(shares: &TermShares, tier: &Tier, limit: u64) -> Read {
+    let share = shares.of_tier(tier);
+    let dense = share * RANGE as f64 >= (limit + 1) as f64;
+    if tier.rank != Rank::Identifier && dense {
+        Read::Walk
+    } else {
+        Read::Index
+    }
+}
 
 /// Up to `limit` customers of one rank, newest index entries first, entries before `before`.
 ///
-/// SQLite's FTS5 walks the matches lazily in entry order. PostgreSQL's planner chooses
-/// between walking `customer_terms` newest first (right when matches are dense) and reading
-/// every match through the GIN index (right when they are rare), on estimates that hold for
-/// most terms and fail for some: a phone number estimated common was walked through all
-/// 1,000,000 entries (1.8 s). So its choice is bounded: it runs over the [`RANGE`] newest
-/// entries only, and when they hold less than a page (the matches are rare, or were walked as
-/// if they were common), the older matches are read through the GIN index. Whole
-/// identifiers, rare by nature, go there at once.
+/// On PostgreSQL no statement lets the planner estimate the `tsquery` (that costs more than
+/// running it, see [`term_shares`]); `read` chooses instead. A walk runs over the [`RANGE`]
+/// newest entries only, and when they hold less than a page (the shares were wrong, or the
+/// caller sees few of the matches), the older matches are read through the GIN index.
 async fn tier_page(
     db: &impl Conn,
     visibility: Visibility,
     filter: &CustomerFilter,
     tier: &Tier,
+    read: Read,
     before: i64,
     limit: u64,
 ) -> Result<Vec<(Customer, i64)>, StoreError> {
@@ -294,11 +324,13 @@ async fn tier_page(
     let query = tier.to_tsquery();
     let mut found = Vec::new();
     let mut top = before;
-    if tier.rank != Rank::Identifier {
+    if read == Read::Walk {
         let floor = (before - RANGE).max(0);
+        // `ts_match_vq` is `@@` as a function: the planner neither estimates it nor answers
+        // it from the GIN index, so it walks the entries' own index.
         let newest = vec![
             Expr::cust_with_values(
-                "customer_terms.terms @@ CAST($1 AS tsquery)",
+                "ts_match_vq(customer_terms.terms, CAST($1 AS tsquery))",
                 [query.clone()],
             ),
             Expr::cust_with_values("customer_terms.seq >= $1", [floor]),

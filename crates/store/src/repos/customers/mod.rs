@@ -6,6 +6,7 @@ mod index;
 mod lead_response;
 mod list;
 mod merge;
+mod term_shares;
 
 pub use distribution::distribution;
 pub use duplicates::{DuplicateGroup, duplicate_groups, find_duplicates, holding, rebuild_groups};
