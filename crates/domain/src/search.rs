@@ -664,13 +664,21 @@ impl SearchQuery {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TermShares {
     shares: BTreeMap<String, f64>,
+    /// How many records the shares are of.
+    records: f64,
 }
 
 impl TermShares {
-    pub fn new(shares: impl IntoIterator<Item = (String, f64)>) -> TermShares {
+    pub fn new(shares: impl IntoIterator<Item = (String, f64)>, records: f64) -> TermShares {
         TermShares {
             shares: shares.into_iter().collect(),
+            records,
         }
+    }
+
+    /// How many records the shares are of.
+    pub fn records(&self) -> f64 {
+        self.records
     }
 
     pub fn is_empty(&self) -> bool {
@@ -691,8 +699,7 @@ impl TermShares {
             .iter()
             .flat_map(|m| self.matched(m))
             .filter(|(t, _)| !above.any_of.iter().any(|m| m.finds(t)) && seen.insert(*t))
-            .map(|(_, share)| share)
-            .sum()
+            .fold(0.0, |sum, (_, share)| sum + share)
     }
 
     /// About what share of records match `query`: a word's alternatives add up, the query's
@@ -703,11 +710,11 @@ impl TermShares {
             .terms
             .iter()
             .map(|t| {
+                // Not `sum()`: an empty one is -0.0.
                 t.any_of
                     .iter()
                     .flat_map(|m| self.matched(m))
-                    .map(|(_, share)| share)
-                    .sum::<f64>()
+                    .fold(0.0, |sum, (_, share)| sum + share)
             })
             .fold(1.0, f64::min)
     }
@@ -1129,13 +1136,16 @@ mod tests {
 
     #[test]
     fn term_shares_estimate_what_share_of_records_a_query_matches() {
-        let shares = TermShares::new([
-            ("wind".to_owned(), 0.01),
-            ("windows".to_owned(), 0.02),
-            ("_iwind".to_owned(), 0.03),
-            ("科技".to_owned(), 0.2),
-            ("深圳".to_owned(), 0.05),
-        ]);
+        let shares = TermShares::new(
+            [
+                ("wind".to_owned(), 0.01),
+                ("windows".to_owned(), 0.02),
+                ("_iwind".to_owned(), 0.03),
+                ("科技".to_owned(), 0.2),
+                ("深圳".to_owned(), 0.05),
+            ],
+            1_000.0,
+        );
         let q = |text: &str| SearchQuery::parse(text, region("CN")).unwrap();
         let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
         // A prefix adds up the common terms it starts; an exact word is its own share.
@@ -1154,5 +1164,12 @@ mod tests {
         // A term that is not among the common ones is rarer than all of them.
         assert!(close(shares.of(&q("8000")), 0.0));
         assert!(close(TermShares::default().of(&q("科技")), 0.0));
+        // No common term is none at all, not less (a page over -0.0 is -inf entries).
+        assert!(shares.of(&q("8000")).is_sign_positive());
+        assert!(
+            shares
+                .of_tier(&q("8000").tiers(Rank::Identifier)[0])
+                .is_sign_positive()
+        );
     }
 }

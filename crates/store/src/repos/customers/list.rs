@@ -280,23 +280,57 @@ async fn in_search_order(
 /// at most 10 ms.
 const RANGE: i64 = 10_000;
 
+/// What each way of reading costs, in µs, measured with `EXPLAIN (ANALYZE, BUFFERS)` at
+/// 1,000,000 customers: walking one entry (unpacking its terms), one entry of a window's
+/// bitmap of the entries' own index, one match in the GIN index's bitmap, and visiting one
+/// match's row.
+const WALK_COST: f64 = 1.0;
+const WINDOW_COST: f64 = 0.07;
+const POSTING_COST: f64 = 0.15;
+const VISIT_COST: f64 = 1.3;
+
 /// How PostgreSQL reads a rank's matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Read {
-    /// Walks the newest entries and stops at the page: right when matches are dense.
+    /// Walks the newest entries one by one and stops at the page: dense matches.
     Walk,
-    /// Reads every match through the GIN index: right when they are few. SQLite's FTS5
-    /// always reads this way, lazily, newest first.
+    /// Intersects the GIN index's matches with this many newest entries, both as bitmaps
+    /// read from the indexes alone, and visits only the matches inside: matches neither
+    /// dense nor few.
+    Window(i64),
+    /// Visits every match the GIN index holds: few matches. SQLite's FTS5 always reads
+    /// this way, lazily, newest first.
     Index,
 }
 
-/// Walks when the [`RANGE`] newest entries should hold a page of matches, by the terms'
-/// shares (see [`term_shares`]). Whole identifiers are rare by nature.
+/// The cheapest way by the terms' shares (see [`term_shares`]) and the costs above. A walk
+/// reads about `limit / share` entries, and must be expected to fill the page within half
+/// its [`RANGE`]; a window spans twice the entries expected to hold the page (shares are
+/// estimates, and a read that falls short is followed by reading every older match).
+/// Without statistics (a table not analyzed yet, or before they are first read) it walks:
+/// a walk's cost is bounded, reading a common word's every match is not. Whole identifiers
+/// are rare by nature.
 fn read_for(shares: &TermShares, tier: &Tier, limit: u64) -> Read {
+    if tier.rank == Rank::Identifier {
+        return Read::Index;
+    }
+    if shares.is_empty() {
+        return Read::Walk;
+    }
     let share = shares.of_tier(tier);
-    let dense = share * RANGE as f64 >= (limit + 1) as f64;
-    if tier.rank != Rank::Identifier && dense {
+    if share <= 0.0 {
+        return Read::Index;
+    }
+    let page = (limit + 1) as f64;
+    let matches = share * shares.records();
+    let window = 2.0 * page / share;
+    let index = matches * (POSTING_COST + VISIT_COST);
+    let windowed = window * WINDOW_COST + matches * POSTING_COST + 2.0 * page * VISIT_COST;
+    let walk = page / share * WALK_COST;
+    if page / share <= (RANGE / 2) as f64 && walk <= windowed.min(index) {
         Read::Walk
+    } else if windowed < index {
+        Read::Window(window.ceil() as i64)
     } else {
         Read::Index
     }
@@ -305,7 +339,7 @@ fn read_for(shares: &TermShares, tier: &Tier, limit: u64) -> Read {
 /// Up to `limit` customers of one rank, newest index entries first, entries before `before`.
 ///
 /// On PostgreSQL no statement lets the planner estimate the `tsquery` (that costs more than
-/// running it, see [`term_shares`]); `read` chooses instead. A walk runs over the [`RANGE`]
+/// running it, see [`term_shares`]); `read` chooses instead. A walk or a window covers the
 /// newest entries only, and when they hold less than a page (the shares were wrong, or the
 /// caller sees few of the matches), the older matches are read through the GIN index.
 async fn tier_page(
@@ -321,21 +355,34 @@ async fn tier_page(
         let matches = Expr::cust_with_values("customer_search MATCH ?", [tier.to_fts5()]);
         return entries_page(db, visibility, filter, vec![matches], before, limit).await;
     }
-    let query = tier.to_tsquery();
     let mut found = Vec::new();
     let mut top = before;
-    if read == Read::Walk {
-        let floor = (before - RANGE).max(0);
+    let newest = match read {
         // `ts_match_vq` is `@@` as a function: the planner neither estimates it nor answers
         // it from the GIN index, so it walks the entries' own index.
-        let newest = vec![
-            Expr::cust_with_values(
+        Read::Walk => Some((
+            RANGE,
+            vec![Expr::cust_with_values(
                 "ts_match_vq(customer_terms.terms, CAST($1 AS tsquery))",
-                [query.clone()],
-            ),
-            Expr::cust_with_values("customer_terms.seq >= $1", [floor]),
-        ];
-        found = entries_page(db, visibility, filter, newest, before, limit).await?;
+                [tier.to_tsquery()],
+            )],
+        )),
+        // With the query as a subquery's value and the entries bounded on both sides, the
+        // planner ANDs the two indexes' bitmaps (by its default estimates).
+        Read::Window(span) => Some((
+            span,
+            vec![Expr::cust_with_values(
+                "customer_terms.terms @@ (SELECT CAST($1 AS tsquery))",
+                [tier.matching.to_tsquery()],
+            )],
+        )),
+        Read::Index => None,
+    };
+    if let Some((span, mut conditions)) = newest {
+        let floor = (before - span).max(0);
+        conditions.push(Expr::cust_with_values("customer_terms.seq >= $1", [floor]));
+        conditions.extend(not_above(tier).filter(|_| read != Read::Walk));
+        found = entries_page(db, visibility, filter, conditions, before, limit).await?;
         top = floor;
     }
     if found.len() as u64 >= limit || top == 0 {
@@ -344,14 +391,30 @@ async fn tier_page(
     // The query reaches the GIN index as a subquery's value, which the planner cannot
     // estimate: it takes its default (rare) and reads the index, never the table; `seq + 0`
     // keeps it off the entries' own index.
-    let older = Expr::cust_with_values(
+    let mut older = vec![Expr::cust_with_values(
         "customer_terms.seq = ANY(ARRAY(SELECT seq FROM customer_terms \
          WHERE terms @@ (SELECT CAST($1 AS tsquery)) AND seq + 0 < $2))",
-        [sea_orm::Value::from(query), sea_orm::Value::from(top)],
-    );
+        [
+            sea_orm::Value::from(tier.matching.to_tsquery()),
+            sea_orm::Value::from(top),
+        ],
+    )];
+    older.extend(not_above(tier));
     let wanted = limit - found.len() as u64;
-    found.extend(entries_page(db, visibility, filter, vec![older], top, wanted).await?);
+    found.extend(entries_page(db, visibility, filter, older, top, wanted).await?);
     Ok(found)
+}
+
+/// Leaves out what the ranks above `tier` took. The GIN index is asked only what the rank
+/// matches, and this is tested on the entries the page reads: a `!` in the index's query
+/// makes it unpack every match's terms (twice the time).
+fn not_above(tier: &Tier) -> Option<SimpleExpr> {
+    tier.excluding.as_ref().map(|above| {
+        Expr::cust_with_values(
+            "NOT ts_match_vq(customer_terms.terms, CAST($1 AS tsquery))",
+            [above.to_tsquery()],
+        )
+    })
 }
 
 /// The newest entry of PostgreSQL's `customer_terms` (0 when it is empty).

@@ -7,7 +7,7 @@
 //! `tsquery` from the planner plan in microseconds, and this choice is made here instead.
 //! The choice only decides speed: every way of reading finds the same records.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rapport_domain::search::TermShares;
@@ -19,35 +19,35 @@ use crate::{Conn, StoreError};
 /// after enough writes) changes them slowly.
 const FRESH_FOR: Duration = Duration::from_secs(300);
 
-/// One process serves one database, so one copy is kept per process.
-static CACHE: Mutex<Option<(Instant, Arc<TermShares>)>> = Mutex::new(None);
+/// One process serves one database, so one copy is kept per process, with when it was last
+/// read (or began to be).
+static CACHE: Mutex<Option<(Option<Instant>, Arc<TermShares>)>> = Mutex::new(None);
 
 /// The shares of the most common terms, read again when older than [`FRESH_FOR`]. While one
-/// caller reads them again, the others go on with the copy they have; a failed read leaves
-/// it too (statistics only make searches faster).
+/// caller reads them, the others go on with the copy there is (none at first: searches then
+/// walk, see `list::read_for`); a failed read leaves it too. Statistics only make searches
+/// faster.
 pub(super) async fn term_shares(db: &impl Conn) -> Arc<TermShares> {
-    let stale = {
-        let mut cache = CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match cache.as_mut() {
-            Some((read_at, shares)) if read_at.elapsed() < FRESH_FOR => return shares.clone(),
-            Some((read_at, shares)) => {
-                // This caller reads them again; the others keep the copy meanwhile.
-                *read_at = Instant::now();
-                Some(shares.clone())
-            }
-            None => None,
+    let current = {
+        let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+        let (read_at, shares) = cache.get_or_insert_with(|| (None, Arc::default()));
+        if read_at.is_some_and(|at| at.elapsed() < FRESH_FOR) {
+            return shares.clone();
         }
+        // This caller reads them; the others keep the copy meanwhile.
+        *read_at = Some(Instant::now());
+        shares.clone()
     };
     match read(db).await {
         Ok(shares) => {
             let shares = Arc::new(shares);
-            let mut cache = CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            *cache = Some((Instant::now(), shares.clone()));
+            let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+            *cache = Some((Some(Instant::now()), shares.clone()));
             shares
         }
         Err(error) => {
             tracing::warn!(%error, "could not read the search terms' statistics");
-            stale.unwrap_or_default()
+            current
         }
     }
 }
@@ -70,5 +70,14 @@ async fn read(db: &impl Conn) -> Result<TermShares, StoreError> {
         .iter()
         .map(|row| Ok((row.try_get("", "term")?, row.try_get("", "share")?)))
         .collect::<Result<Vec<(String, f64)>, StoreError>>()?;
-    Ok(TermShares::new(shares))
+    // The planner's own count of the entries, as of the same `ANALYZE` or a later vacuum.
+    let records = db
+        .query_one(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT GREATEST(reltuples, 0)::float8 AS records FROM pg_class \
+             WHERE oid = 'customer_terms'::regclass",
+        ))
+        .await?
+        .map_or(Ok(0.0), |row| row.try_get("", "records"))?;
+    Ok(TermShares::new(shares, records))
 }
