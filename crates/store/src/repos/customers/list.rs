@@ -251,8 +251,9 @@ async fn in_search_order(
         _ => vec![Read::Index; tiers.len()],
     };
     // Entries before this one are searched: past the newest, or where the page before ended.
-    // Only a walk needs to know the newest; FTS5 rowids and `seq` never reach `i64::MAX`.
-    let top = if reads.contains(&Read::Walk) {
+    // Only walks and windows count back from the newest; FTS5 rowids and `seq` never reach
+    // `i64::MAX`.
+    let top = if reads.iter().any(|read| *read != Read::Index) {
         newest_entry(db).await? + 1
     } else {
         i64::MAX
