@@ -126,6 +126,31 @@ async fn names(store: &Store, filter: &CustomerFilter) -> Vec<String> {
         .collect()
 }
 
+/// The names `q` finds, in search order, page after page of `limit`.
+async fn every_page(store: &Store, q: &str, limit: u64) -> Vec<String> {
+    let filter = search(q);
+    let mut found = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = customers::list(
+            store.conn(),
+            Visibility::All,
+            &filter,
+            CustomerSort::SearchOrder,
+            SortDir::Desc,
+            cursor,
+            limit,
+        )
+        .await
+        .unwrap();
+        found.extend(page.items.into_iter().map(|c| c.name.into_string()));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return found,
+        }
+    }
+}
+
 async fn batches_are_searchable_and_keyed(store: Store) {
     let mut batch = Vec::new();
     for i in 0..450 {
@@ -442,29 +467,8 @@ async fn rare_matches_far_behind_the_newest_are_paged_to(store: Store) {
     }
     rapport_store::commit(tx).await.unwrap();
 
-    let filter = search("thwin");
-    let mut found = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = customers::list(
-            store.conn(),
-            Visibility::All,
-            &filter,
-            CustomerSort::SearchOrder,
-            SortDir::Desc,
-            cursor,
-            2,
-        )
-        .await
-        .unwrap();
-        found.extend(page.items.into_iter().map(|c| c.name.into_string()));
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
     assert_eq!(
-        found,
+        every_page(&store, "thwin", 2).await,
         [
             "Northwind 3 Traders",
             "Northwind 2 Traders",
@@ -514,27 +518,7 @@ async fn dense_words_walked_past_the_newest_are_paged_to(store: Store) {
         .map(|i| format!("Quayside {i} Goods"))
         .collect();
     for (q, limit, expected) in [("harbour", 250, harbours), ("quayside", 2, quaysides)] {
-        let filter = search(q);
-        let mut found = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = customers::list(
-                store.conn(),
-                Visibility::All,
-                &filter,
-                CustomerSort::SearchOrder,
-                SortDir::Desc,
-                cursor,
-                limit,
-            )
-            .await
-            .unwrap();
-            found.extend(page.items.into_iter().map(|c| c.name.into_string()));
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
+        let found = every_page(&store, q, limit).await;
         assert_eq!(found.len(), expected.len(), "{q}");
         assert!(found == expected, "{q}: out of order or repeated");
     }
