@@ -268,15 +268,7 @@ impl SearchDocument {
     /// How well this document matches `query`, as the database will match it; `None` when
     /// it does not.
     pub fn rank(&self, query: &SearchQuery) -> Option<Rank> {
-        let finds = |m: &Match| {
-            self.terms().any(|term| {
-                if m.prefix {
-                    term.starts_with(&m.text)
-                } else {
-                    term == m.text
-                }
-            })
-        };
+        let finds = |m: &Match| self.terms().any(|term| m.finds(term));
         query
             .terms
             .iter()
@@ -721,8 +713,9 @@ impl TermShares {
 
     /// The common terms `m` finds, with their shares.
     fn matched<'a>(&'a self, m: &'a Match) -> impl Iterator<Item = (&'a str, f64)> + 'a {
+        use std::ops::Bound;
         self.shares
-            .range(m.text.clone()..)
+            .range::<str, _>((Bound::Included(m.text.as_str()), Bound::Unbounded))
             .take_while(move |(term, _)| m.finds(term))
             .map(|(term, share)| (term.as_str(), *share))
     }

@@ -323,15 +323,16 @@ fn read_for(shares: &TermShares, tier: &Tier, limit: u64) -> Read {
         return Read::Index;
     }
     let page = (limit + 1) as f64;
+    // Entries expected to hold a page, and matches in all.
+    let walked = page / share;
     let matches = share * shares.records();
-    let window = 2.0 * page / share;
+    let walk = walked * WALK_COST;
+    let windowed = 2.0 * walked * WINDOW_COST + matches * POSTING_COST + 2.0 * page * VISIT_COST;
     let index = matches * (POSTING_COST + VISIT_COST);
-    let windowed = window * WINDOW_COST + matches * POSTING_COST + 2.0 * page * VISIT_COST;
-    let walk = page / share * WALK_COST;
-    if page / share <= (RANGE / 2) as f64 && walk <= windowed.min(index) {
+    if walked <= (RANGE / 2) as f64 && walk <= windowed.min(index) {
         Read::Walk
     } else if windowed < index {
-        Read::Window(window.ceil() as i64)
+        Read::Window((2.0 * walked).ceil() as i64)
     } else {
         Read::Index
     }
