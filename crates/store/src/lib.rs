@@ -10,6 +10,7 @@ mod entities;
 mod error;
 mod listeners;
 pub mod page;
+mod read_conn;
 pub mod repos;
 mod stats;
 mod tx;
@@ -17,6 +18,7 @@ mod tx;
 pub use db::{Backend, DbOptions, Store};
 pub use error::StoreError;
 pub use page::{Changes, Cursor, Page, SortDir, SortValue};
+pub use read_conn::ReadConn;
 /// A connection or a transaction: what every repository function runs on.
 pub use sea_orm::ConnectionTrait as Conn;
 /// A pool (see [`Store::conn`] and [`Store::replica`]).

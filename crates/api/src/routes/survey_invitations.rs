@@ -14,7 +14,7 @@ use rapport_domain::survey::{
 use rapport_domain::validation::{Errors, Invalid};
 use rapport_store::repos::customers::{self, CustomerFilter, CustomerSort};
 use rapport_store::repos::{self, Lock, contacts, survey_invitations, surveys, tickets};
-use rapport_store::{Conn, SortDir, StoreError, Tx};
+use rapport_store::{Conn, ReadConn, SortDir, StoreError, Tx};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -383,7 +383,7 @@ async fn create_invitation(
 /// The contacts a batch names, with their customers; those the caller does not see are
 /// skipped as `not_found`, customers without a primary contact as `no_contact`.
 async fn batch_targets(
-    db: &impl Conn,
+    db: &impl ReadConn,
     caller: &Caller,
     body: CreateInvitations,
     skipped: &mut Vec<Skipped>,
